@@ -1,0 +1,584 @@
+/*
+ * rcache.h - librcache, an embeddable in-memory result cache.
+ *
+ * librcache keeps computed results (byte strings or caller-owned C objects)
+ * in a sharded hash table bounded at the same time by an item count and by a
+ * byte budget, with least-recently-used eviction, per-entry TTL, statistics,
+ * per-entry metadata, glob invalidation and runtime reconfiguration.
+ *
+ * Conventions
+ * -----------
+ *  - Every function that can fail returns an int: RCACHE_OK (0) on success or
+ *    a negative RCACHE_E* code; rcache_strerror() turns it into text.
+ *    "Not found" (RCACHE_ENOTFOUND) is distinct from every failure.
+ *  - Keys and values are byte strings given as (pointer, length); they may
+ *    contain NUL bytes.  The cache copies them in; the caller keeps ownership
+ *    of what it passed.
+ *  - Units are in the names: *_ms is milliseconds, *_bytes is bytes.
+ *  - For a limit, 0 means "unbounded"; for a TTL, 0 means "no expiry".
+ *
+ * Caveats (thread rules, stated once)
+ * -----------------------------------
+ *  - An rcache_t may be used from any number of threads at once without
+ *    outside locking.  rcache_close() must not race with any other call on
+ *    the same cache; handles must be released before it.
+ *  - The cache is split in shards, each with its own lock, hash table and
+ *    LRU list.  With one shard the eviction order is exact LRU; with N shards
+ *    each shard is exact LRU over its own keys, and a set that pushes the
+ *    cache over a limit evicts first from the least-recently-used end of its
+ *    own shard, then from the others.
+ *  - Destructors and other user callbacks never run with a shard lock held;
+ *    the one exception is rcache_update_fn, documented where it is declared.
+ *
+ * Thread-safety: every function is thread-safe unless its own documentation
+ * says otherwise.
+ */
+#ifndef RCACHE_H
+#define RCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RCACHE_VERSION_MAJOR 0
+#define RCACHE_VERSION_MINOR 1
+#define RCACHE_VERSION_PATCH 0
+
+/** @defgroup errors Return codes */
+/** Success. */
+#define RCACHE_OK 0
+/** The key is not in the cache (or has expired). Not a failure. */
+#define RCACHE_ENOTFOUND (-1)
+/** RCACHE_SET_NX was given and the key already exists. */
+#define RCACHE_EEXIST (-2)
+/** An argument is invalid (NULL or zero-length key, bad flag mix, bad config). */
+#define RCACHE_EINVAL (-3)
+/** Memory could not be allocated; the cache is unchanged. */
+#define RCACHE_ENOMEM (-4)
+/** The entry is larger than max_bytes, or the key longer than RCACHE_MAX_KEY_LEN. */
+#define RCACHE_ETOOBIG (-5)
+/** A byte-string operation met an object entry, or the reverse. */
+#define RCACHE_EWRONGTYPE (-6)
+/** The caller's buffer is too small; the needed length was stored. */
+#define RCACHE_ERANGE (-7)
+/** The glob pattern is malformed (unterminated '[' or trailing '\'). */
+#define RCACHE_EPATTERN (-8)
+/** A waiter for an in-flight computation timed out (the computation goes on). */
+#define RCACHE_ETIMEDOUT (-9)
+/** A compute callback asked, on the same thread, for the key it is computing. */
+#define RCACHE_EDEADLK (-10)
+/** Non-blocking call: the result is not ready; a completion will be delivered. */
+#define RCACHE_EAGAIN (-11)
+/** Codes at or below this value are reserved for callers' own errors
+ *  (compute callbacks); the cache passes them through unchanged. */
+#define RCACHE_EUSER (-1000)
+
+/** Longest key accepted, in bytes. */
+#define RCACHE_MAX_KEY_LEN (16u * 1024u * 1024u - 1u)
+
+/**
+ * @brief Text for an error code.
+ * @param[in] err an RCACHE_* code.
+ * @return a static string, never NULL (unknown codes give "unknown error").
+ */
+const char *rcache_strerror(int err);
+
+/** Opaque cache handle. */
+typedef struct rcache rcache_t;
+
+/** Opaque reference to one entry; see rcache_get_ref(). */
+typedef struct rcache_ref rcache_ref_t;
+
+/**
+ * Clock used for TTL and entry times: milliseconds since the Unix epoch.
+ * Tests inject their own to move time without sleeping.
+ */
+typedef uint64_t (*rcache_clock_fn)(void *ctx);
+
+/** Configuration for rcache_open(). Initialise with rcache_config_init(). */
+typedef struct rcache_config {
+    /** Most entries held at once; 0 = unbounded. Default 1000. */
+    uint64_t max_items;
+    /** Most bytes held at once, counting each entry's real footprint
+     *  (header, key, value, allocator rounding, hash-table share);
+     *  0 = unbounded. Default 512 MiB. */
+    uint64_t max_bytes;
+    /** TTL given to entries stored with RCACHE_TTL_DEFAULT; 0 = no expiry.
+     *  Default 24 h. */
+    uint64_t default_ttl_ms;
+    /** Number of shards, rounded up to a power of two, at most 1024;
+     *  0 = choose (16). Use 1 for exact global LRU order. */
+    uint32_t shards;
+    /** Non-zero: every get misses and every set is dropped (stats still
+     *  count). Set by DISABLE_RESULT_CACHE=1. */
+    int disabled;
+    /** Clock; NULL = CLOCK_REALTIME. */
+    rcache_clock_fn clock;
+    /** Passed to clock. */
+    void *clock_ctx;
+} rcache_config_t;
+
+/**
+ * @brief Fill a config with the defaults: 1000 items, 512 MiB, 24 h TTL,
+ *        16 shards, enabled, real-time clock.
+ * @param[out] cfg the config to fill.
+ */
+void rcache_config_init(rcache_config_t *cfg);
+
+/**
+ * @brief Overlay environment variables on a config.
+ *
+ * Read, in this order (a later one wins where two set the same field):
+ * CACHE_MAX_SIZE (items), CACHE_MAX_MEMORY_MB (MiB), CACHE_TTL_SECONDS (s),
+ * RCACHE_MAX_ITEMS, RCACHE_MAX_BYTES (a size: "1048576", "512mb", "1g", ...),
+ * RCACHE_DEFAULT_TTL_MS, RCACHE_SHARDS, DISABLE_RESULT_CACHE ("1"/"true"/"yes"
+ * disable, "0"/"false"/"no"/"" keep enabled).
+ *
+ * @param[in,out] cfg config to update; untouched variables keep its values.
+ * @param[out] errbuf receives "NAME=value: reason" on error; may be NULL.
+ * @param[in] errlen size of errbuf.
+ * @return RCACHE_OK, or RCACHE_EINVAL for an unparsable or out-of-range
+ *         value (cfg is then left unchanged).
+ */
+int rcache_config_from_env(rcache_config_t *cfg, char *errbuf, size_t errlen);
+
+/**
+ * @brief Parse a size with an optional unit: "512", "512b", "64k", "64kb",
+ *        "512mb", "1g", "1gb" (case-insensitive, powers of 1024).
+ * @param[in] text NUL-terminated text.
+ * @param[out] out_bytes the size in bytes.
+ * @return RCACHE_OK, or RCACHE_EINVAL (empty, junk, negative, overflow).
+ */
+int rcache_parse_size(const char *text, uint64_t *out_bytes);
+
+/**
+ * @brief Create a cache.
+ * @param[in] cfg configuration; NULL = rcache_config_init() defaults.
+ * @param[out] out the new cache, to be freed with rcache_close().
+ * @return RCACHE_OK, RCACHE_EINVAL (out NULL), RCACHE_ENOMEM.
+ */
+int rcache_open(const rcache_config_t *cfg, rcache_t **out);
+
+/**
+ * @brief Create a cache from defaults overlaid with the environment
+ *        (rcache_config_from_env()).
+ * @param[out] out the new cache.
+ * @param[out] errbuf message on RCACHE_EINVAL; may be NULL.
+ * @param[in] errlen size of errbuf.
+ * @return RCACHE_OK, RCACHE_EINVAL (bad environment value), RCACHE_ENOMEM.
+ */
+int rcache_open_env(rcache_t **out, char *errbuf, size_t errlen);
+
+/**
+ * @brief Free a cache and every entry in it (object destructors run).
+ * @param[in] c the cache; NULL is a no-op.
+ * Thread-safety: not with any other call on c; all refs released first.
+ */
+void rcache_close(rcache_t *c);
+
+/**
+ * @brief The process-wide shared cache, created from the environment on
+ *        first call and kept until exit.
+ * @return the cache, or NULL if the environment is invalid (the reason is
+ *         printed once to stderr) or memory ran out.
+ */
+rcache_t *rcache_default(void);
+
+/** @brief Current time on the cache's clock, in ms since the Unix epoch. */
+uint64_t rcache_now_ms(const rcache_t *c);
+
+/* ------------------------------------------------------------------ */
+/* Storing                                                             */
+/* ------------------------------------------------------------------ */
+
+/** ttl_ms value meaning "use the cache's default TTL". */
+#define RCACHE_TTL_DEFAULT (-1)
+/** ttl_ms value meaning "keep the TTL the existing entry has" (KEEPTTL);
+ *  a new key then gets no expiry. */
+#define RCACHE_TTL_KEEP (-2)
+
+/** Only store if the key does not exist. */
+#define RCACHE_SET_NX 0x1u
+/** Only store if the key exists. */
+#define RCACHE_SET_XX 0x2u
+
+/** Options for rcache_set_ex() and rcache_set_object(). */
+typedef struct rcache_set_opts {
+    /** RCACHE_TTL_DEFAULT, RCACHE_TTL_KEEP, 0 = no expiry, > 0 = ms. */
+    int64_t ttl_ms;
+    /** RCACHE_SET_NX or RCACHE_SET_XX (not both), or 0. */
+    unsigned flags;
+    /** How long producing the value took, in ms; each later hit adds it to
+     *  the "compute time saved" statistic. 0 if unknown. */
+    uint64_t compute_ms;
+} rcache_set_opts_t;
+
+/**
+ * @brief Store a byte string (copied in), replacing any previous entry,
+ *        then evict least-recently-used entries until both limits hold.
+ * @param[in] c cache.
+ * @param[in] key,key_len key bytes; key_len 1..RCACHE_MAX_KEY_LEN.
+ * @param[in] val,val_len value bytes (val may be NULL when val_len is 0).
+ * @param[in] ttl_ms RCACHE_TTL_DEFAULT, RCACHE_TTL_KEEP, 0 = none, > 0 ms.
+ * @param[in] flags RCACHE_SET_NX, RCACHE_SET_XX or 0.
+ * @return RCACHE_OK; RCACHE_EEXIST (NX, key present); RCACHE_ENOTFOUND (XX,
+ *         key absent); RCACHE_EINVAL; RCACHE_ETOOBIG (entry alone exceeds
+ *         max_bytes: nothing is evicted); RCACHE_ENOMEM. On any error the
+ *         cache is unchanged. A disabled cache returns RCACHE_OK and stores
+ *         nothing.
+ */
+int rcache_set(rcache_t *c, const void *key, size_t key_len, const void *val,
+               size_t val_len, int64_t ttl_ms, unsigned flags);
+
+/**
+ * @brief rcache_set() with options, and optionally the previous entry.
+ * @param[in] opts options; NULL = default TTL, no flags.
+ * @param[out] old_out if not NULL, receives a reference to the entry that
+ *         was replaced (NULL if none, or on error); release it with
+ *         rcache_release(). With NX/XX refusals it receives the current entry
+ *         (NX) or NULL (XX), so SET ... GET can be atomic.
+ * @return as rcache_set().
+ */
+int rcache_set_ex(rcache_t *c, const void *key, size_t key_len, const void *val,
+                  size_t val_len, const rcache_set_opts_t *opts,
+                  rcache_ref_t **old_out);
+
+/** Destructor for object values: called exactly once, with no lock held,
+ *  when the last reference to the entry goes away. */
+typedef void (*rcache_destructor_fn)(void *obj, void *ctx);
+
+/**
+ * @brief Store a caller-owned object (LevelDB Cache::Insert style).
+ * @param[in] obj the object; the cache takes ownership on RCACHE_OK and
+ *        frees it through dtor. On error ownership stays with the caller
+ *        and dtor is not called.
+ * @param[in] charge_bytes what the object costs against max_bytes.
+ * @param[in] dtor destructor, may be NULL; dtor_ctx its context.
+ * @param[in] opts as rcache_set_ex().
+ * @return as rcache_set().
+ */
+int rcache_set_object(rcache_t *c, const void *key, size_t key_len, void *obj,
+                      size_t charge_bytes, rcache_destructor_fn dtor,
+                      void *dtor_ctx, const rcache_set_opts_t *opts);
+
+/* ------------------------------------------------------------------ */
+/* Reading                                                             */
+/* ------------------------------------------------------------------ */
+
+/**
+ * @brief Copy a byte-string value into the caller's buffer; counts a hit or
+ *        a miss and makes the entry most recently used.
+ * @param[out] buf destination (may be NULL when buf_cap is 0).
+ * @param[in] buf_cap size of buf.
+ * @param[out] val_len the value's length (set on RCACHE_OK and RCACHE_ERANGE).
+ * @return RCACHE_OK; RCACHE_ENOTFOUND (absent or expired); RCACHE_ERANGE
+ *         (buf_cap too small, nothing copied, still a hit);
+ *         RCACHE_EWRONGTYPE (object entry); RCACHE_EINVAL.
+ */
+int rcache_get(rcache_t *c, const void *key, size_t key_len, void *buf,
+               size_t buf_cap, size_t *val_len);
+
+/**
+ * @brief Get a malloc'd copy of a byte-string value.
+ * @param[out] val_out receives the copy (caller frees with free()); a
+ *        zero-length value gives a non-NULL 1-byte allocation.
+ * @return as rcache_get(), plus RCACHE_ENOMEM.
+ */
+int rcache_get_alloc(rcache_t *c, const void *key, size_t key_len,
+                     void **val_out, size_t *val_len);
+
+/**
+ * @brief Get a reference to an entry (bytes or object). The entry stays
+ *        valid until rcache_release(), even if it is evicted, deleted or
+ *        replaced meanwhile. Counts a hit or miss like rcache_get().
+ * @param[out] ref_out the reference.
+ * @return RCACHE_OK, RCACHE_ENOTFOUND, RCACHE_EINVAL.
+ */
+int rcache_get_ref(rcache_t *c, const void *key, size_t key_len,
+                   rcache_ref_t **ref_out);
+
+/** @brief Value bytes of a byte-string entry (NULL for an object entry).
+ *  @param[out] len_out its length (may be NULL). Valid until release. */
+const void *rcache_ref_value(const rcache_ref_t *ref, size_t *len_out);
+
+/** @brief Object of an object entry (NULL for a byte-string entry). */
+void *rcache_ref_object(const rcache_ref_t *ref);
+
+/** @brief Key bytes of the referenced entry. @param[out] len_out length. */
+const void *rcache_ref_key(const rcache_ref_t *ref, size_t *len_out);
+
+/**
+ * @brief Release a reference; the last release of an entry no longer in the
+ *        cache frees it (running its destructor, on this thread).
+ * @param[in] ref reference; NULL is a no-op.
+ */
+void rcache_release(rcache_ref_t *ref);
+
+/**
+ * @brief Does the key exist (and is it unexpired)? Does not count a hit or
+ *        miss and does not change LRU order.
+ * @return 1 if present, 0 if not.
+ */
+int rcache_exists(rcache_t *c, const void *key, size_t key_len);
+
+/* ------------------------------------------------------------------ */
+/* Removing, TTL                                                       */
+/* ------------------------------------------------------------------ */
+
+/** @brief Remove a key. @return RCACHE_OK, RCACHE_ENOTFOUND, RCACHE_EINVAL. */
+int rcache_delete(rcache_t *c, const void *key, size_t key_len);
+
+/**
+ * @brief Remove a key and hand back its entry (GETDEL).
+ * @param[out] ref_out reference to the removed entry; release it.
+ * @return RCACHE_OK, RCACHE_ENOTFOUND, RCACHE_EINVAL.
+ */
+int rcache_take(rcache_t *c, const void *key, size_t key_len,
+                rcache_ref_t **ref_out);
+
+/**
+ * @brief Set a key's TTL. ttl_ms 0 removes the expiry (as rcache_persist());
+ *        a ttl_ms <= 0 given through rcache_expire_at() in the past deletes.
+ * @return RCACHE_OK, RCACHE_ENOTFOUND, RCACHE_EINVAL.
+ */
+int rcache_expire(rcache_t *c, const void *key, size_t key_len,
+                  uint64_t ttl_ms);
+
+/**
+ * @brief Set a key's absolute expiry time (ms since epoch, cache clock).
+ *        A time not after now deletes the key (counted as a delete).
+ * @return RCACHE_OK, RCACHE_ENOTFOUND, RCACHE_EINVAL.
+ */
+int rcache_expire_at(rcache_t *c, const void *key, size_t key_len,
+                     uint64_t at_ms);
+
+/** @brief Remove a key's TTL. @return RCACHE_OK, RCACHE_ENOTFOUND. */
+int rcache_persist(rcache_t *c, const void *key, size_t key_len);
+
+/**
+ * @brief Remaining TTL.
+ * @param[out] ttl_ms remaining ms, or -1 when the key has no expiry.
+ * @return RCACHE_OK, RCACHE_ENOTFOUND, RCACHE_EINVAL.
+ */
+int rcache_ttl(rcache_t *c, const void *key, size_t key_len, int64_t *ttl_ms);
+
+/**
+ * @brief Remove every entry.
+ * @param[out] removed number removed (may be NULL).
+ * @return RCACHE_OK.
+ */
+int rcache_clear(rcache_t *c, uint64_t *removed);
+
+/**
+ * @brief Rename a key, keeping its value, TTL and metadata; an existing
+ *        destination is replaced unless nx is set.
+ * @return RCACHE_OK; RCACHE_ENOTFOUND (no source); RCACHE_EEXIST (nx and
+ *         destination exists); RCACHE_EINVAL.
+ */
+int rcache_rename(rcache_t *c, const void *src, size_t src_len,
+                  const void *dst, size_t dst_len, int nx);
+
+/* ------------------------------------------------------------------ */
+/* Atomic read-modify-write                                            */
+/* ------------------------------------------------------------------ */
+
+/** What an rcache_update_fn decided. */
+typedef enum rcache_update_action {
+    RCACHE_UPDATE_KEEP = 0,   /**< leave the entry as it is */
+    RCACHE_UPDATE_STORE = 1,  /**< store new_val/new_len (TTL per ttl_ms) */
+    RCACHE_UPDATE_DELETE = 2, /**< remove the entry */
+    RCACHE_UPDATE_TTL = 3     /**< keep the value, apply ttl_ms */
+} rcache_update_action_t;
+
+/** In/out record for rcache_update_fn. */
+typedef struct rcache_update {
+    /* in */
+    int found;             /**< 1 if the key exists (unexpired) */
+    const void *old_val;   /**< its bytes (NULL if not found) */
+    size_t old_len;        /**< their length */
+    int64_t old_ttl_ms;    /**< remaining TTL in ms, -1 none */
+    /* out */
+    const void *new_val;   /**< bytes to store (STORE); copied in */
+    size_t new_len;        /**< their length */
+    int64_t ttl_ms;        /**< RCACHE_TTL_KEEP (preset), DEFAULT, 0, > 0;
+                                for RCACHE_UPDATE_TTL an absolute time is
+                                given with expire_at_ms instead when != 0 */
+    uint64_t expire_at_ms; /**< absolute expiry for RCACHE_UPDATE_TTL/STORE,
+                                0 = use ttl_ms */
+} rcache_update_t;
+
+/**
+ * Update callback: decides from the current value what to do.  It runs
+ * WITH THE SHARD LOCK HELD: it must be short, must not block and must not
+ * call any rcache function.  It returns an rcache_update_action_t, or a
+ * negative code to abort (the cache is then unchanged and the code is
+ * returned by rcache_update()).
+ */
+typedef int (*rcache_update_fn)(rcache_update_t *u, void *ctx);
+
+/**
+ * @brief Atomically read and change one byte-string key (INCR, APPEND,
+ *        SETRANGE, GETEX are built on this). Does not count a hit or miss.
+ * @return RCACHE_OK; the callback's negative code; RCACHE_EWRONGTYPE (object
+ *         entry); RCACHE_ETOOBIG; RCACHE_ENOMEM; RCACHE_EINVAL.
+ */
+int rcache_update(rcache_t *c, const void *key, size_t key_len,
+                  rcache_update_fn fn, void *ctx);
+
+/* ------------------------------------------------------------------ */
+/* Statistics                                                          */
+/* ------------------------------------------------------------------ */
+
+/** Statistics snapshot (counters since open or the last reset). */
+typedef struct rcache_stats {
+    uint64_t hits;               /**< lookups that found an entry */
+    uint64_t misses;             /**< lookups that found none (or expired) */
+    uint64_t sets;               /**< successful stores (incl. updates) */
+    uint64_t deletes;            /**< entries removed by delete/take/invalidate/clear */
+    uint64_t evictions;          /**< evictions_items + evictions_bytes */
+    uint64_t evictions_items;    /**< evicted to honour max_items */
+    uint64_t evictions_bytes;    /**< evicted to honour max_bytes */
+    uint64_t expirations;        /**< entries removed because their TTL passed */
+    uint64_t items;              /**< entries held now (gauge) */
+    uint64_t bytes;              /**< bytes held now (gauge) */
+    uint64_t peak_bytes;         /**< highest bytes seen (reset to bytes) */
+    uint64_t max_items;          /**< limit in force, 0 = unbounded */
+    uint64_t max_bytes;          /**< limit in force, 0 = unbounded */
+    uint64_t default_ttl_ms;     /**< default TTL in force, 0 = none */
+    double hit_ratio;            /**< hits / (hits + misses), 0 if none */
+    double memory_utilization;   /**< bytes / max_bytes, 0 if unbounded */
+    uint64_t compute_saved_ms;   /**< sum over hits of the entry's compute_ms */
+    uint64_t computations;       /**< compute callbacks run (memoize) */
+    uint64_t singleflight_dedup; /**< callers served by another's computation */
+    int disabled;                /**< 1 if the cache is disabled */
+} rcache_stats_t;
+
+/** @brief Take a statistics snapshot. @param[out] out the snapshot. */
+void rcache_stats(rcache_t *c, rcache_stats_t *out);
+
+/** @brief Zero the counters (gauges and limits are kept; peak = now). */
+void rcache_stats_reset(rcache_t *c);
+
+/* ------------------------------------------------------------------ */
+/* Entry metadata, scanning, invalidation                              */
+/* ------------------------------------------------------------------ */
+
+/** Metadata of one entry. */
+typedef struct rcache_entry_info {
+    const void *key;          /**< key bytes (see the function for lifetime) */
+    size_t key_len;
+    size_t value_len;         /**< byte length (0 for objects) */
+    size_t size_bytes;        /**< what the entry counts against max_bytes */
+    uint64_t created_at_ms;   /**< when stored (ms since epoch, 1 s resolution) */
+    uint64_t last_access_ms;  /**< last hit or store (1 s resolution) */
+    uint64_t access_count;    /**< hits since stored */
+    int64_t ttl_ms;           /**< remaining ms, -1 = no expiry */
+    uint64_t compute_ms;      /**< compute time recorded at store */
+    int expired;              /**< 1 if past its TTL but not yet reclaimed */
+    int is_object;            /**< 1 for an object entry */
+} rcache_entry_info_t;
+
+/**
+ * @brief Metadata of one key, without counting a hit or touching LRU order.
+ * @param[out] out filled; out->key points at the caller's key.
+ * @return RCACHE_OK, RCACHE_ENOTFOUND (absent or expired), RCACHE_EINVAL.
+ */
+int rcache_entry_info(rcache_t *c, const void *key, size_t key_len,
+                      rcache_entry_info_t *out);
+
+/** A page of scan results, owned by the library. */
+typedef struct rcache_scan_page {
+    rcache_entry_info_t *entries; /**< the entries; keys live in the page */
+    size_t count;                 /**< number of entries */
+} rcache_scan_page_t;
+
+/**
+ * @brief One step of a cursor scan over the keyspace (Redis SCAN rules:
+ *        start with cursor 0, continue with the returned cursor until it is
+ *        0 again; every entry present for the whole scan is returned at
+ *        least once, some may be returned twice).
+ * @param[in] cursor 0 to start, else a value returned earlier.
+ * @param[in] count work hint: about this many entries are examined (>= 1).
+ * @param[in] pattern glob filter (Redis syntax) or NULL for all.
+ * @param[in] pattern_len its length.
+ * @param[in] include_expired 1: list expired-but-unreclaimed entries too
+ *        (with expired = 1); 0: skip them.
+ * @param[out] page the results; free with rcache_scan_page_free().
+ * @param[out] next_cursor the cursor for the next call; 0 when done.
+ * @return RCACHE_OK, RCACHE_EPATTERN, RCACHE_EINVAL, RCACHE_ENOMEM.
+ */
+int rcache_scan(rcache_t *c, uint64_t cursor, size_t count,
+                const char *pattern, size_t pattern_len, int include_expired,
+                rcache_scan_page_t *page, uint64_t *next_cursor);
+
+/** @brief Free what rcache_scan() put in a page. */
+void rcache_scan_page_free(rcache_scan_page_t *page);
+
+/**
+ * @brief Remove every entry whose key matches a glob pattern.
+ * @param[out] removed number removed (may be NULL).
+ * @return RCACHE_OK, RCACHE_EPATTERN (cache untouched), RCACHE_EINVAL.
+ */
+int rcache_invalidate(rcache_t *c, const char *pattern, size_t pattern_len,
+                      uint64_t *removed);
+
+/**
+ * @brief Redis glob match: '*' any run, '?' one byte, "[abc]", "[a-z]",
+ *        "[^a]" (also "[!a]"), '\' escapes the next byte. Byte-wise, NUL
+ *        bytes allowed. Case-sensitive.
+ * @return 1 on match, 0 on no match, RCACHE_EPATTERN if malformed.
+ * Thread-safety: pure function.
+ */
+int rcache_glob_match(const char *pattern, size_t pattern_len,
+                      const void *str, size_t str_len);
+
+/** @brief Check a glob pattern. @return RCACHE_OK or RCACHE_EPATTERN. */
+int rcache_glob_validate(const char *pattern, size_t pattern_len);
+
+/* ------------------------------------------------------------------ */
+/* Reconfiguration, maintenance                                        */
+/* ------------------------------------------------------------------ */
+
+/**
+ * @brief Change the limits; shrinking evicts down to them before returning.
+ * @param[in] max_items new item limit, 0 = unbounded.
+ * @param[in] max_bytes new byte limit, 0 = unbounded.
+ * @return RCACHE_OK.
+ */
+int rcache_set_limits(rcache_t *c, uint64_t max_items, uint64_t max_bytes);
+
+/**
+ * @brief Change the default TTL for later stores (existing entries keep
+ *        theirs). @param[in] ttl_ms 0 = no expiry. @return RCACHE_OK.
+ */
+int rcache_set_default_ttl(rcache_t *c, uint64_t ttl_ms);
+
+/** @brief Turn the disabled mode on (1) or off (0). @return RCACHE_OK. */
+int rcache_set_disabled(rcache_t *c, int disabled);
+
+/** @brief Current limits and default TTL. @param[out] out filled. */
+void rcache_get_config(rcache_t *c, rcache_config_t *out);
+
+/**
+ * @brief Active expiry: examine up to max_entries entries (spread over the
+ *        shards, resuming where the last call stopped) and reclaim the
+ *        expired ones. Sets also do a little of this work; servers call it
+ *        from a timer so an idle cache frees expired memory.
+ * @return the number of entries reclaimed.
+ */
+uint64_t rcache_expire_cycle(rcache_t *c, size_t max_entries);
+
+/** @brief Number of entries held now (including expired, unreclaimed). */
+uint64_t rcache_count(rcache_t *c);
+
+/* rcache-memo: get-or-compute with single-flight and argument keys.
+ * Declarations for that part of the library follow this line. */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RCACHE_H */

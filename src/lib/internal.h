@@ -1,0 +1,176 @@
+/*
+ * internal.h - declarations shared between librcache's source files
+ * (rcache__ prefix).  Nothing here is part of the public API.
+ *
+ * Lock order (see docs/DESIGN.md):
+ *   1. a shard lock; when two are needed (rename) the lower index first;
+ *   2. the memo in-flight lock of that key's stripe (memo.c), never taken
+ *      while a shard lock is held, and never held while a callback runs.
+ * Functions named *_locked expect the caller to hold the shard's lock.
+ * Entries are freed, and destructors run, only after every lock is dropped.
+ */
+#ifndef RCACHE_INTERNAL_H
+#define RCACHE_INTERNAL_H
+
+#include "rcache.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+/* ---- allocation (alloc.c) ------------------------------------------- */
+/* Every allocation of the library goes through these, so the
+ * allocation-failure test build (RCACHE_ALLOC_FAIL) can fail the N-th one. */
+void *rcache__malloc(size_t n);
+void *rcache__calloc(size_t n, size_t size);
+void *rcache__realloc(void *p, size_t n);
+void rcache__free(void *p);
+#ifdef RCACHE_ALLOC_FAIL
+/* Fail the nth allocation counted from now (1 = the next one) and every
+ * one after it while `sticky`; 0 turns injection off. */
+void rcache__alloc_fail_after(long nth, int sticky);
+/* Allocations made since the last rcache__alloc_fail_after(). */
+long rcache__alloc_count(void);
+#endif
+
+/* ---- entries (entry.c) ---------------------------------------------- */
+#define RCACHE__F_OBJECT 0x1u /* value is a caller object (rcache__objext) */
+
+/*
+ * One cache entry, allocated in one block: the header, then for an object
+ * entry a struct rcache__objext, then the key, then the value bytes.
+ * 64 bytes of header on LP64.
+ */
+typedef struct rcache__entry {
+    struct rcache__entry *hnext; /* hash-chain link */
+    struct rcache__entry *prev;  /* LRU list: towards MRU */
+    struct rcache__entry *next;  /* LRU list: towards LRU */
+    uint64_t expire_at_ms;       /* absolute, cache clock; 0 = no expiry */
+    _Atomic uint32_t refs;       /* 1 while in the table + 1 per handle */
+    uint32_t hash;               /* low 32 bits of the key hash */
+    uint32_t klen : 24;          /* key length (<= RCACHE_MAX_KEY_LEN) */
+    uint32_t flags : 8;          /* RCACHE__F_* */
+    uint32_t vlen;               /* value length (0 for objects) */
+    uint32_t ctime_s;            /* created, s since the cache epoch */
+    uint32_t atime_s;            /* last access, s since the cache epoch */
+    uint32_t hits;               /* hits since stored (saturating) */
+    uint32_t compute_ms;         /* compute time recorded (saturating) */
+    unsigned char data[];        /* [objext] key value */
+} rcache__entry_t;
+
+typedef struct rcache__objext {
+    void *obj;
+    rcache_destructor_fn dtor;
+    void *dtor_ctx;
+    uint64_t charge_bytes;
+} rcache__objext_t;
+
+/* Bytes one hash-table slot costs, charged to each entry: the bucket
+ * array is kept between half full and full, so a slot per entry costs 8 to
+ * 16 bytes; we charge the upper bound. */
+#define RCACHE__TABLE_SHARE 16u
+
+/* What an allocation of n bytes costs in glibc malloc (8-byte chunk
+ * header, 16-byte granularity, 32-byte minimum). */
+static inline uint64_t rcache__alloc_footprint(uint64_t n) {
+    uint64_t chunk = (n + 8u + 15u) & ~(uint64_t)15u;
+    return chunk < 32u ? 32u : chunk;
+}
+
+static inline unsigned char *rcache__entry_key(const rcache__entry_t *e) {
+    return (unsigned char *)e->data +
+           ((e->flags & RCACHE__F_OBJECT) ? sizeof(rcache__objext_t) : 0);
+}
+static inline unsigned char *rcache__entry_val(const rcache__entry_t *e) {
+    return rcache__entry_key(e) + e->klen;
+}
+static inline rcache__objext_t *rcache__entry_obj(const rcache__entry_t *e) {
+    return (e->flags & RCACHE__F_OBJECT) ? (rcache__objext_t *)e->data : NULL;
+}
+
+/* Footprint of an entry with these sizes (what max_bytes is charged). */
+uint64_t rcache__entry_size(size_t klen, size_t vlen, int is_object,
+                            uint64_t obj_charge);
+/* Footprint of an existing entry. */
+uint64_t rcache__entry_charge(const rcache__entry_t *e);
+/* Allocate a byte-string entry (refs = 1). NULL on ENOMEM. */
+rcache__entry_t *rcache__entry_new(const void *key, size_t klen,
+                                   const void *val, size_t vlen);
+/* Allocate an object entry (refs = 1). NULL on ENOMEM. */
+rcache__entry_t *rcache__entry_new_object(const void *key, size_t klen,
+                                          void *obj, uint64_t charge,
+                                          rcache_destructor_fn dtor,
+                                          void *dtor_ctx);
+/* Take one more reference. */
+void rcache__entry_ref(rcache__entry_t *e);
+/* Drop a reference; the last one frees the entry and runs its destructor.
+ * Never call with a shard lock held. */
+void rcache__entry_unref(rcache__entry_t *e);
+
+/* ---- shards and the cache (shard.c, cache.c) ------------------------ */
+
+/* Counters of one shard, updated under its lock. */
+typedef struct rcache__shard_stats {
+    uint64_t hits;             /* lookups that found a live entry */
+    uint64_t misses;           /* lookups that found none */
+    uint64_t sets;             /* successful stores */
+    uint64_t deletes;          /* explicit removals */
+    uint64_t evictions_items;  /* removed to honour max_items */
+    uint64_t evictions_bytes;  /* removed to honour max_bytes */
+    uint64_t expirations;      /* removed because expired */
+    uint64_t compute_saved_ms; /* sum of compute_ms over hits */
+} rcache__shard_stats_t;
+
+typedef struct rcache__shard {
+    pthread_mutex_t lock;
+    rcache__entry_t **buckets; /* chained hash table, power-of-two size */
+    size_t mask;               /* bucket count - 1 */
+    uint64_t count;            /* entries linked here */
+    rcache__entry_t lru;       /* sentinel: lru.next is MRU, lru.prev LRU */
+    size_t sweep_pos;          /* next bucket for active expiry */
+    rcache__shard_stats_t st;
+} __attribute__((aligned(64))) rcache__shard_t;
+
+struct rcache__memo; /* memo.c */
+
+struct rcache {
+    rcache__shard_t *shards;
+    uint32_t nshards;
+    uint32_t shard_shift; /* shard = hash >> shard_shift (64-bit hash) */
+    rcache_clock_fn clock;
+    void *clock_ctx;
+    uint64_t epoch_ms;    /* clock at open; entry times are relative */
+    _Atomic uint64_t max_items;
+    _Atomic uint64_t max_bytes;
+    _Atomic uint64_t default_ttl_ms;
+    _Atomic int disabled;
+    _Atomic uint32_t expire_shard; /* rcache_expire_cycle position */
+    struct rcache__memo *memo;     /* single-flight state (memo.c) */
+    /* Global gauges, written by every store: their own cache line. */
+    _Atomic uint64_t items __attribute__((aligned(64)));
+    _Atomic uint64_t bytes;
+    _Atomic uint64_t peak_bytes;
+    /* Memoize counters (memo.c). */
+    _Atomic uint64_t computations __attribute__((aligned(64)));
+    _Atomic uint64_t singleflight_dedup;
+};
+
+/* 64-bit hash of a key (XXH3). */
+uint64_t rcache__hash(const void *key, size_t klen);
+
+static inline rcache__shard_t *rcache__shard_of(const rcache_t *c,
+                                                uint64_t hash) {
+    return &c->shards[c->nshards == 1 ? 0 : (hash >> c->shard_shift)];
+}
+
+/* Seconds since the cache epoch for an absolute ms time. */
+static inline uint32_t rcache__rel_s(const rcache_t *c, uint64_t now_ms) {
+    uint64_t d = now_ms > c->epoch_ms ? (now_ms - c->epoch_ms) / 1000u : 0;
+    return d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+}
+
+/* Memo hooks, called by rcache_open()/rcache_close() (memo.c). */
+int rcache__memo_init(rcache_t *c);
+void rcache__memo_fini(rcache_t *c);
+
+#endif /* RCACHE_INTERNAL_H */

@@ -1,0 +1,71 @@
+/*
+ * admin.h - the HTTP admin listener of rcached (admin_http.c, metrics.c).
+ *
+ * The server (main.c) parses the admin options with the rest of its config,
+ * then calls rcache__admin_start() with its event base; the admin module
+ * serves HTTP/1.1 JSON endpoints and Prometheus metrics from there. The
+ * server exposes its own figures (connections, commands) through hooks so
+ * the admin module never reads server globals.
+ */
+#ifndef RCACHE_ADMIN_H
+#define RCACHE_ADMIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rcache.h"
+
+struct event_base;
+
+typedef struct rcache__admin_opts {
+    const char *bind;        /* address, default "127.0.0.1" */
+    int port;                /* TCP port, default 6381; 0 = no admin listener */
+    const char *token;       /* bearer token; NULL = generate one */
+    const char *token_file;  /* where a generated token is written (0600);
+                                NULL = default path (see admin_http.c) */
+    int metrics_auth;        /* 1: /metrics needs the token too */
+    size_t max_body_bytes;   /* request body cap, default 1 MiB (413 above) */
+    int timeout_s;           /* read/write timeout for HTTP clients, default 10 */
+} rcache__admin_opts_t;
+
+/* The server's own figures, filled on demand. */
+typedef struct rcache__server_figures {
+    uint64_t uptime_s;
+    uint64_t connected_clients;
+    uint64_t total_connections;    /* accepted since start */
+    uint64_t rejected_connections; /* refused (maxclients) */
+    uint64_t total_commands;       /* commands processed */
+    double cpu_user_s, cpu_sys_s;  /* process CPU time */
+    uint64_t rss_bytes;            /* resident set size */
+} rcache__server_figures_t;
+
+typedef struct rcache__server_hooks {
+    void *ctx;
+    /* Fill *out with current figures. */
+    void (*figures)(void *ctx, rcache__server_figures_t *out);
+    /* Call fn(name, calls, arg) for every command that has been called
+     * (names lower-case, as Redis's INFO commandstats). */
+    void (*foreach_command)(void *ctx,
+                            void (*fn)(const char *name, uint64_t calls, void *arg),
+                            void *arg);
+} rcache__server_hooks_t;
+
+typedef struct rcache__admin rcache__admin_t;
+
+/* Defaults for every field (bind 127.0.0.1, port 6381, 1 MiB, 10 s). */
+void rcache__admin_opts_default(rcache__admin_opts_t *o);
+
+/*
+ * Start serving on base (the caller runs the loop). Prints the token file
+ * path (never the token) to stderr when it generated a token.
+ * Returns NULL with a message in err on failure (bind error, bad options).
+ */
+rcache__admin_t *rcache__admin_start(struct event_base *base, rcache_t *cache,
+                                     const rcache__admin_opts_t *opts,
+                                     const rcache__server_hooks_t *hooks,
+                                     char *err, size_t errlen);
+
+/* Stop listening and free everything (call before freeing base). */
+void rcache__admin_stop(rcache__admin_t *a);
+
+#endif /* RCACHE_ADMIN_H */
