@@ -376,7 +376,10 @@ int rcache_clear(rcache_t *c, uint64_t *removed);
  * @brief Rename a key, keeping its value, TTL and metadata; an existing
  *        destination is replaced unless nx is set.
  * @return RCACHE_OK; RCACHE_ENOTFOUND (no source); RCACHE_EEXIST (nx and
- *         destination exists); RCACHE_EINVAL.
+ *         destination exists); RCACHE_EWRONGTYPE (the source is an object
+ *         entry: an object belongs to exactly one entry, so it cannot be
+ *         moved while references to the old entry may exist); RCACHE_ETOOBIG
+ *         (destination key too long); RCACHE_ENOMEM; RCACHE_EINVAL.
  */
 int rcache_rename(rcache_t *c, const void *src, size_t src_len,
                   const void *dst, size_t dst_len, int nx);
@@ -527,8 +530,9 @@ int rcache_invalidate(rcache_t *c, const char *pattern, size_t pattern_len,
 
 /**
  * @brief Redis glob match: '*' any run, '?' one byte, "[abc]", "[a-z]",
- *        "[^a]" (also "[!a]"), '\' escapes the next byte. Byte-wise, NUL
- *        bytes allowed. Case-sensitive.
+ *        "[^a]", '\' escapes the next byte. Byte-wise, NUL bytes allowed.
+ *        Case-sensitive. Unlike Redis, an unterminated '[' or a trailing '\'
+ *        is an error rather than a literal.
  * @return 1 on match, 0 on no match, RCACHE_EPATTERN if malformed.
  * Thread-safety: pure function.
  */
@@ -576,6 +580,447 @@ uint64_t rcache_count(rcache_t *c);
 
 /* rcache-memo: get-or-compute with single-flight and argument keys.
  * Declarations for that part of the library follow this line. */
+
+/* ------------------------------------------------------------------ */
+/* Argument keys                                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * rcache_key_t builds a cache key from a namespace (usually the function
+ * name plus a version, e.g. "thumbnail/v2") and typed arguments, so that
+ * callers never hand-format keys.  The encoding is unambiguous (distinct
+ * argument lists give distinct keys) and stable across versions, compilers
+ * and machines.  Format version 1, byte by byte:
+ *
+ *   key  = ns 0x00 0x01 arg*        ns: the namespace bytes (1..4096, no NUL)
+ *                                   0x00 ends the namespace, 0x01 = format v1
+ *   arg  = 's' len32 bytes          string (UTF-8 or any bytes)
+ *        | 'b' len32 bytes          byte blob (a different type from 's')
+ *        | 'i' be64                 int64, two's complement, big-endian
+ *        | 'u' be64                 uint64, big-endian
+ *        | 'd' be64                 double: IEEE-754 binary64 bits, big-endian;
+ *                                   -0.0 is written as +0.0 and every NaN as
+ *                                   0x7ff8000000000000
+ *        | 'n'                      "no value" (a NULL string)
+ *   len32 = uint32 big-endian byte count
+ *
+ * Tags are the ASCII letters (0x73 0x62 0x69 0x75 0x64 0x6e).  Example:
+ * namespace "f", then the string "ab" and the int64 -1 give the 20 bytes
+ *   66 00 01 73 00 00 00 02 61 62 69 ff ff ff ff ff ff ff ff
+ * Because the namespace comes first and ends with 0x00, every key of one
+ * namespace can be removed with rcache_key_invalidate_ns().
+ *
+ * Errors are sticky: after a failed add, later adds do nothing and
+ * rcache_key_finish() returns the first error, so a chain of adds needs
+ * one check.  Small keys live inside the struct (no allocation).
+ *
+ * Thread-safety: an rcache_key_t belongs to one thread at a time.
+ */
+
+/** Bytes of key kept inside rcache_key_t before it allocates. */
+#define RCACHE_KEY_INLINE_BYTES 192
+/** Longest namespace accepted, in bytes. */
+#define RCACHE_KEY_MAX_NS_LEN 4096u
+/** Key format version written after the namespace. */
+#define RCACHE_KEY_FORMAT_VERSION 1
+
+/** Argument-key builder. Fields are private; use the functions below. */
+typedef struct rcache_key {
+    unsigned char *buf; /**< the bytes: inline_buf or a heap block */
+    size_t len;         /**< bytes used */
+    size_t cap;         /**< bytes available in buf */
+    int err;            /**< first error, sticky */
+    unsigned char inline_buf[RCACHE_KEY_INLINE_BYTES];
+} rcache_key_t;
+
+/**
+ * @brief Start a key in namespace ns.
+ * @param[out] k the builder (any contents; it is overwritten).
+ * @param[in] ns namespace, NUL-terminated, 1..RCACHE_KEY_MAX_NS_LEN bytes.
+ * @return RCACHE_OK, or RCACHE_EINVAL (k NULL, ns NULL/empty/too long);
+ *         the error is also kept in k (unless k is NULL).
+ */
+int rcache_key_init(rcache_key_t *k, const char *ns);
+
+/** @brief Add a NUL-terminated string ('s'); NULL adds 'n' (no value).
+ *  @return RCACHE_OK, RCACHE_EINVAL, RCACHE_ETOOBIG (key would exceed
+ *          RCACHE_MAX_KEY_LEN), RCACHE_ENOMEM, or the earlier sticky error. */
+int rcache_key_add_str(rcache_key_t *k, const char *s);
+/** @brief Add a string of len bytes ('s'; may hold NUL bytes; s may be NULL
+ *  when len is 0). @return as rcache_key_add_str(). */
+int rcache_key_add_strn(rcache_key_t *k, const char *s, size_t len);
+/** @brief Add a byte blob ('b'); p may be NULL when len is 0.
+ *  @return as rcache_key_add_str(). */
+int rcache_key_add_bytes(rcache_key_t *k, const void *p, size_t len);
+/** @brief Add a signed integer ('i'). @return as rcache_key_add_str(). */
+int rcache_key_add_i64(rcache_key_t *k, int64_t v);
+/** @brief Add an unsigned integer ('u'). @return as rcache_key_add_str(). */
+int rcache_key_add_u64(rcache_key_t *k, uint64_t v);
+/** @brief Add a double ('d'), canonicalising -0.0 and NaN.
+ *  @return as rcache_key_add_str(). */
+int rcache_key_add_double(rcache_key_t *k, double v);
+/** @brief Add "no value" ('n'). @return as rcache_key_add_str(). */
+int rcache_key_add_null(rcache_key_t *k);
+
+/**
+ * @brief Get the finished key bytes.
+ * @param[in] k the builder.
+ * @param[out] key_out the key; owned by k, valid until the next add or
+ *        rcache_key_free() (more adds may follow: finish does not end k).
+ * @param[out] key_len_out its length in bytes.
+ * @return RCACHE_OK or the first error met while building (then *key_out
+ *         is NULL and *key_len_out 0).
+ */
+int rcache_key_finish(const rcache_key_t *k, const void **key_out,
+                      size_t *key_len_out);
+
+/** @brief Free what k allocated (k may be reused after rcache_key_init()).
+ *  NULL is a no-op. */
+void rcache_key_free(rcache_key_t *k);
+
+/**
+ * @brief Remove every entry whose key was built in namespace ns (keys that
+ *        start with ns, 0x00, 0x01); glob characters in ns are escaped.
+ * @param[out] removed number removed (may be NULL).
+ * @return RCACHE_OK, RCACHE_EINVAL (bad ns), RCACHE_ENOMEM.
+ */
+int rcache_key_invalidate_ns(rcache_t *c, const char *ns, uint64_t *removed);
+
+/* ------------------------------------------------------------------ */
+/* Get-or-compute (memoize) with single-flight                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * rcache_memoize() returns the cached value of a key, or on a miss runs a
+ * compute callback to produce it, stores it and returns it.  However many
+ * threads ask for the same missing key at once, the callback runs once: the
+ * first caller computes, the others wait (or, with rcache_memoize_async(),
+ * leave a completion) and all get the same result.
+ *
+ * Results are handed out as entry references (rcache_ref_t): read them
+ * with rcache_ref_value() / rcache_ref_object() and release each with
+ * rcache_release().  A reference stays valid after the entry is evicted or
+ * replaced, and also when the result was never stored (cache disabled,
+ * entry too big, RCACHE_MEMO_BYPASS, no_store): then the reference is to a
+ * private copy of the result that no lookup can find.
+ *
+ * Locks: the callback and completions run with no lock held, so a callback
+ * may use the cache freely (other keys, including other memoized keys).  A
+ * callback that asks for its own key on its own thread, directly or through
+ * other memoized keys, gets RCACHE_EDEADLK instead of waiting for itself.
+ * Two threads whose callbacks wait on each other's keys still deadlock (as
+ * with any lock); use wait_timeout_ms to bound such waits.
+ *
+ * Statistics: every callback run adds 1 to rcache_stats_t.computations;
+ * every caller served by a computation another caller ran (its result or
+ * its error) adds 1 to singleflight_dedup.  compute_saved_ms (kept by the
+ * core) adds the entry's compute time on every hit; rcache_memo_stats()
+ * reports also the time waiters were spared.
+ */
+
+/** What a compute callback produces.  The cache zeroes it and presets
+ *  ttl_ms before calling; the callback sets either the bytes (val, val_len)
+ *  or an object (obj non-NULL) and may change ttl_ms / no_store. */
+typedef struct rcache_memo_result {
+    /** Bytes of the result; copied in by the cache after the callback
+     *  returns. May be NULL when val_len is 0. */
+    const void *val;
+    /** Their length in bytes. */
+    size_t val_len;
+    /** If not NULL, called once on val after it was copied (e.g. free for
+     *  a malloc'd buffer); also called if the store fails. On a callback
+     *  error it is not called: the callback cleans up after itself. */
+    void (*val_free)(void *val);
+    /** Object result (selects the object form when non-NULL). On
+     *  RCACHE_OK from the callback the cache owns it and ends it with dtor
+     *  exactly once, when the stored entry and every reference are gone
+     *  (also when it could not be stored). On a callback error the cache
+     *  ignores it. */
+    void *obj;
+    /** What obj costs against max_bytes. */
+    size_t charge_bytes;
+    /** obj's destructor (may be NULL) and its context. */
+    rcache_destructor_fn dtor;
+    void *dtor_ctx;
+    /** TTL of the stored result; preset from rcache_memo_opts_t.ttl_ms. */
+    int64_t ttl_ms;
+    /** Set to 1 to hand the result to the callers without caching it. */
+    int no_store;
+} rcache_memo_result_t;
+
+/**
+ * Compute callback: produce the value of key into *out.
+ * @param[in] key,key_len the key being computed (valid during the call).
+ * @param[out] out the result, see rcache_memo_result_t.
+ * @param[in] ctx the fn_ctx given to rcache_memoize().
+ * @return RCACHE_OK, or a negative code (yours: RCACHE_EUSER or below, or
+ *         any RCACHE_E* code) that every caller waiting for this key gets.
+ *         A positive return is treated as RCACHE_EINVAL.
+ * Runs on the thread of the first caller, with no lock held.
+ */
+typedef int (*rcache_compute_fn)(const void *key, size_t key_len,
+                                 rcache_memo_result_t *out, void *ctx);
+
+/** Completion for rcache_memoize_async(): err is RCACHE_OK with ref set
+ *  (the completion owns ref and releases it with rcache_release()), or the
+ *  computation's error with ref NULL.  Runs once, on the computing thread,
+ *  after the result is stored, with no lock held; it may call the cache. */
+typedef void (*rcache_memo_done_fn)(int err, rcache_ref_t *ref, void *ctx);
+
+/** Flag: don't read or write the cache and skip single-flight: just run the
+ *  callback (the per-call-site "off" switch; also counted in
+ *  computations). */
+#define RCACHE_MEMO_BYPASS 0x1u
+/** Flag: ignore a cached value and compute again (single-flight still
+ *  applies: callers arriving meanwhile share the new computation). */
+#define RCACHE_MEMO_REFRESH 0x2u
+
+/** How rcache_memoize() got its result (its how_out parameter). */
+#define RCACHE_MEMO_HIT 1      /**< found in the cache */
+#define RCACHE_MEMO_COMPUTED 2 /**< this caller ran the callback */
+#define RCACHE_MEMO_SHARED 3   /**< another caller's computation served it */
+#define RCACHE_MEMO_BYPASSED 4 /**< RCACHE_MEMO_BYPASS: ran, not cached */
+
+/** Options for rcache_memoize(). Initialise with rcache_memo_opts_init(). */
+typedef struct rcache_memo_opts {
+    /** TTL of stored results: RCACHE_TTL_DEFAULT (default), 0 = no expiry,
+     *  > 0 ms. The callback may override it per result. */
+    int64_t ttl_ms;
+    /** How long a caller waits for another caller's computation: < 0 =
+     *  without limit (default), 0 = don't wait (RCACHE_ETIMEDOUT at once),
+     *  > 0 ms, measured on CLOCK_MONOTONIC (not the cache clock). */
+    int64_t wait_timeout_ms;
+    /** Negative caching: 0 = failures are not stored (default); > 0 = a
+     *  failing callback's code is stored for this many ms, and callers
+     *  get it back without recomputing until it expires. */
+    int64_t error_ttl_ms;
+    /** RCACHE_MEMO_BYPASS, RCACHE_MEMO_REFRESH, or 0. */
+    unsigned flags;
+} rcache_memo_opts_t;
+
+/** @brief Fill opts with the defaults: default TTL, wait without limit, no
+ *  negative caching, no flags. @param[out] opts the options. */
+void rcache_memo_opts_init(rcache_memo_opts_t *opts);
+
+/**
+ * @brief Get key's value, computing it with fn on a miss (single-flight).
+ *
+ * On a hit the entry is returned (a hit in the statistics). On a miss, if
+ * no other caller is computing key, this caller runs fn (no lock held),
+ * measures how long it took on the cache clock, stores the result with
+ * rcache_set_ex()/rcache_set_object() semantics (replacing any entry,
+ * compute_ms = the measured time) and hands it to every caller that waited
+ * for it.  If another caller is computing key, this one waits for that
+ * result (up to opts->wait_timeout_ms).
+ *
+ * A negatively cached failure (opts->error_ttl_ms) is returned as its code
+ * without running fn.  Such an entry is an object entry: plain rcache_get()
+ * on the key returns RCACHE_EWRONGTYPE, rcache_get_ref() returns a
+ * reference for which rcache_memo_ref_error() gives the code, and it
+ * expires on its own TTL like any entry.
+ *
+ * @param[in] c cache.
+ * @param[in] key,key_len key; key_len 1..RCACHE_MAX_KEY_LEN (build it with
+ *        rcache_key_t to avoid hand-formatting).
+ * @param[in] fn compute callback; NULL = only look up and wait for an
+ *        in-flight computation (RCACHE_ENOTFOUND when there is none).
+ * @param[in] fn_ctx passed to fn.
+ * @param[in] opts options; NULL = rcache_memo_opts_init() defaults.
+ * @param[out] ref_out on RCACHE_OK, a reference to the result (bytes or
+ *        object); the caller releases it with rcache_release(). NULL on
+ *        error.
+ * @param[out] how_out if not NULL, receives RCACHE_MEMO_HIT / _COMPUTED /
+ *        _SHARED / _BYPASSED on RCACHE_OK (and on the callback's error:
+ *        _COMPUTED or _SHARED or _HIT for a negatively cached one).
+ * @return RCACHE_OK; the callback's negative code (this caller's, another
+ *         caller's for the same key, or a negatively cached one);
+ *         RCACHE_ETIMEDOUT (waited opts->wait_timeout_ms; the computation
+ *         goes on and its result is still stored); RCACHE_EDEADLK (fn,
+ *         on this thread, is already computing key); RCACHE_ENOTFOUND (fn
+ *         NULL and nothing cached or in flight); RCACHE_EINVAL (c, key or
+ *         ref_out NULL, bad key_len, both RCACHE_MEMO_BYPASS and a NULL
+ *         fn); RCACHE_ENOMEM. Store failures (RCACHE_ETOOBIG, ...) are not
+ *         returned: the result is still handed out, just not cached.
+ * Thread-safety: thread-safe; may be called from inside a compute callback
+ *         or a completion.
+ */
+int rcache_memoize(rcache_t *c, const void *key, size_t key_len,
+                   rcache_compute_fn fn, void *fn_ctx,
+                   const rcache_memo_opts_t *opts, rcache_ref_t **ref_out,
+                   int *how_out);
+
+/**
+ * @brief rcache_memoize() for byte results, returning a copy.
+ * @param[out] val_out a malloc'd copy of the value (caller frees it with
+ *        free()); a zero-length value gives a non-NULL 1-byte allocation.
+ * @param[out] val_len_out its length (may be NULL).
+ * @return as rcache_memoize(), plus RCACHE_EWRONGTYPE when the result is
+ *         an object (it is still cached).
+ */
+int rcache_memoize_copy(rcache_t *c, const void *key, size_t key_len,
+                        rcache_compute_fn fn, void *fn_ctx,
+                        const rcache_memo_opts_t *opts, void **val_out,
+                        size_t *val_len_out);
+
+/**
+ * @brief rcache_memoize() with the key given by a builder, which this call
+ *        frees (rcache_key_free()) whatever it returns. Used by
+ *        RCACHE_MEMOIZE().
+ * @return as rcache_memoize(), or the builder's sticky error.
+ */
+int rcache_memoize_key(rcache_t *c, rcache_key_t *k, rcache_compute_fn fn,
+                       void *fn_ctx, const rcache_memo_opts_t *opts,
+                       rcache_ref_t **ref_out, int *how_out);
+
+/**
+ * @brief Non-blocking get-or-compute for event loops.
+ *
+ * Like rcache_memoize(), except when another caller is already computing
+ * key: then, instead of waiting, done is registered and RCACHE_EAGAIN is
+ * returned; done(err, ref, done_ctx) runs later on the computing thread,
+ * after the store, with no lock held (a program whose loop is on another
+ * thread should hand the result over to it, e.g. through a pipe or an
+ * eventfd).  done is never called when this function returns anything but
+ * RCACHE_EAGAIN.  On a miss with nothing in flight this caller computes,
+ * as in rcache_memoize() (pass fn NULL to get RCACHE_ENOTFOUND instead).
+ *
+ * @param[in] done completion; not NULL.
+ * @param[out] ref_out on RCACHE_OK, the result (release it).
+ * @return RCACHE_OK; RCACHE_EAGAIN (done registered); and otherwise as
+ *         rcache_memoize() (never RCACHE_ETIMEDOUT).
+ * Thread-safety: thread-safe.
+ */
+int rcache_memoize_async(rcache_t *c, const void *key, size_t key_len,
+                         rcache_compute_fn fn, void *fn_ctx,
+                         const rcache_memo_opts_t *opts,
+                         rcache_memo_done_fn done, void *done_ctx,
+                         rcache_ref_t **ref_out);
+
+/**
+ * @brief Is ref a negatively cached failure (see rcache_memoize())?
+ * @return the stored error code (negative), or 0 for an ordinary entry
+ *         (and for NULL).
+ */
+int rcache_memo_ref_error(const rcache_ref_t *ref);
+
+/** Memoize counters of one cache (since open; not reset by
+ *  rcache_stats_reset() except the two mirrored in rcache_stats_t). */
+typedef struct rcache_memo_stats {
+    uint64_t computations;       /**< callbacks run (as rcache_stats_t) */
+    uint64_t singleflight_dedup; /**< callers served by another's run */
+    uint64_t compute_ms_total;   /**< time spent in callbacks (cache clock) */
+    uint64_t dedup_saved_ms;     /**< sum over deduplicated callers of the
+                                      computation's time */
+    uint64_t errors;             /**< callbacks that failed */
+    uint64_t negative_hits;      /**< failures served from negative cache */
+    uint64_t timeouts;           /**< waits that gave RCACHE_ETIMEDOUT */
+    uint64_t deadlocks;          /**< self-requests refused (EDEADLK) */
+    uint64_t in_flight;          /**< computations running now (gauge) */
+} rcache_memo_stats_t;
+
+/** @brief Snapshot the memoize counters. @param[out] out filled (zeros if
+ *  c is NULL). */
+void rcache_memo_stats(rcache_t *c, rcache_memo_stats_t *out);
+
+/* ---- argument-list convenience: RCACHE_MEMOIZE() ------------------- */
+
+/** A byte blob argument for RCACHE_KEY_ARGS() / RCACHE_MEMOIZE(). */
+typedef struct rcache_key_blob {
+    const void *ptr;
+    size_t len;
+} rcache_key_blob_t;
+/** Make a blob argument. */
+#define RCACHE_BLOB(p, n) ((rcache_key_blob_t){(p), (n)})
+
+/* Chainable adders used by the macros: each adds and returns k (errors
+ * stay in k). */
+static inline rcache_key_t *rcache_key_chain_init(rcache_key_t *k,
+                                                  const char *ns) {
+    (void)rcache_key_init(k, ns);
+    return k;
+}
+static inline rcache_key_t *rcache_key_chain_str(rcache_key_t *k,
+                                                 const char *s) {
+    (void)rcache_key_add_str(k, s);
+    return k;
+}
+static inline rcache_key_t *rcache_key_chain_i64(rcache_key_t *k,
+                                                 long long v) {
+    (void)rcache_key_add_i64(k, (int64_t)v);
+    return k;
+}
+static inline rcache_key_t *rcache_key_chain_u64(rcache_key_t *k,
+                                                 unsigned long long v) {
+    (void)rcache_key_add_u64(k, (uint64_t)v);
+    return k;
+}
+static inline rcache_key_t *rcache_key_chain_double(rcache_key_t *k,
+                                                    double v) {
+    (void)rcache_key_add_double(k, v);
+    return k;
+}
+static inline rcache_key_t *rcache_key_chain_blob(rcache_key_t *k,
+                                                  rcache_key_blob_t b) {
+    (void)rcache_key_add_bytes(k, b.ptr, b.len);
+    return k;
+}
+
+/** Add one argument to builder pointer k, the adder chosen by its type:
+ *  strings ('s'), signed integers ('i'), unsigned integers and _Bool
+ *  ('u'), float/double ('d'), RCACHE_BLOB() ('b').  Evaluates to k. */
+#define RCACHE_KEY_ARG(k, x)                                               \
+    _Generic((x),                                                          \
+        char *: rcache_key_chain_str,                                      \
+        const char *: rcache_key_chain_str,                                \
+        signed char: rcache_key_chain_i64,                                 \
+        short: rcache_key_chain_i64,                                       \
+        int: rcache_key_chain_i64,                                         \
+        long: rcache_key_chain_i64,                                        \
+        long long: rcache_key_chain_i64,                                   \
+        char: rcache_key_chain_i64,                                        \
+        _Bool: rcache_key_chain_u64,                                       \
+        unsigned char: rcache_key_chain_u64,                               \
+        unsigned short: rcache_key_chain_u64,                              \
+        unsigned int: rcache_key_chain_u64,                                \
+        unsigned long: rcache_key_chain_u64,                               \
+        unsigned long long: rcache_key_chain_u64,                          \
+        float: rcache_key_chain_double,                                    \
+        double: rcache_key_chain_double,                                   \
+        rcache_key_blob_t: rcache_key_chain_blob)((k), (x))
+
+#define RCACHE__KA1(k, a) RCACHE_KEY_ARG(k, a)
+#define RCACHE__KA2(k, a, ...) RCACHE__KA1(RCACHE_KEY_ARG(k, a), __VA_ARGS__)
+#define RCACHE__KA3(k, a, ...) RCACHE__KA2(RCACHE_KEY_ARG(k, a), __VA_ARGS__)
+#define RCACHE__KA4(k, a, ...) RCACHE__KA3(RCACHE_KEY_ARG(k, a), __VA_ARGS__)
+#define RCACHE__KA5(k, a, ...) RCACHE__KA4(RCACHE_KEY_ARG(k, a), __VA_ARGS__)
+#define RCACHE__KA6(k, a, ...) RCACHE__KA5(RCACHE_KEY_ARG(k, a), __VA_ARGS__)
+#define RCACHE__KA7(k, a, ...) RCACHE__KA6(RCACHE_KEY_ARG(k, a), __VA_ARGS__)
+#define RCACHE__KA8(k, a, ...) RCACHE__KA7(RCACHE_KEY_ARG(k, a), __VA_ARGS__)
+#define RCACHE__KNTH(_1, _2, _3, _4, _5, _6, _7, _8, N, ...) N
+#define RCACHE__KCAT(a, b) a##b
+#define RCACHE__KSEL(n) RCACHE__KCAT(RCACHE__KA, n)
+
+/**
+ * Build a key from a namespace and 1..8 arguments, in a temporary builder
+ * that lives until the end of the enclosing block; evaluates to its
+ * rcache_key_t *.  Each argument is evaluated once.  Pass the result to
+ * rcache_memoize_key() (which frees it) or finish and free it yourself.
+ *   rcache_key_t *k = RCACHE_KEY_ARGS("area/v1", "circle", 2.5);
+ */
+#define RCACHE_KEY_ARGS(ns, ...)                                           \
+    RCACHE__KSEL(RCACHE__KNTH(__VA_ARGS__, 8, 7, 6, 5, 4, 3, 2, 1, 0))(    \
+        rcache_key_chain_init(&(rcache_key_t){.len = 0}, (ns)), __VA_ARGS__)
+
+/**
+ * Call a memoized function, with its arguments as the key:
+ *   rc = RCACHE_MEMOIZE(cache, &opts, &ref, fn, &args, "ns/v1", a, b, c);
+ * is rcache_memoize_key(cache, RCACHE_KEY_ARGS("ns/v1", a, b, c), fn,
+ * &args, &opts, &ref, NULL). opts is where the call site's on/off switch
+ * lives (RCACHE_MEMO_BYPASS in opts->flags). See examples/memo_files.c.
+ */
+#define RCACHE_MEMOIZE(c, opts, ref_out, fn, fn_ctx, ns, ...)              \
+    rcache_memoize_key((c), RCACHE_KEY_ARGS(ns, __VA_ARGS__), (fn),        \
+                       (fn_ctx), (opts), (ref_out), NULL)
 
 #ifdef __cplusplus
 }

@@ -128,6 +128,7 @@ typedef struct rcache__shard {
     uint64_t count;            /* entries linked here */
     rcache__entry_t lru;       /* sentinel: lru.next is MRU, lru.prev LRU */
     size_t sweep_pos;          /* next bucket for active expiry */
+    uint64_t nttl;             /* entries here that have an expiry */
     rcache__shard_stats_t st;
 } __attribute__((aligned(64))) rcache__shard_t;
 
@@ -168,6 +169,75 @@ static inline uint32_t rcache__rel_s(const rcache_t *c, uint64_t now_ms) {
     uint64_t d = now_ms > c->epoch_ms ? (now_ms - c->epoch_ms) / 1000u : 0;
     return d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
 }
+
+/* Time on the cache's clock (cache.c). */
+uint64_t rcache__now(const rcache_t *c);
+
+/* ---- deferred release ------------------------------------------------ */
+/* Entries removed under a shard lock are collected here (chained through
+ * hnext, which a removed entry no longer uses) and released after the lock
+ * is dropped, so destructors never run under a lock. */
+typedef struct rcache__reclaim {
+    rcache__entry_t *head;
+} rcache__reclaim_t;
+
+static inline void rcache__reclaim_push(rcache__reclaim_t *r,
+                                        rcache__entry_t *e) {
+    e->hnext = r->head;
+    r->head = e;
+}
+/* Drop the table's reference of every collected entry. No lock held. */
+void rcache__reclaim_run(rcache__reclaim_t *r);
+
+/* ---- shard operations (shard.c) ------------------------------------- */
+int rcache__shard_init(rcache__shard_t *s, size_t buckets);
+/* Free the table; entries still linked are pushed to r. */
+void rcache__shard_fini(rcache__shard_t *s, rcache__reclaim_t *r);
+
+static inline int rcache__expired(const rcache__entry_t *e, uint64_t now_ms) {
+    return e->expire_at_ms != 0 && now_ms >= e->expire_at_ms;
+}
+/* Find a key, expired or not. */
+rcache__entry_t *rcache__shard_find_locked(const rcache__shard_t *s,
+                                           uint64_t hash, const void *key,
+                                           size_t klen);
+/* Find a live key; an expired one is unlinked (an expiration) and pushed
+ * to r, and NULL returned. */
+rcache__entry_t *rcache__shard_lookup_locked(rcache_t *c, rcache__shard_t *s,
+                                             uint64_t hash, const void *key,
+                                             size_t klen, uint64_t now_ms,
+                                             rcache__reclaim_t *r);
+/* Insert at the MRU end and count it; the caller made sure the key is
+ * absent. Grows the table when it is full (keeps the old one on ENOMEM). */
+void rcache__shard_link_locked(rcache_t *c, rcache__shard_t *s,
+                               rcache__entry_t *e);
+/* Remove from table and LRU list and uncount; the caller pushes e to a
+ * reclaim list (or hands the table's reference to someone). */
+void rcache__shard_unlink_locked(rcache_t *c, rcache__shard_t *s,
+                                 rcache__entry_t *e);
+/* Make e the most recently used. */
+void rcache__lru_touch_locked(rcache__shard_t *s, rcache__entry_t *e);
+/* Change e's absolute expiry (0 = none), keeping the shard's count right. */
+void rcache__set_expire_locked(rcache__shard_t *s, rcache__entry_t *e,
+                               uint64_t at_ms);
+/* Examine up to nbuckets buckets from the sweep position; reclaim expired
+ * entries. Returns the number reclaimed. */
+uint64_t rcache__shard_sweep_locked(rcache_t *c, rcache__shard_t *s,
+                                    size_t nbuckets, uint64_t now_ms,
+                                    rcache__reclaim_t *r);
+
+/* 0 when both limits hold, 1 when items are over, 2 when bytes are. */
+int rcache__over_limit(const rcache_t *c);
+/* Evict from s's LRU end while over a limit, never evicting keep. */
+void rcache__evict_locked(rcache_t *c, rcache__shard_t *s,
+                          const rcache__entry_t *keep, rcache__reclaim_t *r);
+/* Evict from every shard except skip (-1: none), taking each lock in turn,
+ * until both limits hold. No lock may be held by the caller. */
+void rcache__enforce_limits(rcache_t *c, long skip, rcache__reclaim_t *r);
+
+/* Match a pattern already checked by rcache_glob_validate() (glob.c). */
+int rcache__glob_match_valid(const char *p, size_t plen, const unsigned char *s,
+                             size_t slen);
 
 /* Memo hooks, called by rcache_open()/rcache_close() (memo.c). */
 int rcache__memo_init(rcache_t *c);

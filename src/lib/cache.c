@@ -1,0 +1,479 @@
+/*
+ * cache.c - the public entry points: open/close, store, lookup, delete.
+ *
+ * Each call hashes the key once (XXH3), picks the shard from the hash's
+ * high bits, and does its work under that shard's lock. Memory is allocated
+ * before the lock is taken and released after it is dropped (through a
+ * reclaim list), so a lock is held only for pointer work and copies, and no
+ * destructor ever runs under it.
+ */
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_SHARDS 1024u
+
+static uint64_t realtime_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t rcache__now(const rcache_t *c) {
+    return c->clock ? c->clock(c->clock_ctx) : realtime_ms();
+}
+
+uint64_t rcache_now_ms(const rcache_t *c) { return rcache__now(c); }
+
+static uint32_t round_pow2(uint64_t v, uint32_t max) {
+    uint32_t p = 1;
+    while (p < v && p < max)
+        p <<= 1;
+    return p;
+}
+
+int rcache_open(const rcache_config_t *cfg, rcache_t **out) {
+    rcache_config_t def;
+    rcache_t *c;
+    uint32_t n, bits = 0;
+    size_t buckets;
+
+    if (!out)
+        return RCACHE_EINVAL;
+    *out = NULL;
+    if (!cfg) {
+        rcache_config_init(&def);
+        cfg = &def;
+    }
+    c = rcache__calloc(1, sizeof(*c));
+    if (!c)
+        return RCACHE_ENOMEM;
+    n = round_pow2(cfg->shards ? cfg->shards : 16u, MAX_SHARDS);
+    while ((1u << bits) < n)
+        bits++;
+    c->nshards = n;
+    c->shard_shift = 64u - bits;
+    c->clock = cfg->clock;
+    c->clock_ctx = cfg->clock_ctx;
+    c->epoch_ms = rcache__now(c);
+    atomic_init(&c->max_items, cfg->max_items);
+    atomic_init(&c->max_bytes, cfg->max_bytes);
+    atomic_init(&c->default_ttl_ms, cfg->default_ttl_ms);
+    atomic_init(&c->disabled, cfg->disabled ? 1 : 0);
+
+    /* Size the tables for the item limit when there is one (up to 64k
+     * buckets a shard), so a cache filling to its limit rarely rehashes. */
+    buckets = 16;
+    if (cfg->max_items)
+        buckets = round_pow2(cfg->max_items / n + 1, 1u << 16);
+    if (buckets < 16)
+        buckets = 16;
+
+    c->shards = rcache__calloc(n, sizeof(*c->shards));
+    if (!c->shards) {
+        rcache__free(c);
+        return RCACHE_ENOMEM;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        if (rcache__shard_init(&c->shards[i], buckets) != RCACHE_OK) {
+            rcache__reclaim_t r = {0};
+            for (uint32_t j = 0; j < i; j++)
+                rcache__shard_fini(&c->shards[j], &r);
+            rcache__free(c->shards);
+            rcache__free(c);
+            return RCACHE_ENOMEM;
+        }
+    }
+    if (rcache__memo_init(c) != RCACHE_OK) {
+        c->memo = NULL;
+        rcache_close(c);
+        return RCACHE_ENOMEM;
+    }
+    *out = c;
+    return RCACHE_OK;
+}
+
+int rcache_open_env(rcache_t **out, char *errbuf, size_t errlen) {
+    rcache_config_t cfg;
+    int rc;
+    rcache_config_init(&cfg);
+    if ((rc = rcache_config_from_env(&cfg, errbuf, errlen)) != RCACHE_OK)
+        return rc;
+    return rcache_open(&cfg, out);
+}
+
+void rcache_close(rcache_t *c) {
+    rcache__reclaim_t r = {0};
+    if (!c)
+        return;
+    rcache__memo_fini(c);
+    for (uint32_t i = 0; i < c->nshards; i++)
+        rcache__shard_fini(&c->shards[i], &r);
+    rcache__reclaim_run(&r);
+    rcache__free(c->shards);
+    rcache__free(c);
+}
+
+static rcache_t *default_cache;
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+
+static void default_create(void) {
+    char err[256];
+    int rc = rcache_open_env(&default_cache, err, sizeof(err));
+    if (rc == RCACHE_EINVAL)
+        fprintf(stderr, "rcache: default cache not created: %s\n", err);
+    else if (rc != RCACHE_OK)
+        fprintf(stderr, "rcache: default cache not created: %s\n",
+                rcache_strerror(rc));
+}
+
+rcache_t *rcache_default(void) {
+    pthread_once(&default_once, default_create);
+    return default_cache;
+}
+
+/* ---- storing ---------------------------------------------------------- */
+
+static int key_ok(const void *key, size_t klen) {
+    if (!key || klen == 0)
+        return RCACHE_EINVAL;
+    if (klen > RCACHE_MAX_KEY_LEN)
+        return RCACHE_ETOOBIG;
+    return RCACHE_OK;
+}
+
+/* Absolute expiry for a store, from the TTL argument and the old entry. */
+static uint64_t expire_for(const rcache_t *c, int64_t ttl_ms,
+                           const rcache__entry_t *old, uint64_t now) {
+    if (ttl_ms == RCACHE_TTL_DEFAULT) {
+        uint64_t d = atomic_load_explicit(&c->default_ttl_ms,
+                                          memory_order_relaxed);
+        return d ? now + d : 0;
+    }
+    if (ttl_ms == RCACHE_TTL_KEEP)
+        return old ? old->expire_at_ms : 0;
+    return ttl_ms > 0 ? now + (uint64_t)ttl_ms : 0;
+}
+
+static int opts_ok(const rcache_set_opts_t *o) {
+    if ((o->flags & ~(RCACHE_SET_NX | RCACHE_SET_XX)) ||
+        (o->flags & RCACHE_SET_NX && o->flags & RCACHE_SET_XX) ||
+        o->ttl_ms < RCACHE_TTL_KEEP)
+        return RCACHE_EINVAL;
+    return RCACHE_OK;
+}
+
+/* Store a prepared entry e (which carries the key). Takes ownership of e:
+ * on error it is freed. */
+static int store(rcache_t *c, rcache__entry_t *e, uint64_t hash,
+                 const rcache_set_opts_t *o, rcache__entry_t **old_out) {
+    const void *key = rcache__entry_key(e);
+    size_t klen = e->klen;
+    rcache__reclaim_t r = {0};
+    uint64_t mb = atomic_load_explicit(&c->max_bytes, memory_order_relaxed);
+    uint64_t now = rcache__now(c);
+    rcache__shard_t *s = rcache__shard_of(c, hash);
+    rcache__entry_t *old;
+    int rc = RCACHE_OK;
+
+    if (mb && rcache__entry_charge(e) > mb) {
+        rcache__free(e);
+        return RCACHE_ETOOBIG;
+    }
+    e->hash = (uint32_t)hash;
+    e->ctime_s = e->atime_s = rcache__rel_s(c, now);
+    e->compute_ms = o->compute_ms > UINT32_MAX ? UINT32_MAX
+                                               : (uint32_t)o->compute_ms;
+
+    pthread_mutex_lock(&s->lock);
+    old = rcache__shard_lookup_locked(c, s, hash, key, klen, now, &r);
+    if ((o->flags & RCACHE_SET_NX) && old) {
+        rc = RCACHE_EEXIST;
+        if (old_out) {
+            rcache__entry_ref(old);
+            *old_out = old;
+        }
+    } else if ((o->flags & RCACHE_SET_XX) && !old) {
+        rc = RCACHE_ENOTFOUND;
+    } else {
+        e->expire_at_ms = expire_for(c, o->ttl_ms, old, now);
+        if (old) {
+            rcache__shard_unlink_locked(c, s, old);
+            if (old_out)
+                *old_out = old; /* the table's reference moves to the caller */
+            else
+                rcache__reclaim_push(&r, old);
+        }
+        rcache__shard_link_locked(c, s, e);
+        s->st.sets++;
+        rcache__shard_sweep_locked(c, s, 1, now, &r);
+        rcache__evict_locked(c, s, e, &r);
+    }
+    pthread_mutex_unlock(&s->lock);
+
+    if (rc != RCACHE_OK) {
+        rcache__free(e);
+    } else {
+        rcache__enforce_limits(c, s - c->shards, &r);
+    }
+    rcache__reclaim_run(&r);
+    return rc;
+}
+
+int rcache_set_ex(rcache_t *c, const void *key, size_t key_len, const void *val,
+                  size_t val_len, const rcache_set_opts_t *opts,
+                  rcache_ref_t **old_out) {
+    static const rcache_set_opts_t defaults = {RCACHE_TTL_DEFAULT, 0, 0};
+    const rcache_set_opts_t *o = opts ? opts : &defaults;
+    rcache__entry_t *e, *old = NULL;
+    int rc;
+
+    if (old_out)
+        *old_out = NULL;
+    if (!c || (!val && val_len))
+        return RCACHE_EINVAL;
+    if ((rc = key_ok(key, key_len)) || (rc = opts_ok(o)))
+        return rc;
+    if (val_len > UINT32_MAX)
+        return RCACHE_ETOOBIG;
+    if (atomic_load_explicit(&c->disabled, memory_order_relaxed)) {
+        rcache__shard_t *s = rcache__shard_of(c, rcache__hash(key, key_len));
+        pthread_mutex_lock(&s->lock);
+        s->st.sets++;
+        pthread_mutex_unlock(&s->lock);
+        return RCACHE_OK;
+    }
+    e = rcache__entry_new(key, key_len, val, val_len);
+    if (!e)
+        return RCACHE_ENOMEM;
+    rc = store(c, e, rcache__hash(key, key_len), o, old_out ? &old : NULL);
+    if (old_out)
+        *old_out = (rcache_ref_t *)old;
+    return rc;
+}
+
+int rcache_set(rcache_t *c, const void *key, size_t key_len, const void *val,
+               size_t val_len, int64_t ttl_ms, unsigned flags) {
+    rcache_set_opts_t o = {ttl_ms, flags, 0};
+    return rcache_set_ex(c, key, key_len, val, val_len, &o, NULL);
+}
+
+int rcache_set_object(rcache_t *c, const void *key, size_t key_len, void *obj,
+                      size_t charge_bytes, rcache_destructor_fn dtor,
+                      void *dtor_ctx, const rcache_set_opts_t *opts) {
+    static const rcache_set_opts_t defaults = {RCACHE_TTL_DEFAULT, 0, 0};
+    const rcache_set_opts_t *o = opts ? opts : &defaults;
+    rcache__entry_t *e;
+    int rc;
+
+    if (!c)
+        return RCACHE_EINVAL;
+    if ((rc = key_ok(key, key_len)) || (rc = opts_ok(o)))
+        return rc;
+    if (atomic_load_explicit(&c->disabled, memory_order_relaxed)) {
+        /* Dropped: the cache owns obj on RCACHE_OK, so release it now. */
+        if (dtor)
+            dtor(obj, dtor_ctx);
+        return RCACHE_OK;
+    }
+    e = rcache__entry_new_object(key, key_len, obj, charge_bytes, dtor,
+                                 dtor_ctx);
+    if (!e)
+        return RCACHE_ENOMEM;
+    return store(c, e, rcache__hash(key, key_len), o, NULL);
+}
+
+/* ---- lookup ------------------------------------------------------------ */
+
+/* Find a live entry and count a hit (touching it) or a miss. With want_ref
+ * a reference is taken. For bytes, copies into buf when it fits. */
+static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
+                  size_t cap, size_t *len_out, rcache__entry_t **ref_out,
+                  int allow_object) {
+    rcache__reclaim_t r = {0};
+    uint64_t hash, now;
+    rcache__shard_t *s;
+    rcache__entry_t *e;
+    int rc = RCACHE_OK;
+
+    if (!c)
+        return RCACHE_EINVAL;
+    if ((rc = key_ok(key, klen)))
+        return rc == RCACHE_ETOOBIG ? RCACHE_ENOTFOUND : rc;
+    hash = rcache__hash(key, klen);
+    s = rcache__shard_of(c, hash);
+    now = rcache__now(c);
+    pthread_mutex_lock(&s->lock);
+    e = atomic_load_explicit(&c->disabled, memory_order_relaxed)
+            ? NULL
+            : rcache__shard_lookup_locked(c, s, hash, key, klen, now, &r);
+    if (!e) {
+        s->st.misses++;
+        rc = RCACHE_ENOTFOUND;
+    } else if (!allow_object && (e->flags & RCACHE__F_OBJECT)) {
+        rc = RCACHE_EWRONGTYPE;
+    } else {
+        s->st.hits++;
+        s->st.compute_saved_ms += e->compute_ms;
+        if (e->hits != UINT32_MAX)
+            e->hits++;
+        e->atime_s = rcache__rel_s(c, now);
+        rcache__lru_touch_locked(s, e);
+        if (len_out)
+            *len_out = e->vlen;
+        if (ref_out) {
+            rcache__entry_ref(e);
+            *ref_out = e;
+        } else if (e->vlen > cap) {
+            rc = RCACHE_ERANGE;
+        } else if (e->vlen) {
+            memcpy(buf, rcache__entry_val(e), e->vlen);
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    rcache__reclaim_run(&r);
+    return rc;
+}
+
+int rcache_get(rcache_t *c, const void *key, size_t key_len, void *buf,
+               size_t buf_cap, size_t *val_len) {
+    if (!buf && buf_cap)
+        return RCACHE_EINVAL;
+    return lookup(c, key, key_len, buf, buf_cap, val_len, NULL, 0);
+}
+
+int rcache_get_ref(rcache_t *c, const void *key, size_t key_len,
+                   rcache_ref_t **ref_out) {
+    rcache__entry_t *e = NULL;
+    int rc;
+    if (!ref_out)
+        return RCACHE_EINVAL;
+    *ref_out = NULL;
+    rc = lookup(c, key, key_len, NULL, 0, NULL, &e, 1);
+    if (rc == RCACHE_OK)
+        *ref_out = (rcache_ref_t *)e;
+    return rc;
+}
+
+int rcache_get_alloc(rcache_t *c, const void *key, size_t key_len,
+                     void **val_out, size_t *val_len) {
+    rcache__entry_t *e = NULL;
+    int rc;
+    if (!val_out)
+        return RCACHE_EINVAL;
+    *val_out = NULL;
+    rc = lookup(c, key, key_len, NULL, 0, NULL, &e, 0);
+    if (rc != RCACHE_OK)
+        return rc;
+    /* malloc, not rcache__malloc: the caller frees it with free(). */
+    void *copy = malloc(e->vlen ? e->vlen : 1);
+    if (copy) {
+        memcpy(copy, rcache__entry_val(e), e->vlen);
+        *val_out = copy;
+        if (val_len)
+            *val_len = e->vlen;
+    } else {
+        rc = RCACHE_ENOMEM;
+    }
+    rcache__entry_unref(e);
+    return rc;
+}
+
+const void *rcache_ref_value(const rcache_ref_t *ref, size_t *len_out) {
+    const rcache__entry_t *e = (const rcache__entry_t *)ref;
+    if (!e || (e->flags & RCACHE__F_OBJECT)) {
+        if (len_out)
+            *len_out = 0;
+        return NULL;
+    }
+    if (len_out)
+        *len_out = e->vlen;
+    return rcache__entry_val(e);
+}
+
+void *rcache_ref_object(const rcache_ref_t *ref) {
+    const rcache__objext_t *x =
+        ref ? rcache__entry_obj((const rcache__entry_t *)ref) : NULL;
+    return x ? x->obj : NULL;
+}
+
+const void *rcache_ref_key(const rcache_ref_t *ref, size_t *len_out) {
+    const rcache__entry_t *e = (const rcache__entry_t *)ref;
+    if (len_out)
+        *len_out = e ? e->klen : 0;
+    return e ? rcache__entry_key(e) : NULL;
+}
+
+void rcache_release(rcache_ref_t *ref) {
+    if (ref)
+        rcache__entry_unref((rcache__entry_t *)ref);
+}
+
+int rcache_exists(rcache_t *c, const void *key, size_t key_len) {
+    rcache__reclaim_t r = {0};
+    int found;
+    if (!c || key_ok(key, key_len) != RCACHE_OK)
+        return 0;
+    uint64_t hash = rcache__hash(key, key_len);
+    rcache__shard_t *s = rcache__shard_of(c, hash);
+    uint64_t now = rcache__now(c);
+    pthread_mutex_lock(&s->lock);
+    found = rcache__shard_lookup_locked(c, s, hash, key, key_len, now, &r) != NULL;
+    pthread_mutex_unlock(&s->lock);
+    rcache__reclaim_run(&r);
+    return found;
+}
+
+/* ---- removal ------------------------------------------------------------ */
+
+static int remove_key(rcache_t *c, const void *key, size_t klen,
+                      rcache__entry_t **taken) {
+    rcache__reclaim_t r = {0};
+    int rc;
+    if (!c)
+        return RCACHE_EINVAL;
+    if ((rc = key_ok(key, klen)))
+        return rc == RCACHE_ETOOBIG ? RCACHE_ENOTFOUND : rc;
+    uint64_t hash = rcache__hash(key, klen);
+    rcache__shard_t *s = rcache__shard_of(c, hash);
+    uint64_t now = rcache__now(c);
+    pthread_mutex_lock(&s->lock);
+    rcache__entry_t *e =
+        rcache__shard_lookup_locked(c, s, hash, key, klen, now, &r);
+    if (e) {
+        rcache__shard_unlink_locked(c, s, e);
+        s->st.deletes++;
+        if (taken)
+            *taken = e;
+        else
+            rcache__reclaim_push(&r, e);
+    }
+    pthread_mutex_unlock(&s->lock);
+    rcache__reclaim_run(&r);
+    return e ? RCACHE_OK : RCACHE_ENOTFOUND;
+}
+
+int rcache_delete(rcache_t *c, const void *key, size_t key_len) {
+    return remove_key(c, key, key_len, NULL);
+}
+
+int rcache_take(rcache_t *c, const void *key, size_t key_len,
+                rcache_ref_t **ref_out) {
+    rcache__entry_t *e = NULL;
+    int rc;
+    if (!ref_out)
+        return RCACHE_EINVAL;
+    *ref_out = NULL;
+    rc = remove_key(c, key, key_len, &e);
+    if (rc == RCACHE_OK)
+        *ref_out = (rcache_ref_t *)e;
+    return rc;
+}
+
+uint64_t rcache_count(rcache_t *c) {
+    return c ? atomic_load_explicit(&c->items, memory_order_relaxed) : 0;
+}

@@ -1,0 +1,90 @@
+/*
+ * entry.c - cache entries: one allocation each, reference counted.
+ *
+ * An entry is a 64-byte header followed by the key and the value in the same
+ * block (for an object entry, a small record holding the caller's pointer,
+ * destructor and charge comes first). One block per entry halves allocator
+ * overhead against separate key/value blocks and keeps a lookup to one or
+ * two cache misses.
+ *
+ * The table holds one reference; every handle given out holds another. The
+ * count is atomic so a handle can be released from any thread without a
+ * shard lock: the last release frees the block and runs the destructor,
+ * which is why unref must never be called with a shard lock held.
+ *
+ * The charge of an entry (what it counts against max_bytes) is its real
+ * footprint: the block as glibc malloc rounds it, plus the hash-table slot
+ * it uses, plus, for an object, the charge its owner declared.
+ */
+#include "internal.h"
+
+#include <string.h>
+#include <xxhash.h>
+
+uint64_t rcache__hash(const void *key, size_t klen) {
+    return XXH3_64bits(key, klen);
+}
+
+uint64_t rcache__entry_size(size_t klen, size_t vlen, int is_object,
+                            uint64_t obj_charge) {
+    uint64_t block = sizeof(rcache__entry_t) + (uint64_t)klen + (uint64_t)vlen +
+                     (is_object ? sizeof(rcache__objext_t) : 0);
+    return rcache__alloc_footprint(block) + RCACHE__TABLE_SHARE +
+           (is_object ? obj_charge : 0);
+}
+
+uint64_t rcache__entry_charge(const rcache__entry_t *e) {
+    const rcache__objext_t *x = rcache__entry_obj(e);
+    return rcache__entry_size(e->klen, e->vlen, x != NULL,
+                              x ? x->charge_bytes : 0);
+}
+
+static rcache__entry_t *entry_alloc(size_t extra, const void *key,
+                                    size_t klen, size_t vlen) {
+    rcache__entry_t *e = rcache__malloc(sizeof(*e) + extra + klen + vlen);
+    if (!e)
+        return NULL;
+    memset(e, 0, sizeof(*e));
+    atomic_init(&e->refs, 1);
+    e->klen = (uint32_t)klen;
+    e->vlen = (uint32_t)vlen;
+    memcpy(e->data + extra, key, klen);
+    return e;
+}
+
+rcache__entry_t *rcache__entry_new(const void *key, size_t klen,
+                                   const void *val, size_t vlen) {
+    rcache__entry_t *e = entry_alloc(0, key, klen, vlen);
+    if (e && vlen)
+        memcpy(rcache__entry_val(e), val, vlen);
+    return e;
+}
+
+rcache__entry_t *rcache__entry_new_object(const void *key, size_t klen,
+                                          void *obj, uint64_t charge,
+                                          rcache_destructor_fn dtor,
+                                          void *dtor_ctx) {
+    rcache__entry_t *e = entry_alloc(sizeof(rcache__objext_t), key, klen, 0);
+    if (!e)
+        return NULL;
+    e->flags = RCACHE__F_OBJECT;
+    rcache__objext_t *x = rcache__entry_obj(e);
+    x->obj = obj;
+    x->dtor = dtor;
+    x->dtor_ctx = dtor_ctx;
+    x->charge_bytes = charge;
+    return e;
+}
+
+void rcache__entry_ref(rcache__entry_t *e) {
+    atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+}
+
+void rcache__entry_unref(rcache__entry_t *e) {
+    if (atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    rcache__objext_t *x = rcache__entry_obj(e);
+    if (x && x->dtor)
+        x->dtor(x->obj, x->dtor_ctx);
+    rcache__free(e);
+}

@@ -1,0 +1,141 @@
+/*
+ * glob.c - Redis-style glob matching over byte strings.
+ *
+ * libc's fnmatch() works on NUL-terminated strings and its bracket syntax
+ * ('!' negation, character classes, locale collation) differs from Redis's,
+ * while cache keys are arbitrary bytes; so this small matcher implements
+ * Redis's rules exactly: '*', '?', "[abc]", "[a-z]" (reversed ranges
+ * allowed), "[^a]", and '\' escaping the next byte, case-sensitive.
+ *
+ * Unlike Redis, a malformed pattern (an unterminated '[' or a trailing '\')
+ * is an error, so an operator's typo in an invalidation never silently
+ * matches something else. Matching uses the classic single-backtrack
+ * algorithm: on a mismatch it returns to the last '*' and lets it absorb one
+ * more byte, so time is O(pattern x string) in the worst case, never
+ * exponential, however many stars a hostile pattern has.
+ */
+#include "internal.h"
+
+int rcache_glob_validate(const char *p, size_t plen) {
+    if (!p && plen)
+        return RCACHE_EPATTERN;
+    for (size_t i = 0; i < plen; i++) {
+        if (p[i] == '\\') {
+            if (++i >= plen)
+                return RCACHE_EPATTERN;
+        } else if (p[i] == '[') {
+            i++;
+            if (i < plen && p[i] == '^')
+                i++;
+            for (;; i++) {
+                if (i >= plen)
+                    return RCACHE_EPATTERN;
+                if (p[i] == '\\') {
+                    if (++i >= plen)
+                        return RCACHE_EPATTERN;
+                } else if (p[i] == ']') {
+                    break;
+                }
+            }
+        }
+    }
+    return RCACHE_OK;
+}
+
+/* Match one byte against the class starting after '[' at p[*pi]; leaves *pi
+ * after the closing ']'. The pattern is known valid. */
+static int class_match(const char *p, size_t *pi, unsigned char ch) {
+    size_t i = *pi;
+    int negate = 0, match = 0;
+    if (p[i] == '^') {
+        negate = 1;
+        i++;
+    }
+    while (p[i] != ']') {
+        unsigned char lo, hi;
+        if (p[i] == '\\')
+            i++;
+        lo = (unsigned char)p[i];
+        /* a range "x-y", unless '-' is the last byte before ']' */
+        if (p[i + 1] == '-' && p[i + 2] != ']') {
+            size_t j = i + 2;
+            if (p[j] == '\\')
+                j++;
+            hi = (unsigned char)p[j];
+            if (lo > hi) {
+                unsigned char t = lo;
+                lo = hi;
+                hi = t;
+            }
+            if (ch >= lo && ch <= hi)
+                match = 1;
+            i = j + 1;
+        } else {
+            if (ch == lo)
+                match = 1;
+            i++;
+        }
+    }
+    *pi = i + 1;
+    return negate ? !match : match;
+}
+
+/* Match a valid pattern. */
+int rcache__glob_match_valid(const char *p, size_t plen, const unsigned char *s,
+                             size_t slen) {
+    size_t pi = 0, si = 0;
+    size_t star_p = (size_t)-1, star_s = 0;
+    while (si < slen) {
+        if (pi < plen) {
+            char pc = p[pi];
+            if (pc == '*') {
+                while (pi < plen && p[pi] == '*')
+                    pi++;
+                if (pi == plen)
+                    return 1;
+                star_p = pi;
+                star_s = si;
+                continue;
+            }
+            if (pc == '?') {
+                pi++;
+                si++;
+                continue;
+            }
+            if (pc == '[') {
+                size_t q = pi + 1;
+                if (class_match(p, &q, s[si])) {
+                    pi = q;
+                    si++;
+                    continue;
+                }
+            } else {
+                size_t q = pi;
+                if (pc == '\\')
+                    q++;
+                if ((unsigned char)p[q] == s[si]) {
+                    pi = q + 1;
+                    si++;
+                    continue;
+                }
+            }
+        }
+        if (star_p == (size_t)-1)
+            return 0;
+        pi = star_p;
+        si = ++star_s;
+    }
+    while (pi < plen && p[pi] == '*')
+        pi++;
+    return pi == plen;
+}
+
+int rcache_glob_match(const char *pattern, size_t pattern_len, const void *str,
+                      size_t str_len) {
+    if (rcache_glob_validate(pattern, pattern_len) != RCACHE_OK)
+        return RCACHE_EPATTERN;
+    if (!str && str_len)
+        return 0;
+    return rcache__glob_match_valid(pattern, pattern_len,
+                                    (const unsigned char *)str, str_len);
+}

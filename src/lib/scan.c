@@ -1,0 +1,247 @@
+/*
+ * scan.c - walking the keyspace: cursor scan, entry metadata, glob
+ * invalidation and clear.
+ *
+ * The scan cursor is Redis's reverse-binary bucket cursor (dict.c's
+ * dictScan) applied per shard: its low bits name the shard and the rest is
+ * the bucket cursor inside it. Incrementing the bucket index from its high
+ * bit down means that when a table doubles between two calls, the buckets
+ * already visited map exactly onto buckets the new cursor will not revisit,
+ * so every entry present for the whole scan is returned at least once, with
+ * no state kept between calls. Tables here only grow, which is the easy
+ * half of Redis's argument.
+ *
+ * Results are copied out under the shard lock (keys into the page's own
+ * memory) so no caller code runs while a lock is held.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+static uint64_t rev64(uint64_t v) {
+    v = ((v >> 1) & 0x5555555555555555ull) | ((v & 0x5555555555555555ull) << 1);
+    v = ((v >> 2) & 0x3333333333333333ull) | ((v & 0x3333333333333333ull) << 2);
+    v = ((v >> 4) & 0x0F0F0F0F0F0F0F0Full) | ((v & 0x0F0F0F0F0F0F0F0Full) << 4);
+    v = ((v >> 8) & 0x00FF00FF00FF00FFull) | ((v & 0x00FF00FF00FF00FFull) << 8);
+    v = ((v >> 16) & 0x0000FFFF0000FFFFull) | ((v & 0x0000FFFF0000FFFFull) << 16);
+    return (v >> 32) | (v << 32);
+}
+
+static uint32_t shard_bits(const rcache_t *c) {
+    uint32_t b = 0;
+    while ((1u << b) < c->nshards)
+        b++;
+    return b;
+}
+
+static void fill_info(const rcache_t *c, const rcache__entry_t *e,
+                      uint64_t now, rcache_entry_info_t *out) {
+    const rcache__objext_t *x = rcache__entry_obj(e);
+    memset(out, 0, sizeof(*out));
+    out->key_len = e->klen;
+    out->value_len = e->vlen;
+    out->size_bytes = (size_t)rcache__entry_charge(e);
+    out->created_at_ms = c->epoch_ms + (uint64_t)e->ctime_s * 1000u;
+    out->last_access_ms = c->epoch_ms + (uint64_t)e->atime_s * 1000u;
+    out->access_count = e->hits;
+    out->compute_ms = e->compute_ms;
+    out->is_object = x != NULL;
+    out->expired = rcache__expired(e, now);
+    if (!e->expire_at_ms)
+        out->ttl_ms = -1;
+    else
+        out->ttl_ms = out->expired ? 0 : (int64_t)(e->expire_at_ms - now);
+}
+
+int rcache_entry_info(rcache_t *c, const void *key, size_t key_len,
+                      rcache_entry_info_t *out) {
+    rcache__reclaim_t r = {0};
+    if (!c || !key || !key_len || !out)
+        return RCACHE_EINVAL;
+    if (key_len > RCACHE_MAX_KEY_LEN)
+        return RCACHE_ENOTFOUND;
+    uint64_t hash = rcache__hash(key, key_len);
+    rcache__shard_t *s = rcache__shard_of(c, hash);
+    uint64_t now = rcache__now(c);
+    pthread_mutex_lock(&s->lock);
+    rcache__entry_t *e =
+        rcache__shard_lookup_locked(c, s, hash, key, key_len, now, &r);
+    if (e)
+        fill_info(c, e, now, out);
+    pthread_mutex_unlock(&s->lock);
+    rcache__reclaim_run(&r);
+    if (!e)
+        return RCACHE_ENOTFOUND;
+    out->key = key;
+    return RCACHE_OK;
+}
+
+/* Growable page: infos plus an arena for the keys. */
+typedef struct page_builder {
+    rcache_entry_info_t *infos;
+    size_t n, cap;
+    unsigned char *keys;
+    size_t klen_used, kcap;
+} page_builder_t;
+
+static int page_add(page_builder_t *b, const rcache_t *c,
+                    const rcache__entry_t *e, uint64_t now) {
+    if (b->n == b->cap) {
+        size_t nc = b->cap ? b->cap * 2 : 16;
+        rcache_entry_info_t *ni = rcache__realloc(b->infos, nc * sizeof(*ni));
+        if (!ni)
+            return RCACHE_ENOMEM;
+        b->infos = ni;
+        b->cap = nc;
+    }
+    if (b->klen_used + e->klen > b->kcap) {
+        size_t nc = b->kcap ? b->kcap * 2 : 1024;
+        while (nc < b->klen_used + e->klen)
+            nc *= 2;
+        unsigned char *nk = rcache__realloc(b->keys, nc);
+        if (!nk)
+            return RCACHE_ENOMEM;
+        b->keys = nk;
+        b->kcap = nc;
+    }
+    fill_info(c, e, now, &b->infos[b->n]);
+    memcpy(b->keys + b->klen_used, rcache__entry_key(e), e->klen);
+    /* store the offset for now; turned into pointers when complete */
+    b->infos[b->n].key = (const void *)(uintptr_t)b->klen_used;
+    b->klen_used += e->klen;
+    b->n++;
+    return RCACHE_OK;
+}
+
+/* The page owns one block: infos followed by the keys. */
+static int page_finish(page_builder_t *b, rcache_scan_page_t *page) {
+    size_t isz = b->n * sizeof(rcache_entry_info_t);
+    unsigned char *blk = rcache__malloc(isz + b->klen_used + 1);
+    if (!blk)
+        return RCACHE_ENOMEM;
+    rcache_entry_info_t *infos = (rcache_entry_info_t *)blk;
+    if (b->n)
+        memcpy(infos, b->infos, isz);
+    if (b->klen_used)
+        memcpy(blk + isz, b->keys, b->klen_used);
+    for (size_t i = 0; i < b->n; i++)
+        infos[i].key = blk + isz + (uintptr_t)infos[i].key;
+    page->entries = infos;
+    page->count = b->n;
+    return RCACHE_OK;
+}
+
+int rcache_scan(rcache_t *c, uint64_t cursor, size_t count, const char *pattern,
+                size_t pattern_len, int include_expired,
+                rcache_scan_page_t *page, uint64_t *next_cursor) {
+    page_builder_t b = {0};
+    int rc = RCACHE_OK;
+
+    if (!c || !page || !next_cursor)
+        return RCACHE_EINVAL;
+    page->entries = NULL;
+    page->count = 0;
+    if (pattern && rcache_glob_validate(pattern, pattern_len) != RCACHE_OK)
+        return RCACHE_EPATTERN;
+    if (count == 0)
+        count = 1;
+    uint32_t bits = shard_bits(c);
+    uint64_t shard = cursor & (c->nshards - 1);
+    uint64_t v = cursor >> bits;
+    uint64_t now = rcache__now(c);
+    size_t examined = 0;
+    int done = 0;
+
+    while (!done && examined < count && rc == RCACHE_OK) {
+        rcache__shard_t *s = &c->shards[shard];
+        pthread_mutex_lock(&s->lock);
+        uint64_t mask = s->mask;
+        do {
+            for (rcache__entry_t *e = s->buckets[v & mask]; e; e = e->hnext) {
+                examined++;
+                if (!include_expired && rcache__expired(e, now))
+                    continue;
+                if (pattern && !rcache__glob_match_valid(pattern, pattern_len,
+                                                         rcache__entry_key(e),
+                                                         e->klen))
+                    continue;
+                if ((rc = page_add(&b, c, e, now)) != RCACHE_OK)
+                    break;
+            }
+            v |= ~mask;
+            v = rev64(rev64(v) + 1);
+        } while (v != 0 && examined < count && rc == RCACHE_OK);
+        pthread_mutex_unlock(&s->lock);
+        if (v == 0 && ++shard == c->nshards)
+            done = 1;
+    }
+    if (rc == RCACHE_OK)
+        rc = page_finish(&b, page);
+    rcache__free(b.infos);
+    rcache__free(b.keys);
+    if (rc != RCACHE_OK)
+        return rc;
+    *next_cursor = done ? 0 : (v << bits) | shard;
+    return RCACHE_OK;
+}
+
+void rcache_scan_page_free(rcache_scan_page_t *page) {
+    if (!page)
+        return;
+    rcache__free(page->entries);
+    page->entries = NULL;
+    page->count = 0;
+}
+
+/* Remove every entry of one shard for which keep() is false. */
+static uint64_t remove_matching(rcache_t *c, rcache__shard_t *s,
+                                const char *pattern, size_t plen) {
+    rcache__reclaim_t r = {0};
+    uint64_t removed = 0;
+    pthread_mutex_lock(&s->lock);
+    rcache__entry_t *e = s->lru.next;
+    while (e != &s->lru) {
+        rcache__entry_t *next = e->next;
+        if (!pattern || rcache__glob_match_valid(pattern, plen,
+                                                 rcache__entry_key(e), e->klen)) {
+            rcache__shard_unlink_locked(c, s, e);
+            rcache__reclaim_push(&r, e);
+            removed++;
+        }
+        e = next;
+    }
+    s->st.deletes += removed;
+    pthread_mutex_unlock(&s->lock);
+    rcache__reclaim_run(&r);
+    return removed;
+}
+
+int rcache_invalidate(rcache_t *c, const char *pattern, size_t pattern_len,
+                      uint64_t *removed) {
+    uint64_t n = 0;
+    if (removed)
+        *removed = 0;
+    if (!c || (!pattern && pattern_len))
+        return RCACHE_EINVAL;
+    if (rcache_glob_validate(pattern, pattern_len) != RCACHE_OK)
+        return RCACHE_EPATTERN;
+    if (pattern_len == 0) /* matches only the empty key, which cannot exist */
+        return RCACHE_OK;
+    int all = pattern_len == 1 && pattern[0] == '*';
+    for (uint32_t i = 0; i < c->nshards; i++)
+        n += remove_matching(c, &c->shards[i], all ? NULL : pattern, pattern_len);
+    if (removed)
+        *removed = n;
+    return RCACHE_OK;
+}
+
+int rcache_clear(rcache_t *c, uint64_t *removed) {
+    uint64_t n = 0;
+    if (!c)
+        return RCACHE_EINVAL;
+    for (uint32_t i = 0; i < c->nshards; i++)
+        n += remove_matching(c, &c->shards[i], NULL, 0);
+    if (removed)
+        *removed = n;
+    return RCACHE_OK;
+}

@@ -1,0 +1,242 @@
+/*
+ * shard.c - one shard: a chained hash table plus an exact LRU list.
+ *
+ * Each shard owns a lock, a power-of-two array of bucket chains and a
+ * doubly linked LRU list threaded through the entries (MRU at the head).
+ * Every operation here is O(1) on average: lookup walks a chain of at most
+ * about one entry (the table doubles when it holds as many entries as
+ * buckets, so load stays between 0.5 and 1), link/unlink/touch are pointer
+ * swaps, and eviction pops the LRU end, O(1) per evicted entry.
+ *
+ * Growing rehashes the whole shard at once under its lock. Sharding bounds
+ * that pause (1M entries in 16 shards: 64k entries per rehash, about a
+ * millisecond); an incremental rehash as in Redis's dict.c would remove it
+ * at the cost of two tables per lookup, which we judged not worth it yet.
+ *
+ * Limits are global (items and bytes are counted in atomics shared by all
+ * shards) so one large value can use the whole byte budget; a store that
+ * pushes the cache over a limit evicts from its own shard's LRU end first
+ * and then, outside its lock, from the other shards in turn.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+int rcache__shard_init(rcache__shard_t *s, size_t buckets) {
+    memset(s, 0, sizeof(*s));
+    s->buckets = rcache__calloc(buckets, sizeof(*s->buckets));
+    if (!s->buckets)
+        return RCACHE_ENOMEM;
+    if (pthread_mutex_init(&s->lock, NULL) != 0) {
+        rcache__free(s->buckets);
+        s->buckets = NULL;
+        return RCACHE_ENOMEM;
+    }
+    s->mask = buckets - 1;
+    s->lru.next = s->lru.prev = &s->lru;
+    return RCACHE_OK;
+}
+
+void rcache__shard_fini(rcache__shard_t *s, rcache__reclaim_t *r) {
+    rcache__entry_t *e = s->lru.next;
+    while (e != &s->lru) {
+        rcache__entry_t *next = e->next;
+        rcache__reclaim_push(r, e);
+        e = next;
+    }
+    rcache__free(s->buckets);
+    s->buckets = NULL;
+    pthread_mutex_destroy(&s->lock);
+}
+
+void rcache__reclaim_run(rcache__reclaim_t *r) {
+    rcache__entry_t *e = r->head;
+    r->head = NULL;
+    while (e) {
+        rcache__entry_t *next = e->hnext;
+        rcache__entry_unref(e);
+        e = next;
+    }
+}
+
+rcache__entry_t *rcache__shard_find_locked(const rcache__shard_t *s,
+                                           uint64_t hash, const void *key,
+                                           size_t klen) {
+    uint32_t h32 = (uint32_t)hash;
+    for (rcache__entry_t *e = s->buckets[h32 & s->mask]; e; e = e->hnext) {
+        if (e->hash == h32 && e->klen == klen &&
+            memcmp(rcache__entry_key(e), key, klen) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+rcache__entry_t *rcache__shard_lookup_locked(rcache_t *c, rcache__shard_t *s,
+                                             uint64_t hash, const void *key,
+                                             size_t klen, uint64_t now_ms,
+                                             rcache__reclaim_t *r) {
+    rcache__entry_t *e = rcache__shard_find_locked(s, hash, key, klen);
+    if (e && rcache__expired(e, now_ms)) {
+        rcache__shard_unlink_locked(c, s, e);
+        s->st.expirations++;
+        rcache__reclaim_push(r, e);
+        return NULL;
+    }
+    return e;
+}
+
+/* Double the bucket array; on allocation failure keep the old one (chains
+ * just get longer), so a store never fails because of the table. */
+static void grow_locked(rcache__shard_t *s) {
+    size_t n = (s->mask + 1) * 2;
+    rcache__entry_t **nb = rcache__calloc(n, sizeof(*nb));
+    if (!nb)
+        return;
+    for (size_t i = 0; i <= s->mask; i++) {
+        rcache__entry_t *e = s->buckets[i];
+        while (e) {
+            rcache__entry_t *next = e->hnext;
+            size_t b = e->hash & (n - 1);
+            e->hnext = nb[b];
+            nb[b] = e;
+            e = next;
+        }
+    }
+    rcache__free(s->buckets);
+    s->buckets = nb;
+    s->mask = n - 1;
+}
+
+static void peak_update(rcache_t *c, uint64_t bytes) {
+    uint64_t peak = atomic_load_explicit(&c->peak_bytes, memory_order_relaxed);
+    while (bytes > peak &&
+           !atomic_compare_exchange_weak_explicit(&c->peak_bytes, &peak, bytes,
+                                                  memory_order_relaxed,
+                                                  memory_order_relaxed))
+        ;
+}
+
+void rcache__shard_link_locked(rcache_t *c, rcache__shard_t *s,
+                               rcache__entry_t *e) {
+    if (s->count > s->mask && s->mask < (size_t)UINT32_MAX)
+        grow_locked(s);
+    size_t b = e->hash & s->mask;
+    e->hnext = s->buckets[b];
+    s->buckets[b] = e;
+    e->prev = &s->lru;
+    e->next = s->lru.next;
+    s->lru.next->prev = e;
+    s->lru.next = e;
+    s->count++;
+    if (e->expire_at_ms)
+        s->nttl++;
+    atomic_fetch_add_explicit(&c->items, 1, memory_order_relaxed);
+    uint64_t charge = rcache__entry_charge(e);
+    uint64_t bytes =
+        atomic_fetch_add_explicit(&c->bytes, charge, memory_order_relaxed) +
+        charge;
+    peak_update(c, bytes);
+}
+
+void rcache__shard_unlink_locked(rcache_t *c, rcache__shard_t *s,
+                                 rcache__entry_t *e) {
+    rcache__entry_t **pp = &s->buckets[e->hash & s->mask];
+    while (*pp != e)
+        pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    e->hnext = NULL;
+    e->prev->next = e->next;
+    e->next->prev = e->prev;
+    e->prev = e->next = NULL;
+    s->count--;
+    if (e->expire_at_ms)
+        s->nttl--;
+    atomic_fetch_sub_explicit(&c->items, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&c->bytes, rcache__entry_charge(e),
+                              memory_order_relaxed);
+}
+
+void rcache__lru_touch_locked(rcache__shard_t *s, rcache__entry_t *e) {
+    if (s->lru.next == e)
+        return;
+    e->prev->next = e->next;
+    e->next->prev = e->prev;
+    e->prev = &s->lru;
+    e->next = s->lru.next;
+    s->lru.next->prev = e;
+    s->lru.next = e;
+}
+
+void rcache__set_expire_locked(rcache__shard_t *s, rcache__entry_t *e,
+                               uint64_t at_ms) {
+    if (e->expire_at_ms && !at_ms)
+        s->nttl--;
+    else if (!e->expire_at_ms && at_ms)
+        s->nttl++;
+    e->expire_at_ms = at_ms;
+}
+
+uint64_t rcache__shard_sweep_locked(rcache_t *c, rcache__shard_t *s,
+                                    size_t nbuckets, uint64_t now_ms,
+                                    rcache__reclaim_t *r) {
+    uint64_t reclaimed = 0;
+    if (s->nttl == 0)
+        return 0;
+    if (nbuckets > s->mask + 1)
+        nbuckets = s->mask + 1;
+    for (size_t i = 0; i < nbuckets; i++) {
+        size_t b = s->sweep_pos++ & s->mask;
+        rcache__entry_t *e = s->buckets[b];
+        while (e) {
+            rcache__entry_t *next = e->hnext;
+            if (rcache__expired(e, now_ms)) {
+                rcache__shard_unlink_locked(c, s, e);
+                s->st.expirations++;
+                rcache__reclaim_push(r, e);
+                reclaimed++;
+            }
+            e = next;
+        }
+    }
+    return reclaimed;
+}
+
+int rcache__over_limit(const rcache_t *c) {
+    uint64_t mi = atomic_load_explicit(&c->max_items, memory_order_relaxed);
+    uint64_t mb = atomic_load_explicit(&c->max_bytes, memory_order_relaxed);
+    if (mi && atomic_load_explicit(&c->items, memory_order_relaxed) > mi)
+        return 1;
+    if (mb && atomic_load_explicit(&c->bytes, memory_order_relaxed) > mb)
+        return 2;
+    return 0;
+}
+
+void rcache__evict_locked(rcache_t *c, rcache__shard_t *s,
+                          const rcache__entry_t *keep, rcache__reclaim_t *r) {
+    int cause;
+    while ((cause = rcache__over_limit(c)) != 0) {
+        rcache__entry_t *victim = s->lru.prev;
+        if (victim == &s->lru || victim == keep)
+            return;
+        rcache__shard_unlink_locked(c, s, victim);
+        if (cause == 1)
+            s->st.evictions_items++;
+        else
+            s->st.evictions_bytes++;
+        rcache__reclaim_push(r, victim);
+    }
+}
+
+void rcache__enforce_limits(rcache_t *c, long skip, rcache__reclaim_t *r) {
+    uint32_t n = c->nshards;
+    uint32_t start = skip < 0 ? 0 : (uint32_t)skip + 1;
+    for (uint32_t i = 0; i < n && rcache__over_limit(c); i++) {
+        uint32_t idx = (start + i) % n;
+        if ((long)idx == skip)
+            continue;
+        rcache__shard_t *s = &c->shards[idx];
+        pthread_mutex_lock(&s->lock);
+        rcache__evict_locked(c, s, NULL, r);
+        pthread_mutex_unlock(&s->lock);
+    }
+}

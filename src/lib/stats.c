@@ -1,0 +1,97 @@
+/*
+ * stats.c - statistics snapshots and runtime reconfiguration.
+ *
+ * Counters live in each shard and are bumped under that shard's lock, so the
+ * hot path shares no written cache line between threads except the two
+ * global gauges (items, bytes) that the limits need. A snapshot sums the
+ * shards one lock at a time: each counter is exact, the sum is a consistent
+ * view of each shard but not a single instant across shards.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+void rcache_stats(rcache_t *c, rcache_stats_t *out) {
+    memset(out, 0, sizeof(*out));
+    if (!c)
+        return;
+    for (uint32_t i = 0; i < c->nshards; i++) {
+        rcache__shard_t *s = &c->shards[i];
+        pthread_mutex_lock(&s->lock);
+        out->hits += s->st.hits;
+        out->misses += s->st.misses;
+        out->sets += s->st.sets;
+        out->deletes += s->st.deletes;
+        out->evictions_items += s->st.evictions_items;
+        out->evictions_bytes += s->st.evictions_bytes;
+        out->expirations += s->st.expirations;
+        out->compute_saved_ms += s->st.compute_saved_ms;
+        pthread_mutex_unlock(&s->lock);
+    }
+    out->evictions = out->evictions_items + out->evictions_bytes;
+    out->items = atomic_load(&c->items);
+    out->bytes = atomic_load(&c->bytes);
+    out->peak_bytes = atomic_load(&c->peak_bytes);
+    out->max_items = atomic_load(&c->max_items);
+    out->max_bytes = atomic_load(&c->max_bytes);
+    out->default_ttl_ms = atomic_load(&c->default_ttl_ms);
+    out->computations = atomic_load(&c->computations);
+    out->singleflight_dedup = atomic_load(&c->singleflight_dedup);
+    out->disabled = atomic_load(&c->disabled);
+    if (out->hits + out->misses)
+        out->hit_ratio = (double)out->hits / (double)(out->hits + out->misses);
+    if (out->max_bytes)
+        out->memory_utilization = (double)out->bytes / (double)out->max_bytes;
+}
+
+void rcache_stats_reset(rcache_t *c) {
+    if (!c)
+        return;
+    for (uint32_t i = 0; i < c->nshards; i++) {
+        rcache__shard_t *s = &c->shards[i];
+        pthread_mutex_lock(&s->lock);
+        memset(&s->st, 0, sizeof(s->st));
+        pthread_mutex_unlock(&s->lock);
+    }
+    atomic_store(&c->computations, 0);
+    atomic_store(&c->singleflight_dedup, 0);
+    atomic_store(&c->peak_bytes, atomic_load(&c->bytes));
+}
+
+int rcache_set_limits(rcache_t *c, uint64_t max_items, uint64_t max_bytes) {
+    rcache__reclaim_t r = {0};
+    if (!c)
+        return RCACHE_EINVAL;
+    atomic_store(&c->max_items, max_items);
+    atomic_store(&c->max_bytes, max_bytes);
+    rcache__enforce_limits(c, -1, &r);
+    rcache__reclaim_run(&r);
+    return RCACHE_OK;
+}
+
+int rcache_set_default_ttl(rcache_t *c, uint64_t ttl_ms) {
+    if (!c)
+        return RCACHE_EINVAL;
+    atomic_store(&c->default_ttl_ms, ttl_ms);
+    return RCACHE_OK;
+}
+
+int rcache_set_disabled(rcache_t *c, int disabled) {
+    if (!c)
+        return RCACHE_EINVAL;
+    atomic_store(&c->disabled, disabled ? 1 : 0);
+    return RCACHE_OK;
+}
+
+void rcache_get_config(rcache_t *c, rcache_config_t *out) {
+    memset(out, 0, sizeof(*out));
+    if (!c)
+        return;
+    out->max_items = atomic_load(&c->max_items);
+    out->max_bytes = atomic_load(&c->max_bytes);
+    out->default_ttl_ms = atomic_load(&c->default_ttl_ms);
+    out->shards = c->nshards;
+    out->disabled = atomic_load(&c->disabled);
+    out->clock = c->clock;
+    out->clock_ctx = c->clock_ctx;
+}

@@ -1,0 +1,113 @@
+/*
+ * ttl.c - per-entry expiry: set, query, remove, and active reclamation.
+ *
+ * Expiry is lazy first: every lookup checks the entry's absolute expiry time
+ * and reclaims it on the spot. That alone would let a cache nobody reads
+ * keep expired memory forever, so there is also an active sweep: each store
+ * examines one bucket of its shard, and rcache_expire_cycle() (called by the
+ * server from a timer, as Redis's activeExpireCycle is) walks a bounded
+ * number of buckets across all shards. Shards with no expiring entries are
+ * skipped at no cost (a per-shard count of entries with a TTL).
+ */
+#include "internal.h"
+
+/* Run fn on a live entry under its shard lock. */
+typedef int (*ttl_op_fn)(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e,
+                         uint64_t now, uint64_t arg, rcache__reclaim_t *r,
+                         int64_t *out);
+
+static int with_entry(rcache_t *c, const void *key, size_t klen, ttl_op_fn fn,
+                      uint64_t arg, int64_t *out) {
+    rcache__reclaim_t r = {0};
+    int rc;
+    if (!c || !key || klen == 0)
+        return RCACHE_EINVAL;
+    if (klen > RCACHE_MAX_KEY_LEN)
+        return RCACHE_ENOTFOUND;
+    uint64_t hash = rcache__hash(key, klen);
+    rcache__shard_t *s = rcache__shard_of(c, hash);
+    uint64_t now = rcache__now(c);
+    pthread_mutex_lock(&s->lock);
+    rcache__entry_t *e =
+        rcache__shard_lookup_locked(c, s, hash, key, klen, now, &r);
+    rc = e ? fn(c, s, e, now, arg, &r, out) : RCACHE_ENOTFOUND;
+    pthread_mutex_unlock(&s->lock);
+    rcache__reclaim_run(&r);
+    return rc;
+}
+
+static int op_expire_at(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e,
+                        uint64_t now, uint64_t at, rcache__reclaim_t *r,
+                        int64_t *out) {
+    if (at && at <= now) { /* a time in the past deletes, as in Redis */
+        rcache__shard_unlink_locked(c, s, e);
+        s->st.deletes++;
+        rcache__reclaim_push(r, e);
+        return RCACHE_OK;
+    }
+    rcache__set_expire_locked(s, e, at);
+    return RCACHE_OK;
+}
+
+static int op_expire(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e,
+                     uint64_t now, uint64_t ttl, rcache__reclaim_t *r,
+                     int64_t *out) {
+    uint64_t at = ttl ? (ttl > UINT64_MAX - now ? UINT64_MAX : now + ttl) : 0;
+    return op_expire_at(c, s, e, now, at, r, out);
+}
+
+static int op_ttl(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e,
+                  uint64_t now, uint64_t arg, rcache__reclaim_t *r,
+                  int64_t *out) {
+    uint64_t left = e->expire_at_ms ? e->expire_at_ms - now : 0;
+    *out = e->expire_at_ms ? (left > INT64_MAX ? INT64_MAX : (int64_t)left) : -1;
+    return RCACHE_OK;
+}
+
+int rcache_expire(rcache_t *c, const void *key, size_t key_len,
+                  uint64_t ttl_ms) {
+    return with_entry(c, key, key_len, op_expire, ttl_ms, NULL);
+}
+
+int rcache_expire_at(rcache_t *c, const void *key, size_t key_len,
+                     uint64_t at_ms) {
+    if (at_ms == 0)
+        at_ms = 1; /* "the epoch" is in the past, not "no expiry" */
+    return with_entry(c, key, key_len, op_expire_at, at_ms, NULL);
+}
+
+int rcache_persist(rcache_t *c, const void *key, size_t key_len) {
+    return with_entry(c, key, key_len, op_expire_at, 0, NULL);
+}
+
+int rcache_ttl(rcache_t *c, const void *key, size_t key_len, int64_t *ttl_ms) {
+    int64_t v = -1;
+    int rc;
+    if (!ttl_ms)
+        return RCACHE_EINVAL;
+    rc = with_entry(c, key, key_len, op_ttl, 0, &v);
+    if (rc == RCACHE_OK)
+        *ttl_ms = v;
+    return rc;
+}
+
+uint64_t rcache_expire_cycle(rcache_t *c, size_t max_entries) {
+    uint64_t reclaimed = 0;
+    if (!c || max_entries == 0)
+        return 0;
+    /* Buckets hold about one entry each, so buckets ~ entries examined. */
+    size_t per_shard = max_entries / c->nshards;
+    if (per_shard == 0)
+        per_shard = 1;
+    uint32_t first = atomic_fetch_add(&c->expire_shard, 1);
+    uint64_t now = rcache__now(c);
+    for (uint32_t i = 0; i < c->nshards; i++) {
+        rcache__reclaim_t r = {0};
+        rcache__shard_t *s = &c->shards[(first + i) % c->nshards];
+        pthread_mutex_lock(&s->lock);
+        reclaimed += rcache__shard_sweep_locked(c, s, per_shard, now, &r);
+        pthread_mutex_unlock(&s->lock);
+        rcache__reclaim_run(&r);
+    }
+    return reclaimed;
+}

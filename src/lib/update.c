@@ -1,0 +1,196 @@
+/*
+ * update.c - atomic read-modify-write on one key, and rename.
+ *
+ * Commands such as INCR, APPEND, SETRANGE and GETEX must read a value and
+ * write the result with no other writer in between. Rather than one entry
+ * point per command, the library runs a short caller-supplied decision
+ * function under the shard lock (rcache_update). The new value's entry is
+ * allocated under that lock - the one place we do so - because its size is
+ * known only once the callback has seen the old value.
+ *
+ * Rename moves an entry between keys that may live in two shards; both
+ * locks are taken in shard-index order (the documented lock order), and a
+ * new block is built for the new key since keys are stored inline.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+static uint64_t ttl_to_at(const rcache_t *c, int64_t ttl_ms, uint64_t at_ms,
+                          const rcache__entry_t *old, uint64_t now) {
+    if (at_ms)
+        return at_ms;
+    if (ttl_ms == RCACHE_TTL_KEEP)
+        return old ? old->expire_at_ms : 0;
+    if (ttl_ms == RCACHE_TTL_DEFAULT) {
+        uint64_t d = atomic_load_explicit(&c->default_ttl_ms,
+                                          memory_order_relaxed);
+        return d ? now + d : 0;
+    }
+    return ttl_ms > 0 ? now + (uint64_t)ttl_ms : 0;
+}
+
+/* Build the replacement entry for a STORE decision; keeps metadata. */
+static int store_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
+                        const void *key, size_t klen, rcache__entry_t *old,
+                        const rcache_update_t *u, uint64_t now,
+                        rcache__reclaim_t *r, rcache__entry_t **stored) {
+    uint64_t mb = atomic_load_explicit(&c->max_bytes, memory_order_relaxed);
+    if (u->new_len > UINT32_MAX ||
+        (mb && rcache__entry_size(klen, u->new_len, 0, 0) > mb))
+        return RCACHE_ETOOBIG;
+    if (!u->new_val && u->new_len)
+        return RCACHE_EINVAL;
+    rcache__entry_t *e = rcache__entry_new(key, klen, u->new_val, u->new_len);
+    if (!e)
+        return RCACHE_ENOMEM;
+    e->hash = (uint32_t)hash;
+    e->atime_s = rcache__rel_s(c, now);
+    e->ctime_s = old ? old->ctime_s : e->atime_s;
+    e->hits = old ? old->hits : 0;
+    e->expire_at_ms = ttl_to_at(c, u->ttl_ms, u->expire_at_ms, old, now);
+    if (old) {
+        rcache__shard_unlink_locked(c, s, old);
+        rcache__reclaim_push(r, old);
+    }
+    rcache__shard_link_locked(c, s, e);
+    s->st.sets++;
+    rcache__evict_locked(c, s, e, r);
+    *stored = e;
+    return RCACHE_OK;
+}
+
+int rcache_update(rcache_t *c, const void *key, size_t key_len,
+                  rcache_update_fn fn, void *ctx) {
+    rcache__reclaim_t r = {0};
+    rcache__entry_t *stored = NULL;
+    rcache_update_t u;
+    int rc;
+
+    if (!c || !key || key_len == 0 || !fn)
+        return RCACHE_EINVAL;
+    if (key_len > RCACHE_MAX_KEY_LEN)
+        return RCACHE_ETOOBIG;
+    uint64_t hash = rcache__hash(key, key_len);
+    rcache__shard_t *s = rcache__shard_of(c, hash);
+    uint64_t now = rcache__now(c);
+
+    pthread_mutex_lock(&s->lock);
+    rcache__entry_t *e =
+        rcache__shard_lookup_locked(c, s, hash, key, key_len, now, &r);
+    if (e && (e->flags & RCACHE__F_OBJECT)) {
+        rc = RCACHE_EWRONGTYPE;
+        goto out;
+    }
+    memset(&u, 0, sizeof(u));
+    u.found = e != NULL;
+    u.old_val = e ? rcache__entry_val(e) : NULL;
+    u.old_len = e ? e->vlen : 0;
+    u.old_ttl_ms = e && e->expire_at_ms ? (int64_t)(e->expire_at_ms - now) : -1;
+    u.ttl_ms = RCACHE_TTL_KEEP;
+    rc = fn(&u, ctx);
+    if (rc < 0)
+        goto out;
+    switch (rc) {
+    case RCACHE_UPDATE_KEEP:
+        rc = RCACHE_OK;
+        break;
+    case RCACHE_UPDATE_STORE:
+        if (atomic_load_explicit(&c->disabled, memory_order_relaxed)) {
+            rc = RCACHE_OK;
+            break;
+        }
+        rc = store_locked(c, s, hash, key, key_len, e, &u, now, &r, &stored);
+        break;
+    case RCACHE_UPDATE_DELETE:
+        if (e) {
+            rcache__shard_unlink_locked(c, s, e);
+            s->st.deletes++;
+            rcache__reclaim_push(&r, e);
+        }
+        rc = RCACHE_OK;
+        break;
+    case RCACHE_UPDATE_TTL:
+        if (e) {
+            uint64_t at = ttl_to_at(c, u.ttl_ms, u.expire_at_ms, e, now);
+            if (at && at <= now) {
+                rcache__shard_unlink_locked(c, s, e);
+                s->st.deletes++;
+                rcache__reclaim_push(&r, e);
+            } else {
+                rcache__set_expire_locked(s, e, at);
+            }
+        }
+        rc = RCACHE_OK;
+        break;
+    default:
+        rc = RCACHE_EINVAL;
+    }
+out:
+    pthread_mutex_unlock(&s->lock);
+    if (stored)
+        rcache__enforce_limits(c, s - c->shards, &r);
+    rcache__reclaim_run(&r);
+    return rc;
+}
+
+int rcache_rename(rcache_t *c, const void *src, size_t src_len,
+                  const void *dst, size_t dst_len, int nx) {
+    rcache__reclaim_t r = {0};
+    int rc = RCACHE_OK;
+
+    if (!c || !src || !src_len || !dst || !dst_len)
+        return RCACHE_EINVAL;
+    if (src_len > RCACHE_MAX_KEY_LEN)
+        return RCACHE_ENOTFOUND;
+    if (dst_len > RCACHE_MAX_KEY_LEN)
+        return RCACHE_ETOOBIG;
+    uint64_t hs = rcache__hash(src, src_len), hd = rcache__hash(dst, dst_len);
+    rcache__shard_t *ss = rcache__shard_of(c, hs), *sd = rcache__shard_of(c, hd);
+    rcache__shard_t *first = ss < sd ? ss : sd, *second = ss < sd ? sd : ss;
+    uint64_t now = rcache__now(c);
+
+    pthread_mutex_lock(&first->lock);
+    if (second != first)
+        pthread_mutex_lock(&second->lock);
+    rcache__entry_t *e = rcache__shard_lookup_locked(c, ss, hs, src, src_len, now, &r);
+    rcache__entry_t *d = rcache__shard_lookup_locked(c, sd, hd, dst, dst_len, now, &r);
+    if (!e) {
+        rc = RCACHE_ENOTFOUND;
+    } else if (e == d) {
+        rc = nx ? RCACHE_EEXIST : RCACHE_OK; /* renaming a key to itself */
+    } else if (nx && d) {
+        rc = RCACHE_EEXIST;
+    } else if (e->flags & RCACHE__F_OBJECT) {
+        rc = RCACHE_EWRONGTYPE; /* objects are owned by one entry; see header */
+    } else {
+        rcache__entry_t *n = rcache__entry_new(dst, dst_len,
+                                               rcache__entry_val(e), e->vlen);
+        if (!n) {
+            rc = RCACHE_ENOMEM;
+        } else {
+            n->hash = (uint32_t)hd;
+            n->ctime_s = e->ctime_s;
+            n->atime_s = e->atime_s;
+            n->hits = e->hits;
+            n->compute_ms = e->compute_ms;
+            n->expire_at_ms = e->expire_at_ms;
+            rcache__shard_unlink_locked(c, ss, e);
+            rcache__reclaim_push(&r, e);
+            if (d) {
+                rcache__shard_unlink_locked(c, sd, d);
+                sd->st.deletes++;
+                rcache__reclaim_push(&r, d);
+            }
+            rcache__shard_link_locked(c, sd, n);
+            rcache__evict_locked(c, sd, n, &r);
+        }
+    }
+    if (second != first)
+        pthread_mutex_unlock(&second->lock);
+    pthread_mutex_unlock(&first->lock);
+    if (rc == RCACHE_OK)
+        rcache__enforce_limits(c, sd - c->shards, &r);
+    rcache__reclaim_run(&r);
+    return rc;
+}
