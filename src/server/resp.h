@@ -55,6 +55,8 @@ typedef struct rcache__resp_parser {
     size_t *arg_len;     /* their lengths */
     char *inline_buf;    /* unescaped inline args (owned), or NULL */
     size_t inline_cap;
+    size_t scan;         /* bytes of the current line already searched, so
+                            a line fed byte by byte is scanned only once */
     const char *error;   /* static Redis error text after RCACHE_RESP_ERROR */
 } rcache__resp_parser_t;
 
@@ -69,7 +71,9 @@ void rcache__resp_parser_free(rcache__resp_parser_t *p);
 /*
  * Parse the next command from buf[0..len) (the unconsumed bytes).
  * On RCACHE_RESP_OK: *argc and argv[0..argc) describe the command (views
- * into buf, valid until buf changes), *consumed is its length in bytes;
+ * into buf, valid until buf changes; for an inline command they point into
+ * the parser's own unescape buffer instead, valid until the next call or
+ * rcache__resp_parser_free), *consumed is its length in bytes;
  * the parser is reset for the next command. argv is grown by the parser as
  * needed (*argv may be reallocated; start with NULL / *argv_cap 0; free()
  * it when done). An empty inline line yields argc 0 (callers skip it).
