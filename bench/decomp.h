@@ -15,8 +15,8 @@
 #include <sys/types.h>
 
 typedef enum rcache__zkind {
-    RCACHE__Z_DETECT = -1, /* choose from the first bytes (magic numbers) */
-    RCACHE__Z_NONE = 0,
+    RCACHE__Z_DETECT = 0, /* choose from the first bytes (magic numbers) */
+    RCACHE__Z_NONE,
     RCACHE__Z_GZIP,
     RCACHE__Z_XZ,
     RCACHE__Z_BZIP2,
