@@ -1,0 +1,214 @@
+/*
+ * admin_entries.c - the per-entry endpoints of the admin API: a cursor
+ * scan of the keyspace (GET /api/cache/entries), one entry's metadata
+ * (GET /api/cache/entries/{key}) and deleting one (DELETE ...). Keys are
+ * shown as text when they are valid UTF-8, else in base64 with
+ * "key_encoding":"base64"; such keys are addressed back with
+ * ?encoding=base64.
+ */
+#include "admin_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/http.h>
+
+#define DEFAULT_COUNT 100
+#define MAX_COUNT 1000
+
+static json_t *ju64(uint64_t v) {
+    return json_integer(v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
+static double secs(uint64_t ms) { return (double)ms / 1000.0; }
+
+/* Add "key" and "key_encoding" for key bytes. 0, or -1 out of memory. */
+static int put_key(json_t *o, const void *key, size_t len) {
+    if (rcache__admin_utf8_ok(key, len)) {
+        json_object_set_new(o, "key", json_stringn(key, len));
+        json_object_set_new(o, "key_encoding", json_string("utf-8"));
+    } else {
+        char *b = rcache__admin_b64_encode(key, len);
+        if (!b)
+            return -1;
+        json_object_set_new(o, "key", json_string(b));
+        json_object_set_new(o, "key_encoding", json_string("base64"));
+        free(b);
+    }
+    return 0;
+}
+
+static json_t *entry_object(const rcache_entry_info_t *e, uint64_t now_ms) {
+    json_t *o = json_object();
+    if (!o || put_key(o, e->key, e->key_len) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    json_object_set_new(o, "type", json_string(e->is_object ? "object" : "string"));
+    json_object_set_new(o, "size_bytes", ju64(e->size_bytes));
+    json_object_set_new(o, "value_bytes", ju64(e->value_len));
+    json_object_set_new(o, "created_at", json_real(secs(e->created_at_ms)));
+    json_object_set_new(o, "age_seconds",
+                        json_real(now_ms > e->created_at_ms ? secs(now_ms - e->created_at_ms) : 0.0));
+    json_object_set_new(o, "last_access_at", json_real(secs(e->last_access_ms)));
+    json_object_set_new(o, "idle_seconds",
+                        json_real(now_ms > e->last_access_ms ? secs(now_ms - e->last_access_ms) : 0.0));
+    json_object_set_new(o, "access_count", ju64(e->access_count));
+    json_object_set_new(o, "ttl_seconds",
+                        e->ttl_ms < 0 ? json_null() : json_real(secs((uint64_t)e->ttl_ms)));
+    json_object_set_new(o, "expired", json_boolean(e->expired));
+    json_object_set_new(o, "compute_seconds", json_real(secs(e->compute_ms)));
+    return o;
+}
+
+/* Parse a decimal integer option; 1 found, 0 absent, -1 invalid. */
+static int query_u64(const char *query, const char *name, uint64_t *out) {
+    char *v = NULL, *end;
+    size_t len;
+    int rc = rcache__admin_query_get(query, name, &v, &len);
+    if (rc <= 0)
+        return rc;
+    if (len == 0) {
+        free(v);
+        return 0; /* "cursor=" is the same as no cursor */
+    }
+    errno = 0;
+    *out = strtoull(v, &end, 10);
+    rc = (v[0] >= '0' && v[0] <= '9' && *end == '\0' && errno == 0 && strlen(v) == len) ? 1 : -1;
+    free(v);
+    return rc;
+}
+
+void rcache__admin_h_entries(rcache__admin_t *a, struct evhttp_request *req,
+                             const char *rest, const char *query) {
+    uint64_t cursor = 0, count = DEFAULT_COUNT, next = 0;
+    char *match = NULL;
+    size_t match_len = 0;
+    rcache_scan_page_t page = {0};
+    json_t *arr, *o;
+    uint64_t now;
+    int rc;
+
+    if (query_u64(query, "cursor", &cursor) < 0) {
+        rcache__admin_reply_error(req, 400, "cursor", "cursor must be a decimal integer");
+        return;
+    }
+    if (query_u64(query, "count", &count) < 0 || count == 0) {
+        rcache__admin_reply_error(req, 400, "count", "count must be an integer >= 1 (at most %d)",
+                                  MAX_COUNT);
+        return;
+    }
+    if (count > MAX_COUNT)
+        count = MAX_COUNT;
+    rc = rcache__admin_query_get(query, "match", &match, &match_len);
+    if (rc < 0) {
+        rcache__admin_reply_error(req, 400, "match", "bad percent-encoding in match");
+        return;
+    }
+    if (match && match_len == 0) {
+        free(match);
+        match = NULL;
+    }
+    if (match && rcache_glob_validate(match, match_len) != RCACHE_OK) {
+        free(match);
+        rcache__admin_reply_error(req, 400, "match", "invalid glob pattern");
+        return;
+    }
+    rc = rcache_scan(a->cache, cursor, (size_t)count, match, match_len, 1, &page, &next);
+    free(match);
+    if (rc == RCACHE_EPATTERN || rc == RCACHE_EINVAL) {
+        rcache__admin_reply_error(req, 400, rc == RCACHE_EPATTERN ? "match" : "cursor", "%s",
+                                  rcache_strerror(rc));
+        return;
+    }
+    if (rc != RCACHE_OK) {
+        rcache__admin_reply_error(req, 500, NULL, "scan failed: %s", rcache_strerror(rc));
+        return;
+    }
+    now = rcache_now_ms(a->cache);
+    arr = json_array();
+    for (size_t i = 0; arr && i < page.count; i++) {
+        json_t *e = entry_object(&page.entries[i], now);
+        if (!e || json_array_append_new(arr, e) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    rcache_scan_page_free(&page);
+    if (!arr) {
+        rcache__admin_reply_error(req, 500, NULL, "out of memory");
+        return;
+    }
+    {
+        char nc[24];
+        snprintf(nc, sizeof nc, "%llu", (unsigned long long)next);
+        o = json_pack("{s:s, s:I, s:o, s:s, s:b, s:o*}", "status", "success", "count",
+                      (json_int_t)json_array_size(arr), "entries", arr, "next_cursor", nc,
+                      "done", next == 0, "total_items", ju64(rcache_count(a->cache)));
+    }
+    rcache__admin_reply_json(req, 200, o);
+}
+
+void rcache__admin_h_entry(rcache__admin_t *a, struct evhttp_request *req,
+                           const char *rest, const char *query) {
+    char *key = NULL, *enc = NULL;
+    size_t key_len = 0, enc_len = 0;
+    rcache_entry_info_t info;
+    int rc;
+
+    if (rcache__admin_pct_decode(rest, strlen(rest), 0, &key, &key_len) != 0) {
+        rcache__admin_reply_error(req, 400, "key", "bad percent-encoding in the key");
+        return;
+    }
+    if (rcache__admin_query_get(query, "encoding", &enc, &enc_len) > 0 &&
+        strcmp(enc, "base64") == 0) {
+        unsigned char *raw;
+        size_t raw_len;
+        if (rcache__admin_b64_decode(key, key_len, &raw, &raw_len) != 0) {
+            rcache__admin_reply_error(req, 400, "key", "the key is not valid base64");
+            goto out;
+        }
+        free(key);
+        key = (char *)raw;
+        key_len = raw_len;
+    } else if (enc && strcmp(enc, "utf-8") != 0 && strcmp(enc, "raw") != 0) {
+        rcache__admin_reply_error(req, 400, "encoding", "encoding must be base64 or utf-8");
+        goto out;
+    }
+    if (key_len == 0) {
+        rcache__admin_reply_error(req, 400, "key", "empty key");
+        goto out;
+    }
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_DELETE) {
+        rc = rcache_delete(a->cache, key, key_len);
+        if (rc == RCACHE_OK) {
+            json_t *o = json_pack("{s:s, s:b}", "status", "success", "deleted", 1);
+            if (o && put_key(o, key, key_len) != 0) {
+                json_decref(o);
+                o = NULL;
+            }
+            rcache__admin_reply_json(req, 200, o);
+        } else if (rc == RCACHE_ENOTFOUND) {
+            rcache__admin_reply_error(req, 404, NULL, "no such key");
+        } else {
+            rcache__admin_reply_error(req, 400, "key", "%s", rcache_strerror(rc));
+        }
+        goto out;
+    }
+    rc = rcache_entry_info(a->cache, key, key_len, &info);
+    if (rc == RCACHE_OK) {
+        json_t *e = entry_object(&info, rcache_now_ms(a->cache));
+        rcache__admin_reply_json(req, 200,
+                                 e ? json_pack("{s:s, s:o}", "status", "success", "entry", e)
+                                   : NULL);
+    } else if (rc == RCACHE_ENOTFOUND) {
+        rcache__admin_reply_error(req, 404, NULL, "no such key (or expired)");
+    } else {
+        rcache__admin_reply_error(req, 400, "key", "%s", rcache_strerror(rc));
+    }
+out:
+    free(key);
+    free(enc);
+}

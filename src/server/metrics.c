@@ -1,0 +1,142 @@
+/*
+ * metrics.c - renders GET /metrics in the Prometheus text format 0.0.4
+ * (rcache_ names, _total on counters, HELP and TYPE once per family, label
+ * values escaped) so `promtool check metrics` accepts it, and reads this
+ * process's RSS and CPU time for servers that have no figures of their own.
+ */
+#include "metrics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+void rcache__metrics_process(rcache__server_figures_t *out) {
+    struct rusage ru;
+    FILE *f;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        out->cpu_user_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+        out->cpu_sys_s = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    }
+    f = fopen("/proc/self/statm", "re");
+    if (f) {
+        unsigned long size, resident;
+        long page = sysconf(_SC_PAGESIZE);
+        if (fscanf(f, "%lu %lu", &size, &resident) == 2 && page > 0)
+            out->rss_bytes = (uint64_t)resident * (uint64_t)page;
+        fclose(f);
+    }
+}
+
+struct render {
+    struct evbuffer *out;
+    int failed;
+};
+
+static void put(struct render *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct render *r, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (evbuffer_add_vprintf(r->out, fmt, ap) < 0)
+        r->failed = 1;
+    va_end(ap);
+}
+
+static void family(struct render *r, const char *name, const char *type, const char *help) {
+    put(r, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void u64(struct render *r, const char *name, const char *type, const char *help,
+                uint64_t v) {
+    family(r, name, type, help);
+    put(r, "%s %llu\n", name, (unsigned long long)v);
+}
+
+static void dbl(struct render *r, const char *name, const char *type, const char *help,
+                double v) {
+    family(r, name, type, help);
+    put(r, "%s %.17g\n", name, v);
+}
+
+/* A label value with \, " and newline escaped. */
+static void label_value(struct render *r, const char *s) {
+    for (; *s; s++) {
+        if (*s == '\\') put(r, "\\\\");
+        else if (*s == '"') put(r, "\\\"");
+        else if (*s == '\n') put(r, "\\n");
+        else put(r, "%c", *s);
+    }
+}
+
+static void command_line(const char *name, uint64_t calls, void *arg) {
+    struct render *r = arg;
+    put(r, "rcache_commands_total{command=\"");
+    label_value(r, name);
+    put(r, "\"} %llu\n", (unsigned long long)calls);
+}
+
+int rcache__metrics_render(struct evbuffer *out, rcache_t *cache,
+                           const rcache__server_figures_t *fig,
+                           const rcache__server_hooks_t *hooks) {
+    struct render r = {out, 0};
+    rcache_stats_t s;
+    rcache_stats(cache, &s);
+
+    u64(&r, "rcache_hits_total", "counter", "Lookups that found an entry.", s.hits);
+    u64(&r, "rcache_misses_total", "counter", "Lookups that found no entry (or an expired one).",
+        s.misses);
+    u64(&r, "rcache_sets_total", "counter", "Successful stores, updates included.", s.sets);
+    u64(&r, "rcache_deletes_total", "counter",
+        "Entries removed by delete, invalidate or clear.", s.deletes);
+    family(&r, "rcache_evictions_total", "counter",
+           "Entries evicted to honour a limit, by the limit (cause).");
+    put(&r, "rcache_evictions_total{cause=\"max_items\"} %llu\n",
+        (unsigned long long)s.evictions_items);
+    put(&r, "rcache_evictions_total{cause=\"max_bytes\"} %llu\n",
+        (unsigned long long)s.evictions_bytes);
+    u64(&r, "rcache_expirations_total", "counter", "Entries removed because their TTL passed.",
+        s.expirations);
+    u64(&r, "rcache_computations_total", "counter", "Compute callbacks run (memoization).",
+        s.computations);
+    u64(&r, "rcache_singleflight_dedup_total", "counter",
+        "Callers served by another caller's in-flight computation.", s.singleflight_dedup);
+    dbl(&r, "rcache_compute_saved_seconds_total", "counter",
+        "Compute time saved by hits, from the compute time recorded with each entry.",
+        (double)s.compute_saved_ms / 1000.0);
+
+    u64(&r, "rcache_items", "gauge", "Entries held now.", s.items);
+    u64(&r, "rcache_memory_bytes", "gauge", "Bytes held now (entry footprints).", s.bytes);
+    u64(&r, "rcache_peak_memory_bytes", "gauge", "Highest bytes held since start or reset.",
+        s.peak_bytes);
+    u64(&r, "rcache_max_items", "gauge", "Item limit in force (0 = unbounded).", s.max_items);
+    u64(&r, "rcache_max_memory_bytes", "gauge", "Byte limit in force (0 = unbounded).",
+        s.max_bytes);
+    dbl(&r, "rcache_default_ttl_seconds", "gauge", "Default TTL in force (0 = no expiry).",
+        (double)s.default_ttl_ms / 1000.0);
+    dbl(&r, "rcache_hit_ratio", "gauge", "hits / (hits + misses), 0 before any lookup.",
+        s.hit_ratio);
+    dbl(&r, "rcache_memory_utilization_ratio", "gauge",
+        "Bytes held / byte limit (0 when unbounded).", s.memory_utilization);
+    u64(&r, "rcache_enabled", "gauge", "1 when the cache is enabled, 0 when disabled.",
+        s.disabled ? 0 : 1);
+
+    u64(&r, "rcache_connections_total", "counter", "Client connections accepted.",
+        fig->total_connections);
+    u64(&r, "rcache_rejected_connections_total", "counter",
+        "Client connections refused (maxclients).", fig->rejected_connections);
+    u64(&r, "rcache_connected_clients", "gauge", "Client connections open now.",
+        fig->connected_clients);
+    u64(&r, "rcache_commands_processed_total", "counter", "Commands processed, all commands.",
+        fig->total_commands);
+    family(&r, "rcache_commands_total", "counter", "Commands processed, by command name.");
+    if (hooks && hooks->foreach_command)
+        hooks->foreach_command(hooks->ctx, command_line, &r);
+    u64(&r, "rcache_uptime_seconds", "gauge", "Seconds since the server started.", fig->uptime_s);
+    dbl(&r, "process_cpu_seconds_total", "counter", "User and system CPU time spent.",
+        fig->cpu_user_s + fig->cpu_sys_s);
+    u64(&r, "process_resident_memory_bytes", "gauge", "Resident set size.", fig->rss_bytes);
+    return r.failed ? -1 : 0;
+}
