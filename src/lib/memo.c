@@ -697,3 +697,34 @@ int rcache_memoize_key(rcache_t *c, rcache_key_t *k, rcache_compute_fn fn,
     rcache_key_free(k);
     return rc;
 }
+
+/* ---- test support ------------------------------------------------------ */
+
+/*
+ * Callers now waiting on key's computation (blocked waiters plus registered
+ * completions); -1 when nothing is in flight for key.  For tests, which
+ * declare it themselves (tests/memo/memo_test.h): it lets them open a
+ * callback's gate only once every waiter is parked, instead of sleeping.
+ */
+long rcache__memo_waiters(rcache_t *c, const void *key, size_t klen);
+
+long rcache__memo_waiters(rcache_t *c, const void *key, size_t klen) {
+    uint64_t hash;
+    memo_stripe_t *s;
+    memo_flight_t *f;
+    long n = -1;
+
+    if (!c || !c->memo || !key || !klen)
+        return -1;
+    hash = rcache__hash(key, klen);
+    s = stripe_of(c->memo, hash);
+    pthread_mutex_lock(&s->mu);
+    f = find_locked(s, hash, key, klen);
+    if (f) {
+        n = (long)f->refs - 1;
+        for (memo_done_t *d = f->completions; d; d = d->next)
+            n++;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
