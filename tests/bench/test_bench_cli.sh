@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# test_bench_cli.sh - rcache-bench's command line end to end: a replay in
+# text and JSON, a sweep with a gnuplot curve, a byte capacity, and errors
+# (missing file, damaged file, bad options) that exit non-zero with a
+# message instead of printing figures.
+# usage: test_bench_cli.sh RCACHE_BENCH TRACES_DIR
+set -u
+bench=$1; traces=$2
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+out=$("$bench" trace "$traces/caffeine/lirs/sprite.trace.gz" --capacity 1%) || fail "replay"
+grep -q '^hit ratio    0.1633$' <<<"$out" || fail "sprite 1% hit ratio: $out"
+grep -q '^capacity     70 items' <<<"$out" || fail "sprite 1% capacity: $out"
+
+out=$("$bench" trace "$traces/caffeine/cache2k/web12.trace.xz" --capacity 1375 --json) || fail "json"
+grep -q '"hit_ratio": 0.6848' <<<"$out" || fail "web12 json: $out"
+grep -q '"unique_keys": 13756' <<<"$out" || fail "web12 unique: $out"
+
+out=$("$bench" trace "$traces/caffeine/lirs/cpp.trace.gz" --sweep 1%,10% --plot "$tmp/c.png") || fail "sweep"
+grep -q '| 10% | 122 | .* | 0.7572 |' <<<"$out" || fail "sweep table: $out"
+[ -s "$tmp/c.png" ] || fail "no plot"
+head -c 8 "$tmp/c.png" | od -An -tx1 | grep -q '89 50 4e 47' || fail "plot is not a PNG"
+
+out=$("$bench" trace "$traces/libcachesim/cloudPhysicsIO.oracleGeneral.bin" --capacity-bytes 64mb) || fail "bytes"
+grep -q '^requests     113872$' <<<"$out" || fail "bytes replay: $out"
+
+# Damaged input: a cut copy must fail, naming the file and an offset.
+head -c 100000 "$traces/caffeine/lirs/2_pools.trace.gz" >"$tmp/cut.gz"
+if err=$("$bench" trace "$tmp/cut.gz" --format lirs-txt 2>&1); then fail "cut file accepted: $err"; fi
+grep -q "cut.gz: truncated gzip stream.*byte offset" <<<"$err" || fail "cut message: $err"
+if "$bench" trace "$tmp/none.txt" 2>/dev/null; then fail "missing file accepted"; fi
+if "$bench" trace "$traces/libcachesim/cloudPhysicsIO.txt" --capacity 0 2>/dev/null; then fail "capacity 0 accepted"; fi
+if "$bench" trace "$traces/libcachesim/cloudPhysicsIO.txt" --format nope 2>/dev/null; then fail "bad format accepted"; fi
+echo "ok"
