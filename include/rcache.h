@@ -494,7 +494,9 @@ int rcache_entry_info(rcache_t *c, const void *key, size_t key_len,
 
 /** A page of scan results, owned by the library. */
 typedef struct rcache_scan_page {
-    rcache_entry_info_t *entries; /**< the entries; keys live in the page */
+    rcache_entry_info_t *entries; /**< the entries; keys live in the page
+                                       and are NUL-terminated (key_len
+                                       excludes the NUL) */
     size_t count;                 /**< number of entries */
 } rcache_scan_page_t;
 

@@ -94,9 +94,9 @@ static int page_add(page_builder_t *b, const rcache_t *c,
         b->infos = ni;
         b->cap = nc;
     }
-    if (b->klen_used + e->klen > b->kcap) {
+    if (b->klen_used + e->klen + 1 > b->kcap) {
         size_t nc = b->kcap ? b->kcap * 2 : 1024;
-        while (nc < b->klen_used + e->klen)
+        while (nc < b->klen_used + e->klen + 1)
             nc *= 2;
         unsigned char *nk = rcache__realloc(b->keys, nc);
         if (!nk)
@@ -108,7 +108,8 @@ static int page_add(page_builder_t *b, const rcache_t *c,
     memcpy(b->keys + b->klen_used, rcache__entry_key(e), e->klen);
     /* store the offset for now; turned into pointers when complete */
     b->infos[b->n].key = (const void *)(uintptr_t)b->klen_used;
-    b->klen_used += e->klen;
+    b->keys[b->klen_used + e->klen] = '\0'; /* keys are also C strings */
+    b->klen_used += e->klen + 1;
     b->n++;
     return RCACHE_OK;
 }

@@ -1,0 +1,163 @@
+/*
+ * test_concurrency.c - 32 threads x 100k mixed operations on a shared
+ * cache with small limits (so eviction runs constantly), then invariants:
+ * item and byte counters equal a full recount, both limits hold, every
+ * object destructor ran exactly once for every object no longer cached.
+ * Runs under ThreadSanitizer in `make test-tsan`.
+ * RCACHE_STRESS_OPS overrides the operations per thread.
+ */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#define THREADS 32
+#define KEYSPACE 5000
+
+static _Atomic long objects_made, objects_freed;
+static _Atomic long torn_values; /* values whose bytes disagree: a torn copy */
+static rcache_t *cache;
+static long ops_per_thread = 100000;
+
+static void obj_free(void *obj, void *ctx) {
+    free(obj);
+    atomic_fetch_add(&objects_freed, 1);
+}
+
+static int incr_cb(rcache_update_t *u, void *ctx) {
+    static _Thread_local char out[24];
+    long long v = 0;
+    if (u->found && u->old_len < 20) {
+        char t[24];
+        memcpy(t, u->old_val, u->old_len);
+        t[u->old_len] = 0;
+        v = atoll(t);
+    }
+    u->new_len = (size_t)snprintf(out, sizeof out, "%lld", v + 1);
+    u->new_val = out;
+    return RCACHE_UPDATE_STORE;
+}
+
+static void *worker(void *arg) {
+    unsigned seed = (unsigned)(uintptr_t)arg;
+    char k[32], k2[32], val[600], buf[600];
+    rcache_ref_t *held = NULL;
+    for (long i = 0; i < ops_per_thread; i++) {
+        int r = rand_r(&seed);
+        size_t kl = (size_t)snprintf(k, sizeof k, "key:%d", r % KEYSPACE);
+        size_t len;
+        switch ((r >> 16) % 20) {
+        case 0: case 1: case 2: case 3: case 4: case 5: {
+            size_t vl = (size_t)(rand_r(&seed) % 600);
+            memset(val, 'a' + (int)(vl % 26), vl);
+            rcache_set(cache, k, kl, val, vl, rand_r(&seed) % 4 ? 0 : 5, 0);
+            break;
+        }
+        case 6: case 7: case 8: case 9: case 10: case 11:
+            /* letter values are one repeated byte chosen from their length */
+            if (rcache_get(cache, k, kl, buf, sizeof buf, &len) == RCACHE_OK && len &&
+                buf[0] >= 'a' && buf[0] <= 'z') {
+                for (size_t j = 0; j < len; j++)
+                    if (buf[j] != 'a' + (int)(len % 26)) {
+                        atomic_fetch_add(&torn_values, 1);
+                        break;
+                    }
+            }
+            break;
+        case 12:
+            rcache_delete(cache, k, kl);
+            break;
+        case 13: {
+            int *o = malloc(sizeof *o);
+            *o = r;
+            atomic_fetch_add(&objects_made, 1);
+            if (rcache_set_object(cache, k, kl, o, 256, obj_free, NULL, NULL) != RCACHE_OK) {
+                free(o);
+                atomic_fetch_add(&objects_freed, 1);
+            }
+            break;
+        }
+        case 14:
+            if (held)
+                rcache_release(held);
+            held = NULL;
+            rcache_get_ref(cache, k, kl, &held);
+            break;
+        case 15:
+            rcache_update(cache, k, kl, incr_cb, NULL);
+            break;
+        case 16: {
+            size_t k2l = (size_t)snprintf(k2, sizeof k2, "key:%d", rand_r(&seed) % KEYSPACE);
+            rcache_rename(cache, k, kl, k2, k2l, rand_r(&seed) % 2);
+            break;
+        }
+        case 17:
+            rcache_expire(cache, k, kl, (uint64_t)(rand_r(&seed) % 3));
+            break;
+        case 18:
+            if (rand_r(&seed) % 50 == 0) {
+                rcache_scan_page_t page;
+                uint64_t next;
+                if (rcache_scan(cache, (uint64_t)rand_r(&seed), 50, "key:1*", 6, 1,
+                                &page, &next) == RCACHE_OK)
+                    rcache_scan_page_free(&page);
+            } else {
+                rcache_exists(cache, k, kl);
+            }
+            break;
+        default:
+            if (rand_r(&seed) % 2000 == 0)
+                rcache_invalidate(cache, "key:2*", 6, NULL);
+            else if (rand_r(&seed) % 2000 == 0)
+                rcache_set_limits(cache, 1000 + (uint64_t)(rand_r(&seed) % 1000), 300000);
+            else
+                rcache_expire_cycle(cache, 16);
+            break;
+        }
+    }
+    if (held)
+        rcache_release(held);
+    return NULL;
+}
+
+static void test_mixed_32_threads(void **state) {
+    const char *env = getenv("RCACHE_STRESS_OPS");
+    if (env)
+        ops_per_thread = atol(env);
+    rcache_config_t cfg;
+    rcache_config_init(&cfg);
+    cfg.max_items = 2000;
+    cfg.max_bytes = 400000;
+    cfg.default_ttl_ms = 0;
+    cfg.shards = 8;
+    assert_int_equal(rcache_open(&cfg, &cache), RCACHE_OK);
+    pthread_t th[THREADS];
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, worker, (void *)(uintptr_t)(i + 1)), 0);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(atomic_load(&torn_values), 0);
+    check_invariants(cache);
+    rcache_stats_t st;
+    rcache_stats(cache, &st);
+    assert_true(st.evictions > 0);
+    assert_true(st.hits > 0);
+    /* objects still cached are exactly those not yet destroyed */
+    uint64_t cached_objects = 0;
+    for (uint32_t i = 0; i < cache->nshards; i++)
+        for (rcache__entry_t *e = cache->shards[i].lru.next; e != &cache->shards[i].lru;
+             e = e->next)
+            cached_objects += (e->flags & RCACHE__F_OBJECT) != 0;
+    assert_int_equal(atomic_load(&objects_made) - atomic_load(&objects_freed),
+                     (long)cached_objects);
+    rcache_close(cache);
+    assert_int_equal(atomic_load(&objects_made), atomic_load(&objects_freed));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mixed_32_threads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

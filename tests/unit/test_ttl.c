@@ -1,0 +1,156 @@
+/*
+ * test_ttl.c - expiry with an injected clock (no sleeping): default and
+ * per-entry TTL, lazy expiry, the active sweep, EXPIRE/PERSIST/TTL.
+ */
+#include "testutil.h"
+
+static void test_default_ttl_and_lazy_expiry(void **state) {
+    test_clock_t clk = {0};
+    rcache_t *c = open_cache(0, 0, 1000, 1, &clk);
+    char buf[8];
+    int64_t ttl;
+    set_str(c, "k", "v");
+    assert_int_equal(rcache_ttl(c, "k", 1, &ttl), RCACHE_OK);
+    assert_int_equal(ttl, 1000);
+    clk.now_ms += 999;
+    assert_int_equal(get_str(c, "k", buf, sizeof buf), RCACHE_OK);
+    clk.now_ms += 1;
+    assert_int_equal(get_str(c, "k", buf, sizeof buf), RCACHE_ENOTFOUND);
+    rcache_stats_t st;
+    rcache_stats(c, &st);
+    assert_int_equal(st.expirations, 1);
+    assert_int_equal(st.misses, 1);
+    assert_int_equal(st.items, 0);
+    check_invariants(c);
+    rcache_close(c);
+}
+
+static void test_per_entry_ttl(void **state) {
+    test_clock_t clk = {0};
+    rcache_t *c = open_cache(0, 0, 1000, 1, &clk);
+    int64_t ttl;
+    rcache_set(c, "short", 5, "v", 1, 10, 0);
+    rcache_set(c, "none", 4, "v", 1, 0, 0);
+    rcache_set(c, "dflt", 4, "v", 1, RCACHE_TTL_DEFAULT, 0);
+    assert_int_equal(rcache_ttl(c, "none", 4, &ttl), RCACHE_OK);
+    assert_int_equal(ttl, -1);
+    clk.now_ms += 10;
+    assert_int_equal(rcache_exists(c, "short", 5), 0);
+    clk.now_ms += 100000;
+    assert_int_equal(rcache_exists(c, "none", 4), 1);
+    assert_int_equal(rcache_exists(c, "dflt", 4), 0);
+    assert_int_equal(rcache_ttl(c, "dflt", 4, &ttl), RCACHE_ENOTFOUND);
+    rcache_close(c);
+}
+
+static void test_keepttl(void **state) {
+    test_clock_t clk = {0};
+    rcache_t *c = open_cache(0, 0, 0, 1, &clk);
+    int64_t ttl;
+    rcache_set(c, "k", 1, "a", 1, 500, 0);
+    clk.now_ms += 100;
+    rcache_set(c, "k", 1, "b", 1, RCACHE_TTL_KEEP, 0);
+    assert_int_equal(rcache_ttl(c, "k", 1, &ttl), RCACHE_OK);
+    assert_int_equal(ttl, 400);
+    rcache_set(c, "k", 1, "c", 1, 0, 0); /* plain set clears the TTL */
+    assert_int_equal(rcache_ttl(c, "k", 1, &ttl), RCACHE_OK);
+    assert_int_equal(ttl, -1);
+    rcache_set(c, "new", 3, "c", 1, RCACHE_TTL_KEEP, 0);
+    assert_int_equal(rcache_ttl(c, "new", 3, &ttl), RCACHE_OK);
+    assert_int_equal(ttl, -1);
+    rcache_close(c);
+}
+
+static void test_expire_persist(void **state) {
+    test_clock_t clk = {0};
+    rcache_t *c = open_cache(0, 0, 0, 2, &clk);
+    int64_t ttl;
+    set_str(c, "k", "v");
+    assert_int_equal(rcache_expire(c, "k", 1, 250), RCACHE_OK);
+    assert_int_equal(rcache_ttl(c, "k", 1, &ttl), RCACHE_OK);
+    assert_int_equal(ttl, 250);
+    assert_int_equal(rcache_persist(c, "k", 1), RCACHE_OK);
+    assert_int_equal(rcache_ttl(c, "k", 1, &ttl), RCACHE_OK);
+    assert_int_equal(ttl, -1);
+    assert_int_equal(rcache_expire_at(c, "k", 1, clk.now_ms + 50), RCACHE_OK);
+    assert_int_equal(rcache_ttl(c, "k", 1, &ttl), RCACHE_OK);
+    assert_int_equal(ttl, 50);
+    assert_int_equal(rcache_expire_at(c, "k", 1, clk.now_ms - 1), RCACHE_OK);
+    assert_int_equal(rcache_exists(c, "k", 1), 0); /* past time deletes */
+    assert_int_equal(rcache_expire(c, "k", 1, 10), RCACHE_ENOTFOUND);
+    assert_int_equal(rcache_persist(c, "k", 1), RCACHE_ENOTFOUND);
+    assert_int_equal(rcache_ttl(c, "k", 1, NULL), RCACHE_EINVAL);
+    check_invariants(c);
+    rcache_close(c);
+}
+
+static void test_active_expire_cycle(void **state) {
+    test_clock_t clk = {0};
+    rcache_t *c = open_cache(0, 0, 0, 4, &clk);
+    char k[16];
+    for (int i = 0; i < 1000; i++) {
+        sprintf(k, "t%d", i);
+        rcache_set(c, k, strlen(k), "v", 1, i < 600 ? 100 : 0, 0);
+    }
+    clk.now_ms += 100;
+    /* nobody reads: the cycle alone reclaims the expired entries */
+    uint64_t total = 0;
+    for (int i = 0; i < 100 && rcache_count(c) > 400; i++)
+        total += rcache_expire_cycle(c, 64);
+    assert_int_equal(total, 600);
+    assert_int_equal(rcache_count(c), 400);
+    rcache_stats_t st;
+    rcache_stats(c, &st);
+    assert_int_equal(st.expirations, 600);
+    check_invariants(c);
+    rcache_close(c);
+}
+
+static void test_sets_sweep_expired(void **state) {
+    test_clock_t clk = {0};
+    rcache_t *c = open_cache(0, 0, 0, 1, &clk);
+    char k[16];
+    for (int i = 0; i < 200; i++) {
+        sprintf(k, "old%d", i);
+        rcache_set(c, k, strlen(k), "v", 1, 10, 0);
+    }
+    clk.now_ms += 20;
+    for (int i = 0; i < 2000; i++) { /* writes to other keys */
+        sprintf(k, "new%d", i % 10);
+        rcache_set(c, k, strlen(k), "v", 1, 0, 0);
+    }
+    assert_int_equal(rcache_count(c), 10);
+    rcache_close(c);
+}
+
+static void test_entry_times(void **state) {
+    test_clock_t clk = {0};
+    rcache_t *c = open_cache(0, 0, 0, 1, &clk);
+    uint64_t t0 = clk.now_ms;
+    rcache_entry_info_t info;
+    char buf[4];
+    set_str(c, "k", "v");
+    clk.now_ms += 5000;
+    get_str(c, "k", buf, sizeof buf);
+    get_str(c, "k", buf, sizeof buf);
+    assert_int_equal(rcache_entry_info(c, "k", 1, &info), RCACHE_OK);
+    assert_int_equal(info.created_at_ms, t0);
+    assert_int_equal(info.last_access_ms, t0 + 5000);
+    assert_int_equal(info.access_count, 2);
+    assert_int_equal(info.ttl_ms, -1);
+    assert_int_equal(info.expired, 0);
+    rcache_close(c);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_default_ttl_and_lazy_expiry),
+        cmocka_unit_test(test_per_entry_ttl),
+        cmocka_unit_test(test_keepttl),
+        cmocka_unit_test(test_expire_persist),
+        cmocka_unit_test(test_active_expire_cycle),
+        cmocka_unit_test(test_sets_sweep_expired),
+        cmocka_unit_test(test_entry_times),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

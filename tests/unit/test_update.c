@@ -1,0 +1,144 @@
+/*
+ * test_update.c - atomic read-modify-write, take (GETDEL) and rename.
+ */
+#include "testutil.h"
+
+#include <stdlib.h>
+
+/* INCR-like: parse, add, store decimal text. */
+static int incr_cb(rcache_update_t *u, void *ctx) {
+    static _Thread_local char out[32];
+    long long v = 0;
+    if (u->found) {
+        char tmp[32];
+        if (u->old_len >= sizeof tmp)
+            return RCACHE_EUSER - 1;
+        memcpy(tmp, u->old_val, u->old_len);
+        tmp[u->old_len] = 0;
+        char *end;
+        v = strtoll(tmp, &end, 10);
+        if (*end)
+            return RCACHE_EUSER - 1;
+    }
+    v += *(long long *)ctx;
+    u->new_len = (size_t)sprintf(out, "%lld", v);
+    u->new_val = out;
+    return RCACHE_UPDATE_STORE;
+}
+
+static void test_incr(void **state) {
+    test_clock_t clk = {0};
+    rcache_t *c = open_cache(0, 0, 0, 2, &clk);
+    long long by = 5;
+    char buf[32];
+    int64_t ttl;
+    assert_int_equal(rcache_update(c, "n", 1, incr_cb, &by), RCACHE_OK);
+    assert_int_equal(get_str(c, "n", buf, sizeof buf), RCACHE_OK);
+    assert_string_equal(buf, "5");
+    rcache_expire(c, "n", 1, 1000);
+    by = -7;
+    assert_int_equal(rcache_update(c, "n", 1, incr_cb, &by), RCACHE_OK);
+    assert_int_equal(get_str(c, "n", buf, sizeof buf), RCACHE_OK);
+    assert_string_equal(buf, "-2");
+    assert_int_equal(rcache_ttl(c, "n", 1, &ttl), RCACHE_OK);
+    assert_int_equal(ttl, 1000); /* kept */
+    set_str(c, "s", "abc");
+    assert_int_equal(rcache_update(c, "s", 1, incr_cb, &by), RCACHE_EUSER - 1);
+    assert_int_equal(get_str(c, "s", buf, sizeof buf), RCACHE_OK);
+    assert_string_equal(buf, "abc"); /* unchanged on error */
+    check_invariants(c);
+    rcache_close(c);
+}
+
+static int del_cb(rcache_update_t *u, void *ctx) { return RCACHE_UPDATE_DELETE; }
+static int keep_cb(rcache_update_t *u, void *ctx) {
+    *(int *)ctx = u->found;
+    return RCACHE_UPDATE_KEEP;
+}
+static int ttl_cb(rcache_update_t *u, void *ctx) {
+    u->ttl_ms = *(int64_t *)ctx;
+    return RCACHE_UPDATE_TTL;
+}
+
+static void test_update_actions(void **state) {
+    test_clock_t clk = {0};
+    rcache_t *c = open_cache(0, 0, 0, 1, &clk);
+    int found = -1;
+    int64_t t = 300, ttl;
+    set_str(c, "k", "v");
+    assert_int_equal(rcache_update(c, "k", 1, keep_cb, &found), RCACHE_OK);
+    assert_int_equal(found, 1);
+    assert_int_equal(rcache_update(c, "x", 1, keep_cb, &found), RCACHE_OK);
+    assert_int_equal(found, 0);
+    assert_int_equal(rcache_update(c, "k", 1, ttl_cb, &t), RCACHE_OK);
+    assert_int_equal(rcache_ttl(c, "k", 1, &ttl), RCACHE_OK);
+    assert_int_equal(ttl, 300);
+    t = 0;
+    assert_int_equal(rcache_update(c, "k", 1, ttl_cb, &t), RCACHE_OK);
+    assert_int_equal(rcache_ttl(c, "k", 1, &ttl), RCACHE_OK);
+    assert_int_equal(ttl, -1);
+    assert_int_equal(rcache_update(c, "k", 1, del_cb, NULL), RCACHE_OK);
+    assert_int_equal(rcache_exists(c, "k", 1), 0);
+    assert_int_equal(rcache_update(c, "k", 1, NULL, NULL), RCACHE_EINVAL);
+    check_invariants(c);
+    rcache_close(c);
+}
+
+static void test_take(void **state) {
+    rcache_t *c = open_cache(0, 0, 0, 1, NULL);
+    rcache_ref_t *r;
+    size_t len;
+    set_str(c, "k", "gone");
+    assert_int_equal(rcache_take(c, "k", 1, &r), RCACHE_OK);
+    assert_int_equal(rcache_exists(c, "k", 1), 0);
+    assert_memory_equal(rcache_ref_value(r, &len), "gone", 4);
+    rcache_release(r);
+    assert_int_equal(rcache_take(c, "k", 1, &r), RCACHE_ENOTFOUND);
+    assert_null(r);
+    check_invariants(c);
+    rcache_close(c);
+}
+
+static void test_rename(void **state) {
+    test_clock_t clk = {0};
+    rcache_t *c = open_cache(0, 0, 0, 16, &clk);
+    char buf[16], k[16];
+    int64_t ttl;
+    set_str(c, "src", "value");
+    rcache_expire(c, "src", 3, 5000);
+    assert_int_equal(rcache_rename(c, "src", 3, "dst", 3, 0), RCACHE_OK);
+    assert_int_equal(rcache_exists(c, "src", 3), 0);
+    assert_int_equal(get_str(c, "dst", buf, sizeof buf), RCACHE_OK);
+    assert_string_equal(buf, "value");
+    assert_int_equal(rcache_ttl(c, "dst", 3, &ttl), RCACHE_OK);
+    assert_int_equal(ttl, 5000);
+    set_str(c, "other", "x");
+    assert_int_equal(rcache_rename(c, "other", 5, "dst", 3, 1), RCACHE_EEXIST);
+    assert_int_equal(rcache_rename(c, "other", 5, "dst", 3, 0), RCACHE_OK);
+    assert_int_equal(get_str(c, "dst", buf, sizeof buf), RCACHE_OK);
+    assert_string_equal(buf, "x");
+    assert_int_equal(rcache_rename(c, "missing", 7, "dst", 3, 0), RCACHE_ENOTFOUND);
+    assert_int_equal(rcache_rename(c, "dst", 3, "dst", 3, 0), RCACHE_OK);
+    assert_int_equal(rcache_count(c), 1);
+    /* across many shard pairs */
+    for (int i = 0; i < 200; i++) {
+        sprintf(k, "r%d", i);
+        char k2[16];
+        sprintf(k2, "s%d", i);
+        set_str(c, k, "v");
+        assert_int_equal(rcache_rename(c, k, strlen(k), k2, strlen(k2), 0), RCACHE_OK);
+    }
+    assert_int_equal(rcache_count(c), 201);
+    check_invariants(c);
+    rcache_close(c);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_incr),
+        cmocka_unit_test(test_update_actions),
+        cmocka_unit_test(test_take),
+        cmocka_unit_test(test_rename),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
