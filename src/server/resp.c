@@ -159,8 +159,11 @@ static int resize_args(rcache__resp_parser_t *p, size_t n)
         return -1;
     p->arg_off = off;
     len = realloc(p->arg_len, n * sizeof(size_t));
-    if (!len)
-        return -1; /* arg_off is merely larger than cap: harmless */
+    if (!len) {
+        if (n < p->cap)
+            p->cap = n; /* arg_off already shrank: both hold n */
+        return -1;      /* growing: arg_off is merely larger than cap */
+    }
     p->arg_len = len;
     p->cap = n;
     return 0;
