@@ -150,6 +150,8 @@ int rcache__admin_auth_init(rcache__admin_t *a, const rcache__admin_opts_t *o,
     char hex[2 * RCACHE__ADMIN_TOKEN_BYTES + 1];
     char path[4096];
 
+    if (!given || !given[0])
+        given = getenv(RCACHE__ADMIN_TOKEN_ENV2);
     if (given && given[0]) {
         for (const char *p = given; *p; p++) {
             if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {

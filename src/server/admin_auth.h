@@ -10,13 +10,16 @@
 
 #include "admin_internal.h"
 
-/* Environment variable read when the server passes no token. */
+/* Environment variables read (in this order) when the server passes no
+ * token; rcached's own option parser reads them too. */
 #define RCACHE__ADMIN_TOKEN_ENV "RCACHED_ADMIN_TOKEN"
+#define RCACHE__ADMIN_TOKEN_ENV2 "RCACHE_ADMIN_TOKEN"
 /* Generated tokens: 32 random bytes as 64 hex digits. */
 #define RCACHE__ADMIN_TOKEN_BYTES 32
 
 /*
- * Set a->token: opts->token, else $RCACHED_ADMIN_TOKEN, else a random one
+ * Set a->token: opts->token, else $RCACHED_ADMIN_TOKEN or $RCACHE_ADMIN_TOKEN,
+ * else a random one
  * written to opts->token_file or the default path (a->port must be set);
  * the path (never the token) is printed to stderr. 0 or -1 with err.
  */
