@@ -1,0 +1,384 @@
+/*
+ * client.c - one client connection on its worker thread: reading, RESP
+ * parsing, running commands, batching replies, and the per-client limits
+ * (query buffer, output buffer, idle timeout).
+ *
+ * Reading: a client with no unprocessed input reads into its worker's
+ * scratch buffer and commands are parsed in place; only a partial command
+ * left over is copied into the client's own query buffer, so ten thousand
+ * idle clients hold no read buffers. Writing: replies of every command
+ * parsed in one read event accumulate in the client's evbuffer and go out
+ * in one writev at the end of the event; what the socket does not take
+ * waits for EV_WRITE. A client whose pending output passes the output
+ * limit is dropped at once (Redis's "client-output-buffer-limit").
+ */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define READ_CHUNK 16384
+#define SCRATCH_SIZE (64 * 1024)
+/* Query buffers larger than this are freed when they become empty. */
+#define QBUF_KEEP (32 * 1024)
+
+static void on_read(evutil_socket_t fd, short what, void *arg);
+static void on_write(evutil_socket_t fd, short what, void *arg);
+
+static void registry_add(rcache__server_t *s, rcache__client_t *c) {
+    pthread_mutex_lock(&s->clients_lock);
+    c->gprev = NULL;
+    c->gnext = s->all_clients;
+    if (s->all_clients)
+        s->all_clients->gprev = c;
+    s->all_clients = c;
+    pthread_mutex_unlock(&s->clients_lock);
+}
+
+static void registry_del(rcache__server_t *s, rcache__client_t *c) {
+    pthread_mutex_lock(&s->clients_lock);
+    if (c->gprev)
+        c->gprev->gnext = c->gnext;
+    else
+        s->all_clients = c->gnext;
+    if (c->gnext)
+        c->gnext->gprev = c->gprev;
+    pthread_mutex_unlock(&s->clients_lock);
+}
+
+static void fmt_addr(const struct sockaddr_storage *ss, socklen_t len,
+                     int is_unix, char *out, size_t cap) {
+    char host[64];
+    if (is_unix || ss->ss_family == AF_UNIX) {
+        const struct sockaddr_un *un = (const struct sockaddr_un *)ss;
+        if (len > offsetof(struct sockaddr_un, sun_path) && un->sun_path[0])
+            snprintf(out, cap, "%s:0", un->sun_path);
+        else
+            snprintf(out, cap, "/unixsocket:0");
+    } else if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+        evutil_inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        snprintf(out, cap, "%s:%u", host, (unsigned)ntohs(in->sin_port));
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+        evutil_inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        snprintf(out, cap, "%s:%u", host, (unsigned)ntohs(in6->sin6_port));
+    } else {
+        snprintf(out, cap, "?:0");
+    }
+}
+
+rcache__client_t *rcache__client_new(rcache__worker_t *w, evutil_socket_t fd,
+                                     int is_unix) {
+    rcache__server_t *s = w->srv;
+    rcache__client_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->fd = fd;
+    c->srv = s;
+    c->w = w;
+    c->is_unix = is_unix;
+    c->out = evbuffer_new();
+    rcache__resp_limits_t lim;
+    rcache__resp_limits_default(&lim);
+    uint64_t ql = atomic_load(&s->query_buf_limit);
+    if (ql && ql < lim.max_bulk_len)
+        lim.max_bulk_len = (size_t)ql;
+    if (!c->out || rcache__resp_parser_init(&c->parser, &lim) != 0) {
+        if (c->out)
+            evbuffer_free(c->out);
+        free(c);
+        return NULL;
+    }
+    c->rev = event_new(w->base, fd, EV_READ | EV_PERSIST, on_read, c);
+    c->wev = event_new(w->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
+    if (!c->rev || !c->wev || event_add(c->rev, NULL) != 0) {
+        if (c->rev)
+            event_free(c->rev);
+        if (c->wev)
+            event_free(c->wev);
+        rcache__resp_parser_free(&c->parser);
+        evbuffer_free(c->out);
+        free(c);
+        return NULL;
+    }
+    c->id = atomic_fetch_add(&s->next_client_id, 1) + 1;
+    c->authed = !atomic_load(&s->auth_required);
+    c->ctime_ms = rcache__mono_ms();
+    atomic_store(&c->last_ms, c->ctime_ms);
+    atomic_store(&c->last_cmd, "NULL");
+
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    memset(&ss, 0, sizeof ss);
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+        fmt_addr(&ss, sl, is_unix, c->addr, sizeof c->addr);
+    else
+        snprintf(c->addr, sizeof c->addr, "?:0");
+    sl = sizeof ss;
+    memset(&ss, 0, sizeof ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        fmt_addr(&ss, sl, is_unix, c->laddr, sizeof c->laddr);
+    else
+        snprintf(c->laddr, sizeof c->laddr, "?:0");
+
+    c->next = w->clients;
+    if (w->clients)
+        w->clients->prev = c;
+    w->clients = c;
+    w->nclients++;
+    registry_add(s, c);
+    rcache__log(RCACHE__LOG_DEBUG, "Accepted %s (id=%llu, worker %d)", c->addr,
+                (unsigned long long)c->id, w->index);
+    return c;
+}
+
+void rcache__client_close(rcache__client_t *c) {
+    rcache__worker_t *w = c->w;
+    rcache__server_t *s = c->srv;
+    registry_del(s, c);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    w->nclients--;
+    event_free(c->rev);
+    event_free(c->wev);
+    evbuffer_free(c->out); /* releases referenced cache entries */
+    evutil_closesocket(c->fd);
+    rcache__resp_parser_free(&c->parser);
+    free(c->argv);
+    free(c->qbuf);
+    pthread_mutex_lock(&s->clients_lock);
+    free(c->name);
+    pthread_mutex_unlock(&s->clients_lock);
+    rcache__log(RCACHE__LOG_DEBUG, "Client closed (id=%llu)", (unsigned long long)c->id);
+    free(c);
+    atomic_fetch_sub(&s->connected_clients, 1);
+    if (w->draining && w->nclients == 0)
+        event_base_loopbreak(w->base);
+}
+
+/* Parse and run every complete command in buf[0..len); returns the bytes
+ * consumed. Stops early when the client is to be closed. */
+static size_t process(rcache__client_t *c, const char *buf, size_t len) {
+    size_t off = 0;
+    uint64_t olimit = atomic_load_explicit(&c->srv->output_buf_limit,
+                                           memory_order_relaxed);
+    while (off < len && !(c->flags & (RCACHE__CLIENT_CLOSE_AFTER_REPLY |
+                                      RCACHE__CLIENT_CLOSING))) {
+        size_t argc = 0, consumed = 0;
+        int r = rcache__resp_parse(&c->parser, buf + off, len - off, &c->argv,
+                                   &c->argv_cap, &argc, &consumed);
+        if (r == RCACHE_RESP_NEED_MORE)
+            break;
+        if (r != RCACHE_RESP_OK) {
+            rcache__reply_errorf(c, "ERR %s",
+                                 c->parser.error ? c->parser.error : "Protocol error");
+            rcache__log(RCACHE__LOG_VERBOSE, "Protocol error (%s) from client id=%llu addr=%s",
+                        c->parser.error ? c->parser.error : "?",
+                        (unsigned long long)c->id, c->addr);
+            c->flags |= RCACHE__CLIENT_CLOSE_AFTER_REPLY;
+            return len;
+        }
+        off += consumed;
+        if (argc == 0)
+            continue;
+        rcache__dispatch(c, argc, c->argv);
+        if (olimit && evbuffer_get_length(c->out) > olimit) {
+            rcache__log(RCACHE__LOG_WARNING,
+                        "Client id=%llu addr=%s closed for overcoming of output buffer limits.",
+                        (unsigned long long)c->id, c->addr);
+            c->flags |= RCACHE__CLIENT_CLOSING;
+            return len;
+        }
+    }
+    return off;
+}
+
+/* Write what is pending; keeps EV_WRITE armed while something remains.
+ * Returns -1 if the client was closed. */
+static int flush_out(rcache__client_t *c) {
+    if (c->flags & RCACHE__CLIENT_CLOSING) {
+        rcache__client_close(c);
+        return -1;
+    }
+    int rounds = 0;
+    while (evbuffer_get_length(c->out) > 0 && rounds++ < 4) {
+        int n = evbuffer_write(c->out, c->fd);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                break;
+            rcache__client_close(c);
+            return -1;
+        }
+        if (n == 0)
+            break;
+    }
+    if (evbuffer_get_length(c->out) > 0) {
+        event_add(c->wev, NULL);
+        return 0;
+    }
+    event_del(c->wev);
+    if ((c->flags & RCACHE__CLIENT_CLOSE_AFTER_REPLY) || c->w->draining) {
+        rcache__client_close(c);
+        return -1;
+    }
+    return 0;
+}
+
+static int ensure_qbuf(rcache__client_t *c, size_t need) {
+    if (c->qcap - c->qlen >= need)
+        return 0;
+    size_t ncap = c->qcap ? c->qcap : READ_CHUNK;
+    while (ncap - c->qlen < need)
+        ncap *= 2;
+    char *nb = realloc(c->qbuf, ncap);
+    if (!nb)
+        return -1;
+    c->qbuf = nb;
+    c->qcap = ncap;
+    return 0;
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg) {
+    rcache__client_t *c = arg;
+    rcache__worker_t *w = c->w;
+    ssize_t n;
+    (void)what;
+    if (c->qlen == 0) {
+        n = read(fd, w->rbuf, w->rbuf_cap);
+    } else {
+        if (ensure_qbuf(c, READ_CHUNK) != 0) {
+            rcache__log(RCACHE__LOG_WARNING, "Out of memory for client id=%llu query buffer",
+                        (unsigned long long)c->id);
+            rcache__client_close(c);
+            return;
+        }
+        n = read(fd, c->qbuf + c->qlen, c->qcap - c->qlen);
+    }
+    if (n == 0) {
+        rcache__client_close(c);
+        return;
+    }
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return;
+        rcache__log(RCACHE__LOG_VERBOSE, "Reading from client id=%llu: %s",
+                    (unsigned long long)c->id, strerror(errno));
+        rcache__client_close(c);
+        return;
+    }
+    atomic_store_explicit(&c->last_ms, rcache__mono_ms(), memory_order_relaxed);
+
+    size_t rest;
+    if (c->qlen == 0) {
+        size_t used = process(c, w->rbuf, (size_t)n);
+        rest = (size_t)n - used;
+        if (rest && !(c->flags & (RCACHE__CLIENT_CLOSING | RCACHE__CLIENT_CLOSE_AFTER_REPLY))) {
+            if (ensure_qbuf(c, rest) != 0) {
+                rcache__client_close(c);
+                return;
+            }
+            memcpy(c->qbuf, w->rbuf + used, rest);
+            c->qlen = rest;
+        }
+    } else {
+        c->qlen += (size_t)n;
+        size_t used = process(c, c->qbuf, c->qlen);
+        if (used >= c->qlen) {
+            c->qlen = 0;
+        } else if (used) {
+            memmove(c->qbuf, c->qbuf + used, c->qlen - used);
+            c->qlen -= used;
+        }
+        if (c->qlen == 0 && c->qcap > QBUF_KEEP) {
+            free(c->qbuf);
+            c->qbuf = NULL;
+            c->qcap = 0;
+        }
+    }
+    uint64_t qlimit = atomic_load_explicit(&c->srv->query_buf_limit, memory_order_relaxed);
+    if (qlimit && c->qlen > qlimit) {
+        rcache__log(RCACHE__LOG_WARNING,
+                    "Closing client id=%llu addr=%s that reached max query buffer length",
+                    (unsigned long long)c->id, c->addr);
+        c->flags |= RCACHE__CLIENT_CLOSING;
+    }
+    if (c->flags & RCACHE__CLIENT_CLOSE_AFTER_REPLY)
+        event_del(c->rev);
+    flush_out(c);
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    flush_out(arg);
+}
+
+/* Called by the worker's 1 s timer: idle timeout. */
+void rcache__clients_cron(rcache__worker_t *w) {
+    uint64_t timeout = atomic_load(&w->srv->timeout_s);
+    if (!timeout)
+        return;
+    uint64_t now = rcache__mono_ms();
+    rcache__client_t *c = w->clients;
+    while (c) {
+        rcache__client_t *next = c->next;
+        uint64_t last = atomic_load_explicit(&c->last_ms, memory_order_relaxed);
+        if (now > last && now - last > timeout * 1000 &&
+            evbuffer_get_length(c->out) == 0) {
+            rcache__log(RCACHE__LOG_VERBOSE, "Closing idle client id=%llu addr=%s",
+                        (unsigned long long)c->id, c->addr);
+            rcache__client_close(c);
+        }
+        c = next;
+    }
+}
+
+/* Shutdown: stop reading from every client, close those with nothing to
+ * send; the others close when their output has drained. */
+void rcache__clients_drain(rcache__worker_t *w) {
+    rcache__client_t *c = w->clients;
+    while (c) {
+        rcache__client_t *next = c->next;
+        event_del(c->rev);
+        if (evbuffer_get_length(c->out) == 0)
+            rcache__client_close(c);
+        else
+            flush_out(c);
+        c = next;
+    }
+}
+
+size_t rcache__client_describe(rcache__client_t *c, rcache__client_t *self,
+                               char *out, size_t cap) {
+    uint64_t now = rcache__mono_ms();
+    uint64_t last = atomic_load_explicit(&c->last_ms, memory_order_relaxed);
+    const char *cmd = atomic_load_explicit(&c->last_cmd, memory_order_relaxed);
+    size_t qbuf = c == self ? c->qlen : 0;
+    size_t omem = c == self ? evbuffer_get_length(c->out) : 0;
+    int n = snprintf(out, cap,
+                     "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu "
+                     "flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu "
+                     "qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 "
+                     "oll=0 omem=%zu tot-mem=0 events=r cmd=%s user=default "
+                     "redir=-1 resp=2\n",
+                     (unsigned long long)c->id, c->addr, c->laddr, (int)c->fd,
+                     c->name ? c->name : "",
+                     (unsigned long long)((now - c->ctime_ms) / 1000),
+                     (unsigned long long)(now > last ? (now - last) / 1000 : 0),
+                     qbuf, omem, cmd ? cmd : "NULL");
+    if (n < 0)
+        return 0;
+    return (size_t)n < cap ? (size_t)n : cap - 1;
+}

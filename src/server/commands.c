@@ -1,0 +1,184 @@
+/*
+ * commands.c - the command table and dispatch: name lookup, Redis's arity
+ * and authentication checks with Redis's exact error texts, and the
+ * per-worker call counters behind INFO commandstats and the admin API.
+ *
+ * The table is static data sorted once at start; lookup lower-cases the
+ * name into a stack buffer and binary-searches, so dispatch allocates
+ * nothing.
+ */
+#include "server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define W RCACHE__CMD_WRITE
+#define R RCACHE__CMD_READONLY
+#define FA RCACHE__CMD_FAST
+#define NA RCACHE__CMD_NOAUTH
+#define AD RCACHE__CMD_ADMIN
+#define CN RCACHE__CMD_CONN
+
+static rcache__cmd_t TABLE[] = {
+    /* connection */
+    {"ping", rcache__cmd_ping, -1, FA | CN, 0, 0, 0, "connection", "Returns the server's liveliness response.", 0},
+    {"echo", rcache__cmd_echo, 2, FA | CN, 0, 0, 0, "connection", "Returns the given string.", 0},
+    {"quit", rcache__cmd_quit, -1, FA | NA | CN, 0, 0, 0, "connection", "Closes the connection.", 0},
+    {"select", rcache__cmd_select, 2, FA | CN, 0, 0, 0, "connection", "Changes the selected database (only 0 exists).", 0},
+    {"auth", rcache__cmd_auth, -2, FA | NA | CN, 0, 0, 0, "connection", "Authenticates the connection.", 0},
+    {"hello", rcache__cmd_hello, -1, FA | NA | CN, 0, 0, 0, "connection", "Handshakes with the server (protocol 2 only).", 0},
+    {"client", rcache__cmd_client, -2, CN, 0, 0, 0, "connection", "CLIENT SETNAME|GETNAME|ID|INFO|LIST|SETINFO|NO-EVICT|NO-TOUCH.", 0},
+    {"reset", rcache__cmd_reset, 1, FA | NA | CN, 0, 0, 0, "connection", "Resets the connection.", 0},
+    /* strings */
+    {"get", rcache__cmd_get, 2, R | FA, 1, 1, 1, "string", "Returns the string value of a key.", 0},
+    {"set", rcache__cmd_set, -3, W, 1, 1, 1, "string", "Sets the string value of a key, ignoring its type.", 0},
+    {"getex", rcache__cmd_getex, -2, W | FA, 1, 1, 1, "string", "Returns the string value of a key after setting its expiration time.", 0},
+    {"getdel", rcache__cmd_getdel, 2, W | FA, 1, 1, 1, "string", "Returns the string value of a key after deleting the key.", 0},
+    {"setex", rcache__cmd_setex, 4, W, 1, 1, 1, "string", "Sets the string value and expiration time of a key.", 0},
+    {"psetex", rcache__cmd_psetex, 4, W, 1, 1, 1, "string", "Sets the string value and expiration time in milliseconds of a key.", 0},
+    {"setnx", rcache__cmd_setnx, 3, W | FA, 1, 1, 1, "string", "Set the string value of a key only when the key doesn't exist.", 0},
+    {"getset", rcache__cmd_getset, 3, W | FA, 1, 1, 1, "string", "Returns the previous string value of a key after setting it to a new value.", 0},
+    {"mget", rcache__cmd_mget, -2, R | FA, 1, -1, 1, "string", "Atomically returns the string values of one or more keys.", 0},
+    {"mset", rcache__cmd_mset, -3, W, 1, -1, 2, "string", "Atomically creates or modifies the string values of one or more keys.", 0},
+    {"msetnx", rcache__cmd_msetnx, -3, W, 1, -1, 2, "string", "Modifies the string values of keys only when none of the keys exist.", 0},
+    {"strlen", rcache__cmd_strlen, 2, R | FA, 1, 1, 1, "string", "Returns the length of a string value.", 0},
+    {"append", rcache__cmd_append, 3, W | FA, 1, 1, 1, "string", "Appends a string to the value of a key. Creates the key if it doesn't exist.", 0},
+    {"getrange", rcache__cmd_getrange, 4, R, 1, 1, 1, "string", "Returns a substring of the string stored at a key.", 0},
+    {"substr", rcache__cmd_getrange, 4, R, 1, 1, 1, "string", "Returns a substring from a string value.", 0},
+    {"setrange", rcache__cmd_setrange, 4, W, 1, 1, 1, "string", "Overwrites a part of a string value with another by an offset.", 0},
+    {"incr", rcache__cmd_incr, 2, W | FA, 1, 1, 1, "string", "Increments the integer value of a key by one.", 0},
+    {"decr", rcache__cmd_decr, 2, W | FA, 1, 1, 1, "string", "Decrements the integer value of a key by one.", 0},
+    {"incrby", rcache__cmd_incrby, 3, W | FA, 1, 1, 1, "string", "Increments the integer value of a key by a number.", 0},
+    {"decrby", rcache__cmd_decrby, 3, W | FA, 1, 1, 1, "string", "Decrements a number from the integer value of a key.", 0},
+    {"incrbyfloat", rcache__cmd_incrbyfloat, 3, W | FA, 1, 1, 1, "string", "Increment the floating point value of a key by a number.", 0},
+    /* keys */
+    {"del", rcache__cmd_del, -2, W, 1, -1, 1, "generic", "Deletes one or more keys.", 0},
+    {"unlink", rcache__cmd_del, -2, W | FA, 1, -1, 1, "generic", "Deletes one or more keys.", 0},
+    {"exists", rcache__cmd_exists, -2, R | FA, 1, -1, 1, "generic", "Determines whether one or more keys exist.", 0},
+    {"touch", rcache__cmd_touch, -2, R | FA, 1, -1, 1, "generic", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", 0},
+    {"type", rcache__cmd_type, 2, R | FA, 1, 1, 1, "generic", "Determines the type of value stored at a key.", 0},
+    {"rename", rcache__cmd_rename, 3, W, 1, 2, 1, "generic", "Renames a key and overwrites the destination.", 0},
+    {"renamenx", rcache__cmd_renamenx, 3, W | FA, 1, 2, 1, "generic", "Renames a key only when the target key name doesn't exist.", 0},
+    {"keys", rcache__cmd_keys, 2, R, 0, 0, 0, "generic", "Returns all key names that match a pattern.", 0},
+    {"scan", rcache__cmd_scan, -2, R, 0, 0, 0, "generic", "Iterates over the key names in the database.", 0},
+    {"randomkey", rcache__cmd_randomkey, 1, R, 0, 0, 0, "generic", "Returns a key name from the database.", 0},
+    {"dbsize", rcache__cmd_dbsize, 1, R | FA, 0, 0, 0, "server", "Returns the number of keys in the database.", 0},
+    {"flushdb", rcache__cmd_flushdb, -1, W, 0, 0, 0, "server", "Removes all keys from the current database.", 0},
+    {"flushall", rcache__cmd_flushdb, -1, W, 0, 0, 0, "server", "Removes all keys from all databases.", 0},
+    {"rcache.invalidate", rcache__cmd_invalidate, 2, W, 0, 0, 0, "generic", "Removes every key matching a glob pattern; returns the count.", 0},
+    {"object", rcache__cmd_object, -2, R, 2, 2, 1, "generic", "OBJECT IDLETIME|FREQ|ENCODING|REFCOUNT key.", 0},
+    {"memory", rcache__cmd_memory, -2, R, 0, 0, 0, "server", "MEMORY USAGE key.", 0},
+    /* ttl */
+    {"expire", rcache__cmd_expire, -3, W | FA, 1, 1, 1, "generic", "Sets the expiration time of a key in seconds.", 0},
+    {"pexpire", rcache__cmd_pexpire, -3, W | FA, 1, 1, 1, "generic", "Sets the expiration time of a key in milliseconds.", 0},
+    {"expireat", rcache__cmd_expireat, -3, W | FA, 1, 1, 1, "generic", "Sets the expiration time of a key to a Unix timestamp.", 0},
+    {"pexpireat", rcache__cmd_pexpireat, -3, W | FA, 1, 1, 1, "generic", "Sets the expiration time of a key to a Unix milliseconds timestamp.", 0},
+    {"ttl", rcache__cmd_ttl, 2, R | FA, 1, 1, 1, "generic", "Returns the expiration time in seconds of a key.", 0},
+    {"pttl", rcache__cmd_pttl, 2, R | FA, 1, 1, 1, "generic", "Returns the expiration time in milliseconds of a key.", 0},
+    {"expiretime", rcache__cmd_expiretime, 2, R | FA, 1, 1, 1, "generic", "Returns the expiration time of a key as a Unix timestamp.", 0},
+    {"pexpiretime", rcache__cmd_pexpiretime, 2, R | FA, 1, 1, 1, "generic", "Returns the expiration time of a key as a Unix milliseconds timestamp.", 0},
+    {"persist", rcache__cmd_persist, 2, W | FA, 1, 1, 1, "generic", "Removes the expiration time of a key.", 0},
+    /* server */
+    {"info", rcache__cmd_info, -1, 0, 0, 0, 0, "server", "Returns information and statistics about the server.", 0},
+    {"config", rcache__cmd_config, -2, AD, 0, 0, 0, "server", "CONFIG GET|SET|RESETSTAT.", 0},
+    {"time", rcache__cmd_time, 1, FA, 0, 0, 0, "server", "Returns the server time.", 0},
+    {"lastsave", rcache__cmd_lastsave, 1, FA, 0, 0, 0, "server", "Returns the Unix timestamp of the last save (start time: nothing is saved).", 0},
+    {"shutdown", rcache__cmd_shutdown, -1, AD, 0, 0, 0, "server", "Shuts the server down gracefully.", 0},
+    {"command", rcache__cmd_command, -1, CN, 0, 0, 0, "server", "COMMAND [COUNT|DOCS|INFO|LIST].", 0},
+};
+#define NCMDS (sizeof TABLE / sizeof TABLE[0])
+
+static const rcache__cmd_t *SORTED[NCMDS];
+
+static int by_name(const void *a, const void *b) {
+    const rcache__cmd_t *x = *(const rcache__cmd_t *const *)a;
+    const rcache__cmd_t *y = *(const rcache__cmd_t *const *)b;
+    return strcmp(x->name, y->name);
+}
+
+void rcache__commands_init(void) {
+    _Static_assert(NCMDS <= RCACHE__MAX_COMMANDS, "raise RCACHE__MAX_COMMANDS");
+    for (size_t i = 0; i < NCMDS; i++) {
+        TABLE[i].id = (int)i;
+        SORTED[i] = &TABLE[i];
+    }
+    qsort(SORTED, NCMDS, sizeof SORTED[0], by_name);
+}
+
+const rcache__cmd_t *rcache__command_table(size_t *n) {
+    *n = NCMDS;
+    return TABLE;
+}
+
+const rcache__cmd_t *rcache__command_lookup(const char *name, size_t len) {
+    char buf[32];
+    if (len == 0 || len >= sizeof buf)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        char ch = name[i];
+        buf[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+    }
+    buf[len] = '\0';
+    size_t lo = 0, hi = NCMDS;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int r = strcmp(buf, SORTED[mid]->name);
+        if (r == 0)
+            return SORTED[mid];
+        if (r < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+static void unknown_command(rcache__client_t *c, size_t argc,
+                            const rcache__arg_t *argv) {
+    char args[400];
+    size_t o = 0;
+    args[0] = '\0';
+    for (size_t i = 1; i < argc && o < 128; i++) {
+        int room = 128 - (int)o;
+        int n = snprintf(args + o, sizeof args - o, "'%.*s' ",
+                         (int)(argv[i].len < (size_t)room ? argv[i].len : (size_t)room),
+                         argv[i].ptr);
+        if (n < 0)
+            break;
+        o += (size_t)n;
+        if (o >= sizeof args)
+            o = sizeof args - 1;
+    }
+    rcache__reply_errorf(c, "ERR unknown command '%.*s', with args beginning with: %s",
+                         (int)(argv[0].len < 128 ? argv[0].len : 128), argv[0].ptr,
+                         args);
+}
+
+void rcache__dispatch(rcache__client_t *c, size_t argc,
+                      const rcache__arg_t *argv) {
+    const rcache__cmd_t *cmd = rcache__command_lookup(argv[0].ptr, argv[0].len);
+    if (!cmd) {
+        unknown_command(c, argc, argv);
+        return;
+    }
+    if ((cmd->arity > 0 && argc != (size_t)cmd->arity) ||
+        (cmd->arity < 0 && argc < (size_t)-cmd->arity)) {
+        rcache__reply_arity(c, cmd->name);
+        return;
+    }
+    if (!c->authed && !(cmd->flags & RCACHE__CMD_NOAUTH) &&
+        atomic_load_explicit(&c->srv->auth_required, memory_order_relaxed)) {
+        rcache__reply_error(c, "NOAUTH Authentication required.");
+        return;
+    }
+    atomic_store_explicit(&c->last_cmd, cmd->name, memory_order_relaxed);
+    cmd->fn(c, argc, argv);
+    rcache__worker_t *w = c->w;
+    atomic_store_explicit(&w->calls[cmd->id],
+                          atomic_load_explicit(&w->calls[cmd->id], memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    atomic_store_explicit(&w->commands,
+                          atomic_load_explicit(&w->commands, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}

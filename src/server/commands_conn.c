@@ -1,0 +1,354 @@
+/*
+ * commands_conn.c - connection commands: PING, ECHO, QUIT, SELECT, AUTH,
+ * HELLO, CLIENT and RESET, with Redis's replies and error texts.
+ *
+ * rcached has one database (0), one user ("default", whose password is
+ * requirepass) and speaks RESP2 only; HELLO 3 is refused with -NOPROTO so
+ * RESP3-capable clients fall back to RESP2 as they do with old Redis.
+ */
+#include "server.h"
+
+#include <event2/buffer.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REDIS_COMPAT_VERSION "7.0.0"
+
+void rcache__cmd_ping(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    if (argc > 2) {
+        rcache__reply_arity(c, "ping");
+        return;
+    }
+    if (argc == 2)
+        rcache__reply_bulk(c, argv[1].ptr, argv[1].len);
+    else
+        rcache__reply_raw(c, "+PONG\r\n", 7);
+}
+
+void rcache__cmd_echo(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    (void)argc;
+    rcache__reply_bulk(c, argv[1].ptr, argv[1].len);
+}
+
+void rcache__cmd_quit(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    (void)argc;
+    (void)argv;
+    rcache__reply_ok(c);
+    c->flags |= RCACHE__CLIENT_CLOSE_AFTER_REPLY;
+}
+
+void rcache__cmd_select(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    long long db;
+    (void)argc;
+    if (!rcache__str2ll(argv[1].ptr, argv[1].len, &db)) {
+        rcache__reply_not_int(c);
+        return;
+    }
+    if (db != 0) {
+        rcache__reply_error(c, "ERR DB index is out of range");
+        return;
+    }
+    rcache__reply_ok(c);
+}
+
+/* Constant-time comparison of a password with requirepass. Returns 1 if
+ * it matches; with no requirepass every password matches. */
+static int check_password(rcache__server_t *s, const rcache__arg_t *pass) {
+    int ok;
+    pthread_mutex_lock(&s->cfg_lock);
+    const char *req = s->cfg.requirepass;
+    if (!req) {
+        ok = 1;
+    } else {
+        size_t rl = strlen(req);
+        unsigned diff = (unsigned)(rl ^ pass->len);
+        for (size_t i = 0; i < pass->len; i++)
+            diff |= (unsigned char)pass->ptr[i] ^ (unsigned char)req[i % (rl ? rl : 1)];
+        ok = diff == 0;
+    }
+    pthread_mutex_unlock(&s->cfg_lock);
+    return ok;
+}
+
+static const char WRONGPASS[] =
+    "WRONGPASS invalid username-password pair or user is disabled.";
+
+void rcache__cmd_auth(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    if (argc > 3) {
+        rcache__reply_syntax_error(c);
+        return;
+    }
+    int required = atomic_load(&c->srv->auth_required);
+    if (argc == 2 && !required) {
+        rcache__reply_error(c, "ERR AUTH <password> called without any password "
+                               "configured for the default user. Are you sure "
+                               "your configuration is correct?");
+        return;
+    }
+    if (argc == 3 && !rcache__arg_is(&argv[1], "default")) {
+        rcache__reply_error(c, WRONGPASS);
+        return;
+    }
+    if (!check_password(c->srv, &argv[argc - 1])) {
+        rcache__log(RCACHE__LOG_VERBOSE, "Failed AUTH from client id=%llu addr=%s",
+                    (unsigned long long)c->id, c->addr);
+        rcache__reply_error(c, WRONGPASS);
+        return;
+    }
+    c->authed = 1;
+    rcache__reply_ok(c);
+}
+
+static int valid_name(const rcache__arg_t *a) {
+    for (size_t i = 0; i < a->len; i++)
+        if (a->ptr[i] < '!' || a->ptr[i] > '~')
+            return 0;
+    return 1;
+}
+
+static void set_name(rcache__client_t *c, const rcache__arg_t *a) {
+    char *n = NULL;
+    if (a->len) {
+        n = malloc(a->len + 1);
+        if (n) {
+            memcpy(n, a->ptr, a->len);
+            n[a->len] = '\0';
+        }
+    }
+    pthread_mutex_lock(&c->srv->clients_lock);
+    free(c->name);
+    c->name = n;
+    pthread_mutex_unlock(&c->srv->clients_lock);
+}
+
+static const char BAD_NAME[] =
+    "ERR Client names cannot contain spaces, newlines or special characters.";
+
+void rcache__cmd_hello(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    const rcache__arg_t *user = NULL, *pass = NULL, *name = NULL;
+    if (argc >= 2) {
+        long long ver;
+        if (!rcache__str2ll(argv[1].ptr, argv[1].len, &ver)) {
+            rcache__reply_error(c, "ERR Protocol version is not an integer or out of range");
+            return;
+        }
+        if (ver != 2) {
+            rcache__reply_error(c, "NOPROTO unsupported protocol version");
+            return;
+        }
+    }
+    for (size_t i = 2; i < argc; i++) {
+        size_t more = argc - i - 1;
+        if (rcache__arg_is(&argv[i], "auth") && more >= 2) {
+            user = &argv[i + 1];
+            pass = &argv[i + 2];
+            i += 2;
+        } else if (rcache__arg_is(&argv[i], "setname") && more >= 1) {
+            name = &argv[i + 1];
+            i += 1;
+        } else {
+            rcache__reply_errorf(c, "ERR Syntax error in HELLO option '%.*s'",
+                                 (int)(argv[i].len > 128 ? 128 : argv[i].len), argv[i].ptr);
+            return;
+        }
+    }
+    if (user) {
+        if (!rcache__arg_is(user, "default") || !check_password(c->srv, pass)) {
+            rcache__reply_error(c, WRONGPASS);
+            return;
+        }
+        c->authed = 1;
+    }
+    if (!c->authed && atomic_load(&c->srv->auth_required)) {
+        rcache__reply_error(c, "NOAUTH HELLO must be called with the client already "
+                               "authenticated, otherwise the HELLO <proto> AUTH "
+                               "<user> <pass> option can be used to authenticate "
+                               "the client and select the RESP protocol version at "
+                               "the same time");
+        return;
+    }
+    if (name) {
+        if (!valid_name(name)) {
+            rcache__reply_error(c, BAD_NAME);
+            return;
+        }
+        set_name(c, name);
+    }
+    rcache__reply_array(c, 14);
+    rcache__reply_bulk_cstr(c, "server");
+    rcache__reply_bulk_cstr(c, "redis");
+    rcache__reply_bulk_cstr(c, "version");
+    rcache__reply_bulk_cstr(c, REDIS_COMPAT_VERSION);
+    rcache__reply_bulk_cstr(c, "proto");
+    rcache__reply_int(c, 2);
+    rcache__reply_bulk_cstr(c, "id");
+    rcache__reply_int(c, (long long)c->id);
+    rcache__reply_bulk_cstr(c, "mode");
+    rcache__reply_bulk_cstr(c, "standalone");
+    rcache__reply_bulk_cstr(c, "role");
+    rcache__reply_bulk_cstr(c, "master");
+    rcache__reply_bulk_cstr(c, "modules");
+    rcache__reply_array(c, 0);
+}
+
+static void client_list(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    /* CLIENT LIST [TYPE normal] [ID id ...] */
+    long long *ids = NULL;
+    size_t nids = 0;
+    for (size_t i = 2; i < argc; i++) {
+        if (rcache__arg_is(&argv[i], "type") && i + 1 < argc) {
+            i++;
+            if (!rcache__arg_is(&argv[i], "normal") && !rcache__arg_is(&argv[i], "master") &&
+                !rcache__arg_is(&argv[i], "replica") && !rcache__arg_is(&argv[i], "pubsub")) {
+                rcache__reply_errorf(c, "ERR Unknown client type '%.*s'",
+                                     (int)(argv[i].len > 64 ? 64 : argv[i].len), argv[i].ptr);
+                free(ids);
+                return;
+            }
+            if (!rcache__arg_is(&argv[i], "normal")) {
+                free(ids);
+                rcache__reply_bulk(c, "", 0);
+                return;
+            }
+        } else if (rcache__arg_is(&argv[i], "id") && i + 1 < argc) {
+            free(ids);
+            ids = calloc(argc, sizeof *ids);
+            if (!ids) {
+                rcache__reply_lib_error(c, RCACHE_ENOMEM);
+                return;
+            }
+            for (i++; i < argc; i++) {
+                long long v;
+                if (!rcache__str2ll(argv[i].ptr, argv[i].len, &v) || v <= 0) {
+                    rcache__reply_error(c, "ERR Invalid client ID");
+                    free(ids);
+                    return;
+                }
+                ids[nids++] = v;
+            }
+        } else {
+            rcache__reply_syntax_error(c);
+            free(ids);
+            return;
+        }
+    }
+    struct evbuffer *list = evbuffer_new();
+    if (!list) {
+        free(ids);
+        rcache__reply_lib_error(c, RCACHE_ENOMEM);
+        return;
+    }
+    char line[1024];
+    rcache__server_t *s = c->srv;
+    pthread_mutex_lock(&s->clients_lock);
+    for (rcache__client_t *o = s->all_clients; o; o = o->gnext) {
+        if (ids) {
+            int want = 0;
+            for (size_t k = 0; k < nids; k++)
+                want |= ids[k] == (long long)o->id;
+            if (!want)
+                continue;
+        }
+        size_t n = rcache__client_describe(o, c, line, sizeof line);
+        evbuffer_add(list, line, n);
+    }
+    pthread_mutex_unlock(&s->clients_lock);
+    free(ids);
+    size_t len = evbuffer_get_length(list);
+    const char *p = (const char *)evbuffer_pullup(list, -1);
+    rcache__reply_bulk(c, p ? p : "", p ? len : 0);
+    evbuffer_free(list);
+}
+
+static const char *CLIENT_HELP[] = {
+    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "LIST [TYPE normal] [ID <id> [<id> ...]]",
+    "    Return information about client connections.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "SETINFO <LIB-NAME|LIB-VER> <value>",
+    "    Accepted and ignored.",
+    "HELP",
+    "    Print this help.",
+};
+
+void rcache__cmd_client(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    const rcache__arg_t *sub = &argv[1];
+    if (rcache__arg_is(sub, "help") && argc == 2) {
+        size_t n = sizeof CLIENT_HELP / sizeof CLIENT_HELP[0];
+        rcache__reply_array(c, (long long)n);
+        for (size_t i = 0; i < n; i++)
+            rcache__reply_status(c, CLIENT_HELP[i]);
+    } else if (rcache__arg_is(sub, "id")) {
+        if (argc != 2)
+            goto arity;
+        rcache__reply_int(c, (long long)c->id);
+    } else if (rcache__arg_is(sub, "getname")) {
+        if (argc != 2)
+            goto arity;
+        pthread_mutex_lock(&c->srv->clients_lock);
+        if (c->name)
+            rcache__reply_bulk_cstr(c, c->name);
+        else
+            rcache__reply_null(c);
+        pthread_mutex_unlock(&c->srv->clients_lock);
+    } else if (rcache__arg_is(sub, "setname")) {
+        if (argc != 3)
+            goto arity;
+        if (!valid_name(&argv[2])) {
+            rcache__reply_error(c, BAD_NAME);
+            return;
+        }
+        set_name(c, &argv[2]);
+        rcache__reply_ok(c);
+    } else if (rcache__arg_is(sub, "info")) {
+        if (argc != 2)
+            goto arity;
+        char line[1024];
+        pthread_mutex_lock(&c->srv->clients_lock);
+        size_t n = rcache__client_describe(c, c, line, sizeof line);
+        pthread_mutex_unlock(&c->srv->clients_lock);
+        rcache__reply_bulk(c, line, n);
+    } else if (rcache__arg_is(sub, "list")) {
+        client_list(c, argc, argv);
+    } else if (rcache__arg_is(sub, "setinfo")) {
+        if (argc != 4)
+            goto arity;
+        if (!rcache__arg_is(&argv[2], "lib-name") && !rcache__arg_is(&argv[2], "lib-ver")) {
+            rcache__reply_errorf(c, "ERR Unrecognized option '%.*s'",
+                                 (int)(argv[2].len > 64 ? 64 : argv[2].len), argv[2].ptr);
+            return;
+        }
+        rcache__reply_ok(c);
+    } else if (rcache__arg_is(sub, "no-evict") || rcache__arg_is(sub, "no-touch")) {
+        if (argc != 3)
+            goto arity;
+        if (!rcache__arg_is(&argv[2], "on") && !rcache__arg_is(&argv[2], "off")) {
+            rcache__reply_syntax_error(c);
+            return;
+        }
+        rcache__reply_ok(c);
+    } else {
+        rcache__reply_errorf(c, "ERR unknown subcommand '%.*s'. Try CLIENT HELP.",
+                             (int)(sub->len > 128 ? 128 : sub->len), sub->ptr);
+    }
+    return;
+arity:
+    rcache__reply_errorf(c, "ERR wrong number of arguments for 'client|%.*s' command",
+                         (int)(sub->len > 64 ? 64 : sub->len), sub->ptr);
+}
+
+void rcache__cmd_reset(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    (void)argc;
+    (void)argv;
+    rcache__arg_t empty = {"", 0};
+    set_name(c, &empty);
+    c->authed = !atomic_load(&c->srv->auth_required);
+    rcache__reply_status(c, "RESET");
+}

@@ -1,0 +1,394 @@
+/*
+ * commands_keys.c - keyspace commands: DEL, UNLINK, EXISTS, TOUCH, TYPE,
+ * RENAME, RENAMENX, KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHDB, FLUSHALL,
+ * RCACHE.INVALIDATE, OBJECT and MEMORY.
+ *
+ * Every key is a string, so TYPE says "string" or "none". KEYS and SCAN
+ * walk the cache with rcache_scan() (never listing expired entries);
+ * OBJECT and MEMORY read entry metadata with rcache_entry_info(), which
+ * neither counts a hit nor changes the LRU order.
+ */
+#include "keyargs.h"
+
+#include <event2/buffer.h>
+#include <stdlib.h>
+#include <string.h>
+
+void rcache__cmd_del(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    long long n = 0;
+    for (size_t i = 1; i < argc; i++)
+        if (rcache__key_valid(&argv[i]) &&
+            rcache_delete(RCACHE__CACHE(c), RCACHE__KEY(argv[i])) == RCACHE_OK)
+            n++;
+    rcache__reply_int(c, n);
+}
+
+void rcache__cmd_exists(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    long long n = 0;
+    for (size_t i = 1; i < argc; i++)
+        if (rcache__key_valid(&argv[i]) &&
+            rcache_exists(RCACHE__CACHE(c), RCACHE__KEY(argv[i])))
+            n++;
+    rcache__reply_int(c, n);
+}
+
+static int touch_cb(rcache_update_t *u, void *arg) {
+    *(int *)arg = u->found;
+    return RCACHE_UPDATE_KEEP;
+}
+
+void rcache__cmd_touch(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    long long n = 0;
+    for (size_t i = 1; i < argc; i++) {
+        int found = 0;
+        if (rcache__key_valid(&argv[i]) &&
+            rcache_update(RCACHE__CACHE(c), RCACHE__KEY(argv[i]), touch_cb, &found) ==
+                RCACHE_OK &&
+            found)
+            n++;
+    }
+    rcache__reply_int(c, n);
+}
+
+void rcache__cmd_type(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    (void)argc;
+    if (rcache__key_valid(&argv[1]) && rcache_exists(RCACHE__CACHE(c), RCACHE__KEY(argv[1])))
+        rcache__reply_status(c, "string");
+    else
+        rcache__reply_status(c, "none");
+}
+
+static void rename_common(rcache__client_t *c, const rcache__arg_t *argv, int nx) {
+    if (!rcache__key_valid(&argv[1])) {
+        rcache__reply_error(c, "ERR no such key");
+        return;
+    }
+    if (!rcache__key_ok(c, &argv[2]))
+        return;
+    rcache_t *cache = RCACHE__CACHE(c);
+    if (argv[1].len == argv[2].len && memcmp(argv[1].ptr, argv[2].ptr, argv[1].len) == 0) {
+        if (!rcache_exists(cache, RCACHE__KEY(argv[1])))
+            rcache__reply_error(c, "ERR no such key");
+        else if (nx)
+            rcache__reply_int(c, 0);
+        else
+            rcache__reply_ok(c);
+        return;
+    }
+    int rc = rcache_rename(cache, RCACHE__KEY(argv[1]), RCACHE__KEY(argv[2]), nx);
+    if (rc == RCACHE_ENOTFOUND)
+        rcache__reply_error(c, "ERR no such key");
+    else if (rc == RCACHE_EEXIST)
+        rcache__reply_int(c, 0);
+    else if (rc != RCACHE_OK)
+        rcache__reply_lib_error(c, rc);
+    else if (nx)
+        rcache__reply_int(c, 1);
+    else
+        rcache__reply_ok(c);
+}
+
+void rcache__cmd_rename(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    (void)argc;
+    rename_common(c, argv, 0);
+}
+
+void rcache__cmd_renamenx(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    (void)argc;
+    rename_common(c, argv, 1);
+}
+
+/* Append one bulk string to a scratch buffer (KEYS / SCAN collect their
+ * keys first, as the count goes before them). */
+static void add_bulk(struct evbuffer *b, const void *p, size_t len) {
+    char hdr[RCACHE_RESP_HDR_MAX];
+    evbuffer_add(b, hdr, rcache__resp_fmt_bulk_hdr(hdr, len));
+    evbuffer_add(b, p, len);
+    evbuffer_add(b, "\r\n", 2);
+}
+
+void rcache__cmd_keys(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    (void)argc;
+    struct evbuffer *b = evbuffer_new();
+    if (!b) {
+        rcache__reply_lib_error(c, RCACHE_ENOMEM);
+        return;
+    }
+    const char *pat = argv[1].ptr;
+    size_t plen = argv[1].len;
+    int all = plen == 1 && pat[0] == '*';
+    uint64_t cursor = 0;
+    long long n = 0;
+    do {
+        rcache_scan_page_t page = {0};
+        uint64_t next = 0;
+        int rc = rcache_scan(RCACHE__CACHE(c), cursor, 1024, all ? NULL : pat,
+                             all ? 0 : plen, 0, &page, &next);
+        if (rc == RCACHE_EPATTERN)
+            break; /* a malformed pattern matches nothing, as in Redis */
+        if (rc != RCACHE_OK) {
+            evbuffer_free(b);
+            rcache__reply_lib_error(c, rc);
+            return;
+        }
+        for (size_t i = 0; i < page.count; i++) {
+            add_bulk(b, page.entries[i].key, page.entries[i].key_len);
+            n++;
+        }
+        rcache_scan_page_free(&page);
+        cursor = next;
+    } while (cursor != 0);
+    rcache__reply_array(c, n);
+    evbuffer_add_buffer(c->out, b);
+    evbuffer_free(b);
+}
+
+void rcache__cmd_scan(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    char cbuf[32];
+    unsigned long long cursor = 0;
+    if (rcache__arg_cstr(&argv[1], cbuf, sizeof cbuf) != 0 || !cbuf[0]) {
+        rcache__reply_error(c, "ERR invalid cursor");
+        return;
+    }
+    for (const char *p = cbuf; *p; p++) {
+        if (*p < '0' || *p > '9' || cursor > (~0ull - (unsigned)(*p - '0')) / 10) {
+            rcache__reply_error(c, "ERR invalid cursor");
+            return;
+        }
+        cursor = cursor * 10 + (unsigned)(*p - '0');
+    }
+    const char *pat = NULL;
+    size_t plen = 0;
+    long long count = 10;
+    int type_ok = 1;
+    for (size_t i = 2; i < argc; i++) {
+        int more = i + 1 < argc;
+        if (rcache__arg_is(&argv[i], "count") && more) {
+            if (!rcache__str2ll(argv[i + 1].ptr, argv[i + 1].len, &count)) {
+                rcache__reply_not_int(c);
+                return;
+            }
+            if (count < 1) {
+                rcache__reply_syntax_error(c);
+                return;
+            }
+            i++;
+        } else if (rcache__arg_is(&argv[i], "match") && more) {
+            pat = argv[i + 1].ptr;
+            plen = argv[i + 1].len;
+            if (plen == 1 && pat[0] == '*')
+                pat = NULL, plen = 0;
+            i++;
+        } else if (rcache__arg_is(&argv[i], "type") && more) {
+            type_ok = rcache__arg_is(&argv[i + 1], "string");
+            i++;
+        } else {
+            rcache__reply_syntax_error(c);
+            return;
+        }
+    }
+    if (count > 100000)
+        count = 100000;
+    rcache_scan_page_t page = {0};
+    uint64_t next = 0;
+    int rc = rcache_scan(RCACHE__CACHE(c), cursor, (size_t)count, pat, plen, 0, &page, &next);
+    if (rc == RCACHE_EPATTERN) {
+        rc = rcache_scan(RCACHE__CACHE(c), cursor, (size_t)count, NULL, 0, 0, &page, &next);
+        if (rc == RCACHE_OK)
+            page.count = 0, type_ok = 0; /* matches nothing */
+    }
+    if (rc != RCACHE_OK) {
+        rcache__reply_lib_error(c, rc);
+        return;
+    }
+    rcache__reply_array(c, 2);
+    char nb[32];
+    int n = snprintf(nb, sizeof nb, "%llu", (unsigned long long)next);
+    rcache__reply_bulk(c, nb, (size_t)n);
+    size_t shown = type_ok ? page.count : 0;
+    rcache__reply_array(c, (long long)shown);
+    for (size_t i = 0; i < shown; i++)
+        rcache__reply_bulk(c, page.entries[i].key, page.entries[i].key_len);
+    rcache_scan_page_free(&page);
+}
+
+void rcache__cmd_randomkey(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    (void)argc;
+    (void)argv;
+    rcache_t *cache = RCACHE__CACHE(c);
+    uint64_t cursor = 0;
+    int rounds = 0;
+    do {
+        rcache_scan_page_t page = {0};
+        uint64_t next = 0;
+        if (rcache_scan(cache, cursor, 32, NULL, 0, 0, &page, &next) != RCACHE_OK)
+            break;
+        if (page.count > 0) {
+            size_t pick = (size_t)((unsigned)rand() % page.count);
+            rcache__reply_bulk(c, page.entries[pick].key, page.entries[pick].key_len);
+            rcache_scan_page_free(&page);
+            return;
+        }
+        rcache_scan_page_free(&page);
+        cursor = next;
+    } while (cursor != 0 && ++rounds < 100000);
+    rcache__reply_null(c);
+}
+
+void rcache__cmd_dbsize(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    (void)argc;
+    (void)argv;
+    rcache__reply_int(c, (long long)rcache_count(RCACHE__CACHE(c)));
+}
+
+void rcache__cmd_flushdb(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    if (argc > 2 || (argc == 2 && !rcache__arg_is(&argv[1], "async") &&
+                     !rcache__arg_is(&argv[1], "sync"))) {
+        rcache__reply_syntax_error(c);
+        return;
+    }
+    uint64_t removed = 0;
+    rcache_clear(RCACHE__CACHE(c), &removed);
+    rcache__log(RCACHE__LOG_VERBOSE, "FLUSH removed %llu keys", (unsigned long long)removed);
+    rcache__reply_ok(c);
+}
+
+void rcache__cmd_invalidate(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    uint64_t removed = 0;
+    (void)argc;
+    int rc = rcache_invalidate(RCACHE__CACHE(c), argv[1].ptr, argv[1].len, &removed);
+    if (rc == RCACHE_EPATTERN)
+        rcache__reply_error(c, "ERR invalid pattern");
+    else if (rc != RCACHE_OK)
+        rcache__reply_lib_error(c, rc);
+    else
+        rcache__reply_int(c, (long long)removed);
+}
+
+/* ---- OBJECT / MEMORY -------------------------------------------------- */
+
+static int encoding_cb(rcache_update_t *u, void *arg) {
+    const char **enc = arg;
+    long long v;
+    if (!u->found)
+        *enc = NULL;
+    else if (u->old_len <= 20 && rcache__str2ll(u->old_val, u->old_len, &v))
+        *enc = "int";
+    else if (u->old_len <= 44)
+        *enc = "embstr";
+    else
+        *enc = "raw";
+    return RCACHE_UPDATE_KEEP;
+}
+
+static const char *OBJECT_HELP[] = {
+    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key> (hits since stored, at most 255).",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+    "HELP",
+    "    Print this help.",
+};
+
+void rcache__cmd_object(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    const rcache__arg_t *sub = &argv[1];
+    if (rcache__arg_is(sub, "help") && argc == 2) {
+        size_t n = sizeof OBJECT_HELP / sizeof OBJECT_HELP[0];
+        rcache__reply_array(c, (long long)n);
+        for (size_t i = 0; i < n; i++)
+            rcache__reply_status(c, OBJECT_HELP[i]);
+        return;
+    }
+    int known = rcache__arg_is(sub, "idletime") || rcache__arg_is(sub, "freq") ||
+                rcache__arg_is(sub, "encoding") || rcache__arg_is(sub, "refcount");
+    if (!known) {
+        rcache__reply_errorf(c, "ERR unknown subcommand '%.*s'. Try OBJECT HELP.",
+                             (int)(sub->len > 128 ? 128 : sub->len), sub->ptr);
+        return;
+    }
+    if (argc != 3) {
+        char lower[16];
+        size_t n = sub->len < sizeof lower - 1 ? sub->len : sizeof lower - 1;
+        for (size_t i = 0; i < n; i++)
+            lower[i] = (char)(sub->ptr[i] | 0x20);
+        lower[n] = '\0';
+        rcache__reply_errorf(c, "ERR wrong number of arguments for 'object|%s' command", lower);
+        return;
+    }
+    const rcache__arg_t *key = &argv[2];
+    rcache_entry_info_t info;
+    if (!rcache__key_valid(key) ||
+        rcache_entry_info(RCACHE__CACHE(c), RCACHE__KEY(*key), &info) != RCACHE_OK) {
+        rcache__reply_null(c);
+        return;
+    }
+    if (rcache__arg_is(sub, "idletime")) {
+        uint64_t now = rcache_now_ms(RCACHE__CACHE(c));
+        uint64_t idle = now > info.last_access_ms ? (now - info.last_access_ms) / 1000 : 0;
+        rcache__reply_int(c, (long long)idle);
+    } else if (rcache__arg_is(sub, "freq")) {
+        rcache__reply_int(c, (long long)(info.access_count > 255 ? 255 : info.access_count));
+    } else if (rcache__arg_is(sub, "refcount")) {
+        rcache__reply_int(c, 1);
+    } else {
+        const char *enc = NULL;
+        rcache_update(RCACHE__CACHE(c), RCACHE__KEY(*key), encoding_cb, &enc);
+        if (enc)
+            rcache__reply_bulk_cstr(c, enc);
+        else
+            rcache__reply_null(c);
+    }
+}
+
+void rcache__cmd_memory(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    const rcache__arg_t *sub = &argv[1];
+    if (rcache__arg_is(sub, "help") && argc == 2) {
+        rcache__reply_array(c, 5);
+        rcache__reply_status(c, "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+        rcache__reply_status(c, "USAGE <key> [SAMPLES <count>]");
+        rcache__reply_status(c, "    Return memory in bytes used by <key> (what it counts against maxmemory).");
+        rcache__reply_status(c, "HELP");
+        rcache__reply_status(c, "    Print this help.");
+        return;
+    }
+    if (!rcache__arg_is(sub, "usage")) {
+        rcache__reply_errorf(c, "ERR unknown subcommand '%.*s'. Try MEMORY HELP.",
+                             (int)(sub->len > 128 ? 128 : sub->len), sub->ptr);
+        return;
+    }
+    if (argc < 3) {
+        rcache__reply_arity(c, "memory|usage");
+        return;
+    }
+    for (size_t i = 3; i < argc; i++) {
+        long long samples;
+        if (rcache__arg_is(&argv[i], "samples") && i + 1 < argc) {
+            if (!rcache__str2ll(argv[i + 1].ptr, argv[i + 1].len, &samples)) {
+                rcache__reply_not_int(c);
+                return;
+            }
+            if (samples < 0) {
+                rcache__reply_error(c, "ERR value is out of range, must be positive");
+                return;
+            }
+            i++;
+        } else {
+            rcache__reply_syntax_error(c);
+            return;
+        }
+    }
+    rcache_entry_info_t info;
+    if (!rcache__key_valid(&argv[2]) ||
+        rcache_entry_info(RCACHE__CACHE(c), RCACHE__KEY(argv[2]), &info) != RCACHE_OK)
+        rcache__reply_null(c);
+    else
+        rcache__reply_int(c, (long long)info.size_bytes);
+}

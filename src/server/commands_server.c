@@ -1,0 +1,430 @@
+/*
+ * commands_server.c - server commands: INFO (Redis's section and field
+ * names, so dashboards and client libraries read it unchanged), CONFIG
+ * GET/SET/RESETSTAT, TIME, LASTSAVE and SHUTDOWN.
+ *
+ * CONFIG SET validates every pair with config.c's parser on a copy of the
+ * live settings and only then swaps the copy in and applies the changes
+ * (cache limits, default TTL, client limits, log level), so a bad value
+ * changes nothing.
+ */
+#include "keyargs.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#define REDIS_COMPAT_VERSION "7.0.0"
+#define RCACHED_VERSION "0.1.0"
+
+static void addf(struct evbuffer *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void addf(struct evbuffer *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    evbuffer_add_vprintf(b, fmt, ap);
+    va_end(ap);
+}
+
+/* Count keys with a TTL by scanning; past a budget the rest is estimated
+ * from the share seen so far. */
+static void count_expires(rcache_t *cache, uint64_t *expires) {
+    const uint64_t budget = 200000;
+    uint64_t seen = 0, with_ttl = 0, cursor = 0;
+    do {
+        rcache_scan_page_t page = {0};
+        uint64_t next = 0;
+        if (rcache_scan(cache, cursor, 4096, NULL, 0, 0, &page, &next) != RCACHE_OK)
+            break;
+        for (size_t i = 0; i < page.count; i++)
+            if (page.entries[i].ttl_ms >= 0)
+                with_ttl++;
+        seen += page.count;
+        rcache_scan_page_free(&page);
+        cursor = next;
+    } while (cursor != 0 && seen < budget);
+    if (cursor != 0 && seen > 0) {
+        uint64_t total = rcache_count(cache);
+        with_ttl = (uint64_t)((double)with_ttl * (double)total / (double)seen);
+    }
+    *expires = with_ttl;
+}
+
+static int want(const char *sections, const char *name, int is_default) {
+    if (!sections[0])
+        return is_default;
+    if (strstr(sections, " all ") || strstr(sections, " everything "))
+        return 1;
+    if (is_default && strstr(sections, " default "))
+        return 1;
+    char key[40];
+    snprintf(key, sizeof key, " %s ", name);
+    return strstr(sections, key) != NULL;
+}
+
+static void info_commandstats_cb(rcache__server_t *s, struct evbuffer *b) {
+    size_t n;
+    const rcache__cmd_t *t = rcache__command_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t calls = rcache__server_calls(s, t[i].id);
+        if (calls)
+            addf(b, "cmdstat_%s:calls=%llu,usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=0\r\n",
+                 t[i].name, (unsigned long long)calls);
+    }
+}
+
+void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    rcache__server_t *s = c->srv;
+    char sections[512] = "";
+    size_t so = 0;
+    for (size_t i = 1; i < argc; i++) {
+        if (argv[i].len + 3 >= sizeof sections - so)
+            break;
+        sections[so++] = ' ';
+        for (size_t j = 0; j < argv[i].len; j++) {
+            char ch = argv[i].ptr[j];
+            sections[so++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+        }
+        sections[so++] = ' ';
+        sections[so] = '\0';
+    }
+    struct evbuffer *b = evbuffer_new();
+    if (!b) {
+        rcache__reply_lib_error(c, RCACHE_ENOMEM);
+        return;
+    }
+    rcache_stats_t st;
+    rcache_stats(s->cache, &st);
+    uint64_t now_ms = rcache__wall_ms();
+    uint64_t up = (now_ms - s->start_ms) / 1000;
+    char h1[32], h2[32], h3[32], h4[32];
+    int first = 1;
+#define SECTION(title) \
+    do { \
+        if (!first) \
+            evbuffer_add(b, "\r\n", 2); \
+        first = 0; \
+        addf(b, "# %s\r\n", title); \
+    } while (0)
+
+    if (want(sections, "server", 1)) {
+        struct utsname un;
+        uname(&un);
+        SECTION("Server");
+        addf(b, "redis_version:%s\r\n", REDIS_COMPAT_VERSION);
+        addf(b, "rcache_version:%s\r\n", RCACHED_VERSION);
+        addf(b, "redis_mode:standalone\r\n");
+        addf(b, "os:%s %s %s\r\n", un.sysname, un.release, un.machine);
+        addf(b, "arch_bits:%d\r\n", (int)(sizeof(void *) * 8));
+        addf(b, "multiplexing_api:%s\r\n", event_base_get_method(c->w->base));
+        addf(b, "process_id:%d\r\n", (int)getpid());
+        addf(b, "run_id:%s\r\n", s->run_id);
+        addf(b, "tcp_port:%d\r\n", s->tcp_port);
+        addf(b, "server_time_usec:%llu\r\n", (unsigned long long)now_ms * 1000);
+        addf(b, "uptime_in_seconds:%llu\r\n", (unsigned long long)up);
+        addf(b, "uptime_in_days:%llu\r\n", (unsigned long long)(up / 86400));
+        addf(b, "hz:10\r\n");
+        addf(b, "io_threads_active:%d\r\n", s->nworkers > 1);
+        addf(b, "threads:%d\r\n", s->nworkers);
+        pthread_mutex_lock(&s->cfg_lock);
+        addf(b, "config_file:%s\r\n", s->cfg.config_file ? s->cfg.config_file : "");
+        pthread_mutex_unlock(&s->cfg_lock);
+    }
+    if (want(sections, "clients", 1)) {
+        SECTION("Clients");
+        addf(b, "connected_clients:%llu\r\n",
+             (unsigned long long)atomic_load(&s->connected_clients));
+        addf(b, "maxclients:%llu\r\n", (unsigned long long)atomic_load(&s->maxclients));
+        addf(b, "blocked_clients:0\r\ntracking_clients:0\r\n");
+    }
+    if (want(sections, "memory", 1)) {
+        uint64_t rss = rcache__rss_bytes();
+        SECTION("Memory");
+        rcache__bytes_human(h1, sizeof h1, st.bytes);
+        rcache__bytes_human(h2, sizeof h2, rss);
+        rcache__bytes_human(h3, sizeof h3, st.peak_bytes);
+        rcache__bytes_human(h4, sizeof h4, st.max_bytes);
+        addf(b, "used_memory:%llu\r\n", (unsigned long long)st.bytes);
+        addf(b, "used_memory_human:%s\r\n", h1);
+        addf(b, "used_memory_rss:%llu\r\n", (unsigned long long)rss);
+        addf(b, "used_memory_rss_human:%s\r\n", h2);
+        addf(b, "used_memory_peak:%llu\r\n", (unsigned long long)st.peak_bytes);
+        addf(b, "used_memory_peak_human:%s\r\n", h3);
+        addf(b, "maxmemory:%llu\r\n", (unsigned long long)st.max_bytes);
+        addf(b, "maxmemory_human:%s\r\n", h4);
+        addf(b, "maxmemory_policy:allkeys-lru\r\n");
+        addf(b, "max_items:%llu\r\n", (unsigned long long)st.max_items);
+        addf(b, "default_ttl_ms:%llu\r\n", (unsigned long long)st.default_ttl_ms);
+        addf(b, "memory_utilization:%.4f\r\n", st.memory_utilization);
+        addf(b, "mem_allocator:libc\r\n");
+    }
+    if (want(sections, "persistence", 1)) {
+        SECTION("Persistence");
+        addf(b, "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\n"
+                "rdb_bgsave_in_progress:0\r\nrdb_last_save_time:%llu\r\n"
+                "aof_enabled:0\r\naof_rewrite_in_progress:0\r\n",
+             (unsigned long long)(s->start_ms / 1000));
+    }
+    if (want(sections, "stats", 1)) {
+        SECTION("Stats");
+        addf(b, "total_connections_received:%llu\r\n",
+             (unsigned long long)atomic_load(&s->total_connections));
+        addf(b, "total_commands_processed:%llu\r\n",
+             (unsigned long long)rcache__server_commands(s));
+        addf(b, "rejected_connections:%llu\r\n",
+             (unsigned long long)atomic_load(&s->rejected_connections));
+        addf(b, "expired_keys:%llu\r\n", (unsigned long long)st.expirations);
+        addf(b, "evicted_keys:%llu\r\n", (unsigned long long)st.evictions);
+        addf(b, "evicted_keys_items:%llu\r\n", (unsigned long long)st.evictions_items);
+        addf(b, "evicted_keys_bytes:%llu\r\n", (unsigned long long)st.evictions_bytes);
+        addf(b, "keyspace_hits:%llu\r\n", (unsigned long long)st.hits);
+        addf(b, "keyspace_misses:%llu\r\n", (unsigned long long)st.misses);
+        addf(b, "keyspace_hit_ratio:%.4f\r\n", st.hit_ratio);
+        addf(b, "cache_sets:%llu\r\n", (unsigned long long)st.sets);
+        addf(b, "cache_deletes:%llu\r\n", (unsigned long long)st.deletes);
+        addf(b, "cache_disabled:%d\r\n", st.disabled);
+    }
+    if (want(sections, "commandstats", 0)) {
+        SECTION("Commandstats");
+        info_commandstats_cb(s, b);
+    }
+    if (want(sections, "keyspace", 1)) {
+        SECTION("Keyspace");
+        uint64_t keys = rcache_count(s->cache);
+        if (keys) {
+            uint64_t expires = 0;
+            count_expires(s->cache, &expires);
+            addf(b, "db0:keys=%llu,expires=%llu,avg_ttl=0\r\n", (unsigned long long)keys,
+                 (unsigned long long)expires);
+        }
+    }
+#undef SECTION
+    size_t len = evbuffer_get_length(b);
+    const char *p = len ? (const char *)evbuffer_pullup(b, -1) : "";
+    rcache__reply_bulk(c, p, len);
+    evbuffer_free(b);
+}
+
+/* ---- CONFIG ------------------------------------------------------------ */
+
+/* Redis parameters clients commonly read, with fixed values. */
+static const char *const EXTRA_GET[][2] = {
+    {"maxmemory-policy", "allkeys-lru"},
+    {"save", ""},
+    {"appendonly", "no"},
+    {"databases", "1"},
+};
+#define NEXTRA (sizeof EXTRA_GET / sizeof EXTRA_GET[0])
+
+static int pattern_match(const rcache__arg_t *pats, size_t npats, const char *name) {
+    for (size_t i = 0; i < npats; i++) {
+        char low[256];
+        size_t n = pats[i].len < sizeof low ? pats[i].len : sizeof low;
+        for (size_t j = 0; j < n; j++) {
+            char ch = pats[i].ptr[j];
+            low[j] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+        }
+        if (rcache_glob_match(low, n, name, strlen(name)) == 1)
+            return 1;
+    }
+    return 0;
+}
+
+static void config_get(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    rcache__server_t *s = c->srv;
+    struct evbuffer *b = evbuffer_new();
+    if (!b) {
+        rcache__reply_lib_error(c, RCACHE_ENOMEM);
+        return;
+    }
+    long long n = 0;
+    char val[512];
+    pthread_mutex_lock(&s->cfg_lock);
+    for (size_t i = 0; i < rcache__config_count(); i++) {
+        const char *name = rcache__config_name(i);
+        if (!pattern_match(&argv[2], argc - 2, name))
+            continue;
+        rcache__config_get(&s->cfg, name, val, sizeof val);
+        char hdr[RCACHE_RESP_HDR_MAX];
+        evbuffer_add(b, hdr, rcache__resp_fmt_bulk_hdr(hdr, strlen(name)));
+        evbuffer_add_printf(b, "%s\r\n", name);
+        evbuffer_add(b, hdr, rcache__resp_fmt_bulk_hdr(hdr, strlen(val)));
+        evbuffer_add_printf(b, "%s\r\n", val);
+        n += 2;
+    }
+    pthread_mutex_unlock(&s->cfg_lock);
+    for (size_t i = 0; i < NEXTRA; i++) {
+        if (!pattern_match(&argv[2], argc - 2, EXTRA_GET[i][0]))
+            continue;
+        char hdr[RCACHE_RESP_HDR_MAX];
+        evbuffer_add(b, hdr, rcache__resp_fmt_bulk_hdr(hdr, strlen(EXTRA_GET[i][0])));
+        evbuffer_add_printf(b, "%s\r\n", EXTRA_GET[i][0]);
+        evbuffer_add(b, hdr, rcache__resp_fmt_bulk_hdr(hdr, strlen(EXTRA_GET[i][1])));
+        evbuffer_add_printf(b, "%s\r\n", EXTRA_GET[i][1]);
+        n += 2;
+    }
+    rcache__reply_array(c, n);
+    evbuffer_add_buffer(c->out, b);
+    evbuffer_free(b);
+}
+
+/* Push the live settings to the cache and the hot-path copies. */
+void rcache__server_apply_config(rcache__server_t *s) {
+    rcache_set_limits(s->cache, s->cfg.max_items, s->cfg.maxmemory);
+    rcache_set_default_ttl(s->cache, s->cfg.default_ttl_ms);
+    atomic_store(&s->maxclients, s->cfg.maxclients);
+    atomic_store(&s->timeout_s, s->cfg.timeout_s);
+    atomic_store(&s->query_buf_limit, s->cfg.query_buf_limit);
+    atomic_store(&s->output_buf_limit, s->cfg.output_buf_limit);
+    atomic_store(&s->auth_required, s->cfg.requirepass != NULL);
+    rcache__log_set_level(s->cfg.loglevel);
+}
+
+static void config_set(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    rcache__server_t *s = c->srv;
+    if (argc < 4 || (argc - 2) % 2 != 0) {
+        rcache__reply_arity(c, "config|set");
+        return;
+    }
+    rcache__config_t tmp;
+    pthread_mutex_lock(&s->cfg_lock);
+    if (rcache__config_copy(&tmp, &s->cfg) != 0) {
+        pthread_mutex_unlock(&s->cfg_lock);
+        rcache__config_free(&tmp);
+        rcache__reply_lib_error(c, RCACHE_ENOMEM);
+        return;
+    }
+    for (size_t i = 2; i < argc; i += 2) {
+        char name[64], *value = NULL;
+        if (rcache__arg_cstr(&argv[i], name, sizeof name) != 0 || memchr(name, 0, argv[i].len)) {
+            name[0] = '\0';
+        }
+        for (char *p = name; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p + 32);
+        value = malloc(argv[i + 1].len + 1);
+        if (!value) {
+            pthread_mutex_unlock(&s->cfg_lock);
+            rcache__config_free(&tmp);
+            rcache__reply_lib_error(c, RCACHE_ENOMEM);
+            return;
+        }
+        memcpy(value, argv[i + 1].ptr, argv[i + 1].len);
+        value[argv[i + 1].len] = '\0';
+        const char *fail = NULL;
+        char err[512];
+        int known = name[0] && rcache__config_get(&tmp, name, err, sizeof err) == 0;
+        if (!strcmp(name, "maxmemory-policy")) {
+            if (strcasecmp(value, "allkeys-lru") != 0)
+                fail = "rcached only supports allkeys-lru";
+        } else if (!strcmp(name, "save")) {
+            if (value[0])
+                fail = "rcached does not persist data; only \"\" is accepted";
+        } else if (!strcmp(name, "appendonly")) {
+            if (strcasecmp(value, "no") != 0)
+                fail = "rcached does not persist data; only no is accepted";
+        } else if (!known) {
+            pthread_mutex_unlock(&s->cfg_lock);
+            rcache__config_free(&tmp);
+            rcache__reply_errorf(c, "ERR Unknown option or number of arguments for CONFIG SET - '%.*s'",
+                                 (int)(argv[i].len > 128 ? 128 : argv[i].len), argv[i].ptr);
+            free(value);
+            return;
+        } else if (!rcache__config_runtime(name)) {
+            fail = "can't set immutable config";
+        } else if (rcache__config_set(&tmp, name, value, err, sizeof err) != 0) {
+            fail = err;
+        }
+        free(value);
+        if (fail) {
+            pthread_mutex_unlock(&s->cfg_lock);
+            rcache__config_free(&tmp);
+            rcache__reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+                                 name, fail);
+            return;
+        }
+    }
+    rcache__config_free(&s->cfg);
+    s->cfg = tmp;
+    rcache__server_apply_config(s);
+    pthread_mutex_unlock(&s->cfg_lock);
+    rcache__reply_ok(c);
+}
+
+void rcache__cmd_config(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    const rcache__arg_t *sub = &argv[1];
+    if (rcache__arg_is(sub, "get")) {
+        if (argc < 3) {
+            rcache__reply_arity(c, "config|get");
+            return;
+        }
+        config_get(c, argc, argv);
+    } else if (rcache__arg_is(sub, "set")) {
+        config_set(c, argc, argv);
+    } else if (rcache__arg_is(sub, "resetstat")) {
+        if (argc != 2) {
+            rcache__reply_arity(c, "config|resetstat");
+            return;
+        }
+        rcache_stats_reset(c->srv->cache);
+        rcache__server_reset_stats(c->srv);
+        rcache__reply_ok(c);
+    } else if (rcache__arg_is(sub, "rewrite")) {
+        rcache__reply_error(c, "ERR CONFIG REWRITE is not supported by rcached");
+    } else if (rcache__arg_is(sub, "help") && argc == 2) {
+        rcache__reply_array(c, 7);
+        rcache__reply_status(c, "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+        rcache__reply_status(c, "GET <pattern> [<pattern> ...]");
+        rcache__reply_status(c, "    Return parameters matching the glob-like <pattern>s and their values.");
+        rcache__reply_status(c, "SET <directive> <value> [<directive> <value> ...]");
+        rcache__reply_status(c, "    Set the configuration <directive>s to <value>s.");
+        rcache__reply_status(c, "RESETSTAT");
+        rcache__reply_status(c, "    Reset statistics reported by the INFO command.");
+    } else {
+        rcache__reply_errorf(c, "ERR unknown subcommand '%.*s'. Try CONFIG HELP.",
+                             (int)(sub->len > 128 ? 128 : sub->len), sub->ptr);
+    }
+}
+
+/* ---- TIME, LASTSAVE, SHUTDOWN ----------------------------------------- */
+
+void rcache__cmd_time(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    struct timeval tv;
+    (void)argc;
+    (void)argv;
+    gettimeofday(&tv, NULL);
+    rcache__reply_array(c, 2);
+    rcache__reply_bulk_ll(c, (long long)tv.tv_sec);
+    rcache__reply_bulk_ll(c, (long long)tv.tv_usec);
+}
+
+void rcache__cmd_lastsave(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    (void)argc;
+    (void)argv;
+    rcache__reply_int(c, (long long)(c->srv->start_ms / 1000));
+}
+
+void rcache__cmd_shutdown(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    for (size_t i = 1; i < argc; i++) {
+        if (rcache__arg_is(&argv[i], "abort")) {
+            rcache__reply_error(c, "ERR No shutdown in progress.");
+            return;
+        }
+        if (!rcache__arg_is(&argv[i], "nosave") && !rcache__arg_is(&argv[i], "save") &&
+            !rcache__arg_is(&argv[i], "now") && !rcache__arg_is(&argv[i], "force")) {
+            rcache__reply_syntax_error(c);
+            return;
+        }
+    }
+    rcache__log(RCACHE__LOG_WARNING, "User requested shutdown...");
+    rcache__server_request_shutdown(c->srv);
+    c->flags |= RCACHE__CLIENT_CLOSE_AFTER_REPLY;
+}

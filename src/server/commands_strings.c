@@ -1,0 +1,498 @@
+/*
+ * commands_strings.c - the string commands: GET, SET and its options,
+ * GETEX, GETDEL, SETEX, PSETEX, SETNX, GETSET, MGET, MSET, MSETNX, STRLEN,
+ * APPEND, GETRANGE and SETRANGE.
+ *
+ * Reads use rcache_get_ref() so large values go out without a copy
+ * (reply.c). Read-modify-write commands run their logic in an
+ * rcache_update() callback, which holds the shard lock: the callbacks here
+ * only compute and copy, nothing else. SET ... GET uses rcache_set_ex()'s
+ * old_out so the swap is atomic.
+ */
+#include "keyargs.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- GET / GETDEL / MGET / STRLEN ------------------------------------- */
+
+static void reply_get(rcache__client_t *c, const rcache__arg_t *key) {
+    rcache_ref_t *ref = NULL;
+    if (!rcache__key_valid(key)) {
+        rcache__reply_null(c);
+        return;
+    }
+    int rc = rcache_get_ref(RCACHE__CACHE(c), RCACHE__KEY(*key), &ref);
+    if (rc == RCACHE_OK)
+        rcache__reply_ref(c, ref);
+    else if (rc == RCACHE_ENOTFOUND)
+        rcache__reply_null(c);
+    else
+        rcache__reply_lib_error(c, rc);
+}
+
+void rcache__cmd_get(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    (void)argc;
+    reply_get(c, &argv[1]);
+}
+
+void rcache__cmd_mget(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    rcache__reply_array(c, (long long)(argc - 1));
+    for (size_t i = 1; i < argc; i++)
+        reply_get(c, &argv[i]);
+}
+
+void rcache__cmd_getdel(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    rcache_ref_t *ref = NULL;
+    (void)argc;
+    if (!rcache__key_valid(&argv[1])) {
+        rcache__reply_null(c);
+        return;
+    }
+    int rc = rcache_take(RCACHE__CACHE(c), RCACHE__KEY(argv[1]), &ref);
+    if (rc == RCACHE_OK)
+        rcache__reply_ref(c, ref);
+    else if (rc == RCACHE_ENOTFOUND)
+        rcache__reply_null(c);
+    else
+        rcache__reply_lib_error(c, rc);
+}
+
+void rcache__cmd_strlen(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    rcache_entry_info_t info;
+    (void)argc;
+    if (rcache__key_valid(&argv[1]) &&
+        rcache_entry_info(RCACHE__CACHE(c), RCACHE__KEY(argv[1]), &info) == RCACHE_OK)
+        rcache__reply_int(c, (long long)info.value_len);
+    else
+        rcache__reply_int(c, 0);
+}
+
+/* ---- SET family -------------------------------------------------------- */
+
+#define SET_NX 0x1u
+#define SET_XX 0x2u
+#define SET_GET 0x4u
+#define SET_KEEPTTL 0x8u
+#define SET_EX 0x10u
+#define SET_PX 0x20u
+#define SET_EXAT 0x40u
+#define SET_PXAT 0x80u
+#define SET_PERSIST 0x100u
+#define SET_EXPIRE_ANY (SET_EX | SET_PX | SET_EXAT | SET_PXAT)
+
+/* Redis's parseExtendedStringArgumentsOrReply(). is_set: SET (else GETEX).
+ * On success fills *flags and *exp (kind 0 none, 1 relative ms, 2 absolute
+ * ms, 3 keepttl, 4 persist); on error replies and returns 0. */
+static int parse_set_args(rcache__client_t *c, size_t argc, const rcache__arg_t *argv,
+                          size_t first, int is_set, const char *cmdname,
+                          unsigned *flags, rcache__expire_opt_t *exp) {
+    unsigned f = 0;
+    const rcache__arg_t *expire = NULL;
+    for (size_t j = first; j < argc; j++) {
+        const rcache__arg_t *o = &argv[j];
+        int has_next = j + 1 < argc;
+        if (is_set && rcache__arg_is(o, "nx") && !(f & (SET_NX | SET_XX))) {
+            f |= SET_NX;
+        } else if (is_set && rcache__arg_is(o, "xx") && !(f & (SET_NX | SET_XX))) {
+            f |= SET_XX;
+        } else if (is_set && rcache__arg_is(o, "get") && !(f & SET_GET)) {
+            f |= SET_GET;
+        } else if (is_set && rcache__arg_is(o, "keepttl") &&
+                   !(f & (SET_KEEPTTL | SET_EXPIRE_ANY))) {
+            f |= SET_KEEPTTL;
+        } else if (!is_set && rcache__arg_is(o, "persist") &&
+                   !(f & (SET_PERSIST | SET_EXPIRE_ANY))) {
+            f |= SET_PERSIST;
+        } else if (has_next && !(f & (SET_KEEPTTL | SET_PERSIST | SET_EXPIRE_ANY)) &&
+                   (rcache__arg_is(o, "ex") || rcache__arg_is(o, "px") ||
+                    rcache__arg_is(o, "exat") || rcache__arg_is(o, "pxat"))) {
+            f |= rcache__arg_is(o, "ex")     ? SET_EX
+                 : rcache__arg_is(o, "px")   ? SET_PX
+                 : rcache__arg_is(o, "exat") ? SET_EXAT
+                                             : SET_PXAT;
+            expire = &argv[++j];
+        } else {
+            rcache__reply_syntax_error(c);
+            return 0;
+        }
+    }
+    exp->kind = 0;
+    exp->ms = 0;
+    if (f & SET_KEEPTTL)
+        exp->kind = 3;
+    if (f & SET_PERSIST)
+        exp->kind = 4;
+    if (expire) {
+        long long v;
+        if (!rcache__str2ll(expire->ptr, expire->len, &v)) {
+            rcache__reply_not_int(c);
+            return 0;
+        }
+        int secs = (f & (SET_EX | SET_EXAT)) != 0;
+        if (v <= 0 || (secs && v > LLONG_MAX / 1000)) {
+            rcache__reply_errorf(c, "ERR invalid expire time in '%s' command", cmdname);
+            return 0;
+        }
+        if (secs)
+            v *= 1000;
+        long long now = (long long)rcache_now_ms(RCACHE__CACHE(c));
+        if ((f & (SET_EX | SET_PX)) && v > LLONG_MAX - now) {
+            rcache__reply_errorf(c, "ERR invalid expire time in '%s' command", cmdname);
+            return 0;
+        }
+        exp->kind = (f & (SET_EX | SET_PX)) ? 1 : 2;
+        exp->ms = v;
+    }
+    *flags = f;
+    return 1;
+}
+
+/* Store key/value with the given expiry. Returns the library code; *old
+ * receives the previous entry when want_old. */
+static int store(rcache__client_t *c, const rcache__arg_t *key, const rcache__arg_t *val,
+                 const rcache__expire_opt_t *exp, unsigned lib_flags, int want_old,
+                 rcache_ref_t **old) {
+    rcache_set_opts_t o = {RCACHE_TTL_DEFAULT, lib_flags, 0};
+    int64_t past_at = -1;
+    if (exp->kind == 1) {
+        o.ttl_ms = exp->ms;
+    } else if (exp->kind == 2) {
+        long long rel = exp->ms - (long long)rcache_now_ms(RCACHE__CACHE(c));
+        if (rel > 0) {
+            o.ttl_ms = rel;
+        } else {
+            o.ttl_ms = 1; /* stored, then expired at once below */
+            past_at = exp->ms;
+        }
+    } else if (exp->kind == 3) {
+        o.ttl_ms = RCACHE_TTL_KEEP;
+    }
+    int rc = rcache_set_ex(RCACHE__CACHE(c), RCACHE__KEY(*key), val->ptr, val->len, &o,
+                           want_old ? old : NULL);
+    if (rc == RCACHE_OK && past_at >= 0)
+        rcache_expire_at(RCACHE__CACHE(c), RCACHE__KEY(*key), (uint64_t)past_at);
+    return rc;
+}
+
+void rcache__cmd_set(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    unsigned f;
+    rcache__expire_opt_t exp;
+    if (!parse_set_args(c, argc, argv, 3, 1, "set", &f, &exp))
+        return;
+    if (!rcache__key_ok(c, &argv[1]))
+        return;
+    unsigned lf = (f & SET_NX) ? RCACHE_SET_NX : (f & SET_XX) ? RCACHE_SET_XX : 0;
+    rcache_ref_t *old = NULL;
+    int rc = store(c, &argv[1], &argv[2], &exp, lf, (f & SET_GET) != 0, &old);
+    if (rc != RCACHE_OK && rc != RCACHE_EEXIST && rc != RCACHE_ENOTFOUND) {
+        rcache_release(old);
+        rcache__reply_lib_error(c, rc);
+        return;
+    }
+    if (f & SET_GET) {
+        if (old)
+            rcache__reply_ref(c, old);
+        else
+            rcache__reply_null(c);
+    } else if (rc == RCACHE_OK) {
+        rcache__reply_ok(c);
+    } else {
+        rcache__reply_null(c);
+    }
+}
+
+static void setex_common(rcache__client_t *c, const rcache__arg_t *argv, int secs,
+                         const char *name) {
+    long long v;
+    if (!rcache__str2ll(argv[2].ptr, argv[2].len, &v)) {
+        rcache__reply_not_int(c);
+        return;
+    }
+    long long now = (long long)rcache_now_ms(RCACHE__CACHE(c));
+    if (v <= 0 || (secs && v > LLONG_MAX / 1000) ||
+        (secs ? v * 1000 : v) > LLONG_MAX - now) {
+        rcache__reply_errorf(c, "ERR invalid expire time in '%s' command", name);
+        return;
+    }
+    if (!rcache__key_ok(c, &argv[1]))
+        return;
+    rcache__expire_opt_t exp = {1, secs ? v * 1000 : v};
+    int rc = store(c, &argv[1], &argv[3], &exp, 0, 0, NULL);
+    if (rc == RCACHE_OK)
+        rcache__reply_ok(c);
+    else
+        rcache__reply_lib_error(c, rc);
+}
+
+void rcache__cmd_setex(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    (void)argc;
+    setex_common(c, argv, 1, "setex");
+}
+
+void rcache__cmd_psetex(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    (void)argc;
+    setex_common(c, argv, 0, "psetex");
+}
+
+void rcache__cmd_setnx(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    (void)argc;
+    if (!rcache__key_ok(c, &argv[1]))
+        return;
+    rcache__expire_opt_t exp = {0, 0};
+    int rc = store(c, &argv[1], &argv[2], &exp, RCACHE_SET_NX, 0, NULL);
+    if (rc == RCACHE_OK)
+        rcache__reply_int(c, 1);
+    else if (rc == RCACHE_EEXIST)
+        rcache__reply_int(c, 0);
+    else
+        rcache__reply_lib_error(c, rc);
+}
+
+void rcache__cmd_getset(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    (void)argc;
+    if (!rcache__key_ok(c, &argv[1]))
+        return;
+    rcache__expire_opt_t exp = {0, 0};
+    rcache_ref_t *old = NULL;
+    int rc = store(c, &argv[1], &argv[2], &exp, 0, 1, &old);
+    if (rc != RCACHE_OK) {
+        rcache_release(old);
+        rcache__reply_lib_error(c, rc);
+    } else if (old) {
+        rcache__reply_ref(c, old);
+    } else {
+        rcache__reply_null(c);
+    }
+}
+
+void rcache__cmd_mset(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    if (argc % 2 == 0) {
+        rcache__reply_arity(c, "mset");
+        return;
+    }
+    for (size_t i = 1; i < argc; i += 2)
+        if (!rcache__key_ok(c, &argv[i]))
+            return;
+    rcache__expire_opt_t exp = {0, 0};
+    for (size_t i = 1; i < argc; i += 2) {
+        int rc = store(c, &argv[i], &argv[i + 1], &exp, 0, 0, NULL);
+        if (rc != RCACHE_OK) {
+            rcache__reply_lib_error(c, rc);
+            return;
+        }
+    }
+    rcache__reply_ok(c);
+}
+
+void rcache__cmd_msetnx(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    if (argc % 2 == 0) {
+        rcache__reply_arity(c, "msetnx");
+        return;
+    }
+    for (size_t i = 1; i < argc; i += 2)
+        if (!rcache__key_ok(c, &argv[i]))
+            return;
+    for (size_t i = 1; i < argc; i += 2) {
+        if (rcache_exists(RCACHE__CACHE(c), RCACHE__KEY(argv[i]))) {
+            rcache__reply_int(c, 0);
+            return;
+        }
+    }
+    rcache__expire_opt_t exp = {0, 0};
+    for (size_t i = 1; i < argc; i += 2) {
+        int rc = store(c, &argv[i], &argv[i + 1], &exp, 0, 0, NULL);
+        if (rc != RCACHE_OK) {
+            rcache__reply_lib_error(c, rc);
+            return;
+        }
+    }
+    rcache__reply_int(c, 1);
+}
+
+/* ---- GETEX ---------------------------------------------------------- */
+
+typedef struct getex_ctx {
+    const rcache__expire_opt_t *exp;
+    uint64_t now;
+    int found;
+    char *copy;   /* malloc'd copy of the value */
+    size_t len;
+} getex_ctx_t;
+
+#define E_NOMEM (RCACHE_EUSER - 1)
+
+static int getex_cb(rcache_update_t *u, void *arg) {
+    getex_ctx_t *g = arg;
+    if (!u->found)
+        return RCACHE_UPDATE_KEEP;
+    g->found = 1;
+    g->copy = malloc(u->old_len ? u->old_len : 1);
+    if (!g->copy)
+        return E_NOMEM;
+    if (u->old_len)
+        memcpy(g->copy, u->old_val, u->old_len);
+    g->len = u->old_len;
+    switch (g->exp->kind) {
+    case 1:
+        u->ttl_ms = g->exp->ms;
+        return RCACHE_UPDATE_TTL;
+    case 2:
+        if ((uint64_t)g->exp->ms <= g->now)
+            return RCACHE_UPDATE_DELETE;
+        u->expire_at_ms = (uint64_t)g->exp->ms;
+        return RCACHE_UPDATE_TTL;
+    case 4:
+        u->ttl_ms = 0;
+        return RCACHE_UPDATE_TTL;
+    default:
+        return RCACHE_UPDATE_KEEP;
+    }
+}
+
+void rcache__cmd_getex(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    unsigned f;
+    rcache__expire_opt_t exp;
+    if (!parse_set_args(c, argc, argv, 2, 0, "getex", &f, &exp))
+        return;
+    if (exp.kind == 0) {
+        reply_get(c, &argv[1]);
+        return;
+    }
+    if (!rcache__key_valid(&argv[1])) {
+        rcache__reply_null(c);
+        return;
+    }
+    getex_ctx_t g = {&exp, rcache_now_ms(RCACHE__CACHE(c)), 0, NULL, 0};
+    int rc = rcache_update(RCACHE__CACHE(c), RCACHE__KEY(argv[1]), getex_cb, &g);
+    if (rc == E_NOMEM)
+        rc = RCACHE_ENOMEM;
+    if (rc != RCACHE_OK)
+        rcache__reply_lib_error(c, rc);
+    else if (!g.found)
+        rcache__reply_null(c);
+    else
+        rcache__reply_bulk(c, g.copy, g.len);
+    free(g.copy);
+}
+
+/* ---- APPEND / SETRANGE / GETRANGE ------------------------------------ */
+
+typedef struct splice_ctx {
+    const char *data;
+    size_t len;
+    size_t offset;    /* SETRANGE offset; APPEND: SIZE_MAX = at end */
+    char *buf;        /* new value, malloc'd in the callback */
+    size_t new_len;
+    int too_big;
+} splice_ctx_t;
+
+#define E_TOOBIG (RCACHE_EUSER - 2)
+
+static int splice_cb(rcache_update_t *u, void *arg) {
+    splice_ctx_t *s = arg;
+    size_t old = u->found ? u->old_len : 0;
+    size_t off = s->offset == SIZE_MAX ? old : s->offset;
+    if (s->len == 0) { /* nothing to write: report the length only */
+        s->new_len = old;
+        return RCACHE_UPDATE_KEEP;
+    }
+    size_t end = off + s->len;
+    size_t nl = end > old ? end : old;
+    if (nl > RCACHE__MAX_STRING)
+        return E_TOOBIG;
+    s->buf = malloc(nl);
+    if (!s->buf)
+        return E_NOMEM;
+    if (old)
+        memcpy(s->buf, u->old_val, old);
+    if (off > old)
+        memset(s->buf + old, 0, off - old);
+    memcpy(s->buf + off, s->data, s->len);
+    s->new_len = nl;
+    u->new_val = s->buf;
+    u->new_len = nl;
+    u->ttl_ms = u->found ? RCACHE_TTL_KEEP : RCACHE_TTL_DEFAULT;
+    return RCACHE_UPDATE_STORE;
+}
+
+static void splice(rcache__client_t *c, const rcache__arg_t *key, const rcache__arg_t *val,
+                   size_t offset) {
+    if (!rcache__key_ok(c, key))
+        return;
+    splice_ctx_t s = {val->ptr, val->len, offset, NULL, 0, 0};
+    int rc = rcache_update(RCACHE__CACHE(c), RCACHE__KEY(*key), splice_cb, &s);
+    free(s.buf);
+    if (rc == E_TOOBIG)
+        rcache__reply_error(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+    else if (rc == E_NOMEM)
+        rcache__reply_lib_error(c, RCACHE_ENOMEM);
+    else if (rc != RCACHE_OK)
+        rcache__reply_lib_error(c, rc);
+    else
+        rcache__reply_int(c, (long long)s.new_len);
+}
+
+void rcache__cmd_append(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    (void)argc;
+    splice(c, &argv[1], &argv[2], SIZE_MAX);
+}
+
+void rcache__cmd_setrange(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    long long off;
+    (void)argc;
+    if (!rcache__str2ll(argv[2].ptr, argv[2].len, &off)) {
+        rcache__reply_not_int(c);
+        return;
+    }
+    if (off < 0) {
+        rcache__reply_error(c, "ERR offset is out of range");
+        return;
+    }
+    if ((unsigned long long)off + argv[3].len > RCACHE__MAX_STRING) {
+        rcache__reply_error(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+        return;
+    }
+    splice(c, &argv[1], &argv[3], (size_t)off);
+}
+
+void rcache__cmd_getrange(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    long long start, end;
+    (void)argc;
+    if (!rcache__str2ll(argv[2].ptr, argv[2].len, &start) ||
+        !rcache__str2ll(argv[3].ptr, argv[3].len, &end)) {
+        rcache__reply_not_int(c);
+        return;
+    }
+    rcache_ref_t *ref = NULL;
+    if (!rcache__key_valid(&argv[1]) ||
+        rcache_get_ref(RCACHE__CACHE(c), RCACHE__KEY(argv[1]), &ref) != RCACHE_OK) {
+        rcache__reply_bulk(c, "", 0);
+        return;
+    }
+    size_t len = 0;
+    const char *v = rcache_ref_value(ref, &len);
+    long long sl = (long long)len;
+    if (start < 0 && end < 0 && start > end) {
+        rcache__reply_bulk(c, "", 0);
+        rcache_release(ref);
+        return;
+    }
+    if (start < 0)
+        start = sl + start;
+    if (end < 0)
+        end = sl + end;
+    if (start < 0)
+        start = 0;
+    if (end < 0)
+        end = 0;
+    if (end >= sl)
+        end = sl - 1;
+    if (!v || start > end || sl == 0)
+        rcache__reply_bulk(c, "", 0);
+    else
+        rcache__reply_bulk(c, v + start, (size_t)(end - start + 1));
+    rcache_release(ref);
+}

@@ -1,0 +1,647 @@
+/*
+ * config.c - parsing of rcached's options from flags, a redis.conf-style
+ * file and the environment into an rcache__config_t.
+ *
+ * One table describes every option (name, type, field, default, help), so
+ * the flag parser, the file parser, the environment overlay, `--help`,
+ * CONFIG GET and CONFIG SET all agree on names, types and error messages.
+ * The file is pure apart from reading the config file and getenv(): no
+ * sockets, no logging, no globals written, so it can be unit-tested and
+ * fuzzed (rcache__config_parse_text() takes any bytes).
+ */
+#include "config.h"
+
+#include "rcache.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum opt_type { T_STR, T_UINT, T_SIZE, T_BOOL, T_LOGLEVEL, T_OCTAL };
+
+typedef struct opt {
+    const char *name;
+    enum opt_type type;
+    size_t off;        /* offset of the field in rcache__config_t */
+    uint64_t min, max; /* T_UINT / T_SIZE / T_OCTAL range */
+    int runtime;       /* CONFIG SET may change it */
+    const char *metavar;
+    const char *defval; /* default, as text for --help */
+    const char *help;
+} opt_t;
+
+#define F(field) offsetof(rcache__config_t, field)
+#define U64MAX UINT64_MAX
+
+static const opt_t OPTS[] = {
+    {"port", T_UINT, F(port), 0, 65535, 0, "<n>", "6380",
+     "TCP port (0 = no TCP listener)"},
+    {"bind", T_STR, F(bind), 0, 0, 0, "<addr>", "127.0.0.1",
+     "address to listen on (IPv4 or IPv6)"},
+    {"unixsocket", T_STR, F(unixsocket), 0, 0, 0, "<path>", "(none)",
+     "also listen on this unix socket"},
+    {"unixsocketperm", T_OCTAL, F(unixsocketperm), 0, 07777, 0, "<mode>", "0",
+     "octal mode of the unix socket (0 = umask)"},
+    {"tcp-backlog", T_UINT, F(tcp_backlog), 1, 65535, 0, "<n>", "511",
+     "listen() backlog"},
+    {"tcp-keepalive", T_UINT, F(tcp_keepalive), 0, 86400, 0, "<s>", "300",
+     "TCP keepalive interval in seconds (0 = off)"},
+    {"threads", T_UINT, F(threads), 0, 256, 0, "<n>", "0",
+     "worker threads (0 = number of cores)"},
+    {"maxmemory", T_SIZE, F(maxmemory), 0, U64MAX, 1, "<size>", "512mb",
+     "byte limit of the cache, e.g. 512mb, 1g (0 = unbounded)"},
+    {"max-items", T_UINT, F(max_items), 0, U64MAX, 1, "<n>", "0",
+     "item limit of the cache (0 = unbounded)"},
+    {"default-ttl", T_UINT, F(default_ttl_ms), 0, U64MAX / 2, 1, "<ms>", "0",
+     "TTL in ms of keys SET without EX/PX (0 = no expiry)"},
+    {"shards", T_UINT, F(shards), 0, 1024, 0, "<n>", "0",
+     "cache shards (0 = library default)"},
+    {"maxclients", T_UINT, F(maxclients), 1, 1000000, 1, "<n>", "10000",
+     "most simultaneous clients"},
+    {"timeout", T_UINT, F(timeout_s), 0, 100000000, 1, "<s>", "0",
+     "close clients idle this many seconds (0 = never)"},
+    {"requirepass", T_STR, F(requirepass), 0, 0, 1, "<password>", "(none)",
+     "password clients must AUTH with"},
+    {"client-query-buffer-limit", T_SIZE, F(query_buf_limit), 1024, U64MAX, 1,
+     "<size>", "64mb", "largest unprocessed input per client"},
+    {"client-output-buffer-limit", T_SIZE, F(output_buf_limit), 0, U64MAX, 1,
+     "<size>", "64mb",
+     "pending output above which a client is disconnected (0 = unbounded)"},
+    {"loglevel", T_LOGLEVEL, F(loglevel), 0, 0, 1, "<level>", "notice",
+     "debug, verbose, notice or warning"},
+    {"logfile", T_STR, F(logfile), 0, 0, 0, "<path>", "(stderr)",
+     "append the log to this file instead of stderr"},
+    {"admin-bind", T_STR, F(admin_bind), 0, 0, 0, "<addr>", "127.0.0.1",
+     "address of the admin HTTP API"},
+    {"admin-port", T_UINT, F(admin_port), 0, 65535, 0, "<n>", "6381",
+     "port of the admin HTTP API (0 = disabled)"},
+    {"admin-token", T_STR, F(admin_token), 0, 0, 0, "<token>", "(generated)",
+     "bearer token of the admin API (env RCACHE_ADMIN_TOKEN)"},
+    {"admin-token-file", T_STR, F(admin_token_file), 0, 0, 0, "<path>",
+     "(admin default)", "where a generated admin token is written"},
+    {"metrics-auth", T_BOOL, F(metrics_auth), 0, 1, 0, "yes|no", "no",
+     "whether /metrics needs the admin token"},
+    {"admin-max-body", T_SIZE, F(admin_max_body), 1, U64MAX, 0, "<size>", "1mb",
+     "largest admin request body"},
+    {"admin-timeout", T_UINT, F(admin_timeout_s), 1, 86400, 0, "<s>", "10",
+     "admin HTTP read/write timeout in seconds"},
+};
+#define NOPTS (sizeof OPTS / sizeof OPTS[0])
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* Printable, shortened copy of untrusted text for messages. */
+static const char *shown(const char *s, char *buf, size_t cap) {
+    size_t o = 0;
+    for (size_t i = 0; s[i] && o + 4 < cap; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        buf[o++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+    }
+    if (s[0] && o + 4 >= cap && strlen(s) > o) {
+        buf[o++] = '.';
+        buf[o++] = '.';
+        buf[o++] = '.';
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+static const opt_t *find_opt(const char *name) {
+    char norm[64];
+    size_t n = strlen(name);
+    if (n == 0 || n >= sizeof norm)
+        return NULL;
+    for (size_t i = 0; i <= n; i++) {
+        char ch = (char)tolower((unsigned char)name[i]);
+        norm[i] = ch == '_' ? '-' : ch;
+    }
+    for (size_t i = 0; i < NOPTS; i++)
+        if (strcmp(OPTS[i].name, norm) == 0)
+            return &OPTS[i];
+    return NULL;
+}
+
+const char *rcache__loglevel_name(int level) {
+    switch (level) {
+    case RCACHE__LOG_DEBUG: return "debug";
+    case RCACHE__LOG_VERBOSE: return "verbose";
+    case RCACHE__LOG_NOTICE: return "notice";
+    case RCACHE__LOG_WARNING: return "warning";
+    default: return "unknown";
+    }
+}
+
+int rcache__loglevel_parse(const char *t) {
+    static const char *names[] = {"debug", "verbose", "notice", "warning"};
+    for (int i = 0; i < 4; i++)
+        if (strcasecmp(t, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* Strict unsigned decimal: digits only, no sign, no spaces, no overflow. */
+static int parse_u64(const char *t, uint64_t *out) {
+    uint64_t v = 0;
+    if (!*t)
+        return -1;
+    for (; *t; t++) {
+        if (*t < '0' || *t > '9')
+            return -1;
+        unsigned d = (unsigned)(*t - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_octal(const char *t, uint64_t *out) {
+    uint64_t v = 0;
+    if (!*t)
+        return -1;
+    for (; *t; t++) {
+        if (*t < '0' || *t > '7' || v > 07777)
+            return -1;
+        v = v * 8 + (uint64_t)(*t - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_bool(const char *t, int *out) {
+    if (!strcasecmp(t, "yes") || !strcasecmp(t, "true") || !strcmp(t, "1") ||
+        !strcasecmp(t, "on")) {
+        *out = 1;
+        return 0;
+    }
+    if (!strcasecmp(t, "no") || !strcasecmp(t, "false") || !strcmp(t, "0") ||
+        !strcasecmp(t, "off")) {
+        *out = 0;
+        return 0;
+    }
+    return -1;
+}
+
+static int set_opt(rcache__config_t *cfg, const opt_t *o, const char *value,
+                   char *err, size_t errlen) {
+    char vb[80];
+    char *field = (char *)cfg + o->off;
+    uint64_t u = 0;
+    switch (o->type) {
+    case T_STR: {
+        char **sp = (char **)(void *)field;
+        char *dup = NULL;
+        if (value[0]) {
+            dup = strdup(value);
+            if (!dup)
+                return fail(err, errlen, "out of memory");
+        }
+        free(*sp);
+        *sp = dup;
+        return 0;
+    }
+    case T_UINT:
+        if (parse_u64(value, &u) != 0 || u < o->min || u > o->max)
+            return fail(err, errlen,
+                        "invalid value for '%s': '%s' (expected an integer "
+                        "%llu..%llu)",
+                        o->name, shown(value, vb, sizeof vb),
+                        (unsigned long long)o->min, (unsigned long long)o->max);
+        *(uint64_t *)(void *)field = u;
+        return 0;
+    case T_SIZE:
+        if (rcache_parse_size(value, &u) != RCACHE_OK || u < o->min ||
+            u > o->max)
+            return fail(err, errlen,
+                        "invalid value for '%s': '%s' (expected a size such "
+                        "as 1048576, 64kb, 512mb, 1g%s)",
+                        o->name, shown(value, vb, sizeof vb),
+                        o->min ? ", at least 1024" : "");
+        *(uint64_t *)(void *)field = u;
+        return 0;
+    case T_OCTAL:
+        if (parse_octal(value, &u) != 0 || u > o->max)
+            return fail(err, errlen,
+                        "invalid value for '%s': '%s' (expected an octal mode "
+                        "such as 700)",
+                        o->name, shown(value, vb, sizeof vb));
+        *(uint64_t *)(void *)field = u;
+        return 0;
+    case T_BOOL: {
+        int b;
+        if (parse_bool(value, &b) != 0)
+            return fail(err, errlen,
+                        "invalid value for '%s': '%s' (expected yes or no)",
+                        o->name, shown(value, vb, sizeof vb));
+        *(int *)(void *)field = b;
+        return 0;
+    }
+    case T_LOGLEVEL: {
+        int l = rcache__loglevel_parse(value);
+        if (l < 0)
+            return fail(err, errlen,
+                        "invalid value for '%s': '%s' (expected debug, "
+                        "verbose, notice or warning)",
+                        o->name, shown(value, vb, sizeof vb));
+        *(int *)(void *)field = l;
+        return 0;
+    }
+    }
+    return fail(err, errlen, "internal error");
+}
+
+void rcache__config_defaults(rcache__config_t *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->port = 6380;
+    cfg->bind = strdup("127.0.0.1");
+    cfg->tcp_backlog = 511;
+    cfg->tcp_keepalive = 300;
+    cfg->maxmemory = 512ull * 1024 * 1024;
+    cfg->maxclients = 10000;
+    cfg->query_buf_limit = 64ull * 1024 * 1024;
+    cfg->output_buf_limit = 64ull * 1024 * 1024;
+    cfg->loglevel = RCACHE__LOG_NOTICE;
+    cfg->admin_bind = strdup("127.0.0.1");
+    cfg->admin_port = 6381;
+    cfg->admin_max_body = 1024 * 1024;
+    cfg->admin_timeout_s = 10;
+}
+
+/* The string fields a config owns. */
+static const size_t STR_OFFS[] = {
+    F(bind),        F(unixsocket),  F(requirepass),      F(logfile),
+    F(admin_bind),  F(admin_token), F(admin_token_file), F(config_file)};
+#define NSTR (sizeof STR_OFFS / sizeof STR_OFFS[0])
+
+static char **str_field(rcache__config_t *cfg, size_t i) {
+    return (char **)(void *)((char *)cfg + STR_OFFS[i]);
+}
+
+void rcache__config_free(rcache__config_t *cfg) {
+    for (size_t i = 0; i < NSTR; i++) {
+        free(*str_field(cfg, i));
+        *str_field(cfg, i) = NULL;
+    }
+}
+
+int rcache__config_copy(rcache__config_t *dst, const rcache__config_t *src) {
+    int rc = 0;
+    *dst = *src;
+    for (size_t i = 0; i < NSTR; i++) {
+        char **sp = str_field(dst, i);
+        if (*sp && !(*sp = strdup(*sp)))
+            rc = -1;
+    }
+    return rc;
+}
+
+int rcache__config_set(rcache__config_t *cfg, const char *name,
+                       const char *value, char *err, size_t errlen) {
+    char nb[80];
+    const opt_t *o = find_opt(name);
+    if (!o)
+        return fail(err, errlen, "unknown option '%s'",
+                    shown(name, nb, sizeof nb));
+    return set_opt(cfg, o, value, err, errlen);
+}
+
+int rcache__config_get(const rcache__config_t *cfg, const char *name,
+                       char *out, size_t cap) {
+    const opt_t *o = find_opt(name);
+    if (!o)
+        return -1;
+    const char *field = (const char *)cfg + o->off;
+    switch (o->type) {
+    case T_STR: {
+        const char *s = *(char *const *)(const void *)field;
+        snprintf(out, cap, "%s", s ? s : "");
+        break;
+    }
+    case T_UINT:
+    case T_SIZE:
+        snprintf(out, cap, "%llu",
+                 (unsigned long long)*(const uint64_t *)(const void *)field);
+        break;
+    case T_OCTAL:
+        snprintf(out, cap, "%llo",
+                 (unsigned long long)*(const uint64_t *)(const void *)field);
+        break;
+    case T_BOOL:
+        snprintf(out, cap, "%s", *(const int *)(const void *)field ? "yes" : "no");
+        break;
+    case T_LOGLEVEL:
+        snprintf(out, cap, "%s",
+                 rcache__loglevel_name(*(const int *)(const void *)field));
+        break;
+    }
+    return 0;
+}
+
+size_t rcache__config_count(void) { return NOPTS; }
+const char *rcache__config_name(size_t i) { return i < NOPTS ? OPTS[i].name : NULL; }
+const char *rcache__config_help_text(size_t i) { return i < NOPTS ? OPTS[i].help : NULL; }
+const char *rcache__config_default_text(size_t i) { return i < NOPTS ? OPTS[i].defval : NULL; }
+const char *rcache__config_metavar(size_t i) { return i < NOPTS ? OPTS[i].metavar : NULL; }
+
+int rcache__config_runtime(const char *name) {
+    const opt_t *o = find_opt(name);
+    return o ? o->runtime : 0;
+}
+
+/* ---- redis.conf-style text ------------------------------------------ */
+
+static int is_space(char ch) {
+    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\v' || ch == '\f';
+}
+
+/* Unquote value[0..len) into out (cap >= len + 1). -1 if a quote is not
+ * closed or text follows the closing quote. */
+static int unquote(const char *v, size_t len, char *out) {
+    size_t o = 0;
+    if (len >= 1 && (v[0] == '"' || v[0] == '\'')) {
+        char q = v[0];
+        size_t i = 1;
+        for (; i < len && v[i] != q; i++) {
+            if (q == '"' && v[i] == '\\' && i + 1 < len) {
+                char e = v[++i];
+                out[o++] = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e;
+            } else {
+                out[o++] = v[i];
+            }
+        }
+        if (i >= len || i + 1 != len)
+            return -1;
+    } else {
+        memcpy(out, v, len);
+        o = len;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+int rcache__config_parse_text(rcache__config_t *cfg, const char *text,
+                              size_t len, const char *origin, char *err,
+                              size_t errlen) {
+    size_t pos = 0;
+    int line = 0;
+    char *buf = NULL;
+    size_t bufcap = 0;
+    int rc = 0;
+    char nb[80];
+    if (!origin)
+        origin = "config";
+    while (pos < len && rc == 0) {
+        size_t end = pos;
+        while (end < len && text[end] != '\n')
+            end++;
+        line++;
+        size_t s = pos, e = end;
+        pos = end + 1;
+        while (s < e && is_space(text[s]))
+            s++;
+        while (e > s && is_space(text[e - 1]))
+            e--;
+        if (s == e || text[s] == '#')
+            continue;
+        if (memchr(text + s, '\0', e - s)) {
+            rc = fail(err, errlen, "%s line %d: NUL byte in line", origin, line);
+            break;
+        }
+        size_t ne = s;
+        while (ne < e && !is_space(text[ne]))
+            ne++;
+        size_t vs = ne;
+        while (vs < e && is_space(text[vs]))
+            vs++;
+        size_t need = (e - s) + 2;
+        if (need > bufcap) {
+            char *nbuf = realloc(buf, need);
+            if (!nbuf) {
+                rc = fail(err, errlen, "out of memory");
+                break;
+            }
+            buf = nbuf;
+            bufcap = need;
+        }
+        char *name = buf;
+        memcpy(name, text + s, ne - s);
+        name[ne - s] = '\0';
+        char *value = name + (ne - s) + 1;
+        if (unquote(text + vs, e - vs, value) != 0) {
+            rc = fail(err, errlen, "%s line %d: unbalanced quotes in value of '%s'",
+                      origin, line, shown(name, nb, sizeof nb));
+            break;
+        }
+        if (!strcasecmp(name, "config")) {
+            rc = fail(err, errlen, "%s line %d: 'config' is only a command-line option",
+                      origin, line);
+            break;
+        }
+        if (vs == e && !find_opt(name)) {
+            rc = fail(err, errlen, "%s line %d: unknown option '%s'", origin, line,
+                      shown(name, nb, sizeof nb));
+            break;
+        }
+        char sub[512];
+        if (rcache__config_set(cfg, name, value, sub, sizeof sub) != 0)
+            rc = fail(err, errlen, "%s line %d: %s", origin, line, sub);
+    }
+    free(buf);
+    return rc;
+}
+
+int rcache__config_load_file(rcache__config_t *cfg, const char *path,
+                             char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fail(err, errlen, "cannot open config file '%s': %s", path,
+                    strerror(errno));
+    char *data = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 4096;
+            if (ncap > (64u << 20)) {
+                fclose(f);
+                free(data);
+                return fail(err, errlen, "config file '%s' is too large", path);
+            }
+            char *nd = realloc(data, ncap);
+            if (!nd) {
+                fclose(f);
+                free(data);
+                return fail(err, errlen, "out of memory");
+            }
+            data = nd;
+            cap = ncap;
+        }
+        size_t n = fread(data + len, 1, cap - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    int rerr = ferror(f);
+    fclose(f);
+    if (rerr) {
+        free(data);
+        return fail(err, errlen, "cannot read config file '%s'", path);
+    }
+    char origin[300];
+    snprintf(origin, sizeof origin, "config file '%s'", path);
+    int rc = rcache__config_parse_text(cfg, data, len, origin, err, errlen);
+    free(data);
+    return rc;
+}
+
+/* ---- environment ------------------------------------------------------ */
+
+int rcache__config_apply_env(rcache__config_t *cfg, char *err, size_t errlen) {
+    rcache_config_t lc;
+    char lerr[256] = "";
+    rcache_config_init(&lc);
+    lc.max_items = cfg->max_items;
+    lc.max_bytes = cfg->maxmemory;
+    lc.default_ttl_ms = cfg->default_ttl_ms;
+    lc.shards = (uint32_t)cfg->shards;
+    lc.disabled = cfg->disabled;
+    if (rcache_config_from_env(&lc, lerr, sizeof lerr) != RCACHE_OK)
+        return fail(err, errlen, "environment: %s", lerr[0] ? lerr : "invalid value");
+    cfg->max_items = lc.max_items;
+    cfg->maxmemory = lc.max_bytes;
+    cfg->default_ttl_ms = lc.default_ttl_ms;
+    cfg->shards = lc.shards;
+    cfg->disabled = lc.disabled;
+
+    const char *tok = getenv("RCACHE_ADMIN_TOKEN");
+    if (tok && tok[0] && set_opt(cfg, find_opt("admin-token"), tok, err, errlen))
+        return -1;
+    for (size_t i = 0; i < NOPTS; i++) {
+        char var[80] = "RCACHED_";
+        size_t o = strlen(var);
+        for (const char *p = OPTS[i].name; *p && o + 1 < sizeof var; p++)
+            var[o++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+        var[o] = '\0';
+        const char *v = getenv(var);
+        if (!v)
+            continue;
+        char sub[400];
+        if (set_opt(cfg, &OPTS[i], v, sub, sizeof sub) != 0)
+            return fail(err, errlen, "environment %s: %s", var, sub);
+    }
+    return 0;
+}
+
+/* ---- command line ------------------------------------------------------ */
+
+int rcache__config_apply_args(rcache__config_t *cfg, int argc, char **argv,
+                              char *err, size_t errlen) {
+    char nb[80];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            cfg->show_help = 1;
+            continue;
+        }
+        if (!strcmp(a, "-v") || !strcmp(a, "--version")) {
+            cfg->show_version = 1;
+            continue;
+        }
+        if (a[0] != '-') {
+            if (i == 1) /* config file, redis-server style */
+                continue;
+            return fail(err, errlen, "unexpected argument '%s'", shown(a, nb, sizeof nb));
+        }
+        if (a[1] != '-' || a[2] == '\0')
+            return fail(err, errlen, "unknown option '%s' (options are --name value)",
+                        shown(a, nb, sizeof nb));
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        char namebuf[80];
+        const char *value;
+        if (eq) {
+            size_t nl = (size_t)(eq - name);
+            if (nl >= sizeof namebuf)
+                return fail(err, errlen, "unknown option '--%s'", shown(name, nb, sizeof nb));
+            memcpy(namebuf, name, nl);
+            namebuf[nl] = '\0';
+            name = namebuf;
+            value = eq + 1;
+        } else {
+            if (i + 1 >= argc) {
+                if (!strcasecmp(name, "config") || find_opt(name))
+                    return fail(err, errlen, "option '--%s' needs a value",
+                                shown(name, nb, sizeof nb));
+                return fail(err, errlen, "unknown option '--%s'", shown(name, nb, sizeof nb));
+            }
+            value = argv[++i];
+        }
+        if (!strcasecmp(name, "config"))
+            continue; /* handled by rcache__config_from_argv() */
+        if (!find_opt(name))
+            return fail(err, errlen, "unknown option '--%s'", shown(name, nb, sizeof nb));
+        if (rcache__config_set(cfg, name, value, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The config file named on the command line, or NULL. */
+static const char *config_file_arg(int argc, char **argv) {
+    const char *file = NULL;
+    if (argc > 1 && argv[1][0] != '-')
+        file = argv[1];
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            file = argv[++i];
+        else if (!strncmp(argv[i], "--config=", 9))
+            file = argv[i] + 9;
+    }
+    return file;
+}
+
+int rcache__config_from_argv(rcache__config_t *cfg, int argc, char **argv,
+                             char *err, size_t errlen) {
+    rcache__config_defaults(cfg);
+    if (!cfg->bind || !cfg->admin_bind)
+        return fail(err, errlen, "out of memory");
+    /* A flag error is reported before environment or file problems, and
+     * --help works whatever the environment holds. */
+    rcache__config_t probe;
+    rcache__config_defaults(&probe);
+    int prc = rcache__config_apply_args(&probe, argc, argv, err, errlen);
+    int help = probe.show_help || probe.show_version;
+    cfg->show_help = probe.show_help;
+    cfg->show_version = probe.show_version;
+    rcache__config_free(&probe);
+    if (prc != 0)
+        return -1;
+    if (help)
+        return 0;
+    if (rcache__config_apply_env(cfg, err, errlen) != 0)
+        return -1;
+    const char *file = config_file_arg(argc, argv);
+    if (file) {
+        free(cfg->config_file);
+        cfg->config_file = strdup(file);
+        if (rcache__config_load_file(cfg, file, err, errlen) != 0)
+            return -1;
+    }
+    return rcache__config_apply_args(cfg, argc, argv, err, errlen);
+}

@@ -1,0 +1,116 @@
+/*
+ * config.h - rcached's settings: one struct, filled from defaults, the
+ * environment, a redis.conf-style file and command-line flags (config.c).
+ *
+ * Precedence, lowest to highest: built-in defaults < environment (the
+ * library's CACHE_* / RCACHE_* names, then RCACHED_<OPTION>) < config file
+ * < flags. Every option has one name, used as "--name" on the command line,
+ * "name value" in the file, "RCACHED_NAME" (upper case, '-' -> '_') in the
+ * environment and as the CONFIG GET/SET parameter name.
+ */
+#ifndef RCACHE_SERVER_CONFIG_H
+#define RCACHE_SERVER_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    RCACHE__LOG_DEBUG = 0,
+    RCACHE__LOG_VERBOSE = 1,
+    RCACHE__LOG_NOTICE = 2,
+    RCACHE__LOG_WARNING = 3
+};
+
+typedef struct rcache__config {
+    /* network */
+    char *bind;               /* TCP address, default "127.0.0.1" */
+    uint64_t port;            /* default 6380; 0 = no TCP listener */
+    char *unixsocket;         /* path or NULL */
+    uint64_t unixsocketperm;  /* octal mode, 0 = leave to umask */
+    uint64_t tcp_backlog;     /* listen() backlog, default 511 */
+    uint64_t tcp_keepalive;   /* seconds, 0 = off, default 300 */
+    uint64_t threads;         /* worker threads, 0 = number of cores */
+    /* cache */
+    uint64_t maxmemory;       /* bytes, default 512 MiB, 0 = unbounded */
+    uint64_t max_items;       /* default 0 = unbounded */
+    uint64_t default_ttl_ms;  /* default 0 = no expiry */
+    uint64_t shards;          /* 0 = library default */
+    int disabled;             /* DISABLE_RESULT_CACHE */
+    /* clients */
+    uint64_t maxclients;      /* default 10000 */
+    uint64_t timeout_s;       /* idle timeout, 0 = never */
+    char *requirepass;        /* NULL = no AUTH needed */
+    uint64_t query_buf_limit; /* bytes, default 64 MiB */
+    uint64_t output_buf_limit;/* bytes, default 64 MiB, 0 = unbounded */
+    /* logging */
+    int loglevel;             /* RCACHE__LOG_*, default notice */
+    char *logfile;            /* NULL / "" = stderr */
+    /* admin HTTP API (admin.h) */
+    char *admin_bind;         /* default "127.0.0.1" */
+    uint64_t admin_port;      /* default 6381, 0 = disabled */
+    char *admin_token;        /* NULL = generated */
+    char *admin_token_file;   /* NULL = admin module's default */
+    int metrics_auth;         /* yes/no, default no */
+    uint64_t admin_max_body;  /* bytes, default 1 MiB */
+    uint64_t admin_timeout_s; /* default 10 */
+    /* where the file came from, and flags that only make sense at start */
+    char *config_file;
+    int show_help;
+    int show_version;
+} rcache__config_t;
+
+/* Built-in defaults (no environment). */
+void rcache__config_defaults(rcache__config_t *cfg);
+/* Free the strings a config owns (the struct itself is the caller's). */
+void rcache__config_free(rcache__config_t *cfg);
+/* Deep copy (dst is overwritten, not freed first). 0 or -1 (no memory). */
+int rcache__config_copy(rcache__config_t *dst, const rcache__config_t *src);
+
+/* Set one option by name ("port", "max-items"...; case-insensitive; "_"
+ * accepted for "-") from text. 0, or -1 with "…" naming it in err. */
+int rcache__config_set(rcache__config_t *cfg, const char *name,
+                       const char *value, char *err, size_t errlen);
+
+/* Format one option's value as CONFIG GET shows it; -1 if unknown. */
+int rcache__config_get(const rcache__config_t *cfg, const char *name,
+                       char *out, size_t cap);
+
+/* Number of options, and the i-th option's name / whether CONFIG SET may
+ * change it while running / its help line / its default as text. */
+size_t rcache__config_count(void);
+const char *rcache__config_name(size_t i);
+int rcache__config_runtime(const char *name);
+const char *rcache__config_help_text(size_t i);
+const char *rcache__config_default_text(size_t i);
+const char *rcache__config_metavar(size_t i);
+
+/* Apply redis.conf-style text ("name value" lines, '#' comments, values
+ * optionally in "..." or '...'). origin names the source in messages. */
+int rcache__config_parse_text(rcache__config_t *cfg, const char *text,
+                              size_t len, const char *origin, char *err,
+                              size_t errlen);
+
+/* Read a file and apply it with rcache__config_parse_text(). */
+int rcache__config_load_file(rcache__config_t *cfg, const char *path,
+                             char *err, size_t errlen);
+
+/* Overlay the environment: the library's names (rcache_config_from_env())
+ * then RCACHED_<NAME> for every option, and RCACHE_ADMIN_TOKEN. */
+int rcache__config_apply_env(rcache__config_t *cfg, char *err, size_t errlen);
+
+/* Apply command-line flags only ("--name value", "--name=value",
+ * "-h/--help", "-v/--version"); a leading non-flag argument is taken as the
+ * config file name and only recorded in cfg->config_file. */
+int rcache__config_apply_args(rcache__config_t *cfg, int argc, char **argv,
+                              char *err, size_t errlen);
+
+/* Whole start-up sequence: defaults, environment, file (from --config or
+ * the first positional argument), flags. 0 or -1 with a message. */
+int rcache__config_from_argv(rcache__config_t *cfg, int argc, char **argv,
+                             char *err, size_t errlen);
+
+/* "debug"... for a level, and the reverse (-1 if unknown). */
+const char *rcache__loglevel_name(int level);
+int rcache__loglevel_parse(const char *text);
+
+#endif /* RCACHE_SERVER_CONFIG_H */

@@ -1,0 +1,170 @@
+/*
+ * reply.c - RESP2 reply encoding into a client's output evbuffer.
+ *
+ * Replies are only appended here; net.c writes the whole batch once the
+ * read event's commands have run, so a pipelined batch costs one write.
+ * Small bulk replies are assembled on the stack and appended in one call;
+ * large values from the cache are appended by reference (no copy) and the
+ * cache entry is released when libevent has sent them.
+ */
+#include "server.h"
+
+#include <event2/buffer.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Values at least this large are sent by reference instead of copied. */
+#define ZERO_COPY_MIN 16384
+
+void rcache__reply_raw(rcache__client_t *c, const char *s, size_t len) {
+    if (c->flags & RCACHE__CLIENT_CLOSING)
+        return;
+    evbuffer_add(c->out, s, len);
+}
+
+void rcache__reply_ok(rcache__client_t *c) {
+    rcache__reply_raw(c, "+OK\r\n", 5);
+}
+
+void rcache__reply_status(rcache__client_t *c, const char *s) {
+    char buf[256];
+    size_t n = strlen(s);
+    if (n + 3 <= sizeof buf) {
+        buf[0] = '+';
+        memcpy(buf + 1, s, n);
+        memcpy(buf + 1 + n, "\r\n", 2);
+        rcache__reply_raw(c, buf, n + 3);
+        return;
+    }
+    rcache__reply_raw(c, "+", 1);
+    rcache__reply_raw(c, s, n);
+    rcache__reply_raw(c, "\r\n", 2);
+}
+
+void rcache__reply_error(rcache__client_t *c, const char *msg) {
+    char buf[1024];
+    size_t o = 0;
+    buf[o++] = '-';
+    /* An error line must not contain CR or LF (Redis replaces them). */
+    for (const char *p = msg; *p && o + 2 < sizeof buf; p++)
+        buf[o++] = (*p == '\r' || *p == '\n') ? ' ' : *p;
+    buf[o++] = '\r';
+    buf[o++] = '\n';
+    rcache__reply_raw(c, buf, o);
+}
+
+void rcache__reply_errorf(rcache__client_t *c, const char *fmt, ...) {
+    char msg[1000];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    rcache__reply_error(c, msg);
+}
+
+void rcache__reply_int(rcache__client_t *c, long long v) {
+    char buf[RCACHE_RESP_HDR_MAX];
+    rcache__reply_raw(c, buf, rcache__resp_fmt_int(buf, v));
+}
+
+void rcache__reply_bulk(rcache__client_t *c, const void *p, size_t len) {
+    char buf[512];
+    if (len + RCACHE_RESP_HDR_MAX + 2 <= sizeof buf) {
+        size_t n = rcache__resp_fmt_bulk_hdr(buf, len);
+        if (len)
+            memcpy(buf + n, p, len);
+        memcpy(buf + n + len, "\r\n", 2);
+        rcache__reply_raw(c, buf, n + len + 2);
+        return;
+    }
+    size_t n = rcache__resp_fmt_bulk_hdr(buf, len);
+    rcache__reply_raw(c, buf, n);
+    rcache__reply_raw(c, p, len);
+    rcache__reply_raw(c, "\r\n", 2);
+}
+
+void rcache__reply_bulk_cstr(rcache__client_t *c, const char *s) {
+    rcache__reply_bulk(c, s, strlen(s));
+}
+
+void rcache__reply_bulk_ll(rcache__client_t *c, long long v) {
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%lld", v);
+    rcache__reply_bulk(c, buf, (size_t)n);
+}
+
+void rcache__reply_null(rcache__client_t *c) {
+    rcache__reply_raw(c, "$-1\r\n", 5);
+}
+
+void rcache__reply_null_array(rcache__client_t *c) {
+    rcache__reply_raw(c, "*-1\r\n", 5);
+}
+
+void rcache__reply_array(rcache__client_t *c, long long n) {
+    char buf[RCACHE_RESP_HDR_MAX];
+    rcache__reply_raw(c, buf, rcache__resp_fmt_array_hdr(buf, n));
+}
+
+static void release_ref(const void *data, size_t len, void *arg) {
+    (void)data;
+    (void)len;
+    rcache_release(arg);
+}
+
+void rcache__reply_ref(rcache__client_t *c, rcache_ref_t *ref) {
+    size_t len = 0;
+    const void *v = rcache_ref_value(ref, &len);
+    if (!v && len == 0 && rcache_ref_object(ref)) {
+        /* Object entries are not visible to RESP clients. */
+        rcache_release(ref);
+        rcache__reply_error(c, "WRONGTYPE Operation against a key holding the wrong kind of value");
+        return;
+    }
+    if (len < ZERO_COPY_MIN || (c->flags & RCACHE__CLIENT_CLOSING)) {
+        rcache__reply_bulk(c, v, len);
+        rcache_release(ref);
+        return;
+    }
+    char buf[RCACHE_RESP_HDR_MAX];
+    size_t n = rcache__resp_fmt_bulk_hdr(buf, len);
+    evbuffer_add(c->out, buf, n);
+    if (evbuffer_add_reference(c->out, v, len, release_ref, ref) != 0) {
+        evbuffer_add(c->out, v, len);
+        rcache_release(ref);
+    }
+    evbuffer_add(c->out, "\r\n", 2);
+}
+
+void rcache__reply_syntax_error(rcache__client_t *c) {
+    rcache__reply_error(c, "ERR syntax error");
+}
+
+void rcache__reply_not_int(rcache__client_t *c) {
+    rcache__reply_error(c, "ERR value is not an integer or out of range");
+}
+
+void rcache__reply_arity(rcache__client_t *c, const char *cmd) {
+    rcache__reply_errorf(c, "ERR wrong number of arguments for '%s' command", cmd);
+}
+
+void rcache__reply_lib_error(rcache__client_t *c, int rc) {
+    switch (rc) {
+    case RCACHE_ENOMEM:
+        rcache__reply_error(c, "OOM command not allowed when used memory > 'maxmemory'.");
+        break;
+    case RCACHE_ETOOBIG:
+        rcache__reply_error(c, "OOM command not allowed when used memory > 'maxmemory'.");
+        break;
+    case RCACHE_EWRONGTYPE:
+        rcache__reply_error(c, "WRONGTYPE Operation against a key holding the wrong kind of value");
+        break;
+    case RCACHE_EPATTERN:
+        rcache__reply_error(c, "ERR invalid pattern");
+        break;
+    default:
+        rcache__reply_errorf(c, "ERR %s", rcache_strerror(rc));
+        break;
+    }
+}
