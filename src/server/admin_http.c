@@ -311,20 +311,20 @@ rcache__admin_t *rcache__admin_start(struct event_base *base, rcache_t *cache,
         opts = &def;
     }
     if (!base || !cache) {
-        snprintf(err, errlen, "admin: no event base or cache");
+        snprintf(err, errlen, "no event base or cache");
         return NULL;
     }
     if (opts->port <= 0 || opts->port > 65535) {
-        snprintf(err, errlen, "admin: invalid port %d", opts->port);
+        snprintf(err, errlen, "invalid port %d", opts->port);
         return NULL;
     }
     if (opts->timeout_s < 0) {
-        snprintf(err, errlen, "admin: invalid timeout %d", opts->timeout_s);
+        snprintf(err, errlen, "invalid timeout %d", opts->timeout_s);
         return NULL;
     }
     a = calloc(1, sizeof *a);
     if (!a) {
-        snprintf(err, errlen, "admin: out of memory");
+        snprintf(err, errlen, "out of memory");
         return NULL;
     }
     a->base = base;
@@ -337,7 +337,7 @@ rcache__admin_t *rcache__admin_start(struct event_base *base, rcache_t *cache,
     a->started_ms = rcache__admin_mono_ms();
     a->http = evhttp_new(base);
     if (!a->http) {
-        snprintf(err, errlen, "admin: cannot create the HTTP server");
+        snprintf(err, errlen, "cannot create the HTTP server");
         free(a);
         return NULL;
     }
@@ -353,7 +353,7 @@ rcache__admin_t *rcache__admin_start(struct event_base *base, rcache_t *cache,
     errno = 0;
     a->sock = evhttp_bind_socket_with_handle(a->http, bind, (ev_uint16_t)opts->port);
     if (!a->sock) {
-        snprintf(err, errlen, "admin: cannot listen on %s:%d: %s", bind, opts->port,
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", bind, opts->port,
                  errno ? strerror(errno) : "bind failed");
         evhttp_free(a->http);
         free(a);

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# admin_rcached.sh - the admin HTTP API inside the real rcached: stats and
+# /metrics move as redis-cli traffic hits and misses, config changes take
+# effect at once (shrinking max_size evicts, seen both through HTTP entries
+# and RESP DBSIZE), invalidation and deletes are visible over RESP, the
+# generated token file appears and goes away with the server.
+# Usage: admin_rcached.sh path/to/rcached
+set -u
+RCACHED=$1
+. "$(dirname "$0")/admin_lib.sh"
+SPID=
+RPORT=
+stop() { [ -n "$SPID" ] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null; SPID=; }
+trap 'stop; rm -rf "$TMP"' EXIT
+command -v redis-cli >/dev/null || { echo "SKIP: redis-cli not installed"; exit 0; }
+rc() { redis-cli -p "$RPORT" "$@"; }
+
+# Start on random free ports (retry: other tests run beside us).
+mkdir -p "$TMP/xdg"
+export XDG_RUNTIME_DIR="$TMP/xdg"
+for _ in $(seq 20); do
+  RPORT=$((20000 + RANDOM % 40000)); PORT=$((RPORT + 1))
+  "$RCACHED" --port "$RPORT" --admin-port "$PORT" --threads 2 --max-items 0 \
+    --admin-timeout 5 >"$TMP/out" 2>"$TMP/err" &
+  SPID=$!
+  for _ in $(seq 100); do
+    kill -0 "$SPID" 2>/dev/null || break
+    if [ "$(rc PING 2>/dev/null)" = PONG ] &&
+       curl -s -m 2 -o /dev/null "http://127.0.0.1:$PORT/healthz"; then
+      break 2
+    fi
+    sleep 0.05
+  done
+  stop
+done
+[ -n "$SPID" ] || { fail "rcached did not start: $(cat "$TMP/err")"; finish; exit 1; }
+
+TF="$TMP/xdg/rcached-$PORT.token"
+if grep -qF "$TF" "$TMP/err"; then ok; else fail "token path not printed: $(cat "$TMP/err")"; fi
+TOKEN=$(cat "$TF" 2>/dev/null)
+expect_eq "${#TOKEN}" 64 "generated token"
+expect_eq "$(stat -c %a "$TF" 2>/dev/null)" 600 "token file mode"
+if grep -qF "$TOKEN" "$TMP/err" "$TMP/out"; then fail "token logged"; else ok; fi
+
+req GET /api/cache/stats
+expect_code 401 "no token"
+req GET /api/cache/stats -H "Authorization: Bearer nope"
+expect_code 403 "wrong token"
+
+# Stats move with RESP traffic.
+areq GET /api/cache/stats
+h0=$(jfield hits); m0=$(jfield misses); s0=$(jfield sets)
+for i in $(seq 1 20); do echo "SET k$i value$i"; done | rc >/dev/null
+for _ in 1 2 3; do rc GET k1 >/dev/null; done
+rc GET nosuch1 >/dev/null; rc GET nosuch2 >/dev/null
+areq GET /api/cache/stats
+expect_code 200 stats
+expect_json hits $((h0 + 3)) "hits after 3 RESP hits"
+expect_json misses $((m0 + 2)) "misses after 2 RESP misses"
+expect_json sets $((s0 + 20)) "sets after 20 RESP SETs"
+expect_json current_items 20 "items after SETs"
+expect_json hit_rate_percent "$(awk -v h=$((h0 + 3)) -v m=$((m0 + 2)) \
+  'BEGIN { v = int(100 * h / (h + m) * 100 + 0.5) / 100; if (v == int(v)) printf "%.1f", v; else print v }')" \
+  "hit rate"
+
+req GET /metrics
+expect_code 200 metrics
+expect_body "rcache_hits_total $((h0 + 3))" "metrics hits"
+expect_body 'rcache_commands_total{command="get"} 5' "metrics GET count"
+expect_body 'rcache_commands_total{command="set"} 20' "metrics SET count"
+expect_body 'rcache_items 20' "metrics items"
+if command -v promtool >/dev/null; then
+  if promtool check metrics <"$TMP/b" >"$TMP/promtool" 2>&1; then ok
+  else fail "promtool check metrics: $(cat "$TMP/promtool")"; fi
+fi
+areq GET /api/performance/metrics
+expect_code 200 "performance metrics"
+n=$(jfield total_commands)
+if [ "${n:-0}" -ge 25 ]; then ok; else fail "total_commands $n < 25"; fi
+n=$(jfield total_connections)
+if [ "${n:-0}" -ge 1 ]; then ok; else fail "total_connections $n"; fi
+
+# Entry metadata of RESP-written keys.
+rc SET ttlkey 0123456789 EX 100 >/dev/null
+areq GET /api/cache/entries/ttlkey
+expect_code 200 "entry written over RESP"
+expect_json value_bytes 10 "value size"
+t=$(jfield ttl_seconds); t=${t%%.*}
+if [ "${t:-0}" -ge 98 ] && [ "${t:-0}" -le 100 ]; then ok; else fail "ttl_seconds $t"; fi
+areq DELETE /api/cache/entries/ttlkey
+expect_code 200 "delete over HTTP"
+expect_eq "$(rc EXISTS ttlkey)" 0 "deleted key gone over RESP"
+
+# Shrinking max_size evicts at once: HTTP entries and RESP DBSIZE agree.
+expect_eq "$(rc DBSIZE)" 20 "DBSIZE before shrink"
+areq POST /api/cache/config -d '{"max_size": 5}'
+expect_code 200 "shrink"; expect_json max_size 5 "max_size applied"
+expect_eq "$(rc DBSIZE)" 5 "DBSIZE right after shrink"
+cursor=0; : >"$TMP/keys"
+while :; do
+  areq GET "/api/cache/entries?cursor=$cursor&count=3"
+  grep -o '"key":"[^"]*"' "$TMP/b" >>"$TMP/keys"
+  cursor=$(jfield next_cursor)
+  [ "$cursor" = 0 ] || [ -z "$cursor" ] && break
+done
+expect_eq "$(sort -u "$TMP/keys" | wc -l)" 5 "entries after shrink"
+expect_eq "$(wc -l <"$TMP/keys")" 5 "each entry once"
+rc SET extra 1 >/dev/null
+expect_eq "$(rc DBSIZE)" 5 "the limit holds for later SETs"
+areq POST /api/cache/config -d '{"max_size": 0, "default_ttl_seconds": 50}'
+expect_json max_size null "unbounded again"
+rc SET withdefault v >/dev/null
+t=$(rc PTTL withdefault)
+if [ "$t" -gt 40000 ] && [ "$t" -le 50000 ]; then ok; else fail "default TTL not applied over RESP: PTTL $t"; fi
+
+# Invalidate by pattern, seen over RESP.
+for k in a b c; do rc SET "model:v3:$k" 1 >/dev/null; done
+rc SET model:v2:a 1 >/dev/null
+areq POST /api/cache/invalidate -d '{"pattern":"model:v3:*"}'
+expect_code 200 invalidate; expect_json removed 3 "invalidate removed"
+expect_eq "$(rc EXISTS model:v3:a model:v3:b model:v3:c)" 0 "invalidated keys gone"
+expect_eq "$(rc EXISTS model:v2:a)" 1 "other keys kept"
+
+# Clear.
+areq POST /api/cache/clear
+expect_code 200 clear
+expect_eq "$(rc DBSIZE)" 0 "DBSIZE after clear"
+
+stop
+if [ -e "$TF" ]; then fail "token file left after shutdown"; else ok; fi
+finish
