@@ -518,6 +518,7 @@ static void test_multibulk_count_errors(void **state)
     CHECK_ERROR(NULL, "*1 \r\n", E_MBULK);
     CHECK_ERROR(NULL, "*1\0\r\n", E_MBULK);
     CHECK_ERROR(NULL, "*9223372036854775808\r\n", E_MBULK); /* overflow */
+    CHECK_ERROR(NULL, "*-9223372036854775809\r\n", E_MBULK);
     CHECK_ERROR(NULL, "*99999999999999999999\r\n", E_MBULK);
     CHECK_ERROR(NULL, "*123456789012345678901\r\n", E_MBULK); /* >20 bytes */
     CHECK_ERROR(NULL, "*2147483648\r\n", E_MBULK);
@@ -824,6 +825,129 @@ static void test_argv_caller_array(void **state)
     fx_free(&f);
 }
 
+/* A caller passing fewer bytes than the parser already examined (a broken
+ * contract) gets NEED_MORE, and no read beyond what it passed. */
+static void test_shrunk_buffer_is_safe(void **state)
+{
+    static const char cmd[] = "*1\r\n$3\r\nGET\r\n";
+    const blob_t get[] = { B("GET") };
+    fx_t f;
+
+    (void)state;
+    fx_init(&f, NULL);
+    assert_int_equal(fx_parse(&f, cmd, 10), RCACHE_RESP_NEED_MORE);
+    assert_int_equal(fx_parse(&f, cmd, 3), RCACHE_RESP_NEED_MORE);
+    assert_int_equal(fx_parse(&f, cmd, sizeof(cmd) - 1), RCACHE_RESP_OK);
+    assert_args(&f, 1, get);
+    fx_free(&f);
+}
+
+/* ---- allocation failure ------------------------------------------------ */
+
+#ifdef RESP_TEST_WRAP_ALLOC
+/* The test is linked with -Wl,--wrap=malloc,--wrap=realloc: allocations made
+ * by this file and resp.c come here. alloc_countdown: how many more succeed
+ * before one fails (-1: never). */
+static long alloc_countdown = -1;
+
+void *__real_malloc(size_t n);
+void *__real_realloc(void *p, size_t n);
+
+static int alloc_should_fail(void)
+{
+    if (alloc_countdown < 0)
+        return 0;
+    return alloc_countdown-- == 0;
+}
+
+void *__wrap_malloc(size_t n)
+{
+    return alloc_should_fail() ? NULL : __real_malloc(n);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+    return alloc_should_fail() ? NULL : __real_realloc(p, n);
+}
+
+static void test_init_out_of_memory(void **state)
+{
+    rcache__resp_parser_t p;
+    long k;
+
+    (void)state;
+    for (k = 0; k < 2; k++) {
+        alloc_countdown = k;
+        assert_int_equal(rcache__resp_parser_init(&p, NULL), -1);
+        alloc_countdown = -1;
+        assert_null(p.arg_off);
+        assert_null(p.arg_len);
+    }
+}
+
+/* Fail the k-th allocation of a parse, for every k: each attempt ends in
+ * "out of memory" or success, and the parser stays usable and correct
+ * (including when shrinking its arrays after a big command fails). */
+static void oom_sweep(const char *cmd, size_t n, size_t want_argc)
+{
+    long k;
+    int failures = 0;
+
+    for (k = 0;; k++) {
+        fx_t f;
+        int rc;
+        long left;
+
+        fx_init(&f, NULL);
+        alloc_countdown = k;
+        rc = rcache__resp_parse(&f.p, cmd, n, &f.argv, &f.cap, &f.argc,
+                                &f.consumed);
+        left = alloc_countdown; /* >= 0: the parse made fewer than k+1 */
+        alloc_countdown = -1;
+        if (rc == RCACHE_RESP_ERROR) {
+            assert_string_equal(f.p.error, "out of memory");
+            failures++;
+            fx_free(&f);
+            continue;
+        }
+        assert_int_equal(rc, RCACHE_RESP_OK);
+        assert_int_equal(f.argc, want_argc);
+        /* once more with nothing failing: same answer */
+        assert_int_equal(rcache__resp_parse(&f.p, cmd, n, &f.argv, &f.cap,
+                                            &f.argc, &f.consumed),
+                         RCACHE_RESP_OK);
+        assert_int_equal(f.argc, want_argc);
+        assert_int_equal(f.argv[want_argc - 1].len, 1);
+        assert_memory_equal(f.argv[want_argc - 1].ptr, "z", 1);
+        fx_free(&f);
+        if (left >= 0)
+            break; /* no allocation failed: every one was tried */
+    }
+    assert_true(failures > 0);
+}
+
+static void test_parse_out_of_memory(void **state)
+{
+    const size_t N = 2000;
+    char *buf = malloc(N * 8 + 32);
+    size_t n, i;
+
+    (void)state;
+    assert_non_null(buf);
+    n = (size_t)sprintf(buf, "*%zu\r\n", N);
+    for (i = 0; i + 1 < N; i++)
+        n += (size_t)sprintf(buf + n, "$1\r\na\r\n");
+    n += (size_t)sprintf(buf + n, "$1\r\nz\r\n");
+    oom_sweep(buf, n, N);
+    n = 0;
+    for (i = 0; i + 1 < 100; i++)
+        n += (size_t)sprintf(buf + n, "a ");
+    n += (size_t)sprintf(buf + n, "\"z\"\r\n");
+    oom_sweep(buf, n, 100);
+    free(buf);
+}
+#endif /* RESP_TEST_WRAP_ALLOC */
+
 /* ---- randomized round trip -------------------------------------------- */
 
 typedef struct {
@@ -1033,6 +1157,11 @@ int main(void)
         cmocka_unit_test(test_huge_count_no_reserve),
         cmocka_unit_test(test_argv_growth),
         cmocka_unit_test(test_argv_caller_array),
+        cmocka_unit_test(test_shrunk_buffer_is_safe),
+#ifdef RESP_TEST_WRAP_ALLOC
+        cmocka_unit_test(test_init_out_of_memory),
+        cmocka_unit_test(test_parse_out_of_memory),
+#endif
         cmocka_unit_test(test_random_roundtrip),
         cmocka_unit_test(test_encoders),
         cmocka_unit_test(test_encoders_parse_back),
