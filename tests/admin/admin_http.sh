@@ -23,7 +23,14 @@ start() { # harness options...; sets PORT and HPID
   fail "harness did not start ($*): $(cat "$TMP/err")"
   return 1
 }
-stop() { [ -n "$HPID" ] && kill "$HPID" 2>/dev/null && wait "$HPID" 2>/dev/null; HPID=; }
+# stop: SIGTERM, then the harness must exit 0 with no sanitizer report.
+stop() {
+  [ -n "$HPID" ] || return 0
+  kill "$HPID" 2>/dev/null; wait "$HPID"; local st=$?; HPID=
+  if [ "$st" -ne 0 ] || grep -qE 'Sanitizer|runtime error' "$TMP/err"; then
+    fail "harness exit status $st: $(cat "$TMP/err")"
+  fi
+}
 trap 'stop; rm -rf "$TMP"' EXIT
 
 ALLKEYS=2511 # --fill 2500 --specials: 2500 + 5 model:v3 + 3 model:v2 + 3 others

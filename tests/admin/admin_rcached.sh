@@ -11,6 +11,13 @@ RCACHED=$1
 SPID=
 RPORT=
 stop() { [ -n "$SPID" ] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null; SPID=; }
+# shutdown: SIGTERM, then rcached must exit 0 with no sanitizer report.
+shutdown() {
+  kill "$SPID" 2>/dev/null; wait "$SPID"; local st=$?; SPID=
+  if [ "$st" -ne 0 ] || grep -qE 'Sanitizer|runtime error' "$TMP/err"; then
+    fail "rcached exit status $st: $(tail -n 30 "$TMP/err")"
+  fi
+}
 trap 'stop; rm -rf "$TMP"' EXIT
 command -v redis-cli >/dev/null || { echo "SKIP: redis-cli not installed"; exit 0; }
 rc() { redis-cli -p "$RPORT" "$@"; }
@@ -126,6 +133,6 @@ areq POST /api/cache/clear
 expect_code 200 clear
 expect_eq "$(rc DBSIZE)" 0 "DBSIZE after clear"
 
-stop
+shutdown
 if [ -e "$TF" ]; then fail "token file left after shutdown"; else ok; fi
 finish
