@@ -482,21 +482,22 @@ static int memoize(rcache_t *c, const void *key, size_t klen,
     if ((o->flags & RCACHE_MEMO_BYPASS) && !fn)
         return RCACHE_EINVAL;
     m = c->memo;
-    hash = rcache__hash(key, klen);
 
     if (o->flags & RCACHE_MEMO_BYPASS) {
         *how = RCACHE_MEMO_BYPASSED;
-        rc = compute(c, hash, key, klen, fn, fn_ctx, o, 0, &result, &ms);
+        rc = compute(c, rcache__hash(key, klen), key, klen, fn, fn_ctx, o, 0,
+                     &result, &ms);
         *out = result;
         return rc;
     }
 
-    /* Hit path: one shard lookup, no memo lock. */
+    /* Hit path: one shard lookup (which hashes the key), no memo lock. */
     if (!(o->flags & RCACHE_MEMO_REFRESH)) {
         rc = lookup(c, key, klen, out, how);
         if (rc != RCACHE_ENOTFOUND)
             return rc;
     }
+    hash = rcache__hash(key, klen);
 
     if (self_request(c, hash, key, klen)) {
         ADD(m->deadlocks, 1);
