@@ -1,0 +1,454 @@
+'use strict';
+// commands.test.js - every command rcached implements, driven through
+// ioredis (an npm client nobody here wrote), checking Redis's replies and
+// error texts.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const Redis = require('ioredis');
+const { startServer, sleep } = require('./helpers');
+
+let srv;
+let r;
+
+test.before(async () => {
+  srv = await startServer(['--threads', '2']);
+  r = new Redis({ port: srv.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+  await r.ping();
+});
+
+test.after(async () => {
+  if (r) r.disconnect();
+  if (srv) await srv.stop();
+});
+
+test.beforeEach(async () => {
+  await r.flushall();
+});
+
+const rejects = (p, re) => assert.rejects(p, (e) => {
+  assert.match(e.message, re);
+  return true;
+});
+
+test('connection: PING ECHO SELECT QUIT-less basics', async () => {
+  assert.equal(await r.ping(), 'PONG');
+  assert.equal(await r.call('PING', 'hi'), 'hi');
+  await rejects(r.call('PING', 'a', 'b'), /^ERR wrong number of arguments for 'ping' command$/);
+  assert.equal(await r.echo('hello'), 'hello');
+  assert.equal(await r.select(0), 'OK');
+  await rejects(r.select(1), /^ERR DB index is out of range$/);
+  await rejects(r.call('SELECT', 'x'), /^ERR value is not an integer or out of range$/);
+  await rejects(r.call('AUTH', 'pw'), /^ERR AUTH <password> called without any password configured/);
+  await rejects(r.call('HELLO', '3'), /^NOPROTO/);
+  const hello = await r.call('HELLO', '2');
+  assert.equal(hello[0], 'server');
+  assert.equal(hello[5], 2);
+  await rejects(r.call('HELLO', 'x'), /^ERR Protocol version is not an integer or out of range$/);
+});
+
+test('unknown command and arity errors use Redis text', async () => {
+  await rejects(r.call('FOO', 'a', 'b'), /^ERR unknown command 'FOO', with args beginning with: 'a' 'b' $/);
+  await rejects(r.call('get'), /^ERR wrong number of arguments for 'get' command$/);
+  await rejects(r.call('SET', 'k'), /^ERR wrong number of arguments for 'set' command$/);
+  await rejects(r.call('MSET', 'a', 'b', 'c'), /^ERR wrong number of arguments for 'mset' command$/);
+});
+
+test('CLIENT subcommands', async () => {
+  const id = await r.call('CLIENT', 'ID');
+  assert.ok(Number(id) > 0);
+  assert.equal(await r.call('CLIENT', 'GETNAME'), null);
+  assert.equal(await r.call('CLIENT', 'SETNAME', 'tester'), 'OK');
+  assert.equal(await r.call('CLIENT', 'GETNAME'), 'tester');
+  await rejects(r.call('CLIENT', 'SETNAME', 'a b'), /^ERR Client names cannot contain spaces/);
+  const info = await r.call('CLIENT', 'INFO');
+  assert.match(info, new RegExp(`^id=${id} addr=127\\.0\\.0\\.1:\\d+ .*name=tester .*cmd=client`));
+  const list = await r.call('CLIENT', 'LIST');
+  assert.match(list, /name=tester/);
+  await rejects(r.call('CLIENT', 'BOGUS'), /^ERR unknown subcommand 'BOGUS'\. Try CLIENT HELP\.$/);
+  assert.equal(await r.call('CLIENT', 'SETINFO', 'LIB-NAME', 'x'), 'OK');
+});
+
+test('COMMAND COUNT / INFO / DOCS', async () => {
+  const n = await r.call('COMMAND', 'COUNT');
+  assert.ok(n > 50);
+  const info = await r.call('COMMAND', 'INFO', 'get', 'nosuch');
+  assert.equal(info[0][0], 'get');
+  assert.equal(info[0][1], 2);
+  assert.equal(info[1], null);
+  const docs = await r.call('COMMAND', 'DOCS', 'set');
+  assert.equal(docs[0], 'set');
+  assert.ok(docs[1].includes('summary'));
+  const all = await r.call('COMMAND');
+  assert.equal(all.length, n);
+});
+
+test('GET SET and SET options', async () => {
+  assert.equal(await r.get('k'), null);
+  assert.equal(await r.set('k', 'v'), 'OK');
+  assert.equal(await r.get('k'), 'v');
+  assert.equal(await r.set('k', 'v2', 'NX'), null);
+  assert.equal(await r.set('n', 'v', 'XX'), null);
+  assert.equal(await r.set('k', 'v3', 'XX'), 'OK');
+  assert.equal(await r.set('k', 'v4', 'GET'), 'v3');
+  assert.equal(await r.set('new', 'x', 'GET'), null);
+  assert.equal(await r.set('k', 'v5', 'NX', 'GET'), 'v4');
+  assert.equal(await r.get('k'), 'v4');
+  assert.equal(await r.set('k', 'v', 'EX', '100'), 'OK');
+  let ttl = await r.ttl('k');
+  assert.ok(ttl > 98 && ttl <= 100, String(ttl));
+  assert.equal(await r.set('k', 'v', 'PX', '100000'), 'OK');
+  assert.ok((await r.pttl('k')) > 99000);
+  assert.equal(await r.set('k', 'w', 'KEEPTTL'), 'OK');
+  assert.ok((await r.pttl('k')) > 99000);
+  assert.equal(await r.set('k', 'w'), 'OK');
+  assert.equal(await r.ttl('k'), -1);
+  const at = Math.floor(Date.now() / 1000) + 1000;
+  assert.equal(await r.set('k', 'v', 'EXAT', String(at)), 'OK');
+  assert.equal(await r.call('EXPIRETIME', 'k'), at);
+  assert.equal(await r.set('k', 'v', 'PXAT', String(at * 1000)), 'OK');
+  assert.equal(await r.call('PEXPIRETIME', 'k'), at * 1000);
+  assert.equal(await r.set('k', 'v', 'PXAT', String(Date.now() - 1000)), 'OK');
+  assert.equal(await r.get('k'), null);
+  await rejects(r.set('k', 'v', 'NX', 'XX'), /^ERR syntax error$/);
+  await rejects(r.set('k', 'v', 'EX', '10', 'PX', '10'), /^ERR syntax error$/);
+  await rejects(r.set('k', 'v', 'EX', '0'), /^ERR invalid expire time in 'set' command$/);
+  await rejects(r.set('k', 'v', 'EX', '-5'), /^ERR invalid expire time in 'set' command$/);
+  await rejects(r.set('k', 'v', 'EX', 'abc'), /^ERR value is not an integer or out of range$/);
+  await rejects(r.set('k', 'v', 'KEEPTTL', 'EX', '5'), /^ERR syntax error$/);
+  await rejects(r.set('k', 'v', 'BOGUS'), /^ERR syntax error$/);
+  // binary-safe values
+  const bin = Buffer.from([0, 1, 2, 255, 13, 10, 0]);
+  await r.set('bin', bin);
+  assert.deepEqual(await r.getBuffer('bin'), bin);
+  // big value (zero-copy path)
+  const big = 'x'.repeat(1 << 20);
+  await r.set('big', big);
+  assert.equal(await r.get('big'), big);
+  assert.equal(await r.strlen('big'), 1 << 20);
+});
+
+test('GETEX GETDEL SETEX PSETEX SETNX GETSET', async () => {
+  await r.set('k', 'v');
+  assert.equal(await r.getex('k'), 'v');
+  assert.equal(await r.getex('k', 'EX', 100), 'v');
+  assert.ok((await r.ttl('k')) > 98);
+  assert.equal(await r.getex('k', 'PERSIST'), 'v');
+  assert.equal(await r.ttl('k'), -1);
+  assert.equal(await r.getex('k', 'PX', 50000), 'v');
+  assert.ok((await r.pttl('k')) > 49000);
+  assert.equal(await r.getex('k', 'EXAT', Math.floor(Date.now() / 1000) + 500), 'v');
+  assert.ok((await r.ttl('k')) > 400);
+  assert.equal(await r.getex('k', 'PXAT', Date.now() - 10), 'v');
+  assert.equal(await r.exists('k'), 0);
+  assert.equal(await r.getex('missing', 'EX', 10), null);
+  await rejects(r.getex('k', 'EX', 0), /^ERR invalid expire time in 'getex' command$/);
+  await rejects(r.call('GETEX', 'k', 'PERSIST', 'EX', '1'), /^ERR syntax error$/);
+  await r.set('k', 'v');
+  assert.equal(await r.getdel('k'), 'v');
+  assert.equal(await r.getdel('k'), null);
+  assert.equal(await r.setex('s', 100, 'v'), 'OK');
+  assert.ok((await r.ttl('s')) > 98);
+  await rejects(r.setex('s', 0, 'v'), /^ERR invalid expire time in 'setex' command$/);
+  assert.equal(await r.psetex('p', 100000, 'v'), 'OK');
+  assert.ok((await r.pttl('p')) > 99000);
+  await rejects(r.psetex('p', -1, 'v'), /^ERR invalid expire time in 'psetex' command$/);
+  assert.equal(await r.setnx('nx', 'a'), 1);
+  assert.equal(await r.setnx('nx', 'b'), 0);
+  assert.equal(await r.get('nx'), 'a');
+  assert.equal(await r.getset('nx', 'c'), 'a');
+  assert.equal(await r.getset('nx2', 'c'), null);
+});
+
+test('MGET MSET MSETNX STRLEN APPEND GETRANGE SETRANGE', async () => {
+  assert.equal(await r.mset('a', '1', 'b', '2'), 'OK');
+  assert.deepEqual(await r.mget('a', 'b', 'c'), ['1', '2', null]);
+  assert.equal(await r.msetnx('c', '3', 'a', 'x'), 0);
+  assert.equal(await r.get('c'), null);
+  assert.equal(await r.msetnx('c', '3', 'd', '4'), 1);
+  assert.deepEqual(await r.mget('c', 'd'), ['3', '4']);
+  assert.equal(await r.strlen('nokey'), 0);
+  assert.equal(await r.append('s', 'Hello'), 5);
+  assert.equal(await r.append('s', ' World'), 11);
+  assert.equal(await r.get('s'), 'Hello World');
+  assert.equal(await r.strlen('s'), 11);
+  assert.equal(await r.getrange('s', 0, 4), 'Hello');
+  assert.equal(await r.getrange('s', -5, -1), 'World');
+  assert.equal(await r.getrange('s', 0, -1), 'Hello World');
+  assert.equal(await r.getrange('s', 10, 100), 'd');
+  assert.equal(await r.getrange('s', 5, 3), '');
+  assert.equal(await r.getrange('nokey', 0, -1), '');
+  await rejects(r.getrange('s', 'a', 1), /^ERR value is not an integer or out of range$/);
+  assert.equal(await r.setrange('s', 6, 'Redis'), 11);
+  assert.equal(await r.get('s'), 'Hello Redis');
+  assert.equal(await r.setrange('pad', 5, 'x'), 6);
+  assert.deepEqual(await r.getBuffer('pad'), Buffer.from([0, 0, 0, 0, 0, 0x78]));
+  assert.equal(await r.setrange('empty', 0, ''), 0);
+  assert.equal(await r.exists('empty'), 0);
+  await rejects(r.setrange('s', -1, 'x'), /^ERR offset is out of range$/);
+  await rejects(r.setrange('s', 536870911, 'xx'), /^ERR string exceeds maximum allowed size \(proto-max-bulk-len\)$/);
+  // APPEND keeps the TTL
+  await r.set('t', 'a', 'EX', 100);
+  await r.append('t', 'b');
+  assert.ok((await r.ttl('t')) > 98);
+});
+
+test('INCR family', async () => {
+  assert.equal(await r.incr('n'), 1);
+  assert.equal(await r.incrby('n', 10), 11);
+  assert.equal(await r.decr('n'), 10);
+  assert.equal(await r.decrby('n', 20), -10);
+  assert.equal(await r.get('n'), '-10');
+  await r.set('n', '9223372036854775806');
+  await r.incr('n');
+  assert.equal(await r.get('n'), '9223372036854775807');
+  await rejects(r.incr('n'), /^ERR increment or decrement would overflow$/);
+  await r.set('s', 'abc');
+  await rejects(r.incr('s'), /^ERR value is not an integer or out of range$/);
+  await r.set('s', ' 1');
+  await rejects(r.incr('s'), /^ERR value is not an integer or out of range$/);
+  await rejects(r.incrby('n', 'x'), /^ERR value is not an integer or out of range$/);
+  await r.set('f', '10.50');
+  assert.equal(await r.incrbyfloat('f', '0.1'), '10.6');
+  assert.equal(await r.incrbyfloat('f', '-5'), '5.6');
+  await r.set('f', '5.0e3');
+  assert.equal(await r.incrbyfloat('f', '2.0e2'), '5200');
+  assert.equal(await r.incrbyfloat('nf', '3'), '3');
+  await rejects(r.incrbyfloat('f', 'abc'), /^ERR value is not a valid float$/);
+  await r.set('s', 'abc');
+  await rejects(r.incrbyfloat('s', '1'), /^ERR value is not a valid float$/);
+  await r.set('t', '1', 'EX', 100);
+  await r.incr('t');
+  assert.ok((await r.ttl('t')) > 98);
+  // concurrent increments over several connections are never lost
+  const clients = Array.from({ length: 8 }, () => new Redis({ port: srv.port, host: '127.0.0.1' }));
+  await Promise.all(clients.map(async (c) => {
+    const p = c.pipeline();
+    for (let i = 0; i < 500; i++) p.incr('counter');
+    await p.exec();
+  }));
+  clients.forEach((c) => c.disconnect());
+  assert.equal(await r.get('counter'), '4000');
+});
+
+test('DEL UNLINK EXISTS TOUCH TYPE RENAME RENAMENX', async () => {
+  await r.mset('a', '1', 'b', '2', 'c', '3');
+  assert.equal(await r.exists('a', 'b', 'x', 'a'), 3);
+  assert.equal(await r.touch('a', 'x'), 1);
+  assert.equal(await r.del('a', 'x'), 1);
+  assert.equal(await r.unlink('b', 'c'), 2);
+  assert.equal(await r.exists('a', 'b', 'c'), 0);
+  await r.set('s', 'v', 'EX', 100);
+  assert.equal(await r.type('s'), 'string');
+  assert.equal(await r.type('nokey'), 'none');
+  assert.equal(await r.rename('s', 't'), 'OK');
+  assert.equal(await r.get('t'), 'v');
+  assert.ok((await r.ttl('t')) > 98, 'rename keeps TTL');
+  await rejects(r.rename('nokey', 'x'), /^ERR no such key$/);
+  await r.set('u', 'w');
+  assert.equal(await r.renamenx('t', 'u'), 0);
+  assert.equal(await r.renamenx('t', 'v2'), 1);
+  assert.equal(await r.get('v2'), 'v');
+  await rejects(r.renamenx('nokey', 'x'), /^ERR no such key$/);
+  assert.equal(await r.rename('u', 'u'), 'OK');
+});
+
+test('KEYS SCAN RANDOMKEY DBSIZE FLUSHDB FLUSHALL', async () => {
+  assert.equal(await r.randomkey(), null);
+  const p = r.pipeline();
+  for (let i = 0; i < 300; i++) p.set(`user:${i}`, i);
+  for (let i = 0; i < 50; i++) p.set(`other:${i}`, i);
+  await p.exec();
+  assert.equal(await r.dbsize(), 350);
+  const keys = await r.keys('user:*');
+  assert.equal(keys.length, 300);
+  assert.equal((await r.keys('*')).length, 350);
+  assert.deepEqual((await r.keys('user:1?')).sort(), Array.from({ length: 10 }, (_, i) => `user:1${i}`).sort());
+  const seen = new Set();
+  let cursor = '0';
+  let rounds = 0;
+  do {
+    const [next, batch] = await r.scan(cursor, 'MATCH', 'user:*', 'COUNT', 50);
+    batch.forEach((k) => seen.add(k));
+    cursor = next;
+    rounds++;
+  } while (cursor !== '0' && rounds < 10000);
+  assert.equal(seen.size, 300);
+  const [, typed] = await r.call('SCAN', '0', 'COUNT', '1000', 'TYPE', 'hash');
+  assert.equal(typed.length, 0);
+  await rejects(r.call('SCAN', 'abc'), /^ERR invalid cursor$/);
+  await rejects(r.call('SCAN', '0', 'COUNT', '0'), /^ERR syntax error$/);
+  await rejects(r.call('SCAN', '0', 'BOGUS', 'x'), /^ERR syntax error$/);
+  const rk = await r.randomkey();
+  assert.ok(rk.startsWith('user:') || rk.startsWith('other:'));
+  assert.equal(await r.flushdb(), 'OK');
+  assert.equal(await r.dbsize(), 0);
+  await r.set('a', 1);
+  assert.equal(await r.call('FLUSHALL', 'ASYNC'), 'OK');
+  assert.equal(await r.dbsize(), 0);
+  await rejects(r.call('FLUSHALL', 'BOGUS'), /^ERR syntax error$/);
+});
+
+test('EXPIRE family with NX XX GT LT, TTL, PERSIST', async () => {
+  await r.set('k', 'v');
+  assert.equal(await r.ttl('k'), -1);
+  assert.equal(await r.ttl('nokey'), -2);
+  assert.equal(await r.pttl('nokey'), -2);
+  assert.equal(await r.call('EXPIRETIME', 'k'), -1);
+  assert.equal(await r.call('EXPIRETIME', 'nokey'), -2);
+  assert.equal(await r.expire('nokey', 10), 0);
+  assert.equal(await r.call('EXPIRE', 'k', '100', 'XX'), 0);
+  assert.equal(await r.call('EXPIRE', 'k', '100', 'GT'), 0);
+  assert.equal(await r.call('EXPIRE', 'k', '100', 'NX'), 1);
+  assert.equal(await r.call('EXPIRE', 'k', '200', 'NX'), 0);
+  assert.equal(await r.call('EXPIRE', 'k', '50', 'GT'), 0);
+  assert.equal(await r.call('EXPIRE', 'k', '200', 'GT'), 1);
+  assert.equal(await r.call('EXPIRE', 'k', '300', 'LT'), 0);
+  assert.equal(await r.call('EXPIRE', 'k', '150', 'LT'), 1);
+  assert.equal(await r.call('EXPIRE', 'k', '120', 'XX'), 1);
+  assert.ok((await r.ttl('k')) <= 120 && (await r.ttl('k')) > 118);
+  assert.equal(await r.pexpire('k', 100000), 1);
+  assert.ok((await r.pttl('k')) > 99000);
+  const at = Math.floor(Date.now() / 1000) + 1000;
+  assert.equal(await r.expireat('k', at), 1);
+  assert.equal(await r.call('EXPIRETIME', 'k'), at);
+  assert.equal(await r.pexpireat('k', at * 1000 + 5), 1);
+  assert.equal(await r.call('PEXPIRETIME', 'k'), at * 1000 + 5);
+  assert.equal(await r.persist('k'), 1);
+  assert.equal(await r.persist('k'), 0);
+  assert.equal(await r.ttl('k'), -1);
+  assert.equal(await r.expire('k', -1), 1);
+  assert.equal(await r.exists('k'), 0);
+  await r.set('k', 'v');
+  assert.equal(await r.expireat('k', 1), 1);
+  assert.equal(await r.get('k'), null);
+  await rejects(r.call('EXPIRE', 'k', '10', 'NX', 'XX'), /^ERR NX and XX, GT or LT options at the same time are not compatible$/);
+  await rejects(r.call('EXPIRE', 'k', '10', 'GT', 'LT'), /^ERR GT and LT options at the same time are not compatible$/);
+  await rejects(r.call('EXPIRE', 'k', '10', 'FOO'), /^ERR Unsupported option FOO$/);
+  await rejects(r.call('EXPIRE', 'k', 'x'), /^ERR value is not an integer or out of range$/);
+  await rejects(r.call('EXPIRE', 'k', '9223372036854775807'), /^ERR invalid expire time in 'expire' command$/);
+});
+
+test('TTL expiry with short PX values', async () => {
+  await r.set('short', 'v', 'PX', 100);
+  await r.psetex('short2', 100, 'v');
+  await r.set('long', 'v', 'PX', 60000);
+  assert.equal(await r.get('short'), 'v');
+  await sleep(200);
+  assert.equal(await r.get('short'), null);
+  assert.equal(await r.exists('short2'), 0);
+  assert.equal(await r.get('long'), 'v');
+  // active expiry reclaims without any access
+  const p = r.pipeline();
+  for (let i = 0; i < 200; i++) p.set(`e:${i}`, 'v', 'PX', 50);
+  await p.exec();
+  await sleep(400);
+  const info = await r.info('stats');
+  const expired = Number(info.match(/expired_keys:(\d+)/)[1]);
+  assert.ok(expired >= 200, `expired_keys=${expired}`);
+  assert.equal(await r.dbsize(), 1);
+});
+
+test('INFO sections and fields', async () => {
+  await r.set('a', '1');
+  await r.set('b', '2', 'EX', 100);
+  await r.get('a');
+  await r.get('zz');
+  const all = await r.info();
+  for (const f of ['# Server', 'redis_version:', 'tcp_port:', 'uptime_in_seconds:',
+    '# Clients', 'connected_clients:', '# Memory', 'used_memory:', 'maxmemory:',
+    'maxmemory_policy:allkeys-lru', '# Stats', 'keyspace_hits:', 'keyspace_misses:',
+    'evicted_keys:', 'expired_keys:', 'total_commands_processed:', '# Keyspace']) {
+    assert.ok(all.includes(f), `missing ${f}`);
+  }
+  assert.match(all, /db0:keys=2,expires=1,avg_ttl=0/);
+  assert.match(all, new RegExp(`tcp_port:${srv.port}\\r\\n`));
+  assert.ok(Number(all.match(/keyspace_hits:(\d+)/)[1]) >= 1);
+  assert.ok(Number(all.match(/keyspace_misses:(\d+)/)[1]) >= 1);
+  const mem = await r.info('memory');
+  assert.ok(mem.startsWith('# Memory'));
+  assert.ok(!mem.includes('# Server'));
+  const two = await r.call('INFO', 'server', 'keyspace');
+  assert.ok(two.includes('# Server') && two.includes('# Keyspace') && !two.includes('# Stats'));
+  const cs = await r.info('commandstats');
+  assert.match(cs, /cmdstat_set:calls=\d+/);
+});
+
+test('CONFIG GET / SET', async () => {
+  const mm = await r.config('GET', 'maxmemory');
+  assert.deepEqual(mm, ['maxmemory', String(512 * 1024 * 1024)]);
+  assert.deepEqual(await r.config('GET', 'maxmemory-policy'), ['maxmemory-policy', 'allkeys-lru']);
+  const many = await r.config('GET', 'max*');
+  assert.ok(many.includes('max-items') && many.includes('maxclients') && many.includes('maxmemory'));
+  assert.equal(await r.config('SET', 'maxmemory', '100mb'), 'OK');
+  assert.deepEqual(await r.config('GET', 'maxmemory'), ['maxmemory', String(100 * 1024 * 1024)]);
+  assert.match(await r.info('memory'), /maxmemory:104857600/);
+  assert.equal(await r.config('SET', 'max-items', '1000', 'default-ttl', '0'), 'OK');
+  assert.deepEqual(await r.config('GET', 'max-items'), ['max-items', '1000']);
+  await rejects(r.config('SET', 'maxmemory', 'lots'), /^ERR CONFIG SET failed \(possibly related to argument 'maxmemory'\)/);
+  await rejects(r.config('SET', 'nosuch', '1'), /^ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'$/);
+  await rejects(r.config('SET', 'port', '1'), /can't set immutable config/);
+  await rejects(r.config('SET', 'maxmemory-policy', 'volatile-lru'), /^ERR CONFIG SET failed/);
+  assert.equal(await r.config('SET', 'maxmemory-policy', 'allkeys-lru'), 'OK');
+  assert.equal(await r.config('SET', 'default-ttl', '60000'), 'OK');
+  await r.set('dt', 'v');
+  const pttl = await r.pttl('dt');
+  assert.ok(pttl > 59000 && pttl <= 60000, String(pttl));
+  assert.equal(await r.config('SET', 'default-ttl', '0'), 'OK');
+  assert.equal(await r.config('SET', 'maxmemory', '512mb', 'max-items', '0'), 'OK');
+  assert.equal(await r.config('RESETSTAT'), 'OK');
+  await rejects(r.call('CONFIG', 'BOGUS'), /^ERR unknown subcommand 'BOGUS'\. Try CONFIG HELP\.$/);
+});
+
+test('MEMORY USAGE, OBJECT, RCACHE.INVALIDATE, TIME', async () => {
+  await r.set('k', 'x'.repeat(1000));
+  const usage = await r.call('MEMORY', 'USAGE', 'k');
+  assert.ok(usage >= 1000 && usage < 4000, String(usage));
+  assert.equal(await r.call('MEMORY', 'USAGE', 'nokey'), null);
+  assert.equal(await r.call('OBJECT', 'ENCODING', 'k'), 'raw');
+  await r.set('i', '12345');
+  assert.equal(await r.call('OBJECT', 'ENCODING', 'i'), 'int');
+  await r.set('e', 'short');
+  assert.equal(await r.call('OBJECT', 'ENCODING', 'e'), 'embstr');
+  assert.equal(await r.call('OBJECT', 'IDLETIME', 'k'), 0);
+  await r.get('e');
+  await r.get('e');
+  assert.ok((await r.call('OBJECT', 'FREQ', 'e')) >= 2);
+  assert.equal(await r.call('OBJECT', 'IDLETIME', 'nokey'), null);
+  await rejects(r.call('OBJECT', 'BOGUS', 'k'), /^ERR unknown subcommand 'BOGUS'\. Try OBJECT HELP\.$/);
+  const p = r.pipeline();
+  for (let i = 0; i < 40; i++) p.set(`session:${i}`, 'v');
+  await p.exec();
+  assert.equal(await r.call('RCACHE.INVALIDATE', 'session:1*'), 11);
+  assert.equal(await r.call('RCACHE.INVALIDATE', 'session:*'), 29);
+  assert.equal(await r.exists('k'), 1);
+  await rejects(r.call('RCACHE.INVALIDATE', 'bad['), /^ERR invalid pattern$/);
+  const [sec, usec] = await r.call('TIME');
+  assert.ok(Math.abs(Number(sec) - Date.now() / 1000) < 5);
+  assert.ok(Number(usec) < 1e6);
+});
+
+test('pipelining 10k commands in one batch', async () => {
+  const p = r.pipeline();
+  for (let i = 0; i < 10000; i++) p.set(`p:${i}`, `v${i}`);
+  for (let i = 0; i < 10000; i++) p.get(`p:${i}`);
+  const res = await p.exec();
+  assert.equal(res.length, 20000);
+  for (let i = 0; i < 10000; i++) {
+    assert.equal(res[i][1], 'OK');
+    assert.equal(res[10000 + i][1], `v${i}`);
+  }
+});
+
+test('200 concurrent connections', async () => {
+  const clients = Array.from({ length: 200 }, () => new Redis({ port: srv.port, host: '127.0.0.1', maxRetriesPerRequest: 1 }));
+  await Promise.all(clients.map(async (c, i) => {
+    for (let j = 0; j < 20; j++) {
+      await c.set(`c:${i}:${j}`, `${i}-${j}`);
+      assert.equal(await c.get(`c:${i}:${j}`), `${i}-${j}`);
+    }
+  }));
+  const info = await r.info('clients');
+  assert.ok(Number(info.match(/connected_clients:(\d+)/)[1]) >= 201);
+  clients.forEach((c) => c.disconnect());
+  assert.equal(await r.dbsize(), 4000);
+});

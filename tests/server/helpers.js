@@ -1,0 +1,148 @@
+'use strict';
+// helpers.js - shared by the rcached end-to-end tests: start rcached on a
+// free loopback port (retrying if another test grabbed it first), wait
+// until it answers PING, stop it with SIGTERM and check it exits 0; plus a
+// raw socket client for the protocol-level and hostile tests.
+const { spawn, execFile } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+
+const BIN = process.env.RCACHED_BIN ||
+  path.resolve(__dirname, '../../build/src/server/rcached');
+
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+// Send bytes, collect what comes back until the socket closes, `until`
+// matches, or the timeout passes.
+function raw(port, data, { timeout = 3000, until = null, host = '127.0.0.1', path: sockPath } = {}) {
+  return new Promise((resolve) => {
+    const sock = sockPath ? net.connect(sockPath) : net.connect(port, host);
+    let out = '';
+    let closed = false;
+    const done = () => {
+      if (closed) return;
+      closed = true;
+      clearTimeout(t);
+      sock.destroy();
+      resolve({ out, closed: sock.readableEnded || sock.destroyed });
+    };
+    const t = setTimeout(done, timeout);
+    sock.on('connect', () => { if (data) sock.write(data); });
+    sock.on('data', (d) => {
+      out += d.toString('latin1');
+      if (until && until(out)) done();
+    });
+    sock.on('end', () => { closed = true; clearTimeout(t); resolve({ out, closed: true }); sock.destroy(); });
+    sock.on('error', () => { closed = true; clearTimeout(t); resolve({ out, closed: true, error: true }); });
+  });
+}
+
+async function ping(port, sockPath) {
+  const r = await raw(port, 'PING\r\n', { timeout: 500, until: (o) => o.includes('\r\n'), path: sockPath });
+  return r.out.startsWith('+PONG');
+}
+
+async function startServer(args = [], { env = {}, noPort = false, readyTimeout = 10000 } = {}) {
+  let lastLog = '';
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const port = await freePort();
+    const argv = noPort ? [...args] : ['--port', String(port), '--admin-port', '0', ...args];
+    const proc = spawn(BIN, argv, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
+    let log = '';
+    proc.stdout.on('data', (d) => { log += d; });
+    proc.stderr.on('data', (d) => { log += d; });
+    let exitInfo = null;
+    const exited = new Promise((r) => proc.on('exit', (code, signal) => { exitInfo = { code, signal }; r(exitInfo); }));
+    const deadline = Date.now() + readyTimeout;
+    let ready = false;
+    const sockIdx = argv.indexOf('--unixsocket');
+    const sockPath = noPort && sockIdx >= 0 ? argv[sockIdx + 1] : undefined;
+    while (Date.now() < deadline && !exitInfo) {
+      if (await ping(port, sockPath)) { ready = true; break; }
+      await sleep(25);
+    }
+    if (ready) {
+      const srv = {
+        port, proc, pid: proc.pid, exited,
+        log: () => log,
+        exitInfo: () => exitInfo,
+        rss: () => rssOf(proc.pid),
+        async stop({ expectCode = 0 } = {}) {
+          if (exitInfo) return exitInfo;
+          proc.kill('SIGTERM');
+          const r = await Promise.race([exited, sleep(10000).then(() => null)]);
+          if (!r) {
+            proc.kill('SIGKILL');
+            await exited;
+            throw new Error('rcached did not exit within 10 s of SIGTERM\n' + log);
+          }
+          if (expectCode !== null && r.code !== expectCode) {
+            throw new Error(`rcached exited with ${JSON.stringify(r)}\n${log}`);
+          }
+          return r;
+        },
+      };
+      return srv;
+    }
+    lastLog = log;
+    if (!exitInfo) proc.kill('SIGKILL');
+    await exited;
+    if (!/Address already in use/.test(log)) break;
+  }
+  throw new Error('rcached did not start:\n' + lastLog);
+}
+
+function rssOf(pid) {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = s.match(/VmRSS:\s+(\d+) kB/);
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+// Run redis-cli; resolves { code, stdout, stderr }.
+function cli(port, args, { input, timeout = 20000 } = {}) {
+  return new Promise((resolve) => {
+    const child = execFile('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args],
+      { timeout, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+        resolve({ code: err ? (err.code ?? 1) : 0, stdout, stderr });
+      });
+    if (input !== undefined) {
+      child.stdin.end(input);
+    }
+  });
+}
+
+function run(cmd, args, { timeout = 60000 } = {}) {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (err.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+function tmpdir(prefix) {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+module.exports = { BIN, sleep, freePort, raw, ping, startServer, rssOf, cli, run, tmpdir };
