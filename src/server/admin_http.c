@@ -342,6 +342,9 @@ rcache__admin_t *rcache__admin_start(struct event_base *base, rcache_t *cache,
         return NULL;
     }
     evhttp_set_max_body_size(a->http, (ev_ssize_t)a->max_body);
+    /* Over the cap, read and drop the rest of the body before answering 413,
+     * so the client sees the 413 instead of a reset mid-upload. */
+    evhttp_set_flags(a->http, EVHTTP_SERVER_LINGERING_CLOSE);
     evhttp_set_max_headers_size(a->http, 64 * 1024);
     evhttp_set_timeout(a->http, opts->timeout_s ? opts->timeout_s : 10);
     evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
