@@ -5,7 +5,7 @@ BUILD    ?= build
 CTEST    ?= ctest --output-on-failure -j$(JOBS)
 CMAKE_CFG = cmake -S . -B
 
-.PHONY: all deps build test test-sanitize test-tsan test-valgrind run bench \
+.PHONY: all deps build test test-sanitize test-tsan test-allocfail test-valgrind run bench \
         compare fuzz fuzz-ci lint install clean
 
 all: build
@@ -33,6 +33,12 @@ test-tsan: deps
 	@$(CMAKE_CFG) build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRCACHE_SANITIZE=thread $(CMAKE_ARGS) >/dev/null
 	@cmake --build build-tsan -j$(JOBS)
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(CTEST) -L tsan
+
+# Library calls with the N-th allocation failing, swept over N (ASan build).
+test-allocfail: deps
+	@$(CMAKE_CFG) build-allocfail -DCMAKE_BUILD_TYPE=Debug -DRCACHE_ALLOC_FAIL=ON -DRCACHE_SANITIZE=address,undefined $(CMAKE_ARGS) >/dev/null
+	@cmake --build build-allocfail -j$(JOBS)
+	cd build-allocfail && ASAN_OPTIONS=detect_leaks=1 $(CTEST) -L allocfail
 
 # Server end-to-end tests under valgrind memcheck (long; not in `make test`).
 test-valgrind: build
