@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -39,7 +40,8 @@ typedef struct result {
     enum op op;
     const char *dist;
     int threads;
-    double med, min, max; /* ns per op, per thread */
+    double med, min, max; /* ns per op, per thread, wall clock */
+    double cpu_med;       /* ns per op of thread CPU time (immune to a busy machine) */
     double ops_per_s;     /* all threads, from the median run */
 } result_t;
 
@@ -127,8 +129,16 @@ typedef struct worker {
     uint64_t count;      /* operations to do */
     pthread_barrier_t *bar;
     double t0, t1;
+    double cpu;          /* thread CPU seconds spent in the loop */
     int err;
 } worker_t;
+
+static double thread_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 static int memo_fn(const void *key, size_t key_len, rcache_memo_result_t *out, void *ctx)
 {
@@ -147,6 +157,7 @@ static void *work(void *arg)
     size_t len;
     int bad = 0;
     pthread_barrier_wait(w->bar);
+    double c0 = thread_cpu();
     w->t0 = rcache__bench_now();
     switch (w->op) {
     case OP_GET_HIT:
@@ -198,6 +209,7 @@ static void *work(void *arg)
         break;
     }
     w->t1 = rcache__bench_now();
+    w->cpu = thread_cpu() - c0;
     w->err = bad;
     return NULL;
 }
@@ -229,7 +241,8 @@ static void fill(rcache_t *c)
 
 /* One timed run of op with T threads; returns wall seconds. seqs[t] are the
  * threads' key choices (NULL for set new / delete). */
-static double run_once(rcache_t *c, enum op op, int T, uint32_t **seqs, uint64_t per_thread)
+static double run_once(rcache_t *c, enum op op, int T, uint32_t **seqs, uint64_t per_thread,
+                       double *cpu)
 {
     worker_t w[64];
     pthread_barrier_t bar;
@@ -241,14 +254,16 @@ static double run_once(rcache_t *c, enum op op, int T, uint32_t **seqs, uint64_t
         w[t].n = C.entries * (uint64_t)(t + 1) / (uint64_t)T - w[t].lo;
         pthread_create(&w[t].tid, NULL, work, &w[t]);
     }
-    double t0 = 1e300, t1 = 0;
+    double t0 = 1e300, t1 = 0, cpu_sum = 0;
     int bad = 0;
     for (int t = 0; t < T; t++) {
         pthread_join(w[t].tid, NULL);
         t0 = w[t].t0 < t0 ? w[t].t0 : t0;
         t1 = w[t].t1 > t1 ? w[t].t1 : t1;
         bad |= w[t].err;
+        cpu_sum += w[t].cpu;
     }
+    *cpu = cpu_sum / T; /* mean CPU seconds per thread */
     pthread_barrier_destroy(&bar);
     if (bad) {
         fprintf(stderr, "rcache-bench: %s: an operation returned an unexpected code\n", op_names[op]);
@@ -263,14 +278,17 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static result_t summarize(enum op op, const char *dist, int T, double *secs, uint64_t total_ops)
+static result_t summarize(enum op op, const char *dist, int T, double *secs, double *cpus,
+                          uint64_t total_ops)
 {
     qsort(secs, (size_t)C.runs, sizeof *secs, cmp_double);
+    qsort(cpus, (size_t)C.runs, sizeof *cpus, cmp_double);
+    double cmed = C.runs % 2 ? cpus[C.runs / 2] : (cpus[C.runs / 2 - 1] + cpus[C.runs / 2]) / 2;
     double med = C.runs % 2 ? secs[C.runs / 2] : (secs[C.runs / 2 - 1] + secs[C.runs / 2]) / 2;
     /* ns per operation as one thread sees it: wall time / its own ops. */
     double per = (double)total_ops / T;
     result_t r = {op, dist, T, med * 1e9 / per, secs[0] * 1e9 / per,
-                  secs[C.runs - 1] * 1e9 / per, (double)total_ops / med};
+                  secs[C.runs - 1] * 1e9 / per, cmed * 1e9 / per, (double)total_ops / med};
     return r;
 }
 
@@ -371,6 +389,8 @@ int rcache__cmd_micro(int argc, char **argv)
     result_t res[256];
     size_t nres = 0;
     double *secs = calloc((size_t)C.runs, sizeof *secs);
+    double *cpus = calloc((size_t)C.runs, sizeof *cpus);
+    double dummy;
     const char *dists[2];
     int nd = 0;
     if (C.do_uniform)
@@ -394,10 +414,10 @@ int rcache__cmd_micro(int argc, char **argv)
             for (size_t k = 0; k < sizeof on_filled / sizeof on_filled[0]; k++) {
                 if (T > 1 && (on_filled[k] == OP_GET_REF || on_filled[k] == OP_MEMO_HIT))
                     continue; /* the memoize comparison is a 1-thread figure */
-                run_once(c, on_filled[k], T, seqs, per); /* warm-up */
+                run_once(c, on_filled[k], T, seqs, per, &dummy); /* warm-up */
                 for (int r = 0; r < C.runs; r++)
-                    secs[r] = run_once(c, on_filled[k], T, seqs, per);
-                res[nres++] = summarize(on_filled[k], dists[d], T, secs, per * (uint64_t)T);
+                    secs[r] = run_once(c, on_filled[k], T, seqs, per, &cpus[r]);
+                res[nres++] = summarize(on_filled[k], dists[d], T, secs, cpus, per * (uint64_t)T);
             }
             for (int t = 0; t < T; t++)
                 free(seqs[t]);
@@ -411,19 +431,20 @@ int rcache__cmd_micro(int argc, char **argv)
         int T = tcounts[ti];
         for (int r = 0; r < C.runs; r++) {
             c = open_cache();
-            secs[r] = run_once(c, OP_SET_NEW, T, NULL, 0);
+            secs[r] = run_once(c, OP_SET_NEW, T, NULL, 0, &cpus[r]);
             rcache_close(c);
         }
-        res[nres++] = summarize(OP_SET_NEW, "sequential", T, secs, C.entries);
+        res[nres++] = summarize(OP_SET_NEW, "sequential", T, secs, cpus, C.entries);
         for (int r = 0; r < C.runs; r++) {
             c = open_cache();
             fill(c);
-            secs[r] = run_once(c, OP_DELETE, T, NULL, 0);
+            secs[r] = run_once(c, OP_DELETE, T, NULL, 0, &cpus[r]);
             rcache_close(c);
         }
-        res[nres++] = summarize(OP_DELETE, "sequential", T, secs, C.entries);
+        res[nres++] = summarize(OP_DELETE, "sequential", T, secs, cpus, C.entries);
     }
     free(secs);
+    free(cpus);
 
     /* Headline figures (issue 2 targets). */
     const result_t *gh1 = NULL, *ghN = NULL, *sn1 = NULL, *gref = NULL, *memo = NULL;
@@ -450,9 +471,10 @@ int rcache__cmd_micro(int argc, char **argv)
         printf(" \"results\": [\n");
         for (size_t i = 0; i < nres; i++)
             printf("  {\"op\": \"%s\", \"keys\": \"%s\", \"threads\": %d, \"ns_per_op_median\": %.1f, "
-                   "\"ns_per_op_min\": %.1f, \"ns_per_op_max\": %.1f, \"ops_per_second\": %.0f}%s\n",
+                   "\"ns_per_op_min\": %.1f, \"ns_per_op_max\": %.1f, \"cpu_ns_per_op_median\": %.1f, "
+                   "\"ops_per_second\": %.0f}%s\n",
                    op_names[res[i].op], res[i].dist, res[i].threads, res[i].med, res[i].min,
-                   res[i].max, res[i].ops_per_s, i + 1 < nres ? "," : "");
+                   res[i].max, res[i].cpu_med, res[i].ops_per_s, i + 1 < nres ? "," : "");
         printf(" ],\n \"targets\": {\"get_hit_ns\": %.1f, \"set_new_ns\": %.1f, "
                "\"threads_scaling_get_hit\": %.2f, \"overhead_bytes_per_entry\": %.1f, "
                "\"memoize_hit_ns\": %.1f, \"get_ref_hit_ns\": %.1f, \"memoize_overhead_ns\": %.1f}}\n",
@@ -464,13 +486,14 @@ int rcache__cmd_micro(int argc, char **argv)
            "%d shards, %d runs per figure, %llu ops per run, %ld CPUs\n\n",
            (unsigned long long)C.entries, C.key_size, C.value_size, C.shards ? C.shards : 16,
            C.runs, (unsigned long long)C.ops, ncpu);
-    printf("| operation | keys | threads | ns/op median | min | max | ops/s (all threads) |\n"
-           "|---|---|---:|---:|---:|---:|---:|\n");
+    printf("| operation | keys | threads | ns/op median | min | max | CPU ns/op | ops/s (all threads) |\n"
+           "|---|---|---:|---:|---:|---:|---:|---:|\n");
     for (size_t i = 0; i < nres; i++)
-        printf("| %s | %s | %d | %.1f | %.1f | %.1f | %.0f |\n", op_names[res[i].op],
+        printf("| %s | %s | %d | %.1f | %.1f | %.1f | %.1f | %.0f |\n", op_names[res[i].op],
                res[i].dist, res[i].threads, res[i].med, res[i].min, res[i].max,
-               res[i].ops_per_s);
-    printf("\nns/op is the time one thread spends per operation (wall time / its operations).\n");
+               res[i].cpu_med, res[i].ops_per_s);
+    printf("\nns/op is the wall time one thread spends per operation (wall time / its operations);\n"
+           "CPU ns/op is the same with the thread's CPU time, which a busy machine does not inflate.\n");
     printf("\nmemory: RSS grew %.1f MiB for %llu entries: %.1f bytes per entry, %.1f beyond "
            "key + value (%zu); the cache charges %.1f bytes per entry\n",
            (double)(rss1 - rss0) / 1048576.0, (unsigned long long)C.entries, per_entry,
