@@ -386,6 +386,74 @@ static void test_async(void **state) {
     ctl_fini(&t);
 }
 
+/* ---- allocation failures (RCACHE_ALLOC_FAIL builds only) ---------------- */
+
+#ifdef RCACHE_ALLOC_FAIL
+void rcache__alloc_fail_after(long nth, int sticky);
+
+static void obj_free(void *obj, void *ctx) {
+    _Atomic int *n = ctx;
+    free(obj);
+    atomic_fetch_add(n, 1);
+}
+
+static _Atomic int objs_made;
+
+static int compute_alloc_obj(const void *key, size_t klen,
+                             rcache_memo_result_t *out, void *ctx) {
+    int *p = malloc(sizeof *p);
+    atomic_fetch_add(&objs_made, 1);
+    (void)key;
+    (void)klen;
+    *p = 7;
+    out->obj = p;
+    out->charge_bytes = 4;
+    out->dtor = obj_free;
+    out->dtor_ctx = ctx;
+    return RCACHE_OK;
+}
+
+/* Fail the n-th allocation for n = 1, 2, ...: every call returns RCACHE_OK
+ * (a result, cached or not) or RCACHE_ENOMEM, objects are destroyed exactly
+ * once, and nothing leaks (ASan build). */
+static void test_alloc_failures(void **state) {
+    _Atomic int freed = 0;
+    int ok = 0;
+    (void)state;
+    for (long n = 1; n < 40; n++) {
+        rcache_t *c = open_cache_clock(NULL);
+        rcache_ref_t *ref = NULL;
+        rcache_key_t *k;
+        ctl_t t;
+        int rc;
+        assert_non_null(c);
+        memset(&t, 0, sizeof t);
+        rcache__alloc_fail_after(n, 0);
+        rc = rcache_memoize(c, "obj", 3, compute_alloc_obj, &freed, NULL,
+                            &ref, NULL);
+        assert_true(rc == RCACHE_OK || rc == RCACHE_ENOMEM);
+        ok += rc == RCACHE_OK;
+        rcache_release(ref);
+        rcache__alloc_fail_after(n, 0);
+        rc = rcache_memoize(c, "bytes", 5, compute_ctl, &t, NULL, &ref, NULL);
+        assert_true(rc == RCACHE_OK || rc == RCACHE_ENOMEM);
+        rcache_release(ref);
+        rcache__alloc_fail_after(n, 0);
+        k = RCACHE_KEY_ARGS("ns", "a long string argument that does not fit "
+                                  "in the inline buffer of the builder, "
+                                  "so that it has to grow on the heap ....",
+                            1, 2.0);
+        rc = rcache_memoize_key(c, k, compute_ctl, &t, NULL, &ref, NULL);
+        assert_true(rc == RCACHE_OK || rc == RCACHE_ENOMEM);
+        rcache_release(ref);
+        rcache__alloc_fail_after(0, 0);
+        rcache_close(c);
+        assert_int_equal(atomic_load(&freed), atomic_load(&objs_made));
+    }
+    assert_true(ok > 0);
+}
+#endif
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_error_to_all_waiters),
@@ -393,6 +461,9 @@ int main(void) {
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_recursive_self_request),
         cmocka_unit_test(test_async),
+#ifdef RCACHE_ALLOC_FAIL
+        cmocka_unit_test(test_alloc_failures),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
