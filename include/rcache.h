@@ -614,7 +614,9 @@ uint64_t rcache_count(rcache_t *c);
  *
  * Errors are sticky: after a failed add, later adds do nothing and
  * rcache_key_finish() returns the first error, so a chain of adds needs
- * one check.  Small keys live inside the struct (no allocation).
+ * one check.  Small keys live inside the struct (no allocation), so an
+ * rcache_key_t must not be copied by value (its buffer may point into
+ * itself); pass it by pointer.
  *
  * Thread-safety: an rcache_key_t belongs to one thread at a time.
  */
