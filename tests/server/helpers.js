@@ -88,7 +88,10 @@ async function startServer(args = [], { env = {}, noPort = false, readyTimeout =
         async stop({ expectCode = 0 } = {}) {
           if (exitInfo) return exitInfo;
           proc.kill('SIGTERM');
-          const r = await Promise.race([exited, sleep(10000).then(() => null)]);
+          let timer;
+          const r = await Promise.race([exited,
+            new Promise((res) => { timer = setTimeout(() => res(null), 10000); })]);
+          clearTimeout(timer);
           if (!r) {
             proc.kill('SIGKILL');
             await exited;
