@@ -295,7 +295,7 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
                   size_t cap, size_t *len_out, rcache__entry_t **ref_out,
                   int allow_object) {
     rcache__reclaim_t r = {0};
-    uint64_t hash, now;
+    uint64_t now;
     rcache__shard_t *s;
     rcache__entry_t *e;
     int rc = RCACHE_OK;
@@ -304,13 +304,12 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
         return RCACHE_EINVAL;
     if ((rc = key_ok(key, klen)))
         return rc == RCACHE_ETOOBIG ? RCACHE_ENOTFOUND : rc;
-    hash = rcache__hash(key, klen);
-    s = rcache__shard_of(c, hash);
-    now = rcache__now(c);
-    pthread_mutex_lock(&s->lock);
-    e = atomic_load_explicit(&c->disabled, memory_order_relaxed)
-            ? NULL
-            : rcache__shard_lookup_locked(c, s, hash, key, klen, now, &r);
+    rcache__loc_t l;
+    e = rcache__lock_lookup(c, key, klen, &l, &r);
+    s = l.s;
+    now = l.now;
+    if (atomic_load_explicit(&c->disabled, memory_order_relaxed))
+        e = NULL; /* disabled: every lookup misses */
     if (!e) {
         s->st.misses++;
         rc = RCACHE_ENOTFOUND;
@@ -418,12 +417,9 @@ int rcache_exists(rcache_t *c, const void *key, size_t key_len) {
     int found;
     if (!c || key_ok(key, key_len) != RCACHE_OK)
         return 0;
-    uint64_t hash = rcache__hash(key, key_len);
-    rcache__shard_t *s = rcache__shard_of(c, hash);
-    uint64_t now = rcache__now(c);
-    pthread_mutex_lock(&s->lock);
-    found = rcache__shard_lookup_locked(c, s, hash, key, key_len, now, &r) != NULL;
-    pthread_mutex_unlock(&s->lock);
+    rcache__loc_t l;
+    found = rcache__lock_lookup(c, key, key_len, &l, &r) != NULL;
+    pthread_mutex_unlock(&l.s->lock);
     rcache__reclaim_run(&r);
     return found;
 }
@@ -438,12 +434,9 @@ static int remove_key(rcache_t *c, const void *key, size_t klen,
         return RCACHE_EINVAL;
     if ((rc = key_ok(key, klen)))
         return rc == RCACHE_ETOOBIG ? RCACHE_ENOTFOUND : rc;
-    uint64_t hash = rcache__hash(key, klen);
-    rcache__shard_t *s = rcache__shard_of(c, hash);
-    uint64_t now = rcache__now(c);
-    pthread_mutex_lock(&s->lock);
-    rcache__entry_t *e =
-        rcache__shard_lookup_locked(c, s, hash, key, klen, now, &r);
+    rcache__loc_t l;
+    rcache__entry_t *e = rcache__lock_lookup(c, key, klen, &l, &r);
+    rcache__shard_t *s = l.s;
     if (e) {
         rcache__shard_unlink_locked(c, s, e);
         s->st.deletes++;

@@ -226,6 +226,18 @@ uint64_t rcache__shard_sweep_locked(rcache_t *c, rcache__shard_t *s,
                                     size_t nbuckets, uint64_t now_ms,
                                     rcache__reclaim_t *r);
 
+/* Where a key lives: its hash, its shard and the time of the operation. */
+typedef struct rcache__loc {
+    uint64_t hash;
+    uint64_t now;
+    rcache__shard_t *s;
+} rcache__loc_t;
+/* Hash the key, pick its shard, read the clock, LOCK the shard and look
+ * the key up (an expired entry is reclaimed into r). The caller unlocks
+ * loc->s->lock. Returns the live entry or NULL. */
+rcache__entry_t *rcache__lock_lookup(rcache_t *c, const void *key, size_t klen,
+                                     rcache__loc_t *loc, rcache__reclaim_t *r);
+
 /* 0 when both limits hold, 1 when items are over, 2 when bytes are. */
 int rcache__over_limit(const rcache_t *c);
 /* Evict from s's LRU end while over a limit, never evicting keep. */

@@ -60,15 +60,11 @@ int rcache_entry_info(rcache_t *c, const void *key, size_t key_len,
         return RCACHE_EINVAL;
     if (key_len > RCACHE_MAX_KEY_LEN)
         return RCACHE_ENOTFOUND;
-    uint64_t hash = rcache__hash(key, key_len);
-    rcache__shard_t *s = rcache__shard_of(c, hash);
-    uint64_t now = rcache__now(c);
-    pthread_mutex_lock(&s->lock);
-    rcache__entry_t *e =
-        rcache__shard_lookup_locked(c, s, hash, key, key_len, now, &r);
+    rcache__loc_t l;
+    rcache__entry_t *e = rcache__lock_lookup(c, key, key_len, &l, &r);
     if (e)
-        fill_info(c, e, now, out);
-    pthread_mutex_unlock(&s->lock);
+        fill_info(c, e, l.now, out);
+    pthread_mutex_unlock(&l.s->lock);
     rcache__reclaim_run(&r);
     if (!e)
         return RCACHE_ENOTFOUND;
@@ -107,6 +103,7 @@ static int page_add(page_builder_t *b, const rcache_t *c,
     fill_info(c, e, now, &b->infos[b->n]);
     memcpy(b->keys + b->klen_used, rcache__entry_key(e), e->klen);
     /* store the offset for now; turned into pointers when complete */
+    /* NOLINTNEXTLINE(performance-no-int-to-ptr): an offset, not a pointer */
     b->infos[b->n].key = (const void *)(uintptr_t)b->klen_used;
     b->keys[b->klen_used + e->klen] = '\0'; /* keys are also C strings */
     b->klen_used += e->klen + 1;

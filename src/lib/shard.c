@@ -24,7 +24,7 @@
 
 int rcache__shard_init(rcache__shard_t *s, size_t buckets) {
     memset(s, 0, sizeof(*s));
-    s->buckets = rcache__calloc(buckets, sizeof(*s->buckets));
+    s->buckets = rcache__calloc(buckets, sizeof(rcache__entry_t *));
     if (!s->buckets)
         return RCACHE_ENOMEM;
     if (pthread_mutex_init(&s->lock, NULL) != 0) {
@@ -89,7 +89,7 @@ rcache__entry_t *rcache__shard_lookup_locked(rcache_t *c, rcache__shard_t *s,
  * just get longer), so a store never fails because of the table. */
 static void grow_locked(rcache__shard_t *s) {
     size_t n = (s->mask + 1) * 2;
-    rcache__entry_t **nb = rcache__calloc(n, sizeof(*nb));
+    rcache__entry_t **nb = rcache__calloc(n, sizeof(rcache__entry_t *));
     if (!nb)
         return;
     for (size_t i = 0; i <= s->mask; i++) {
@@ -199,6 +199,16 @@ uint64_t rcache__shard_sweep_locked(rcache_t *c, rcache__shard_t *s,
         }
     }
     return reclaimed;
+}
+
+rcache__entry_t *rcache__lock_lookup(rcache_t *c, const void *key, size_t klen,
+                                     rcache__loc_t *loc, rcache__reclaim_t *r) {
+    loc->hash = rcache__hash(key, klen);
+    loc->s = rcache__shard_of(c, loc->hash);
+    loc->now = rcache__now(c);
+    pthread_mutex_lock(&loc->s->lock);
+    return rcache__shard_lookup_locked(c, loc->s, loc->hash, key, klen,
+                                       loc->now, r);
 }
 
 int rcache__over_limit(const rcache_t *c) {

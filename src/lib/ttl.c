@@ -24,14 +24,10 @@ static int with_entry(rcache_t *c, const void *key, size_t klen, ttl_op_fn fn,
         return RCACHE_EINVAL;
     if (klen > RCACHE_MAX_KEY_LEN)
         return RCACHE_ENOTFOUND;
-    uint64_t hash = rcache__hash(key, klen);
-    rcache__shard_t *s = rcache__shard_of(c, hash);
-    uint64_t now = rcache__now(c);
-    pthread_mutex_lock(&s->lock);
-    rcache__entry_t *e =
-        rcache__shard_lookup_locked(c, s, hash, key, klen, now, &r);
-    rc = e ? fn(c, s, e, now, arg, &r, out) : RCACHE_ENOTFOUND;
-    pthread_mutex_unlock(&s->lock);
+    rcache__loc_t l;
+    rcache__entry_t *e = rcache__lock_lookup(c, key, klen, &l, &r);
+    rc = e ? fn(c, l.s, e, l.now, arg, &r, out) : RCACHE_ENOTFOUND;
+    pthread_mutex_unlock(&l.s->lock);
     rcache__reclaim_run(&r);
     return rc;
 }

@@ -71,13 +71,10 @@ int rcache_update(rcache_t *c, const void *key, size_t key_len,
         return RCACHE_EINVAL;
     if (key_len > RCACHE_MAX_KEY_LEN)
         return RCACHE_ETOOBIG;
-    uint64_t hash = rcache__hash(key, key_len);
-    rcache__shard_t *s = rcache__shard_of(c, hash);
-    uint64_t now = rcache__now(c);
-
-    pthread_mutex_lock(&s->lock);
-    rcache__entry_t *e =
-        rcache__shard_lookup_locked(c, s, hash, key, key_len, now, &r);
+    rcache__loc_t l;
+    rcache__entry_t *e = rcache__lock_lookup(c, key, key_len, &l, &r);
+    rcache__shard_t *s = l.s;
+    uint64_t hash = l.hash, now = l.now;
     if (e && (e->flags & RCACHE__F_OBJECT)) {
         rc = RCACHE_EWRONGTYPE;
         goto out;
