@@ -38,7 +38,7 @@ while read -r f; do
   args=(trace "$f" --sweep "$sizes" --no-progress)
   if [ -n "$plotdir" ]; then
     mkdir -p "$plotdir"
-    name=$(basename "$f"); name=${name%%.*}
+    name=$(basename "$f"); name=${name//./_}
     args+=(--plot "$plotdir/$name.png")
   fi
   out=$("$bench" "${args[@]}")
