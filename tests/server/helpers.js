@@ -54,7 +54,7 @@ function raw(port, data, { timeout = 3000, until = null, host = '127.0.0.1', pat
 
 async function ping(port, sockPath) {
   const r = await raw(port, 'PING\r\n', { timeout: 500, until: (o) => o.includes('\r\n'), path: sockPath });
-  return r.out.startsWith('+PONG');
+  return r.out.startsWith('+PONG') || r.out.startsWith('-NOAUTH');
 }
 
 async function startServer(args = [], { env = {}, noPort = false, readyTimeout = 10000 } = {}) {
