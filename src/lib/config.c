@@ -129,8 +129,8 @@ int rcache_config_from_env(rcache_config_t *cfg, char *errbuf, size_t errlen) {
     t = *cfg;
     shards = t.shards;
     if ((rc = env_u64("CACHE_MAX_SIZE", 1, &t.max_items, errbuf, errlen)) ||
-        (rc = env_u64("CACHE_MAX_MEMORY_MB", 1024u * 1024u, &t.max_bytes,
-                      errbuf, errlen)) ||
+        (rc = env_u64("CACHE_MAX_MEMORY_MB", (uint64_t)1024u * 1024u,
+                      &t.max_bytes, errbuf, errlen)) ||
         (rc = env_u64("CACHE_TTL_SECONDS", 1000u, &t.default_ttl_ms, errbuf,
                       errlen)) ||
         (rc = env_u64("RCACHE_MAX_ITEMS", 1, &t.max_items, errbuf, errlen)) ||
