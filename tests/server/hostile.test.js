@@ -89,6 +89,7 @@ test('a client that never reads is disconnected at the output limit; memory boun
     assert.equal(await r.ping(), 'PONG');
     assert.equal((await r.getBuffer('big')).length, 1 << 20);
     r.disconnect();
+    for (let i = 0; i < 50 && !/output buffer limits/.test(srv.log()); i++) await sleep(20);
     assert.match(srv.log(), /output buffer limits/);
   } finally {
     await srv.stop();
@@ -167,6 +168,7 @@ test('query buffer limit closes the client', async () => {
     const r2 = await raw(srv.port,
       `*4\r\n$3\r\nSET\r\n$600000\r\n${part}\r\n$600000\r\n${part}\r\n$10\r\n`, { timeout: 3000 });
     assert.ok(r2.closed);
+    for (let i = 0; i < 50 && !/max query buffer length/.test(srv.log()); i++) await sleep(20);
     assert.match(srv.log(), /max query buffer length/);
     // a big inline line without newline
     const r3 = await raw(srv.port, 'GET ' + 'a'.repeat(100000), { timeout: 2000 });
