@@ -304,6 +304,36 @@ static uint64_t rss_bytes(void)
     return res * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* Reference: ns per dependent load at random over 128 MiB (a pointer chase
+ * through one random cycle, Sattolo's shuffle), i.e. what one cache miss to
+ * DRAM costs here. A get on a large uniform table pays a few of these. */
+static double dram_latency_ns(void)
+{
+    size_t n = (128u << 20) / sizeof(uint32_t);
+    uint32_t *nx = malloc(n * sizeof *nx);
+    if (!nx)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        nx[i] = (uint32_t)i;
+    uint64_t s = 12345;
+    for (size_t i = n - 1; i > 0; i--) { /* Sattolo: a single cycle */
+        size_t j = splitmix(&s) % i;
+        uint32_t t = nx[i];
+        nx[i] = nx[j];
+        nx[j] = t;
+    }
+    const size_t steps = 4000000;
+    uint32_t p = 0;
+    double t0 = rcache__bench_now();
+    for (size_t i = 0; i < steps; i++)
+        p = nx[p];
+    double t1 = rcache__bench_now();
+    volatile uint32_t sink = p;
+    (void)sink;
+    free(nx);
+    return (t1 - t0) * 1e9 / (double)steps;
+}
+
 static void micro_usage(FILE *f)
 {
     fputs("usage: rcache-bench micro [options]\n"
@@ -384,6 +414,8 @@ int rcache__cmd_micro(int argc, char **argv)
     double overhead = per_entry - (double)(C.key_size + C.value_size);
     double charged = (double)st.bytes / (double)C.entries;
 
+    double dram_ns = dram_latency_ns();
+
     int tcounts[2] = {1, C.threads};
     int ntc = C.threads > 1 ? 2 : 1;
     result_t res[256];
@@ -462,9 +494,10 @@ int rcache__cmd_micro(int argc, char **argv)
 
     if (C.json) {
         printf("{\"config\": {\"entries\": %llu, \"key_size\": %zu, \"value_size\": %zu, "
-               "\"threads\": %d, \"runs\": %d, \"ops_per_run\": %llu, \"shards\": %d, \"cpus\": %ld},\n",
+               "\"threads\": %d, \"runs\": %d, \"ops_per_run\": %llu, \"shards\": %d, \"cpus\": %ld, "
+               "\"dram_random_load_ns\": %.1f},\n",
                (unsigned long long)C.entries, C.key_size, C.value_size, C.threads, C.runs,
-               (unsigned long long)C.ops, C.shards ? C.shards : 16, ncpu);
+               (unsigned long long)C.ops, C.shards ? C.shards : 16, ncpu, dram_ns);
         printf(" \"memory\": {\"rss_delta_bytes\": %llu, \"rss_bytes_per_entry\": %.1f, "
                "\"overhead_bytes_per_entry\": %.1f, \"charged_bytes_per_entry\": %.1f},\n",
                (unsigned long long)(rss1 - rss0), per_entry, overhead, charged);
@@ -483,9 +516,11 @@ int rcache__cmd_micro(int argc, char **argv)
         return 0;
     }
     printf("librcache micro-benchmarks: %llu entries, %zu-byte keys, %zu-byte values, "
-           "%d shards, %d runs per figure, %llu ops per run, %ld CPUs\n\n",
+           "%d shards, %d runs per figure, %llu ops per run, %ld CPUs\n",
            (unsigned long long)C.entries, C.key_size, C.value_size, C.shards ? C.shards : 16,
            C.runs, (unsigned long long)C.ops, ncpu);
+    printf("reference: one dependent random load over 128 MiB (a DRAM miss) takes %.1f ns here\n\n",
+           dram_ns);
     printf("| operation | keys | threads | ns/op median | min | max | CPU ns/op | ops/s (all threads) |\n"
            "|---|---|---:|---:|---:|---:|---:|---:|\n");
     for (size_t i = 0; i < nres; i++)
