@@ -20,6 +20,8 @@
 #   --quick      small counts (a few seconds; what the test runs)
 #   --build-dir  where rcached and rcache-loader were built (default: build)
 #   --out FILE   also write the table to FILE
+#   --keys N     keys loaded for the memory figures (default 1000000)
+#   --requests N redis-benchmark -n (default 1000000)
 # Environment: RCACHED (path of rcached), REDIS_SERVER, MEMCACHED,
 # REDIS_BENCHMARK, REDIS_CLI override the programs.
 set -u
@@ -30,12 +32,16 @@ build=$root/build
 quick=0
 rounds=3
 outfile=
+opt_keys=
+opt_requests=
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
     --build-dir) build=$2; shift ;;
     --rounds) rounds=$2; shift ;;
     --out) outfile=$2; shift ;;
+    --keys) opt_keys=$2; shift ;;
+    --requests) opt_requests=$2; shift ;;
     -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -47,6 +53,8 @@ if [ $quick = 1 ]; then
 else
   keys=1000000; bench_n=1000000; bench_r=100000; bench_c=50
 fi
+keys=${opt_keys:-$keys}
+bench_n=${opt_requests:-$bench_n}
 
 rcached=${RCACHED:-$build/src/server/rcached}
 redis_server=${REDIS_SERVER:-redis-server}
