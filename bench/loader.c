@@ -139,13 +139,16 @@ int main(int argc, char **argv)
     if (fd < 0)
         return 1;
 
+    int rc = 1;
     char *val = malloc(vs + 1);
     size_t cmd_max = ks + vs + 128;
     char *out = malloc(cmd_max * batch);
     size_t rcap = 1 << 16, carry = 0;
     char *rbuf = malloc(rcap);
-    if (!val || !out || !rbuf)
-        return 1;
+    if (!val || !out || !rbuf) {
+        fprintf(stderr, "rcache-loader: out of memory\n");
+        goto done;
+    }
     memset(val, 'v', vs);
     val[vs] = '\0';
 
@@ -167,17 +170,19 @@ int main(int argc, char **argv)
         }
         if (write_all(fd, out, n) != 0) {
             fprintf(stderr, "rcache-loader: write failed: %s\n", strerror(errno));
-            return 1;
+            goto done;
         }
         if (read_replies(fd, cmds, memcache ? "STORED\r\n" : "+OK\r\n", rbuf, rcap, &carry) != 0)
-            return 1;
+            goto done;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
     printf("loaded %llu keys in %.3f s (%.0f sets/s)\n", keys, s, (double)keys / s);
+    rc = 0;
+done:
     close(fd);
     free(val);
     free(out);
     free(rbuf);
-    return 0;
+    return rc;
 }

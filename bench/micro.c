@@ -10,6 +10,7 @@
  * only cache calls.  Memory per entry is read from RSS (/proc/self/statm)
  * before and after filling a fresh cache.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <pthread.h>
@@ -90,6 +91,8 @@ static void zipf_init(zipf_t *z, uint64_t n, double theta)
 
 static uint64_t zipf_next(const zipf_t *z, uint64_t *s)
 {
+    if (z->n == 0)
+        return 0;
     double u = unit(s), uz = u * z->zetan;
     uint64_t r;
     if (uz < 1)
@@ -106,11 +109,13 @@ static uint64_t zipf_next(const zipf_t *z, uint64_t *s)
 /* Key choices for one thread: indices into [lo, lo + n). */
 static uint32_t *make_seq(uint64_t lo, uint64_t n, uint64_t count, int zipf, uint64_t seed)
 {
-    uint32_t *seq = malloc(count * sizeof *seq);
+    uint32_t *seq = malloc((count ? count : 1) * sizeof *seq);
     if (!seq)
         abort();
+    if (n == 0)
+        n = 1;
     uint64_t s = seed;
-    zipf_t z;
+    zipf_t z = {0};
     if (zipf)
         zipf_init(&z, n, 0.99);
     for (uint64_t i = 0; i < count; i++)
@@ -294,11 +299,16 @@ static result_t summarize(enum op op, const char *dist, int T, double *secs, dou
 
 static uint64_t rss_bytes(void)
 {
+    /* statm: "size resident shared ..." in pages */
     FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long long size = 0, res = 0;
+    char line[256];
+    unsigned long long res = 0;
     if (f) {
-        if (fscanf(f, "%llu %llu", &size, &res) != 2)
-            res = 0;
+        if (fgets(line, sizeof line, f)) {
+            char *end;
+            strtoull(line, &end, 10);
+            res = strtoull(end, NULL, 10);
+        }
         fclose(f);
     }
     return res * (uint64_t)sysconf(_SC_PAGESIZE);
@@ -334,6 +344,19 @@ static double dram_latency_ns(void)
     return (t1 - t0) * 1e9 / (double)steps;
 }
 
+/* Strict unsigned number option; exits with a message when it is not one. */
+static uint64_t num_opt(const char *name, const char *s)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end != '\0' || s[0] == '-') {
+        fprintf(stderr, "rcache-bench: --%s needs a number, not '%s'\n", name, s);
+        exit(2);
+    }
+    return v;
+}
+
 static void micro_usage(FILE *f)
 {
     fputs("usage: rcache-bench micro [options]\n"
@@ -365,17 +388,17 @@ int rcache__cmd_micro(int argc, char **argv)
     optind = 1;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
-        case 'e': C.entries = strtoull(optarg, NULL, 10); break;
-        case 'k': C.key_size = strtoul(optarg, NULL, 10); break;
-        case 'v': C.value_size = strtoul(optarg, NULL, 10); break;
-        case 't': C.threads = atoi(optarg); break;
-        case 'r': C.runs = atoi(optarg); break;
-        case 'o': C.ops = strtoull(optarg, NULL, 10); break;
+        case 'e': C.entries = num_opt("entries", optarg); break;
+        case 'k': C.key_size = (size_t)num_opt("key-size", optarg); break;
+        case 'v': C.value_size = (size_t)num_opt("value-size", optarg); break;
+        case 't': C.threads = (int)(num_opt("threads", optarg) > 64 ? 65 : num_opt("threads", optarg)); break;
+        case 'r': C.runs = (int)(num_opt("runs", optarg) > 101 ? 102 : num_opt("runs", optarg)); break;
+        case 'o': C.ops = num_opt("ops", optarg); break;
         case 'd':
             C.do_uniform = strcmp(optarg, "zipf") != 0;
             C.do_zipf = strcmp(optarg, "uniform") != 0;
             break;
-        case 's': C.shards = atoi(optarg); break;
+        case 's': C.shards = (int)(num_opt("shards", optarg) > 1024 ? 1025 : num_opt("shards", optarg)); break;
         case 'q': C.entries = 100000; C.runs = 3; break;
         case 'j': C.json = 1; break;
         case 'h': micro_usage(stdout); return 0;
@@ -384,7 +407,7 @@ int rcache__cmd_micro(int argc, char **argv)
     }
     if (optind != argc || C.entries < 64 || C.entries > 0xffffffffull || C.key_size < 8 ||
         C.key_size > 24 || C.value_size > 4096 || C.threads < 1 || C.threads > 64 ||
-        C.runs < 1 || C.runs > 101) {
+        C.runs < 1 || C.runs > 101 || C.shards > 1024) {
         micro_usage(stderr);
         return 2;
     }
@@ -533,7 +556,8 @@ int rcache__cmd_micro(int argc, char **argv)
            "key + value (%zu); the cache charges %.1f bytes per entry\n",
            (double)(rss1 - rss0) / 1048576.0, (unsigned long long)C.entries, per_entry,
            overhead, C.key_size + C.value_size, charged);
-    printf("\nissue-2 targets (%s keys):\n", dists[0]);
+    printf("\nissue-2 targets (%s keys, %llu entries; the targets are for 1000000):\n", dists[0],
+           (unsigned long long)C.entries);
     if (gh1)
         printf("  get hit, 1 thread:            %6.1f ns median  (target <= 100)  %s\n",
                gh1->med, gh1->med <= 100 ? "met" : "NOT met");
