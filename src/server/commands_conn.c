@@ -339,9 +339,15 @@ void rcache__cmd_client(rcache__client_t *c, size_t argc, const rcache__arg_t *a
                              (int)(sub->len > 128 ? 128 : sub->len), sub->ptr);
     }
     return;
-arity:
-    rcache__reply_errorf(c, "ERR wrong number of arguments for 'client|%.*s' command",
-                         (int)(sub->len > 64 ? 64 : sub->len), sub->ptr);
+arity: {
+        char lower[32];
+        size_t n = sub->len < sizeof lower - 1 ? sub->len : sizeof lower - 1;
+        for (size_t i = 0; i < n; i++)
+            lower[i] = (sub->ptr[i] >= 'A' && sub->ptr[i] <= 'Z') ? (char)(sub->ptr[i] + 32)
+                                                                 : sub->ptr[i];
+        lower[n] = '\0';
+        rcache__reply_errorf(c, "ERR wrong number of arguments for 'client|%s' command", lower);
+    }
 }
 
 void rcache__cmd_reset(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
