@@ -5,7 +5,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const Redis = require('ioredis');
-const { startServer, sleep } = require('./helpers');
+const { startServer, sleep, raw } = require('./helpers');
 
 let srv;
 let r;
@@ -44,6 +44,21 @@ test('connection: PING ECHO SELECT QUIT-less basics', async () => {
   assert.equal(hello[0], 'server');
   assert.equal(hello[5], 2);
   await rejects(r.call('HELLO', 'x'), /^ERR Protocol version is not an integer or out of range$/);
+});
+
+test('QUIT, RESET, LASTSAVE, SUBSTR over a raw socket', async () => {
+  const q = await raw(srv.port, 'PING\r\nQUIT\r\nPING\r\n', { timeout: 2000 });
+  assert.equal(q.out, '+PONG\r\n+OK\r\n');
+  assert.ok(q.closed);
+  const rs = await raw(srv.port, 'CLIENT SETNAME x\r\nRESET\r\nCLIENT GETNAME\r\n',
+    { until: (o) => o.endsWith('$-1\r\n') });
+  assert.equal(rs.out, '+OK\r\n+RESET\r\n$-1\r\n');
+  const ls = await r.call('LASTSAVE');
+  assert.ok(Math.abs(ls - Date.now() / 1000) < 600);
+  await r.set('s', 'Hello');
+  assert.equal(await r.call('SUBSTR', 's', '1', '3'), 'ell');
+  await rejects(r.call('ECHO'), /^ERR wrong number of arguments for 'echo' command$/);
+  await rejects(r.call('CLIENT', 'SETNAME'), /^ERR wrong number of arguments for 'client\|setname' command$/);
 });
 
 test('unknown command and arity errors use Redis text', async () => {
