@@ -17,7 +17,7 @@ void rcache__admin_opts_default(rcache__admin_opts_t *o) {
     memset(o, 0, sizeof *o);
     o->bind = "127.0.0.1";
     o->port = 6381;
-    o->max_body_bytes = 1024 * 1024;
+    o->max_body_bytes = (size_t)1024 * 1024;
     o->timeout_s = 10;
 }
 

@@ -25,9 +25,8 @@
 #include <unistd.h>
 
 #define READ_CHUNK 16384
-#define SCRATCH_SIZE (64 * 1024)
 /* Query buffers larger than this are freed when they become empty. */
-#define QBUF_KEEP (32 * 1024)
+#define QBUF_KEEP ((size_t)32 * 1024)
 
 static void on_read(evutil_socket_t fd, short what, void *arg);
 static void on_write(evutil_socket_t fd, short what, void *arg);

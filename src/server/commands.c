@@ -91,19 +91,18 @@ static rcache__cmd_t TABLE[] = {
 
 static const rcache__cmd_t *SORTED[NCMDS];
 
-static int by_name(const void *a, const void *b) {
-    const rcache__cmd_t *x = *(const rcache__cmd_t *const *)a;
-    const rcache__cmd_t *y = *(const rcache__cmd_t *const *)b;
-    return strcmp(x->name, y->name);
-}
-
 void rcache__commands_init(void) {
     _Static_assert(NCMDS <= RCACHE__MAX_COMMANDS, "raise RCACHE__MAX_COMMANDS");
+    /* Insertion sort by name: the table is small and this runs once. */
     for (size_t i = 0; i < NCMDS; i++) {
         TABLE[i].id = (int)i;
-        SORTED[i] = &TABLE[i];
+        size_t j = i;
+        while (j > 0 && strcmp(SORTED[j - 1]->name, TABLE[i].name) > 0) {
+            SORTED[j] = SORTED[j - 1];
+            j--;
+        }
+        SORTED[j] = &TABLE[i];
     }
-    qsort(SORTED, NCMDS, sizeof SORTED[0], by_name);
 }
 
 const rcache__cmd_t *rcache__command_table(size_t *n) {

@@ -11,6 +11,7 @@
 #include "keyargs.h"
 
 #include <event2/buffer.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -212,6 +213,17 @@ void rcache__cmd_scan(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
     rcache_scan_page_free(&page);
 }
 
+/* Per-thread xorshift: RANDOMKEY needs variety, not cryptographic quality. */
+static uint64_t next_random(void) {
+    static _Thread_local uint64_t x;
+    if (!x)
+        x = rcache__wall_ms() * 6364136223846793005ull + (uint64_t)(uintptr_t)&x;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+}
+
 void rcache__cmd_randomkey(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
     (void)argc;
     (void)argv;
@@ -224,7 +236,7 @@ void rcache__cmd_randomkey(rcache__client_t *c, size_t argc, const rcache__arg_t
         if (rcache_scan(cache, cursor, 32, NULL, 0, 0, &page, &next) != RCACHE_OK)
             break;
         if (page.count > 0) {
-            size_t pick = (size_t)((unsigned)rand() % page.count);
+            size_t pick = (size_t)(next_random() % page.count);
             rcache__reply_bulk(c, page.entries[pick].key, page.entries[pick].key_len);
             rcache_scan_page_free(&page);
             return;

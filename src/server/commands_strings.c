@@ -403,7 +403,7 @@ static int splice_cb(rcache_update_t *u, void *arg) {
     size_t nl = end > old ? end : old;
     if (nl > RCACHE__MAX_STRING)
         return E_TOOBIG;
-    s->buf = malloc(nl);
+    s->buf = malloc(nl ? nl : 1);
     if (!s->buf)
         return E_NOMEM;
     if (old)

@@ -202,6 +202,8 @@ static int parse_bool(const char *t, int *out) {
 static int set_opt(rcache__config_t *cfg, const opt_t *o, const char *value,
                    char *err, size_t errlen) {
     char vb[80];
+    if (!o || !value)
+        return fail(err, errlen, "missing value");
     char *field = (char *)cfg + o->off;
     uint64_t u = 0;
     switch (o->type) {
@@ -280,7 +282,7 @@ void rcache__config_defaults(rcache__config_t *cfg) {
     cfg->loglevel = RCACHE__LOG_NOTICE;
     cfg->admin_bind = strdup("127.0.0.1");
     cfg->admin_port = 6381;
-    cfg->admin_max_body = 1024 * 1024;
+    cfg->admin_max_body = (uint64_t)1024 * 1024;
     cfg->admin_timeout_s = 10;
 }
 
@@ -555,6 +557,8 @@ int rcache__config_apply_args(rcache__config_t *cfg, int argc, char **argv,
     char nb[80];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (!a)
+            break;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             cfg->show_help = 1;
             continue;
@@ -591,6 +595,8 @@ int rcache__config_apply_args(rcache__config_t *cfg, int argc, char **argv,
                 return fail(err, errlen, "unknown option '--%s'", shown(name, nb, sizeof nb));
             }
             value = argv[++i];
+            if (!value)
+                return fail(err, errlen, "option '--%s' needs a value", shown(name, nb, sizeof nb));
         }
         if (!strcasecmp(name, "config"))
             continue; /* handled by rcache__config_from_argv() */

@@ -96,9 +96,14 @@ static void make_run_id(char out[41]) {
     if (fd >= 0)
         close(fd);
     if (got != (ssize_t)sizeof raw) {
-        srand((unsigned)time(NULL) ^ (unsigned)getpid());
-        for (size_t i = 0; i < sizeof raw; i++)
-            raw[i] = (unsigned char)rand();
+        /* No /dev/urandom: the run id only needs to differ between runs. */
+        uint64_t x = (uint64_t)time(NULL) * 6364136223846793005ull ^ (uint64_t)getpid();
+        for (size_t i = 0; i < sizeof raw; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            raw[i] = (unsigned char)(x >> 24);
+        }
     }
     for (size_t i = 0; i < sizeof raw; i++)
         snprintf(out + 2 * i, 3, "%02x", raw[i]);
@@ -208,7 +213,7 @@ int main(int argc, char **argv) {
     s->sig_int = evsignal_new(s->base, SIGINT, on_signal, s);
     s->stop_timer = event_new(s->base, -1, 0, on_stop_request, s);
     s->expire_timer = event_new(s->base, -1, EV_PERSIST, on_expire_timer, s);
-    struct timeval period = {0, EXPIRE_PERIOD_MS * 1000};
+    struct timeval period = {0, (suseconds_t)EXPIRE_PERIOD_MS * 1000};
     if (!s->sig_term || !s->sig_int || !s->stop_timer || !s->expire_timer ||
         evsignal_add(s->sig_term, NULL) != 0 || evsignal_add(s->sig_int, NULL) != 0 ||
         event_add(s->expire_timer, &period) != 0) {

@@ -153,7 +153,7 @@ int rcache__server_listen(rcache__server_t *s, char *err, size_t errlen) {
             snprintf(err, errlen, "unixsocket path too long: '%s'", s->cfg.unixsocket);
             return -1;
         }
-        strcpy(un.sun_path, s->cfg.unixsocket);
+        memcpy(un.sun_path, s->cfg.unixsocket, strlen(s->cfg.unixsocket) + 1);
         unlink(s->cfg.unixsocket);
         s->unix_l = evconnlistener_new_bind(s->base, on_accept, s,
                                             LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
@@ -237,7 +237,7 @@ int rcache__workers_start(rcache__server_t *s, char *err, size_t errlen) {
         w->index = i;
         w->srv = s;
         pthread_mutex_init(&w->lock, NULL);
-        w->rbuf_cap = 64 * 1024;
+        w->rbuf_cap = (size_t)64 * 1024;
         w->rbuf = malloc(w->rbuf_cap);
         w->base = event_base_new();
         if (!w->base || !w->rbuf) {

@@ -32,8 +32,9 @@ void rcache__reply_status(rcache__client_t *c, const char *s) {
     size_t n = strlen(s);
     if (n + 3 <= sizeof buf) {
         buf[0] = '+';
-        memcpy(buf + 1, s, n);
-        memcpy(buf + 1 + n, "\r\n", 2);
+        memcpy(buf + 1, s, n + 1);
+        buf[1 + n] = '\r';
+        buf[2 + n] = '\n';
         rcache__reply_raw(c, buf, n + 3);
         return;
     }
@@ -72,9 +73,10 @@ void rcache__reply_bulk(rcache__client_t *c, const void *p, size_t len) {
     char buf[512];
     if (len + RCACHE_RESP_HDR_MAX + 2 <= sizeof buf) {
         size_t n = rcache__resp_fmt_bulk_hdr(buf, len);
-        if (len)
+        if (len && p)
             memcpy(buf + n, p, len);
-        memcpy(buf + n + len, "\r\n", 2);
+        buf[n + len] = '\r';
+        buf[n + len + 1] = '\n';
         rcache__reply_raw(c, buf, n + len + 2);
         return;
     }
@@ -152,8 +154,6 @@ void rcache__reply_arity(rcache__client_t *c, const char *cmd) {
 void rcache__reply_lib_error(rcache__client_t *c, int rc) {
     switch (rc) {
     case RCACHE_ENOMEM:
-        rcache__reply_error(c, "OOM command not allowed when used memory > 'maxmemory'.");
-        break;
     case RCACHE_ETOOBIG:
         rcache__reply_error(c, "OOM command not allowed when used memory > 'maxmemory'.");
         break;

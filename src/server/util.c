@@ -133,13 +133,18 @@ uint64_t rcache__wall_ms(void) {
 
 uint64_t rcache__rss_bytes(void) {
     FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long long size = 0, rss = 0;
+    char line[128];
     if (!f)
         return 0;
-    if (fscanf(f, "%llu %llu", &size, &rss) != 2)
-        rss = 0;
+    char *ok = fgets(line, sizeof line, f);
     fclose(f);
-    return rss * (uint64_t)sysconf(_SC_PAGESIZE);
+    if (!ok)
+        return 0;
+    /* "size resident shared ...", in pages */
+    char *end;
+    (void)strtoull(line, &end, 10);
+    unsigned long long rss = strtoull(end, NULL, 10);
+    return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
 void rcache__bytes_human(char *out, size_t cap, uint64_t n) {
