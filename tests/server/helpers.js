@@ -11,6 +11,11 @@ const path = require('node:path');
 
 const BIN = process.env.RCACHED_BIN ||
   path.resolve(__dirname, '../../build/src/server/rcached');
+// RCACHED_WRAPPER runs the server under a tool, e.g.
+// "valgrind --leak-check=full --error-exitcode=99" (make test-valgrind);
+// start-up waits are then stretched by RCACHED_SLOWDOWN (default 10).
+const WRAPPER = (process.env.RCACHED_WRAPPER || '').split(/\s+/).filter(Boolean);
+const SLOW = WRAPPER.length ? Number(process.env.RCACHED_SLOWDOWN || 10) : 1;
 
 function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
@@ -62,7 +67,8 @@ async function startServer(args = [], { env = {}, noPort = false, readyTimeout =
   for (let attempt = 0; attempt < 10; attempt++) {
     const port = await freePort();
     const argv = noPort ? [...args] : ['--port', String(port), '--admin-port', '0', ...args];
-    const proc = spawn(BIN, argv, {
+    const proc = spawn(WRAPPER.length ? WRAPPER[0] : BIN,
+      WRAPPER.length ? [...WRAPPER.slice(1), BIN, ...argv] : argv, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...env },
     });
@@ -71,7 +77,7 @@ async function startServer(args = [], { env = {}, noPort = false, readyTimeout =
     proc.stderr.on('data', (d) => { log += d; });
     let exitInfo = null;
     const exited = new Promise((r) => proc.on('exit', (code, signal) => { exitInfo = { code, signal }; r(exitInfo); }));
-    const deadline = Date.now() + readyTimeout;
+    const deadline = Date.now() + readyTimeout * SLOW;
     let ready = false;
     const sockIdx = argv.indexOf('--unixsocket');
     const sockPath = noPort && sockIdx >= 0 ? argv[sockIdx + 1] : undefined;
@@ -90,7 +96,7 @@ async function startServer(args = [], { env = {}, noPort = false, readyTimeout =
           proc.kill('SIGTERM');
           let timer;
           const r = await Promise.race([exited,
-            new Promise((res) => { timer = setTimeout(() => res(null), 10000); })]);
+            new Promise((res) => { timer = setTimeout(() => res(null), 10000 * SLOW); })]);
           clearTimeout(timer);
           if (!r) {
             proc.kill('SIGKILL');
@@ -148,4 +154,4 @@ function tmpdir(prefix) {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-module.exports = { BIN, sleep, freePort, raw, ping, startServer, rssOf, cli, run, tmpdir };
+module.exports = { BIN, WRAPPER, SLOW, sleep, freePort, raw, ping, startServer, rssOf, cli, run, tmpdir };
