@@ -68,7 +68,7 @@ static void fmt_addr(const struct sockaddr_storage *ss, socklen_t len,
     } else if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
         evutil_inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-        snprintf(out, cap, "%s:%u", host, (unsigned)ntohs(in6->sin6_port));
+        snprintf(out, cap, "[%s]:%u", host, (unsigned)ntohs(in6->sin6_port));
     } else {
         snprintf(out, cap, "?:0");
     }

@@ -114,11 +114,16 @@ test('config file, environment and flags: flags > file > env', async () => {
     await s2.stop();
   }
   // RCACHED_<OPTION> names
-  const s3 = await startServer([], { env: { RCACHED_MAXCLIENTS: '123', RCACHED_TIMEOUT: '77' } });
+  const s3 = await startServer(['--admin-token', 'hush'],
+    { env: { RCACHED_MAXCLIENTS: '123', RCACHED_TIMEOUT: '77' } });
   const r3 = new Redis({ port: s3.port, host: '127.0.0.1' });
   try {
     assert.deepEqual(await r3.config('GET', 'maxclients'), ['maxclients', '123']);
     assert.deepEqual(await r3.config('GET', 'timeout'), ['timeout', '77']);
+    const everything = await r3.config('GET', '*');
+    assert.ok(everything.includes('maxmemory') && everything.includes('admin-port'));
+    assert.ok(!everything.includes('admin-token') && !everything.includes('hush'),
+      'the admin token is not readable over RESP');
     // no default TTL unless configured
     await r3.set('k', 'v');
     assert.equal(await r3.ttl('k'), -1);
