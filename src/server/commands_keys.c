@@ -228,12 +228,19 @@ void rcache__cmd_randomkey(rcache__client_t *c, size_t argc, const rcache__arg_t
     (void)argc;
     (void)argv;
     rcache_t *cache = RCACHE__CACHE(c);
-    uint64_t cursor = 0;
-    int rounds = 0;
-    do {
+    if (rcache_count(cache) == 0) {
+        rcache__reply_null(c);
+        return;
+    }
+    /* Any value is a valid scan cursor (shard in the low bits, bucket
+     * cursor above), so start at a random one and take a random key of the
+     * first page that has any, wrapping around once at the end. */
+    uint64_t cursor = next_random();
+    int wrapped = 0;
+    for (int rounds = 0; rounds < 100000; rounds++) {
         rcache_scan_page_t page = {0};
         uint64_t next = 0;
-        if (rcache_scan(cache, cursor, 32, NULL, 0, 0, &page, &next) != RCACHE_OK)
+        if (rcache_scan(cache, cursor, 16, NULL, 0, 0, &page, &next) != RCACHE_OK)
             break;
         if (page.count > 0) {
             size_t pick = (size_t)(next_random() % page.count);
@@ -242,8 +249,10 @@ void rcache__cmd_randomkey(rcache__client_t *c, size_t argc, const rcache__arg_t
             return;
         }
         rcache_scan_page_free(&page);
+        if (next == 0 && wrapped++)
+            break;
         cursor = next;
-    } while (cursor != 0 && ++rounds < 100000);
+    }
     rcache__reply_null(c);
 }
 
