@@ -179,6 +179,8 @@ void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
              (unsigned long long)atomic_load(&s->total_connections));
         addf(b, "total_commands_processed:%llu\r\n",
              (unsigned long long)rcache__server_commands(s));
+        addf(b, "instantaneous_ops_per_sec:%llu\r\n",
+             (unsigned long long)atomic_load(&s->ops_per_sec));
         addf(b, "rejected_connections:%llu\r\n",
              (unsigned long long)atomic_load(&s->rejected_connections));
         addf(b, "expired_keys:%llu\r\n", (unsigned long long)st.expirations);

@@ -76,10 +76,24 @@ static uint64_t now_us(void) {
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* instantaneous_ops_per_sec: commands over the last second or so. */
+static void sample_ops(rcache__server_t *s) {
+    uint64_t now = rcache__mono_ms();
+    if (now - s->ops_sample_ms < 1000)
+        return;
+    uint64_t total = rcache__server_commands(s);
+    if (s->ops_sample_ms && total >= s->ops_sample_count)
+        atomic_store(&s->ops_per_sec,
+                     (total - s->ops_sample_count) * 1000 / (now - s->ops_sample_ms));
+    s->ops_sample_ms = now;
+    s->ops_sample_count = total;
+}
+
 static void on_expire_timer(evutil_socket_t fd, short what, void *arg) {
     rcache__server_t *s = arg;
     (void)fd;
     (void)what;
+    sample_ops(s);
     uint64_t t0 = now_us();
     for (;;) {
         uint64_t n = rcache_expire_cycle(s->cache, EXPIRE_BATCH);

@@ -179,6 +179,8 @@ struct rcache__server {
     _Atomic uint64_t connected_clients;
     _Atomic uint64_t total_connections;
     _Atomic uint64_t rejected_connections;
+    _Atomic uint64_t ops_per_sec;   /* sampled by the main thread */
+    uint64_t ops_sample_ms, ops_sample_count;
     /* settings read on hot paths (copies of cfg fields) */
     _Atomic uint64_t maxclients;
     _Atomic uint64_t timeout_s;
