@@ -286,10 +286,12 @@ void rcache__cmd_client(rcache__client_t *c, size_t argc, const rcache__arg_t *a
         for (size_t i = 0; i < n; i++)
             rcache__reply_status(c, CLIENT_HELP[i]);
     } else if (rcache__arg_is(sub, "id")) {
+        atomic_store_explicit(&c->last_cmd, "client|id", memory_order_relaxed);
         if (argc != 2)
             goto arity;
         rcache__reply_int(c, (long long)c->id);
     } else if (rcache__arg_is(sub, "getname")) {
+        atomic_store_explicit(&c->last_cmd, "client|getname", memory_order_relaxed);
         if (argc != 2)
             goto arity;
         pthread_mutex_lock(&c->srv->clients_lock);
@@ -299,6 +301,7 @@ void rcache__cmd_client(rcache__client_t *c, size_t argc, const rcache__arg_t *a
             rcache__reply_null(c);
         pthread_mutex_unlock(&c->srv->clients_lock);
     } else if (rcache__arg_is(sub, "setname")) {
+        atomic_store_explicit(&c->last_cmd, "client|setname", memory_order_relaxed);
         if (argc != 3)
             goto arity;
         if (!valid_name(&argv[2])) {
@@ -308,6 +311,7 @@ void rcache__cmd_client(rcache__client_t *c, size_t argc, const rcache__arg_t *a
         set_name(c, &argv[2]);
         rcache__reply_ok(c);
     } else if (rcache__arg_is(sub, "info")) {
+        atomic_store_explicit(&c->last_cmd, "client|info", memory_order_relaxed);
         if (argc != 2)
             goto arity;
         char line[1024];
@@ -316,8 +320,10 @@ void rcache__cmd_client(rcache__client_t *c, size_t argc, const rcache__arg_t *a
         pthread_mutex_unlock(&c->srv->clients_lock);
         rcache__reply_bulk(c, line, n);
     } else if (rcache__arg_is(sub, "list")) {
+        atomic_store_explicit(&c->last_cmd, "client|list", memory_order_relaxed);
         client_list(c, argc, argv);
     } else if (rcache__arg_is(sub, "setinfo")) {
+        atomic_store_explicit(&c->last_cmd, "client|setinfo", memory_order_relaxed);
         if (argc != 4)
             goto arity;
         if (!rcache__arg_is(&argv[2], "lib-name") && !rcache__arg_is(&argv[2], "lib-ver")) {
