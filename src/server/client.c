@@ -157,6 +157,7 @@ void rcache__client_close(rcache__client_t *c) {
     rcache__resp_parser_free(&c->parser);
     free(c->argv);
     free(c->qbuf);
+    rcache__multi_discard(c);
     pthread_mutex_lock(&s->clients_lock);
     free(c->name);
     pthread_mutex_unlock(&s->clients_lock);

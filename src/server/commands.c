@@ -19,17 +19,18 @@
 #define NA RCACHE__CMD_NOAUTH
 #define AD RCACHE__CMD_ADMIN
 #define CN RCACHE__CMD_CONN
+#define NQ RCACHE__CMD_NOQUEUE
 
 static rcache__cmd_t TABLE[] = {
     /* connection */
     {"ping", rcache__cmd_ping, -1, FA | CN, 0, 0, 0, "connection", "Returns the server's liveliness response.", 0},
     {"echo", rcache__cmd_echo, 2, FA | CN, 0, 0, 0, "connection", "Returns the given string.", 0},
-    {"quit", rcache__cmd_quit, -1, FA | NA | CN, 0, 0, 0, "connection", "Closes the connection.", 0},
+    {"quit", rcache__cmd_quit, -1, FA | NA | CN | NQ, 0, 0, 0, "connection", "Closes the connection.", 0},
     {"select", rcache__cmd_select, 2, FA | CN, 0, 0, 0, "connection", "Changes the selected database (only 0 exists).", 0},
     {"auth", rcache__cmd_auth, -2, FA | NA | CN, 0, 0, 0, "connection", "Authenticates the connection.", 0},
     {"hello", rcache__cmd_hello, -1, FA | NA | CN, 0, 0, 0, "connection", "Handshakes with the server (protocol 2 only).", 0},
     {"client", rcache__cmd_client, -2, CN, 0, 0, 0, "connection", "CLIENT SETNAME|GETNAME|ID|INFO|LIST|SETINFO|NO-EVICT|NO-TOUCH.", 0},
-    {"reset", rcache__cmd_reset, 1, FA | NA | CN, 0, 0, 0, "connection", "Resets the connection.", 0},
+    {"reset", rcache__cmd_reset, 1, FA | NA | CN | NQ, 0, 0, 0, "connection", "Resets the connection.", 0},
     /* strings */
     {"get", rcache__cmd_get, 2, R | FA, 1, 1, 1, "string", "Returns the string value of a key.", 0},
     {"set", rcache__cmd_set, -3, W, 1, 1, 1, "string", "Sets the string value of a key, ignoring its type.", 0},
@@ -86,6 +87,12 @@ static rcache__cmd_t TABLE[] = {
     {"lastsave", rcache__cmd_lastsave, 1, FA, 0, 0, 0, "server", "Returns the Unix timestamp of the last save (start time: nothing is saved).", 0},
     {"shutdown", rcache__cmd_shutdown, -1, AD, 0, 0, 0, "server", "Shuts the server down gracefully.", 0},
     {"command", rcache__cmd_command, -1, CN, 0, 0, 0, "server", "COMMAND [COUNT|DOCS|INFO|LIST].", 0},
+    /* transactions */
+    {"multi", rcache__cmd_multi, 1, FA | NQ, 0, 0, 0, "transactions", "Starts a transaction (queued, not isolated).", 0},
+    {"exec", rcache__cmd_exec, 1, NQ, 0, 0, 0, "transactions", "Executes all commands in a transaction.", 0},
+    {"discard", rcache__cmd_discard, 1, FA | NQ, 0, 0, 0, "transactions", "Discards a transaction.", 0},
+    {"watch", rcache__cmd_watch, -2, FA | NQ, 1, -1, 1, "transactions", "Not supported: refused with an error.", 0},
+    {"unwatch", rcache__cmd_unwatch, 1, FA | NQ, 0, 0, 0, "transactions", "Forgets watched keys (none can be watched).", 0},
 };
 #define NCMDS (sizeof TABLE / sizeof TABLE[0])
 
@@ -158,17 +165,24 @@ void rcache__dispatch(rcache__client_t *c, size_t argc,
                       const rcache__arg_t *argv) {
     const rcache__cmd_t *cmd = rcache__command_lookup(argv[0].ptr, argv[0].len);
     if (!cmd) {
+        c->multi_error |= c->in_multi;
         unknown_command(c, argc, argv);
         return;
     }
     if ((cmd->arity > 0 && argc != (size_t)cmd->arity) ||
         (cmd->arity < 0 && argc < (size_t)-cmd->arity)) {
+        c->multi_error |= c->in_multi;
         rcache__reply_arity(c, cmd->name);
         return;
     }
     if (!c->authed && !(cmd->flags & RCACHE__CMD_NOAUTH) &&
         atomic_load_explicit(&c->srv->auth_required, memory_order_relaxed)) {
+        c->multi_error |= c->in_multi;
         rcache__reply_error(c, "NOAUTH Authentication required.");
+        return;
+    }
+    if (c->in_multi && !(cmd->flags & RCACHE__CMD_NOQUEUE)) {
+        rcache__multi_queue(c, argc, argv);
         return;
     }
     atomic_store_explicit(&c->last_cmd, cmd->name, memory_order_relaxed);

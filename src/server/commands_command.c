@@ -9,7 +9,7 @@
 #include <string.h>
 
 static void reply_flags(rcache__client_t *c, const rcache__cmd_t *cmd) {
-    const char *f[6];
+    const char *f[8];
     int n = 0;
     if (cmd->flags & RCACHE__CMD_WRITE)
         f[n++] = "write";
@@ -23,6 +23,8 @@ static void reply_flags(rcache__client_t *c, const rcache__cmd_t *cmd) {
         f[n++] = "fast";
     if (cmd->flags & RCACHE__CMD_NOAUTH)
         f[n++] = "no_auth";
+    else if (cmd->flags & RCACHE__CMD_NOQUEUE)
+        f[n++] = "no_multi";
     rcache__reply_array(c, n);
     for (int i = 0; i < n; i++)
         rcache__reply_status(c, f[i]);

@@ -361,6 +361,7 @@ void rcache__cmd_reset(rcache__client_t *c, size_t argc, const rcache__arg_t *ar
     (void)argv;
     rcache__arg_t empty = {"", 0};
     set_name(c, &empty);
+    rcache__multi_discard(c);
     c->authed = !atomic_load(&c->srv->auth_required);
     rcache__reply_status(c, "RESET");
 }

@@ -43,6 +43,7 @@ typedef void (*rcache__cmd_fn)(rcache__client_t *c, size_t argc,
 #define RCACHE__CMD_NOAUTH   0x08u
 #define RCACHE__CMD_ADMIN    0x10u
 #define RCACHE__CMD_CONN     0x20u /* connection command ("stale", "loading") */
+#define RCACHE__CMD_NOQUEUE  0x40u /* runs at once even inside MULTI */
 
 typedef struct rcache__cmd {
     const char *name;    /* lower case */
@@ -108,6 +109,14 @@ RCACHE__DECL(rcache__cmd_time); RCACHE__DECL(rcache__cmd_shutdown);
 RCACHE__DECL(rcache__cmd_lastsave);
 /* commands_command.c */
 RCACHE__DECL(rcache__cmd_command);
+/* commands_multi.c */
+RCACHE__DECL(rcache__cmd_multi); RCACHE__DECL(rcache__cmd_exec);
+RCACHE__DECL(rcache__cmd_discard); RCACHE__DECL(rcache__cmd_watch);
+RCACHE__DECL(rcache__cmd_unwatch);
+/* Inside MULTI: queue a command (replies +QUEUED). */
+void rcache__multi_queue(rcache__client_t *c, size_t argc, const rcache__arg_t *argv);
+/* Drop a client's transaction state (DISCARD, RESET, close). */
+void rcache__multi_discard(rcache__client_t *c);
 
 /* ---- clients (net.c) ------------------------------------------------- */
 
@@ -133,6 +142,11 @@ struct rcache__client {
     _Atomic uint64_t last_ms;      /* last read (idle time) */
     _Atomic(const char *) last_cmd;/* name of the last command */
     char *name;                    /* CLIENT SETNAME; srv->clients_lock */
+    /* MULTI/EXEC (commands_multi.c) */
+    int in_multi;                  /* between MULTI and EXEC/DISCARD */
+    int multi_error;               /* a command was refused: EXECABORT */
+    struct rcache__queued *queue;  /* commands waiting for EXEC */
+    size_t nqueued, capqueued, queued_bytes;
     char addr[128], laddr[128];
     rcache__client_t *prev, *next;   /* worker's list */
     rcache__client_t *gprev, *gnext; /* server registry (clients_lock) */

@@ -443,6 +443,24 @@ test('MEMORY USAGE, OBJECT, RCACHE.INVALIDATE, TIME', async () => {
   assert.ok(Number(usec) < 1e6);
 });
 
+test('MULTI / EXEC / DISCARD (queued, not isolated); WATCH refused', async () => {
+  const res = await r.multi().set('tx', '1').incr('tx').get('tx').exec();
+  assert.deepEqual(res, [[null, 'OK'], [null, 2], [null, '2']]);
+  await rejects(r.exec(), /^ERR EXEC without MULTI$/);
+  await rejects(r.discard(), /^ERR DISCARD without MULTI$/);
+  const bad = r.multi();
+  bad.set('tx', '5');
+  bad.call('NOSUCHCMD');
+  await assert.rejects(bad.exec(), /EXECABORT/);
+  assert.equal(await r.get('tx'), '2');
+  assert.equal(await r.multi({ pipeline: false }), 'OK');
+  assert.equal(await r.set('tx', '9'), 'QUEUED');
+  assert.equal(await r.discard(), 'OK');
+  assert.equal(await r.get('tx'), '2');
+  await rejects(r.watch('tx'), /^ERR WATCH is not supported by rcached/);
+  assert.equal(await r.unwatch(), 'OK');
+});
+
 test('pipelining 10k commands in one batch', async () => {
   const p = r.pipeline();
   for (let i = 0; i < 10000; i++) p.set(`p:${i}`, `v${i}`);
