@@ -255,6 +255,12 @@ static void on_read(evutil_socket_t fd, short what, void *arg) {
     rcache__worker_t *w = c->w;
     ssize_t n;
     (void)what;
+    if (atomic_load_explicit(&c->kill_requested, memory_order_relaxed)) {
+        rcache__log(RCACHE__LOG_VERBOSE, "Client id=%llu addr=%s killed by CLIENT KILL",
+                    (unsigned long long)c->id, c->addr);
+        rcache__client_close(c);
+        return;
+    }
     if (c->qlen == 0) {
         n = read(fd, w->rbuf, w->rbuf_cap);
     } else {

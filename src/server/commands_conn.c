@@ -260,6 +260,101 @@ static void client_list(rcache__client_t *c, size_t argc, const rcache__arg_t *a
     evbuffer_free(list);
 }
 
+static int arg_eq(const rcache__arg_t *a, const char *s) {
+    size_t n = strlen(s);
+    return a->len == n && memcmp(a->ptr, s, n) == 0;
+}
+
+/* CLIENT KILL addr | CLIENT KILL [ID id] [ADDR a] [LADDR a] [TYPE t]
+ * [USER u] [SKIPME yes|no]. A client of another worker is flagged and its
+ * read event activated; its own worker closes it (clients_lock keeps it
+ * alive meanwhile: a client leaves the registry before it is freed). */
+static void client_kill(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    const rcache__arg_t *addr = NULL, *laddr = NULL;
+    long long id = 0;
+    int skipme = 1, old_form = 0, match_none = 0;
+    if (argc == 3) {
+        old_form = 1;
+        skipme = 0;
+        addr = &argv[2];
+    } else if (argc >= 4 && argc % 2 == 0) {
+        for (size_t i = 2; i < argc; i += 2) {
+            const rcache__arg_t *o = &argv[i], *v = &argv[i + 1];
+            if (rcache__arg_is(o, "id")) {
+                if (!rcache__str2ll(v->ptr, v->len, &id) || id <= 0) {
+                    rcache__reply_error(c, "ERR client-id should be greater than 0");
+                    return;
+                }
+            } else if (rcache__arg_is(o, "addr")) {
+                addr = v;
+            } else if (rcache__arg_is(o, "laddr")) {
+                laddr = v;
+            } else if (rcache__arg_is(o, "skipme")) {
+                if (rcache__arg_is(v, "yes"))
+                    skipme = 1;
+                else if (rcache__arg_is(v, "no"))
+                    skipme = 0;
+                else {
+                    rcache__reply_syntax_error(c);
+                    return;
+                }
+            } else if (rcache__arg_is(o, "type")) {
+                if (rcache__arg_is(v, "master") || rcache__arg_is(v, "replica") ||
+                    rcache__arg_is(v, "slave") || rcache__arg_is(v, "pubsub"))
+                    match_none = 1;
+                else if (!rcache__arg_is(v, "normal")) {
+                    rcache__reply_errorf(c, "ERR Unknown client type '%.*s'",
+                                         (int)(v->len > 64 ? 64 : v->len), v->ptr);
+                    return;
+                }
+            } else if (rcache__arg_is(o, "user")) {
+                if (!arg_eq(v, "default")) {
+                    rcache__reply_errorf(c, "ERR No such user '%.*s'",
+                                         (int)(v->len > 64 ? 64 : v->len), v->ptr);
+                    return;
+                }
+            } else {
+                rcache__reply_syntax_error(c);
+                return;
+            }
+        }
+    } else {
+        rcache__reply_syntax_error(c);
+        return;
+    }
+    long long killed = 0;
+    int self = 0;
+    rcache__server_t *s = c->srv;
+    pthread_mutex_lock(&s->clients_lock);
+    for (rcache__client_t *o = s->all_clients; o && !match_none; o = o->gnext) {
+        if (id && (long long)o->id != id)
+            continue;
+        if (addr && !arg_eq(addr, o->addr))
+            continue;
+        if (laddr && !arg_eq(laddr, o->laddr))
+            continue;
+        if (o == c) {
+            if (!skipme) {
+                self = 1;
+                killed++;
+            }
+            continue;
+        }
+        atomic_store(&o->kill_requested, 1);
+        event_active(o->rev, EV_READ, 0);
+        killed++;
+    }
+    pthread_mutex_unlock(&s->clients_lock);
+    if (self)
+        c->flags |= RCACHE__CLIENT_CLOSE_AFTER_REPLY;
+    if (!old_form)
+        rcache__reply_int(c, killed);
+    else if (killed)
+        rcache__reply_ok(c);
+    else
+        rcache__reply_error(c, "ERR No such client");
+}
+
 static const char *CLIENT_HELP[] = {
     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "GETNAME",
@@ -268,6 +363,11 @@ static const char *CLIENT_HELP[] = {
     "    Return the ID of the current connection.",
     "INFO",
     "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are: ID <id>, ADDR <ip:port>, LADDR <ip:port>,",
+    "    TYPE normal, USER default, SKIPME (yes|no).",
     "LIST [TYPE normal] [ID <id> [<id> ...]]",
     "    Return information about client connections.",
     "SETNAME <name>",
@@ -319,6 +419,11 @@ void rcache__cmd_client(rcache__client_t *c, size_t argc, const rcache__arg_t *a
         size_t n = rcache__client_describe(c, c, line, sizeof line);
         pthread_mutex_unlock(&c->srv->clients_lock);
         rcache__reply_bulk(c, line, n);
+    } else if (rcache__arg_is(sub, "kill")) {
+        atomic_store_explicit(&c->last_cmd, "client|kill", memory_order_relaxed);
+        if (argc < 3)
+            goto arity;
+        client_kill(c, argc, argv);
     } else if (rcache__arg_is(sub, "list")) {
         atomic_store_explicit(&c->last_cmd, "client|list", memory_order_relaxed);
         client_list(c, argc, argv);

@@ -141,6 +141,7 @@ struct rcache__client {
     uint64_t ctime_ms;
     _Atomic uint64_t last_ms;      /* last read (idle time) */
     _Atomic(const char *) last_cmd;/* name of the last command */
+    _Atomic int kill_requested;    /* CLIENT KILL from another client */
     char *name;                    /* CLIENT SETNAME; srv->clients_lock */
     /* MULTI/EXEC (commands_multi.c) */
     int in_multi;                  /* between MULTI and EXEC/DISCARD */

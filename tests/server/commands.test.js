@@ -83,6 +83,32 @@ test('CLIENT subcommands', async () => {
   assert.equal(await r.call('CLIENT', 'SETINFO', 'LIB-NAME', 'x'), 'OK');
 });
 
+test('CLIENT KILL by ID, ADDR and the old form', async () => {
+  const mk = () => new Redis({ port: srv.port, host: '127.0.0.1', retryStrategy: () => null,
+    maxRetriesPerRequest: 0 });
+  const closed = (cl) => new Promise((res) => cl.once('end', res));
+  const v1 = mk();
+  const v2 = mk();
+  const v3 = mk();
+  const id1 = await v1.call('CLIENT', 'ID');
+  const addr2 = (await v2.call('CLIENT', 'INFO')).match(/ addr=(\S+) /)[1];
+  const addr3 = (await v3.call('CLIENT', 'INFO')).match(/ addr=(\S+) /)[1];
+  let end = closed(v1);
+  assert.equal(await r.call('CLIENT', 'KILL', 'ID', String(id1)), 1);
+  await end;
+  end = closed(v2);
+  assert.equal(await r.call('CLIENT', 'KILL', 'ADDR', addr2, 'SKIPME', 'yes'), 1);
+  await end;
+  end = closed(v3);
+  assert.equal(await r.call('CLIENT', 'KILL', addr3), 'OK');
+  await end;
+  await rejects(r.call('CLIENT', 'KILL', '1.2.3.4:5'), /^ERR No such client$/);
+  assert.equal(await r.call('CLIENT', 'KILL', 'ID', '999999'), 0);
+  await rejects(r.call('CLIENT', 'KILL', 'ID', '0'), /^ERR client-id should be greater than 0$/);
+  await rejects(r.call('CLIENT', 'KILL', 'BOGUS', 'x'), /^ERR syntax error$/);
+  assert.equal(await r.ping(), 'PONG');
+});
+
 test('COMMAND COUNT / INFO / DOCS', async () => {
   const n = await r.call('COMMAND', 'COUNT');
   assert.ok(n > 50);
