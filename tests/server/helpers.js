@@ -150,8 +150,18 @@ function run(cmd, args, { timeout = 60000 } = {}) {
   });
 }
 
+const tmpdirs = [];
+process.on('exit', () => {
+  for (const d of tmpdirs) {
+    try { fs.rmSync(d, { recursive: true, force: true }); } catch { /* best effort */ }
+  }
+});
+
+// A temporary directory removed when the test process exits.
 function tmpdir(prefix) {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tmpdirs.push(d);
+  return d;
 }
 
 module.exports = { BIN, WRAPPER, SLOW, sleep, freePort, raw, ping, startServer, rssOf, cli, run, tmpdir };
