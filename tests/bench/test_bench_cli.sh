@@ -32,4 +32,12 @@ grep -q "cut.gz: truncated gzip stream.*byte offset" <<<"$err" || fail "cut mess
 if "$bench" trace "$tmp/none.txt" 2>/dev/null; then fail "missing file accepted"; fi
 if "$bench" trace "$traces/libcachesim/cloudPhysicsIO.txt" --capacity 0 2>/dev/null; then fail "capacity 0 accepted"; fi
 if "$bench" trace "$traces/libcachesim/cloudPhysicsIO.txt" --format nope 2>/dev/null; then fail "bad format accepted"; fi
+# micro, tiny, so the subcommand cannot rot: JSON with every figure.
+out=$("$bench" micro --entries 2000 --runs 1 --threads 2 --json) || fail "micro"
+for k in '"op": "get hit"' '"op": "get miss"' '"op": "set new"' '"op": "set overwrite"' \
+         '"op": "delete"' '"op": "mix 90/10 get/set"' '"op": "memoize hit"' '"keys": "zipf0.99"' \
+         '"threads": 2' '"rss_bytes_per_entry"' '"memoize_overhead_ns"'; do
+  grep -qF "$k" <<<"$out" || fail "micro JSON lacks $k"
+done
+if "$bench" micro --entries x 2>/dev/null; then fail "micro accepted --entries x"; fi
 echo "ok"
