@@ -4,6 +4,8 @@
 # starting from a temporary copy of its seed corpus (tests/fuzz/corpus/
 # <name without fuzz_>) so the repository is never modified.
 #
+# Inputs that found new coverage are kept in build-fuzz/fuzz-corpus/<target>
+# and used again next time.
 # Prints, per target, the executions run (libFuzzer's
 # stat::number_of_executed_units) and exits non-zero if any target crashed,
 # leaked, hit a sanitizer report or timed out; the input that did it is kept
@@ -60,7 +62,11 @@ for t in "${targets[@]}"; do
   fi
   log="$tmp/$t.log"
   set +e
-  timeout $(( per + 120 )) "$build/tests/fuzz/$t" "$corpus" \
+  # New inputs go to the first directory, a corpus kept in the build tree
+  # (never the repository) so coverage accumulates across runs.
+  keep="$build/fuzz-corpus/$t"
+  mkdir -p "$keep"
+  timeout $(( per + 120 )) "$build/tests/fuzz/$t" "$keep" "$corpus" \
     -max_total_time="$per" -print_final_stats=1 -timeout=20 \
     -rss_limit_mb=2048 -artifact_prefix="$art/$t/" >"$log" 2>&1
   rc=$?
