@@ -4,17 +4,25 @@
 # and cppcheck (warning, performance, portability). Exits non-zero on any
 # finding. `make lint` runs it on the default build; .ci/run runs `make lint`.
 #
-# Only directories known to be clean are checked, so CI stays green while
-# the others are being fixed by their owners; add a directory here once
+# Only code known to be clean is checked, so CI stays green while the rest
+# is being fixed by its owners: the directories below, minus the files in
+# TIDY_SKIP. Remove a file from TIDY_SKIP (or add a directory) once
 # `scripts/lint.sh BUILD_DIR` passes with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 
-# clang-tidy: src/server has open findings (reported to its owners,
-# issue 7); add it when they are fixed.
-TIDY_DIRS=(src/lib)
-# cppcheck: both are clean.
+TIDY_DIRS=(src/lib src/server)
+# Open clang-tidy findings, reported to their owners (issue 7):
+#  admin_auth.c, admin_http.c (admin): strcpy/strcat
+#    (clang-analyzer-security.insecureAPI.strcpy), int multiplications
+#    widened to size_t (bugprone-implicit-widening-of-multiplication-result);
+#  metrics.c (admin): fscanf("%lu") without conversion errors (cert-err34-c);
+#  resp.c (resp): char stored in an int quote flag
+#    (bugprone-signed-char-misuse), int multiplications widened to size_t.
+TIDY_SKIP=(src/server/admin_auth.c src/server/admin_http.c
+           src/server/metrics.c src/server/resp.c)
+# cppcheck: both directories are clean.
 CPPCHECK_DIRS=(src/lib src/server)
 
 db="$build/compile_commands.json"
@@ -32,9 +40,13 @@ files=()
 for d in "${TIDY_DIRS[@]}"; do
   for f in "$d"/*.c; do
     [ -e "$f" ] || continue
+    skip=0
+    for s in "${TIDY_SKIP[@]}"; do [ "$f" = "$s" ] && skip=1; done
+    [ "$skip" -eq 1 ] && continue
     if ! grep -q "\"file\": *\"[^\"]*/$f\"" "$db"; then
-      echo "lint.sh: $f is not in $db (stale build dir?)" >&2
-      status=1
+      # not compiled in this configuration (e.g. admin_stub.c when the
+      # real admin API is built): nothing to check it against
+      echo "lint.sh: $f not in $db, not checked"
       continue
     fi
     files+=("$f")
