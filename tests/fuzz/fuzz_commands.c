@@ -1,8 +1,10 @@
 /*
  * fuzz_commands.c - libFuzzer target for rcached's command layer: an
- * arbitrary RESP byte stream is parsed (src/server/resp.c) and every
- * command run through rcache__dispatch() (src/server/commands*.c) for one
- * in-memory client, with no socket and no event loop; then the cache's
+ * arbitrary RESP byte stream is given to one client of a real worker
+ * (rcache__client_new() on one end of a socketpair, so the client is built
+ * and torn down by the server's own code) and its commands run, either
+ * directly through rcache__dispatch() or through the worker's event loop
+ * (client.c's reading, query-buffer and reply path); then the cache's
  * invariants are checked.
  *
  * Why: every byte a client sends ends up here. A crash empties the cache
@@ -12,16 +14,23 @@
  * combinations per second than going through sockets.
  *
  * Input: byte 0 picks the cache limits (items/bytes small enough that
- * eviction happens, or unbounded) and whether a password is required; the
- * rest is the client's byte stream. Checked:
- *  - after each command: its output is exactly one well-formed RESP2 reply
- *    (simple string, error, integer, bulk or nested array), and both limits
+ * eviction happens, or unbounded), whether a password is required, the
+ * shard count and the mode; byte 1 the worker's read-buffer size (small
+ * sizes split commands across reads); bytes 2-3 two cut points; the rest is
+ * the client's byte stream. Checked:
+ *  - direct mode, after each command: its output is exactly one well-formed
+ *    RESP2 reply (simple string, error, integer, bulk or nested array) -
+ *    none only for a client being closed or a SHUTDOWN - and both limits
  *    in force hold;
+ *  - loop mode: the stream is written in up to three chunks at the cut
+ *    points, the worker's loop runs after each, and everything the client
+ *    receives is a sequence of complete, well-formed RESP2 replies;
  *  - at the end: the cache's counters equal a recount of every shard
  *    (items, bytes, entries with a TTL, LRU list and hash chains agree),
- *    as tests/unit/testutil.h's check_invariants does; nothing leaks.
- * The cache clock is a manual one moved 100 ms per command, so an input
- * behaves the same on every run.
+ *    as tests/unit/testutil.h's check_invariants does; the client is gone
+ *    from the worker and the server's client count; nothing leaks.
+ * The cache clock is a manual one moved 100 ms per command (or chunk), so
+ * an input behaves the same on every run.
  *
  * The server's own main.c is not linked; rcache__server_request_shutdown()
  * is defined here (SHUTDOWN only stops this input's stream).
@@ -32,7 +41,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "server.h"
@@ -149,8 +160,8 @@ static void check_one_reply(rcache__client_t *c, const rcache__arg_t *argv,
     size_t n = evbuffer_get_length(c->out);
     const char *p = (const char *)evbuffer_pullup(c->out, -1);
     size_t off = 0;
-    if (n == 0 && shutdown_requested)
-        return; /* SHUTDOWN that succeeds replies nothing, as in Redis */
+    if (n == 0 && (shutdown_requested || (c->flags & RCACHE__CLIENT_CLOSING)))
+        return; /* a successful SHUTDOWN, or a client dropped for a limit */
     if (n == 0 || !p || reply_value(p, n, &off, 0) != 0 || off != n) {
         fprintf(stderr, "fuzz_commands: bad reply (%zu bytes, parsed %zu) to '%.*s' (%zu args): ",
                 n, off, (int)(argv[0].len > 40 ? 40 : argv[0].len), argv[0].ptr, argc);
@@ -219,72 +230,97 @@ static void init_once(void) {
     worker.base = srv.base;
     worker.srv = &srv;
     worker.index = 0;
+    pthread_mutex_init(&worker.lock, NULL);
+    worker.rbuf = malloc(65536);
+    CHECK(worker.rbuf != NULL);
     srv.workers = &worker;
     srv.nworkers = 1;
     srv.start_ms = clock_base;
     memcpy(srv.run_id, "0123456789012345678901234567890123456789", 41);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static int inited;
-    if (!inited) {
-        init_once();
-        inited = 1;
+/* Read what the server sent into *acc. Returns 0 at EOF, 1 otherwise. */
+static int drain_replies(int fd, char **acc, size_t *len, size_t *cap) {
+    char tmp[65536];
+    for (;;) {
+        ssize_t r = read(fd, tmp, sizeof tmp);
+        if (r == 0)
+            return 0;
+        if (r < 0)
+            return 1; /* EAGAIN: nothing more now */
+        if (*len + (size_t)r > *cap) {
+            size_t nc = *cap ? *cap : 4096;
+            while (nc < *len + (size_t)r)
+                nc *= 2;
+            *acc = realloc(*acc, nc);
+            CHECK(*acc != NULL);
+            *cap = nc;
+        }
+        memcpy(*acc + *len, tmp, (size_t)r);
+        *len += (size_t)r;
     }
-    if (size < 1)
-        return 0;
-    unsigned mode = data[0];
-    data++;
-    size--;
+}
 
-    /* the server's settings and a fresh cache for this input */
-    rcache__config_defaults(&srv.cfg);
-    static const char *const maxmem[4] = {"0", "4kb", "64kb", "1mb"};
-    static const char *const items[4] = {"0", "3", "50", "0"};
-    char err[256];
-    CHECK(rcache__config_set(&srv.cfg, "maxmemory", maxmem[mode & 3], err, sizeof err) == 0);
-    CHECK(rcache__config_set(&srv.cfg, "max-items", items[(mode >> 2) & 3], err, sizeof err) == 0);
-    CHECK(rcache__config_set(&srv.cfg, "loglevel", "warning", err, sizeof err) == 0);
-    if (mode & 0x10)
-        CHECK(rcache__config_set(&srv.cfg, "requirepass", "pw", err, sizeof err) == 0);
-    rcache_config_t lc;
-    rcache_config_init(&lc);
-    lc.max_items = srv.cfg.max_items;
-    lc.max_bytes = srv.cfg.maxmemory;
-    lc.default_ttl_ms = 0;
-    lc.shards = (mode & 0x20) ? 1 : 4;
-    lc.clock = fuzz_clock;
-    clock_now = clock_base;
-    CHECK(rcache_open(&lc, &srv.cache) == RCACHE_OK);
-    rcache__server_apply_config(&srv);
-    shutdown_requested = 0;
+/* Run the worker's loop until the client has nothing left to do. */
+static int spin(int peer, char **acc, size_t *len, size_t *cap) {
+    int open = 1;
+    for (int i = 0; i < 64; i++) {
+        size_t before = *len;
+        event_base_loop(worker.base, EVLOOP_NONBLOCK);
+        open = drain_replies(peer, acc, len, cap);
+        if (!open || (i > 2 && *len == before))
+            break;
+    }
+    return open;
+}
 
-    /* one in-memory client, registered like a real one */
-    rcache__client_t *c = calloc(1, sizeof *c);
-    CHECK(c != NULL);
-    c->fd = -1;
-    c->srv = &srv;
-    c->w = &worker;
-    c->out = evbuffer_new();
-    CHECK(c->out != NULL);
-    rcache__resp_limits_t lim;
-    rcache__resp_limits_default(&lim);
-    lim.max_bulk_len = 1u << 20;
-    CHECK(rcache__resp_parser_init(&c->parser, &lim) == 0);
-    c->id = 1;
-    c->authed = !atomic_load(&srv.auth_required);
-    c->ctime_ms = rcache__mono_ms();
-    atomic_store(&c->last_ms, c->ctime_ms);
-    atomic_store(&c->last_cmd, "NULL");
-    snprintf(c->addr, sizeof c->addr, "127.0.0.1:50000");
-    snprintf(c->laddr, sizeof c->laddr, "127.0.0.1:6380");
-    srv.all_clients = c;
+/* Commands run in the worker's loop, the stream written in chunks. */
+static void run_loop_mode(int peer, const char *buf, size_t size, size_t cut1,
+                          size_t cut2) {
+    size_t cuts[4] = {0, cut1, cut2, size};
+    char *acc = NULL;
+    size_t alen = 0, acap = 0;
+    int open = 1;
+    for (int k = 0; k < 3 && open && !shutdown_requested; k++) {
+        size_t off = cuts[k];
+        while (off < cuts[k + 1] && open) {
+            ssize_t w = write(peer, buf + off, cuts[k + 1] - off);
+            if (w > 0)
+                off += (size_t)w;
+            clock_now += 100;
+            open = spin(peer, &acc, &alen, &acap) && worker.nclients > 0;
+            if (w <= 0 && open && worker.nclients > 0) {
+                /* socket full and the server not reading: a client
+                 * over its limits gets closed; else give up */
+                break;
+            }
+        }
+    }
+    /* hang up; the server sees EOF and closes its side */
+    shutdown(peer, SHUT_WR);
+    for (int i = 0; i < 8 && worker.nclients > 0; i++)
+        spin(peer, &acc, &alen, &acap);
+    spin(peer, &acc, &alen, &acap);
+    if (getenv("FUZZ_COMMANDS_DEBUG")) /* to see what an input does */
+        fprintf(stderr, "fuzz_commands: %zu reply bytes:\n%.*s\n", alen, (int)alen,
+                acc ? acc : "");
+    /* everything received is a sequence of complete replies */
+    size_t off = 0;
+    while (off < alen) {
+        size_t at = off;
+        if (reply_value(acc, alen, &off, 0) != 0) {
+            fprintf(stderr, "fuzz_commands: malformed reply stream at %zu of %zu: ", at,
+                    alen);
+            fwrite(acc + at, 1, alen - at > 200 ? 200 : alen - at, stderr);
+            fputc('\n', stderr);
+            abort();
+        }
+    }
+    free(acc);
+}
 
-    /* an exact-size copy, so reads past the end are caught */
-    char *buf = malloc(size ? size : 1);
-    CHECK(buf != NULL);
-    memcpy(buf, data, size);
-
+/* Commands run one by one through rcache__dispatch(), each reply checked. */
+static void run_direct_mode(rcache__client_t *c, const char *buf, size_t size) {
     size_t off = 0;
     while (off < size && !shutdown_requested &&
            !(c->flags & (RCACHE__CLIENT_CLOSE_AFTER_REPLY | RCACHE__CLIENT_CLOSING))) {
@@ -302,17 +338,83 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check_one_reply(c, c->argv, argc);
         check_limits(srv.cache);
     }
+    rcache__client_close(c);
+}
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    static int inited;
+    if (!inited) {
+        init_once();
+        inited = 1;
+    }
+    if (size < 4)
+        return 0;
+    unsigned mode = data[0];
+    static const size_t rbufs[4] = {1, 7, 64, 65536};
+    worker.rbuf_cap = rbufs[data[1] & 3];
+    size_t body = size - 4;
+    size_t cut1 = body ? data[2] % (body + 1) : 0;
+    size_t cut2 = body ? data[3] % (body + 1) : 0;
+    if (cut1 > cut2) {
+        size_t t = cut1;
+        cut1 = cut2;
+        cut2 = t;
+    }
+    data += 4;
+    size = body;
+
+    /* the server's settings and a fresh cache for this input */
+    rcache__config_defaults(&srv.cfg);
+    static const char *const maxmem[4] = {"0", "4kb", "64kb", "1mb"};
+    static const char *const items[4] = {"0", "3", "50", "0"};
+    char err[256];
+    CHECK(rcache__config_set(&srv.cfg, "maxmemory", maxmem[mode & 3], err, sizeof err) == 0);
+    CHECK(rcache__config_set(&srv.cfg, "max-items", items[(mode >> 2) & 3], err, sizeof err) == 0);
+    CHECK(rcache__config_set(&srv.cfg, "loglevel", "warning", err, sizeof err) == 0);
+    if (mode & 0x10)
+        CHECK(rcache__config_set(&srv.cfg, "requirepass", "pw", err, sizeof err) == 0);
+    if (mode & 0x80) /* small client limits, so they are reached */
+        CHECK(rcache__config_set(&srv.cfg, "client-query-buffer-limit", "2kb", err,
+                                 sizeof err) == 0 &&
+              rcache__config_set(&srv.cfg, "client-output-buffer-limit", "4kb", err,
+                                 sizeof err) == 0);
+    rcache_config_t lc;
+    rcache_config_init(&lc);
+    lc.max_items = srv.cfg.max_items;
+    lc.max_bytes = srv.cfg.maxmemory;
+    lc.default_ttl_ms = 0;
+    lc.shards = (mode & 0x20) ? 1 : 4;
+    lc.clock = fuzz_clock;
+    clock_now = clock_base;
+    CHECK(rcache_open(&lc, &srv.cache) == RCACHE_OK);
+    rcache__server_apply_config(&srv);
+    shutdown_requested = 0;
+
+    /* one client on a socketpair, built by the server's own code */
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+    atomic_fetch_add(&srv.connected_clients, 1);
+    rcache__client_t *c = rcache__client_new(&worker, sv[0], 1);
+    CHECK(c != NULL);
+
+    /* an exact-size copy, so reads past the end are caught */
+    char *buf = malloc(size ? size : 1);
+    CHECK(buf != NULL);
+    memcpy(buf, data, size);
+
+    if (mode & 0x40)
+        run_loop_mode(sv[1], buf, size, cut1, cut2);
+    else
+        run_direct_mode(c, buf, size); /* closes c */
+    close(sv[1]);
+
+    /* the client is gone everywhere */
+    CHECK(worker.nclients == 0 && worker.clients == NULL);
+    CHECK(srv.all_clients == NULL);
+    CHECK(atomic_load(&srv.connected_clients) == 0);
     check_invariants(srv.cache);
 
-    /* tear down */
     free(buf);
-    srv.all_clients = NULL;
-    free(c->name);
-    free(c->argv);
-    rcache__resp_parser_free(&c->parser);
-    evbuffer_free(c->out);
-    free(c);
     rcache_close(srv.cache);
     srv.cache = NULL;
     rcache__config_free(&srv.cfg);
