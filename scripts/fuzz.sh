@@ -28,7 +28,7 @@ fi
 
 mkdir -p "$build"
 echo "fuzz.sh: configuring $build (clang, RCACHE_FUZZ=ON)"
-CC=clang cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DRCACHE_FUZZ=ON \
+CC=clang cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DRCACHE_FUZZ=ON \
   -DRCACHE_SANITIZE= >"$build/fuzz-configure.log" 2>&1 || {
   cat "$build/fuzz-configure.log" >&2; echo "fuzz.sh: configure failed" >&2; exit 1; }
 list="$build/tests/fuzz/fuzz_targets.txt"
