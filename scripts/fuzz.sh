@@ -66,7 +66,9 @@ for t in "${targets[@]}"; do
   # (never the repository) so coverage accumulates across runs.
   keep="$build/fuzz-corpus/$t"
   mkdir -p "$keep"
-  timeout $(( per + 120 )) "$build/tests/fuzz/$t" "$keep" "$corpus" \
+  dict=()
+  [ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict")
+  timeout $(( per + 120 )) "$build/tests/fuzz/$t" "$keep" "$corpus" "${dict[@]}" \
     -max_total_time="$per" -print_final_stats=1 -timeout=20 \
     -rss_limit_mb=2048 -artifact_prefix="$art/$t/" >"$log" 2>&1
   rc=$?
@@ -79,7 +81,8 @@ for t in "${targets[@]}"; do
   fi
   printf '%-20s %12s %8s  %s\n' "$t" "${execs:-?}" "$per" "$result"
   if [ "$rc" -ne 0 ]; then
-    grep -E 'ERROR:|SUMMARY:|runtime error|Test unit written to|deadly signal|Timeout' "$log" | head -20 | sed 's/^/    /'
+    { grep -E 'ERROR:|SUMMARY:|runtime error|Test unit written to|deadly signal|Timeout|error' \
+        "$log" || tail -5 "$log"; } | head -20 | sed 's/^/    /' || true
     crash=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
     cp "$log" "$art/$t/last.log"
     echo "    crash input: ${crash:-(none written)}; full log: $art/$t/last.log"
