@@ -23,8 +23,26 @@ static uint64_t realtime_ms(void) {
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+static uint64_t realtime_coarse_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Twice the coarse clock's resolution, plus 1 ms of rounding. */
+static uint32_t coarse_slack(void) {
+    struct timespec res;
+    if (clock_getres(CLOCK_REALTIME_COARSE, &res) != 0 || res.tv_sec > 0)
+        return 2000u;
+    return (uint32_t)(2u * ((uint64_t)res.tv_nsec / 1000000u) + 1u);
+}
+
 uint64_t rcache__now(const rcache_t *c) {
     return c->clock ? c->clock(c->clock_ctx) : realtime_ms();
+}
+
+uint64_t rcache__now_coarse(const rcache_t *c) {
+    return c->clock ? c->clock(c->clock_ctx) : realtime_coarse_ms();
 }
 
 uint64_t rcache_now_ms(const rcache_t *c) { return rcache__now(c); }
@@ -60,6 +78,7 @@ int rcache_open(const rcache_config_t *cfg, rcache_t **out) {
     c->clock = cfg->clock;
     c->clock_ctx = cfg->clock_ctx;
     c->epoch_ms = rcache__now(c);
+    c->coarse_slack_ms = c->clock ? 0 : coarse_slack();
     atomic_init(&c->max_items, cfg->max_items);
     atomic_init(&c->max_bytes, cfg->max_bytes);
     atomic_init(&c->default_ttl_ms, cfg->default_ttl_ms);
@@ -320,7 +339,9 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
         s->st.compute_saved_ms += e->compute_ms;
         if (e->hits != UINT32_MAX)
             e->hits++;
-        e->atime_s = rcache__rel_s(c, now);
+        uint32_t at = rcache__rel_s(c, now);
+        if (at > e->atime_s) /* coarse time may lag the exact ctime */
+            e->atime_s = at;
         rcache__lru_touch_locked(s, e);
         if (len_out)
             *len_out = e->vlen;

@@ -63,7 +63,7 @@ int rcache_entry_info(rcache_t *c, const void *key, size_t key_len,
     rcache__loc_t l;
     rcache__entry_t *e = rcache__lock_lookup(c, key, key_len, &l, &r);
     if (e)
-        fill_info(c, e, l.now, out);
+        fill_info(c, e, rcache__now(c), out);
     pthread_mutex_unlock(&l.s->lock);
     rcache__reclaim_run(&r);
     if (!e)

@@ -26,7 +26,7 @@ static int with_entry(rcache_t *c, const void *key, size_t klen, ttl_op_fn fn,
         return RCACHE_ENOTFOUND;
     rcache__loc_t l;
     rcache__entry_t *e = rcache__lock_lookup(c, key, klen, &l, &r);
-    rc = e ? fn(c, l.s, e, l.now, arg, &r, out) : RCACHE_ENOTFOUND;
+    rc = e ? fn(c, l.s, e, rcache__now(c), arg, &r, out) : RCACHE_ENOTFOUND;
     pthread_mutex_unlock(&l.s->lock);
     rcache__reclaim_run(&r);
     return rc;

@@ -74,7 +74,7 @@ int rcache_update(rcache_t *c, const void *key, size_t key_len,
     rcache__loc_t l;
     rcache__entry_t *e = rcache__lock_lookup(c, key, key_len, &l, &r);
     rcache__shard_t *s = l.s;
-    uint64_t hash = l.hash, now = l.now;
+    uint64_t hash = l.hash, now = rcache__now(c); /* exact: TTL arithmetic */
     if (e && (e->flags & RCACHE__F_OBJECT)) {
         rc = RCACHE_EWRONGTYPE;
         goto out;

@@ -4,6 +4,8 @@
  */
 #include "testutil.h"
 
+#include <time.h>
+
 static void test_default_ttl_and_lazy_expiry(void **state) {
     test_clock_t clk = {0};
     rcache_t *c = open_cache(0, 0, 1000, 1, &clk);
@@ -142,6 +144,39 @@ static void test_entry_times(void **state) {
     rcache_close(c);
 }
 
+/* The real clock: lookups read a coarse clock and refine it near an expiry,
+ * so a TTL must still hold to the millisecond. Polls for ~40 ms (bounded);
+ * the assertions compare exact clock readings taken around each call, so
+ * machine load cannot make them fail. */
+static uint64_t exact_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void test_real_clock_ms_precision(void **state) {
+    rcache_t *c = open_cache(0, 0, 0, 1, NULL);
+    for (int round = 0; round < 3; round++) {
+        uint64_t set_before = exact_ms();
+        assert_int_equal(rcache_set(c, "k", 1, "v", 1, 25, 0), RCACHE_OK);
+        uint64_t set_after = exact_ms();
+        for (;;) {
+            uint64_t before = exact_ms();
+            int present = rcache_exists(c, "k", 1);
+            uint64_t after = exact_ms();
+            if (!present) {
+                /* never before its time */
+                assert_true(after >= set_before + 25);
+                break;
+            }
+            /* and never after it: past set_after + 25 it must be gone */
+            assert_true(before < set_after + 25);
+            assert_true(after < set_before + 5000); /* bounded loop */
+        }
+    }
+    rcache_close(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_ttl_and_lazy_expiry),
@@ -151,6 +186,7 @@ int main(void) {
         cmocka_unit_test(test_active_expire_cycle),
         cmocka_unit_test(test_sets_sweep_expired),
         cmocka_unit_test(test_entry_times),
+        cmocka_unit_test(test_real_clock_ms_precision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
