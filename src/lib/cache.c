@@ -194,7 +194,11 @@ static int store(rcache_t *c, rcache__entry_t *e, uint64_t hash,
     size_t klen = e->klen;
     rcache__reclaim_t r = {0};
     uint64_t mb = atomic_load_explicit(&c->max_bytes, memory_order_relaxed);
-    uint64_t now = rcache__now(c);
+    /* Only an expiry computed from now needs the exact clock. */
+    int exact = o->ttl_ms > 0 ||
+                (o->ttl_ms == RCACHE_TTL_DEFAULT &&
+                 atomic_load_explicit(&c->default_ttl_ms, memory_order_relaxed));
+    uint64_t now = exact ? rcache__now(c) : rcache__now_coarse(c);
     rcache__shard_t *s = rcache__shard_of(c, hash);
     rcache__entry_t *old;
     int rc = RCACHE_OK;
