@@ -403,6 +403,9 @@ typedef struct rcache_update {
     const void *old_val;   /**< its bytes (NULL if not found) */
     size_t old_len;        /**< their length */
     int64_t old_ttl_ms;    /**< remaining TTL in ms, -1 none */
+    size_t max_new_len;    /**< longest value a STORE could keep under the
+                                byte limit (SIZE_MAX when unbounded): build
+                                no larger value, return an error instead */
     /* out */
     const void *new_val;   /**< bytes to store (STORE); copied in */
     size_t new_len;        /**< their length */

@@ -30,6 +30,22 @@ static uint64_t ttl_to_at(const rcache_t *c, int64_t ttl_ms, uint64_t at_ms,
     return ttl_ms > 0 ? now + (uint64_t)ttl_ms : 0;
 }
 
+/* Longest byte value whose entry fits under max_bytes: the exact inverse
+ * of rcache__entry_size() (footprint = round16(header + key + value + 8)
+ * + table share), so a value of this length fits and one byte more does not. */
+static size_t max_value_len(const rcache_t *c, size_t klen) {
+    uint64_t mb = atomic_load_explicit(&c->max_bytes, memory_order_relaxed);
+    uint64_t fixed = sizeof(rcache__entry_t) + 8u + klen;
+    if (!mb)
+        return UINT32_MAX; /* the entry format's own limit */
+    if (mb < RCACHE__TABLE_SHARE)
+        return 0;
+    uint64_t chunk = (mb - RCACHE__TABLE_SHARE) & ~(uint64_t)15u;
+    if (chunk < fixed)
+        return 0;
+    return chunk - fixed > UINT32_MAX ? UINT32_MAX : (size_t)(chunk - fixed);
+}
+
 /* Build the replacement entry for a STORE decision; keeps metadata. */
 static int store_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
                         const void *key, size_t klen, rcache__entry_t *old,
@@ -84,6 +100,7 @@ int rcache_update(rcache_t *c, const void *key, size_t key_len,
     u.old_val = e ? rcache__entry_val(e) : NULL;
     u.old_len = e ? e->vlen : 0;
     u.old_ttl_ms = e && e->expire_at_ms ? (int64_t)(e->expire_at_ms - now) : -1;
+    u.max_new_len = max_value_len(c, key_len);
     u.ttl_ms = RCACHE_TTL_KEEP;
     rc = fn(&u, ctx);
     if (rc < 0)

@@ -403,6 +403,8 @@ static int splice_cb(rcache_update_t *u, void *arg) {
     size_t nl = end > old ? end : old;
     if (nl > RCACHE__MAX_STRING)
         return E_TOOBIG;
+    if (nl > u->max_new_len) /* could never be stored: don't build it */
+        return RCACHE_ETOOBIG;
     s->buf = malloc(nl ? nl : 1);
     if (!s->buf)
         return E_NOMEM;

@@ -133,12 +133,44 @@ static void test_rename(void **state) {
     rcache_close(c);
 }
 
+/* max_new_len is exact: a value of that length is stored, one more byte is
+ * refused (regression: SETRANGE built 512 MiB values the cache could never
+ * hold, see tests/regress/test_regress_setrange_amplification.c). */
+static int grow_cb(rcache_update_t *u, void *ctx) {
+    size_t *want = ctx;
+    static char big[8192];
+    if (*want == 0)
+        *want = u->max_new_len; /* first call: report the bound */
+    u->new_val = big;
+    u->new_len = *want;
+    return RCACHE_UPDATE_STORE;
+}
+
+static void test_update_max_new_len(void **state) {
+    for (uint64_t mb = 200; mb < 1200; mb += 7) {
+        rcache_t *c = open_cache(0, mb, 0, 1, NULL);
+        size_t want = 0;
+        int rc = rcache_update(c, "key", 3, grow_cb, &want);
+        if (rcache__entry_size(3, 0, 0, 0) > mb) {
+            assert_int_equal(want, 0);
+        } else {
+            assert_int_equal(rc, RCACHE_OK);
+            assert_true(rcache__entry_size(3, want, 0, 0) <= mb);
+            want++;
+            assert_int_equal(rcache_update(c, "key", 3, grow_cb, &want), RCACHE_ETOOBIG);
+            assert_true(rcache__entry_size(3, want, 0, 0) > mb);
+        }
+        rcache_close(c);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_incr),
         cmocka_unit_test(test_update_actions),
         cmocka_unit_test(test_take),
         cmocka_unit_test(test_rename),
+        cmocka_unit_test(test_update_max_new_len),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
