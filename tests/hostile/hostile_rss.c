@@ -24,11 +24,10 @@
  * one worker and evicted by another leave free chunks in several arenas,
  * and RSS reached 64 MiB + 62 MiB with 2 workers (the excess grows with the
  * number of workers, so no fixed overhead bounds it). With one arena it
- * stays within 64 MiB + 4 MiB. Until rcached limits its arenas itself
- * (requested: mallopt(M_ARENA_MAX, 1) at start), the server is started
- * here with MALLOC_ARENA_MAX=1, the setting SECURITY.md tells operators to
- * use; RCACHE_HOSTILE_ARENAS=default runs it with glibc's default instead,
- * any other value sets MALLOC_ARENA_MAX to it.
+ * stays within 64 MiB + 4 MiB, so rcached sets one arena itself
+ * (mallopt(M_ARENA_MAX, 1) in main.c unless MALLOC_ARENA_MAX is set). The
+ * server runs here with that default; RCACHE_HOSTILE_ARENAS=N sets
+ * MALLOC_ARENA_MAX=N to compare.
  *
  * Usage: hostile_rss PATH_TO_RCACHED   (exit 77 = skipped: no binary, or
  * running under a sanitizer, whose shadow memory makes RSS meaningless)
@@ -312,9 +311,7 @@ static pid_t start_server(const char *bin, const char *log) {
             die("fork");
         if (pid == 0) {
             const char *arenas = getenv("RCACHE_HOSTILE_ARENAS");
-            if (!arenas)
-                arenas = "1";
-            if (strcmp(arenas, "default") != 0)
+            if (arenas)
                 setenv("MALLOC_ARENA_MAX", arenas, 1);
             FILE *lf = freopen(log, "w", stderr);
             (void)lf;
@@ -367,7 +364,7 @@ int main(int argc, char **argv) {
     printf("hostile_rss: rcached pid %d on 127.0.0.1:%d (MALLOC_ARENA_MAX=%s), "
            "idle RSS %.1f MiB\n",
            (int)pid, g_port,
-           getenv("RCACHE_HOSTILE_ARENAS") ? getenv("RCACHE_HOSTILE_ARENAS") : "1",
+           getenv("RCACHE_HOSTILE_ARENAS") ? getenv("RCACHE_HOSTILE_ARENAS") : "rcached's 1",
            rss_idle / (double)MIB);
 
     writer_t w[WRITERS];
