@@ -126,7 +126,9 @@ typedef struct rcache__shard {
     rcache__entry_t **buckets; /* chained hash table, power-of-two size */
     size_t mask;               /* bucket count - 1 */
     uint64_t count;            /* entries linked here */
-    rcache__entry_t lru;       /* sentinel: lru.next is MRU, lru.prev LRU */
+    rcache__entry_t *lru;      /* sentinel (header only, allocated apart so
+                                  no flexible-array struct is embedded):
+                                  lru->next is MRU, lru->prev LRU */
     size_t sweep_pos;          /* next bucket for active expiry */
     uint64_t nttl;             /* entries here that have an expiry */
     rcache__shard_stats_t st;

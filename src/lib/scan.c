@@ -197,8 +197,8 @@ static uint64_t remove_matching(rcache_t *c, rcache__shard_t *s,
     rcache__reclaim_t r = {0};
     uint64_t removed = 0;
     pthread_mutex_lock(&s->lock);
-    rcache__entry_t *e = s->lru.next;
-    while (e != &s->lru) {
+    rcache__entry_t *e = s->lru->next;
+    while (e != s->lru) {
         rcache__entry_t *next = e->next;
         if (!pattern || rcache__glob_match_valid(pattern, plen,
                                                  rcache__entry_key(e), e->klen)) {

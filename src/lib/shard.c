@@ -25,27 +25,30 @@
 int rcache__shard_init(rcache__shard_t *s, size_t buckets) {
     memset(s, 0, sizeof(*s));
     s->buckets = rcache__calloc(buckets, sizeof(rcache__entry_t *));
-    if (!s->buckets)
-        return RCACHE_ENOMEM;
-    if (pthread_mutex_init(&s->lock, NULL) != 0) {
+    s->lru = rcache__calloc(1, sizeof(rcache__entry_t));
+    if (!s->buckets || !s->lru || pthread_mutex_init(&s->lock, NULL) != 0) {
         rcache__free(s->buckets);
+        rcache__free(s->lru);
         s->buckets = NULL;
+        s->lru = NULL;
         return RCACHE_ENOMEM;
     }
     s->mask = buckets - 1;
-    s->lru.next = s->lru.prev = &s->lru;
+    s->lru->next = s->lru->prev = s->lru;
     return RCACHE_OK;
 }
 
 void rcache__shard_fini(rcache__shard_t *s, rcache__reclaim_t *r) {
-    rcache__entry_t *e = s->lru.next;
-    while (e != &s->lru) {
+    rcache__entry_t *e = s->lru->next;
+    while (e != s->lru) {
         rcache__entry_t *next = e->next;
         rcache__reclaim_push(r, e);
         e = next;
     }
     rcache__free(s->buckets);
+    rcache__free(s->lru);
     s->buckets = NULL;
+    s->lru = NULL;
     pthread_mutex_destroy(&s->lock);
 }
 
@@ -137,10 +140,10 @@ void rcache__shard_link_locked(rcache_t *c, rcache__shard_t *s,
     size_t b = e->hash & s->mask;
     e->hnext = s->buckets[b];
     s->buckets[b] = e;
-    e->prev = &s->lru;
-    e->next = s->lru.next;
-    s->lru.next->prev = e;
-    s->lru.next = e;
+    e->prev = s->lru;
+    e->next = s->lru->next;
+    s->lru->next->prev = e;
+    s->lru->next = e;
     s->count++;
     if (e->expire_at_ms)
         s->nttl++;
@@ -171,14 +174,14 @@ void rcache__shard_unlink_locked(rcache_t *c, rcache__shard_t *s,
 }
 
 void rcache__lru_touch_locked(rcache__shard_t *s, rcache__entry_t *e) {
-    if (s->lru.next == e)
+    if (s->lru->next == e)
         return;
     e->prev->next = e->next;
     e->next->prev = e->prev;
-    e->prev = &s->lru;
-    e->next = s->lru.next;
-    s->lru.next->prev = e;
-    s->lru.next = e;
+    e->prev = s->lru;
+    e->next = s->lru->next;
+    s->lru->next->prev = e;
+    s->lru->next = e;
 }
 
 void rcache__set_expire_locked(rcache__shard_t *s, rcache__entry_t *e,
@@ -239,8 +242,8 @@ void rcache__evict_locked(rcache_t *c, rcache__shard_t *s,
                           const rcache__entry_t *keep, rcache__reclaim_t *r) {
     int cause;
     while ((cause = rcache__over_limit(c)) != 0) {
-        rcache__entry_t *victim = s->lru.prev;
-        if (victim == &s->lru || victim == keep)
+        rcache__entry_t *victim = s->lru->prev;
+        if (victim == s->lru || victim == keep)
             return;
         rcache__shard_unlink_locked(c, s, victim);
         if (cause == 1)

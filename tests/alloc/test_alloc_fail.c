@@ -59,7 +59,7 @@ static void snap_take(rcache_t *c, snap_t *s) {
     for (uint32_t i = 0; i < c->nshards; i++) {
         rcache__shard_t *sh = &c->shards[i];
         pthread_mutex_lock(&sh->lock);
-        for (rcache__entry_t *e = sh->lru.next; e != &sh->lru; e = e->next) {
+        for (rcache__entry_t *e = sh->lru->next; e != sh->lru; e = e->next) {
             if (s->n == cap) {
                 cap *= 2;
                 s->e = realloc(s->e, cap * sizeof(*s->e));

@@ -197,7 +197,7 @@ static void check_invariants(rcache_t *cache) {
                 CHECK((e->hash & s->mask) == b);
                 CHECK(atomic_load(&e->refs) >= 1);
             }
-        for (rcache__entry_t *e = s->lru.next; e != &s->lru; e = e->next) {
+        for (rcache__entry_t *e = s->lru->next; e != s->lru; e = e->next) {
             CHECK(e->next->prev == e);
             lru_n++;
         }

@@ -146,7 +146,7 @@ static void test_mixed_32_threads(void **state) {
     /* objects still cached are exactly those not yet destroyed */
     uint64_t cached_objects = 0;
     for (uint32_t i = 0; i < cache->nshards; i++)
-        for (rcache__entry_t *e = cache->shards[i].lru.next; e != &cache->shards[i].lru;
+        for (rcache__entry_t *e = cache->shards[i].lru->next; e != cache->shards[i].lru;
              e = e->next)
             cached_objects += (e->flags & RCACHE__F_OBJECT) != 0;
     assert_int_equal(atomic_load(&objects_made) - atomic_load(&objects_freed),

@@ -89,7 +89,7 @@ static void purge_expired(model_t *m, uint64_t now) {
 static void compare(rcache_t *c, const model_t *m, long step) {
     rcache__shard_t *s = &c->shards[0];
     size_t i = 0;
-    for (rcache__entry_t *e = s->lru.next; e != &s->lru; e = e->next, i++) {
+    for (rcache__entry_t *e = s->lru->next; e != s->lru; e = e->next, i++) {
         if (i >= m->n)
             fail_msg("step %ld: cache has more entries than the model (%zu)", step, m->n);
         const ment_t *x = &m->e[i];

@@ -60,7 +60,7 @@ static inline void check_invariants(rcache_t *c) {
                 nttl += e->expire_at_ms != 0;
                 assert_int_equal(e->hash & s->mask, b);
             }
-        for (rcache__entry_t *e = s->lru.next; e != &s->lru; e = e->next) {
+        for (rcache__entry_t *e = s->lru->next; e != s->lru; e = e->next) {
             assert_ptr_equal(e->next->prev, e);
             lru_n++;
         }
