@@ -393,8 +393,9 @@ int rcache_get_alloc(rcache_t *c, const void *key, size_t key_len,
     rc = lookup(c, key, key_len, NULL, 0, NULL, &e, 0);
     if (rc != RCACHE_OK)
         return rc;
-    /* malloc, not rcache__malloc: the caller frees it with free(). */
-    void *copy = malloc(e->vlen ? e->vlen : 1);
+    /* rcache__malloc is plain malloc (plus failure injection in test
+     * builds), so the caller frees the copy with free(). */
+    void *copy = rcache__malloc(e->vlen ? e->vlen : 1);
     if (copy) {
         memcpy(copy, rcache__entry_val(e), e->vlen);
         *val_out = copy;
