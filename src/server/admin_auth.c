@@ -172,11 +172,10 @@ int rcache__admin_auth_init(rcache__admin_t *a, const rcache__admin_opts_t *o,
         return -1;
     }
     if (o->token_file && o->token_file[0]) {
-        if (strlen(o->token_file) >= sizeof path) {
+        if (snprintf(path, sizeof path, "%s", o->token_file) >= (int)sizeof path) {
             snprintf(err, errlen, "token file path too long");
             return -1;
         }
-        strcpy(path, o->token_file);
     } else if (rcache__admin_token_default_path(a->port, path, sizeof path) != 0) {
         snprintf(err, errlen, "token file path too long");
         return -1;

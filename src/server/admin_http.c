@@ -32,7 +32,7 @@ void rcache__admin_opts_default(rcache__admin_opts_t *o) {
     memset(o, 0, sizeof *o);
     o->bind = "127.0.0.1";
     o->port = 6381;
-    o->max_body_bytes = 1024 * 1024;
+    o->max_body_bytes = (size_t)1024 * 1024;
     o->timeout_s = 10;
 }
 
@@ -200,13 +200,13 @@ static const struct route {
 #define NROUTES (sizeof ROUTES / sizeof ROUTES[0])
 
 static void allow_header(struct evhttp_request *req, unsigned methods) {
-    char allow[64] = "";
-    if (methods & M_GET)
-        strcat(allow, "GET, HEAD");
-    if (methods & M_POST)
-        strcat(allow, allow[0] ? ", POST" : "POST");
-    if (methods & M_DELETE)
-        strcat(allow, allow[0] ? ", DELETE" : "DELETE");
+    char allow[64];
+    snprintf(allow, sizeof allow, "%s%s%s%s%s",
+             methods & M_GET ? "GET, HEAD" : "",
+             (methods & M_GET) && (methods & M_POST) ? ", " : "",
+             methods & M_POST ? "POST" : "",
+             (methods & (M_GET | M_POST)) && (methods & M_DELETE) ? ", " : "",
+             methods & M_DELETE ? "DELETE" : "");
     evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
 }
 
@@ -332,7 +332,7 @@ rcache__admin_t *rcache__admin_start(struct event_base *base, rcache_t *cache,
     if (hooks)
         a->hooks = *hooks;
     a->metrics_auth = opts->metrics_auth;
-    a->max_body = opts->max_body_bytes ? opts->max_body_bytes : 1024 * 1024;
+    a->max_body = opts->max_body_bytes ? opts->max_body_bytes : (size_t)1024 * 1024;
     a->port = opts->port;
     a->started_ms = rcache__admin_mono_ms();
     a->http = evhttp_new(base);
@@ -345,7 +345,7 @@ rcache__admin_t *rcache__admin_start(struct event_base *base, rcache_t *cache,
     /* Over the cap, read and drop the rest of the body before answering 413,
      * so the client sees the 413 instead of a reset mid-upload. */
     evhttp_set_flags(a->http, EVHTTP_SERVER_LINGERING_CLOSE);
-    evhttp_set_max_headers_size(a->http, 64 * 1024);
+    evhttp_set_max_headers_size(a->http, (ev_ssize_t)64 * 1024);
     evhttp_set_timeout(a->http, opts->timeout_s ? opts->timeout_s : 10);
     evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |

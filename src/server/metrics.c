@@ -6,8 +6,10 @@
  */
 #include "metrics.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -23,10 +25,17 @@ void rcache__metrics_process(rcache__server_figures_t *out) {
     }
     f = fopen("/proc/self/statm", "re");
     if (f) {
-        unsigned long size, resident;
+        char line[128];
         long page = sysconf(_SC_PAGESIZE);
-        if (fscanf(f, "%lu %lu", &size, &resident) == 2 && page > 0)
-            out->rss_bytes = (uint64_t)resident * (uint64_t)page;
+        if (fgets(line, sizeof line, f) && page > 0) {
+            /* "size resident shared ...", in pages */
+            char *end;
+            errno = 0;
+            (void)strtoull(line, &end, 10);
+            unsigned long long resident = strtoull(end, &end, 10);
+            if (errno == 0)
+                out->rss_bytes = (uint64_t)resident * (uint64_t)page;
+        }
         fclose(f);
     }
 }

@@ -92,9 +92,9 @@ static const char expected_dollar[256][38] = {
 
 void rcache__resp_limits_default(rcache__resp_limits_t *lim)
 {
-    lim->max_args = 1024 * 1024;
+    lim->max_args = (size_t)1024 * 1024;
     lim->max_bulk_len = (size_t)512 * 1024 * 1024;
-    lim->max_inline_len = 64 * 1024;
+    lim->max_inline_len = (size_t)64 * 1024;
 }
 
 /* Forget the current command (keeps the buffers). */
@@ -441,7 +441,7 @@ static int split_token(const char *s, size_t n, size_t *i, char *out,
             if (c == ' ' || c == '\r' || c == '\t' || c == '\n')
                 break; /* \v and \f end no unquoted token, as in Redis */
             if (c == '"' || c == '\'')
-                quote = c;
+                quote = (unsigned char)c;
             else
                 out[o++] = c;
             (*i)++;
