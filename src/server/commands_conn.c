@@ -61,7 +61,7 @@ static int check_password(rcache__server_t *s, const rcache__arg_t *pass) {
         ok = 1;
     } else {
         size_t rl = strlen(req);
-        unsigned diff = (unsigned)(rl ^ pass->len);
+        size_t diff = rl ^ pass->len; /* no truncation: any length difference counts */
         for (size_t i = 0; i < pass->len; i++)
             diff |= (unsigned char)pass->ptr[i] ^ (unsigned char)req[i % (rl ? rl : 1)];
         ok = diff == 0;
