@@ -110,7 +110,8 @@ typedef struct rcache_config {
      *  Default 24 h. */
     uint64_t default_ttl_ms;
     /** Number of shards, rounded up to a power of two, at most 1024;
-     *  0 = choose (16). Use 1 for exact global LRU order. */
+     *  0 = choose: 32 per online CPU, at least 64 (fewer shards make
+     *  threads collide on shard locks). Use 1 for exact global LRU order. */
     uint32_t shards;
     /** Non-zero: every get misses and every set is dropped (stats still
      *  count). Set by DISABLE_RESULT_CACHE=1. */
@@ -123,7 +124,7 @@ typedef struct rcache_config {
 
 /**
  * @brief Fill a config with the defaults: 1000 items, 512 MiB, 24 h TTL,
- *        16 shards, enabled, real-time clock.
+ *        shards chosen at open (0), enabled, real-time clock.
  * @param[out] cfg the config to fill.
  */
 void rcache_config_init(rcache_config_t *cfg);

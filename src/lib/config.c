@@ -20,7 +20,6 @@
 #define DEFAULT_MAX_ITEMS 1000u
 #define DEFAULT_MAX_BYTES (512ull * 1024u * 1024u)
 #define DEFAULT_TTL_MS (24ull * 3600u * 1000u)
-#define DEFAULT_SHARDS 16u
 #define MAX_SHARDS 1024u
 
 void rcache_config_init(rcache_config_t *cfg) {
@@ -28,7 +27,7 @@ void rcache_config_init(rcache_config_t *cfg) {
     cfg->max_items = DEFAULT_MAX_ITEMS;
     cfg->max_bytes = DEFAULT_MAX_BYTES;
     cfg->default_ttl_ms = DEFAULT_TTL_MS;
-    cfg->shards = DEFAULT_SHARDS;
+    cfg->shards = 0; /* chosen by rcache_open() from the CPU count */
 }
 
 /* Strict unsigned decimal: digits only, no overflow. */

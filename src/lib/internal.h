@@ -222,6 +222,11 @@ void rcache__shard_link_locked(rcache_t *c, rcache__shard_t *s,
  * reclaim list (or hands the table's reference to someone). */
 void rcache__shard_unlink_locked(rcache_t *c, rcache__shard_t *s,
                                  rcache__entry_t *e);
+/* Unlink old and link e in its place (at the MRU end) in one step: the
+ * item gauge is unchanged and the byte gauge moves once, by the difference.
+ * The caller pushes old to a reclaim list or hands its reference on. */
+void rcache__shard_replace_locked(rcache_t *c, rcache__shard_t *s,
+                                  rcache__entry_t *old, rcache__entry_t *e);
 /* Make e the most recently used. */
 void rcache__lru_touch_locked(rcache__shard_t *s, rcache__entry_t *e);
 /* Change e's absolute expiry (0 = none), keeping the shard's count right. */

@@ -66,10 +66,11 @@ static int store_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
     e->hits = old ? old->hits : 0;
     e->expire_at_ms = ttl_to_at(c, u->ttl_ms, u->expire_at_ms, old, now);
     if (old) {
-        rcache__shard_unlink_locked(c, s, old);
+        rcache__shard_replace_locked(c, s, old, e);
         rcache__reclaim_push(r, old);
+    } else {
+        rcache__shard_link_locked(c, s, e);
     }
-    rcache__shard_link_locked(c, s, e);
     s->st.sets++;
     rcache__evict_locked(c, s, e, r);
     *stored = e;
