@@ -367,7 +367,7 @@ static void micro_usage(FILE *f)
           "  --runs R         timed runs per figure; ns/op is their median (default 5)\n"
           "  --ops N          operations per run, all threads together (default = entries)\n"
           "  --dist D         uniform, zipf or both (default both; zipf = Zipf(0.99))\n"
-          "  --shards S       cache shards (default: the library's, 16)\n"
+          "  --shards S       cache shards (default 0: the library chooses)\n"
           "  --quick          small and fast: 100000 entries, 3 runs\n"
           "  --json           machine-readable output\n", f);
 }
@@ -433,6 +433,9 @@ int rcache__cmd_micro(int argc, char **argv)
     uint64_t rss1 = rss_bytes();
     rcache_stats_t st;
     rcache_stats(c, &st);
+    rcache_config_t used;
+    rcache_get_config(c, &used);
+    int nshards = (int)used.shards; /* what the library chose for 0 */
     double per_entry = (double)(rss1 - rss0) / (double)C.entries;
     double overhead = per_entry - (double)(C.key_size + C.value_size);
     double charged = (double)st.bytes / (double)C.entries;
@@ -520,7 +523,7 @@ int rcache__cmd_micro(int argc, char **argv)
                "\"threads\": %d, \"runs\": %d, \"ops_per_run\": %llu, \"shards\": %d, \"cpus\": %ld, "
                "\"dram_random_load_ns\": %.1f},\n",
                (unsigned long long)C.entries, C.key_size, C.value_size, C.threads, C.runs,
-               (unsigned long long)C.ops, C.shards ? C.shards : 16, ncpu, dram_ns);
+               (unsigned long long)C.ops, nshards, ncpu, dram_ns);
         printf(" \"memory\": {\"rss_delta_bytes\": %llu, \"rss_bytes_per_entry\": %.1f, "
                "\"overhead_bytes_per_entry\": %.1f, \"charged_bytes_per_entry\": %.1f},\n",
                (unsigned long long)(rss1 - rss0), per_entry, overhead, charged);
@@ -542,7 +545,7 @@ int rcache__cmd_micro(int argc, char **argv)
     }
     printf("librcache micro-benchmarks: %llu entries, %zu-byte keys, %zu-byte values, "
            "%d shards, %d runs per figure, %llu ops per run, %ld CPUs\n",
-           (unsigned long long)C.entries, C.key_size, C.value_size, C.shards ? C.shards : 16,
+           (unsigned long long)C.entries, C.key_size, C.value_size, nshards,
            C.runs, (unsigned long long)C.ops, ncpu);
     printf("reference: one dependent random load over 128 MiB (a DRAM miss) takes %.1f ns here\n\n",
            dram_ns);
