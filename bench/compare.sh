@@ -246,6 +246,13 @@ echo
 echo "compare.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $("$redis_server" --version | awk '{print $3}'), memcached $("$memcached" -V | awk '{print $2}'), keys=$keys, redis-benchmark -n $bench_n -r $bench_r -d 100 -c $bench_c"
 echo
 cat "$tmp/table.md"
+echo
+echo "every round (requests/s, in the order run; the first server alternates):"
+for P in 1 16; do
+  for t in SET GET; do
+    echo "  $t -P $P: redis-server ${rps[redis,$P,$t]:-}; rcached ${rps[rcached,$P,$t]:-}"
+  done
+done
 [ -n "$outfile" ] && cp "$tmp/table.md" "$outfile"
 # Every cell must hold a figure, otherwise a step failed silently.
 if grep -q '| - | - |' "$tmp/table.md" || grep -qE '\| (SET|GET)[^|]*\| - \|' "$tmp/table.md"; then
