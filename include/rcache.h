@@ -573,10 +573,12 @@ int rcache_set_disabled(rcache_t *c, int disabled);
 void rcache_get_config(rcache_t *c, rcache_config_t *out);
 
 /**
- * @brief Active expiry: examine up to max_entries entries (spread over the
- *        shards, resuming where the last call stopped) and reclaim the
- *        expired ones. Sets also do a little of this work; servers call it
- *        from a timer so an idle cache frees expired memory.
+ * @brief Active expiry: examine up to max_entries entries (and at most 10
+ *        empty hash buckets per entry of budget) in the shards that hold
+ *        entries with a TTL, resuming where the last call stopped, and
+ *        reclaim the expired ones. Sets also do a little of this work;
+ *        servers call it from a timer so an idle cache frees expired memory.
+ *        Call it again while a large share of what it examined had expired.
  * @return the number of entries reclaimed.
  */
 uint64_t rcache_expire_cycle(rcache_t *c, size_t max_entries);

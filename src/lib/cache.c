@@ -244,7 +244,7 @@ static int store(rcache_t *c, rcache__entry_t *e, uint64_t hash,
             rcache__shard_link_locked(c, s, e);
         }
         s->st.sets++;
-        rcache__shard_sweep_locked(c, s, 1, now, &r);
+        rcache__shard_sweep_locked(c, s, SIZE_MAX, 1, now, &r, NULL, NULL);
         rcache__evict_locked(c, s, e, &r);
     }
     pthread_mutex_unlock(&s->lock);

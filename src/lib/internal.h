@@ -232,11 +232,15 @@ void rcache__lru_touch_locked(rcache__shard_t *s, rcache__entry_t *e);
 /* Change e's absolute expiry (0 = none), keeping the shard's count right. */
 void rcache__set_expire_locked(rcache__shard_t *s, rcache__entry_t *e,
                                uint64_t at_ms);
-/* Examine up to nbuckets buckets from the sweep position; reclaim expired
- * entries. Returns the number reclaimed. */
+/* From the sweep position, visit at most max_buckets buckets (and at most
+ * one pass over the table), stopping once max_entries entries have been
+ * examined; reclaim the expired ones. O(1) when the shard has no entry with
+ * a TTL. Reports what was examined/visited (either pointer may be NULL);
+ * returns the number reclaimed. */
 uint64_t rcache__shard_sweep_locked(rcache_t *c, rcache__shard_t *s,
-                                    size_t nbuckets, uint64_t now_ms,
-                                    rcache__reclaim_t *r);
+                                    size_t max_entries, size_t max_buckets,
+                                    uint64_t now_ms, rcache__reclaim_t *r,
+                                    size_t *examined, size_t *visited);
 
 /* Where a key lives: its hash, its shard and the time of the operation. */
 typedef struct rcache__loc {

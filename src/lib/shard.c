@@ -235,27 +235,33 @@ void rcache__set_expire_locked(rcache__shard_t *s, rcache__entry_t *e,
 }
 
 uint64_t rcache__shard_sweep_locked(rcache_t *c, rcache__shard_t *s,
-                                    size_t nbuckets, uint64_t now_ms,
-                                    rcache__reclaim_t *r) {
+                                    size_t max_entries, size_t max_buckets,
+                                    uint64_t now_ms, rcache__reclaim_t *r,
+                                    size_t *examined, size_t *visited) {
     uint64_t reclaimed = 0;
-    if (s->nttl == 0)
-        return 0;
-    if (nbuckets > s->mask + 1)
-        nbuckets = s->mask + 1;
-    for (size_t i = 0; i < nbuckets; i++) {
-        size_t b = s->sweep_pos++ & s->mask;
-        rcache__entry_t *e = s->buckets[b];
-        while (e) {
-            rcache__entry_t *next = e->hnext;
-            if (rcache__expired(e, now_ms)) {
-                rcache__shard_unlink_locked(c, s, e);
-                s->st.expirations++;
-                rcache__reclaim_push(r, e);
-                reclaimed++;
+    size_t ex = 0, b = 0;
+    if (s->nttl != 0) {
+        if (max_buckets > s->mask + 1) /* at most one pass over the table */
+            max_buckets = s->mask + 1;
+        for (; b < max_buckets && ex < max_entries; b++) {
+            rcache__entry_t *e = s->buckets[s->sweep_pos++ & s->mask];
+            while (e) {
+                rcache__entry_t *next = e->hnext;
+                ex++;
+                if (rcache__expired(e, now_ms)) {
+                    rcache__shard_unlink_locked(c, s, e);
+                    s->st.expirations++;
+                    rcache__reclaim_push(r, e);
+                    reclaimed++;
+                }
+                e = next;
             }
-            e = next;
         }
     }
+    if (examined)
+        *examined = ex;
+    if (visited)
+        *visited = b;
     return reclaimed;
 }
 

@@ -87,23 +87,36 @@ int rcache_ttl(rcache_t *c, const void *key, size_t key_len, int64_t *ttl_ms) {
     return rc;
 }
 
+/* Entries examined under one lock hold, and empty buckets allowed per entry
+ * of budget (dict.c's "visit at most N*10 empty buckets" bound). */
+#define CYCLE_CHUNK 1024u
+#define CYCLE_BUCKETS_PER_ENTRY 10u
+
 uint64_t rcache_expire_cycle(rcache_t *c, size_t max_entries) {
     uint64_t reclaimed = 0;
     if (!c || max_entries == 0)
         return 0;
-    /* Buckets hold about one entry each, so buckets ~ entries examined. */
-    size_t per_shard = max_entries / c->nshards;
-    if (per_shard == 0)
-        per_shard = 1;
-    uint32_t first = atomic_fetch_add(&c->expire_shard, 1);
+    size_t left = max_entries;
+    size_t buckets_left = max_entries > SIZE_MAX / CYCLE_BUCKETS_PER_ENTRY
+                              ? SIZE_MAX
+                              : max_entries * CYCLE_BUCKETS_PER_ENTRY;
+    uint32_t n = c->nshards, first = atomic_load(&c->expire_shard), i;
     uint64_t now = rcache__now(c);
-    for (uint32_t i = 0; i < c->nshards; i++) {
+    /* The budget goes to the shards that have entries with a TTL, in turn
+     * from where the last call stopped; the others cost one lock each. */
+    for (i = 0; i < n && left > 0 && buckets_left > 0; i++) {
         rcache__reclaim_t r = {0};
-        rcache__shard_t *s = &c->shards[(first + i) % c->nshards];
+        rcache__shard_t *s = &c->shards[(first + i) % n];
+        size_t ex = 0, visited = 0;
         pthread_mutex_lock(&s->lock);
-        reclaimed += rcache__shard_sweep_locked(c, s, per_shard, now, &r);
+        reclaimed += rcache__shard_sweep_locked(
+            c, s, left < CYCLE_CHUNK ? left : CYCLE_CHUNK, buckets_left, now,
+            &r, &ex, &visited);
         pthread_mutex_unlock(&s->lock);
         rcache__reclaim_run(&r);
+        left -= ex < left ? ex : left;
+        buckets_left -= visited < buckets_left ? visited : buckets_left;
     }
+    atomic_store(&c->expire_shard, (first + (i ? i : 1)) % n);
     return reclaimed;
 }

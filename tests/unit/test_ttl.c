@@ -108,6 +108,34 @@ static void test_active_expire_cycle(void **state) {
     rcache_close(c);
 }
 
+/* The budget counts entries, not buckets: 200 expired keys spread over 64
+ * sparse shards are all reclaimed by one call with a budget of 256
+ * (regression: a per-shard bucket budget reclaimed ~50 per call, so a
+ * server's 100 ms timer fell behind). */
+static void test_expire_cycle_budget_is_entries(void **state) {
+    test_clock_t clk = {0};
+    rcache_t *c = open_cache(0, 0, 0, 64, &clk);
+    char k[16];
+    for (int i = 0; i < 200; i++) {
+        sprintf(k, "e%d", i);
+        rcache_set(c, k, strlen(k), "v", 1, 50, 0);
+    }
+    rcache_set(c, "keep", 4, "v", 1, 0, 0);
+    clk.now_ms += 50;
+    assert_int_equal(rcache_expire_cycle(c, 256), 200);
+    assert_int_equal(rcache_count(c), 1);
+    /* and a small budget is honoured: at most that many examined */
+    for (int i = 0; i < 200; i++) {
+        sprintf(k, "f%d", i);
+        rcache_set(c, k, strlen(k), "v", 1, 10, 0);
+    }
+    clk.now_ms += 10;
+    uint64_t got = rcache_expire_cycle(c, 20);
+    assert_true(got > 0 && got <= 20);
+    check_invariants(c);
+    rcache_close(c);
+}
+
 static void test_sets_sweep_expired(void **state) {
     test_clock_t clk = {0};
     rcache_t *c = open_cache(0, 0, 0, 1, &clk);
@@ -184,6 +212,7 @@ int main(void) {
         cmocka_unit_test(test_keepttl),
         cmocka_unit_test(test_expire_persist),
         cmocka_unit_test(test_active_expire_cycle),
+        cmocka_unit_test(test_expire_cycle_budget_is_entries),
         cmocka_unit_test(test_sets_sweep_expired),
         cmocka_unit_test(test_entry_times),
         cmocka_unit_test(test_real_clock_ms_precision),
