@@ -89,12 +89,20 @@ if [ ! -x "$loader" ]; then
   cc -O2 -o "$loader" "$here/loader.c" || { echo "compare.sh: cannot build the loader" >&2; exit 1; }
 fi
 
-# A TCP port nobody listens on now (the server start below is checked, and
-# retried on another port if it lost a race).
+# A TCP port no socket uses now, in any state. Ports are taken below the
+# kernel's ephemeral range: after a benchmark thousands of client ports sit
+# in TIME_WAIT there, and a server that binds without SO_REUSEADDR would
+# fail on them. (The server start below is checked, and retried on another
+# port if it lost a race.)
+eph_lo=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "${eph_lo:-0}" -gt 12000 ] || eph_lo=32768
 free_port() {
   local p i
-  for i in $(seq 1 100); do
-    p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+  for i in $(seq 1 200); do
+    p=$((10000 + (RANDOM * 32768 + RANDOM) % (eph_lo - 10000)))
+    if command -v ss >/dev/null 2>&1; then
+      [ -z "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ] || continue
+    fi
     if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo $p; return 0; fi
   done
   return 1
@@ -139,7 +147,7 @@ start() {
     fi
     kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
   done
-  echo "compare.sh: cannot start $name; its log:" >&2
+  echo "compare.sh: cannot start $name (3 tries); its last log:" >&2
   cat "$tmp/$name.log" >&2 2>/dev/null
   return 1
 }
