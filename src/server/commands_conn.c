@@ -355,7 +355,7 @@ static void client_kill(rcache__client_t *c, size_t argc, const rcache__arg_t *a
         rcache__reply_error(c, "ERR No such client");
 }
 
-static const char *CLIENT_HELP[] = {
+static const char *const CLIENT_HELP[] = {
     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "GETNAME",
     "    Return the name of the current connection.",
@@ -381,10 +381,7 @@ static const char *CLIENT_HELP[] = {
 void rcache__cmd_client(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
     const rcache__arg_t *sub = &argv[1];
     if (rcache__arg_is(sub, "help") && argc == 2) {
-        size_t n = sizeof CLIENT_HELP / sizeof CLIENT_HELP[0];
-        rcache__reply_array(c, (long long)n);
-        for (size_t i = 0; i < n; i++)
-            rcache__reply_status(c, CLIENT_HELP[i]);
+        rcache__reply_help(c, CLIENT_HELP, sizeof CLIENT_HELP / sizeof CLIENT_HELP[0]);
     } else if (rcache__arg_is(sub, "id")) {
         atomic_store_explicit(&c->last_cmd, "client|id", memory_order_relaxed);
         if (argc != 2)

@@ -302,7 +302,7 @@ static int encoding_cb(rcache_update_t *u, void *arg) {
     return RCACHE_UPDATE_KEEP;
 }
 
-static const char *OBJECT_HELP[] = {
+static const char *const OBJECT_HELP[] = {
     "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "ENCODING <key>",
     "    Return the kind of internal representation used in order to store the value",
@@ -322,10 +322,7 @@ static const char *OBJECT_HELP[] = {
 void rcache__cmd_object(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
     const rcache__arg_t *sub = &argv[1];
     if (rcache__arg_is(sub, "help") && argc == 2) {
-        size_t n = sizeof OBJECT_HELP / sizeof OBJECT_HELP[0];
-        rcache__reply_array(c, (long long)n);
-        for (size_t i = 0; i < n; i++)
-            rcache__reply_status(c, OBJECT_HELP[i]);
+        rcache__reply_help(c, OBJECT_HELP, sizeof OBJECT_HELP / sizeof OBJECT_HELP[0]);
         return;
     }
     int known = rcache__arg_is(sub, "idletime") || rcache__arg_is(sub, "freq") ||

@@ -268,14 +268,22 @@ void rcache__cmd_getset(rcache__client_t *c, size_t argc, const rcache__arg_t *a
     }
 }
 
-void rcache__cmd_mset(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+/* MSET/MSETNX: key value pairs with valid keys (else the error is sent). */
+static int pairs_ok(rcache__client_t *c, size_t argc, const rcache__arg_t *argv,
+                    const char *name) {
     if (argc % 2 == 0) {
-        rcache__reply_arity(c, "mset");
-        return;
+        rcache__reply_arity(c, name);
+        return 0;
     }
     for (size_t i = 1; i < argc; i += 2)
         if (!rcache__key_ok(c, &argv[i]))
-            return;
+            return 0;
+    return 1;
+}
+
+void rcache__cmd_mset(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    if (!pairs_ok(c, argc, argv, "mset"))
+        return;
     rcache__expire_opt_t exp = {0, 0};
     for (size_t i = 1; i < argc; i += 2) {
         int rc = store(c, &argv[i], &argv[i + 1], &exp, 0, 0, NULL);
@@ -288,13 +296,8 @@ void rcache__cmd_mset(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
 }
 
 void rcache__cmd_msetnx(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
-    if (argc % 2 == 0) {
-        rcache__reply_arity(c, "msetnx");
+    if (!pairs_ok(c, argc, argv, "msetnx"))
         return;
-    }
-    for (size_t i = 1; i < argc; i += 2)
-        if (!rcache__key_ok(c, &argv[i]))
-            return;
     for (size_t i = 1; i < argc; i += 2) {
         if (rcache_exists(RCACHE__CACHE(c), RCACHE__KEY(argv[i]))) {
             rcache__reply_int(c, 0);

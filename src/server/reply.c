@@ -109,6 +109,12 @@ void rcache__reply_array(rcache__client_t *c, long long n) {
     rcache__reply_raw(c, buf, rcache__resp_fmt_array_hdr(buf, n));
 }
 
+void rcache__reply_help(rcache__client_t *c, const char *const *lines, size_t n) {
+    rcache__reply_array(c, (long long)n);
+    for (size_t i = 0; i < n; i++)
+        rcache__reply_status(c, lines[i]);
+}
+
 static void release_ref(const void *data, size_t len, void *arg) {
     (void)data;
     (void)len;

@@ -248,6 +248,8 @@ void rcache__reply_bulk_ll(rcache__client_t *c, long long v);
 void rcache__reply_null(rcache__client_t *c);
 void rcache__reply_null_array(rcache__client_t *c);
 void rcache__reply_array(rcache__client_t *c, long long n);
+/* A SUBCOMMAND HELP reply: an array of status lines. */
+void rcache__reply_help(rcache__client_t *c, const char *const *lines, size_t n);
 /* Reply with a referenced value and release the ref (zero-copy when big). */
 void rcache__reply_ref(rcache__client_t *c, rcache_ref_t *ref);
 /* Common errors. */
