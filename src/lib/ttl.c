@@ -94,7 +94,7 @@ int rcache_ttl(rcache_t *c, const void *key, size_t key_len, int64_t *ttl_ms) {
 
 uint64_t rcache_expire_cycle(rcache_t *c, size_t max_entries) {
     uint64_t reclaimed = 0;
-    if (!c || max_entries == 0)
+    if (!c || max_entries == 0 || c->nshards == 0) /* nshards >= 1 after open */
         return 0;
     size_t left = max_entries;
     size_t buckets_left = max_entries > SIZE_MAX / CYCLE_BUCKETS_PER_ENTRY
