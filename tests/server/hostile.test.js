@@ -140,13 +140,26 @@ test('10k connections opened and dropped', async () => {
 test('maxclients refuses politely', async () => {
   const srv = await startServer(['--maxclients', '3']);
   try {
+    // Fill the 3 slots with clients known to be admitted (PING answered):
+    // the readiness probe of startServer may still hold a slot for a moment
+    // (its close is noticed by a worker asynchronously), in which case the
+    // server rightly refuses a client; retry that one.
+    const admitted = () => new Promise((resolve) => {
+      const s = net.connect(srv.port, '127.0.0.1');
+      s.once('data', (d) => resolve({ s, ok: d.toString() === '+PONG\r\n' }));
+      s.on('error', () => resolve({ s, ok: false }));
+      s.on('connect', () => s.write('PING\r\n'));
+    });
     const socks = [];
     for (let i = 0; i < 3; i++) {
-      const s = net.connect(srv.port, '127.0.0.1');
-      await new Promise((res) => s.on('connect', res));
-      socks.push(s);
+      for (let attempt = 0; ; attempt++) {
+        const { s, ok } = await admitted();
+        if (ok) { socks.push(s); break; }
+        s.destroy();
+        assert.ok(attempt < 50, 'could not fill the client slots');
+        await sleep(50);
+      }
     }
-    await sleep(100);
     const r = await raw(srv.port, 'PING\r\n', { timeout: 2000 });
     assert.equal(r.out, '-ERR max number of clients reached\r\n');
     socks.forEach((s) => s.destroy());
