@@ -18,6 +18,16 @@
 
 /* ---- GET / GETDEL / MGET / STRLEN ------------------------------------- */
 
+/* The value of a lookup's reference, nil when not found, else the error. */
+static void reply_lookup(rcache__client_t *c, int rc, rcache_ref_t *ref) {
+    if (rc == RCACHE_OK)
+        rcache__reply_ref(c, ref);
+    else if (rc == RCACHE_ENOTFOUND)
+        rcache__reply_null(c);
+    else
+        rcache__reply_lib_error(c, rc);
+}
+
 static void reply_get(rcache__client_t *c, const rcache__arg_t *key) {
     rcache_ref_t *ref = NULL;
     if (!rcache__key_valid(key)) {
@@ -25,12 +35,7 @@ static void reply_get(rcache__client_t *c, const rcache__arg_t *key) {
         return;
     }
     int rc = rcache_get_ref(RCACHE__CACHE(c), RCACHE__KEY(*key), &ref);
-    if (rc == RCACHE_OK)
-        rcache__reply_ref(c, ref);
-    else if (rc == RCACHE_ENOTFOUND)
-        rcache__reply_null(c);
-    else
-        rcache__reply_lib_error(c, rc);
+    reply_lookup(c, rc, ref);
 }
 
 void rcache__cmd_get(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
@@ -52,12 +57,7 @@ void rcache__cmd_getdel(rcache__client_t *c, size_t argc, const rcache__arg_t *a
         return;
     }
     int rc = rcache_take(RCACHE__CACHE(c), RCACHE__KEY(argv[1]), &ref);
-    if (rc == RCACHE_OK)
-        rcache__reply_ref(c, ref);
-    else if (rc == RCACHE_ENOTFOUND)
-        rcache__reply_null(c);
-    else
-        rcache__reply_lib_error(c, rc);
+    reply_lookup(c, rc, ref);
 }
 
 void rcache__cmd_strlen(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
