@@ -159,7 +159,8 @@ int rcache_parse_size(const char *text, uint64_t *out_bytes);
  * @brief Create a cache.
  * @param[in] cfg configuration; NULL = rcache_config_init() defaults.
  * @param[out] out the new cache, to be freed with rcache_close().
- * @return RCACHE_OK, RCACHE_EINVAL (out NULL), RCACHE_ENOMEM.
+ * @return RCACHE_OK, RCACHE_EINVAL (out NULL, or default_ttl_ms above
+ *         INT64_MAX), RCACHE_ENOMEM.
  */
 int rcache_open(const rcache_config_t *cfg, rcache_t **out);
 
@@ -562,7 +563,8 @@ int rcache_set_limits(rcache_t *c, uint64_t max_items, uint64_t max_bytes);
 
 /**
  * @brief Change the default TTL for later stores (existing entries keep
- *        theirs). @param[in] ttl_ms 0 = no expiry. @return RCACHE_OK.
+ *        theirs). @param[in] ttl_ms 0 = no expiry, at most INT64_MAX.
+ * @return RCACHE_OK, RCACHE_EINVAL (c NULL or ttl_ms > INT64_MAX).
  */
 int rcache_set_default_ttl(rcache_t *c, uint64_t ttl_ms);
 

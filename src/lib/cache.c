@@ -77,6 +77,8 @@ int rcache_open(const rcache_config_t *cfg, rcache_t **out) {
         rcache_config_init(&def);
         cfg = &def;
     }
+    if (cfg->default_ttl_ms > (uint64_t)INT64_MAX) /* TTLs are int64_t ms */
+        return RCACHE_EINVAL;
     c = rcache__calloc(1, sizeof(*c));
     if (!c)
         return RCACHE_ENOMEM;
@@ -175,19 +177,6 @@ static int key_ok(const void *key, size_t klen) {
     return RCACHE_OK;
 }
 
-/* Absolute expiry for a store, from the TTL argument and the old entry. */
-static uint64_t expire_for(const rcache_t *c, int64_t ttl_ms,
-                           const rcache__entry_t *old, uint64_t now) {
-    if (ttl_ms == RCACHE_TTL_DEFAULT) {
-        uint64_t d = atomic_load_explicit(&c->default_ttl_ms,
-                                          memory_order_relaxed);
-        return d ? now + d : 0;
-    }
-    if (ttl_ms == RCACHE_TTL_KEEP)
-        return old ? old->expire_at_ms : 0;
-    return ttl_ms > 0 ? now + (uint64_t)ttl_ms : 0;
-}
-
 static int opts_ok(const rcache_set_opts_t *o) {
     if ((o->flags & ~(RCACHE_SET_NX | RCACHE_SET_XX)) ||
         (o->flags & RCACHE_SET_NX && o->flags & RCACHE_SET_XX) ||
@@ -233,7 +222,7 @@ static int store(rcache_t *c, rcache__entry_t *e, uint64_t hash,
     } else if ((o->flags & RCACHE_SET_XX) && !old) {
         rc = RCACHE_ENOTFOUND;
     } else {
-        e->expire_at_ms = expire_for(c, o->ttl_ms, old, now);
+        e->expire_at_ms = rcache__expiry_for(c, o->ttl_ms, old, now);
         if (old) {
             rcache__shard_replace_locked(c, s, old, e);
             if (old_out)

@@ -85,8 +85,9 @@ static int env_error(char *errbuf, size_t errlen, const char *name,
     return RCACHE_EINVAL;
 }
 
-/* Read an unsigned integer variable, optionally scaled; *set = 1 if present. */
-static int env_u64(const char *name, uint64_t scale, uint64_t *out,
+/* Read an unsigned integer variable, optionally scaled, at most max after
+ * scaling; out is untouched when the variable is absent. */
+static int env_u64(const char *name, uint64_t scale, uint64_t max, uint64_t *out,
                    char *errbuf, size_t errlen) {
     const char *v = getenv(name);
     uint64_t n;
@@ -95,7 +96,7 @@ static int env_u64(const char *name, uint64_t scale, uint64_t *out,
     if (parse_u64(v, &n) != RCACHE_OK)
         return env_error(errbuf, errlen, name, v,
                          "expected a non-negative integer");
-    if (scale && n > UINT64_MAX / scale)
+    if ((scale && n > UINT64_MAX / scale) || n * (scale ? scale : 1u) > max)
         return env_error(errbuf, errlen, name, v, "value too large");
     *out = n * (scale ? scale : 1u);
     return RCACHE_OK;
@@ -127,15 +128,15 @@ int rcache_config_from_env(rcache_config_t *cfg, char *errbuf, size_t errlen) {
         return RCACHE_EINVAL;
     t = *cfg;
     shards = t.shards;
-    if ((rc = env_u64("CACHE_MAX_SIZE", 1, &t.max_items, errbuf, errlen)) ||
+    if ((rc = env_u64("CACHE_MAX_SIZE", 1, UINT64_MAX, &t.max_items, errbuf, errlen)) ||
         (rc = env_u64("CACHE_MAX_MEMORY_MB", (uint64_t)1024u * 1024u,
-                      &t.max_bytes, errbuf, errlen)) ||
-        (rc = env_u64("CACHE_TTL_SECONDS", 1000u, &t.default_ttl_ms, errbuf,
+                      UINT64_MAX, &t.max_bytes, errbuf, errlen)) ||
+        (rc = env_u64("CACHE_TTL_SECONDS", 1000u, INT64_MAX, &t.default_ttl_ms, errbuf,
                       errlen)) ||
-        (rc = env_u64("RCACHE_MAX_ITEMS", 1, &t.max_items, errbuf, errlen)) ||
-        (rc = env_u64("RCACHE_DEFAULT_TTL_MS", 1, &t.default_ttl_ms, errbuf,
+        (rc = env_u64("RCACHE_MAX_ITEMS", 1, UINT64_MAX, &t.max_items, errbuf, errlen)) ||
+        (rc = env_u64("RCACHE_DEFAULT_TTL_MS", 1, INT64_MAX, &t.default_ttl_ms, errbuf,
                       errlen)) ||
-        (rc = env_u64("RCACHE_SHARDS", 1, &shards, errbuf, errlen)) ||
+        (rc = env_u64("RCACHE_SHARDS", 1, UINT64_MAX, &shards, errbuf, errlen)) ||
         (rc = env_bool("DISABLE_RESULT_CACHE", &t.disabled, errbuf, errlen)))
         return rc;
     if ((v = getenv("RCACHE_MAX_BYTES")) &&

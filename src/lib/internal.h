@@ -174,6 +174,17 @@ static inline uint32_t rcache__rel_s(const rcache_t *c, uint64_t now_ms) {
     return d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
 }
 
+/* now + ms, saturating (ttl.c): a huge TTL means "far future", never a
+ * wrap-around into the past. */
+static inline uint64_t rcache__add_ms(uint64_t now, uint64_t ms) {
+    return ms > UINT64_MAX - now ? UINT64_MAX : now + ms;
+}
+/* Absolute expiry for a store (0 = none) from a ttl_ms argument
+ * (RCACHE_TTL_DEFAULT, RCACHE_TTL_KEEP, 0, > 0) and the entry it replaces
+ * (may be NULL) (ttl.c). */
+uint64_t rcache__expiry_for(const rcache_t *c, int64_t ttl_ms,
+                            const rcache__entry_t *old, uint64_t now);
+
 /* Time on the cache's clock (cache.c): exact, and coarse (cheaper by ~25 ns
  * in VMs, lagging by up to coarse_slack_ms). Lookups use the coarse one and
  * refine it only when an entry's expiry is within the slack. */

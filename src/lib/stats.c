@@ -70,7 +70,7 @@ int rcache_set_limits(rcache_t *c, uint64_t max_items, uint64_t max_bytes) {
 }
 
 int rcache_set_default_ttl(rcache_t *c, uint64_t ttl_ms) {
-    if (!c)
+    if (!c || ttl_ms > (uint64_t)INT64_MAX) /* TTLs are int64_t ms everywhere */
         return RCACHE_EINVAL;
     atomic_store(&c->default_ttl_ms, ttl_ms);
     return RCACHE_OK;

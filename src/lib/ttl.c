@@ -11,6 +11,18 @@
  */
 #include "internal.h"
 
+uint64_t rcache__expiry_for(const rcache_t *c, int64_t ttl_ms,
+                            const rcache__entry_t *old, uint64_t now) {
+    if (ttl_ms == RCACHE_TTL_DEFAULT) {
+        uint64_t d = atomic_load_explicit(&c->default_ttl_ms,
+                                          memory_order_relaxed);
+        return d ? rcache__add_ms(now, d) : 0;
+    }
+    if (ttl_ms == RCACHE_TTL_KEEP)
+        return old ? old->expire_at_ms : 0;
+    return ttl_ms > 0 ? rcache__add_ms(now, (uint64_t)ttl_ms) : 0;
+}
+
 /* Run fn on a live entry under its shard lock. */
 typedef int (*ttl_op_fn)(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e,
                          uint64_t now, uint64_t arg, rcache__reclaim_t *r,
@@ -48,7 +60,7 @@ static int op_expire_at(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e,
 static int op_expire(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e,
                      uint64_t now, uint64_t ttl, rcache__reclaim_t *r,
                      int64_t *out) {
-    uint64_t at = ttl ? (ttl > UINT64_MAX - now ? UINT64_MAX : now + ttl) : 0;
+    uint64_t at = ttl ? rcache__add_ms(now, ttl) : 0;
     return op_expire_at(c, s, e, now, at, r, out);
 }
 

@@ -16,18 +16,10 @@
 
 #include <string.h>
 
+/* An explicit absolute time wins; else the TTL rules of a store. */
 static uint64_t ttl_to_at(const rcache_t *c, int64_t ttl_ms, uint64_t at_ms,
                           const rcache__entry_t *old, uint64_t now) {
-    if (at_ms)
-        return at_ms;
-    if (ttl_ms == RCACHE_TTL_KEEP)
-        return old ? old->expire_at_ms : 0;
-    if (ttl_ms == RCACHE_TTL_DEFAULT) {
-        uint64_t d = atomic_load_explicit(&c->default_ttl_ms,
-                                          memory_order_relaxed);
-        return d ? now + d : 0;
-    }
-    return ttl_ms > 0 ? now + (uint64_t)ttl_ms : 0;
+    return at_ms ? at_ms : rcache__expiry_for(c, ttl_ms, old, now);
 }
 
 /* Longest byte value whose entry fits under max_bytes: the exact inverse

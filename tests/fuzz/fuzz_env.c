@@ -153,7 +153,8 @@ static int ref_env(rcache_config_t *cfg, const char *const v[8]) {
             ok = 0;
     }
     if (v[2]) {
-        if (ref_u64(v[2], &n) && n <= UINT64_MAX / 1000u)
+        /* TTLs are int64_t ms: at most INT64_MAX after scaling */
+        if (ref_u64(v[2], &n) && n <= (uint64_t)INT64_MAX / 1000u)
             cfg->default_ttl_ms = n * 1000u;
         else
             ok = 0;
@@ -171,7 +172,7 @@ static int ref_env(rcache_config_t *cfg, const char *const v[8]) {
             ok = 0;
     }
     if (v[5]) {
-        if (ref_u64(v[5], &n)) cfg->default_ttl_ms = n; else ok = 0;
+        if (ref_u64(v[5], &n) && n <= (uint64_t)INT64_MAX) cfg->default_ttl_ms = n; else ok = 0;
     }
     if (v[6]) {
         if (ref_u64(v[6], &n) && n <= 1024) shards = n; else ok = 0;

@@ -93,6 +93,11 @@ static void test_env_invalid(void **state) {
     expect_refused("RCACHE_MAX_BYTES", "512 megabytes");
     expect_refused("RCACHE_SHARDS", "4096");
     expect_refused("DISABLE_RESULT_CACHE", "maybe");
+    /* fuzz_env crash: a TTL above INT64_MAX ms was accepted and then
+     * wrapped now + ttl into the past (every entry expired at once). */
+    expect_refused("RCACHE_DEFAULT_TTL_MS", "18446744073709551615");
+    expect_refused("RCACHE_DEFAULT_TTL_MS", "9223372036854775808");
+    expect_refused("CACHE_TTL_SECONDS", "9223372036854776");
 }
 
 static void test_open_env(void **state) {

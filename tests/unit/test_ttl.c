@@ -205,6 +205,30 @@ static void test_real_clock_ms_precision(void **state) {
     rcache_close(c);
 }
 
+/* Regression (fuzz_env): huge TTLs never wrap into the past. */
+static void test_huge_ttl_saturates(void **state) {
+    test_clock_t clk = {0};
+    rcache_t *c = open_cache(0, 0, 0, 1, &clk);
+    int64_t ttl;
+    assert_int_equal(rcache_set_default_ttl(c, UINT64_MAX), RCACHE_EINVAL);
+    assert_int_equal(rcache_set_default_ttl(c, (uint64_t)INT64_MAX), RCACHE_OK);
+    rcache_set(c, "d", 1, "v", 1, RCACHE_TTL_DEFAULT, 0);
+    rcache_set(c, "x", 1, "v", 1, INT64_MAX, 0);
+    assert_int_equal(rcache_expire(c, "x", 1, UINT64_MAX), RCACHE_OK);
+    clk.now_ms += 1000000;
+    assert_int_equal(rcache_exists(c, "d", 1), 1);
+    assert_int_equal(rcache_exists(c, "x", 1), 1);
+    assert_int_equal(rcache_ttl(c, "x", 1, &ttl), RCACHE_OK);
+    assert_true(ttl > 0);
+    rcache_config_t cfg;
+    rcache_config_init(&cfg);
+    cfg.default_ttl_ms = UINT64_MAX;
+    rcache_t *bad = NULL;
+    assert_int_equal(rcache_open(&cfg, &bad), RCACHE_EINVAL);
+    assert_null(bad);
+    rcache_close(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_ttl_and_lazy_expiry),
@@ -216,6 +240,7 @@ int main(void) {
         cmocka_unit_test(test_sets_sweep_expired),
         cmocka_unit_test(test_entry_times),
         cmocka_unit_test(test_real_clock_ms_precision),
+        cmocka_unit_test(test_huge_ttl_saturates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
