@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "../common/recount.h"
 #include "server.h"
 
 #define CHECK(cond)                                                           \
@@ -174,6 +175,7 @@ static void check_one_reply(rcache__client_t *c, const rcache__arg_t *argv,
 
 /* ---- invariants ------------------------------------------------------------ */
 
+/* Cheap, after every command: both limits hold. */
 static void check_limits(rcache_t *cache) {
     rcache_stats_t st;
     rcache_stats(cache, &st);
@@ -183,36 +185,13 @@ static void check_limits(rcache_t *cache) {
         CHECK(st.bytes <= st.max_bytes);
 }
 
+/* After a whole input: everything agrees with a recount. */
 static void check_invariants(rcache_t *cache) {
-    uint64_t items = 0, bytes = 0;
-    for (uint32_t i = 0; i < cache->nshards; i++) {
-        rcache__shard_t *s = &cache->shards[i];
-        uint64_t n = 0, lru_n = 0, nttl = 0;
-        pthread_mutex_lock(&s->lock);
-        for (size_t b = 0; b <= s->mask; b++)
-            for (rcache__entry_t *e = s->buckets[b]; e; e = e->hnext) {
-                n++;
-                bytes += rcache__entry_charge(e);
-                nttl += e->expire_at_ms != 0;
-                CHECK((e->hash & s->mask) == b);
-                CHECK(atomic_load(&e->refs) >= 1);
-            }
-        for (rcache__entry_t *e = s->lru->next; e != s->lru; e = e->next) {
-            CHECK(e->next->prev == e);
-            lru_n++;
-        }
-        CHECK(n == s->count);
-        CHECK(lru_n == s->count);
-        CHECK(nttl == s->nttl);
-        items += n;
-        pthread_mutex_unlock(&s->lock);
+    const char *why = rcache_test_recount(cache);
+    if (why) {
+        fprintf(stderr, "fuzz_commands: invariant broken: %s\n", why);
+        abort();
     }
-    rcache_stats_t st;
-    rcache_stats(cache, &st);
-    CHECK(items == st.items);
-    CHECK(bytes == st.bytes);
-    CHECK(rcache_count(cache) == items);
-    check_limits(cache);
 }
 
 /* ---- the target -------------------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "../common/recount.h"
 #include "rcache.h"
 
 typedef struct test_clock {
@@ -48,36 +49,9 @@ static inline rcache_t *open_cache(uint64_t max_items, uint64_t max_bytes,
 
 /* Recount every shard; the counters and both limits must agree. */
 static inline void check_invariants(rcache_t *c) {
-    uint64_t items = 0, bytes = 0;
-    for (uint32_t i = 0; i < c->nshards; i++) {
-        rcache__shard_t *s = &c->shards[i];
-        uint64_t n = 0, lru_n = 0, nttl = 0;
-        pthread_mutex_lock(&s->lock);
-        for (size_t b = 0; b <= s->mask; b++)
-            for (rcache__entry_t *e = s->buckets[b]; e; e = e->hnext) {
-                n++;
-                bytes += rcache__entry_charge(e);
-                nttl += e->expire_at_ms != 0;
-                assert_int_equal(e->hash & s->mask, b);
-            }
-        for (rcache__entry_t *e = s->lru->next; e != s->lru; e = e->next) {
-            assert_ptr_equal(e->next->prev, e);
-            lru_n++;
-        }
-        assert_int_equal(n, s->count);
-        assert_int_equal(lru_n, s->count);
-        assert_int_equal(nttl, s->nttl);
-        items += n;
-        pthread_mutex_unlock(&s->lock);
-    }
-    rcache_stats_t st;
-    rcache_stats(c, &st);
-    assert_int_equal(items, st.items);
-    assert_int_equal(bytes, st.bytes);
-    if (st.max_items)
-        assert_true(st.items <= st.max_items);
-    if (st.max_bytes)
-        assert_true(st.bytes <= st.max_bytes);
+    const char *why = rcache_test_recount(c);
+    if (why)
+        fail_msg("invariant broken: %s", why);
 }
 
 static inline int set_str(rcache_t *c, const char *k, const char *v) {

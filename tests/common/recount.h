@@ -1,0 +1,59 @@
+/*
+ * recount.h - the cache invariants every test checks after it has driven
+ * the cache: walking each shard through the internals, the table, the LRU
+ * list and the counters must agree, and both limits must hold. Free of any
+ * test framework so unit tests (cmocka) and fuzz targets share it.
+ */
+#ifndef RCACHE_TEST_RECOUNT_H
+#define RCACHE_TEST_RECOUNT_H
+
+#include "internal.h"
+
+/* NULL when every invariant holds, else which one failed. */
+static inline const char *rcache_test_recount(rcache_t *c) {
+    uint64_t items = 0, bytes = 0;
+    const char *why = NULL;
+    for (uint32_t i = 0; i < c->nshards && !why; i++) {
+        rcache__shard_t *s = &c->shards[i];
+        uint64_t n = 0, lru_n = 0, nttl = 0;
+        pthread_mutex_lock(&s->lock);
+        for (size_t b = 0; b <= s->mask && !why; b++)
+            for (rcache__entry_t *e = s->buckets[b]; e && !why; e = e->hnext) {
+                n++;
+                bytes += rcache__entry_charge(e);
+                nttl += e->expire_at_ms != 0;
+                if ((e->hash & s->mask) != b)
+                    why = "entry in the wrong bucket";
+                else if (atomic_load(&e->refs) < 1)
+                    why = "linked entry without the table's reference";
+            }
+        for (rcache__entry_t *e = s->lru->next; e != s->lru && !why; e = e->next) {
+            if (e->next->prev != e)
+                why = "LRU list links disagree";
+            lru_n++;
+        }
+        if (!why && n != s->count)
+            why = "shard count differs from its table";
+        else if (!why && lru_n != s->count)
+            why = "shard count differs from its LRU list";
+        else if (!why && nttl != s->nttl)
+            why = "shard TTL count differs from its entries";
+        items += n;
+        pthread_mutex_unlock(&s->lock);
+    }
+    if (why)
+        return why;
+    rcache_stats_t st;
+    rcache_stats(c, &st);
+    if (items != st.items || rcache_count(c) != items)
+        return "item gauge differs from a recount";
+    if (bytes != st.bytes)
+        return "byte gauge differs from a recount";
+    if (st.max_items && st.items > st.max_items)
+        return "item limit exceeded";
+    if (st.max_bytes && st.bytes > st.max_bytes)
+        return "byte limit exceeded";
+    return NULL;
+}
+
+#endif
