@@ -3,7 +3,7 @@
  * figures and per-command call counts the admin module reports, read from
  * the server's atomics so the admin thread never touches worker state.
  */
-#include "admin.h"
+#include "admin/admin.h"
 #include "server.h"
 
 #include <sys/resource.h>

@@ -7,7 +7,7 @@
  * Everything the subsystems share lives in one rcache__server_t created
  * here and passed down; main.c itself only sequences start and stop.
  */
-#include "admin.h"
+#include "admin/admin.h"
 #include "server.h"
 
 #include <errno.h>
