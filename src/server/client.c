@@ -388,3 +388,12 @@ size_t rcache__client_describe(rcache__client_t *c, rcache__client_t *self,
         return 0;
     return (size_t)n < cap ? (size_t)n : cap - 1;
 }
+
+void rcache__client_kill(rcache__client_t *o) {
+    atomic_store(&o->kill_requested, 1);
+    event_active(o->rev, EV_READ, 0);
+}
+
+const char *rcache__client_event_method(rcache__client_t *c) {
+    return event_base_get_method(c->w->base);
+}

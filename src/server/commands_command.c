@@ -4,7 +4,7 @@
  * hints and cluster-aware clients' key lookups see what rcached really
  * implements (Redis 7's reply shapes, RESP2 maps as flat arrays).
  */
-#include "server.h"
+#include "command.h"
 
 #include <string.h>
 

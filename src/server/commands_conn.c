@@ -6,7 +6,7 @@
  * requirepass) and speaks RESP2 only; HELLO 3 is refused with -NOPROTO so
  * RESP3-capable clients fall back to RESP2 as they do with old Redis.
  */
-#include "server.h"
+#include "command.h"
 
 #include <event2/buffer.h>
 #include <stdlib.h>
@@ -340,8 +340,7 @@ static void client_kill(rcache__client_t *c, size_t argc, const rcache__arg_t *a
             }
             continue;
         }
-        atomic_store(&o->kill_requested, 1);
-        event_active(o->rev, EV_READ, 0);
+        rcache__client_kill(o);
         killed++;
     }
     pthread_mutex_unlock(&s->clients_lock);

@@ -12,6 +12,7 @@
 
 #include <event2/buffer.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,7 +141,7 @@ void rcache__cmd_keys(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
         cursor = next;
     } while (cursor != 0);
     rcache__reply_array(c, n);
-    evbuffer_add_buffer(c->out, b);
+    rcache__reply_buffer(c, b);
     evbuffer_free(b);
 }
 

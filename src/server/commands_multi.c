@@ -10,7 +10,7 @@
  * (each single command stays atomic). WATCH, whose promise rests on that
  * isolation, is refused rather than silently weakened.
  */
-#include "server.h"
+#include "command.h"
 
 #include <stdlib.h>
 #include <string.h>

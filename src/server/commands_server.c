@@ -11,7 +11,6 @@
 #include "keyargs.h"
 
 #include <event2/buffer.h>
-#include <event2/event.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,7 +123,7 @@ void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
         addf(b, "redis_mode:standalone\r\n");
         addf(b, "os:%s %s %s\r\n", un.sysname, un.release, un.machine);
         addf(b, "arch_bits:%d\r\n", (int)(sizeof(void *) * 8));
-        addf(b, "multiplexing_api:%s\r\n", event_base_get_method(c->w->base));
+        addf(b, "multiplexing_api:%s\r\n", rcache__client_event_method(c));
         addf(b, "process_id:%d\r\n", (int)getpid());
         addf(b, "run_id:%s\r\n", s->run_id);
         addf(b, "tcp_port:%d\r\n", s->tcp_port);
@@ -275,20 +274,8 @@ static void config_get(rcache__client_t *c, size_t argc, const rcache__arg_t *ar
         n += 2;
     }
     rcache__reply_array(c, n);
-    evbuffer_add_buffer(c->out, b);
+    rcache__reply_buffer(c, b);
     evbuffer_free(b);
-}
-
-/* Push the live settings to the cache and the hot-path copies. */
-void rcache__server_apply_config(rcache__server_t *s) {
-    rcache_set_limits(s->cache, s->cfg.max_items, s->cfg.maxmemory);
-    rcache_set_default_ttl(s->cache, s->cfg.default_ttl_ms);
-    atomic_store(&s->maxclients, s->cfg.maxclients);
-    atomic_store(&s->timeout_s, s->cfg.timeout_s);
-    atomic_store(&s->query_buf_limit, s->cfg.query_buf_limit);
-    atomic_store(&s->output_buf_limit, s->cfg.output_buf_limit);
-    atomic_store(&s->auth_required, s->cfg.requirepass != NULL);
-    rcache__log_set_level(s->cfg.loglevel);
 }
 
 static void config_set(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {

@@ -7,7 +7,7 @@
 #ifndef RCACHE_SERVER_KEYARGS_H
 #define RCACHE_SERVER_KEYARGS_H
 
-#include "server.h"
+#include "command.h"
 
 #define RCACHE__CACHE(c) ((c)->srv->cache)
 #define RCACHE__KEY(a) (a).ptr, (a).len

@@ -7,9 +7,11 @@
  * CONFIG SET loglevel changes it), so it is an atomic; each line is written
  * with a single fprintf, which stdio serialises between threads.
  */
-#include "server.h"
+#include "config.h"
+#include "log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/time.h>
 #include <time.h>

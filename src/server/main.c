@@ -1,33 +1,13 @@
 /*
- * main.c - rcached's entry point: read the configuration, open the cache,
- * start the listeners, worker threads and admin API, run the main event
- * loop (signals, active expiry) and shut down gracefully on SIGTERM,
- * SIGINT or SHUTDOWN.
- *
- * Everything the subsystems share lives in one rcache__server_t created
- * here and passed down; main.c itself only sequences start and stop.
+ * main.c - rcached's entry point: parse the command line, config file and
+ * environment (config.c), answer --help and --version, and hand the
+ * settings to rcache__server_run (server.c), which owns everything else.
  */
-#include "admin/admin.h"
 #include "server.h"
+#include "version.h"
 
-#include <errno.h>
 #include <event2/event.h>
-#include <event2/thread.h>
-#include <fcntl.h>
-#include <malloc.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/resource.h>
-#include <time.h>
-#include <unistd.h>
-
-#define RCACHED_VERSION "0.1.0"
-/* Active expiry: every 100 ms, reclaim expired keys for at most ~2 ms. */
-#define EXPIRE_PERIOD_MS 100
-#define EXPIRE_BATCH 256
-#define EXPIRE_BUDGET_US 2000
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -52,117 +32,11 @@ static void usage(FILE *f) {
     fprintf(f, "  %-42s %s\n", "-v, --version", "show the version");
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg) {
-    rcache__server_t *s = arg;
-    (void)what;
-    rcache__log(RCACHE__LOG_WARNING, "Received %s scheduling shutdown...",
-                sig == SIGINT ? "SIGINT" : "SIGTERM");
-    event_base_loopbreak(s->base);
-}
-
-static void on_stop_request(evutil_socket_t fd, short what, void *arg) {
-    rcache__server_t *s = arg;
-    (void)fd;
-    (void)what;
-    event_base_loopbreak(s->base);
-}
-
-void rcache__server_request_shutdown(rcache__server_t *s) {
-    event_active(s->stop_timer, EV_TIMEOUT, 0);
-}
-
-static uint64_t now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-/* instantaneous_ops_per_sec: commands over the last second or so. */
-static void sample_ops(rcache__server_t *s) {
-    uint64_t now = rcache__mono_ms();
-    if (now - s->ops_sample_ms < 1000)
-        return;
-    uint64_t total = rcache__server_commands(s);
-    if (s->ops_sample_ms && total >= s->ops_sample_count)
-        atomic_store(&s->ops_per_sec,
-                     (total - s->ops_sample_count) * 1000 / (now - s->ops_sample_ms));
-    s->ops_sample_ms = now;
-    s->ops_sample_count = total;
-}
-
-static void on_expire_timer(evutil_socket_t fd, short what, void *arg) {
-    rcache__server_t *s = arg;
-    (void)fd;
-    (void)what;
-    sample_ops(s);
-    uint64_t t0 = now_us();
-    for (;;) {
-        uint64_t n = rcache_expire_cycle(s->cache, EXPIRE_BATCH);
-        /* Go on while a good share of what was examined had expired. */
-        if (n < EXPIRE_BATCH / 4 || now_us() - t0 > EXPIRE_BUDGET_US)
-            break;
-    }
-}
-
-static void make_run_id(char out[41]) {
-    unsigned char raw[20];
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    ssize_t got = fd >= 0 ? read(fd, raw, sizeof raw) : -1;
-    if (fd >= 0)
-        close(fd);
-    if (got != (ssize_t)sizeof raw) {
-        /* No /dev/urandom: the run id only needs to differ between runs. */
-        uint64_t x = (uint64_t)time(NULL) * 6364136223846793005ull ^ (uint64_t)getpid();
-        for (size_t i = 0; i < sizeof raw; i++) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            raw[i] = (unsigned char)(x >> 24);
-        }
-    }
-    for (size_t i = 0; i < sizeof raw; i++)
-        snprintf(out + 2 * i, 3, "%02x", raw[i]);
-}
-
-/* Make room for maxclients descriptors, lowering maxclients if the system
- * will not allow it (as Redis does). */
-static void adjust_fd_limit(rcache__server_t *s) {
-    const uint64_t reserved = 32 + (uint64_t)s->nworkers * 2;
-    uint64_t need = s->cfg.maxclients + reserved;
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
-    if (rl.rlim_cur >= need)
-        return;
-    struct rlimit nl = rl;
-    nl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &nl) == 0)
-        rl = nl;
-    if (rl.rlim_cur < need) {
-        uint64_t allowed = rl.rlim_cur > reserved ? rl.rlim_cur - reserved : 1;
-        rcache__log(RCACHE__LOG_WARNING,
-                    "You requested maxclients of %llu requiring at least %llu max file "
-                    "descriptors; maxclients lowered to %llu.",
-                    (unsigned long long)s->cfg.maxclients, (unsigned long long)need,
-                    (unsigned long long)allowed);
-        s->cfg.maxclients = allowed;
-    }
-}
-
 int main(int argc, char **argv) {
     static rcache__server_t srv; /* zeroed; passed around, not used as a global */
     rcache__server_t *s = &srv;
     char err[1024] = "";
 
-    /* One malloc arena: with glibc's default of one per thread, an entry
-     * stored by one worker and evicted by another leaves free memory in
-     * several arenas, and RSS drifts far above maxmemory under write-heavy
-     * load (tests/hostile/hostile_rss.c measured +62 MiB on 64 MiB with two
-     * workers). tcache keeps small allocations lock-free anyway. An
-     * operator's own MALLOC_ARENA_MAX wins. */
-    if (!getenv("MALLOC_ARENA_MAX"))
-        mallopt(M_ARENA_MAX, 1);
-    signal(SIGPIPE, SIG_IGN);
     if (rcache__config_from_argv(&s->cfg, argc, argv, err, sizeof err) != 0) {
         fprintf(stderr, "rcached: %s\n", err);
         fprintf(stderr, "rcached: see 'rcached --help'\n");
@@ -181,114 +55,5 @@ int main(int argc, char **argv) {
         rcache__config_free(&s->cfg);
         return 0;
     }
-    rcache__log_set_level(s->cfg.loglevel);
-    if (s->cfg.logfile && rcache__log_open(s->cfg.logfile) != 0) {
-        fprintf(stderr, "rcached: cannot open logfile '%s': %s\n", s->cfg.logfile,
-                strerror(errno));
-        return 1;
-    }
-    if (evthread_use_pthreads() != 0) {
-        rcache__log(RCACHE__LOG_WARNING, "libevent pthreads support unavailable");
-        return 1;
-    }
-
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    s->nworkers = s->cfg.threads ? (int)s->cfg.threads : (cores > 0 ? (int)cores : 1);
-    adjust_fd_limit(s);
-    pthread_mutex_init(&s->cfg_lock, NULL);
-    pthread_mutex_init(&s->clients_lock, NULL);
-    s->start_ms = rcache__wall_ms();
-    make_run_id(s->run_id);
-    rcache__commands_init();
-
-    rcache_config_t lc;
-    rcache_config_init(&lc);
-    lc.max_items = s->cfg.max_items;
-    lc.max_bytes = s->cfg.maxmemory;
-    lc.default_ttl_ms = s->cfg.default_ttl_ms;
-    if (s->cfg.shards)
-        lc.shards = (uint32_t)s->cfg.shards;
-    lc.disabled = s->cfg.disabled;
-    int rc = rcache_open(&lc, &s->cache);
-    if (rc != RCACHE_OK) {
-        rcache__log(RCACHE__LOG_WARNING, "cannot open the cache: %s", rcache_strerror(rc));
-        return 1;
-    }
-    rcache__server_apply_config(s);
-
-    rcache__log(RCACHE__LOG_NOTICE, "rcached %s starting (pid %d, %d worker threads)",
-                RCACHED_VERSION, (int)getpid(), s->nworkers);
-    s->base = event_base_new();
-    if (!s->base) {
-        rcache__log(RCACHE__LOG_WARNING, "cannot create the event base");
-        return 1;
-    }
-    if (rcache__server_listen(s, err, sizeof err) != 0) {
-        rcache__log(RCACHE__LOG_WARNING, "%s", err);
-        fprintf(stderr, "rcached: %s\n", err);
-        return 1;
-    }
-    if (rcache__workers_start(s, err, sizeof err) != 0) {
-        rcache__log(RCACHE__LOG_WARNING, "%s", err);
-        return 1;
-    }
-    s->sig_term = evsignal_new(s->base, SIGTERM, on_signal, s);
-    s->sig_int = evsignal_new(s->base, SIGINT, on_signal, s);
-    s->stop_timer = event_new(s->base, -1, 0, on_stop_request, s);
-    s->expire_timer = event_new(s->base, -1, EV_PERSIST, on_expire_timer, s);
-    struct timeval period = {0, (suseconds_t)EXPIRE_PERIOD_MS * 1000};
-    if (!s->sig_term || !s->sig_int || !s->stop_timer || !s->expire_timer ||
-        evsignal_add(s->sig_term, NULL) != 0 || evsignal_add(s->sig_int, NULL) != 0 ||
-        event_add(s->expire_timer, &period) != 0) {
-        rcache__log(RCACHE__LOG_WARNING, "cannot set up signal handling");
-        return 1;
-    }
-
-    if (s->cfg.admin_port) {
-        rcache__admin_opts_t ao;
-        rcache__server_hooks_t hooks;
-        rcache__admin_opts_default(&ao);
-        ao.bind = s->cfg.admin_bind ? s->cfg.admin_bind : "127.0.0.1";
-        ao.port = (int)s->cfg.admin_port;
-        ao.token = s->cfg.admin_token;
-        if (s->cfg.admin_token_file)
-            ao.token_file = s->cfg.admin_token_file;
-        ao.metrics_auth = s->cfg.metrics_auth;
-        ao.max_body_bytes = (size_t)s->cfg.admin_max_body;
-        ao.timeout_s = (int)s->cfg.admin_timeout_s;
-        rcache__server_hooks_init(s, &hooks);
-        s->admin = rcache__admin_start(s->base, s->cache, &ao, &hooks, err, sizeof err);
-        if (!s->admin) {
-            rcache__log(RCACHE__LOG_WARNING, "admin API: %s", err);
-            fprintf(stderr, "rcached: admin API: %s\n", err);
-            rcache__server_stop(s);
-            return 1;
-        }
-    }
-
-    if (s->tcp)
-        rcache__log(RCACHE__LOG_NOTICE, "Ready to accept connections tcp on %s:%d",
-                    s->cfg.bind, s->tcp_port);
-    if (s->unix_l)
-        rcache__log(RCACHE__LOG_NOTICE, "Ready to accept connections unix on %s",
-                    s->cfg.unixsocket);
-
-    event_base_dispatch(s->base);
-
-    rcache__log(RCACHE__LOG_NOTICE, "Shutting down: no new connections, flushing replies...");
-    if (s->admin)
-        rcache__admin_stop(s->admin);
-    rcache__server_stop(s);
-    rcache__workers_free(s);
-    event_free(s->sig_term);
-    event_free(s->sig_int);
-    event_free(s->stop_timer);
-    event_free(s->expire_timer);
-    event_base_free(s->base);
-    rcache_close(s->cache);
-    rcache__config_free(&s->cfg);
-    pthread_mutex_destroy(&s->cfg_lock);
-    pthread_mutex_destroy(&s->clients_lock);
-    rcache__log(RCACHE__LOG_NOTICE, "rcached is now ready to exit, bye bye...");
-    return 0;
+    return rcache__server_run(s);
 }

@@ -7,7 +7,7 @@
  * large values from the cache are appended by reference (no copy) and the
  * cache entry is released when libevent has sent them.
  */
-#include "server.h"
+#include "command.h"
 
 #include <event2/buffer.h>
 #include <stdarg.h>
@@ -113,6 +113,10 @@ void rcache__reply_help(rcache__client_t *c, const char *const *lines, size_t n)
     rcache__reply_array(c, (long long)n);
     for (size_t i = 0; i < n; i++)
         rcache__reply_status(c, lines[i]);
+}
+
+void rcache__reply_buffer(rcache__client_t *c, struct evbuffer *b) {
+    evbuffer_add_buffer(c->out, b);
 }
 
 static void release_ref(const void *data, size_t len, void *arg) {

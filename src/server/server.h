@@ -1,157 +1,20 @@
 /*
- * server.h - the types shared by rcached's files: the server, its worker
- * threads, client connections, the command table, reply helpers and logs.
- *
- * Threading model: the main thread runs the listeners, signals, the active
- * expiry timer and the admin API on its own event_base; each worker thread
- * runs its own event_base and owns the clients handed to it (a client is
- * only ever touched by its worker, except the few fields CLIENT LIST reads,
- * which are atomics or guarded by clients_lock). The cache (rcache_t) is
- * shared and thread-safe. Cross-thread figures are relaxed atomics.
+ * server.h - rcached's private internals: the worker threads, their event
+ * loops and the network and lifecycle functions shared by server.c (start,
+ * apply config, shutdown), net.c (listeners, workers), client.c (client
+ * I/O), commands.c (dispatch) and hooks.c (admin figures). Command
+ * implementations include command.h instead.
  */
 #ifndef RCACHE_SERVER_H
 #define RCACHE_SERVER_H
 
-#include "config.h"
-#include "rcache.h"
-#include "resp.h"
+#include "command.h"
 
 #include <event2/event.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
-
-struct evbuffer;
-struct evconnlistener;
-struct rcache__admin;
-
-typedef struct rcache__server rcache__server_t;
-typedef struct rcache__worker rcache__worker_t;
-typedef struct rcache__client rcache__client_t;
-typedef rcache__resp_arg_t rcache__arg_t;
-
-/* ---- commands (commands.c and commands_*.c) ------------------------- */
-
-typedef void (*rcache__cmd_fn)(rcache__client_t *c, size_t argc,
-                               const rcache__arg_t *argv);
-
-/* Command flags (COMMAND INFO shows them; NOAUTH runs before AUTH). */
-#define RCACHE__CMD_WRITE    0x01u
-#define RCACHE__CMD_READONLY 0x02u
-#define RCACHE__CMD_FAST     0x04u
-#define RCACHE__CMD_NOAUTH   0x08u
-#define RCACHE__CMD_ADMIN    0x10u
-#define RCACHE__CMD_CONN     0x20u /* connection command ("stale", "loading") */
-#define RCACHE__CMD_NOQUEUE  0x40u /* runs at once even inside MULTI */
-
-typedef struct rcache__cmd {
-    const char *name;    /* lower case */
-    rcache__cmd_fn fn;
-    int arity;           /* Redis style: N exact, -N at least N */
-    unsigned flags;
-    int first_key, last_key, step;
-    const char *group;   /* COMMAND DOCS group */
-    const char *summary; /* COMMAND DOCS summary */
-    int id;              /* index in the table (per-command counters) */
-} rcache__cmd_t;
-
-#define RCACHE__MAX_COMMANDS 128
-
-/* Sort the table (call once at start). */
-void rcache__commands_init(void);
-/* Look a command up by name (any case); NULL if unknown. */
-const rcache__cmd_t *rcache__command_lookup(const char *name, size_t len);
-/* The whole table. */
-const rcache__cmd_t *rcache__command_table(size_t *n);
-/* Run one parsed command for a client, with Redis's checks first. */
-void rcache__dispatch(rcache__client_t *c, size_t argc,
-                      const rcache__arg_t *argv);
-
-/* Command implementations, one family per file. */
-#define RCACHE__DECL(fn) \
-    void fn(rcache__client_t *c, size_t argc, const rcache__arg_t *argv)
-/* commands_conn.c */
-RCACHE__DECL(rcache__cmd_ping); RCACHE__DECL(rcache__cmd_echo);
-RCACHE__DECL(rcache__cmd_quit); RCACHE__DECL(rcache__cmd_select);
-RCACHE__DECL(rcache__cmd_auth); RCACHE__DECL(rcache__cmd_hello);
-RCACHE__DECL(rcache__cmd_client); RCACHE__DECL(rcache__cmd_reset);
-/* commands_strings.c */
-RCACHE__DECL(rcache__cmd_get); RCACHE__DECL(rcache__cmd_set);
-RCACHE__DECL(rcache__cmd_getex); RCACHE__DECL(rcache__cmd_getdel);
-RCACHE__DECL(rcache__cmd_setex); RCACHE__DECL(rcache__cmd_psetex);
-RCACHE__DECL(rcache__cmd_setnx); RCACHE__DECL(rcache__cmd_getset);
-RCACHE__DECL(rcache__cmd_mget); RCACHE__DECL(rcache__cmd_mset);
-RCACHE__DECL(rcache__cmd_msetnx); RCACHE__DECL(rcache__cmd_strlen);
-RCACHE__DECL(rcache__cmd_append); RCACHE__DECL(rcache__cmd_getrange);
-RCACHE__DECL(rcache__cmd_setrange);
-/* commands_incr.c */
-RCACHE__DECL(rcache__cmd_incr); RCACHE__DECL(rcache__cmd_decr);
-RCACHE__DECL(rcache__cmd_incrby); RCACHE__DECL(rcache__cmd_decrby);
-RCACHE__DECL(rcache__cmd_incrbyfloat);
-/* commands_keys.c */
-RCACHE__DECL(rcache__cmd_del); RCACHE__DECL(rcache__cmd_exists);
-RCACHE__DECL(rcache__cmd_touch); RCACHE__DECL(rcache__cmd_type);
-RCACHE__DECL(rcache__cmd_rename); RCACHE__DECL(rcache__cmd_renamenx);
-RCACHE__DECL(rcache__cmd_keys); RCACHE__DECL(rcache__cmd_scan);
-RCACHE__DECL(rcache__cmd_randomkey); RCACHE__DECL(rcache__cmd_dbsize);
-RCACHE__DECL(rcache__cmd_flushdb); RCACHE__DECL(rcache__cmd_invalidate);
-RCACHE__DECL(rcache__cmd_object); RCACHE__DECL(rcache__cmd_memory);
-/* commands_ttl.c */
-RCACHE__DECL(rcache__cmd_expire); RCACHE__DECL(rcache__cmd_pexpire);
-RCACHE__DECL(rcache__cmd_expireat); RCACHE__DECL(rcache__cmd_pexpireat);
-RCACHE__DECL(rcache__cmd_ttl); RCACHE__DECL(rcache__cmd_pttl);
-RCACHE__DECL(rcache__cmd_expiretime); RCACHE__DECL(rcache__cmd_pexpiretime);
-RCACHE__DECL(rcache__cmd_persist);
-/* commands_server.c */
-RCACHE__DECL(rcache__cmd_info); RCACHE__DECL(rcache__cmd_config);
-RCACHE__DECL(rcache__cmd_time); RCACHE__DECL(rcache__cmd_shutdown);
-RCACHE__DECL(rcache__cmd_lastsave);
-/* commands_command.c */
-RCACHE__DECL(rcache__cmd_command);
-/* commands_multi.c */
-RCACHE__DECL(rcache__cmd_multi); RCACHE__DECL(rcache__cmd_exec);
-RCACHE__DECL(rcache__cmd_discard); RCACHE__DECL(rcache__cmd_watch);
-RCACHE__DECL(rcache__cmd_unwatch);
-/* Inside MULTI: queue a command (replies +QUEUED). */
-void rcache__multi_queue(rcache__client_t *c, size_t argc, const rcache__arg_t *argv);
-/* Drop a client's transaction state (DISCARD, RESET, close). */
-void rcache__multi_discard(rcache__client_t *c);
-
-/* ---- clients (net.c) ------------------------------------------------- */
-
-#define RCACHE__CLIENT_CLOSE_AFTER_REPLY 0x1u /* QUIT, protocol error */
-#define RCACHE__CLIENT_CLOSING           0x2u /* being torn down */
-
-struct rcache__client {
-    uint64_t id;
-    evutil_socket_t fd;
-    rcache__server_t *srv;
-    rcache__worker_t *w;
-    struct event *rev, *wev;
-    struct evbuffer *out;          /* replies not yet written */
-    char *qbuf;                    /* unconsumed input: qbuf[0..qlen) */
-    size_t qlen, qcap;
-    rcache__resp_parser_t parser;
-    rcache__arg_t *argv;
-    size_t argv_cap;
-    unsigned flags;
-    int authed;
-    int is_unix;
-    uint64_t ctime_ms;
-    _Atomic uint64_t last_ms;      /* last read (idle time) */
-    _Atomic(const char *) last_cmd;/* name of the last command */
-    _Atomic int kill_requested;    /* CLIENT KILL from another client */
-    char *name;                    /* CLIENT SETNAME; srv->clients_lock */
-    /* MULTI/EXEC (commands_multi.c) */
-    int in_multi;                  /* between MULTI and EXEC/DISCARD */
-    int multi_error;               /* a command was refused: EXECABORT */
-    struct rcache__queued *queue;  /* commands waiting for EXEC */
-    size_t nqueued, capqueued, queued_bytes;
-    char addr[128], laddr[128];
-    rcache__client_t *prev, *next;   /* worker's list */
-    rcache__client_t *gprev, *gnext; /* server registry (clients_lock) */
-};
 
 struct rcache__worker {
     int index;
@@ -174,118 +37,32 @@ struct rcache__worker {
     _Atomic uint64_t calls[RCACHE__MAX_COMMANDS];
 };
 
-struct rcache__server {
-    rcache__config_t cfg;         /* live settings; cfg_lock */
-    pthread_mutex_t cfg_lock;
-    rcache_t *cache;
-    struct event_base *base;      /* main thread */
-    struct evconnlistener *tcp, *unix_l;
-    int tcp_port;                 /* the port actually bound */
-    rcache__worker_t *workers;
-    int nworkers;
-    unsigned next_worker;
-    struct event *sig_term, *sig_int, *expire_timer, *stop_timer;
-    struct rcache__admin *admin;
-    uint64_t start_ms;
-    char run_id[41];
-    _Atomic int shutting_down;
-    /* figures */
-    _Atomic uint64_t next_client_id;
-    _Atomic uint64_t connected_clients;
-    _Atomic uint64_t total_connections;
-    _Atomic uint64_t rejected_connections;
-    _Atomic uint64_t ops_per_sec;   /* sampled by the main thread */
-    uint64_t ops_sample_ms, ops_sample_count;
-    /* settings read on hot paths (copies of cfg fields) */
-    _Atomic uint64_t maxclients;
-    _Atomic uint64_t timeout_s;
-    _Atomic uint64_t query_buf_limit;
-    _Atomic uint64_t output_buf_limit;
-    _Atomic int auth_required;
-    /* client registry for CLIENT LIST */
-    pthread_mutex_t clients_lock;
-    rcache__client_t *all_clients;
-};
+/* ---- server lifecycle (server.c) ------------------------------------ */
 
-/* client.c */
+/* Run rcached with the settings in s->cfg (parsed by main.c): open the
+ * cache, start listeners, workers and the admin API, run the main loop
+ * until SIGTERM, SIGINT or SHUTDOWN, then shut down gracefully. Frees
+ * s->cfg after a clean run. Returns the process exit status (0, or 1 on a
+ * start-up error). */
+int rcache__server_run(rcache__server_t *s);
+
+/* ---- clients (client.c) --------------------------------------------- */
+
 rcache__client_t *rcache__client_new(rcache__worker_t *w, evutil_socket_t fd,
                                      int is_unix);
 void rcache__clients_cron(rcache__worker_t *w);
 void rcache__clients_drain(rcache__worker_t *w);
 void rcache__client_close(rcache__client_t *c);
 
-/* net.c */
+/* ---- listeners and workers (net.c) ---------------------------------- */
+
 int rcache__server_listen(rcache__server_t *s, char *err, size_t errlen);
 int rcache__workers_start(rcache__server_t *s, char *err, size_t errlen);
 /* Stop accepting, drain and stop workers, join them. */
 void rcache__server_stop(rcache__server_t *s);
 void rcache__workers_free(rcache__server_t *s);
-/* Total commands processed; calls of command id. */
-uint64_t rcache__server_commands(rcache__server_t *s);
-uint64_t rcache__server_calls(rcache__server_t *s, int id);
-void rcache__server_reset_stats(rcache__server_t *s);
-/* One CLIENT LIST line for c (caller holds clients_lock). */
-size_t rcache__client_describe(rcache__client_t *c, rcache__client_t *self,
-                               char *out, size_t cap);
-/* Push s->cfg to the cache and hot-path copies (cfg_lock held or start). */
-void rcache__server_apply_config(rcache__server_t *s);
-/* Ask the main loop to shut down (SHUTDOWN command). */
-void rcache__server_request_shutdown(rcache__server_t *s);
 
-/* ---- replies (reply.c) ---------------------------------------------- */
-
-void rcache__reply_raw(rcache__client_t *c, const char *s, size_t len);
-void rcache__reply_ok(rcache__client_t *c);
-void rcache__reply_status(rcache__client_t *c, const char *s);
-/* msg is the full text without '-' and CRLF, e.g. "ERR syntax error". */
-void rcache__reply_error(rcache__client_t *c, const char *msg);
-void rcache__reply_errorf(rcache__client_t *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void rcache__reply_int(rcache__client_t *c, long long v);
-void rcache__reply_bulk(rcache__client_t *c, const void *p, size_t len);
-void rcache__reply_bulk_cstr(rcache__client_t *c, const char *s);
-void rcache__reply_bulk_ll(rcache__client_t *c, long long v);
-void rcache__reply_null(rcache__client_t *c);
-void rcache__reply_null_array(rcache__client_t *c);
-void rcache__reply_array(rcache__client_t *c, long long n);
-/* A SUBCOMMAND HELP reply: an array of status lines. */
-void rcache__reply_help(rcache__client_t *c, const char *const *lines, size_t n);
-/* Reply with a referenced value and release the ref (zero-copy when big). */
-void rcache__reply_ref(rcache__client_t *c, rcache_ref_t *ref);
-/* Common errors. */
-void rcache__reply_syntax_error(rcache__client_t *c);
-void rcache__reply_not_int(rcache__client_t *c);
-void rcache__reply_arity(rcache__client_t *c, const char *cmd);
-void rcache__reply_lib_error(rcache__client_t *c, int rc);
-
-/* ---- helpers (util.c) ---------------------------------------------- */
-
-/* Redis's string2ll: strict, no spaces, no '+', no leading zeros. */
-int rcache__str2ll(const char *s, size_t len, long long *out);
-/* Redis's string2ld: a finite (or inf) long double, no spaces. */
-int rcache__str2ld(const char *s, size_t len, long double *out);
-/* Format like Redis (LD_STR_HUMAN): %.17Lf without trailing zeros. */
-size_t rcache__ld2str(char *buf, size_t cap, long double v);
-/* Case-insensitive compare of an argument with a lower-case word. */
-int rcache__arg_is(const rcache__arg_t *a, const char *word);
-/* NUL-terminated copy of an argument in a caller buffer; -1 if too long. */
-int rcache__arg_cstr(const rcache__arg_t *a, char *buf, size_t cap);
-uint64_t rcache__mono_ms(void);
-uint64_t rcache__wall_ms(void);
-/* Resident set size of this process in bytes (0 if unknown). */
-uint64_t rcache__rss_bytes(void);
-/* "1.50M" style, as Redis's bytesToHuman. */
-void rcache__bytes_human(char *out, size_t cap, uint64_t n);
-
-/* ---- logging (log.c) ------------------------------------------------ */
-
-void rcache__log_set_level(int level);
-int rcache__log_level(void);
-int rcache__log_open(const char *path); /* NULL = stderr; -1 on error */
-void rcache__log(int level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* ---- admin hooks (hooks.c) ----------------------------------------- */
+/* ---- admin hooks (hooks.c) ------------------------------------------ */
 struct rcache__server_hooks;
 void rcache__server_hooks_init(rcache__server_t *s,
                                struct rcache__server_hooks *h);

@@ -3,7 +3,7 @@
  * parsing and formatting (so INCR and friends accept and print exactly
  * what Redis does), argument comparison, clocks, RSS and human sizes.
  */
-#include "server.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -106,12 +106,12 @@ size_t rcache__ld2str(char *buf, size_t cap, long double v) {
     return (size_t)l;
 }
 
-int rcache__arg_is(const rcache__arg_t *a, const char *word) {
+int rcache__arg_is(const rcache__resp_arg_t *a, const char *word) {
     size_t n = strlen(word);
     return a->len == n && strncasecmp(a->ptr, word, n) == 0;
 }
 
-int rcache__arg_cstr(const rcache__arg_t *a, char *buf, size_t cap) {
+int rcache__arg_cstr(const rcache__resp_arg_t *a, char *buf, size_t cap) {
     if (a->len >= cap)
         return -1;
     memcpy(buf, a->ptr, a->len);

@@ -32,8 +32,9 @@
  * The cache clock is a manual one moved 100 ms per command (or chunk), so
  * an input behaves the same on every run.
  *
- * The server's own main.c is not linked; rcache__server_request_shutdown()
- * is defined here (SHUTDOWN only stops this input's stream).
+ * The server's own main.c is not linked, and server.c's main loop never
+ * runs: SHUTDOWN (server.c's rcache__server_request_shutdown) activates
+ * srv.stop_timer, which here only stops this input's stream.
  */
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -61,11 +62,18 @@
 static rcache__server_t srv;
 static rcache__worker_t worker;
 static uint64_t clock_base, clock_now;
-static int shutdown_requested;
+static int shutdown_seen; /* the loop ran srv.stop_timer */
 
-void rcache__server_request_shutdown(rcache__server_t *s) {
-    (void)s;
-    shutdown_requested = 1;
+static void on_stop(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    (void)arg;
+    shutdown_seen = 1;
+}
+
+/* SHUTDOWN was accepted: srv.stop_timer is active, or the loop ran it. */
+static int shutdown_requested(void) {
+    return shutdown_seen || event_pending(srv.stop_timer, EV_TIMEOUT, NULL);
 }
 
 static uint64_t fuzz_clock(void *ctx) {
@@ -161,7 +169,7 @@ static void check_one_reply(rcache__client_t *c, const rcache__arg_t *argv,
     size_t n = evbuffer_get_length(c->out);
     const char *p = (const char *)evbuffer_pullup(c->out, -1);
     size_t off = 0;
-    if (n == 0 && (shutdown_requested || (c->flags & RCACHE__CLIENT_CLOSING)))
+    if (n == 0 && (shutdown_requested() || (c->flags & RCACHE__CLIENT_CLOSING)))
         return; /* a successful SHUTDOWN, or a client dropped for a limit */
     if (n == 0 || !p || reply_value(p, n, &off, 0) != 0 || off != n) {
         fprintf(stderr, "fuzz_commands: bad reply (%zu bytes, parsed %zu) to '%.*s' (%zu args): ",
@@ -206,6 +214,8 @@ static void init_once(void) {
     pthread_mutex_init(&srv.clients_lock, NULL);
     srv.base = event_base_new();
     CHECK(srv.base != NULL);
+    srv.stop_timer = event_new(srv.base, -1, 0, on_stop, NULL);
+    CHECK(srv.stop_timer != NULL);
     worker.base = srv.base;
     worker.srv = &srv;
     worker.index = 0;
@@ -260,7 +270,7 @@ static void run_loop_mode(int peer, const char *buf, size_t size, size_t cut1,
     char *acc = NULL;
     size_t alen = 0, acap = 0;
     int open = 1;
-    for (int k = 0; k < 3 && open && !shutdown_requested; k++) {
+    for (int k = 0; k < 3 && open && !shutdown_requested(); k++) {
         size_t off = cuts[k];
         while (off < cuts[k + 1] && open) {
             ssize_t w = write(peer, buf + off, cuts[k + 1] - off);
@@ -301,7 +311,7 @@ static void run_loop_mode(int peer, const char *buf, size_t size, size_t cut1,
 /* Commands run one by one through rcache__dispatch(), each reply checked. */
 static void run_direct_mode(rcache__client_t *c, const char *buf, size_t size) {
     size_t off = 0;
-    while (off < size && !shutdown_requested &&
+    while (off < size && !shutdown_requested() &&
            !(c->flags & (RCACHE__CLIENT_CLOSE_AFTER_REPLY | RCACHE__CLIENT_CLOSING))) {
         size_t argc = 0, consumed = 0;
         int r = rcache__resp_parse(&c->parser, buf + off, size - off, &c->argv,
@@ -367,7 +377,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     clock_now = clock_base;
     CHECK(rcache_open(&lc, &srv.cache) == RCACHE_OK);
     rcache__server_apply_config(&srv);
-    shutdown_requested = 0;
+    shutdown_seen = 0;
+    event_del(srv.stop_timer);
 
     /* one client on a socketpair, built by the server's own code */
     int sv[2];
