@@ -241,6 +241,9 @@ void rcache__reply_ref(rcache__client_t *c, rcache_ref_t *ref);
 /* Common errors. */
 void rcache__reply_syntax_error(rcache__client_t *c);
 void rcache__reply_not_int(rcache__client_t *c);
+/* "ERR unknown subcommand '<sub>'. Try <cmd> HELP." (cmd upper case). */
+void rcache__reply_unknown_subcommand(rcache__client_t *c, const rcache__arg_t *sub,
+                                      const char *cmd);
 void rcache__reply_arity(rcache__client_t *c, const char *cmd);
 void rcache__reply_lib_error(rcache__client_t *c, int rc);
 

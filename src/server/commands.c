@@ -121,10 +121,7 @@ const rcache__cmd_t *rcache__command_lookup(const char *name, size_t len) {
     char buf[32];
     if (len == 0 || len >= sizeof buf)
         return NULL;
-    for (size_t i = 0; i < len; i++) {
-        char ch = name[i];
-        buf[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
-    }
+    rcache__lower_copy(buf, name, len);
     buf[len] = '\0';
     size_t lo = 0, hi = NCMDS;
     while (lo < hi) {

@@ -138,7 +138,6 @@ void rcache__cmd_command(rcache__client_t *c, size_t argc, const rcache__arg_t *
         rcache__reply_status(c, "LIST");
         rcache__reply_status(c, "    Return a list of all commands.");
     } else {
-        rcache__reply_errorf(c, "ERR unknown subcommand '%.*s'. Try COMMAND HELP.",
-                             (int)(sub->len > 128 ? 128 : sub->len), sub->ptr);
+        rcache__reply_unknown_subcommand(c, sub, "COMMAND");
     }
 }

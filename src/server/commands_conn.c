@@ -7,12 +7,12 @@
  * RESP3-capable clients fall back to RESP2 as they do with old Redis.
  */
 #include "command.h"
+#include "version.h"
 
 #include <event2/buffer.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define REDIS_COMPAT_VERSION "7.0.0"
 
 void rcache__cmd_ping(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
     if (argc > 2) {
@@ -178,7 +178,7 @@ void rcache__cmd_hello(rcache__client_t *c, size_t argc, const rcache__arg_t *ar
     rcache__reply_bulk_cstr(c, "server");
     rcache__reply_bulk_cstr(c, "redis");
     rcache__reply_bulk_cstr(c, "version");
-    rcache__reply_bulk_cstr(c, REDIS_COMPAT_VERSION);
+    rcache__reply_bulk_cstr(c, RCACHE__REDIS_COMPAT_VERSION);
     rcache__reply_bulk_cstr(c, "proto");
     rcache__reply_int(c, 2);
     rcache__reply_bulk_cstr(c, "id");
@@ -442,16 +442,13 @@ void rcache__cmd_client(rcache__client_t *c, size_t argc, const rcache__arg_t *a
         }
         rcache__reply_ok(c);
     } else {
-        rcache__reply_errorf(c, "ERR unknown subcommand '%.*s'. Try CLIENT HELP.",
-                             (int)(sub->len > 128 ? 128 : sub->len), sub->ptr);
+        rcache__reply_unknown_subcommand(c, sub, "CLIENT");
     }
     return;
 arity: {
         char lower[32];
         size_t n = sub->len < sizeof lower - 1 ? sub->len : sizeof lower - 1;
-        for (size_t i = 0; i < n; i++)
-            lower[i] = (sub->ptr[i] >= 'A' && sub->ptr[i] <= 'Z') ? (char)(sub->ptr[i] + 32)
-                                                                 : sub->ptr[i];
+        rcache__lower_copy(lower, sub->ptr, n);
         lower[n] = '\0';
         rcache__reply_errorf(c, "ERR wrong number of arguments for 'client|%s' command", lower);
     }

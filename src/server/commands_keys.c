@@ -329,15 +329,13 @@ void rcache__cmd_object(rcache__client_t *c, size_t argc, const rcache__arg_t *a
     int known = rcache__arg_is(sub, "idletime") || rcache__arg_is(sub, "freq") ||
                 rcache__arg_is(sub, "encoding") || rcache__arg_is(sub, "refcount");
     if (!known) {
-        rcache__reply_errorf(c, "ERR unknown subcommand '%.*s'. Try OBJECT HELP.",
-                             (int)(sub->len > 128 ? 128 : sub->len), sub->ptr);
+        rcache__reply_unknown_subcommand(c, sub, "OBJECT");
         return;
     }
     if (argc != 3) {
         char lower[16];
         size_t n = sub->len < sizeof lower - 1 ? sub->len : sizeof lower - 1;
-        for (size_t i = 0; i < n; i++)
-            lower[i] = (char)(sub->ptr[i] | 0x20);
+        rcache__lower_copy(lower, sub->ptr, n);
         lower[n] = '\0';
         rcache__reply_errorf(c, "ERR wrong number of arguments for 'object|%s' command", lower);
         return;
@@ -379,8 +377,7 @@ void rcache__cmd_memory(rcache__client_t *c, size_t argc, const rcache__arg_t *a
         return;
     }
     if (!rcache__arg_is(sub, "usage")) {
-        rcache__reply_errorf(c, "ERR unknown subcommand '%.*s'. Try MEMORY HELP.",
-                             (int)(sub->len > 128 ? 128 : sub->len), sub->ptr);
+        rcache__reply_unknown_subcommand(c, sub, "MEMORY");
         return;
     }
     if (argc < 3) {

@@ -9,6 +9,7 @@
  * changes nothing.
  */
 #include "keyargs.h"
+#include "version.h"
 
 #include <event2/buffer.h>
 #include <stdarg.h>
@@ -21,8 +22,6 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#define REDIS_COMPAT_VERSION "7.0.0"
-#define RCACHED_VERSION "0.1.0"
 
 static void addf(struct evbuffer *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -88,10 +87,8 @@ void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
         if (argv[i].len + 3 >= sizeof sections - so)
             break;
         sections[so++] = ' ';
-        for (size_t j = 0; j < argv[i].len; j++) {
-            char ch = argv[i].ptr[j];
-            sections[so++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
-        }
+        rcache__lower_copy(sections + so, argv[i].ptr, argv[i].len);
+        so += argv[i].len;
         sections[so++] = ' ';
         sections[so] = '\0';
     }
@@ -118,7 +115,7 @@ void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
         struct utsname un;
         uname(&un);
         SECTION("Server");
-        addf(b, "redis_version:%s\r\n", REDIS_COMPAT_VERSION);
+        addf(b, "redis_version:%s\r\n", RCACHE__REDIS_COMPAT_VERSION);
         addf(b, "rcache_version:%s\r\n", RCACHED_VERSION);
         addf(b, "redis_mode:standalone\r\n");
         addf(b, "os:%s %s %s\r\n", un.sysname, un.release, un.machine);
@@ -229,10 +226,7 @@ static int pattern_match(const rcache__arg_t *pats, size_t npats, const char *na
     for (size_t i = 0; i < npats; i++) {
         char low[256];
         size_t n = pats[i].len < sizeof low ? pats[i].len : sizeof low;
-        for (size_t j = 0; j < n; j++) {
-            char ch = pats[i].ptr[j];
-            low[j] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
-        }
+        rcache__lower_copy(low, pats[i].ptr, n);
         if (rcache_glob_match(low, n, name, strlen(name)) == 1)
             return 1;
     }
@@ -297,9 +291,7 @@ static void config_set(rcache__client_t *c, size_t argc, const rcache__arg_t *ar
         if (rcache__arg_cstr(&argv[i], name, sizeof name) != 0 || memchr(name, 0, argv[i].len)) {
             name[0] = '\0';
         }
-        for (char *p = name; *p; p++)
-            if (*p >= 'A' && *p <= 'Z')
-                *p = (char)(*p + 32);
+        rcache__lower_copy(name, name, strlen(name));
         value = malloc(argv[i + 1].len + 1);
         if (!value) {
             pthread_mutex_unlock(&s->cfg_lock);
@@ -379,8 +371,7 @@ void rcache__cmd_config(rcache__client_t *c, size_t argc, const rcache__arg_t *a
         rcache__reply_status(c, "RESETSTAT");
         rcache__reply_status(c, "    Reset statistics reported by the INFO command.");
     } else {
-        rcache__reply_errorf(c, "ERR unknown subcommand '%.*s'. Try CONFIG HELP.",
-                             (int)(sub->len > 128 ? 128 : sub->len), sub->ptr);
+        rcache__reply_unknown_subcommand(c, sub, "CONFIG");
     }
 }
 

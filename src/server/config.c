@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include "rcache.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -128,7 +129,7 @@ static const opt_t *find_opt(const char *name) {
     if (n == 0 || n >= sizeof norm)
         return NULL;
     for (size_t i = 0; i <= n; i++) {
-        char ch = (char)tolower((unsigned char)name[i]);
+        char ch = rcache__lower_ascii(name[i]);
         norm[i] = ch == '_' ? '-' : ch;
     }
     for (size_t i = 0; i < NOPTS; i++)
@@ -153,23 +154,6 @@ int rcache__loglevel_parse(const char *t) {
         if (strcasecmp(t, names[i]) == 0)
             return i;
     return -1;
-}
-
-/* Strict unsigned decimal: digits only, no sign, no spaces, no overflow. */
-static int parse_u64(const char *t, uint64_t *out) {
-    uint64_t v = 0;
-    if (!*t)
-        return -1;
-    for (; *t; t++) {
-        if (*t < '0' || *t > '9')
-            return -1;
-        unsigned d = (unsigned)(*t - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
 }
 
 static int parse_octal(const char *t, uint64_t *out) {
@@ -220,7 +204,7 @@ static int set_opt(rcache__config_t *cfg, const opt_t *o, const char *value,
         return 0;
     }
     case T_UINT:
-        if (parse_u64(value, &u) != 0 || u < o->min || u > o->max)
+        if (rcache__parse_u64(value, strlen(value), &u) != 0 || u < o->min || u > o->max)
             return fail(err, errlen,
                         "invalid value for '%s': '%s' (expected an integer "
                         "%llu..%llu)",

@@ -4,24 +4,20 @@
  * the server's atomics so the admin thread never touches worker state.
  */
 #include "admin/admin.h"
+#include "admin/metrics.h"
 #include "server.h"
 
-#include <sys/resource.h>
 
 static void figures(void *ctx, rcache__server_figures_t *out) {
     rcache__server_t *s = ctx;
-    struct rusage ru;
     out->uptime_s = (rcache__wall_ms() - s->start_ms) / 1000;
     out->connected_clients = atomic_load(&s->connected_clients);
     out->total_connections = atomic_load(&s->total_connections);
     out->rejected_connections = atomic_load(&s->rejected_connections);
     out->total_commands = rcache__server_commands(s);
     out->cpu_user_s = out->cpu_sys_s = 0;
-    if (getrusage(RUSAGE_SELF, &ru) == 0) {
-        out->cpu_user_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
-        out->cpu_sys_s = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-    }
-    out->rss_bytes = rcache__rss_bytes();
+    out->rss_bytes = 0;
+    rcache__metrics_process(out);
 }
 
 static void foreach_command(void *ctx,

@@ -157,6 +157,12 @@ void rcache__reply_not_int(rcache__client_t *c) {
     rcache__reply_error(c, "ERR value is not an integer or out of range");
 }
 
+void rcache__reply_unknown_subcommand(rcache__client_t *c, const rcache__arg_t *sub,
+                                     const char *cmd) {
+    rcache__reply_errorf(c, "ERR unknown subcommand '%.*s'. Try %s HELP.",
+                         (int)(sub->len > 128 ? 128 : sub->len), sub->ptr, cmd);
+}
+
 void rcache__reply_arity(rcache__client_t *c, const char *cmd) {
     rcache__reply_errorf(c, "ERR wrong number of arguments for '%s' command", cmd);
 }

@@ -1,7 +1,9 @@
 /*
- * util.c - small pure helpers of the command code: Redis's strict number
- * parsing and formatting (so INCR and friends accept and print exactly
- * what Redis does), argument comparison, clocks, RSS and human sizes.
+ * util.c - small pure helpers shared by the server, config.c and the admin
+ * API, each written once: Redis's strict number parsing and formatting (so
+ * INCR and friends accept and print exactly what Redis does), the strict
+ * unsigned decimal parser of options and query strings, argument
+ * comparison, ASCII lower-casing, clocks, RSS from /proc and human sizes.
  */
 #include "util.h"
 
@@ -106,6 +108,27 @@ size_t rcache__ld2str(char *buf, size_t cap, long double v) {
     return (size_t)l;
 }
 
+int rcache__parse_u64(const char *s, size_t len, uint64_t *out) {
+    uint64_t v = 0;
+    if (len == 0)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+void rcache__lower_copy(char *dst, const char *src, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        dst[i] = rcache__lower_ascii(src[i]);
+}
+
 int rcache__arg_is(const rcache__resp_arg_t *a, const char *word) {
     size_t n = strlen(word);
     return a->len == n && strncasecmp(a->ptr, word, n) == 0;
@@ -132,19 +155,23 @@ uint64_t rcache__wall_ms(void) {
 }
 
 uint64_t rcache__rss_bytes(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
+    FILE *f = fopen("/proc/self/statm", "re");
     char line[128];
+    long page = sysconf(_SC_PAGESIZE);
     if (!f)
         return 0;
     char *ok = fgets(line, sizeof line, f);
     fclose(f);
-    if (!ok)
+    if (!ok || page <= 0)
         return 0;
     /* "size resident shared ...", in pages */
     char *end;
+    errno = 0;
     (void)strtoull(line, &end, 10);
-    unsigned long long rss = strtoull(end, NULL, 10);
-    return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
+    unsigned long long rss = strtoull(end, &end, 10);
+    if (errno != 0)
+        return 0;
+    return (uint64_t)rss * (uint64_t)page;
 }
 
 void rcache__bytes_human(char *out, size_t cap, uint64_t n) {

@@ -7,8 +7,8 @@
  * ?encoding=base64.
  */
 #include "admin_internal.h"
+#include "util.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +65,7 @@ static json_t *entry_object(const rcache_entry_info_t *e, uint64_t now_ms) {
 
 /* Parse a decimal integer option; 1 found, 0 absent, -1 invalid. */
 static int query_u64(const char *query, const char *name, uint64_t *out) {
-    char *v = NULL, *end;
+    char *v = NULL;
     size_t len;
     int rc = rcache__admin_query_get(query, name, &v, &len);
     if (rc <= 0)
@@ -74,9 +74,7 @@ static int query_u64(const char *query, const char *name, uint64_t *out) {
         free(v);
         return 0; /* "cursor=" is the same as no cursor */
     }
-    errno = 0;
-    *out = strtoull(v, &end, 10);
-    rc = (v[0] >= '0' && v[0] <= '9' && *end == '\0' && errno == 0 && strlen(v) == len) ? 1 : -1;
+    rc = rcache__parse_u64(v, len, out) == 0 ? 1 : -1;
     free(v);
     return rc;
 }

@@ -5,39 +5,26 @@
  * process's RSS and CPU time for servers that have no figures of their own.
  */
 #include "metrics.h"
+#include "util.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <event2/buffer.h>
 
 void rcache__metrics_process(rcache__server_figures_t *out) {
     struct rusage ru;
-    FILE *f;
+    uint64_t rss;
     if (getrusage(RUSAGE_SELF, &ru) == 0) {
         out->cpu_user_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
         out->cpu_sys_s = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
     }
-    f = fopen("/proc/self/statm", "re");
-    if (f) {
-        char line[128];
-        long page = sysconf(_SC_PAGESIZE);
-        if (fgets(line, sizeof line, f) && page > 0) {
-            /* "size resident shared ...", in pages */
-            char *end;
-            errno = 0;
-            (void)strtoull(line, &end, 10);
-            unsigned long long resident = strtoull(end, &end, 10);
-            if (errno == 0)
-                out->rss_bytes = (uint64_t)resident * (uint64_t)page;
-        }
-        fclose(f);
-    }
+    rss = rcache__rss_bytes();
+    if (rss)
+        out->rss_bytes = rss;
 }
 
 struct render {
