@@ -281,6 +281,10 @@ static int pairs_ok(rcache__client_t *c, size_t argc, const rcache__arg_t *argv,
     return 1;
 }
 
+/* MSET stores the pairs one after another, each under its own shard lock:
+ * another client may see some pairs stored and not yet the others, and an
+ * error (ETOOBIG, ENOMEM) leaves the earlier pairs stored. MSETNX checks
+ * every key, then stores: a concurrent writer may slip in between. */
 void rcache__cmd_mset(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
     if (!pairs_ok(c, argc, argv, "mset"))
         return;

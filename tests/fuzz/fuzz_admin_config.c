@@ -1,11 +1,11 @@
 /*
  * fuzz_admin_config.c - libFuzzer target for the admin API's config-body
- * validator (src/server/admin_config.c): any bytes must give either a
+ * validator (src/server/admin/admin_config.c): any bytes must give either a
  * change within the documented ranges or a 400/422 with a message, never a
  * crash, leak or out-of-range value.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc/server \
- *     tests/fuzz/fuzz_admin_config.c src/server/admin_config.c -ljansson -lm \
+ *     tests/fuzz/fuzz_admin_config.c src/server/admin/admin_config.c -ljansson -lm \
  *     -o fuzz_admin_config
  *   ./fuzz_admin_config tests/fuzz/corpus/admin_config -max_total_time=60
  */

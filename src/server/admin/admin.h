@@ -1,7 +1,7 @@
 /*
  * admin.h - the HTTP admin listener of rcached (admin_http.c, metrics.c).
  *
- * The server (main.c) parses the admin options with the rest of its config,
+ * The server (config.c, started by server.c) parses the admin options with the rest of its config,
  * then calls rcache__admin_start() with its event base; the admin module
  * serves HTTP/1.1 JSON endpoints and Prometheus metrics from there. The
  * server exposes its own figures (connections, commands) through hooks so
