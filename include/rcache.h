@@ -93,8 +93,25 @@ typedef struct rcache rcache_t;
 typedef struct rcache_ref rcache_ref_t;
 
 /**
- * Clock used for TTL and entry times: milliseconds since the Unix epoch.
- * Tests inject their own to move time without sleeping.
+ * The cache clock: every expiry time, TTL and entry time of a cache is in
+ * milliseconds on it.
+ *
+ * The default (rcache_config_t.clock NULL) is CLOCK_MONOTONIC plus an
+ * offset fixed at rcache_open(): it reads "ms since the Unix epoch" as of
+ * the moment the cache was opened and then advances with real time, never
+ * backwards. A later step of the system clock (settimeofday, an NTP step)
+ * does not move it, so a step neither expires every entry at once nor keeps
+ * them alive; after a step it differs from CLOCK_REALTIME by
+ * rcache_wall_offset_ms(). Expiry decisions read this clock exactly (once
+ * per call, under the key's shard lock); only access-time stamps may use
+ * the kernel's coarse clock, which can lag (never lead) when a timer tick
+ * is late, so a late tick never keeps an expired entry alive nor expires a
+ * live one early.
+ *
+ * An injected clock must return ms, never go backwards, and is called from
+ * any thread, possibly with a shard lock held (it must not call into the
+ * cache). It is taken to be the wall clock (rcache_wall_offset_ms() = 0).
+ * Tests inject one to move time without sleeping.
  */
 typedef uint64_t (*rcache_clock_fn)(void *ctx);
 
@@ -116,7 +133,7 @@ typedef struct rcache_config {
     /** Non-zero: every get misses and every set is dropped (stats still
      *  count). Set by DISABLE_RESULT_CACHE=1. */
     int disabled;
-    /** Clock; NULL = CLOCK_REALTIME. */
+    /** Clock (see rcache_clock_fn); NULL = the default monotonic clock. */
     rcache_clock_fn clock;
     /** Passed to clock. */
     void *clock_ctx;
@@ -189,12 +206,41 @@ void rcache_close(rcache_t *c);
  */
 rcache_t *rcache_default(void);
 
-/** @brief Current time on the cache's clock, in ms since the Unix epoch. */
+/**
+ * @brief Current time on the cache clock (see rcache_clock_fn): ms since the
+ *        Unix epoch as of rcache_open(), advancing monotonically.
+ * @param[in] c cache; NULL gives 0.
+ * Thread-safety: any thread.
+ */
 uint64_t rcache_now_ms(const rcache_t *c);
+
+/**
+ * @brief How far the wall clock (CLOCK_REALTIME) is ahead of the cache
+ *        clock now, in ms: 0 at open and with an injected clock; it changes
+ *        only when the system clock is stepped (by more than 1 ms) after
+ *        open. Add it to a cache-clock time to get wall time (EXPIRETIME),
+ *        subtract it from a wall time to get a cache-clock time (EXPIREAT).
+ *        Two calls give the same value unless the clock was stepped in
+ *        between, so converting a time there and back is exact.
+ * @param[in] c cache; NULL gives 0.
+ * @return the offset in ms (negative when the wall clock was set back).
+ * Thread-safety: any thread.
+ */
+int64_t rcache_wall_offset_ms(rcache_t *c);
 
 /* ------------------------------------------------------------------ */
 /* Storing                                                             */
 /* ------------------------------------------------------------------ */
+
+/** Largest TTL, and largest absolute expiry time, any call accepts: larger
+ *  values are refused with RCACHE_EINVAL (a TTL this long is ~292 million
+ *  years). Expiry sums saturate here, so a remaining TTL always fits an
+ *  int64_t and never reads as negative. */
+#define RCACHE_MAX_TTL_MS INT64_MAX
+
+/** Largest charge_bytes rcache_set_object() accepts (256 TiB); larger is
+ *  refused with RCACHE_ETOOBIG, so byte sums can never wrap. */
+#define RCACHE_MAX_CHARGE_BYTES ((uint64_t)1 << 48)
 
 /** ttl_ms value meaning "use the cache's default TTL". */
 #define RCACHE_TTL_DEFAULT (-1)
@@ -206,12 +252,25 @@ uint64_t rcache_now_ms(const rcache_t *c);
 #define RCACHE_SET_NX 0x1u
 /** Only store if the key exists. */
 #define RCACHE_SET_XX 0x2u
+/** opts->ttl_ms is an absolute expiry time (ms on the cache clock), not a
+ *  duration; see rcache_set_opts_t. */
+#define RCACHE_SET_EXPIRE_AT 0x4u
 
 /** Options for rcache_set_ex() and rcache_set_object(). */
 typedef struct rcache_set_opts {
-    /** RCACHE_TTL_DEFAULT, RCACHE_TTL_KEEP, 0 = no expiry, > 0 = ms. */
+    /** Without RCACHE_SET_EXPIRE_AT: RCACHE_TTL_DEFAULT, RCACHE_TTL_KEEP,
+     *  0 = no expiry, > 0 = ms from the time of the store (read under the
+     *  key's lock).
+     *  With RCACHE_SET_EXPIRE_AT: the absolute expiry time, ms on the cache
+     *  clock, >= 0 (convert a wall time with rcache_wall_offset_ms()). It is
+     *  compared with the time of the store under the key's lock, so the
+     *  check and the store are one step: a time not after it (0 included)
+     *  stores nothing and removes the key's current entry (Redis's SET ...
+     *  PXAT <past>, after the NX/XX check), returning RCACHE_OK with the
+     *  removed entry in old_out (counted as a set and a delete). */
     int64_t ttl_ms;
-    /** RCACHE_SET_NX or RCACHE_SET_XX (not both), or 0. */
+    /** RCACHE_SET_NX or RCACHE_SET_XX (not both), optionally ORed with
+     *  RCACHE_SET_EXPIRE_AT; or 0. */
     unsigned flags;
     /** How long producing the value took, in ms; each later hit adds it to
      *  the "compute time saved" statistic. 0 if unknown. */
@@ -227,8 +286,9 @@ typedef struct rcache_set_opts {
  * @param[in] ttl_ms RCACHE_TTL_DEFAULT, RCACHE_TTL_KEEP, 0 = none, > 0 ms.
  * @param[in] flags RCACHE_SET_NX, RCACHE_SET_XX or 0.
  * @return RCACHE_OK; RCACHE_EEXIST (NX, key present); RCACHE_ENOTFOUND (XX,
- *         key absent); RCACHE_EINVAL; RCACHE_ETOOBIG (entry alone exceeds
- *         max_bytes: nothing is evicted); RCACHE_ENOMEM. On any error the
+ *         key absent); RCACHE_EINVAL (also a ttl_ms below RCACHE_TTL_KEEP);
+ *         RCACHE_ETOOBIG (entry alone exceeds max_bytes: nothing is
+ *         evicted); RCACHE_ENOMEM. On any error the
  *         cache is unchanged. A disabled cache returns RCACHE_OK and stores
  *         nothing.
  */
@@ -237,7 +297,9 @@ int rcache_set(rcache_t *c, const void *key, size_t key_len, const void *val,
 
 /**
  * @brief rcache_set() with options, and optionally the previous entry.
- * @param[in] opts options; NULL = default TTL, no flags.
+ * @param[in] opts options; NULL = default TTL, no flags. RCACHE_EINVAL for
+ *        unknown flags, NX with XX, a ttl_ms below RCACHE_TTL_KEEP, or a
+ *        negative ttl_ms with RCACHE_SET_EXPIRE_AT.
  * @param[out] old_out if not NULL, receives a reference to the entry that
  *         was replaced (NULL if none, or on error); release it with
  *         rcache_release(). With NX/XX refusals it receives the current entry
@@ -257,7 +319,9 @@ typedef void (*rcache_destructor_fn)(void *obj, void *ctx);
  * @param[in] obj the object; the cache takes ownership on RCACHE_OK and
  *        frees it through dtor. On error ownership stays with the caller
  *        and dtor is not called.
- * @param[in] charge_bytes what the object costs against max_bytes.
+ * @param[in] charge_bytes what the object costs against max_bytes, at
+ *        most RCACHE_MAX_CHARGE_BYTES (RCACHE_ETOOBIG above it, and when
+ *        with max_bytes 0 the cache's byte count would pass INT64_MAX).
  * @param[in] dtor destructor, may be NULL; dtor_ctx its context.
  * @param[in] opts as rcache_set_ex().
  * @return as rcache_set().
@@ -342,17 +406,20 @@ int rcache_take(rcache_t *c, const void *key, size_t key_len,
                 rcache_ref_t **ref_out);
 
 /**
- * @brief Set a key's TTL. ttl_ms 0 removes the expiry (as rcache_persist());
- *        a ttl_ms <= 0 given through rcache_expire_at() in the past deletes.
- * @return RCACHE_OK, RCACHE_ENOTFOUND, RCACHE_EINVAL.
+ * @brief Set a key's TTL, counted from the time of the call (read under the
+ *        key's lock). ttl_ms 0 removes the expiry (as rcache_persist()).
+ * @return RCACHE_OK, RCACHE_ENOTFOUND, RCACHE_EINVAL (also ttl_ms above
+ *         RCACHE_MAX_TTL_MS; the key is then unchanged).
  */
 int rcache_expire(rcache_t *c, const void *key, size_t key_len,
                   uint64_t ttl_ms);
 
 /**
- * @brief Set a key's absolute expiry time (ms since epoch, cache clock).
- *        A time not after now deletes the key (counted as a delete).
- * @return RCACHE_OK, RCACHE_ENOTFOUND, RCACHE_EINVAL.
+ * @brief Set a key's absolute expiry time (ms on the cache clock; see
+ *        rcache_wall_offset_ms() for wall times). A time not after now
+ *        (0 included) deletes the key (counted as a delete).
+ * @return RCACHE_OK, RCACHE_ENOTFOUND, RCACHE_EINVAL (also at_ms above
+ *         RCACHE_MAX_TTL_MS; the key is then unchanged).
  */
 int rcache_expire_at(rcache_t *c, const void *key, size_t key_len,
                      uint64_t at_ms);
@@ -361,8 +428,10 @@ int rcache_expire_at(rcache_t *c, const void *key, size_t key_len,
 int rcache_persist(rcache_t *c, const void *key, size_t key_len);
 
 /**
- * @brief Remaining TTL.
- * @param[out] ttl_ms remaining ms, or -1 when the key has no expiry.
+ * @brief Remaining TTL, at the time of the call read once under the key's
+ *        lock (the same reading that found the key alive).
+ * @param[out] ttl_ms remaining ms (1..INT64_MAX for a live key), or -1
+ *        when the key has no expiry.
  * @return RCACHE_OK, RCACHE_ENOTFOUND, RCACHE_EINVAL.
  */
 int rcache_ttl(rcache_t *c, const void *key, size_t key_len, int64_t *ttl_ms);
@@ -404,18 +473,25 @@ typedef struct rcache_update {
     int found;             /**< 1 if the key exists (unexpired) */
     const void *old_val;   /**< its bytes (NULL if not found) */
     size_t old_len;        /**< their length */
-    int64_t old_ttl_ms;    /**< remaining TTL in ms, -1 none */
+    int64_t old_ttl_ms;    /**< remaining TTL in ms at now_ms (>= 1 for a
+                                found key), -1 none */
     size_t max_new_len;    /**< longest value a STORE could keep under the
                                 byte limit (SIZE_MAX when unbounded): build
                                 no larger value, return an error instead */
+    uint64_t now_ms;       /**< the time of this call on the cache clock,
+                                read once under the lock: the time found,
+                                old_ttl_ms and every TTL applied use */
     /* out */
     const void *new_val;   /**< bytes to store (STORE); copied in */
     size_t new_len;        /**< their length */
     int64_t ttl_ms;        /**< RCACHE_TTL_KEEP (preset), DEFAULT, 0, > 0;
                                 for RCACHE_UPDATE_TTL an absolute time is
                                 given with expire_at_ms instead when != 0 */
-    uint64_t expire_at_ms; /**< absolute expiry for RCACHE_UPDATE_TTL/STORE,
-                                0 = use ttl_ms */
+    uint64_t expire_at_ms; /**< absolute expiry for RCACHE_UPDATE_TTL/STORE
+                                (cache clock, at most RCACHE_MAX_TTL_MS,
+                                else RCACHE_EINVAL); 0 = use ttl_ms. Not
+                                after now_ms: TTL deletes the key, STORE
+                                stores an entry already expired */
 } rcache_update_t;
 
 /**
@@ -480,13 +556,16 @@ typedef struct rcache_entry_info {
     size_t key_len;
     size_t value_len;         /**< byte length (0 for objects) */
     size_t size_bytes;        /**< what the entry counts against max_bytes */
-    uint64_t created_at_ms;   /**< when stored (ms since epoch, 1 s resolution) */
-    uint64_t last_access_ms;  /**< last hit or store (1 s resolution) */
+    uint64_t created_at_ms;   /**< when stored (cache clock, 1 s resolution) */
+    uint64_t last_access_ms;  /**< last hit or store (cache clock, 1 s
+                                   resolution; may lag by a late tick) */
     uint64_t access_count;    /**< hits since stored */
-    int64_t ttl_ms;           /**< remaining ms, -1 = no expiry */
+    int64_t ttl_ms;           /**< remaining ms (0 once expired), -1 = no
+                                   expiry; never otherwise negative */
     uint64_t compute_ms;      /**< compute time recorded at store */
     int expired;              /**< 1 if past its TTL but not yet reclaimed */
     int is_object;            /**< 1 for an object entry */
+    uint64_t expire_at_ms;    /**< absolute expiry (cache clock), 0 = none */
 } rcache_entry_info_t;
 
 /**

@@ -13,40 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MAX_SHARDS 1024u
-
-static uint64_t realtime_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t realtime_coarse_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* Twice the coarse clock's resolution, plus 1 ms of rounding. */
-static uint32_t coarse_slack(void) {
-    struct timespec res;
-    if (clock_getres(CLOCK_REALTIME_COARSE, &res) != 0 || res.tv_sec > 0)
-        return 2000u;
-    return (uint32_t)(2u * ((uint64_t)res.tv_nsec / 1000000u) + 1u);
-}
-
-uint64_t rcache__now(const rcache_t *c) {
-    return c->clock ? c->clock(c->clock_ctx) : realtime_ms();
-}
-
-uint64_t rcache__now_coarse(const rcache_t *c) {
-    return c->clock ? c->clock(c->clock_ctx) : realtime_coarse_ms();
-}
-
-uint64_t rcache_now_ms(const rcache_t *c) { return rcache__now(c); }
 
 static uint32_t round_pow2(uint64_t v, uint32_t max) {
     uint32_t p = 1;
@@ -87,10 +56,7 @@ int rcache_open(const rcache_config_t *cfg, rcache_t **out) {
         bits++;
     c->nshards = n;
     c->shard_shift = 64u - bits;
-    c->clock = cfg->clock;
-    c->clock_ctx = cfg->clock_ctx;
-    c->epoch_ms = rcache__now(c);
-    c->coarse_slack_ms = c->clock ? 0 : coarse_slack();
+    rcache__clock_init(&c->clock, cfg->clock, cfg->clock_ctx);
     atomic_init(&c->max_items, cfg->max_items);
     atomic_init(&c->max_bytes, cfg->max_bytes);
     atomic_init(&c->default_ttl_ms, cfg->default_ttl_ms);
@@ -178,41 +144,72 @@ static int key_ok(const void *key, size_t klen) {
 }
 
 static int opts_ok(const rcache_set_opts_t *o) {
-    if ((o->flags & ~(RCACHE_SET_NX | RCACHE_SET_XX)) ||
+    if ((o->flags & ~(RCACHE_SET_NX | RCACHE_SET_XX | RCACHE_SET_EXPIRE_AT)) ||
         (o->flags & RCACHE_SET_NX && o->flags & RCACHE_SET_XX) ||
-        o->ttl_ms < RCACHE_TTL_KEEP)
+        o->ttl_ms < ((o->flags & RCACHE_SET_EXPIRE_AT) ? 0 : RCACHE_TTL_KEEP))
         return RCACHE_EINVAL;
     return RCACHE_OK;
 }
 
+/* The new entry's absolute expiry (0 = none) at the operation's time t;
+ * the exact clock is read only when the expiry depends on it. */
+static uint64_t store_expiry(const rcache_t *c, const rcache_set_opts_t *o,
+                             const rcache__entry_t *old, rcache__optime_t *t) {
+    if (o->flags & RCACHE_SET_EXPIRE_AT)
+        return o->ttl_ms ? (uint64_t)o->ttl_ms : 1; /* the epoch: past */
+    return rcache__expiry_for(c, o->ttl_ms, old, t);
+}
+
+/* An object whose charge would carry the byte gauge past INT64_MAX (only
+ * possible with max_bytes 0 and absurd declared charges) is refused, so
+ * the gauge's sums never wrap: at most one store per shard can race past
+ * the check, each by at most RCACHE_MAX_CHARGE_BYTES. */
+static int gauge_room(const rcache_t *c, uint64_t charge) {
+    uint64_t bytes = atomic_load_explicit(&c->bytes, memory_order_relaxed);
+    return bytes <= (uint64_t)INT64_MAX && charge <= (uint64_t)INT64_MAX - bytes;
+}
+
+/* Link e (the caller made sure it is wanted) in place of old (may be
+ * NULL), handing old to old_out or r. */
+static void store_link_locked(rcache_t *c, rcache__shard_t *s,
+                              rcache__entry_t *e, rcache__entry_t *old,
+                              rcache__entry_t **old_out, rcache__reclaim_t *r) {
+    if (old) {
+        rcache__shard_replace_locked(c, s, old, e);
+        if (old_out)
+            *old_out = old; /* the table's reference moves to the caller */
+        else
+            rcache__reclaim_push(r, old);
+    } else {
+        rcache__shard_link_locked(c, s, e);
+    }
+}
+
 /* Store a prepared entry e (which carries the key). Takes ownership of e:
- * on error it is freed. */
+ * on error, and when its absolute expiry is already past (the old entry
+ * is then removed, as a SET with EXAT in the past does), it is freed. */
 static int store(rcache_t *c, rcache__entry_t *e, uint64_t hash,
                  const rcache_set_opts_t *o, rcache__entry_t **old_out) {
     const void *key = rcache__entry_key(e);
     size_t klen = e->klen;
     rcache__reclaim_t r = {0};
+    rcache__optime_t t = {0, RCACHE__T_NONE};
     uint64_t mb = atomic_load_explicit(&c->max_bytes, memory_order_relaxed);
-    /* Only an expiry computed from now needs the exact clock. */
-    int exact = o->ttl_ms > 0 ||
-                (o->ttl_ms == RCACHE_TTL_DEFAULT &&
-                 atomic_load_explicit(&c->default_ttl_ms, memory_order_relaxed));
-    uint64_t now = exact ? rcache__now(c) : rcache__now_coarse(c);
+    uint64_t charge = rcache__entry_charge(e);
     rcache__shard_t *s = rcache__shard_of(c, hash);
     rcache__entry_t *old;
-    int rc = RCACHE_OK;
+    int rc = RCACHE_OK, linked = 0;
 
-    if (mb && rcache__entry_charge(e) > mb) {
+    if (mb && charge > mb) {
         rcache__free(e);
         return RCACHE_ETOOBIG;
     }
     e->hash = (uint32_t)hash;
-    e->ctime_s = e->atime_s = rcache__rel_s(c, now);
     e->compute_ms = o->compute_ms > UINT32_MAX ? UINT32_MAX
                                                : (uint32_t)o->compute_ms;
 
     pthread_mutex_lock(&s->lock);
-    old = rcache__shard_lookup_locked(c, s, hash, key, klen, now, &r);
+    old = rcache__shard_lookup_locked(c, s, hash, key, klen, &t, &r);
     if ((o->flags & RCACHE_SET_NX) && old) {
         rc = RCACHE_EEXIST;
         if (old_out) {
@@ -221,28 +218,39 @@ static int store(rcache_t *c, rcache__entry_t *e, uint64_t hash,
         }
     } else if ((o->flags & RCACHE_SET_XX) && !old) {
         rc = RCACHE_ENOTFOUND;
+    } else if (rcache__entry_obj(e) && !gauge_room(c, charge)) {
+        rc = RCACHE_ETOOBIG;
     } else {
-        e->expire_at_ms = rcache__expiry_for(c, o->ttl_ms, old, now);
-        if (old) {
-            rcache__shard_replace_locked(c, s, old, e);
-            if (old_out)
-                *old_out = old; /* the table's reference moves to the caller */
-            else
-                rcache__reclaim_push(&r, old);
-        } else {
-            rcache__shard_link_locked(c, s, e);
-        }
+        e->expire_at_ms = store_expiry(c, o, old, &t);
         s->st.sets++;
-        rcache__shard_sweep_locked(c, s, SIZE_MAX, 1, now, &r, NULL, NULL);
-        rcache__evict_locked(c, s, e, &r);
+        if (e->expire_at_ms && rcache__expired(e, rcache__op_now(c, &t))) {
+            /* expired on arrival: the store replaces the key by nothing */
+            if (old) {
+                rcache__shard_unlink_locked(c, s, old);
+                s->st.deletes++;
+                if (old_out)
+                    *old_out = old;
+                else
+                    rcache__reclaim_push(&r, old);
+            }
+        } else {
+            e->ctime_s = e->atime_s =
+                rcache__clock_rel_s(&c->clock, rcache__op_stamp(c, &t));
+            store_link_locked(c, s, e, old, old_out, &r);
+            linked = 1;
+            rcache__shard_sweep_locked(c, s, SIZE_MAX, 1,
+                                       rcache__op_stamp(c, &t), &r, NULL, NULL);
+            rcache__evict_locked(c, s, e, &r);
+        }
     }
     pthread_mutex_unlock(&s->lock);
 
-    if (rc != RCACHE_OK) {
-        rcache__free(e);
-    } else {
+    if (linked)
         rcache__enforce_limits(c, s - c->shards, &r);
-    }
+    else if (rc == RCACHE_OK)
+        rcache__reclaim_push(&r, e); /* ours now: released (dtor) below */
+    else
+        rcache__free(e); /* refused: the caller keeps obj, no destructor */
     rcache__reclaim_run(&r);
     return rc;
 }
@@ -297,6 +305,8 @@ int rcache_set_object(rcache_t *c, const void *key, size_t key_len, void *obj,
         return RCACHE_EINVAL;
     if ((rc = key_ok(key, key_len)) || (rc = opts_ok(o)))
         return rc;
+    if (charge_bytes > RCACHE_MAX_CHARGE_BYTES)
+        return RCACHE_ETOOBIG;
     if (atomic_load_explicit(&c->disabled, memory_order_relaxed)) {
         /* Dropped: the cache owns obj on RCACHE_OK, so release it now. */
         if (dtor)
@@ -318,7 +328,6 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
                   size_t cap, size_t *len_out, rcache__entry_t **ref_out,
                   int allow_object) {
     rcache__reclaim_t r = {0};
-    uint64_t now;
     rcache__shard_t *s;
     rcache__entry_t *e;
     int rc = RCACHE_OK;
@@ -330,7 +339,6 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
     rcache__loc_t l;
     e = rcache__lock_lookup(c, key, klen, &l, &r);
     s = l.s;
-    now = l.now;
     if (atomic_load_explicit(&c->disabled, memory_order_relaxed))
         e = NULL; /* disabled: every lookup misses */
     if (!e) {
@@ -343,7 +351,7 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
         s->st.compute_saved_ms += e->compute_ms;
         if (e->hits != UINT32_MAX)
             e->hits++;
-        uint32_t at = rcache__rel_s(c, now);
+        uint32_t at = rcache__clock_rel_s(&c->clock, rcache__op_stamp(c, &l.t));
         if (at > e->atime_s) /* coarse time may lag the exact ctime */
             e->atime_s = at;
         rcache__lru_touch_locked(s, e);

@@ -27,10 +27,16 @@ uint64_t rcache__hash(const void *key, size_t klen) {
 
 uint64_t rcache__entry_size(size_t klen, size_t vlen, int is_object,
                             uint64_t obj_charge) {
+    /* klen < 2^24 and vlen < 2^32 (checked by every caller) cannot wrap
+     * the block; the declared charge of an object is checked before it is
+     * stored, but saturate anyway so no sum here ever wraps to a small
+     * size that would pass a limit. */
     uint64_t block = sizeof(rcache__entry_t) + (uint64_t)klen + (uint64_t)vlen +
                      (is_object ? sizeof(rcache__objext_t) : 0);
-    return rcache__alloc_footprint(block) + RCACHE__TABLE_SHARE +
-           (is_object ? obj_charge : 0);
+    uint64_t size = rcache__alloc_footprint(block) + RCACHE__TABLE_SHARE;
+    if (is_object)
+        size = obj_charge > UINT64_MAX - size ? UINT64_MAX : size + obj_charge;
+    return size;
 }
 
 uint64_t rcache__entry_charge(const rcache__entry_t *e) {

@@ -107,6 +107,56 @@ void rcache__entry_ref(rcache__entry_t *e);
  * Never call with a shard lock held. */
 void rcache__entry_unref(rcache__entry_t *e);
 
+/* ---- the cache clock (clock.c) --------------------------------------- */
+/* Every time below is ms on the cache clock (see clock.c and DESIGN.md):
+ * by default CLOCK_MONOTONIC shifted to read as ms since the Unix epoch at
+ * open, so wall-clock steps move no expiry; or the injected clock. */
+
+/* Largest absolute time or TTL: every one fits an int64_t, so replies and
+ * remaining-TTL arithmetic never overflow. Expiry sums saturate here. */
+#define RCACHE__TIME_MAX ((uint64_t)INT64_MAX)
+
+typedef struct rcache__clock {
+    rcache_clock_fn fn;  /* injected clock, or NULL for the default */
+    void *ctx;           /* its context */
+    int64_t base_ns;     /* default clock: CLOCK_REALTIME - CLOCK_MONOTONIC
+                            at open */
+    uint64_t epoch_ms;   /* the clock at open; entry times are relative */
+    _Atomic int64_t wall_offset_ms; /* last wall offset reported */
+} rcache__clock_t;
+
+/* Set up the clock (fn NULL: the default) and read its epoch. */
+void rcache__clock_init(rcache__clock_t *k, rcache_clock_fn fn, void *ctx);
+/* Exact time: what every expiry decision and TTL computation uses. */
+uint64_t rcache__clock_now(const rcache__clock_t *k);
+/* Coarse time (last timer tick): never ahead of the exact time, behind it
+ * by an unbounded amount when a tick is late; access-time stamps only. */
+uint64_t rcache__clock_coarse(const rcache__clock_t *k);
+/* Wall clock minus cache clock, ms (0 for an injected clock). */
+int64_t rcache__clock_wall_offset(rcache__clock_t *k);
+/* Seconds since the epoch of the clock for a time, and back. */
+uint32_t rcache__clock_rel_s(const rcache__clock_t *k, uint64_t now_ms);
+uint64_t rcache__clock_abs_ms(const rcache__clock_t *k, uint32_t rel_s);
+
+/* The time of one operation: read lazily, at most once exactly, and only
+ * after the operation's shard lock is taken. Zero-initialise. */
+enum { RCACHE__T_NONE = 0, RCACHE__T_COARSE = 1, RCACHE__T_EXACT = 2 };
+typedef struct rcache__optime {
+    uint64_t ms;
+    int state; /* RCACHE__T_* */
+} rcache__optime_t;
+/* The exact time of the operation (read on first use). */
+uint64_t rcache__op_now(const rcache_t *c, rcache__optime_t *t);
+/* A time for access stamps: the exact one if already read, else coarse. */
+uint64_t rcache__op_stamp(const rcache_t *c, rcache__optime_t *t);
+
+/* now + ms, saturating at RCACHE__TIME_MAX: a huge TTL means "far future",
+ * never a wrap-around into the past. */
+uint64_t rcache__add_ms(uint64_t now, uint64_t ms);
+/* Remaining ms of e at now: -1 no expiry, 0 expired, else expiry - now
+ * (at most INT64_MAX). The one place remaining time is computed. */
+int64_t rcache__ttl_left(const rcache__entry_t *e, uint64_t now);
+
 /* ---- shards and the cache (shard.c, cache.c) ------------------------ */
 
 /* Counters of one shard, updated under its lock. */
@@ -140,11 +190,7 @@ struct rcache {
     rcache__shard_t *shards;
     uint32_t nshards;
     uint32_t shard_shift; /* shard = hash >> shard_shift (64-bit hash) */
-    rcache_clock_fn clock;
-    void *clock_ctx;
-    uint64_t epoch_ms;    /* clock at open; entry times are relative */
-    uint32_t coarse_slack_ms; /* how far the coarse clock may lag; 0 when the
-                                 clock is injected (one exact clock) */
+    rcache__clock_t clock; /* the cache clock (clock.c) */
     _Atomic uint64_t max_items;
     _Atomic uint64_t max_bytes;
     _Atomic uint64_t default_ttl_ms;
@@ -168,28 +214,12 @@ static inline rcache__shard_t *rcache__shard_of(const rcache_t *c,
     return &c->shards[c->nshards == 1 ? 0 : (hash >> c->shard_shift)];
 }
 
-/* Seconds since the cache epoch for an absolute ms time. */
-static inline uint32_t rcache__rel_s(const rcache_t *c, uint64_t now_ms) {
-    uint64_t d = now_ms > c->epoch_ms ? (now_ms - c->epoch_ms) / 1000u : 0;
-    return d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
-}
-
-/* now + ms, saturating (ttl.c): a huge TTL means "far future", never a
- * wrap-around into the past. */
-static inline uint64_t rcache__add_ms(uint64_t now, uint64_t ms) {
-    return ms > UINT64_MAX - now ? UINT64_MAX : now + ms;
-}
 /* Absolute expiry for a store (0 = none) from a ttl_ms argument
  * (RCACHE_TTL_DEFAULT, RCACHE_TTL_KEEP, 0, > 0) and the entry it replaces
- * (may be NULL) (ttl.c). */
+ * (may be NULL), at the operation's time t, read only when the expiry
+ * depends on it (ttl.c). */
 uint64_t rcache__expiry_for(const rcache_t *c, int64_t ttl_ms,
-                            const rcache__entry_t *old, uint64_t now);
-
-/* Time on the cache's clock (cache.c): exact, and coarse (cheaper by ~25 ns
- * in VMs, lagging by up to coarse_slack_ms). Lookups use the coarse one and
- * refine it only when an entry's expiry is within the slack. */
-uint64_t rcache__now(const rcache_t *c);
-uint64_t rcache__now_coarse(const rcache_t *c);
+                            const rcache__entry_t *old, rcache__optime_t *t);
 
 /* ---- deferred release ------------------------------------------------ */
 /* Entries removed under a shard lock are collected here (chained through
@@ -220,10 +250,11 @@ rcache__entry_t *rcache__shard_find_locked(const rcache__shard_t *s,
                                            uint64_t hash, const void *key,
                                            size_t klen);
 /* Find a live key; an expired one is unlinked (an expiration) and pushed
- * to r, and NULL returned. */
+ * to r, and NULL returned. Reads t's exact time when the key has an
+ * expiry. */
 rcache__entry_t *rcache__shard_lookup_locked(rcache_t *c, rcache__shard_t *s,
                                              uint64_t hash, const void *key,
-                                             size_t klen, uint64_t now_ms,
+                                             size_t klen, rcache__optime_t *t,
                                              rcache__reclaim_t *r);
 /* Insert at the MRU end and count it; the caller made sure the key is
  * absent. Grows the table when it is full (keeps the old one on ENOMEM). */
@@ -256,14 +287,14 @@ uint64_t rcache__shard_sweep_locked(rcache_t *c, rcache__shard_t *s,
 /* Where a key lives: its hash, its shard and the time of the operation. */
 typedef struct rcache__loc {
     uint64_t hash;
-    uint64_t now;
     rcache__shard_t *s;
+    rcache__optime_t t; /* read under the lock: rcache__op_now(c, &loc->t) */
 } rcache__loc_t;
-/* Hash the key, pick its shard, read the clock, LOCK the shard and look
- * the key up (an expired entry is reclaimed into r). The caller unlocks
- * loc->s->lock. Returns the live entry or NULL. loc->now is the COARSE
- * time: callers that compute expiry times or remaining TTLs read
- * rcache__now() themselves. */
+/* Hash the key, pick its shard, LOCK the shard and look the key up (an
+ * expired entry is reclaimed into r). The caller unlocks loc->s->lock.
+ * Returns the live entry or NULL. The operation's time is loc->t: the
+ * lookup read it if the key has an expiry, and every later use in the same
+ * call (remaining TTL, new expiry) reads the same value. */
 rcache__entry_t *rcache__lock_lookup(rcache_t *c, const void *key, size_t klen,
                                      rcache__loc_t *loc, rcache__reclaim_t *r);
 

@@ -41,16 +41,14 @@ static void fill_info(const rcache_t *c, const rcache__entry_t *e,
     out->key_len = e->klen;
     out->value_len = e->vlen;
     out->size_bytes = (size_t)rcache__entry_charge(e);
-    out->created_at_ms = c->epoch_ms + (uint64_t)e->ctime_s * 1000u;
-    out->last_access_ms = c->epoch_ms + (uint64_t)e->atime_s * 1000u;
+    out->created_at_ms = rcache__clock_abs_ms(&c->clock, e->ctime_s);
+    out->last_access_ms = rcache__clock_abs_ms(&c->clock, e->atime_s);
     out->access_count = e->hits;
     out->compute_ms = e->compute_ms;
     out->is_object = x != NULL;
     out->expired = rcache__expired(e, now);
-    if (!e->expire_at_ms)
-        out->ttl_ms = -1;
-    else
-        out->ttl_ms = out->expired ? 0 : (int64_t)(e->expire_at_ms - now);
+    out->ttl_ms = rcache__ttl_left(e, now);
+    out->expire_at_ms = e->expire_at_ms;
 }
 
 int rcache_entry_info(rcache_t *c, const void *key, size_t key_len,
@@ -63,7 +61,7 @@ int rcache_entry_info(rcache_t *c, const void *key, size_t key_len,
     rcache__loc_t l;
     rcache__entry_t *e = rcache__lock_lookup(c, key, key_len, &l, &r);
     if (e)
-        fill_info(c, e, rcache__now(c), out);
+        fill_info(c, e, rcache__op_now(c, &l.t), out);
     pthread_mutex_unlock(&l.s->lock);
     rcache__reclaim_run(&r);
     if (!e)
@@ -146,14 +144,14 @@ int rcache_scan(rcache_t *c, uint64_t cursor, size_t count, const char *pattern,
     uint32_t bits = shard_bits(c);
     uint64_t shard = cursor & (c->nshards - 1);
     uint64_t v = cursor >> bits;
-    uint64_t now = rcache__now(c);
     size_t examined = 0;
     int done = 0;
 
     while (!done && examined < count && rc == RCACHE_OK) {
         rcache__shard_t *s = &c->shards[shard];
         pthread_mutex_lock(&s->lock);
-        uint64_t mask = s->mask;
+        /* the time of this shard's visit, read under its lock */
+        uint64_t now = rcache__clock_now(&c->clock), mask = s->mask;
         do {
             for (rcache__entry_t *e = s->buckets[v & mask]; e; e = e->hnext) {
                 examined++;

@@ -89,26 +89,14 @@ rcache__entry_t *rcache__shard_find_locked(const rcache__shard_t *s,
     return NULL;
 }
 
-/* Expired at now_ms? now_ms may come from the coarse clock, which lags:
- * past the expiry is certain; within the clock's slack of it, ask the exact
- * clock, so TTLs keep millisecond precision. */
-static int expired_refined(const rcache_t *c, const rcache__entry_t *e,
-                           uint64_t now_ms) {
-    if (!e->expire_at_ms)
-        return 0;
-    if (now_ms >= e->expire_at_ms)
-        return 1;
-    if (now_ms + c->coarse_slack_ms >= e->expire_at_ms && c->coarse_slack_ms)
-        return rcache__now(c) >= e->expire_at_ms;
-    return 0;
-}
-
 rcache__entry_t *rcache__shard_lookup_locked(rcache_t *c, rcache__shard_t *s,
                                              uint64_t hash, const void *key,
-                                             size_t klen, uint64_t now_ms,
+                                             size_t klen, rcache__optime_t *t,
                                              rcache__reclaim_t *r) {
     rcache__entry_t *e = rcache__shard_find_locked(s, hash, key, klen);
-    if (e && expired_refined(c, e, now_ms)) {
+    /* Only an entry with an expiry needs the time, and then the exact one:
+     * a coarse reading may lag by any amount (a late tick). */
+    if (e && e->expire_at_ms && rcache__expired(e, rcache__op_now(c, t))) {
         rcache__shard_unlink_locked(c, s, e);
         s->st.expirations++;
         rcache__reclaim_push(r, e);
@@ -269,10 +257,11 @@ rcache__entry_t *rcache__lock_lookup(rcache_t *c, const void *key, size_t klen,
                                      rcache__loc_t *loc, rcache__reclaim_t *r) {
     loc->hash = rcache__hash(key, klen);
     loc->s = rcache__shard_of(c, loc->hash);
-    loc->now = rcache__now_coarse(c);
+    loc->t.state = RCACHE__T_NONE;
+    loc->t.ms = 0;
     pthread_mutex_lock(&loc->s->lock);
     return rcache__shard_lookup_locked(c, loc->s, loc->hash, key, klen,
-                                       loc->now, r);
+                                       &loc->t, r);
 }
 
 int rcache__over_limit(const rcache_t *c) {

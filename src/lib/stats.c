@@ -92,6 +92,6 @@ void rcache_get_config(rcache_t *c, rcache_config_t *out) {
     out->default_ttl_ms = atomic_load(&c->default_ttl_ms);
     out->shards = c->nshards;
     out->disabled = atomic_load(&c->disabled);
-    out->clock = c->clock;
-    out->clock_ctx = c->clock_ctx;
+    out->clock = c->clock.fn;
+    out->clock_ctx = c->clock.ctx;
 }

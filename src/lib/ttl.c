@@ -12,18 +12,20 @@
 #include "internal.h"
 
 uint64_t rcache__expiry_for(const rcache_t *c, int64_t ttl_ms,
-                            const rcache__entry_t *old, uint64_t now) {
+                            const rcache__entry_t *old, rcache__optime_t *t) {
     if (ttl_ms == RCACHE_TTL_DEFAULT) {
         uint64_t d = atomic_load_explicit(&c->default_ttl_ms,
                                           memory_order_relaxed);
-        return d ? rcache__add_ms(now, d) : 0;
+        return d ? rcache__add_ms(rcache__op_now(c, t), d) : 0;
     }
     if (ttl_ms == RCACHE_TTL_KEEP)
         return old ? old->expire_at_ms : 0;
-    return ttl_ms > 0 ? rcache__add_ms(now, (uint64_t)ttl_ms) : 0;
+    return ttl_ms > 0 ? rcache__add_ms(rcache__op_now(c, t), (uint64_t)ttl_ms)
+                      : 0;
 }
 
-/* Run fn on a live entry under its shard lock. */
+/* Run fn on a live entry under its shard lock, with the time of the call
+ * read once under that lock (the same reading the lookup used). */
 typedef int (*ttl_op_fn)(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e,
                          uint64_t now, uint64_t arg, rcache__reclaim_t *r,
                          int64_t *out);
@@ -38,7 +40,8 @@ static int with_entry(rcache_t *c, const void *key, size_t klen, ttl_op_fn fn,
         return RCACHE_ENOTFOUND;
     rcache__loc_t l;
     rcache__entry_t *e = rcache__lock_lookup(c, key, klen, &l, &r);
-    rc = e ? fn(c, l.s, e, rcache__now(c), arg, &r, out) : RCACHE_ENOTFOUND;
+    rc = e ? fn(c, l.s, e, rcache__op_now(c, &l.t), arg, &r, out)
+           : RCACHE_ENOTFOUND;
     pthread_mutex_unlock(&l.s->lock);
     rcache__reclaim_run(&r);
     return rc;
@@ -67,18 +70,21 @@ static int op_expire(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e,
 static int op_ttl(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e,
                   uint64_t now, uint64_t arg, rcache__reclaim_t *r,
                   int64_t *out) {
-    uint64_t left = e->expire_at_ms ? e->expire_at_ms - now : 0;
-    *out = e->expire_at_ms ? (left > INT64_MAX ? INT64_MAX : (int64_t)left) : -1;
+    *out = rcache__ttl_left(e, now);
     return RCACHE_OK;
 }
 
 int rcache_expire(rcache_t *c, const void *key, size_t key_len,
                   uint64_t ttl_ms) {
+    if (ttl_ms > RCACHE__TIME_MAX)
+        return RCACHE_EINVAL;
     return with_entry(c, key, key_len, op_expire, ttl_ms, NULL);
 }
 
 int rcache_expire_at(rcache_t *c, const void *key, size_t key_len,
                      uint64_t at_ms) {
+    if (at_ms > RCACHE__TIME_MAX)
+        return RCACHE_EINVAL;
     if (at_ms == 0)
         at_ms = 1; /* "the epoch" is in the past, not "no expiry" */
     return with_entry(c, key, key_len, op_expire_at, at_ms, NULL);
@@ -113,7 +119,10 @@ uint64_t rcache_expire_cycle(rcache_t *c, size_t max_entries) {
                               ? SIZE_MAX
                               : max_entries * CYCLE_BUCKETS_PER_ENTRY;
     uint32_t n = c->nshards, first = atomic_load(&c->expire_shard), i;
-    uint64_t now = rcache__now(c);
+    /* Read before the shard locks, so the sweep may see a time a little
+     * behind the truth: it then reclaims a little less, never an entry
+     * that is still alive. */
+    uint64_t now = rcache__clock_now(&c->clock);
     /* The budget goes to the shards that have entries with a TTL, in turn
      * from where the last call stopped; the others cost one lock each. */
     for (i = 0; i < n && left > 0 && buckets_left > 0; i++) {

@@ -18,8 +18,8 @@
 
 /* An explicit absolute time wins; else the TTL rules of a store. */
 static uint64_t ttl_to_at(const rcache_t *c, int64_t ttl_ms, uint64_t at_ms,
-                          const rcache__entry_t *old, uint64_t now) {
-    return at_ms ? at_ms : rcache__expiry_for(c, ttl_ms, old, now);
+                          const rcache__entry_t *old, rcache__optime_t *t) {
+    return at_ms ? at_ms : rcache__expiry_for(c, ttl_ms, old, t);
 }
 
 /* Longest byte value whose entry fits under max_bytes: the exact inverse
@@ -41,7 +41,7 @@ static size_t max_value_len(const rcache_t *c, size_t klen) {
 /* Build the replacement entry for a STORE decision; keeps metadata. */
 static int store_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
                         const void *key, size_t klen, rcache__entry_t *old,
-                        const rcache_update_t *u, uint64_t now,
+                        const rcache_update_t *u, rcache__optime_t *t,
                         rcache__reclaim_t *r, rcache__entry_t **stored) {
     uint64_t mb = atomic_load_explicit(&c->max_bytes, memory_order_relaxed);
     if (u->new_len > UINT32_MAX ||
@@ -53,10 +53,10 @@ static int store_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
     if (!e)
         return RCACHE_ENOMEM;
     e->hash = (uint32_t)hash;
-    e->atime_s = rcache__rel_s(c, now);
+    e->atime_s = rcache__clock_rel_s(&c->clock, rcache__op_now(c, t));
     e->ctime_s = old ? old->ctime_s : e->atime_s;
     e->hits = old ? old->hits : 0;
-    e->expire_at_ms = ttl_to_at(c, u->ttl_ms, u->expire_at_ms, old, now);
+    e->expire_at_ms = ttl_to_at(c, u->ttl_ms, u->expire_at_ms, old, t);
     if (old) {
         rcache__shard_replace_locked(c, s, old, e);
         rcache__reclaim_push(r, old);
@@ -83,7 +83,8 @@ int rcache_update(rcache_t *c, const void *key, size_t key_len,
     rcache__loc_t l;
     rcache__entry_t *e = rcache__lock_lookup(c, key, key_len, &l, &r);
     rcache__shard_t *s = l.s;
-    uint64_t hash = l.hash, now = rcache__now(c); /* exact: TTL arithmetic */
+    /* One exact reading, under the lock: the lookup's, if it needed one. */
+    uint64_t hash = l.hash, now = rcache__op_now(c, &l.t);
     if (e && (e->flags & RCACHE__F_OBJECT)) {
         rc = RCACHE_EWRONGTYPE;
         goto out;
@@ -92,12 +93,18 @@ int rcache_update(rcache_t *c, const void *key, size_t key_len,
     u.found = e != NULL;
     u.old_val = e ? rcache__entry_val(e) : NULL;
     u.old_len = e ? e->vlen : 0;
-    u.old_ttl_ms = e && e->expire_at_ms ? (int64_t)(e->expire_at_ms - now) : -1;
+    u.old_ttl_ms = e ? rcache__ttl_left(e, now) : -1; /* live: -1 or >= 1 */
+    u.now_ms = now;
     u.max_new_len = max_value_len(c, key_len);
     u.ttl_ms = RCACHE_TTL_KEEP;
     rc = fn(&u, ctx);
     if (rc < 0)
         goto out;
+    if (u.expire_at_ms > RCACHE__TIME_MAX &&
+        (rc == RCACHE_UPDATE_STORE || rc == RCACHE_UPDATE_TTL)) {
+        rc = RCACHE_EINVAL; /* beyond every representable time */
+        goto out;
+    }
     switch (rc) {
     case RCACHE_UPDATE_KEEP:
         rc = RCACHE_OK;
@@ -107,7 +114,7 @@ int rcache_update(rcache_t *c, const void *key, size_t key_len,
             rc = RCACHE_OK;
             break;
         }
-        rc = store_locked(c, s, hash, key, key_len, e, &u, now, &r, &stored);
+        rc = store_locked(c, s, hash, key, key_len, e, &u, &l.t, &r, &stored);
         break;
     case RCACHE_UPDATE_DELETE:
         if (e) {
@@ -119,7 +126,7 @@ int rcache_update(rcache_t *c, const void *key, size_t key_len,
         break;
     case RCACHE_UPDATE_TTL:
         if (e) {
-            uint64_t at = ttl_to_at(c, u.ttl_ms, u.expire_at_ms, e, now);
+            uint64_t at = ttl_to_at(c, u.ttl_ms, u.expire_at_ms, e, &l.t);
             if (at && at <= now) {
                 rcache__shard_unlink_locked(c, s, e);
                 s->st.deletes++;
@@ -155,13 +162,13 @@ int rcache_rename(rcache_t *c, const void *src, size_t src_len,
     uint64_t hs = rcache__hash(src, src_len), hd = rcache__hash(dst, dst_len);
     rcache__shard_t *ss = rcache__shard_of(c, hs), *sd = rcache__shard_of(c, hd);
     rcache__shard_t *first = ss < sd ? ss : sd, *second = ss < sd ? sd : ss;
-    uint64_t now = rcache__now(c);
+    rcache__optime_t t = {0, RCACHE__T_NONE}; /* read under both locks */
 
     pthread_mutex_lock(&first->lock);
     if (second != first)
         pthread_mutex_lock(&second->lock);
-    rcache__entry_t *e = rcache__shard_lookup_locked(c, ss, hs, src, src_len, now, &r);
-    rcache__entry_t *d = rcache__shard_lookup_locked(c, sd, hd, dst, dst_len, now, &r);
+    rcache__entry_t *e = rcache__shard_lookup_locked(c, ss, hs, src, src_len, &t, &r);
+    rcache__entry_t *d = rcache__shard_lookup_locked(c, sd, hd, dst, dst_len, &t, &r);
     if (!e) {
         rc = RCACHE_ENOTFOUND;
     } else if (e == d) {

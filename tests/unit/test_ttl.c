@@ -4,7 +4,6 @@
  */
 #include "testutil.h"
 
-#include <time.h>
 
 static void test_default_ttl_and_lazy_expiry(void **state) {
     test_clock_t clk = {0};
@@ -172,60 +171,295 @@ static void test_entry_times(void **state) {
     rcache_close(c);
 }
 
-/* The real clock: lookups read a coarse clock and refine it near an expiry,
- * so a TTL must still hold to the millisecond. Polls for ~40 ms (bounded);
- * the assertions compare exact clock readings taken around each call, so
- * machine load cannot make them fail. */
-static uint64_t exact_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
+/* The real (default) clock: expiry holds to the millisecond. Every bound
+ * compares readings of the cache's own clock (rcache_now_ms) taken around
+ * each call, never elapsed time, so a loaded machine (this process
+ * descheduled for seconds, a late timer tick) cannot make it fail: the key
+ * is never gone before set_before + ttl, and never still there when a
+ * reading taken before the call is already past set_after + ttl. The loop
+ * ends when the key expires; ctest's timeout bounds it. (issue 10 item 18) */
 static void test_real_clock_ms_precision(void **state) {
     rcache_t *c = open_cache(0, 0, 0, 1, NULL);
     for (int round = 0; round < 3; round++) {
-        uint64_t set_before = exact_ms();
+        uint64_t set_before = rcache_now_ms(c);
         assert_int_equal(rcache_set(c, "k", 1, "v", 1, 25, 0), RCACHE_OK);
-        uint64_t set_after = exact_ms();
+        uint64_t set_after = rcache_now_ms(c);
         for (;;) {
-            uint64_t before = exact_ms();
+            uint64_t before = rcache_now_ms(c);
             int present = rcache_exists(c, "k", 1);
-            uint64_t after = exact_ms();
+            uint64_t after = rcache_now_ms(c);
             if (!present) {
-                /* never before its time */
-                assert_true(after >= set_before + 25);
+                assert_true(after >= set_before + 25); /* never early */
                 break;
             }
-            /* and never after it: past set_after + 25 it must be gone */
-            assert_true(before < set_after + 25);
-            assert_true(after < set_before + 5000); /* bounded loop */
+            assert_true(before < set_after + 25); /* never late */
         }
     }
     rcache_close(c);
 }
 
-/* Regression (fuzz_env): huge TTLs never wrap into the past. */
+/* Regression (fuzz_env; issue 10 items 12 and 19): huge TTLs never wrap
+ * into the past, TTLs above INT64_MAX ms are refused everywhere, and entry
+ * info (what the admin API shows) reports the far-future expiry as a
+ * positive remaining TTL, not a negative one ("no expiry"). */
+static void expect_far_ttl(rcache_t *c, const char *k) {
+    rcache_entry_info_t info;
+    int64_t ttl = 0;
+    assert_int_equal(rcache_ttl(c, k, 1, &ttl), RCACHE_OK);
+    assert_true(ttl > 1000000000000ll);
+    assert_int_equal(rcache_entry_info(c, k, 1, &info), RCACHE_OK);
+    assert_int_equal(info.expired, 0);
+    if (info.ttl_ms <= 1000000000000ll)
+        fail_msg("%s: entry info ttl_ms %lld", k, (long long)info.ttl_ms);
+}
+
 static void test_huge_ttl_saturates(void **state) {
     test_clock_t clk = {0};
     rcache_t *c = open_cache(0, 0, 0, 1, &clk);
-    int64_t ttl;
     assert_int_equal(rcache_set_default_ttl(c, UINT64_MAX), RCACHE_EINVAL);
     assert_int_equal(rcache_set_default_ttl(c, (uint64_t)INT64_MAX), RCACHE_OK);
     rcache_set(c, "d", 1, "v", 1, RCACHE_TTL_DEFAULT, 0);
     rcache_set(c, "x", 1, "v", 1, INT64_MAX, 0);
-    assert_int_equal(rcache_expire(c, "x", 1, UINT64_MAX), RCACHE_OK);
+    rcache_set(c, "y", 1, "v", 1, 0, 0);
+    rcache_set(c, "z", 1, "v", 1, 0, 0);
+    /* above INT64_MAX ms: refused, the key keeps what it had */
+    assert_int_equal(rcache_expire(c, "x", 1, UINT64_MAX), RCACHE_EINVAL);
+    assert_int_equal(rcache_expire(c, "y", 1, (uint64_t)INT64_MAX + 1), RCACHE_EINVAL);
+    assert_int_equal(rcache_expire_at(c, "z", 1, UINT64_MAX), RCACHE_EINVAL);
+    int64_t ttl;
+    assert_int_equal(rcache_ttl(c, "y", 1, &ttl), RCACHE_OK);
+    assert_int_equal(ttl, -1);
+    /* the largest accepted values saturate, and read back positive */
+    assert_int_equal(rcache_expire(c, "y", 1, (uint64_t)INT64_MAX), RCACHE_OK);
+    assert_int_equal(rcache_expire_at(c, "z", 1, (uint64_t)INT64_MAX), RCACHE_OK);
     clk.now_ms += 1000000;
-    assert_int_equal(rcache_exists(c, "d", 1), 1);
-    assert_int_equal(rcache_exists(c, "x", 1), 1);
-    assert_int_equal(rcache_ttl(c, "x", 1, &ttl), RCACHE_OK);
-    assert_true(ttl > 0);
+    const char *keys[] = {"d", "x", "y", "z"};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(rcache_exists(c, keys[i], 1), 1);
+        expect_far_ttl(c, keys[i]);
+    }
+    check_invariants(c);
     rcache_config_t cfg;
     rcache_config_init(&cfg);
     cfg.default_ttl_ms = UINT64_MAX;
     rcache_t *bad = NULL;
     assert_int_equal(rcache_open(&cfg, &bad), RCACHE_EINVAL);
     assert_null(bad);
+    rcache_close(c);
+}
+
+/* ---- item 1: one clock reading per call, taken under the shard lock ---- */
+
+/* A clock that moves on by step_ms every time it is read, so any second
+ * reading inside one call sees a later time than the first. */
+typedef struct tick_clock {
+    uint64_t now_ms;
+    uint64_t step_ms;
+} tick_clock_t;
+
+static uint64_t tick_clock_fn(void *ctx) {
+    tick_clock_t *t = ctx;
+    uint64_t v = t->now_ms;
+    t->now_ms += t->step_ms;
+    return v;
+}
+
+static rcache_t *open_ticking(tick_clock_t *t) {
+    rcache_config_t cfg;
+    rcache_t *c = NULL;
+    rcache_config_init(&cfg);
+    cfg.max_items = 0;
+    cfg.max_bytes = 0;
+    cfg.default_ttl_ms = 0;
+    cfg.shards = 1;
+    cfg.clock = tick_clock_fn;
+    cfg.clock_ctx = t;
+    assert_int_equal(rcache_open(&cfg, &c), RCACHE_OK);
+    return c;
+}
+
+typedef struct seen_ttl {
+    int found;
+    int64_t old_ttl_ms;
+} seen_ttl_t;
+
+static int record_ttl_cb(rcache_update_t *u, void *ctx) {
+    seen_ttl_t *s = ctx;
+    s->found = u->found;
+    s->old_ttl_ms = u->old_ttl_ms;
+    return RCACHE_UPDATE_KEEP;
+}
+
+/* Regression (issue 10 item 1): a key that expires between two clock
+ * readings of one call was reported with TTL = INT64_MAX (rcache_ttl), a
+ * negative remaining TTL ("no expiry" to EXPIRE NX/LT, which then revived
+ * it) in rcache_update, and a wrapped TTL in entry info. Every call must
+ * see the key either gone, or alive with 1..ttl ms left. */
+static void test_ttl_one_reading_under_lock(void **state) {
+    for (uint64_t step = 1; step <= 7; step += 3) {
+        tick_clock_t clk = {1700000000000ull, step};
+        rcache_t *c = open_ticking(&clk);
+        for (int64_t ttl = 1; ttl <= 40; ttl++) {
+            for (int op = 0; op < 3; op++) {
+                assert_int_equal(rcache_set(c, "k", 1, "v", 1, ttl, 0), RCACHE_OK);
+                for (int guard = 0; guard < 100; guard++) {
+                    int64_t left = -5;
+                    rcache_entry_info_t info;
+                    seen_ttl_t seen = {0, -5};
+                    int rc;
+                    if (op == 0) {
+                        rc = rcache_ttl(c, "k", 1, &left);
+                    } else if (op == 1) {
+                        rc = rcache_entry_info(c, "k", 1, &info);
+                        if (rc == RCACHE_OK) {
+                            assert_int_equal(info.expired, 0);
+                            left = info.ttl_ms;
+                        }
+                    } else {
+                        assert_int_equal(rcache_update(c, "k", 1, record_ttl_cb, &seen),
+                                         RCACHE_OK);
+                        rc = seen.found ? RCACHE_OK : RCACHE_ENOTFOUND;
+                        left = seen.old_ttl_ms;
+                    }
+                    if (rc == RCACHE_ENOTFOUND)
+                        break;
+                    assert_int_equal(rc, RCACHE_OK);
+                    if (left < 1 || left > ttl)
+                        fail_msg("step %llu ttl %lld op %d: remaining %lld",
+                                 (unsigned long long)step, (long long)ttl, op,
+                                 (long long)left);
+                }
+            }
+        }
+        check_invariants(c);
+        rcache_close(c);
+    }
+}
+
+/* EXPIRE (no flag, NX, LT) as the server runs it: a decision on the old
+ * TTL, then an absolute expiry. A key found alive has a positive TTL, so
+ * NX and LT never take an expired key for one without expiry. */
+typedef struct expire_nx {
+    int applied;
+} expire_nx_t;
+
+static int expire_nx_cb(rcache_update_t *u, void *ctx) {
+    expire_nx_t *x = ctx;
+    if (!u->found || u->old_ttl_ms >= 0)
+        return RCACHE_UPDATE_KEEP; /* NX: only keys without an expiry */
+    x->applied = 1;
+    u->ttl_ms = 1000000;
+    return RCACHE_UPDATE_TTL;
+}
+
+static void test_expire_nx_never_revives(void **state) {
+    tick_clock_t clk = {1700000000000ull, 5};
+    rcache_t *c = open_ticking(&clk);
+    for (int64_t ttl = 1; ttl <= 60; ttl++) {
+        expire_nx_t x = {0};
+        assert_int_equal(rcache_set(c, "k", 1, "v", 1, ttl, 0), RCACHE_OK);
+        for (int guard = 0; guard < 100 && rcache_exists(c, "k", 1); guard++)
+            assert_int_equal(rcache_update(c, "k", 1, expire_nx_cb, &x), RCACHE_OK);
+        if (x.applied)
+            fail_msg("ttl %lld: EXPIRE NX applied to a key that had a TTL",
+                     (long long)ttl);
+    }
+    rcache_close(c);
+}
+
+/* ---- item 3: SET with an absolute expiry, applied under the lock ------ */
+
+/* Regression (issue 10 item 3): SET ... PXAT <past> must replace the key by
+ * nothing in one step (the server used to store, then expire with a second
+ * call, deleting whatever another client stored in between), and a future
+ * PXAT must land exactly on the given time, not be turned into a TTL with
+ * one clock reading and back with another (here every reading moves on). */
+static void test_set_expire_at(void **state) {
+    tick_clock_t clk = {1700000000000ull, 7};
+    rcache_t *c = open_ticking(&clk);
+    rcache_set_opts_t o = {0, RCACHE_SET_EXPIRE_AT, 0};
+    rcache_ref_t *old = NULL;
+    rcache_entry_info_t info;
+    rcache_stats_t st;
+    size_t len;
+
+    /* future: exactly the time given, whatever the clock did meanwhile */
+    o.ttl_ms = (int64_t)clk.now_ms + 5000;
+    assert_int_equal(rcache_set_ex(c, "k", 1, "v1", 2, &o, NULL), RCACHE_OK);
+    assert_int_equal(rcache_entry_info(c, "k", 1, &info), RCACHE_OK);
+    assert_int_equal(info.expire_at_ms, (uint64_t)o.ttl_ms);
+
+    /* past: the old value goes in the same call, nothing new is stored */
+    o.ttl_ms = (int64_t)clk.now_ms - 1;
+    assert_int_equal(rcache_set_ex(c, "k", 1, "v2", 2, &o, &old), RCACHE_OK);
+    assert_non_null(old);
+    assert_memory_equal(rcache_ref_value(old, &len), "v1", 2);
+    rcache_release(old);
+    assert_int_equal(rcache_exists(c, "k", 1), 0);
+    rcache_stats(c, &st);
+    assert_int_equal(st.items, 0);
+
+    /* NX/XX are checked first: XX on a missing key stores nothing, NX on a
+     * present key keeps it */
+    o.flags = RCACHE_SET_EXPIRE_AT | RCACHE_SET_XX;
+    assert_int_equal(rcache_set_ex(c, "k", 1, "v3", 2, &o, NULL), RCACHE_ENOTFOUND);
+    assert_int_equal(rcache_set(c, "k", 1, "v4", 2, 0, 0), RCACHE_OK);
+    o.flags = RCACHE_SET_EXPIRE_AT | RCACHE_SET_NX;
+    assert_int_equal(rcache_set_ex(c, "k", 1, "v5", 2, &o, NULL), RCACHE_EEXIST);
+    assert_int_equal(rcache_exists(c, "k", 1), 1);
+    /* the epoch is in the past, a negative time is refused */
+    o.flags = RCACHE_SET_EXPIRE_AT;
+    o.ttl_ms = 0;
+    assert_int_equal(rcache_set_ex(c, "k", 1, "v6", 2, &o, NULL), RCACHE_OK);
+    assert_int_equal(rcache_exists(c, "k", 1), 0);
+    o.ttl_ms = -1;
+    assert_int_equal(rcache_set_ex(c, "k", 1, "v7", 2, &o, NULL), RCACHE_EINVAL);
+    check_invariants(c);
+    rcache_close(c);
+}
+
+/* An object stored with a past absolute expiry is the cache's on
+ * RCACHE_OK: its destructor runs (once), nothing stays. */
+static void count_free(void *obj, void *ctx) {
+    (void)obj;
+    (*(int *)ctx)++;
+}
+
+static void test_set_object_expire_at_past(void **state) {
+    tick_clock_t clk = {1700000000000ull, 1};
+    rcache_t *c = open_ticking(&clk);
+    rcache_set_opts_t o = {1, RCACHE_SET_EXPIRE_AT, 0};
+    int freed = 0, obj = 0;
+    assert_int_equal(rcache_set_object(c, "o", 1, &obj, 10, count_free, &freed, &o),
+                     RCACHE_OK);
+    assert_int_equal(freed, 1);
+    assert_int_equal(rcache_exists(c, "o", 1), 0);
+    check_invariants(c);
+    rcache_close(c);
+}
+
+/* rcache_update reports the time it used: old_ttl_ms counts from now_ms. */
+typedef struct seen_now {
+    uint64_t now_ms;
+    int64_t old_ttl_ms;
+} seen_now_t;
+
+static int record_now_cb(rcache_update_t *u, void *ctx) {
+    seen_now_t *s = ctx;
+    s->now_ms = u->now_ms;
+    s->old_ttl_ms = u->old_ttl_ms;
+    return RCACHE_UPDATE_KEEP;
+}
+
+static void test_update_reports_its_time(void **state) {
+    tick_clock_t clk = {1700000000000ull, 3};
+    rcache_t *c = open_ticking(&clk);
+    rcache_entry_info_t info;
+    seen_now_t s = {0, 0};
+    assert_int_equal(rcache_set(c, "k", 1, "v", 1, 100000, 0), RCACHE_OK);
+    assert_int_equal(rcache_entry_info(c, "k", 1, &info), RCACHE_OK);
+    assert_int_equal(rcache_update(c, "k", 1, record_now_cb, &s), RCACHE_OK);
+    assert_int_equal(s.now_ms + (uint64_t)s.old_ttl_ms, info.expire_at_ms);
     rcache_close(c);
 }
 
@@ -241,6 +475,11 @@ int main(void) {
         cmocka_unit_test(test_entry_times),
         cmocka_unit_test(test_real_clock_ms_precision),
         cmocka_unit_test(test_huge_ttl_saturates),
+        cmocka_unit_test(test_ttl_one_reading_under_lock),
+        cmocka_unit_test(test_expire_nx_never_revives),
+        cmocka_unit_test(test_set_expire_at),
+        cmocka_unit_test(test_set_object_expire_at_past),
+        cmocka_unit_test(test_update_reports_its_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
