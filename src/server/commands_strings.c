@@ -145,36 +145,34 @@ static int parse_set_args(rcache__client_t *c, size_t argc, const rcache__arg_t 
         }
         exp->kind = (f & (SET_EX | SET_PX)) ? 1 : 2;
         exp->ms = v;
+        if (exp->kind == 2) { /* EXAT/PXAT: wall time -> cache clock */
+            exp->ms = rcache__wall_to_cache_ms(c, v);
+            if (exp->ms < 0)
+                exp->ms = 0; /* in the past all the same */
+        }
     }
     *flags = f;
     return 1;
 }
 
 /* Store key/value with the given expiry. Returns the library code; *old
- * receives the previous entry when want_old. */
+ * receives the previous entry when want_old. An absolute expiry is checked
+ * and applied by the library under the key's lock, so a time in the past
+ * removes the key in the same step (no window for another client's SET). */
 static int store(rcache__client_t *c, const rcache__arg_t *key, const rcache__arg_t *val,
                  const rcache__expire_opt_t *exp, unsigned lib_flags, int want_old,
                  rcache_ref_t **old) {
     rcache_set_opts_t o = {RCACHE_TTL_DEFAULT, lib_flags, 0};
-    int64_t past_at = -1;
     if (exp->kind == 1) {
         o.ttl_ms = exp->ms;
     } else if (exp->kind == 2) {
-        long long rel = exp->ms - (long long)rcache_now_ms(RCACHE__CACHE(c));
-        if (rel > 0) {
-            o.ttl_ms = rel;
-        } else {
-            o.ttl_ms = 1; /* stored, then expired at once below */
-            past_at = exp->ms;
-        }
+        o.ttl_ms = exp->ms;
+        o.flags |= RCACHE_SET_EXPIRE_AT;
     } else if (exp->kind == 3) {
         o.ttl_ms = RCACHE_TTL_KEEP;
     }
-    int rc = rcache_set_ex(RCACHE__CACHE(c), RCACHE__KEY(*key), val->ptr, val->len, &o,
-                           want_old ? old : NULL);
-    if (rc == RCACHE_OK && past_at >= 0)
-        rcache_expire_at(RCACHE__CACHE(c), RCACHE__KEY(*key), (uint64_t)past_at);
-    return rc;
+    return rcache_set_ex(RCACHE__CACHE(c), RCACHE__KEY(*key), val->ptr, val->len, &o,
+                         want_old ? old : NULL);
 }
 
 void rcache__cmd_set(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
@@ -323,7 +321,6 @@ void rcache__cmd_msetnx(rcache__client_t *c, size_t argc, const rcache__arg_t *a
 
 typedef struct getex_ctx {
     const rcache__expire_opt_t *exp;
-    uint64_t now;
     int found;
     char *copy;   /* malloc'd copy of the value */
     size_t len;
@@ -346,10 +343,8 @@ static int getex_cb(rcache_update_t *u, void *arg) {
     case 1:
         u->ttl_ms = g->exp->ms;
         return RCACHE_UPDATE_TTL;
-    case 2:
-        if ((uint64_t)g->exp->ms <= g->now)
-            return RCACHE_UPDATE_DELETE;
-        u->expire_at_ms = (uint64_t)g->exp->ms;
+    case 2: /* not after u->now_ms: the library deletes the key */
+        u->expire_at_ms = g->exp->ms > 0 ? (uint64_t)g->exp->ms : 1;
         return RCACHE_UPDATE_TTL;
     case 4:
         u->ttl_ms = 0;
@@ -372,7 +367,7 @@ void rcache__cmd_getex(rcache__client_t *c, size_t argc, const rcache__arg_t *ar
         rcache__reply_null(c);
         return;
     }
-    getex_ctx_t g = {&exp, rcache_now_ms(RCACHE__CACHE(c)), 0, NULL, 0};
+    getex_ctx_t g = {&exp, 0, NULL, 0};
     int rc = rcache_update(RCACHE__CACHE(c), RCACHE__KEY(argv[1]), getex_cb, &g);
     if (rc == E_NOMEM)
         rc = RCACHE_ENOMEM;

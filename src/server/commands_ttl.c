@@ -4,7 +4,10 @@
  *
  * The conditional forms compare against the key's current TTL and change
  * it in one rcache_update() callback, so the check and the change are
- * atomic. A time at or before now deletes the key, as in Redis.
+ * atomic, and all of it uses the one time the library read under the lock
+ * (u->now_ms). A time at or before now deletes the key, as in Redis.
+ * Absolute times arrive and leave in wall time; the cache keeps them on its
+ * own clock (rcache__wall_to_cache_ms / rcache__cache_to_wall_ms).
  */
 #include "keyargs.h"
 
@@ -17,8 +20,8 @@
 #define EXP_LT 8
 
 typedef struct expire_ctx {
-    long long when;  /* absolute ms */
-    long long now;
+    long long when;  /* relative ms, or absolute ms on the cache clock */
+    int relative;
     int flags;
     int result;
 } expire_ctx_t;
@@ -28,19 +31,23 @@ static int expire_cb(rcache_update_t *u, void *arg) {
     x->result = 0;
     if (!u->found)
         return RCACHE_UPDATE_KEEP;
-    long long cur = u->old_ttl_ms < 0 ? -1 : x->now + u->old_ttl_ms;
+    long long now = (long long)u->now_ms, when = x->when;
+    if (x->relative && __builtin_add_overflow(now, x->when, &when))
+        when = LLONG_MAX;
+    /* found: old_ttl_ms is -1 (no expiry) or >= 1, never "expired" */
+    long long cur = u->old_ttl_ms < 0 ? -1 : now + u->old_ttl_ms;
     if ((x->flags & EXP_NX) && cur != -1)
         return RCACHE_UPDATE_KEEP;
     if ((x->flags & EXP_XX) && cur == -1)
         return RCACHE_UPDATE_KEEP;
-    if ((x->flags & EXP_GT) && (cur == -1 || x->when <= cur))
+    if ((x->flags & EXP_GT) && (cur == -1 || when <= cur))
         return RCACHE_UPDATE_KEEP;
-    if ((x->flags & EXP_LT) && cur != -1 && x->when >= cur)
+    if ((x->flags & EXP_LT) && cur != -1 && when >= cur)
         return RCACHE_UPDATE_KEEP;
     x->result = 1;
-    if (x->when <= x->now)
+    if (when <= now)
         return RCACHE_UPDATE_DELETE;
-    u->expire_at_ms = (uint64_t)x->when;
+    u->expire_at_ms = (uint64_t)when;
     return RCACHE_UPDATE_TTL;
 }
 
@@ -82,19 +89,20 @@ static void expire_generic(rcache__client_t *c, size_t argc, const rcache__arg_t
         }
         when *= 1000;
     }
-    long long now = (long long)rcache_now_ms(RCACHE__CACHE(c));
     if (relative) {
-        if (when > LLONG_MAX - now) {
+        long long now = (long long)rcache_now_ms(RCACHE__CACHE(c));
+        if (when > LLONG_MAX - now) { /* as Redis: the sum must fit */
             rcache__reply_errorf(c, "ERR invalid expire time in '%s' command", name);
             return;
         }
-        when += now;
+    } else {
+        when = rcache__wall_to_cache_ms(c, when);
     }
     if (!rcache__key_valid(&argv[1])) {
         rcache__reply_int(c, 0);
         return;
     }
-    expire_ctx_t x = {when, now, flags, 0};
+    expire_ctx_t x = {when, relative, flags, 0};
     int rc = rcache_update(RCACHE__CACHE(c), RCACHE__KEY(argv[1]), expire_cb, &x);
     if (rc != RCACHE_OK)
         rcache__reply_lib_error(c, rc);
@@ -115,11 +123,24 @@ void rcache__cmd_pexpireat(rcache__client_t *c, size_t argc, const rcache__arg_t
     expire_generic(c, argc, argv, 0, 0, "pexpireat");
 }
 
-/* mode: 0 TTL (s), 1 PTTL (ms), 2 EXPIRETIME (s), 3 PEXPIRETIME (ms). */
+/* mode: 0 TTL (s), 1 PTTL (ms), 2 EXPIRETIME (s), 3 PEXPIRETIME (ms).
+ * EXPIRETIME is the stored expiry itself (entry info), turned into wall
+ * time: no second clock reading, no sum that can overflow. */
 static void ttl_generic(rcache__client_t *c, const rcache__arg_t *key, int mode) {
     int64_t ttl = 0;
-    if (!rcache__key_valid(key) ||
-        rcache_ttl(RCACHE__CACHE(c), RCACHE__KEY(*key), &ttl) != RCACHE_OK) {
+    rcache_entry_info_t info;
+    int rc;
+    if (!rcache__key_valid(key)) {
+        rcache__reply_int(c, -2);
+        return;
+    }
+    if (mode >= 2) {
+        rc = rcache_entry_info(RCACHE__CACHE(c), RCACHE__KEY(*key), &info);
+        ttl = info.ttl_ms;
+    } else {
+        rc = rcache_ttl(RCACHE__CACHE(c), RCACHE__KEY(*key), &ttl);
+    }
+    if (rc != RCACHE_OK) {
         rcache__reply_int(c, -2);
         return;
     }
@@ -127,11 +148,9 @@ static void ttl_generic(rcache__client_t *c, const rcache__arg_t *key, int mode)
         rcache__reply_int(c, -1);
         return;
     }
-    long long v = ttl;
-    if (mode >= 2)
-        v += (long long)rcache_now_ms(RCACHE__CACHE(c));
+    long long v = mode >= 2 ? rcache__cache_to_wall_ms(c, info.expire_at_ms) : ttl;
     if (mode == 0 || mode == 2)
-        v = (v + 500) / 1000;
+        v = v / 1000 + (v % 1000 >= 500); /* rounded, without v + 500 */
     rcache__reply_int(c, v);
 }
 

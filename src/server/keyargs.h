@@ -9,6 +9,8 @@
 
 #include "command.h"
 
+#include <limits.h>
+
 #define RCACHE__CACHE(c) ((c)->srv->cache)
 #define RCACHE__KEY(a) (a).ptr, (a).len
 /* Largest string value, as Redis's proto-max-bulk-len. */
@@ -36,7 +38,24 @@ static inline int rcache__key_valid(const rcache__arg_t *k) {
 /* Parse the expire-time arguments shared by SET and GETEX. */
 typedef struct rcache__expire_opt {
     int kind;        /* 0 none, 1 relative ms, 2 absolute ms, 3 keepttl, 4 persist */
-    long long ms;    /* relative ms or absolute ms */
+    long long ms;    /* relative ms, or absolute ms on the cache clock */
 } rcache__expire_opt_t;
+
+/* Absolute times: clients speak wall time (EXAT, PXAT, EXPIREAT,
+ * EXPIRETIME), the cache keeps expiry on its own monotonic clock (see
+ * rcache_wall_offset_ms). Both conversions saturate. */
+static inline long long rcache__wall_to_cache_ms(rcache__client_t *c, long long wall_ms) {
+    long long at;
+    if (__builtin_sub_overflow(wall_ms, (long long)rcache_wall_offset_ms(RCACHE__CACHE(c)),
+                               &at))
+        at = wall_ms < 0 ? LLONG_MIN : LLONG_MAX;
+    return at;
+}
+static inline long long rcache__cache_to_wall_ms(rcache__client_t *c, uint64_t at_ms) {
+    long long wall, at = at_ms > (uint64_t)LLONG_MAX ? LLONG_MAX : (long long)at_ms;
+    if (__builtin_add_overflow(at, (long long)rcache_wall_offset_ms(RCACHE__CACHE(c)), &wall))
+        wall = LLONG_MAX;
+    return wall;
+}
 
 #endif /* RCACHE_SERVER_KEYARGS_H */

@@ -40,7 +40,10 @@ static int put_key(json_t *o, const void *key, size_t len) {
     return 0;
 }
 
-static json_t *entry_object(const rcache_entry_info_t *e, uint64_t now_ms) {
+/* now_ms and the entry's times are on the cache clock; wall_off_ms
+ * (rcache_wall_offset_ms) turns the two absolute ones into wall time. */
+static json_t *entry_object(const rcache_entry_info_t *e, uint64_t now_ms,
+                            int64_t wall_off_ms) {
     json_t *o = json_object();
     if (!o || put_key(o, e->key, e->key_len) != 0) {
         json_decref(o);
@@ -49,10 +52,10 @@ static json_t *entry_object(const rcache_entry_info_t *e, uint64_t now_ms) {
     json_object_set_new(o, "type", json_string(e->is_object ? "object" : "string"));
     json_object_set_new(o, "size_bytes", ju64(e->size_bytes));
     json_object_set_new(o, "value_bytes", ju64(e->value_len));
-    json_object_set_new(o, "created_at", json_real(secs(e->created_at_ms)));
+    json_object_set_new(o, "created_at", json_real(secs(e->created_at_ms + (uint64_t)wall_off_ms)));
     json_object_set_new(o, "age_seconds",
                         json_real(now_ms > e->created_at_ms ? secs(now_ms - e->created_at_ms) : 0.0));
-    json_object_set_new(o, "last_access_at", json_real(secs(e->last_access_ms)));
+    json_object_set_new(o, "last_access_at", json_real(secs(e->last_access_ms + (uint64_t)wall_off_ms)));
     json_object_set_new(o, "idle_seconds",
                         json_real(now_ms > e->last_access_ms ? secs(now_ms - e->last_access_ms) : 0.0));
     json_object_set_new(o, "access_count", ju64(e->access_count));
@@ -128,7 +131,7 @@ void rcache__admin_h_entries(rcache__admin_t *a, struct evhttp_request *req,
     now = rcache_now_ms(a->cache);
     arr = json_array();
     for (size_t i = 0; arr && i < page.count; i++) {
-        json_t *e = entry_object(&page.entries[i], now);
+        json_t *e = entry_object(&page.entries[i], now, rcache_wall_offset_ms(a->cache));
         if (!e || json_array_append_new(arr, e) != 0) {
             json_decref(arr);
             arr = NULL;
@@ -197,7 +200,8 @@ void rcache__admin_h_entry(rcache__admin_t *a, struct evhttp_request *req,
     }
     rc = rcache_entry_info(a->cache, key, key_len, &info);
     if (rc == RCACHE_OK) {
-        json_t *e = entry_object(&info, rcache_now_ms(a->cache));
+        json_t *e = entry_object(&info, rcache_now_ms(a->cache),
+                                 rcache_wall_offset_ms(a->cache));
         rcache__admin_reply_json(req, 200,
                                  e ? json_pack("{s:s, s:o}", "status", "success", "entry", e)
                                    : NULL);
