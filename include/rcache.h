@@ -141,7 +141,7 @@ typedef struct rcache_config {
 
 /**
  * @brief Fill a config with the defaults: 1000 items, 512 MiB, 24 h TTL,
- *        shards chosen at open (0), enabled, real-time clock.
+ *        shards chosen at open (0), enabled, the default (monotonic) clock.
  * @param[out] cfg the config to fill.
  */
 void rcache_config_init(rcache_config_t *cfg);
