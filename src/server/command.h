@@ -163,11 +163,27 @@ struct rcache__client {
     rcache__client_t *gprev, *gnext; /* server registry (clients_lock) */
 };
 
+/* The cache settings last pushed to the cache (server.c; apply_lock). */
+typedef struct rcache__cache_settings {
+    uint64_t max_items, max_bytes, default_ttl_ms;
+    int disabled;
+} rcache__cache_settings_t;
+
 /* The main loop, listeners, workers and timers are opaque here and belong
- * to server.c and net.c; commands read the settings, cache and figures. */
+ * to server.c and net.c; commands read the settings, cache and figures.
+ *
+ * Settings (one owner: server.c's rcache__server_config_update(), used by
+ * CONFIG SET and the admin API alike): the runtime options of cfg (those
+ * CONFIG SET accepts, and `disabled`) are read and written only under
+ * cfg_lock; every other field of cfg is written only before the worker
+ * threads start and never after, so any thread may read it without the
+ * lock (the main thread does: keepalive on accept, the unix socket path at
+ * shutdown). Lock order: apply_lock before cfg_lock. */
 struct rcache__server {
-    rcache__config_t cfg;         /* live settings; cfg_lock */
+    rcache__config_t cfg;         /* settings; runtime ones under cfg_lock */
     pthread_mutex_t cfg_lock;
+    pthread_mutex_t apply_lock;   /* orders pushes of cfg to the cache */
+    rcache__cache_settings_t applied; /* what the cache has; apply_lock */
     rcache_t *cache;
     struct event_base *base;      /* main thread */
     struct evconnlistener *tcp, *unix_l;
@@ -210,9 +226,22 @@ const char *rcache__client_event_method(rcache__client_t *c);
 uint64_t rcache__server_commands(rcache__server_t *s);
 uint64_t rcache__server_calls(rcache__server_t *s, int id);
 void rcache__server_reset_stats(rcache__server_t *s);
-/* Push s->cfg to the cache and hot-path copies (cfg_lock held or start;
- * server.c). */
-void rcache__server_apply_config(rcache__server_t *s);
+/* Change the live settings (server.c), the one way to do so after start:
+ * under cfg_lock, edit(next, ctx) gets a copy of the current settings to
+ * change (and validate; it must not reply or block), and when it returns 0
+ * the runtime settings it changed replace the live ones and the hot-path
+ * copies and log level are updated, still under the lock. Then, outside
+ * cfg_lock (a lower limit can evict a lot; AUTH and CONFIG GET go on), the
+ * cache gets the limits, default TTL and disabled mode that differ from
+ * what it has. Those pushes are serialised by apply_lock and each pushes
+ * the settings current when it runs, so two concurrent changes leave the
+ * cache with the settings of the later one. Returns 0, edit's non-zero
+ * result (use positive values), or -1 when out of memory (nothing
+ * changed). Called from any thread except with cfg_lock or apply_lock
+ * held. */
+typedef int (*rcache__config_edit_fn)(rcache__config_t *next, void *ctx);
+int rcache__server_config_update(rcache__server_t *s, rcache__config_edit_fn edit,
+                                 void *ctx);
 /* Ask the main loop to shut down (SHUTDOWN command; server.c). */
 void rcache__server_request_shutdown(rcache__server_t *s);
 

@@ -272,73 +272,83 @@ static void config_get(rcache__client_t *c, size_t argc, const rcache__arg_t *ar
     evbuffer_free(b);
 }
 
+/* CONFIG SET's edit of the settings (under cfg_lock, server.c): apply
+ * every pair to next or stop at the first bad one. Replies only after. */
+struct config_set_edit {
+    size_t argc;
+    const rcache__arg_t *argv;
+    size_t bad;          /* index of the failing name */
+    char name[64];       /* that name, lower case ("" if not text) */
+    const char *fail;    /* why it was refused */
+    char err[512];
+};
+
+enum { EDIT_UNKNOWN = 1, EDIT_REFUSED = 2, EDIT_NOMEM = 3 };
+
+static int config_set_one(rcache__config_t *next, struct config_set_edit *e,
+                          const char *name, const char *value) {
+    int known = name[0] && rcache__config_get(next, name, e->err, sizeof e->err) == 0;
+    e->fail = NULL;
+    if (!strcmp(name, "maxmemory-policy")) {
+        if (strcasecmp(value, "allkeys-lru") != 0)
+            e->fail = "rcached only supports allkeys-lru";
+    } else if (!strcmp(name, "save")) {
+        if (value[0])
+            e->fail = "rcached does not persist data; only \"\" is accepted";
+    } else if (!strcmp(name, "appendonly")) {
+        if (strcasecmp(value, "no") != 0)
+            e->fail = "rcached does not persist data; only no is accepted";
+    } else if (!known) {
+        return EDIT_UNKNOWN;
+    } else if (!rcache__config_runtime(name)) {
+        e->fail = "can't set immutable config";
+    } else if (rcache__config_set(next, name, value, e->err, sizeof e->err) != 0) {
+        e->fail = e->err;
+    }
+    return e->fail ? EDIT_REFUSED : 0;
+}
+
+static int config_set_edit(rcache__config_t *next, void *ctx) {
+    struct config_set_edit *e = ctx;
+    for (size_t i = 2; i < e->argc; i += 2) {
+        const rcache__arg_t *n = &e->argv[i], *v = &e->argv[i + 1];
+        char *name = e->name;
+        if (rcache__arg_cstr(n, name, sizeof e->name) != 0 || memchr(name, 0, n->len))
+            name[0] = '\0';
+        rcache__lower_copy(name, name, strlen(name));
+        char *value = malloc(v->len + 1);
+        if (!value)
+            return EDIT_NOMEM;
+        memcpy(value, v->ptr, v->len);
+        value[v->len] = '\0';
+        e->bad = i;
+        int rc = config_set_one(next, e, name, value);
+        free(value);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static void config_set(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
-    rcache__server_t *s = c->srv;
     if (argc < 4 || (argc - 2) % 2 != 0) {
         rcache__reply_arity(c, "config|set");
         return;
     }
-    rcache__config_t tmp;
-    pthread_mutex_lock(&s->cfg_lock);
-    if (rcache__config_copy(&tmp, &s->cfg) != 0) {
-        pthread_mutex_unlock(&s->cfg_lock);
-        rcache__config_free(&tmp);
+    struct config_set_edit e = {.argc = argc, .argv = argv};
+    int rc = rcache__server_config_update(c->srv, config_set_edit, &e);
+    if (rc == 0) {
+        rcache__reply_ok(c);
+    } else if (rc == EDIT_UNKNOWN) {
+        const rcache__arg_t *n = &argv[e.bad];
+        rcache__reply_errorf(c, "ERR Unknown option or number of arguments for CONFIG SET - '%.*s'",
+                             (int)(n->len > 128 ? 128 : n->len), n->ptr);
+    } else if (rc == EDIT_REFUSED) {
+        rcache__reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+                             e.name, e.fail);
+    } else {
         rcache__reply_lib_error(c, RCACHE_ENOMEM);
-        return;
     }
-    for (size_t i = 2; i < argc; i += 2) {
-        char name[64], *value = NULL;
-        if (rcache__arg_cstr(&argv[i], name, sizeof name) != 0 || memchr(name, 0, argv[i].len)) {
-            name[0] = '\0';
-        }
-        rcache__lower_copy(name, name, strlen(name));
-        value = malloc(argv[i + 1].len + 1);
-        if (!value) {
-            pthread_mutex_unlock(&s->cfg_lock);
-            rcache__config_free(&tmp);
-            rcache__reply_lib_error(c, RCACHE_ENOMEM);
-            return;
-        }
-        memcpy(value, argv[i + 1].ptr, argv[i + 1].len);
-        value[argv[i + 1].len] = '\0';
-        const char *fail = NULL;
-        char err[512];
-        int known = name[0] && rcache__config_get(&tmp, name, err, sizeof err) == 0;
-        if (!strcmp(name, "maxmemory-policy")) {
-            if (strcasecmp(value, "allkeys-lru") != 0)
-                fail = "rcached only supports allkeys-lru";
-        } else if (!strcmp(name, "save")) {
-            if (value[0])
-                fail = "rcached does not persist data; only \"\" is accepted";
-        } else if (!strcmp(name, "appendonly")) {
-            if (strcasecmp(value, "no") != 0)
-                fail = "rcached does not persist data; only no is accepted";
-        } else if (!known) {
-            pthread_mutex_unlock(&s->cfg_lock);
-            rcache__config_free(&tmp);
-            rcache__reply_errorf(c, "ERR Unknown option or number of arguments for CONFIG SET - '%.*s'",
-                                 (int)(argv[i].len > 128 ? 128 : argv[i].len), argv[i].ptr);
-            free(value);
-            return;
-        } else if (!rcache__config_runtime(name)) {
-            fail = "can't set immutable config";
-        } else if (rcache__config_set(&tmp, name, value, err, sizeof err) != 0) {
-            fail = err;
-        }
-        free(value);
-        if (fail) {
-            pthread_mutex_unlock(&s->cfg_lock);
-            rcache__config_free(&tmp);
-            rcache__reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
-                                 name, fail);
-            return;
-        }
-    }
-    rcache__config_free(&s->cfg);
-    s->cfg = tmp;
-    rcache__server_apply_config(s);
-    pthread_mutex_unlock(&s->cfg_lock);
-    rcache__reply_ok(c);
 }
 
 void rcache__cmd_config(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {

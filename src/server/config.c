@@ -298,6 +298,51 @@ int rcache__config_copy(rcache__config_t *dst, const rcache__config_t *src) {
     return rc;
 }
 
+/* Move one option's value from next to live; 1 if it differed. */
+static int take_field(rcache__config_t *live, rcache__config_t *next, size_t off,
+                      enum opt_type type) {
+    char *lf = (char *)live + off, *nf = (char *)next + off;
+    switch (type) {
+    case T_STR: {
+        char **lp = (char **)(void *)lf, **np = (char **)(void *)nf;
+        int same = (!*lp && !*np) || (*lp && *np && !strcmp(*lp, *np));
+        if (same)
+            return 0;
+        char *t = *lp; /* swap: next keeps the old string to free */
+        *lp = *np;
+        *np = t;
+        return 1;
+    }
+    case T_BOOL:
+    case T_LOGLEVEL: {
+        int *li = (int *)(void *)lf, *ni = (int *)(void *)nf;
+        if (*li == *ni)
+            return 0;
+        *li = *ni;
+        return 1;
+    }
+    case T_UINT:
+    case T_SIZE:
+    case T_OCTAL: {
+        uint64_t *lu = (uint64_t *)(void *)lf, *nu = (uint64_t *)(void *)nf;
+        if (*lu == *nu)
+            return 0;
+        *lu = *nu;
+        return 1;
+    }
+    }
+    return 0;
+}
+
+size_t rcache__config_take_runtime(rcache__config_t *live, rcache__config_t *next) {
+    size_t changed = 0;
+    for (size_t i = 0; i < NOPTS; i++)
+        if (OPTS[i].runtime)
+            changed += (size_t)take_field(live, next, OPTS[i].off, OPTS[i].type);
+    changed += (size_t)take_field(live, next, F(disabled), T_BOOL);
+    return changed;
+}
+
 int rcache__config_set(rcache__config_t *cfg, const char *name,
                        const char *value, char *err, size_t errlen) {
     char nb[80];

@@ -35,7 +35,7 @@ typedef struct rcache__config {
     uint64_t max_items;       /* default 0 = unbounded */
     uint64_t default_ttl_ms;  /* default 0 = no expiry */
     uint64_t shards;          /* 0 = library default */
-    int disabled;             /* DISABLE_RESULT_CACHE */
+    int disabled;             /* DISABLE_RESULT_CACHE; admin cache_enabled */
     /* clients */
     uint64_t maxclients;      /* default 10000 */
     uint64_t timeout_s;       /* idle timeout, 0 = never */
@@ -65,6 +65,15 @@ void rcache__config_defaults(rcache__config_t *cfg);
 void rcache__config_free(rcache__config_t *cfg);
 /* Deep copy (dst is overwritten, not freed first). 0 or -1 (no memory). */
 int rcache__config_copy(rcache__config_t *dst, const rcache__config_t *src);
+
+/* Move the runtime settings (the options CONFIG SET may change, and
+ * `disabled`, which the admin API changes) from *next into *live and leave
+ * every other field of *live untouched: after start-up those stay as they
+ * were, so their strings are never freed under a reader (server.c). String
+ * ownership is swapped, so *next then holds the replaced strings and the
+ * caller frees it with rcache__config_free() as usual. Returns the number
+ * of fields whose value changed (0: nothing to apply). */
+size_t rcache__config_take_runtime(rcache__config_t *live, rcache__config_t *next);
 
 /* Set one option by name ("port", "max-items"...; case-insensitive; "_"
  * accepted for "-") from text. 0, or -1 with "…" naming it in err. */

@@ -1,9 +1,11 @@
 /*
  * hooks.c - the server's side of the admin API contract (admin.h): the
  * figures and per-command call counts the admin module reports, read from
- * the server's atomics so the admin thread never touches worker state.
+ * the server's atomics so the admin thread never touches worker state, and
+ * config changes, handed to the settings' one owner (server.c).
  */
 #include "admin/admin.h"
+#include "admin/admin_config.h"
 #include "admin/metrics.h"
 #include "server.h"
 
@@ -33,8 +35,27 @@ static void foreach_command(void *ctx,
     }
 }
 
+/* POST /api/cache/config: the same owner as CONFIG SET (server.c). */
+static int edit_from_admin(rcache__config_t *next, void *ctx) {
+    const rcache__admin_config_change_t *ch = ctx;
+    if (ch->set & RCACHE__CFG_MAX_ITEMS)
+        next->max_items = ch->max_items;
+    if (ch->set & RCACHE__CFG_MAX_BYTES)
+        next->maxmemory = ch->max_bytes;
+    if (ch->set & RCACHE__CFG_DEFAULT_TTL)
+        next->default_ttl_ms = ch->default_ttl_ms;
+    if (ch->set & RCACHE__CFG_ENABLED)
+        next->disabled = !ch->enabled;
+    return 0;
+}
+
+static int set_config(void *ctx, const struct rcache__admin_config_change *ch) {
+    return rcache__server_config_update(ctx, edit_from_admin, (void *)ch) == 0 ? 0 : -1;
+}
+
 void rcache__server_hooks_init(rcache__server_t *s, struct rcache__server_hooks *h) {
     h->ctx = s;
+    h->set_config = set_config;
     h->figures = figures;
     h->foreach_command = foreach_command;
 }

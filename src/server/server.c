@@ -4,6 +4,11 @@
  * live configuration to the cache and the hot-path copies, run the main
  * event loop, and shut down gracefully on SIGTERM, SIGINT or SHUTDOWN.
  *
+ * It owns the live settings: CONFIG SET and the admin API both change them
+ * through rcache__server_config_update(), which replaces only the runtime
+ * options (the rest stay as start-up left them, readable without a lock)
+ * and pushes to the cache only what changed (command.h has the rules).
+ *
  * Everything the subsystems share lives in one rcache__server_t (its
  * settings parsed by main.c) passed down; this file sequences start and
  * stop and owns the main thread's timers and signal events.
@@ -49,16 +54,61 @@ void rcache__server_request_shutdown(rcache__server_t *s) {
     event_active(s->stop_timer, EV_TIMEOUT, 0);
 }
 
-/* Push the live settings to the cache and the hot-path copies. */
-void rcache__server_apply_config(rcache__server_t *s) {
-    rcache_set_limits(s->cache, s->cfg.max_items, s->cfg.maxmemory);
-    rcache_set_default_ttl(s->cache, s->cfg.default_ttl_ms);
+/* Copy the runtime settings read on hot paths into their atomics and set
+ * the log level (cfg_lock held, or at start). */
+static void apply_hot_settings(rcache__server_t *s) {
     atomic_store(&s->maxclients, s->cfg.maxclients);
     atomic_store(&s->timeout_s, s->cfg.timeout_s);
     atomic_store(&s->query_buf_limit, s->cfg.query_buf_limit);
     atomic_store(&s->output_buf_limit, s->cfg.output_buf_limit);
     atomic_store(&s->auth_required, s->cfg.requirepass != NULL);
     rcache__log_set_level(s->cfg.loglevel);
+}
+
+static rcache__cache_settings_t cache_settings_of(const rcache__config_t *cfg) {
+    rcache__cache_settings_t cs = {cfg->max_items, cfg->maxmemory, cfg->default_ttl_ms,
+                                   cfg->disabled};
+    return cs;
+}
+
+/* Push to the cache what differs between the live settings and what it
+ * has. Outside cfg_lock: lowering a limit evicts under the shard locks and
+ * may take long. apply_lock serialises the pushes, and each reads the
+ * settings current when it holds it, so the cache ends with the latest
+ * settings whatever order two concurrent changes reach here in. */
+static void apply_cache_settings(rcache__server_t *s) {
+    pthread_mutex_lock(&s->apply_lock);
+    pthread_mutex_lock(&s->cfg_lock);
+    rcache__cache_settings_t want = cache_settings_of(&s->cfg);
+    pthread_mutex_unlock(&s->cfg_lock);
+    rcache__cache_settings_t *have = &s->applied;
+    if (want.max_items != have->max_items || want.max_bytes != have->max_bytes)
+        rcache_set_limits(s->cache, want.max_items, want.max_bytes);
+    if (want.default_ttl_ms != have->default_ttl_ms)
+        rcache_set_default_ttl(s->cache, want.default_ttl_ms);
+    if (want.disabled != have->disabled)
+        rcache_set_disabled(s->cache, want.disabled);
+    *have = want;
+    pthread_mutex_unlock(&s->apply_lock);
+}
+
+int rcache__server_config_update(rcache__server_t *s, rcache__config_edit_fn edit,
+                                 void *ctx) {
+    rcache__config_t next;
+    size_t changed = 0;
+    int rc;
+    pthread_mutex_lock(&s->cfg_lock);
+    rc = rcache__config_copy(&next, &s->cfg) != 0 ? -1 : edit(&next, ctx);
+    if (rc == 0) {
+        changed = rcache__config_take_runtime(&s->cfg, &next);
+        if (changed)
+            apply_hot_settings(s);
+    }
+    pthread_mutex_unlock(&s->cfg_lock);
+    rcache__config_free(&next);
+    if (changed)
+        apply_cache_settings(s);
+    return rc;
 }
 
 static uint64_t now_us(void) {
@@ -154,7 +204,8 @@ static int open_cache(rcache__server_t *s) {
         rcache__log(RCACHE__LOG_WARNING, "cannot open the cache: %s", rcache_strerror(rc));
         return -1;
     }
-    rcache__server_apply_config(s);
+    s->applied = cache_settings_of(&s->cfg);
+    apply_hot_settings(s);
     return 0;
 }
 
@@ -198,6 +249,7 @@ static void shutdown_server(rcache__server_t *s) {
     rcache_close(s->cache);
     rcache__config_free(&s->cfg);
     pthread_mutex_destroy(&s->cfg_lock);
+    pthread_mutex_destroy(&s->apply_lock);
     pthread_mutex_destroy(&s->clients_lock);
 }
 
@@ -228,6 +280,7 @@ int rcache__server_run(rcache__server_t *s) {
     s->nworkers = s->cfg.threads ? (int)s->cfg.threads : (cores > 0 ? (int)cores : 1);
     adjust_fd_limit(s);
     pthread_mutex_init(&s->cfg_lock, NULL);
+    pthread_mutex_init(&s->apply_lock, NULL);
     pthread_mutex_init(&s->clients_lock, NULL);
     s->start_ms = rcache__wall_ms();
     make_run_id(s->run_id);

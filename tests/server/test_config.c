@@ -280,12 +280,56 @@ static void test_copy_and_table(void **state) {
     assert_string_equal(rcache__loglevel_name(RCACHE__LOG_VERBOSE), "verbose");
 }
 
+/* The live settings' one writer replaces only the runtime options (and
+ * `disabled`): the others keep their values and their strings, which the
+ * main thread reads without a lock (issue 10, item 6). */
+static void test_take_runtime(void **state) {
+    (void)state;
+    rcache__config_t live, next;
+    char err[128];
+    rcache__config_defaults(&live);
+    assert_int_equal(rcache__config_set(&live, "unixsocket", "/tmp/a.sock", err, sizeof err), 0);
+    const char *sock = live.unixsocket, *bind = live.bind;
+    assert_int_equal(rcache__config_copy(&next, &live), 0);
+    assert_int_equal(rcache__config_take_runtime(&live, &next), 0);
+    assert_int_equal(rcache__config_set(&next, "requirepass", "pw", err, sizeof err), 0);
+    assert_int_equal(rcache__config_set(&next, "maxmemory", "1mb", err, sizeof err), 0);
+    assert_int_equal(rcache__config_set(&next, "loglevel", "warning", err, sizeof err), 0);
+    next.disabled = 1;
+    /* Non-runtime fields edited in next are not taken. */
+    assert_int_equal(rcache__config_set(&next, "unixsocket", "/tmp/b.sock", err, sizeof err), 0);
+    assert_int_equal(rcache__config_set(&next, "tcp-keepalive", "5", err, sizeof err), 0);
+    assert_int_equal(rcache__config_set(&next, "bind", "::1", err, sizeof err), 0);
+    assert_int_equal(rcache__config_take_runtime(&live, &next), 4);
+    assert_string_equal(live.requirepass, "pw");
+    assert_null(next.requirepass); /* swapped: next owns the old value */
+    assert_int_equal(live.maxmemory, 1024 * 1024);
+    assert_int_equal(live.loglevel, RCACHE__LOG_WARNING);
+    assert_int_equal(live.disabled, 1);
+    assert_ptr_equal(live.unixsocket, sock);
+    assert_string_equal(live.unixsocket, "/tmp/a.sock");
+    assert_ptr_equal(live.bind, bind);
+    assert_int_equal(live.tcp_keepalive, 300);
+    rcache__config_free(&next);
+    /* Clearing a string option and a second, equal take. */
+    assert_int_equal(rcache__config_copy(&next, &live), 0);
+    assert_int_equal(rcache__config_set(&next, "requirepass", "", err, sizeof err), 0);
+    assert_int_equal(rcache__config_take_runtime(&live, &next), 1);
+    assert_null(live.requirepass);
+    assert_string_equal(next.requirepass, "pw");
+    rcache__config_free(&next);
+    assert_int_equal(rcache__config_copy(&next, &live), 0);
+    assert_int_equal(rcache__config_take_runtime(&live, &next), 0);
+    rcache__config_free(&next);
+    rcache__config_free(&live);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),          cmocka_unit_test(test_set_types),
         cmocka_unit_test(test_parse_text),        cmocka_unit_test(test_parse_text_garbage),
         cmocka_unit_test(test_args),              cmocka_unit_test(test_precedence),
-        cmocka_unit_test(test_copy_and_table),
+        cmocka_unit_test(test_copy_and_table),    cmocka_unit_test(test_take_runtime),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,6 +39,8 @@ typedef struct rcache__server_figures {
     uint64_t rss_bytes;            /* resident set size */
 } rcache__server_figures_t;
 
+struct rcache__admin_config_change; /* admin_config.h */
+
 typedef struct rcache__server_hooks {
     void *ctx;
     /* Fill *out with current figures. */
@@ -48,6 +50,12 @@ typedef struct rcache__server_hooks {
     void (*foreach_command)(void *ctx,
                             void (*fn)(const char *name, uint64_t calls, void *arg),
                             void *arg);
+    /* Change the cache settings (POST /api/cache/config): only the fields
+     * whose bit is in ch->set. The server owns its settings: it records
+     * the change where CONFIG GET/SET see it and applies it to the cache
+     * before returning. 0, or -1 (out of memory; nothing changed). NULL:
+     * no server owns them, the admin module changes the cache itself. */
+    int (*set_config)(void *ctx, const struct rcache__admin_config_change *ch);
 } rcache__server_hooks_t;
 
 typedef struct rcache__admin rcache__admin_t;

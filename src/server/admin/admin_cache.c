@@ -84,6 +84,21 @@ static json_t *config_object(rcache__admin_t *a) {
                      "cache_enabled", !c.disabled, "shards", (int)c.shards);
 }
 
+/* A change applied to the cache directly, when no server owns the
+ * settings (the admin module on its own, as in tests/admin). */
+static void apply_to_cache(rcache_t *cache, const rcache__admin_config_change_t *ch) {
+    if (ch->set & (RCACHE__CFG_MAX_ITEMS | RCACHE__CFG_MAX_BYTES)) {
+        rcache_config_t cur;
+        rcache_get_config(cache, &cur);
+        rcache_set_limits(cache, (ch->set & RCACHE__CFG_MAX_ITEMS) ? ch->max_items : cur.max_items,
+                          (ch->set & RCACHE__CFG_MAX_BYTES) ? ch->max_bytes : cur.max_bytes);
+    }
+    if (ch->set & RCACHE__CFG_DEFAULT_TTL)
+        rcache_set_default_ttl(cache, ch->default_ttl_ms);
+    if (ch->set & RCACHE__CFG_ENABLED)
+        rcache_set_disabled(cache, !ch->enabled);
+}
+
 void rcache__admin_h_config(rcache__admin_t *a, struct evhttp_request *req,
                             const char *rest, const char *query) {
     struct evbuffer *in;
@@ -120,16 +135,15 @@ void rcache__admin_h_config(rcache__admin_t *a, struct evhttp_request *req,
         return;
     }
     rcache_stats(a->cache, &before);
-    if (ch.set & (RCACHE__CFG_MAX_ITEMS | RCACHE__CFG_MAX_BYTES)) {
-        rcache_config_t cur;
-        rcache_get_config(a->cache, &cur);
-        rcache_set_limits(a->cache, (ch.set & RCACHE__CFG_MAX_ITEMS) ? ch.max_items : cur.max_items,
-                          (ch.set & RCACHE__CFG_MAX_BYTES) ? ch.max_bytes : cur.max_bytes);
+    if (a->hooks.set_config) {
+        /* The server owns the settings (CONFIG GET/SET see the change). */
+        if (a->hooks.set_config(a->hooks.ctx, &ch) != 0) {
+            rcache__admin_reply_error(req, 500, NULL, "out of memory");
+            return;
+        }
+    } else {
+        apply_to_cache(a->cache, &ch);
     }
-    if (ch.set & RCACHE__CFG_DEFAULT_TTL)
-        rcache_set_default_ttl(a->cache, ch.default_ttl_ms);
-    if (ch.set & RCACHE__CFG_ENABLED)
-        rcache_set_disabled(a->cache, !ch.enabled);
     rcache_stats(a->cache, &after);
     rcache__admin_reply_json(
         req, 200,
