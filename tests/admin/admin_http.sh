@@ -14,7 +14,8 @@ start() { # harness options...; sets PORT and HPID
   PORT=
   "$HARNESS" --port 0 "$@" >"$TMP/out" 2>"$TMP/err" &
   HPID=$!
-  for _ in $(seq 200); do
+  local deadline=$((SECONDS + HTTP_MAX_S))
+  while [ "$SECONDS" -lt "$deadline" ]; do
     PORT=$(sed -n 's/^PORT=//p' "$TMP/out")
     [ -n "$PORT" ] && return 0
     kill -0 "$HPID" 2>/dev/null || break
@@ -289,9 +290,10 @@ stop
 if [ -e "$TF" ]; then fail "token file left after stop"; else ok; fi
 
 # ---------------------------------------------------------------- session 2
-# Configured token, /metrics behind it, small body cap, short timeout.
+# Configured token, /metrics behind it, small body cap, a 5 s timeout (short
+# enough to see a slow client dropped, long enough for curl on a loaded machine).
 rm -f "$TMP"/xdg/*
-start --token s3cr3t-token --metrics-auth --max-body 1000 --timeout 1 || exit 1
+start --token s3cr3t-token --metrics-auth --max-body 1000 --timeout 5 || exit 1
 TOKEN=s3cr3t-token
 expect_eq "$(ls "$TMP/xdg" | wc -l)" 0 "no token file with a configured token"
 req GET /metrics
@@ -306,14 +308,14 @@ expect_code 413 "body over --max-body"
 head -c 990 /dev/zero | tr '\0' ' ' >"$TMP/b990"; echo '{}' >>"$TMP/b990"
 areq POST /api/cache/config --data-binary @"$TMP/b990"
 expect_code 200 "body under --max-body"
-# A half-open client (partial request line) is dropped after the timeout.
-t0=$(date +%s%N)
+# A half-open client (partial request line) is dropped after the timeout:
+# the server closes it (cat ends) long before our own deadline, which is
+# generous so a loaded machine cannot fail it (no time is asserted).
 exec 3<>"/dev/tcp/127.0.0.1/$PORT"
 printf 'GET /healthz HTTP/1.1\r\nHost: x' >&3
-timeout 5 cat <&3 >/dev/null; rc=$?
+timeout "$HTTP_MAX_S" cat <&3 >/dev/null; rc=$?
 exec 3<&-
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-if [ "$rc" -ne 124 ] && [ "$ms" -lt 4500 ]; then ok; else fail "slow client not timed out (rc $rc, $ms ms)"; fi
+if [ "$rc" -ne 124 ]; then ok; else fail "slow client not dropped within ${HTTP_MAX_S} s"; fi
 req GET /healthz
 expect_code 200 "serving after a slow client"
 stop

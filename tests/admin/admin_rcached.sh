@@ -28,12 +28,13 @@ export XDG_RUNTIME_DIR="$TMP/xdg"
 for _ in $(seq 20); do
   RPORT=$((20000 + RANDOM % 40000)); PORT=$((RPORT + 1))
   "$RCACHED" --port "$RPORT" --admin-port "$PORT" --threads 2 --max-items 0 \
-    --admin-timeout 5 >"$TMP/out" 2>"$TMP/err" &
+    --admin-timeout 60 >"$TMP/out" 2>"$TMP/err" &
   SPID=$!
-  for _ in $(seq 100); do
+  deadline=$((SECONDS + HTTP_MAX_S))
+  while [ "$SECONDS" -lt "$deadline" ]; do
     kill -0 "$SPID" 2>/dev/null || break
     if [ "$(rc PING 2>/dev/null)" = PONG ] &&
-       curl -s -m 2 -o /dev/null "http://127.0.0.1:$PORT/healthz"; then
+       curl -s -m "$HTTP_MAX_S" -o /dev/null "http://127.0.0.1:$PORT/healthz"; then
       break 2
     fi
     sleep 0.05
