@@ -618,7 +618,7 @@ int rcache_invalidate(rcache_t *c, const char *pattern, size_t pattern_len,
  * @brief Redis glob match: '*' any run, '?' one byte, "[abc]", "[a-z]",
  *        "[^a]", '\' escapes the next byte. Byte-wise, NUL bytes allowed.
  *        Case-sensitive. Unlike Redis, an unterminated '[' or a trailing '\'
- *        is an error rather than a literal.
+ *        is an error (see rcache_glob_match_lenient() for Redis's reading).
  * @return 1 on match, 0 on no match, RCACHE_EPATTERN if malformed.
  * Thread-safety: pure function.
  */
@@ -627,6 +627,23 @@ int rcache_glob_match(const char *pattern, size_t pattern_len,
 
 /** @brief Check a glob pattern. @return RCACHE_OK or RCACHE_EPATTERN. */
 int rcache_glob_validate(const char *pattern, size_t pattern_len);
+
+/**
+ * @brief Glob match that never refuses a pattern, for Redis-compatible
+ *        listings (rcached's KEYS and SCAN MATCH). A well-formed pattern
+ *        matches exactly as with rcache_glob_match(); a malformed one is
+ *        read as Redis 7.0 reads it: an unterminated '[' class takes the
+ *        rest of the pattern as its members (so "a[b" matches "ab", "[^"
+ *        any one byte, "[" nothing) and a trailing '\' is a literal '\'
+ *        ("a\" matches the two bytes a, \). Invalidation should use
+ *        rcache_glob_match() / rcache_invalidate(), which refuse them.
+ * @param[in] pattern,pattern_len the pattern (NULL only with length 0).
+ * @param[in] str,str_len the bytes to test (NULL only with length 0).
+ * @return 1 on match, 0 otherwise (also for NULL with a length).
+ * Thread-safety: pure function.
+ */
+int rcache_glob_match_lenient(const char *pattern, size_t pattern_len,
+                              const void *str, size_t str_len);
 
 /* ------------------------------------------------------------------ */
 /* Reconfiguration, maintenance                                        */

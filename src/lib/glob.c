@@ -8,8 +8,13 @@
  * allowed), "[^a]", and '\' escaping the next byte, case-sensitive.
  *
  * Unlike Redis, a malformed pattern (an unterminated '[' or a trailing '\')
- * is an error, so an operator's typo in an invalidation never silently
- * matches something else. Matching uses the classic single-backtrack
+ * is an error for rcache_glob_match(), so an operator's typo in an
+ * invalidation never silently matches something else. KEYS and SCAN MATCH
+ * must instead behave as Redis 7.0 does (clients rely on it), so
+ * rcache_glob_match_lenient() takes any pattern: a well-formed one means
+ * the same as above, a malformed one is read the way Redis 7.0's
+ * stringmatchlen() reads it (an unterminated class takes the rest of the
+ * pattern as its members, a trailing '\' is a literal '\'). Matching uses the classic single-backtrack
  * algorithm: on a mismatch it returns to the last '*' and lets it absorb one
  * more byte, so time is O(pattern x string) in the worst case, never
  * exponential, however many stars a hostile pattern has.
@@ -138,4 +143,102 @@ int rcache_glob_match(const char *pattern, size_t pattern_len, const void *str,
         return 0;
     return rcache__glob_match_valid(pattern, pattern_len,
                                     (const unsigned char *)str, str_len);
+}
+
+/* Redis 7.0's reading of the element at p[*pi] (not '*'), which may be
+ * malformed, against one byte; leaves *pi after the element. */
+static int lenient_elem(const char *p, size_t plen, size_t *pi, unsigned char ch) {
+    size_t i = *pi;
+    if (p[i] == '?') {
+        *pi = i + 1;
+        return 1;
+    }
+    if (p[i] == '\\') {
+        if (plen - i >= 2)
+            i++;
+        *pi = i + 1;
+        return (unsigned char)p[i] == ch;
+    }
+    if (p[i] != '[') {
+        *pi = i + 1;
+        return (unsigned char)p[i] == ch;
+    }
+    int negate = 0, match = 0;
+    i++;
+    if (i < plen && p[i] == '^') {
+        negate = 1;
+        i++;
+    }
+    for (;; i++) {
+        if (i >= plen) { /* unterminated: the class ends with the pattern */
+            i = plen - 1;
+            break;
+        }
+        if (p[i] == '\\' && plen - i >= 2) {
+            i++;
+            if ((unsigned char)p[i] == ch)
+                match = 1;
+        } else if (p[i] == ']') {
+            break;
+        } else if (plen - i >= 3 && p[i + 1] == '-') {
+            /* a range; its end byte is taken as is, even ']' or '\' */
+            unsigned char lo = (unsigned char)p[i], hi = (unsigned char)p[i + 2];
+            if (lo > hi) {
+                unsigned char t = lo;
+                lo = hi;
+                hi = t;
+            }
+            if (ch >= lo && ch <= hi)
+                match = 1;
+            i += 2;
+        } else if ((unsigned char)p[i] == ch) {
+            match = 1;
+        }
+    }
+    *pi = i + 1;
+    return negate ? !match : match;
+}
+
+/* The single-backtrack loop of rcache__glob_match_valid() over Redis 7.0's
+ * elements: each element still consumes exactly one byte, so returning to
+ * the last '*' stays exact. */
+static int lenient_match(const char *p, size_t plen, const unsigned char *s, size_t slen) {
+    size_t pi = 0, si = 0;
+    size_t star_p = (size_t)-1, star_s = 0;
+    while (si < slen) {
+        if (pi < plen) {
+            if (p[pi] == '*') {
+                while (pi < plen && p[pi] == '*')
+                    pi++;
+                if (pi == plen)
+                    return 1;
+                star_p = pi;
+                star_s = si;
+                continue;
+            }
+            size_t q = pi;
+            if (lenient_elem(p, plen, &q, s[si])) {
+                pi = q;
+                si++;
+                continue;
+            }
+        }
+        if (star_p == (size_t)-1)
+            return 0;
+        pi = star_p;
+        si = ++star_s;
+    }
+    while (pi < plen && p[pi] == '*')
+        pi++;
+    return pi == plen;
+}
+
+int rcache_glob_match_lenient(const char *pattern, size_t pattern_len,
+                              const void *str, size_t str_len) {
+    if ((!pattern && pattern_len) || (!str && str_len))
+        return 0;
+    if (rcache_glob_validate(pattern, pattern_len) == RCACHE_OK)
+        return rcache__glob_match_valid(pattern, pattern_len,
+                                        (const unsigned char *)str, str_len);
+    return lenient_match(pattern, pattern_len, (const unsigned char *)str, str_len);
 }

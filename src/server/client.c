@@ -25,8 +25,12 @@
 #include <unistd.h>
 
 #define READ_CHUNK 16384
-/* Query buffers larger than this are freed when they become empty. */
+/* Query buffers larger than this are freed when they become empty, and
+ * shrunk when less than a quarter is in use. */
 #define QBUF_KEEP ((size_t)32 * 1024)
+/* Argument arrays with more slots than this are freed after the command
+ * (a 1M-argument MSET must not pin 16 MiB for the connection's life). */
+#define ARGV_KEEP ((size_t)1024)
 
 static void on_read(evutil_socket_t fd, short what, void *arg);
 static void on_write(evutil_socket_t fd, short what, void *arg);
@@ -85,12 +89,7 @@ rcache__client_t *rcache__client_new(rcache__worker_t *w, evutil_socket_t fd,
     c->w = w;
     c->is_unix = is_unix;
     c->out = evbuffer_new();
-    rcache__resp_limits_t lim;
-    rcache__resp_limits_default(&lim);
-    uint64_t ql = atomic_load(&s->query_buf_limit);
-    if (ql && ql < lim.max_bulk_len)
-        lim.max_bulk_len = (size_t)ql;
-    if (!c->out || rcache__resp_parser_init(&c->parser, &lim) != 0) {
+    if (!c->out || rcache__resp_parser_init(&c->parser, NULL) != 0) {
         if (c->out)
             evbuffer_free(c->out);
         free(c);
@@ -168,12 +167,38 @@ void rcache__client_close(rcache__client_t *c) {
         event_base_loopbreak(w->base);
 }
 
+int rcache__client_output_over(rcache__client_t *c, size_t extra) {
+    if (c->flags & RCACHE__CLIENT_CLOSING)
+        return 1;
+    uint64_t olimit = atomic_load_explicit(&c->srv->output_buf_limit,
+                                           memory_order_relaxed);
+    if (!olimit || evbuffer_get_length(c->out) + extra <= olimit)
+        return 0;
+    rcache__log(RCACHE__LOG_WARNING,
+                "Client id=%llu addr=%s closed for overcoming of output buffer limits.",
+                (unsigned long long)c->id, c->addr);
+    c->flags |= RCACHE__CLIENT_CLOSING;
+    return 1;
+}
+
+/* The longest bulk argument accepted now: proto-max-bulk-len, and never
+ * more than the query buffer limit (read live, so CONFIG SET applies to
+ * connections already open). */
+static size_t bulk_limit(const rcache__server_t *s) {
+    uint64_t b = atomic_load_explicit(&s->proto_max_bulk_len, memory_order_relaxed);
+    uint64_t q = atomic_load_explicit(&s->query_buf_limit, memory_order_relaxed);
+    if (!b || (q && q < b))
+        b = q;
+    if (!b || b > SIZE_MAX)
+        b = SIZE_MAX;
+    return (size_t)b;
+}
+
 /* Parse and run every complete command in buf[0..len); returns the bytes
  * consumed. Stops early when the client is to be closed. */
 static size_t process(rcache__client_t *c, const char *buf, size_t len) {
     size_t off = 0;
-    uint64_t olimit = atomic_load_explicit(&c->srv->output_buf_limit,
-                                           memory_order_relaxed);
+    c->parser.lim.max_bulk_len = bulk_limit(c->srv);
     while (off < len && !(c->flags & (RCACHE__CLIENT_CLOSE_AFTER_REPLY |
                                       RCACHE__CLIENT_CLOSING))) {
         size_t argc = 0, consumed = 0;
@@ -194,13 +219,13 @@ static size_t process(rcache__client_t *c, const char *buf, size_t len) {
         if (argc == 0)
             continue;
         rcache__dispatch(c, argc, c->argv);
-        if (olimit && evbuffer_get_length(c->out) > olimit) {
-            rcache__log(RCACHE__LOG_WARNING,
-                        "Client id=%llu addr=%s closed for overcoming of output buffer limits.",
-                        (unsigned long long)c->id, c->addr);
-            c->flags |= RCACHE__CLIENT_CLOSING;
-            return len;
+        if (c->argv_cap > ARGV_KEEP) {
+            free(c->argv);
+            c->argv = NULL;
+            c->argv_cap = 0;
         }
+        if (rcache__client_output_over(c, 0))
+            return len;
     }
     return off;
 }
@@ -236,18 +261,71 @@ static int flush_out(rcache__client_t *c) {
     return 0;
 }
 
-static int ensure_qbuf(rcache__client_t *c, size_t need) {
-    if (c->qcap - c->qlen >= need)
+/* Make room for `room` more bytes of input. The buffer grows geometrically
+ * but never past what the command in progress still lacks (when the parser
+ * knows it) nor past the query buffer limit plus one read: the limit is
+ * checked before growing, not after. Returns 0, -1 out of memory, -2 over
+ * the limit. */
+static int ensure_qbuf(rcache__client_t *c, size_t room) {
+    if (c->qcap - c->qlen >= room)
         return 0;
-    size_t ncap = c->qcap ? c->qcap : READ_CHUNK;
-    while (ncap - c->qlen < need)
-        ncap *= 2;
+    size_t need = c->qlen + room;
+    uint64_t qlimit = atomic_load_explicit(&c->srv->query_buf_limit, memory_order_relaxed);
+    size_t most = qlimit && qlimit < SIZE_MAX - READ_CHUNK ? (size_t)qlimit + READ_CHUNK
+                                                           : SIZE_MAX;
+    if (need > most)
+        return -2;
+    size_t ncap = c->qcap && c->qcap <= SIZE_MAX / 2 ? c->qcap * 2 : READ_CHUNK;
+    size_t cmd = rcache__resp_need(&c->parser);
+    if (cmd >= need && ncap > cmd)
+        ncap = cmd;
+    if (ncap < need)
+        ncap = need;
+    if (ncap > most)
+        ncap = most;
     char *nb = realloc(c->qbuf, ncap);
     if (!nb)
         return -1;
     c->qbuf = nb;
     c->qcap = ncap;
     return 0;
+}
+
+/* Give back query buffer memory once a large request has been consumed. */
+static void trim_qbuf(rcache__client_t *c) {
+    if (c->qcap <= QBUF_KEEP)
+        return;
+    if (c->qlen == 0) {
+        free(c->qbuf);
+        c->qbuf = NULL;
+        c->qcap = 0;
+    } else if (c->qlen < c->qcap / 4) {
+        size_t ncap = c->qlen * 2 > READ_CHUNK ? c->qlen * 2 : READ_CHUNK;
+        char *nb = realloc(c->qbuf, ncap);
+        if (nb) {
+            c->qbuf = nb;
+            c->qcap = ncap;
+        }
+    }
+}
+
+/* Publish the client's footprint for CLIENT LIST (owner thread only). */
+static void publish_mem(rcache__client_t *c) {
+    const rcache__resp_parser_t *p = &c->parser;
+    size_t argv = c->argv_cap * sizeof(rcache__arg_t) + p->cap * 2 * sizeof(size_t) +
+                  p->inline_cap;
+    atomic_store_explicit(&c->mem_qbuf, c->qlen, memory_order_relaxed);
+    atomic_store_explicit(&c->mem_qfree, c->qcap - c->qlen, memory_order_relaxed);
+    atomic_store_explicit(&c->mem_argv, argv, memory_order_relaxed);
+    atomic_store_explicit(&c->mem_out, evbuffer_get_length(c->out), memory_order_relaxed);
+    atomic_store_explicit(&c->mem_multi, c->queued_bytes, memory_order_relaxed);
+}
+
+static void close_over_qlimit(rcache__client_t *c) {
+    rcache__log(RCACHE__LOG_WARNING,
+                "Closing client id=%llu addr=%s that reached max query buffer length",
+                (unsigned long long)c->id, c->addr);
+    rcache__client_close(c);
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg) {
@@ -264,7 +342,16 @@ static void on_read(evutil_socket_t fd, short what, void *arg) {
     if (c->qlen == 0) {
         n = read(fd, w->rbuf, w->rbuf_cap);
     } else {
-        if (ensure_qbuf(c, READ_CHUNK) != 0) {
+        /* Read at most what the bulk in progress still lacks, or a chunk. */
+        size_t room = READ_CHUNK, cmd = rcache__resp_need(&c->parser);
+        if (cmd > c->qlen && cmd - c->qlen < room)
+            room = cmd - c->qlen;
+        int grc = ensure_qbuf(c, room);
+        if (grc == -2) {
+            close_over_qlimit(c);
+            return;
+        }
+        if (grc != 0) {
             rcache__log(RCACHE__LOG_WARNING, "Out of memory for client id=%llu query buffer",
                         (unsigned long long)c->id);
             rcache__client_close(c);
@@ -291,8 +378,12 @@ static void on_read(evutil_socket_t fd, short what, void *arg) {
         size_t used = process(c, w->rbuf, (size_t)n);
         rest = (size_t)n - used;
         if (rest && !(c->flags & (RCACHE__CLIENT_CLOSING | RCACHE__CLIENT_CLOSE_AFTER_REPLY))) {
-            if (ensure_qbuf(c, rest) != 0) {
-                rcache__client_close(c);
+            int grc = ensure_qbuf(c, rest);
+            if (grc != 0) {
+                if (grc == -2)
+                    close_over_qlimit(c);
+                else
+                    rcache__client_close(c);
                 return;
             }
             memcpy(c->qbuf, w->rbuf + used, rest);
@@ -307,11 +398,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg) {
             memmove(c->qbuf, c->qbuf + used, c->qlen - used);
             c->qlen -= used;
         }
-        if (c->qlen == 0 && c->qcap > QBUF_KEEP) {
-            free(c->qbuf);
-            c->qbuf = NULL;
-            c->qcap = 0;
-        }
+        trim_qbuf(c);
     }
     uint64_t qlimit = atomic_load_explicit(&c->srv->query_buf_limit, memory_order_relaxed);
     if (qlimit && c->qlen > qlimit) {
@@ -322,7 +409,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg) {
     }
     if (c->flags & RCACHE__CLIENT_CLOSE_AFTER_REPLY)
         event_del(c->rev);
-    flush_out(c);
+    if (flush_out(c) == 0)
+        publish_mem(c);
 }
 
 static void on_write(evutil_socket_t fd, short what, void *arg) {
@@ -371,19 +459,25 @@ size_t rcache__client_describe(rcache__client_t *c, rcache__client_t *self,
     uint64_t now = rcache__mono_ms();
     uint64_t last = atomic_load_explicit(&c->last_ms, memory_order_relaxed);
     const char *cmd = atomic_load_explicit(&c->last_cmd, memory_order_relaxed);
-    size_t qbuf = c == self ? c->qlen : 0;
-    size_t omem = c == self ? evbuffer_get_length(c->out) : 0;
+    if (c == self)
+        publish_mem(c); /* its own figures are current */
+    size_t qbuf = atomic_load_explicit(&c->mem_qbuf, memory_order_relaxed);
+    size_t qfree = atomic_load_explicit(&c->mem_qfree, memory_order_relaxed);
+    size_t argv = atomic_load_explicit(&c->mem_argv, memory_order_relaxed);
+    size_t omem = atomic_load_explicit(&c->mem_out, memory_order_relaxed);
+    size_t mmem = atomic_load_explicit(&c->mem_multi, memory_order_relaxed);
+    size_t tot = sizeof *c + qbuf + qfree + argv + omem + mmem;
     int n = snprintf(out, cap,
                      "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu "
                      "flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu "
-                     "qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 "
-                     "oll=0 omem=%zu tot-mem=0 events=r cmd=%s user=default "
+                     "qbuf-free=%zu argv-mem=%zu multi-mem=%zu rbs=0 rbp=0 obl=0 "
+                     "oll=0 omem=%zu tot-mem=%zu events=r cmd=%s user=default "
                      "redir=-1 resp=2\n",
                      (unsigned long long)c->id, c->addr, c->laddr, (int)c->fd,
                      c->name ? c->name : "",
                      (unsigned long long)((now - c->ctime_ms) / 1000),
                      (unsigned long long)(now > last ? (now - last) / 1000 : 0),
-                     qbuf, omem, cmd ? cmd : "NULL");
+                     qbuf, qfree, argv, mmem, omem, tot, cmd ? cmd : "NULL");
     if (n < 0)
         return 0;
     return (size_t)n < cap ? (size_t)n : cap - 1;

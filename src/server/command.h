@@ -153,6 +153,8 @@ struct rcache__client {
     _Atomic(const char *) last_cmd;/* name of the last command */
     _Atomic int kill_requested;    /* CLIENT KILL from another client */
     char *name;                    /* CLIENT SETNAME; srv->clients_lock */
+    /* footprint for CLIENT LIST, published by the worker after each read */
+    _Atomic size_t mem_qbuf, mem_qfree, mem_argv, mem_out, mem_multi;
     /* MULTI/EXEC (commands_multi.c) */
     int in_multi;                  /* between MULTI and EXEC/DISCARD */
     int multi_error;               /* a command was refused: EXECABORT */
@@ -207,6 +209,7 @@ struct rcache__server {
     _Atomic uint64_t maxclients;
     _Atomic uint64_t timeout_s;
     _Atomic uint64_t query_buf_limit;
+    _Atomic uint64_t proto_max_bulk_len;
     _Atomic uint64_t output_buf_limit;
     _Atomic int auth_required;
     /* client registry for CLIENT LIST */
@@ -214,6 +217,10 @@ struct rcache__server {
     rcache__client_t *all_clients;
 };
 
+/* 1 if c's pending output plus `extra` bytes a command is still building
+ * is over client-output-buffer-limit: the client is then marked to be
+ * closed (logged, as Redis) and the command should stop building (client.c). */
+int rcache__client_output_over(rcache__client_t *c, size_t extra);
 /* One CLIENT LIST line for c (caller holds clients_lock; client.c). */
 size_t rcache__client_describe(rcache__client_t *c, rcache__client_t *self,
                                char *out, size_t cap);

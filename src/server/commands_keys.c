@@ -100,13 +100,90 @@ void rcache__cmd_renamenx(rcache__client_t *c, size_t argc, const rcache__arg_t 
     rename_common(c, argv, 1);
 }
 
-/* Append one bulk string to a scratch buffer (KEYS / SCAN collect their
- * keys first, as the count goes before them). */
-static void add_bulk(struct evbuffer *b, const void *p, size_t len) {
-    char hdr[RCACHE_RESP_HDR_MAX];
-    evbuffer_add(b, hdr, rcache__resp_fmt_bulk_hdr(hdr, len));
-    evbuffer_add(b, p, len);
-    evbuffer_add(b, "\r\n", 2);
+/* ---- KEYS / SCAN ------------------------------------------------------
+ *
+ * Both collect their keys into a scratch evbuffer first (the count goes
+ * before the keys) and move it into the output buffer at the end. The
+ * collection is bounded twice: each library call copies out about
+ * KEYS_PAGE_BYTES of keys at most (the page size adapts to the keys' mean
+ * length), and the client's output limit is checked after every key, so a
+ * reply larger than client-output-buffer-limit closes the client as soon
+ * as it goes over instead of after the whole reply was built.
+ *
+ * Patterns follow Redis 7.0: a malformed one (unterminated '[', trailing
+ * '\') is not an error; the library's listing refuses those, so for them
+ * the keys are listed unfiltered and matched here with
+ * rcache_glob_match_lenient(). */
+
+#define KEYS_PAGE_BYTES ((size_t)256 * 1024)
+#define KEYS_PAGE_MAX ((size_t)1024)
+
+typedef struct key_sink {
+    rcache__client_t *c;
+    struct evbuffer *b;  /* the keys, as RESP bulk strings */
+    const char *pat;     /* NULL = every key */
+    size_t plen;
+    int lenient;         /* pat is malformed: match here, not in the library */
+    int list;            /* 0: walk only (SCAN TYPE other than string) */
+    long long n;         /* keys in b */
+    uint64_t seen, seen_bytes; /* keys copied out so far, their bytes */
+} key_sink_t;
+
+static void sink_init(key_sink_t *k, rcache__client_t *c, struct evbuffer *b,
+                      const char *pat, size_t plen) {
+    memset(k, 0, sizeof *k);
+    k->c = c;
+    k->b = b;
+    k->list = 1;
+    if (pat && !(plen == 1 && pat[0] == '*')) {
+        k->pat = pat;
+        k->plen = plen;
+        k->lenient = rcache_glob_validate(pat, plen) != RCACHE_OK;
+    }
+}
+
+/* Entries to ask the library for next: KEYS_PAGE_BYTES of keys at the mean
+ * key length seen so far (one at first). */
+static size_t sink_step(const key_sink_t *k) {
+    if (k->seen == 0)
+        return 1;
+    uint64_t mean = k->seen_bytes / k->seen + 1;
+    uint64_t n = KEYS_PAGE_BYTES / mean;
+    return n < 1 ? 1 : n > KEYS_PAGE_MAX ? KEYS_PAGE_MAX : (size_t)n;
+}
+
+/* One library call of about `count` entries from *cursor. Returns 0, or -1
+ * when an error was replied or the client went over its output limit. */
+static int sink_page(key_sink_t *k, uint64_t *cursor, size_t count) {
+    rcache_scan_page_t page = {0};
+    uint64_t next = 0;
+    int rc = rcache_scan(RCACHE__CACHE(k->c), *cursor, count,
+                         k->lenient ? NULL : k->pat, k->lenient ? 0 : k->plen, 0,
+                         &page, &next);
+    if (rc != RCACHE_OK) {
+        rcache__reply_lib_error(k->c, rc);
+        return -1;
+    }
+    for (size_t i = 0; i < page.count; i++) {
+        const rcache_entry_info_t *e = &page.entries[i];
+        k->seen++;
+        k->seen_bytes += e->key_len;
+        if (!k->list || (k->lenient && !rcache_glob_match_lenient(k->pat, k->plen, e->key,
+                                                                 e->key_len)))
+            continue;
+        char hdr[RCACHE_RESP_HDR_MAX];
+        evbuffer_add(k->b, hdr, rcache__resp_fmt_bulk_hdr(hdr, e->key_len));
+        evbuffer_add(k->b, e->key, e->key_len);
+        evbuffer_add(k->b, "\r\n", 2);
+        k->n++;
+        if (rcache__client_output_over(k->c, evbuffer_get_length(k->b))) {
+            rcache_scan_page_free(&page);
+            return -1;
+        }
+    }
+    rcache_scan_page_free(&page);
+    *cursor = next;
+    return 0;
 }
 
 void rcache__cmd_keys(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
@@ -116,33 +193,47 @@ void rcache__cmd_keys(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
         rcache__reply_lib_error(c, RCACHE_ENOMEM);
         return;
     }
-    const char *pat = argv[1].ptr;
-    size_t plen = argv[1].len;
-    int all = plen == 1 && pat[0] == '*';
+    key_sink_t k;
+    sink_init(&k, c, b, argv[1].ptr, argv[1].len);
     uint64_t cursor = 0;
-    long long n = 0;
     do {
-        rcache_scan_page_t page = {0};
-        uint64_t next = 0;
-        int rc = rcache_scan(RCACHE__CACHE(c), cursor, 1024, all ? NULL : pat,
-                             all ? 0 : plen, 0, &page, &next);
-        if (rc == RCACHE_EPATTERN)
-            break; /* a malformed pattern matches nothing, as in Redis */
-        if (rc != RCACHE_OK) {
+        if (sink_page(&k, &cursor, sink_step(&k)) != 0) {
             evbuffer_free(b);
-            rcache__reply_lib_error(c, rc);
             return;
         }
-        for (size_t i = 0; i < page.count; i++) {
-            add_bulk(b, page.entries[i].key, page.entries[i].key_len);
-            n++;
-        }
-        rcache_scan_page_free(&page);
-        cursor = next;
     } while (cursor != 0);
-    rcache__reply_array(c, n);
+    rcache__reply_array(c, k.n);
     rcache__reply_buffer(c, b);
     evbuffer_free(b);
+}
+
+/* SCAN's arguments after the cursor; 0, or -1 after replying an error. */
+static int scan_args(rcache__client_t *c, size_t argc, const rcache__arg_t *argv,
+                     const rcache__arg_t **pat, long long *count, int *type_ok) {
+    for (size_t i = 2; i < argc; i++) {
+        int more = i + 1 < argc;
+        if (rcache__arg_is(&argv[i], "count") && more) {
+            if (!rcache__str2ll(argv[i + 1].ptr, argv[i + 1].len, count)) {
+                rcache__reply_not_int(c);
+                return -1;
+            }
+            if (*count < 1) {
+                rcache__reply_syntax_error(c);
+                return -1;
+            }
+            i++;
+        } else if (rcache__arg_is(&argv[i], "match") && more) {
+            *pat = &argv[i + 1];
+            i++;
+        } else if (rcache__arg_is(&argv[i], "type") && more) {
+            *type_ok = rcache__arg_is(&argv[i + 1], "string");
+            i++;
+        } else {
+            rcache__reply_syntax_error(c);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 void rcache__cmd_scan(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
@@ -159,59 +250,42 @@ void rcache__cmd_scan(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
         }
         cursor = cursor * 10 + (unsigned)(*p - '0');
     }
-    const char *pat = NULL;
-    size_t plen = 0;
+    const rcache__arg_t *pat = NULL;
     long long count = 10;
     int type_ok = 1;
-    for (size_t i = 2; i < argc; i++) {
-        int more = i + 1 < argc;
-        if (rcache__arg_is(&argv[i], "count") && more) {
-            if (!rcache__str2ll(argv[i + 1].ptr, argv[i + 1].len, &count)) {
-                rcache__reply_not_int(c);
-                return;
-            }
-            if (count < 1) {
-                rcache__reply_syntax_error(c);
-                return;
-            }
-            i++;
-        } else if (rcache__arg_is(&argv[i], "match") && more) {
-            pat = argv[i + 1].ptr;
-            plen = argv[i + 1].len;
-            if (plen == 1 && pat[0] == '*')
-                pat = NULL, plen = 0;
-            i++;
-        } else if (rcache__arg_is(&argv[i], "type") && more) {
-            type_ok = rcache__arg_is(&argv[i + 1], "string");
-            i++;
-        } else {
-            rcache__reply_syntax_error(c);
-            return;
-        }
-    }
+    if (scan_args(c, argc, argv, &pat, &count, &type_ok) != 0)
+        return;
     if (count > 100000)
         count = 100000;
-    rcache_scan_page_t page = {0};
-    uint64_t next = 0;
-    int rc = rcache_scan(RCACHE__CACHE(c), cursor, (size_t)count, pat, plen, 0, &page, &next);
-    if (rc == RCACHE_EPATTERN) {
-        rc = rcache_scan(RCACHE__CACHE(c), cursor, (size_t)count, NULL, 0, 0, &page, &next);
-        if (rc == RCACHE_OK)
-            page.count = 0, type_ok = 0; /* matches nothing */
-    }
-    if (rc != RCACHE_OK) {
-        rcache__reply_lib_error(c, rc);
+    struct evbuffer *b = evbuffer_new();
+    if (!b) {
+        rcache__reply_lib_error(c, RCACHE_ENOMEM);
         return;
     }
+    key_sink_t k;
+    sink_init(&k, c, b, pat ? pat->ptr : NULL, pat ? pat->len : 0);
+    k.list = type_ok;
+    /* COUNT is split over several library calls (each a valid cursor
+     * step), so the keys copied out at once stay bounded. */
+    uint64_t cur = cursor;
+    size_t left = (size_t)count;
+    do {
+        size_t step = sink_step(&k);
+        if (step > left)
+            step = left;
+        if (sink_page(&k, &cur, step) != 0) {
+            evbuffer_free(b);
+            return;
+        }
+        left -= step;
+    } while (left > 0 && cur != 0);
     rcache__reply_array(c, 2);
     char nb[32];
-    int n = snprintf(nb, sizeof nb, "%llu", (unsigned long long)next);
+    int n = snprintf(nb, sizeof nb, "%llu", (unsigned long long)cur);
     rcache__reply_bulk(c, nb, (size_t)n);
-    size_t shown = type_ok ? page.count : 0;
-    rcache__reply_array(c, (long long)shown);
-    for (size_t i = 0; i < shown; i++)
-        rcache__reply_bulk(c, page.entries[i].key, page.entries[i].key_len);
-    rcache_scan_page_free(&page);
+    rcache__reply_array(c, k.n);
+    rcache__reply_buffer(c, b);
+    evbuffer_free(b);
 }
 
 /* Per-thread xorshift: RANDOMKEY needs variety, not cryptographic quality. */

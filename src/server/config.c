@@ -70,6 +70,8 @@ static const opt_t OPTS[] = {
      "password clients must AUTH with"},
     {"client-query-buffer-limit", T_SIZE, F(query_buf_limit), 1024, U64MAX, 1,
      "<size>", "64mb", "largest unprocessed input per client"},
+    {"proto-max-bulk-len", T_SIZE, F(proto_max_bulk_len), 1024 * 1024, U64MAX, 1,
+     "<size>", "512mb", "longest bulk argument a client may send"},
     {"client-output-buffer-limit", T_SIZE, F(output_buf_limit), 0, U64MAX, 1,
      "<size>", "64mb",
      "pending output above which a client is disconnected (0 = unbounded)"},
@@ -262,6 +264,7 @@ void rcache__config_defaults(rcache__config_t *cfg) {
     cfg->maxmemory = 512ull * 1024 * 1024;
     cfg->maxclients = 10000;
     cfg->query_buf_limit = 64ull * 1024 * 1024;
+    cfg->proto_max_bulk_len = 512ull * 1024 * 1024;
     cfg->output_buf_limit = 64ull * 1024 * 1024;
     cfg->loglevel = RCACHE__LOG_NOTICE;
     cfg->admin_bind = strdup("127.0.0.1");

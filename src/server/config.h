@@ -41,6 +41,7 @@ typedef struct rcache__config {
     uint64_t timeout_s;       /* idle timeout, 0 = never */
     char *requirepass;        /* NULL = no AUTH needed */
     uint64_t query_buf_limit; /* bytes, default 64 MiB */
+    uint64_t proto_max_bulk_len; /* longest bulk argument, default 512 MiB */
     uint64_t output_buf_limit;/* bytes, default 64 MiB, 0 = unbounded */
     /* logging */
     int loglevel;             /* RCACHE__LOG_*, default notice */

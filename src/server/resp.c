@@ -561,6 +561,13 @@ static int finish(rcache__resp_parser_t *p, const char *buf,
     return RCACHE_RESP_OK;
 }
 
+size_t rcache__resp_need(const rcache__resp_parser_t *p)
+{
+    if (p->state != ST_BULK_DATA || p->bulk_len < 0)
+        return 0;
+    return p->pos + (size_t)p->bulk_len + 2;
+}
+
 /* How far into buf the saved progress reaches (the caller must pass at
  * least that much again). */
 static size_t progress(const rcache__resp_parser_t *p)

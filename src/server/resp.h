@@ -85,6 +85,12 @@ int rcache__resp_parse(rcache__resp_parser_t *p, const char *buf, size_t len,
                        rcache__resp_arg_t **argv, size_t *argv_cap,
                        size_t *argc, size_t *consumed);
 
+/* Bytes, from the start of the command in progress, that must be buffered
+ * before its current bulk argument is complete; 0 when not known (not in
+ * a bulk payload). Lets the caller size its buffer to what the command
+ * still lacks instead of doubling past it. */
+size_t rcache__resp_need(const rcache__resp_parser_t *p);
+
 /* Reply encoders: each writes into out (which must hold at least
  * RCACHE_RESP_HDR_MAX bytes) and returns the bytes written. */
 #define RCACHE_RESP_HDR_MAX 32

@@ -60,6 +60,7 @@ static void apply_hot_settings(rcache__server_t *s) {
     atomic_store(&s->maxclients, s->cfg.maxclients);
     atomic_store(&s->timeout_s, s->cfg.timeout_s);
     atomic_store(&s->query_buf_limit, s->cfg.query_buf_limit);
+    atomic_store(&s->proto_max_bulk_len, s->cfg.proto_max_bulk_len);
     atomic_store(&s->output_buf_limit, s->cfg.output_buf_limit);
     atomic_store(&s->auth_required, s->cfg.requirepass != NULL);
     rcache__log_set_level(s->cfg.loglevel);
