@@ -194,6 +194,8 @@ struct rcache__server {
     int nworkers;
     unsigned next_worker;
     struct event *sig_term, *sig_int, *expire_timer, *stop_timer;
+#define RCACHE__OTHER_SIGNALS 4
+    struct event *sig_other[RCACHE__OTHER_SIGNALS]; /* HUP, USR1, USR2, ALRM */
     struct rcache__admin *admin;
     uint64_t start_ms;
     char run_id[41];

@@ -5,11 +5,14 @@
  *
  * The level is the one process-wide setting here (every thread logs and
  * CONFIG SET loglevel changes it), so it is an atomic; each line is written
- * with a single fprintf, which stdio serialises between threads.
+ * with a single fprintf, which stdio serialises between threads. Reopening
+ * after log rotation (SIGHUP) swaps the file descriptor under the FILE
+ * with dup2(), which is atomic, so no thread ever sees a closed stream.
  */
 #include "config.h"
 #include "log.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -34,6 +37,19 @@ int rcache__log_open(const char *path) {
     setvbuf(f, NULL, _IOLBF, 0);
     atomic_store(&log_file, f);
     return 0;
+}
+
+int rcache__log_reopen(const char *path) {
+    FILE *f = atomic_load(&log_file);
+    if (!f || !path || !path[0])
+        return 0;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return -1;
+    fflush(f);
+    int rc = dup2(fd, fileno(f));
+    close(fd);
+    return rc < 0 ? -1 : 0;
 }
 
 void rcache__log(int level, const char *fmt, ...) {

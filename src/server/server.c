@@ -3,6 +3,10 @@
  * listeners, worker threads, signals, active expiry, admin API), apply the
  * live configuration to the cache and the hot-path copies, run the main
  * event loop, and shut down gracefully on SIGTERM, SIGINT or SHUTDOWN.
+ * SIGHUP reopens the log file (for log rotation); SIGUSR1, SIGUSR2 and
+ * SIGALRM are logged and ignored, so a stray signal never kills the server
+ * by its default action and leaves the admin token file and the unix
+ * socket behind.
  *
  * It owns the live settings: CONFIG SET and the admin API both change them
  * through rcache__server_config_update(), which replaces only the runtime
@@ -41,6 +45,31 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
     rcache__log(RCACHE__LOG_WARNING, "Received %s scheduling shutdown...",
                 sig == SIGINT ? "SIGINT" : "SIGTERM");
     event_base_loopbreak(s->base);
+}
+
+/* Signals that must not end the process: their default action would kill
+ * it without the clean-up that removes the token file and unix socket. */
+static const int OTHER_SIGNALS[RCACHE__OTHER_SIGNALS] = {SIGHUP, SIGUSR1, SIGUSR2, SIGALRM};
+
+static void on_other_signal(evutil_socket_t sig, short what, void *arg) {
+    rcache__server_t *s = arg;
+    (void)what;
+    const char *name = sig == SIGHUP    ? "SIGHUP"
+                       : sig == SIGUSR1 ? "SIGUSR1"
+                       : sig == SIGUSR2 ? "SIGUSR2"
+                                        : "SIGALRM";
+    /* logfile cannot change while running (not a CONFIG SET option), so
+     * reading it here without cfg_lock is safe */
+    if (sig != SIGHUP) {
+        rcache__log(RCACHE__LOG_NOTICE, "Received %s, ignored", name);
+    } else if (!s->cfg.logfile || !s->cfg.logfile[0]) {
+        rcache__log(RCACHE__LOG_NOTICE, "Received SIGHUP (logging to stderr), ignored");
+    } else if (rcache__log_reopen(s->cfg.logfile) != 0) {
+        rcache__log(RCACHE__LOG_WARNING, "Received SIGHUP: cannot reopen logfile '%s': %s",
+                    s->cfg.logfile, strerror(errno));
+    } else {
+        rcache__log(RCACHE__LOG_NOTICE, "Received SIGHUP, log file reopened");
+    }
 }
 
 static void on_stop_request(evutil_socket_t fd, short what, void *arg) {
@@ -244,6 +273,8 @@ static void shutdown_server(rcache__server_t *s) {
     rcache__workers_free(s);
     event_free(s->sig_term);
     event_free(s->sig_int);
+    for (size_t i = 0; i < RCACHE__OTHER_SIGNALS; i++)
+        event_free(s->sig_other[i]);
     event_free(s->stop_timer);
     event_free(s->expire_timer);
     event_base_free(s->base);
@@ -266,6 +297,9 @@ int rcache__server_run(rcache__server_t *s) {
     if (!getenv("MALLOC_ARENA_MAX"))
         mallopt(M_ARENA_MAX, 1);
     signal(SIGPIPE, SIG_IGN);
+    /* Until the event loop handles them (below), these must not kill us. */
+    for (size_t i = 0; i < RCACHE__OTHER_SIGNALS; i++)
+        signal(OTHER_SIGNALS[i], SIG_IGN);
     rcache__log_set_level(s->cfg.loglevel);
     if (s->cfg.logfile && rcache__log_open(s->cfg.logfile) != 0) {
         fprintf(stderr, "rcached: cannot open logfile '%s': %s\n", s->cfg.logfile,
@@ -316,6 +350,13 @@ int rcache__server_run(rcache__server_t *s) {
         event_add(s->expire_timer, &period) != 0) {
         rcache__log(RCACHE__LOG_WARNING, "cannot set up signal handling");
         return 1;
+    }
+    for (size_t i = 0; i < RCACHE__OTHER_SIGNALS; i++) {
+        s->sig_other[i] = evsignal_new(s->base, OTHER_SIGNALS[i], on_other_signal, s);
+        if (!s->sig_other[i] || evsignal_add(s->sig_other[i], NULL) != 0) {
+            rcache__log(RCACHE__LOG_WARNING, "cannot set up signal handling");
+            return 1;
+        }
     }
 
     if (s->cfg.admin_port && start_admin(s) != 0) {

@@ -13,7 +13,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const net = require('node:net');
 const { spawn, execFileSync } = require('node:child_process');
-const { BIN, startServer, raw, sleep, freePort, ping } = require('./helpers');
+const { BIN, startServer, raw, sleep, freePort, ping, tmpdir } = require('./helpers');
 
 const MIB = 1024 * 1024;
 
@@ -400,3 +400,69 @@ test('KEYS / SCAN MATCH agree with redis-server on malformed and plain globs',
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+// ---- item 14: stray signals, clean exits -------------------------------
+
+async function waitFor(cond, what) {
+  for (let i = 0; i < 1000; i++) {
+    if (await cond()) return;
+    await sleep(10);
+  }
+  assert.fail(`gave up waiting for ${what}`);
+}
+
+function fileHas(file, re) {
+  try {
+    return re.test(fs.readFileSync(file, 'latin1'));
+  } catch {
+    return false;
+  }
+}
+
+async function startWithFiles(extra = []) {
+  const dir = tmpdir('rcache-sig-');
+  const files = { sock: `${dir}/r.sock`, token: `${dir}/token`, log: `${dir}/r.log` };
+  const aport = await freePort();
+  const srv = await startServer(['--unixsocket', files.sock, '--admin-port', String(aport),
+    '--admin-token-file', files.token, '--logfile', files.log, ...extra]);
+  assert.ok(fs.existsSync(files.sock), 'unix socket created');
+  assert.ok(fs.existsSync(files.token), 'token file written');
+  return { srv, files };
+}
+
+test('SIGHUP reopens the log; SIGUSR1, SIGUSR2, SIGALRM are ignored; SIGTERM cleans up', async () => {
+  const { srv, files } = await startWithFiles();
+  try {
+    // log rotation: move the file away, SIGHUP, a new file appears
+    fs.renameSync(files.log, `${files.log}.1`);
+    process.kill(srv.pid, 'SIGHUP');
+    await waitFor(() => fileHas(files.log, /log file reopened/), 'the reopened log');
+    assert.equal(srv.exitInfo(), null, 'alive after SIGHUP');
+    assert.ok(await ping(srv.port));
+    for (const sig of ['SIGUSR1', 'SIGUSR2', 'SIGALRM']) {
+      process.kill(srv.pid, sig);
+      await waitFor(() => fileHas(files.log, new RegExp(`Received ${sig}, ignored`)), sig);
+      assert.equal(srv.exitInfo(), null, `alive after ${sig}`);
+      assert.ok(await ping(srv.port), `serving after ${sig}`);
+    }
+  } finally {
+    await srv.stop();
+  }
+  assert.ok(!fs.existsSync(files.sock), 'unix socket removed');
+  assert.ok(!fs.existsSync(files.token), 'token file removed');
+});
+
+for (const how of ['SIGINT', 'SHUTDOWN']) {
+  test(`${how} removes the token file and the unix socket`, async () => {
+    const { srv, files } = await startWithFiles();
+    if (how === 'SHUTDOWN') {
+      await raw(srv.port, 'SHUTDOWN\r\n', { timeout: 5000 });
+    } else {
+      process.kill(srv.pid, how);
+    }
+    const r = await srv.exited;
+    assert.equal(r.code, 0, JSON.stringify(r));
+    assert.ok(!fs.existsSync(files.sock), 'unix socket removed');
+    assert.ok(!fs.existsSync(files.token), 'token file removed');
+  });
+}
