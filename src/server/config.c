@@ -92,7 +92,9 @@ static const opt_t OPTS[] = {
     {"admin-max-body", T_SIZE, F(admin_max_body), 1, U64MAX, 0, "<size>", "1mb",
      "largest admin request body"},
     {"admin-timeout", T_UINT, F(admin_timeout_s), 1, 86400, 0, "<s>", "10",
-     "admin HTTP read/write timeout in seconds"},
+     "seconds an admin request (headers and body) may take to arrive"},
+    {"admin-max-connections", T_UINT, F(admin_max_conns), 1, 100000, 0, "<n>", "64",
+     "admin HTTP connections open at once (503 above)"},
 };
 #define NOPTS (sizeof OPTS / sizeof OPTS[0])
 
@@ -264,6 +266,7 @@ void rcache__config_defaults(rcache__config_t *cfg) {
     cfg->maxmemory = 512ull * 1024 * 1024;
     cfg->maxclients = 10000;
     cfg->query_buf_limit = 64ull * 1024 * 1024;
+    cfg->admin_max_conns = 64;
     cfg->proto_max_bulk_len = 512ull * 1024 * 1024;
     cfg->output_buf_limit = 64ull * 1024 * 1024;
     cfg->loglevel = RCACHE__LOG_NOTICE;

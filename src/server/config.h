@@ -54,6 +54,7 @@ typedef struct rcache__config {
     int metrics_auth;         /* yes/no, default no */
     uint64_t admin_max_body;  /* bytes, default 1 MiB */
     uint64_t admin_timeout_s; /* default 10 */
+    uint64_t admin_max_conns; /* default 64 */
     /* where the file came from, and flags that only make sense at start */
     char *config_file;
     int show_help;

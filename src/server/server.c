@@ -253,6 +253,7 @@ static int start_admin(rcache__server_t *s) {
     ao.metrics_auth = s->cfg.metrics_auth;
     ao.max_body_bytes = (size_t)s->cfg.admin_max_body;
     ao.timeout_s = (int)s->cfg.admin_timeout_s;
+    ao.max_connections = (int)s->cfg.admin_max_conns;
     rcache__server_hooks_init(s, &hooks);
     s->admin = rcache__admin_start(s->base, s->cache, &ao, &hooks, err, sizeof err);
     if (!s->admin) {

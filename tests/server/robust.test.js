@@ -466,3 +466,85 @@ for (const how of ['SIGINT', 'SHUTDOWN']) {
     assert.ok(!fs.existsSync(files.token), 'token file removed');
   });
 }
+
+// ---- item 15: admin HTTP connection cap and request deadline ------------
+
+async function adminMetric(aport, name) {
+  const r = await raw(aport, 'GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n',
+    { timeout: 10000 });
+  const m = r.out.match(new RegExp(`^${name} (\\d+)$`, 'm'));
+  return m ? Number(m[1]) : null;
+}
+
+test('an admin client trickling its request is closed at the request deadline', async () => {
+  const aport = await freePort();
+  const srv = await startServer(['--admin-port', String(aport), '--admin-timeout', '1']);
+  try {
+    const s = net.connect(aport, '127.0.0.1');
+    s.on('error', () => {});
+    let closed = false;
+    const closing = new Promise((r) => s.on('close', () => { closed = true; r(); }));
+    await new Promise((r) => s.on('connect', r));
+    // one byte every 100 ms: each read is well inside the 1 s timeout, the
+    // request (whose headers never end) is not
+    const line = 'GET /healthz HTTP/1.1\r\nX-Slow: ' + 'a'.repeat(10000);
+    let i = 0;
+    const timer = setInterval(() => { if (!closed) s.write(line[i++ % line.length]); }, 100);
+    let waited = null;
+    await Promise.race([closing, new Promise((r) => { waited = setTimeout(r, 30000); })]);
+    clearInterval(timer);
+    clearTimeout(waited);
+    assert.ok(closed, 'the trickling client was closed');
+    // every connection closed was also uncounted: only the probe is left
+    let open = null;
+    for (let k = 0; k < 200 && open !== 1; k++) {
+      open = await adminMetric(aport, 'rcache_admin_connections');
+      if (open !== 1) await sleep(20);
+    }
+    assert.equal(open, 1, 'rcache_admin_connections back to just the probe');
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('admin connections are capped: the one over admin-max-connections is refused', async () => {
+  const aport = await freePort();
+  const srv = await startServer(['--admin-port', String(aport), '--admin-max-connections', '3',
+    '--admin-timeout', '120']);
+  const held = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      const s = net.connect(aport, '127.0.0.1');
+      s.on('error', () => {});
+      await new Promise((r) => s.on('connect', r));
+      held.push(s);
+    }
+    const r = await raw(aport, 'GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n',
+      { timeout: 20000 });
+    assert.ok(r.closed, 'the fourth connection is closed');
+    assert.ok(!/ 200 /.test(r.out.split('\r\n')[0] || ''), `not served: ${r.out.slice(0, 80)}`);
+    if (r.out) assert.match(r.out, /^HTTP\/1\.1 503 /);
+    // a slot freed is a slot usable again (the server may see the new
+    // connection before the old one's close: retry until it is served)
+    held.shift().destroy();
+    let served = false;
+    for (let k = 0; k < 200 && !served; k++) {
+      const r2 = await raw(aport, 'GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n',
+        { timeout: 10000 });
+      served = / 200 /.test(r2.out.split('\r\n')[0] || '');
+      if (!served) await sleep(20);
+    }
+    assert.ok(served, 'served once a slot is free');
+    for (const s of held) s.destroy();
+    let rejected = null;
+    for (let k = 0; k < 200; k++) {
+      rejected = await adminMetric(aport, 'rcache_admin_rejected_connections_total');
+      if (rejected !== null) break;
+      await sleep(20);
+    }
+    assert.ok(rejected >= 1, `rejected ${rejected}`);
+  } finally {
+    for (const s of held) s.destroy();
+    await srv.stop();
+  }
+});

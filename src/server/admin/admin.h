@@ -25,7 +25,10 @@ typedef struct rcache__admin_opts {
                                 NULL = default path (see admin_http.c) */
     int metrics_auth;        /* 1: /metrics needs the token too */
     size_t max_body_bytes;   /* request body cap, default 1 MiB (413 above) */
-    int timeout_s;           /* read/write timeout for HTTP clients, default 10 */
+    int timeout_s;           /* read/write timeout for HTTP clients, and the
+                                deadline of each whole request, default 10 */
+    int max_connections;     /* admin connections open at once, default 64;
+                                above it a connection gets 503 and is closed */
 } rcache__admin_opts_t;
 
 /* The server's own figures, filled on demand. */
@@ -37,6 +40,10 @@ typedef struct rcache__server_figures {
     uint64_t total_commands;       /* commands processed */
     double cpu_user_s, cpu_sys_s;  /* process CPU time */
     uint64_t rss_bytes;            /* resident set size */
+    /* filled by the admin module itself */
+    uint64_t admin_connections;    /* admin HTTP connections open now */
+    uint64_t admin_rejected;       /* refused at the cap */
+    uint64_t admin_timed_out;      /* closed at the request deadline */
 } rcache__server_figures_t;
 
 struct rcache__admin_config_change; /* admin_config.h */

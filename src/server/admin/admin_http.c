@@ -34,6 +34,7 @@ void rcache__admin_opts_default(rcache__admin_opts_t *o) {
     o->port = 6381;
     o->max_body_bytes = (size_t)1024 * 1024;
     o->timeout_s = 10;
+    o->max_connections = 64;
 }
 
 uint64_t rcache__admin_mono_ms(void) {
@@ -50,6 +51,9 @@ void rcache__admin_figures(rcache__admin_t *a, rcache__server_figures_t *out) {
         rcache__metrics_process(out);
     if (out->uptime_s == 0)
         out->uptime_s = (rcache__admin_mono_ms() - a->started_ms) / 1000u;
+    out->admin_connections = a->nconns;
+    out->admin_rejected = a->rejected;
+    out->admin_timed_out = a->timed_out;
 }
 
 double rcache__admin_command_rate(rcache__admin_t *a) {
@@ -251,6 +255,7 @@ static void dispatch(struct evhttp_request *req, void *arg) {
     const char *query, *q;
     size_t plen;
 
+    rcache__admin_conn_request(a, req);
     if (!uri || uri[0] != '/') {
         rcache__admin_reply_error(req, 400, NULL, "request target must be an absolute path");
         return;
@@ -352,6 +357,12 @@ rcache__admin_t *rcache__admin_start(struct event_base *base, rcache_t *cache,
                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     evhttp_set_default_content_type(a->http, "application/json; charset=utf-8");
     evhttp_set_gencb(a->http, dispatch, a);
+    if (rcache__admin_conn_init(a, opts->max_connections, opts->timeout_s) != 0) {
+        snprintf(err, errlen, "out of memory");
+        evhttp_free(a->http);
+        free(a);
+        return NULL;
+    }
     bind = opts->bind && opts->bind[0] ? opts->bind : "127.0.0.1";
     errno = 0;
     a->sock = evhttp_bind_socket_with_handle(a->http, bind, (ev_uint16_t)opts->port);
@@ -359,11 +370,13 @@ rcache__admin_t *rcache__admin_start(struct event_base *base, rcache_t *cache,
         snprintf(err, errlen, "cannot listen on %s:%d: %s", bind, opts->port,
                  errno ? strerror(errno) : "bind failed");
         evhttp_free(a->http);
+        rcache__admin_conn_fini(a);
         free(a);
         return NULL;
     }
     if (rcache__admin_auth_init(a, opts, err, errlen) != 0) {
         evhttp_free(a->http);
+        rcache__admin_conn_fini(a);
         free(a);
         return NULL;
     }
@@ -375,6 +388,7 @@ void rcache__admin_stop(rcache__admin_t *a) {
         return;
     if (a->http)
         evhttp_free(a->http);
+    rcache__admin_conn_fini(a);
     rcache__admin_auth_fini(a);
     free(a);
 }

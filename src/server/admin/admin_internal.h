@@ -21,6 +21,8 @@ struct event;
 /* Samples of the command counter for the commands-per-second figure. */
 #define RCACHE__ADMIN_RATE_SLOTS 11 /* 10 s window, one sample a second */
 
+struct rcache__admin_conn;
+
 struct rcache__admin {
     struct event_base *base;
     struct evhttp *http;
@@ -38,7 +40,23 @@ struct rcache__admin {
     uint64_t rate_cmds[RCACHE__ADMIN_RATE_SLOTS];
     uint64_t rate_ms[RCACHE__ADMIN_RATE_SLOTS];
     unsigned rate_head, rate_n;
+    /* connections (admin_conn.c) */
+    struct rcache__admin_conn *conns;   /* counted, with a deadline */
+    struct rcache__admin_conn *pending; /* accepted, not yet fixed up */
+    struct event *fixup;
+    unsigned nconns, max_conns;         /* max 0 = unbounded */
+    int timeout_s;                      /* whole-request deadline */
+    uint64_t rejected, timed_out;
 };
+
+/* ---- connections (admin_conn.c) -------------------------------------- */
+/* Cap connections at max_conns (0 = no cap) and give each request a
+ * deadline of timeout_s seconds; call after evhttp_new. 0 or -1. */
+int rcache__admin_conn_init(rcache__admin_t *a, int max_conns, int timeout_s);
+/* A request was read: its connection's deadline starts again. */
+void rcache__admin_conn_request(rcache__admin_t *a, struct evhttp_request *req);
+/* After evhttp_free(): release what is left. */
+void rcache__admin_conn_fini(rcache__admin_t *a);
 
 /* ---- replies (admin_http.c) ----------------------------------------- */
 /* Send body (reference stolen) as JSON with status code. */

@@ -125,6 +125,13 @@ int rcache__metrics_render(struct evbuffer *out, rcache_t *cache,
         "Client connections refused (maxclients).", fig->rejected_connections);
     u64(&r, "rcache_connected_clients", "gauge", "Client connections open now.",
         fig->connected_clients);
+    u64(&r, "rcache_admin_connections", "gauge", "Admin HTTP connections open now.",
+        fig->admin_connections);
+    u64(&r, "rcache_admin_rejected_connections_total", "counter",
+        "Admin HTTP connections refused (admin-max-connections).", fig->admin_rejected);
+    u64(&r, "rcache_admin_timeouts_total", "counter",
+        "Admin HTTP connections closed because a request missed its deadline.",
+        fig->admin_timed_out);
     u64(&r, "rcache_commands_processed_total", "counter", "Commands processed, all commands.",
         fig->total_commands);
     family(&r, "rcache_commands_total", "counter", "Commands processed, by command name.");
