@@ -12,6 +12,10 @@ HPID=
 
 start() { # harness options...; sets PORT and HPID
   PORT=
+  # Empty the file first: the background child truncates it only once it
+  # runs, and until then the loop below could read the previous session's
+  # port (a stopped harness: every request then fails with code 000).
+  : >"$TMP/out"
   "$HARNESS" --port 0 "$@" >"$TMP/out" 2>"$TMP/err" &
   HPID=$!
   local deadline=$((SECONDS + HTTP_MAX_S))
