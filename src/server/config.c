@@ -70,7 +70,7 @@ static const opt_t OPTS[] = {
      "password clients must AUTH with"},
     {"client-query-buffer-limit", T_SIZE, F(query_buf_limit), 1024, U64MAX, 1,
      "<size>", "64mb", "largest unprocessed input per client"},
-    {"proto-max-bulk-len", T_SIZE, F(proto_max_bulk_len), 1024 * 1024, U64MAX, 1,
+    {"proto-max-bulk-len", T_SIZE, F(proto_max_bulk_len), (uint64_t)1 << 20, U64MAX, 1,
      "<size>", "512mb", "longest bulk argument a client may send"},
     {"client-output-buffer-limit", T_SIZE, F(output_buf_limit), 0, U64MAX, 1,
      "<size>", "64mb",

@@ -51,6 +51,18 @@ static void unlink_conn(conn_t **head, conn_t *c) {
     c->prev = c->next = NULL;
 }
 
+/* Take the first connection off a list (NULL when empty). */
+static conn_t *pop_conn(conn_t **head) {
+    conn_t *c = *head;
+    if (!c)
+        return NULL;
+    *head = c->next;
+    if (c->next)
+        c->next->prev = NULL;
+    c->prev = c->next = NULL;
+    return c;
+}
+
 static void push_conn(conn_t **head, conn_t *c) {
     c->prev = NULL;
     c->next = *head;
@@ -109,15 +121,10 @@ static void on_fixup(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     /* pending is newest first: turn it around so that connections are
      * counted in the order they were accepted */
-    conn_t *order = NULL;
-    while (a->pending) {
-        conn_t *c = a->pending;
-        unlink_conn(&a->pending, c);
+    conn_t *order = NULL, *c;
+    while ((c = pop_conn(&a->pending)) != NULL)
         push_conn(&order, c);
-    }
-    while (order) {
-        conn_t *c = order;
-        unlink_conn(&order, c);
+    while ((c = pop_conn(&order)) != NULL) {
         bufferevent_data_cb rcb = NULL;
         void *cbarg = NULL;
         bufferevent_getcb(c->bev, &rcb, NULL, NULL, &cbarg);
@@ -188,9 +195,8 @@ void rcache__admin_conn_request(rcache__admin_t *a, struct evhttp_request *req) 
 void rcache__admin_conn_fini(rcache__admin_t *a) {
     /* evhttp_free() has run: every counted connection was closed through
      * on_close; what is left is only pending fix-ups. */
-    while (a->pending) {
-        conn_t *c = a->pending;
-        unlink_conn(&a->pending, c);
+    conn_t *c;
+    while ((c = pop_conn(&a->pending)) != NULL) {
         bufferevent_decref(c->bev);
         free_conn(c);
     }
