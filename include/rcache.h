@@ -390,6 +390,22 @@ void rcache_release(rcache_ref_t *ref);
  */
 int rcache_exists(rcache_t *c, const void *key, size_t key_len);
 
+/**
+ * @brief Record an access without reading the value (Redis TOUCH): the entry
+ *        becomes the most recently used of the cache's LRU order and its
+ *        last-access time (rcache_entry_info_t.last_access_ms) moves to now.
+ *        Counts neither a hit nor a miss and leaves the entry's hit count
+ *        alone (unlike Redis, whose TOUCH counts keyspace hits): hits here
+ *        measure results served, which a touch does not.
+ * @param[in] c cache.
+ * @param[in] key,key_len key bytes; key_len >= 1.
+ * @return RCACHE_OK (touched); RCACHE_ENOTFOUND (absent, expired - an
+ *         expired entry is reclaimed -, key longer than RCACHE_MAX_KEY_LEN,
+ *         or the cache is disabled); RCACHE_EINVAL (c or key NULL, key_len 0).
+ * Thread-safety: safe from any thread.
+ */
+int rcache_touch(rcache_t *c, const void *key, size_t key_len);
+
 /* ------------------------------------------------------------------ */
 /* Removing, TTL                                                       */
 /* ------------------------------------------------------------------ */

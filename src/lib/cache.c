@@ -240,17 +240,19 @@ static int store(rcache_t *c, rcache__entry_t *e, uint64_t hash,
             linked = 1;
             rcache__shard_sweep_locked(c, s, SIZE_MAX, 1,
                                        rcache__op_stamp(c, &t), &r, NULL, NULL);
-            rcache__evict_locked(c, s, e, &r);
+            rcache__entry_ref(e); /* held across rcache__evict(), which keeps e */
         }
     }
     pthread_mutex_unlock(&s->lock);
 
-    if (linked)
-        rcache__enforce_limits(c, s - c->shards, &r);
-    else if (rc == RCACHE_OK)
+    if (linked) {
+        rcache__evict(c, e, &r);
+        rcache__entry_unref(e);
+    } else if (rc == RCACHE_OK) {
         rcache__reclaim_push(&r, e); /* ours now: released (dtor) below */
-    else
+    } else {
         rcache__free(e); /* refused: the caller keeps obj, no destructor */
+    }
     rcache__reclaim_run(&r);
     return rc;
 }
@@ -322,6 +324,17 @@ int rcache_set_object(rcache_t *c, const void *key, size_t key_len, void *obj,
 
 /* ---- lookup ------------------------------------------------------------ */
 
+/* Record an access: e becomes its shard's most recently used entry and its
+ * access time moves to the operation's time (never back: that may be the
+ * coarse clock, which can lag the exact time the entry was stored with). */
+static void accessed_locked(const rcache_t *c, rcache__shard_t *s,
+                            rcache__entry_t *e, rcache__optime_t *t) {
+    uint32_t at = rcache__clock_rel_s(&c->clock, rcache__op_stamp(c, t));
+    if (at > e->atime_s)
+        e->atime_s = at;
+    rcache__lru_touch_locked(s, e);
+}
+
 /* Find a live entry and count a hit (touching it) or a miss. With want_ref
  * a reference is taken. For bytes, copies into buf when it fits. */
 static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
@@ -351,10 +364,7 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
         s->st.compute_saved_ms += e->compute_ms;
         if (e->hits != UINT32_MAX)
             e->hits++;
-        uint32_t at = rcache__clock_rel_s(&c->clock, rcache__op_stamp(c, &l.t));
-        if (at > e->atime_s) /* coarse time may lag the exact ctime */
-            e->atime_s = at;
-        rcache__lru_touch_locked(s, e);
+        accessed_locked(c, s, e, &l.t);
         if (len_out)
             *len_out = e->vlen;
         if (ref_out) {
@@ -456,6 +466,22 @@ int rcache_exists(rcache_t *c, const void *key, size_t key_len) {
     pthread_mutex_unlock(&l.s->lock);
     rcache__reclaim_run(&r);
     return found;
+}
+
+int rcache_touch(rcache_t *c, const void *key, size_t key_len) {
+    rcache__reclaim_t r = {0};
+    int rc;
+    if (!c)
+        return RCACHE_EINVAL;
+    if ((rc = key_ok(key, key_len)))
+        return rc == RCACHE_ETOOBIG ? RCACHE_ENOTFOUND : rc;
+    rcache__loc_t l;
+    rcache__entry_t *e = rcache__lock_lookup(c, key, key_len, &l, &r);
+    if (e)
+        accessed_locked(c, l.s, e, &l.t);
+    pthread_mutex_unlock(&l.s->lock);
+    rcache__reclaim_run(&r);
+    return e ? RCACHE_OK : RCACHE_ENOTFOUND;
 }
 
 /* ---- removal ------------------------------------------------------------ */

@@ -196,6 +196,7 @@ struct rcache {
     _Atomic uint64_t default_ttl_ms;
     _Atomic int disabled;
     _Atomic uint32_t expire_shard; /* rcache_expire_cycle position */
+    _Atomic uint32_t evict_cursor; /* next shard an eviction samples */
     struct rcache__memo *memo;     /* single-flight state (memo.c) */
     /* Global gauges, written by every store: their own cache line. */
     _Atomic uint64_t items __attribute__((aligned(64)));
@@ -298,14 +299,19 @@ typedef struct rcache__loc {
 rcache__entry_t *rcache__lock_lookup(rcache_t *c, const void *key, size_t klen,
                                      rcache__loc_t *loc, rcache__reclaim_t *r);
 
+/* ---- eviction (evict.c) --------------------------------------------- */
+/* Shards whose LRU tails one eviction round compares; caches with at most
+ * this many shards evict in exact global LRU order (1 s resolution). */
+#define RCACHE__EVICT_SAMPLES 8u
 /* 0 when both limits hold, 1 when items are over, 2 when bytes are. */
 int rcache__over_limit(const rcache_t *c);
-/* Evict from s's LRU end while over a limit, never evicting keep. */
-void rcache__evict_locked(rcache_t *c, rcache__shard_t *s,
-                          const rcache__entry_t *keep, rcache__reclaim_t *r);
-/* Evict from every shard except skip (-1: none), taking each lock in turn,
- * until both limits hold. No lock may be held by the caller. */
-void rcache__enforce_limits(rcache_t *c, long skip, rcache__reclaim_t *r);
+/* The one eviction entry point, for stores, updates, renames and limit
+ * changes: evict in approximate global LRU order (see evict.c) until both
+ * limits hold or nothing but keep is left, then record the byte peak. Call
+ * with no lock held; keep (may be NULL) is the entry the caller just
+ * stored, on which it holds a reference. Evicted entries are pushed to r. */
+void rcache__evict(rcache_t *c, const rcache__entry_t *keep,
+                   rcache__reclaim_t *r);
 
 /* Match a pattern already checked by rcache_glob_validate() (glob.c). */
 int rcache__glob_match_valid(const char *p, size_t plen, const unsigned char *s,

@@ -14,9 +14,8 @@
  * at the cost of two tables per lookup, which we judged not worth it yet.
  *
  * Limits are global (items and bytes are counted in atomics shared by all
- * shards) so one large value can use the whole byte budget; a store that
- * pushes the cache over a limit evicts from its own shard's LRU end first
- * and then, outside its lock, from the other shards in turn.
+ * shards) so one large value can use the whole byte budget. This file keeps
+ * those gauges; evict.c decides what goes when a limit is exceeded.
  */
 #include "internal.h"
 
@@ -127,15 +126,6 @@ static void grow_locked(rcache__shard_t *s) {
     s->mask = n - 1;
 }
 
-static void peak_update(rcache_t *c, uint64_t bytes) {
-    uint64_t peak = atomic_load_explicit(&c->peak_bytes, memory_order_relaxed);
-    while (bytes > peak &&
-           !atomic_compare_exchange_weak_explicit(&c->peak_bytes, &peak, bytes,
-                                                  memory_order_relaxed,
-                                                  memory_order_relaxed))
-        ;
-}
-
 /* Table and LRU work of a link/unlink, without the global gauges. */
 static void attach_locked(rcache__shard_t *s, rcache__entry_t *e) {
     if (s->count > s->mask && s->mask < (size_t)UINT32_MAX)
@@ -166,13 +156,12 @@ static void detach_locked(rcache__shard_t *s, rcache__entry_t *e) {
         s->nttl--;
 }
 
-/* Move the byte gauge by delta (and the peak with it). */
+/* Move the byte gauge by delta. The peak is taken after eviction
+ * (evict.c), not here, so it never counts a store's transient excess. */
 static void bytes_add(rcache_t *c, int64_t delta) {
     if (delta > 0) {
-        uint64_t bytes = atomic_fetch_add_explicit(&c->bytes, (uint64_t)delta,
-                                                   memory_order_relaxed) +
-                         (uint64_t)delta;
-        peak_update(c, bytes);
+        atomic_fetch_add_explicit(&c->bytes, (uint64_t)delta,
+                                  memory_order_relaxed);
     } else if (delta < 0) {
         atomic_fetch_sub_explicit(&c->bytes, (uint64_t)-delta,
                                   memory_order_relaxed);
@@ -262,44 +251,4 @@ rcache__entry_t *rcache__lock_lookup(rcache_t *c, const void *key, size_t klen,
     pthread_mutex_lock(&loc->s->lock);
     return rcache__shard_lookup_locked(c, loc->s, loc->hash, key, klen,
                                        &loc->t, r);
-}
-
-int rcache__over_limit(const rcache_t *c) {
-    uint64_t mi = atomic_load_explicit(&c->max_items, memory_order_relaxed);
-    uint64_t mb = atomic_load_explicit(&c->max_bytes, memory_order_relaxed);
-    if (mi && atomic_load_explicit(&c->items, memory_order_relaxed) > mi)
-        return 1;
-    if (mb && atomic_load_explicit(&c->bytes, memory_order_relaxed) > mb)
-        return 2;
-    return 0;
-}
-
-void rcache__evict_locked(rcache_t *c, rcache__shard_t *s,
-                          const rcache__entry_t *keep, rcache__reclaim_t *r) {
-    int cause;
-    while ((cause = rcache__over_limit(c)) != 0) {
-        rcache__entry_t *victim = s->lru->prev;
-        if (victim == s->lru || victim == keep)
-            return;
-        rcache__shard_unlink_locked(c, s, victim);
-        if (cause == 1)
-            s->st.evictions_items++;
-        else
-            s->st.evictions_bytes++;
-        rcache__reclaim_push(r, victim);
-    }
-}
-
-void rcache__enforce_limits(rcache_t *c, long skip, rcache__reclaim_t *r) {
-    uint32_t n = c->nshards;
-    uint32_t start = skip < 0 ? 0 : (uint32_t)skip + 1;
-    for (uint32_t i = 0; i < n && rcache__over_limit(c); i++) {
-        uint32_t idx = (start + i) % n;
-        if ((long)idx == skip)
-            continue;
-        rcache__shard_t *s = &c->shards[idx];
-        pthread_mutex_lock(&s->lock);
-        rcache__evict_locked(c, s, NULL, r);
-        pthread_mutex_unlock(&s->lock);
-    }
 }

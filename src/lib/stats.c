@@ -64,7 +64,7 @@ int rcache_set_limits(rcache_t *c, uint64_t max_items, uint64_t max_bytes) {
         return RCACHE_EINVAL;
     atomic_store(&c->max_items, max_items);
     atomic_store(&c->max_bytes, max_bytes);
-    rcache__enforce_limits(c, -1, &r);
+    rcache__evict(c, NULL, &r);
     rcache__reclaim_run(&r);
     return RCACHE_OK;
 }

@@ -64,7 +64,7 @@ static int store_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
         rcache__shard_link_locked(c, s, e);
     }
     s->st.sets++;
-    rcache__evict_locked(c, s, e, r);
+    rcache__entry_ref(e); /* held across rcache__evict(), which keeps e */
     *stored = e;
     return RCACHE_OK;
 }
@@ -142,8 +142,10 @@ int rcache_update(rcache_t *c, const void *key, size_t key_len,
     }
 out:
     pthread_mutex_unlock(&s->lock);
-    if (stored)
-        rcache__enforce_limits(c, s - c->shards, &r);
+    if (stored) {
+        rcache__evict(c, stored, &r);
+        rcache__entry_unref(stored);
+    }
     rcache__reclaim_run(&r);
     return rc;
 }
@@ -151,6 +153,7 @@ out:
 int rcache_rename(rcache_t *c, const void *src, size_t src_len,
                   const void *dst, size_t dst_len, int nx) {
     rcache__reclaim_t r = {0};
+    rcache__entry_t *moved = NULL;
     int rc = RCACHE_OK;
 
     if (!c || !src || !src_len || !dst || !dst_len)
@@ -197,14 +200,17 @@ int rcache_rename(rcache_t *c, const void *src, size_t src_len,
                 rcache__reclaim_push(&r, d);
             }
             rcache__shard_link_locked(c, sd, n);
-            rcache__evict_locked(c, sd, n, &r);
+            rcache__entry_ref(n); /* held across rcache__evict(), which keeps n */
+            moved = n;
         }
     }
     if (second != first)
         pthread_mutex_unlock(&second->lock);
     pthread_mutex_unlock(&first->lock);
-    if (rc == RCACHE_OK)
-        rcache__enforce_limits(c, sd - c->shards, &r);
+    if (moved) {
+        rcache__evict(c, moved, &r);
+        rcache__entry_unref(moved);
+    }
     rcache__reclaim_run(&r);
     return rc;
 }

@@ -34,21 +34,14 @@ void rcache__cmd_exists(rcache__client_t *c, size_t argc, const rcache__arg_t *a
     rcache__reply_int(c, n);
 }
 
-static int touch_cb(rcache_update_t *u, void *arg) {
-    *(int *)arg = u->found;
-    return RCACHE_UPDATE_KEEP;
-}
-
+/* TOUCH moves each key to the most recently used end and resets its idle
+ * time (rcache_touch); it counts no hit, see include/rcache.h. */
 void rcache__cmd_touch(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
     long long n = 0;
-    for (size_t i = 1; i < argc; i++) {
-        int found = 0;
+    for (size_t i = 1; i < argc; i++)
         if (rcache__key_valid(&argv[i]) &&
-            rcache_update(RCACHE__CACHE(c), RCACHE__KEY(argv[i]), touch_cb, &found) ==
-                RCACHE_OK &&
-            found)
+            rcache_touch(RCACHE__CACHE(c), RCACHE__KEY(argv[i])) == RCACHE_OK)
             n++;
-    }
     rcache__reply_int(c, n);
 }
 

@@ -155,9 +155,43 @@ static void test_mixed_32_threads(void **state) {
     assert_int_equal(atomic_load(&objects_made), atomic_load(&objects_freed));
 }
 
+/* Concurrent fills never report a peak above max_bytes (regression: the
+ * peak was taken before eviction, INFO showed used_memory_peak > maxmemory). */
+static void *fill_worker(void *arg) {
+    unsigned seed = (unsigned)(uintptr_t)arg;
+    char k[32], val[2048];
+    memset(val, 'p', sizeof val);
+    for (int i = 0; i < 20000; i++) {
+        size_t kl = (size_t)snprintf(k, sizeof k, "fill:%u:%d", seed, i);
+        rcache_set(cache, k, kl, val, (size_t)(rand_r(&seed) % sizeof val), 0, 0);
+    }
+    return NULL;
+}
+
+static void test_concurrent_fill_peak(void **state) {
+    rcache_config_t cfg;
+    rcache_config_init(&cfg);
+    cfg.max_bytes = 256 * 1024;
+    cfg.shards = 16;
+    assert_int_equal(rcache_open(&cfg, &cache), RCACHE_OK);
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, fill_worker, (void *)(uintptr_t)(i + 1)), 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    rcache_stats_t st;
+    rcache_stats(cache, &st);
+    assert_true(st.evictions_bytes > 0);
+    assert_true(st.peak_bytes <= cfg.max_bytes);
+    assert_true(st.peak_bytes >= st.bytes);
+    check_invariants(cache);
+    rcache_close(cache);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mixed_32_threads),
+        cmocka_unit_test(test_concurrent_fill_peak),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -168,6 +168,221 @@ static void test_peak_bytes(void **state) {
     rcache_close(c);
 }
 
+/* The peak is what the cache held once its limits were enforced
+ * (regression: it was taken before eviction, so every store into a full
+ * cache pushed used_memory_peak above maxmemory). */
+static void test_peak_never_above_limit(void **state) {
+    uint64_t per = rcache__entry_size(10, 1000, 0, 0);
+    rcache_t *c = open_cache(0, per * 5, 0, 4, NULL);
+    char k[16], v[3000];
+    memset(v, 'x', sizeof v);
+    rcache_stats_t st;
+    for (int i = 0; i < 50; i++) {
+        key_of(k, i);
+        assert_int_equal(rcache_set(c, k, 10, v, 1000 + (size_t)(i % 3) * 500, 0, 0),
+                         RCACHE_OK);
+        rcache_stats(c, &st);
+        assert_true(st.peak_bytes <= st.max_bytes);
+        assert_true(st.peak_bytes >= st.bytes);
+    }
+    assert_true(st.evictions_bytes > 0);
+    /* updates and renames count the same way */
+    assert_int_equal(rcache_rename(c, k, 10, "renamed-key", 11, 0), RCACHE_OK);
+    rcache_stats(c, &st);
+    assert_true(st.peak_bytes <= st.max_bytes);
+    /* a lower limit does not rewrite history, and a higher one is reached */
+    assert_int_equal(rcache_set_limits(c, 0, per * 2), RCACHE_OK);
+    rcache_stats(c, &st);
+    assert_true(st.bytes <= per * 2);
+    check_invariants(c);
+    rcache_close(c);
+}
+
+/* ---- cross-shard order (docs/DESIGN.md, "LRU and eviction") ----------
+ * With at most RCACHE__EVICT_SAMPLES shards every eviction takes the entry
+ * used longest ago in the whole cache (1 s resolution); with more, the
+ * oldest of the sampled shards' LRU ends. Regression: a store evicted its
+ * own shard completely before looking at any other. */
+
+/* Store n keys "key:%06d" one second apart; returns the clock after. */
+static void fill_seconds(rcache_t *c, test_clock_t *clk, int from, int n, size_t vlen) {
+    char k[16], v[4096];
+    memset(v, 'o', sizeof v);
+    for (int i = from; i < from + n; i++) {
+        key_of(k, i);
+        assert_int_equal(rcache_set(c, k, 10, v, vlen, 0, 0), RCACHE_OK);
+        clk->now_ms += 1000;
+    }
+}
+
+/* Exactly the keys [lo, hi) remain of those in [0, hi). */
+static void expect_window(rcache_t *c, int lo, int hi) {
+    char k[16];
+    for (int i = 0; i < hi; i++) {
+        key_of(k, i);
+        if (rcache_exists(c, k, 10) != (i >= lo))
+            fail_msg("key %d: %s, expected keys %d..%d only", i,
+                     i >= lo ? "evicted" : "kept", lo, hi - 1);
+    }
+}
+
+/* rcache_touch (TOUCH) makes an entry the most recently used and moves its
+ * access time, counting neither a hit nor a miss (regression: TOUCH did
+ * neither, so a touched key was evicted first and OBJECT IDLETIME grew). */
+static void test_touch_moves_to_mru(void **state) {
+    test_clock_t clk = {0};
+    rcache_t *c = open_cache(3, 0, 0, 1, &clk);
+    uint64_t t0 = clk.now_ms;
+    set_str(c, "a", "1");
+    set_str(c, "b", "2");
+    set_str(c, "c", "3");
+    clk.now_ms += 5000;
+    assert_int_equal(rcache_touch(c, "a", 1), RCACHE_OK);
+    rcache_entry_info_t info;
+    assert_int_equal(rcache_entry_info(c, "a", 1, &info), RCACHE_OK);
+    assert_int_equal(info.last_access_ms, t0 + 5000);
+    assert_int_equal(info.access_count, 0);
+    assert_int_equal(rcache_touch(c, "zz", 2), RCACHE_ENOTFOUND);
+    set_str(c, "d", "4"); /* evicts b, not the touched a */
+    assert_int_equal(rcache_exists(c, "a", 1), 1);
+    assert_int_equal(rcache_exists(c, "b", 1), 0);
+    rcache_stats_t st;
+    rcache_stats(c, &st);
+    assert_int_equal(st.hits + st.misses, 0);
+    /* an expired key is not found, and is reclaimed */
+    rcache_expire(c, "c", 1, 10);
+    clk.now_ms += 10;
+    assert_int_equal(rcache_touch(c, "c", 1), RCACHE_ENOTFOUND);
+    assert_int_equal(rcache_count(c), 2);
+    assert_int_equal(rcache_touch(NULL, "a", 1), RCACHE_EINVAL);
+    assert_int_equal(rcache_touch(c, NULL, 1), RCACHE_EINVAL);
+    check_invariants(c);
+    rcache_close(c);
+
+    /* across shards, the touched key counts as the most recent */
+    clk.now_ms = 0;
+    c = open_cache(16, 0, 0, 8, &clk);
+    fill_seconds(c, &clk, 0, 16, 10);
+    char k[16];
+    key_of(k, 0);
+    assert_int_equal(rcache_touch(c, k, 10), RCACHE_OK);
+    clk.now_ms += 1000;
+    fill_seconds(c, &clk, 16, 1, 10);
+    assert_int_equal(rcache_exists(c, k, 10), 1);
+    key_of(k, 1);
+    assert_int_equal(rcache_exists(c, k, 10), 0);
+    rcache_close(c);
+}
+
+static void test_cross_shard_lru(void **state) {
+    test_clock_t clk = {0};
+    rcache_t *c = open_cache(32, 0, 0, 8, &clk);
+    /* item limit, one key a second: the 32 most recent survive, whatever
+     * shard each one hashes to */
+    for (int i = 0; i < 200; i++) {
+        fill_seconds(c, &clk, i, 1, 10);
+        expect_window(c, i + 1 > 32 ? i + 1 - 32 : 0, i + 1);
+    }
+    /* a hit makes an entry the most recent in the whole cache */
+    char k[16], buf[16];
+    size_t len;
+    key_of(k, 168); /* the oldest */
+    assert_int_equal(rcache_get(c, k, 10, buf, sizeof buf, &len), RCACHE_OK);
+    clk.now_ms += 1000;
+    fill_seconds(c, &clk, 200, 1, 10);
+    assert_int_equal(rcache_exists(c, k, 10), 1);
+    key_of(k, 169);
+    assert_int_equal(rcache_exists(c, k, 10), 0);
+    check_invariants(c);
+    rcache_close(c);
+}
+
+static void test_cross_shard_lru_bytes(void **state) {
+    /* one large value evicts the oldest entries of every shard, not the
+     * newest of its own */
+    test_clock_t clk = {0};
+    uint64_t per = rcache__entry_size(10, 100, 0, 0);
+    rcache_t *c = open_cache(0, per * 100, 0, 8, &clk);
+    fill_seconds(c, &clk, 0, 100, 100);
+    char *big = calloc(1, per * 30);
+    assert_int_equal(rcache_set(c, "big", 3, big, per * 30 - 200, 0, 0), RCACHE_OK);
+    free(big);
+    expect_window(c, 30, 100);
+    rcache_stats_t st;
+    rcache_stats(c, &st);
+    assert_int_equal(st.evictions_bytes, 30);
+    check_invariants(c);
+    rcache_close(c);
+}
+
+static int grow_to(rcache_update_t *u, void *ctx) {
+    static char v[4096];
+    u->new_val = v;
+    u->new_len = *(size_t *)ctx;
+    return RCACHE_UPDATE_STORE;
+}
+
+static void test_cross_shard_lru_update_and_limits(void **state) {
+    /* rcache_update and rcache_set_limits evict in the same order */
+    test_clock_t clk = {0};
+    uint64_t per = rcache__entry_size(10, 100, 0, 0);
+    rcache_t *c = open_cache(0, per * 64, 0, 8, &clk);
+    fill_seconds(c, &clk, 0, 64, 100);
+    char k[16];
+    key_of(k, 63);
+    size_t grow = (size_t)(per * 10);
+    assert_int_equal(rcache_update(c, k, 10, grow_to, &grow), RCACHE_OK);
+    assert_true(rcache__entry_size(10, grow, 0, 0) - per <= per * 11);
+    int lo = 0;
+    while (rcache_exists(c, (key_of(k, lo), k), 10) == 0)
+        lo++;
+    assert_true(lo >= 10 && lo <= 11);
+    expect_window(c, lo, 64);
+    assert_int_equal(rcache_set_limits(c, 20, 0), RCACHE_OK);
+    expect_window(c, 44, 64);
+    assert_int_equal(rcache_set_limits(c, 0, 0), RCACHE_OK);
+    check_invariants(c);
+    rcache_close(c);
+}
+
+static void test_cross_shard_lru_sampled(void **state) {
+    /* 64 shards, more than one sample covers: each sample still spans
+     * several shards, so a large value evicts old entries of many shards
+     * and no recent one while every shard still holds old entries */
+    test_clock_t clk = {0};
+    uint64_t per = rcache__entry_size(10, 100, 0, 0);
+    rcache_t *c = open_cache(0, per * 4096, 0, 64, &clk);
+    char k[16], v[100];
+    memset(v, 'o', sizeof v);
+    for (int i = 0; i < 2048; i++) { /* old: all in the same second */
+        key_of(k, i);
+        assert_int_equal(rcache_set(c, k, 10, v, sizeof v, 0, 0), RCACHE_OK);
+    }
+    for (uint32_t i = 0; i < 64; i++) /* premise: every shard has 16+ old */
+        assert_true(c->shards[i].count >= 16);
+    clk.now_ms += 10000;
+    for (int i = 2048; i < 4096; i++) { /* new */
+        key_of(k, i);
+        assert_int_equal(rcache_set(c, k, 10, v, sizeof v, 0, 0), RCACHE_OK);
+    }
+    clk.now_ms += 10000;
+    char *big = calloc(1, per * 64);
+    assert_int_equal(rcache_set(c, "big", 3, big, per * 64 - 200, 0, 0), RCACHE_OK);
+    free(big);
+    int evicted = 0;
+    for (int i = 0; i < 4096; i++) {
+        key_of(k, i);
+        if (!rcache_exists(c, k, 10)) {
+            if (i >= 2048)
+                fail_msg("recent key %d evicted while older entries remain", i);
+            evicted++;
+        }
+    }
+    assert_int_equal(evicted, 64);
+    check_invariants(c);
+    rcache_close(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_item_limit_lru_order),
@@ -178,6 +393,12 @@ int main(void) {
         cmocka_unit_test(test_sharded_global_limits),
         cmocka_unit_test(test_value_larger_than_a_shard_share),
         cmocka_unit_test(test_peak_bytes),
+        cmocka_unit_test(test_peak_never_above_limit),
+        cmocka_unit_test(test_touch_moves_to_mru),
+        cmocka_unit_test(test_cross_shard_lru),
+        cmocka_unit_test(test_cross_shard_lru_bytes),
+        cmocka_unit_test(test_cross_shard_lru_update_and_limits),
+        cmocka_unit_test(test_cross_shard_lru_sampled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
