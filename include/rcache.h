@@ -466,7 +466,10 @@ int rcache_clear(rcache_t *c, uint64_t *removed);
  *         destination exists); RCACHE_EWRONGTYPE (the source is an object
  *         entry: an object belongs to exactly one entry, so it cannot be
  *         moved while references to the old entry may exist); RCACHE_ETOOBIG
- *         (destination key too long); RCACHE_ENOMEM; RCACHE_EINVAL.
+ *         (destination key too long, or the entry under the new key would
+ *         alone exceed max_bytes, as for rcache_set()); RCACHE_ENOMEM;
+ *         RCACHE_EINVAL. On any error the cache is unchanged. A rename that
+ *         succeeds evicts, as a store does, until both limits hold.
  */
 int rcache_rename(rcache_t *c, const void *src, size_t src_len,
                   const void *dst, size_t dst_len, int nx);

@@ -166,6 +166,7 @@ int rcache_rename(rcache_t *c, const void *src, size_t src_len,
     rcache__shard_t *ss = rcache__shard_of(c, hs), *sd = rcache__shard_of(c, hd);
     rcache__shard_t *first = ss < sd ? ss : sd, *second = ss < sd ? sd : ss;
     rcache__optime_t t = {0, RCACHE__T_NONE}; /* read under both locks */
+    uint64_t mb = atomic_load_explicit(&c->max_bytes, memory_order_relaxed);
 
     pthread_mutex_lock(&first->lock);
     if (second != first)
@@ -180,6 +181,8 @@ int rcache_rename(rcache_t *c, const void *src, size_t src_len,
         rc = RCACHE_EEXIST;
     } else if (e->flags & RCACHE__F_OBJECT) {
         rc = RCACHE_EWRONGTYPE; /* objects are owned by one entry; see header */
+    } else if (mb && rcache__entry_size(dst_len, e->vlen, 0, 0) > mb) {
+        rc = RCACHE_ETOOBIG; /* as a store of that key and value would be */
     } else {
         rcache__entry_t *n = rcache__entry_new(dst, dst_len,
                                                rcache__entry_val(e), e->vlen);

@@ -133,6 +133,52 @@ static void test_rename(void **state) {
     rcache_close(c);
 }
 
+/* Rename honours max_bytes as a store does (regression: renaming to a key
+ * too long for the cache evicted every other entry and left the cache over
+ * its limit). A destination that fits evicts in LRU order. */
+static void test_rename_respects_max_bytes(void **state) {
+    test_clock_t clk = {0};
+    uint64_t per = rcache__entry_size(1, 100, 0, 0);
+    rcache_t *c = open_cache(0, per * 4, 0, 4, &clk);
+    char v[100], k[8];
+    memset(v, 'v', sizeof v);
+    for (int i = 0; i < 4; i++) {
+        sprintf(k, "%c", 'a' + i);
+        assert_int_equal(rcache_set(c, k, 1, v, sizeof v, 0, 0), RCACHE_OK);
+        clk.now_ms += 1000;
+    }
+    rcache_stats_t before, after;
+    rcache_stats(c, &before);
+    /* a key whose entry alone exceeds max_bytes: refused, nothing changes */
+    size_t big_len = (size_t)(per * 4);
+    char *big = malloc(big_len);
+    memset(big, 'K', big_len);
+    assert_true(rcache__entry_size(big_len, 100, 0, 0) > per * 4);
+    assert_int_equal(rcache_rename(c, "a", 1, big, big_len, 0), RCACHE_ETOOBIG);
+    assert_int_equal(rcache_rename(c, "a", 1, big, big_len, 1), RCACHE_ETOOBIG);
+    rcache_stats(c, &after);
+    assert_int_equal(after.items, 4);
+    assert_int_equal(after.bytes, before.bytes);
+    assert_int_equal(after.evictions, 0);
+    for (int i = 0; i < 4; i++) {
+        sprintf(k, "%c", 'a' + i);
+        assert_int_equal(rcache_exists(c, k, 1), 1);
+    }
+    check_invariants(c);
+    /* a destination twice the size fits: it evicts the least recently used
+     * other entry ("b": "a" is the one being renamed) and the limit holds */
+    size_t mid_len = (size_t)(per - 64);
+    assert_true(rcache__entry_size(mid_len, 100, 0, 0) <= per * 2);
+    assert_int_equal(rcache_rename(c, "a", 1, big, mid_len, 0), RCACHE_OK);
+    assert_int_equal(rcache_exists(c, big, mid_len), 1);
+    assert_int_equal(rcache_exists(c, "b", 1), 0);
+    assert_int_equal(rcache_exists(c, "c", 1), 1);
+    assert_int_equal(rcache_exists(c, "d", 1), 1);
+    check_invariants(c);
+    free(big);
+    rcache_close(c);
+}
+
 /* max_new_len is exact: a value of that length is stored, one more byte is
  * refused (regression: SETRANGE built 512 MiB values the cache could never
  * hold, see tests/regress/test_regress_setrange_amplification.c). */
@@ -170,6 +216,7 @@ int main(void) {
         cmocka_unit_test(test_update_actions),
         cmocka_unit_test(test_take),
         cmocka_unit_test(test_rename),
+        cmocka_unit_test(test_rename_respects_max_bytes),
         cmocka_unit_test(test_update_max_new_len),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
