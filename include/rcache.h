@@ -128,10 +128,12 @@ typedef struct rcache_config {
     uint64_t default_ttl_ms;
     /** Number of shards, rounded up to a power of two, at most 1024;
      *  0 = choose: 32 per online CPU, at least 64 (fewer shards make
-     *  threads collide on shard locks). Use 1 for exact global LRU order. */
+     *  threads collide on shard locks). Eviction order is exact LRU with 1
+     *  shard, global LRU at 1 s resolution with up to 8, and sampled
+     *  (approximate) with more (docs/DESIGN.md). */
     uint32_t shards;
-    /** Non-zero: every get misses and every set is dropped (stats still
-     *  count). Set by DISABLE_RESULT_CACHE=1. */
+    /** Non-zero: start disabled (see rcache_set_disabled()). Set by
+     *  DISABLE_RESULT_CACHE=1. */
     int disabled;
     /** Clock (see rcache_clock_fn); NULL = the default monotonic clock. */
     rcache_clock_fn clock;
@@ -289,8 +291,9 @@ typedef struct rcache_set_opts {
  *         key absent); RCACHE_EINVAL (also a ttl_ms below RCACHE_TTL_KEEP);
  *         RCACHE_ETOOBIG (entry alone exceeds max_bytes: nothing is
  *         evicted); RCACHE_ENOMEM. On any error the
- *         cache is unchanged. A disabled cache returns RCACHE_OK and stores
- *         nothing.
+ *         cache is unchanged. A disabled cache stores nothing and drops
+ *         the entry the key had; it answers as for an absent key (RCACHE_OK,
+ *         or RCACHE_ENOTFOUND with XX).
  */
 int rcache_set(rcache_t *c, const void *key, size_t key_len, const void *val,
                size_t val_len, int64_t ttl_ms, unsigned flags);
@@ -683,7 +686,26 @@ int rcache_set_limits(rcache_t *c, uint64_t max_items, uint64_t max_bytes);
  */
 int rcache_set_default_ttl(rcache_t *c, uint64_t ttl_ms);
 
-/** @brief Turn the disabled mode on (1) or off (0). @return RCACHE_OK. */
+/**
+ * @brief Turn the disabled mode on (1) or off (0), e.g. to rule the cache out
+ *        while debugging. While disabled the cache behaves as if empty and
+ *        caches nothing:
+ *        - every read misses: get, get_ref, get_alloc, touch, exists, ttl,
+ *          entry_info, rcache_update's callback (found = 0), and scan (an
+ *          empty page and next cursor 0); misses are counted;
+ *        - stores (set, set_ex, set_object, an update that stores) cache
+ *          nothing and drop the entry the key had; delete, take (which then
+ *          returns RCACHE_ENOTFOUND) and rename (RCACHE_ENOTFOUND) drop the
+ *          entries they name. So no value written over or removed while
+ *          disabled comes back when the cache is enabled again;
+ *        - expire, expire_at and persist find no key and change nothing;
+ *        - invalidate, clear, stats and rcache_count still see what is held
+ *          (entries not written meanwhile come back when re-enabled).
+ * @param[in] c cache. @param[in] disabled non-zero to disable.
+ * @return RCACHE_OK; RCACHE_EINVAL (c NULL).
+ * Thread-safety: safe from any thread; calls already running may finish
+ *        under the previous mode.
+ */
 int rcache_set_disabled(rcache_t *c, int disabled);
 
 /** @brief Current limits and default TTL. @param[out] out filled. */

@@ -185,6 +185,24 @@ static void store_link_locked(rcache_t *c, rcache__shard_t *s,
     }
 }
 
+/* A store while disabled: caches nothing and drops the entry it would have
+ * replaced; answers as for an absent key (NX stores, XX does not). */
+static int store_disabled(rcache_t *c, const void *key, size_t klen,
+                          unsigned flags) {
+    rcache__reclaim_t r = {0};
+    rcache__loc_t l;
+    rcache__entry_t *old = rcache__lock_lookup(c, key, klen, &l, &r);
+    if (old) {
+        rcache__shard_unlink_locked(c, l.s, old);
+        rcache__reclaim_push(&r, old);
+    }
+    if (!(flags & RCACHE_SET_XX))
+        l.s->st.sets++;
+    pthread_mutex_unlock(&l.s->lock);
+    rcache__reclaim_run(&r);
+    return (flags & RCACHE_SET_XX) ? RCACHE_ENOTFOUND : RCACHE_OK;
+}
+
 /* Store a prepared entry e (which carries the key). Takes ownership of e:
  * on error, and when its absolute expiry is already past (the old entry
  * is then removed, as a SET with EXAT in the past does), it is freed. */
@@ -273,13 +291,8 @@ int rcache_set_ex(rcache_t *c, const void *key, size_t key_len, const void *val,
         return rc;
     if (val_len > UINT32_MAX)
         return RCACHE_ETOOBIG;
-    if (atomic_load_explicit(&c->disabled, memory_order_relaxed)) {
-        rcache__shard_t *s = rcache__shard_of(c, rcache__hash(key, key_len));
-        pthread_mutex_lock(&s->lock);
-        s->st.sets++;
-        pthread_mutex_unlock(&s->lock);
-        return RCACHE_OK;
-    }
+    if (rcache__disabled(c))
+        return store_disabled(c, key, key_len, o->flags);
     e = rcache__entry_new(key, key_len, val, val_len);
     if (!e)
         return RCACHE_ENOMEM;
@@ -309,11 +322,12 @@ int rcache_set_object(rcache_t *c, const void *key, size_t key_len, void *obj,
         return rc;
     if (charge_bytes > RCACHE_MAX_CHARGE_BYTES)
         return RCACHE_ETOOBIG;
-    if (atomic_load_explicit(&c->disabled, memory_order_relaxed)) {
-        /* Dropped: the cache owns obj on RCACHE_OK, so release it now. */
-        if (dtor)
+    if (rcache__disabled(c)) {
+        rc = store_disabled(c, key, key_len, o->flags);
+        /* Not cached: the cache owns obj on RCACHE_OK, so release it now. */
+        if (rc == RCACHE_OK && dtor)
             dtor(obj, dtor_ctx);
-        return RCACHE_OK;
+        return rc;
     }
     e = rcache__entry_new_object(key, key_len, obj, charge_bytes, dtor,
                                  dtor_ctx);
@@ -352,7 +366,7 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
     rcache__loc_t l;
     e = rcache__lock_lookup(c, key, klen, &l, &r);
     s = l.s;
-    if (atomic_load_explicit(&c->disabled, memory_order_relaxed))
+    if (rcache__disabled(c))
         e = NULL; /* disabled: every lookup misses */
     if (!e) {
         s->st.misses++;
@@ -462,7 +476,8 @@ int rcache_exists(rcache_t *c, const void *key, size_t key_len) {
     if (!c || key_ok(key, key_len) != RCACHE_OK)
         return 0;
     rcache__loc_t l;
-    found = rcache__lock_lookup(c, key, key_len, &l, &r) != NULL;
+    found = rcache__lock_lookup(c, key, key_len, &l, &r) != NULL &&
+            !rcache__disabled(c);
     pthread_mutex_unlock(&l.s->lock);
     rcache__reclaim_run(&r);
     return found;
@@ -477,6 +492,8 @@ int rcache_touch(rcache_t *c, const void *key, size_t key_len) {
         return rc == RCACHE_ETOOBIG ? RCACHE_ENOTFOUND : rc;
     rcache__loc_t l;
     rcache__entry_t *e = rcache__lock_lookup(c, key, key_len, &l, &r);
+    if (e && rcache__disabled(c))
+        e = NULL;
     if (e)
         accessed_locked(c, l.s, e, &l.t);
     pthread_mutex_unlock(&l.s->lock);
@@ -497,17 +514,18 @@ static int remove_key(rcache_t *c, const void *key, size_t klen,
     rcache__loc_t l;
     rcache__entry_t *e = rcache__lock_lookup(c, key, klen, &l, &r);
     rcache__shard_t *s = l.s;
+    int hidden = e && rcache__disabled(c); /* removed, but reads as absent */
     if (e) {
         rcache__shard_unlink_locked(c, s, e);
         s->st.deletes++;
-        if (taken)
+        if (taken && !hidden)
             *taken = e;
         else
             rcache__reclaim_push(&r, e);
     }
     pthread_mutex_unlock(&s->lock);
     rcache__reclaim_run(&r);
-    return e ? RCACHE_OK : RCACHE_ENOTFOUND;
+    return e && !hidden ? RCACHE_OK : RCACHE_ENOTFOUND;
 }
 
 int rcache_delete(rcache_t *c, const void *key, size_t key_len) {

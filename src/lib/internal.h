@@ -207,6 +207,13 @@ struct rcache {
     _Atomic uint64_t singleflight_dedup;
 };
 
+/* Disabled mode (DISABLE_RESULT_CACHE, docs/DESIGN.md): reads see no entry,
+ * stores cache nothing, and every store, delete or rename drops the entries
+ * it names, so nothing written over while disabled comes back later. */
+static inline int rcache__disabled(const rcache_t *c) {
+    return atomic_load_explicit(&c->disabled, memory_order_relaxed);
+}
+
 /* 64-bit hash of a key (XXH3). */
 uint64_t rcache__hash(const void *key, size_t klen);
 

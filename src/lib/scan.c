@@ -60,6 +60,8 @@ int rcache_entry_info(rcache_t *c, const void *key, size_t key_len,
         return RCACHE_ENOTFOUND;
     rcache__loc_t l;
     rcache__entry_t *e = rcache__lock_lookup(c, key, key_len, &l, &r);
+    if (rcache__disabled(c))
+        e = NULL; /* disabled: every read misses */
     if (e)
         fill_info(c, e, rcache__op_now(c, &l.t), out);
     pthread_mutex_unlock(&l.s->lock);
@@ -141,6 +143,10 @@ int rcache_scan(rcache_t *c, uint64_t cursor, size_t count, const char *pattern,
         return RCACHE_EPATTERN;
     if (count == 0)
         count = 1;
+    if (rcache__disabled(c)) { /* every read misses: an empty, finished scan */
+        *next_cursor = 0;
+        return RCACHE_OK;
+    }
     uint32_t bits = shard_bits(c);
     uint64_t shard = cursor & (c->nshards - 1);
     uint64_t v = cursor >> bits;

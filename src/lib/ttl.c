@@ -40,6 +40,8 @@ static int with_entry(rcache_t *c, const void *key, size_t klen, ttl_op_fn fn,
         return RCACHE_ENOTFOUND;
     rcache__loc_t l;
     rcache__entry_t *e = rcache__lock_lookup(c, key, klen, &l, &r);
+    if (rcache__disabled(c))
+        e = NULL; /* reads as absent: TTL reads miss, TTL changes do nothing */
     rc = e ? fn(c, l.s, e, rcache__op_now(c, &l.t), arg, &r, out)
            : RCACHE_ENOTFOUND;
     pthread_mutex_unlock(&l.s->lock);

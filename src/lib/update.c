@@ -85,6 +85,10 @@ int rcache_update(rcache_t *c, const void *key, size_t key_len,
     rcache__shard_t *s = l.s;
     /* One exact reading, under the lock: the lookup's, if it needed one. */
     uint64_t hash = l.hash, now = rcache__op_now(c, &l.t);
+    int off = rcache__disabled(c);
+    rcache__entry_t *hidden = off ? e : NULL; /* disabled: seen as absent */
+    if (off)
+        e = NULL;
     if (e && (e->flags & RCACHE__F_OBJECT)) {
         rc = RCACHE_EWRONGTYPE;
         goto out;
@@ -110,13 +114,20 @@ int rcache_update(rcache_t *c, const void *key, size_t key_len,
         rc = RCACHE_OK;
         break;
     case RCACHE_UPDATE_STORE:
-        if (atomic_load_explicit(&c->disabled, memory_order_relaxed)) {
+        if (off) { /* nothing cached; what it would replace is dropped */
+            if (hidden) {
+                rcache__shard_unlink_locked(c, s, hidden);
+                rcache__reclaim_push(&r, hidden);
+            }
+            s->st.sets++;
             rc = RCACHE_OK;
             break;
         }
         rc = store_locked(c, s, hash, key, key_len, e, &u, &l.t, &r, &stored);
         break;
     case RCACHE_UPDATE_DELETE:
+        if (hidden)
+            e = hidden;
         if (e) {
             rcache__shard_unlink_locked(c, s, e);
             s->st.deletes++;
@@ -173,7 +184,18 @@ int rcache_rename(rcache_t *c, const void *src, size_t src_len,
         pthread_mutex_lock(&second->lock);
     rcache__entry_t *e = rcache__shard_lookup_locked(c, ss, hs, src, src_len, &t, &r);
     rcache__entry_t *d = rcache__shard_lookup_locked(c, sd, hd, dst, dst_len, &t, &r);
-    if (!e) {
+    if (rcache__disabled(c)) {
+        /* the source reads as absent; both keys' entries are dropped */
+        if (e) {
+            rcache__shard_unlink_locked(c, ss, e);
+            rcache__reclaim_push(&r, e);
+        }
+        if (d && d != e) {
+            rcache__shard_unlink_locked(c, sd, d);
+            rcache__reclaim_push(&r, d);
+        }
+        rc = RCACHE_ENOTFOUND;
+    } else if (!e) {
         rc = RCACHE_ENOTFOUND;
     } else if (e == d) {
         rc = nx ? RCACHE_EEXIST : RCACHE_OK; /* renaming a key to itself */

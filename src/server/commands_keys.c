@@ -324,10 +324,14 @@ void rcache__cmd_randomkey(rcache__client_t *c, size_t argc, const rcache__arg_t
     rcache__reply_null(c);
 }
 
+/* Keys a read can see: none while the cache is disabled (KEYS and SCAN
+ * then list nothing either), though INFO memory still counts what is held. */
 void rcache__cmd_dbsize(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
     (void)argc;
     (void)argv;
-    rcache__reply_int(c, (long long)rcache_count(RCACHE__CACHE(c)));
+    rcache_config_t cfg;
+    rcache_get_config(RCACHE__CACHE(c), &cfg);
+    rcache__reply_int(c, cfg.disabled ? 0 : (long long)rcache_count(RCACHE__CACHE(c)));
 }
 
 void rcache__cmd_flushdb(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {

@@ -196,7 +196,7 @@ void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
     }
     if (want(sections, "keyspace", 1)) {
         SECTION("Keyspace");
-        uint64_t keys = rcache_count(s->cache);
+        uint64_t keys = st.disabled ? 0 : rcache_count(s->cache); /* as DBSIZE */
         if (keys) {
             uint64_t expires = 0;
             count_expires(s->cache, &expires);

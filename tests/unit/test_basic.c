@@ -220,22 +220,90 @@ static void test_bad_input(void **state) {
     assert_int_equal(rcache_open(NULL, NULL), RCACHE_EINVAL);
 }
 
+static int disabled_store_cb(rcache_update_t *u, void *ctx) {
+    *(int *)ctx = u->found;
+    u->new_val = "1";
+    u->new_len = 1;
+    return RCACHE_UPDATE_STORE;
+}
+
+static int disabled_peek_cb(rcache_update_t *u, void *ctx) {
+    *(int *)ctx = u->found;
+    return RCACHE_UPDATE_KEEP;
+}
+
+static int dtor_runs;
+static void count_dtor(void *obj, void *ctx) { dtor_runs++; }
+
+/* Disabled mode (DISABLE_RESULT_CACHE): every read misses, no write is
+ * cached, and a write drops the entry it would have replaced or removed, so
+ * no value written over while disabled comes back when the cache is enabled
+ * again (regression: SET k v1; disable; SET k v2; enable; GET k gave v1). */
 static void test_disabled_mode(void **state) {
-    rcache_t *c = open_cache(0, 0, 0, 1, NULL);
+    test_clock_t clk = {0};
+    rcache_t *c = open_cache(0, 0, 0, 4, &clk);
     char buf[8];
-    set_str(c, "before", "x");
+    int found = -1;
+    int64_t ttl;
+    rcache_ref_t *ref = NULL;
+    rcache_entry_info_t info;
+    rcache_scan_page_t page;
+    uint64_t next = 1;
+    const char *keys[] = {"k", "kept", "del", "take", "upd", "src", "dst", "nx", "xx", "obj"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        assert_int_equal(set_str(c, keys[i], "old"), RCACHE_OK);
+    rcache_stats_reset(c);
     assert_int_equal(rcache_set_disabled(c, 1), RCACHE_OK);
-    assert_int_equal(set_str(c, "k", "v"), RCACHE_OK);
+
+    /* every read misses */
+    assert_int_equal(get_str(c, "kept", buf, sizeof buf), RCACHE_ENOTFOUND);
+    assert_int_equal(rcache_get_ref(c, "kept", 4, &ref), RCACHE_ENOTFOUND);
+    assert_null(ref);
+    assert_int_equal(rcache_exists(c, "kept", 4), 0);
+    assert_int_equal(rcache_ttl(c, "kept", 4, &ttl), RCACHE_ENOTFOUND);
+    assert_int_equal(rcache_entry_info(c, "kept", 4, &info), RCACHE_ENOTFOUND);
+    assert_int_equal(rcache_update(c, "kept", 4, disabled_peek_cb, &found), RCACHE_OK);
+    assert_int_equal(found, 0);
+    for (int expired = 0; expired <= 1; expired++) {
+        assert_int_equal(rcache_scan(c, 0, 1000, NULL, 0, expired, &page, &next), RCACHE_OK);
+        assert_int_equal(page.count, 0);
+        assert_int_equal(next, 0);
+        rcache_scan_page_free(&page);
+    }
+    /* a TTL change on a key that reads as absent does nothing */
+    assert_int_equal(rcache_expire(c, "kept", 4, 10), RCACHE_ENOTFOUND);
+
+    /* writes are not cached and drop what they name */
+    assert_int_equal(set_str(c, "k", "v2"), RCACHE_OK);
     assert_int_equal(get_str(c, "k", buf, sizeof buf), RCACHE_ENOTFOUND);
-    assert_int_equal(get_str(c, "before", buf, sizeof buf), RCACHE_ENOTFOUND);
+    assert_int_equal(rcache_delete(c, "del", 3), RCACHE_ENOTFOUND);
+    assert_int_equal(rcache_take(c, "take", 4, &ref), RCACHE_ENOTFOUND);
+    assert_null(ref);
+    found = -1;
+    assert_int_equal(rcache_update(c, "upd", 3, disabled_store_cb, &found), RCACHE_OK);
+    assert_int_equal(found, 0);
+    assert_int_equal(rcache_rename(c, "src", 3, "dst", 3, 0), RCACHE_ENOTFOUND);
+    assert_int_equal(rcache_set(c, "nx", 2, "v", 1, 0, RCACHE_SET_NX), RCACHE_OK);
+    assert_int_equal(rcache_set(c, "xx", 2, "v", 1, 0, RCACHE_SET_XX), RCACHE_ENOTFOUND);
+    assert_int_equal(rcache_set_object(c, "obj", 3, &found, 10, count_dtor, NULL, NULL),
+                     RCACHE_OK);
+    assert_int_equal(dtor_runs, 1); /* not cached: released at once */
     rcache_stats_t st;
     rcache_stats(c, &st);
-    assert_int_equal(st.misses, 2);
-    assert_int_equal(st.sets, 2);
     assert_int_equal(st.disabled, 1);
-    assert_int_equal(st.items, 1);
+    assert_int_equal(st.hits, 0);
+    assert_int_equal(st.items, 1); /* only "kept" is still held */
+
     rcache_set_disabled(c, 0);
-    assert_int_equal(get_str(c, "before", buf, sizeof buf), RCACHE_OK);
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (strcmp(keys[i], "kept") != 0 &&
+            get_str(c, keys[i], buf, sizeof buf) != RCACHE_ENOTFOUND)
+            fail_msg("'%s' written while disabled came back as '%s'", keys[i], buf);
+    assert_int_equal(get_str(c, "kept", buf, sizeof buf), RCACHE_OK);
+    assert_string_equal(buf, "old");
+    assert_int_equal(rcache_ttl(c, "kept", 4, &ttl), RCACHE_OK);
+    assert_int_equal(ttl, -1);
+    check_invariants(c);
     rcache_close(c);
 }
 
