@@ -4,6 +4,7 @@
  *
  * Lock order (see docs/DESIGN.md):
  *   1. a shard lock; when two are needed (rename) the lower index first;
+ *      eviction (evict.c) takes one at a time, called with none held;
  *   2. the memo in-flight lock of that key's stripe (memo.c), never taken
  *      while a shard lock is held, and never held while a callback runs.
  * Functions named *_locked expect the caller to hold the shard's lock.
