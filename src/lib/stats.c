@@ -55,7 +55,10 @@ void rcache_stats_reset(rcache_t *c) {
     }
     atomic_store(&c->computations, 0);
     atomic_store(&c->singleflight_dedup, 0);
-    atomic_store(&c->peak_bytes, atomic_load(&c->bytes));
+    /* as evict.c records it: capped at the limit, which a concurrent
+     * store's transient excess would otherwise show through */
+    uint64_t b = atomic_load(&c->bytes), mb = atomic_load(&c->max_bytes);
+    atomic_store(&c->peak_bytes, mb && b > mb ? mb : b);
 }
 
 int rcache_set_limits(rcache_t *c, uint64_t max_items, uint64_t max_bytes) {
