@@ -538,9 +538,18 @@ typedef struct rcache_stats {
     uint64_t computations;       /**< compute callbacks run (memoize) */
     uint64_t singleflight_dedup; /**< callers served by another's computation */
     int disabled;                /**< 1 if the cache is disabled */
+    uint64_t expires;            /**< entries held now that have a TTL
+                                      (gauge; as items, includes expired
+                                      ones not yet reclaimed) */
+    uint64_t avg_ttl_ms;         /**< mean remaining TTL of those entries,
+                                      in ms, clamped at 0 (expired ones
+                                      not yet reclaimed pull it down);
+                                      0 when there are none. Kept as a
+                                      running sum: no entry is walked */
 } rcache_stats_t;
 
-/** @brief Take a statistics snapshot. @param[out] out the snapshot. */
+/** @brief Take a statistics snapshot: O(shards), no entry is walked.
+ *  @param[out] out the snapshot. */
 void rcache_stats(rcache_t *c, rcache_stats_t *out);
 
 /** @brief Zero the counters (gauges and limits are kept; peak = now). */

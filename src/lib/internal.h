@@ -66,9 +66,13 @@ typedef struct rcache__objext {
 } rcache__objext_t;
 
 /* Bytes one hash-table slot costs, charged to each entry: the bucket
- * array is kept between half full and full, so a slot per entry costs 8 to
- * 16 bytes; we charge the upper bound. */
+ * array is kept between a quarter full and full (shard.c grows it when
+ * full, shrinks it below a quarter), so a slot per entry costs 8 to 32
+ * bytes; we charge the cost at half load, where a table is after it grows
+ * or shrinks. */
 #define RCACHE__TABLE_SHARE 16u
+/* Smallest bucket array of a shard; tables never shrink below it. */
+#define RCACHE__MIN_BUCKETS 16u
 
 /* What an allocation of n bytes costs in glibc malloc (8-byte chunk
  * header, 16-byte granularity, 32-byte minimum). */
@@ -169,6 +173,8 @@ typedef struct rcache__shard_stats {
     uint64_t evictions_bytes;  /* removed to honour max_bytes */
     uint64_t expirations;      /* removed because expired */
     uint64_t compute_saved_ms; /* sum of compute_ms over hits */
+    uint64_t scan_buckets;     /* buckets rcache_scan() visited (tests use
+                                  it to check the per-call bound) */
 } rcache__shard_stats_t;
 
 typedef struct rcache__shard {
@@ -181,6 +187,8 @@ typedef struct rcache__shard {
                                   lru->next is MRU, lru->prev LRU */
     size_t sweep_pos;          /* next bucket for active expiry */
     uint64_t nttl;             /* entries here that have an expiry */
+    unsigned __int128 ttl_sum; /* sum of their expire_at_ms (avg_ttl_ms in
+                                  the stats without walking entries) */
     rcache__shard_stats_t st;
 } __attribute__((aligned(64))) rcache__shard_t;
 

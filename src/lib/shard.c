@@ -105,10 +105,10 @@ rcache__entry_t *rcache__shard_lookup_locked(rcache_t *c, rcache__shard_t *s,
     return e;
 }
 
-/* Double the bucket array; on allocation failure keep the old one (chains
- * just get longer), so a store never fails because of the table. */
-static void grow_locked(rcache__shard_t *s) {
-    size_t n = (s->mask + 1) * 2;
+/* Rehash into a table of n buckets (a power of two); on allocation failure
+ * keep the old one (chains just get longer, or the table stays sparse), so
+ * neither a store nor a removal fails because of the table. */
+static void resize_locked(rcache__shard_t *s, size_t n) {
     rcache__entry_t **nb = rcache__calloc(n, sizeof(rcache__entry_t *));
     if (!nb)
         return;
@@ -127,6 +127,23 @@ static void grow_locked(rcache__shard_t *s) {
     s->mask = n - 1;
 }
 
+/* Shrink once fewer than a quarter of the buckets hold an entry, to the
+ * smallest table at most half full: after a grow the load is >= 1/2, after
+ * a shrink < 1/2, so a shard that hovers near a threshold does not rehash
+ * back and forth (the next grow needs the entries to double, the next
+ * shrink to halve). Without it a FLUSHALL or a mass expiry left every
+ * table at its largest size, and every walk (scan, active expiry) paid for
+ * the empty buckets. Called where no bucket chain is being walked. */
+static void maybe_shrink_locked(rcache__shard_t *s) {
+    size_t nb = s->mask + 1;
+    if (nb <= RCACHE__MIN_BUCKETS || s->count >= nb / 4)
+        return;
+    size_t n = RCACHE__MIN_BUCKETS;
+    while (n < s->count * 2)
+        n *= 2;
+    resize_locked(s, n);
+}
+
 static void peak_update(rcache_t *c, uint64_t bytes) {
     uint64_t peak = atomic_load_explicit(&c->peak_bytes, memory_order_relaxed);
     while (bytes > peak &&
@@ -139,7 +156,7 @@ static void peak_update(rcache_t *c, uint64_t bytes) {
 /* Table and LRU work of a link/unlink, without the global gauges. */
 static void attach_locked(rcache__shard_t *s, rcache__entry_t *e) {
     if (s->count > s->mask && s->mask < (size_t)UINT32_MAX)
-        grow_locked(s);
+        resize_locked(s, (s->mask + 1) * 2);
     size_t b = e->hash & s->mask;
     e->hnext = s->buckets[b];
     s->buckets[b] = e;
@@ -148,8 +165,10 @@ static void attach_locked(rcache__shard_t *s, rcache__entry_t *e) {
     s->lru->next->prev = e;
     s->lru->next = e;
     s->count++;
-    if (e->expire_at_ms)
+    if (e->expire_at_ms) {
         s->nttl++;
+        s->ttl_sum += e->expire_at_ms;
+    }
 }
 
 static void detach_locked(rcache__shard_t *s, rcache__entry_t *e) {
@@ -162,8 +181,10 @@ static void detach_locked(rcache__shard_t *s, rcache__entry_t *e) {
     e->next->prev = e->prev;
     e->prev = e->next = NULL;
     s->count--;
-    if (e->expire_at_ms)
+    if (e->expire_at_ms) {
         s->nttl--;
+        s->ttl_sum -= e->expire_at_ms;
+    }
 }
 
 /* Move the byte gauge by delta (and the peak with it). */
@@ -186,11 +207,18 @@ void rcache__shard_link_locked(rcache_t *c, rcache__shard_t *s,
     bytes_add(c, (int64_t)rcache__entry_charge(e));
 }
 
-void rcache__shard_unlink_locked(rcache_t *c, rcache__shard_t *s,
-                                 rcache__entry_t *e) {
+/* Unlink without shrinking: for callers walking a bucket chain. */
+static void unlink_keep_table_locked(rcache_t *c, rcache__shard_t *s,
+                                     rcache__entry_t *e) {
     detach_locked(s, e);
     atomic_fetch_sub_explicit(&c->items, 1, memory_order_relaxed);
     bytes_add(c, -(int64_t)rcache__entry_charge(e));
+}
+
+void rcache__shard_unlink_locked(rcache_t *c, rcache__shard_t *s,
+                                 rcache__entry_t *e) {
+    unlink_keep_table_locked(c, s, e);
+    maybe_shrink_locked(s);
 }
 
 void rcache__shard_replace_locked(rcache_t *c, rcache__shard_t *s,
@@ -219,6 +247,8 @@ void rcache__set_expire_locked(rcache__shard_t *s, rcache__entry_t *e,
         s->nttl--;
     else if (!e->expire_at_ms && at_ms)
         s->nttl++;
+    s->ttl_sum -= e->expire_at_ms;
+    s->ttl_sum += at_ms;
     e->expire_at_ms = at_ms;
 }
 
@@ -237,7 +267,7 @@ uint64_t rcache__shard_sweep_locked(rcache_t *c, rcache__shard_t *s,
                 rcache__entry_t *next = e->hnext;
                 ex++;
                 if (rcache__expired(e, now_ms)) {
-                    rcache__shard_unlink_locked(c, s, e);
+                    unlink_keep_table_locked(c, s, e);
                     s->st.expirations++;
                     rcache__reclaim_push(r, e);
                     reclaimed++;
@@ -245,6 +275,8 @@ uint64_t rcache__shard_sweep_locked(rcache_t *c, rcache__shard_t *s,
                 e = next;
             }
         }
+        if (reclaimed)
+            maybe_shrink_locked(s);
     }
     if (examined)
         *examined = ex;
