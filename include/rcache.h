@@ -464,8 +464,19 @@ typedef enum rcache_update_action {
     RCACHE_UPDATE_KEEP = 0,   /**< leave the entry as it is */
     RCACHE_UPDATE_STORE = 1,  /**< store new_val/new_len (TTL per ttl_ms) */
     RCACHE_UPDATE_DELETE = 2, /**< remove the entry */
-    RCACHE_UPDATE_TTL = 3     /**< keep the value, apply ttl_ms */
+    RCACHE_UPDATE_TTL = 3,    /**< keep the value, apply ttl_ms */
+    /** write new_val/new_len into the value at splice_offset (TTL per
+     *  ttl_ms): bytes past the old end up to splice_offset are zeros, and
+     *  the value grows to splice_offset + new_len when that is longer
+     *  (APPEND, SETRANGE). The cache writes the result once, straight into
+     *  the entry: the old bytes are copied once, or not at all when no
+     *  reference to the entry is held outside the cache (the entry is then
+     *  grown in place). A missing key is spliced into an empty value. */
+    RCACHE_UPDATE_SPLICE = 4
 } rcache_update_action_t;
+
+/** splice_offset meaning "at the end of the old value" (APPEND). */
+#define RCACHE_SPLICE_END SIZE_MAX
 
 /** In/out record for rcache_update_fn. */
 typedef struct rcache_update {
@@ -475,23 +486,28 @@ typedef struct rcache_update {
     size_t old_len;        /**< their length */
     int64_t old_ttl_ms;    /**< remaining TTL in ms at now_ms (>= 1 for a
                                 found key), -1 none */
-    size_t max_new_len;    /**< longest value a STORE could keep under the
-                                byte limit (SIZE_MAX when unbounded): build
-                                no larger value, return an error instead */
+    size_t max_new_len;    /**< longest value a STORE or SPLICE could keep
+                                under the byte limit (SIZE_MAX when
+                                unbounded): build no larger value, return
+                                an error instead */
     uint64_t now_ms;       /**< the time of this call on the cache clock,
                                 read once under the lock: the time found,
                                 old_ttl_ms and every TTL applied use */
     /* out */
-    const void *new_val;   /**< bytes to store (STORE); copied in */
+    const void *new_val;   /**< bytes to store (STORE) or to write at
+                                splice_offset (SPLICE); copied in */
     size_t new_len;        /**< their length */
     int64_t ttl_ms;        /**< RCACHE_TTL_KEEP (preset), DEFAULT, 0, > 0;
                                 for RCACHE_UPDATE_TTL an absolute time is
                                 given with expire_at_ms instead when != 0 */
-    uint64_t expire_at_ms; /**< absolute expiry for RCACHE_UPDATE_TTL/STORE
-                                (cache clock, at most RCACHE_MAX_TTL_MS,
-                                else RCACHE_EINVAL); 0 = use ttl_ms. Not
-                                after now_ms: TTL deletes the key, STORE
-                                stores an entry already expired */
+    uint64_t expire_at_ms; /**< absolute expiry for RCACHE_UPDATE_TTL/STORE/
+                                SPLICE (cache clock, at most
+                                RCACHE_MAX_TTL_MS, else RCACHE_EINVAL);
+                                0 = use ttl_ms. Not after now_ms: TTL
+                                deletes the key, STORE and SPLICE store an
+                                entry already expired */
+    size_t splice_offset;  /**< RCACHE_UPDATE_SPLICE: byte offset of new_val
+                                in the value, or RCACHE_SPLICE_END (preset) */
 } rcache_update_t;
 
 /**

@@ -97,7 +97,8 @@ uint64_t rcache__entry_size(size_t klen, size_t vlen, int is_object,
                             uint64_t obj_charge);
 /* Footprint of an existing entry. */
 uint64_t rcache__entry_charge(const rcache__entry_t *e);
-/* Allocate a byte-string entry (refs = 1). NULL on ENOMEM. */
+/* Allocate a byte-string entry (refs = 1); val NULL leaves the vlen value
+ * bytes for the caller to fill. NULL on ENOMEM. */
 rcache__entry_t *rcache__entry_new(const void *key, size_t klen,
                                    const void *val, size_t vlen);
 /* Allocate an object entry (refs = 1). NULL on ENOMEM. */
@@ -269,7 +270,8 @@ rcache__entry_t *rcache__shard_lookup_locked(rcache_t *c, rcache__shard_t *s,
 void rcache__shard_link_locked(rcache_t *c, rcache__shard_t *s,
                                rcache__entry_t *e);
 /* Remove from table and LRU list and uncount; the caller pushes e to a
- * reclaim list (or hands the table's reference to someone). */
+ * reclaim list (or hands the table's reference to someone). May shrink the
+ * table (a sparse one), so never call it while walking a bucket chain. */
 void rcache__shard_unlink_locked(rcache_t *c, rcache__shard_t *s,
                                  rcache__entry_t *e);
 /* Unlink old and link e in its place (at the MRU end) in one step: the
@@ -277,6 +279,13 @@ void rcache__shard_unlink_locked(rcache_t *c, rcache__shard_t *s,
  * The caller pushes old to a reclaim list or hands its reference on. */
 void rcache__shard_replace_locked(rcache_t *c, rcache__shard_t *s,
                                   rcache__entry_t *old, rcache__entry_t *e);
+/* Grow byte-string entry e, linked in s, to a value of vlen bytes in place
+ * (realloc: the old bytes stay, the new ones are uninitialised) and make it
+ * the most recently used; the byte gauge moves by the change. The caller
+ * holds the only reference (refs == 1, read under the lock). Returns the
+ * entry's new address, or NULL on ENOMEM (e unchanged, still linked). */
+rcache__entry_t *rcache__shard_regrow_locked(rcache_t *c, rcache__shard_t *s,
+                                             rcache__entry_t *e, size_t vlen);
 /* Make e the most recently used. */
 void rcache__lru_touch_locked(rcache__shard_t *s, rcache__entry_t *e);
 /* Change e's absolute expiry (0 = none), keeping the shard's count right. */

@@ -230,6 +230,22 @@ void rcache__shard_replace_locked(rcache_t *c, rcache__shard_t *s,
                      (int64_t)rcache__entry_charge(old));
 }
 
+rcache__entry_t *rcache__shard_regrow_locked(rcache_t *c, rcache__shard_t *s,
+                                             rcache__entry_t *e, size_t vlen) {
+    uint64_t before = rcache__entry_charge(e);
+    /* unlinked while it may move: the chain and LRU neighbours point at it */
+    detach_locked(s, e);
+    rcache__entry_t *n = rcache__realloc(e, sizeof(*e) + e->klen + vlen);
+    if (!n) {
+        attach_locked(s, e);
+        return NULL;
+    }
+    n->vlen = (uint32_t)vlen;
+    attach_locked(s, n);
+    bytes_add(c, (int64_t)rcache__entry_charge(n) - (int64_t)before);
+    return n;
+}
+
 void rcache__lru_touch_locked(rcache__shard_t *s, rcache__entry_t *e) {
     if (s->lru->next == e)
         return;
