@@ -43,9 +43,17 @@
 extern "C" {
 #endif
 
+/* The version, written only here (CMakeLists.txt reads these lines for the
+ * build, rcache.pc and rcached): MAJOR.MINOR.PATCH. */
 #define RCACHE_VERSION_MAJOR 0
 #define RCACHE_VERSION_MINOR 1
 #define RCACHE_VERSION_PATCH 0
+#define RCACHE__STR2(x) #x
+#define RCACHE__STR(x) RCACHE__STR2(x)
+/** The version as a string literal, "MAJOR.MINOR.PATCH". */
+#define RCACHE_VERSION_STRING                                              \
+    RCACHE__STR(RCACHE_VERSION_MAJOR) "." RCACHE__STR(RCACHE_VERSION_MINOR) \
+    "." RCACHE__STR(RCACHE_VERSION_PATCH)
 
 /** @defgroup errors Return codes */
 /** Success. */
@@ -78,6 +86,14 @@ extern "C" {
 
 /** Longest key accepted, in bytes. */
 #define RCACHE_MAX_KEY_LEN (16u * 1024u * 1024u - 1u)
+
+/**
+ * @brief Version of the library linked in (which may differ from the
+ *        header's RCACHE_VERSION_STRING when linked dynamically).
+ * @return a static string "MAJOR.MINOR.PATCH", never NULL.
+ * Thread-safety: pure function.
+ */
+const char *rcache_version(void);
 
 /**
  * @brief Text for an error code.
@@ -949,7 +965,7 @@ void rcache_memo_opts_init(rcache_memo_opts_t *opts);
  * A negatively cached failure (opts->error_ttl_ms) is returned as its code
  * without running fn.  Such an entry is an object entry: plain rcache_get()
  * on the key returns RCACHE_EWRONGTYPE, rcache_get_ref() returns a
- * reference for which rcache_memo_ref_error() gives the code, and it
+ * reference for which rcache_ref_memo_error() gives the code, and it
  * expires on its own TTL like any entry.
  *
  * @param[in] c cache.
@@ -1033,8 +1049,16 @@ int rcache_memoize_async(rcache_t *c, const void *key, size_t key_len,
  * @brief Is ref a negatively cached failure (see rcache_memoize())?
  * @return the stored error code (negative), or 0 for an ordinary entry
  *         (and for NULL).
+ * Thread-safety: as the other rcache_ref_* calls (any thread holding ref).
  */
-int rcache_memo_ref_error(const rcache_ref_t *ref);
+int rcache_ref_memo_error(const rcache_ref_t *ref);
+
+/** @deprecated Old name of rcache_ref_memo_error(), kept for source
+ *  compatibility (named like the other rcache_ref_* calls since 0.1). */
+__attribute__((deprecated("use rcache_ref_memo_error()"))) static inline int
+rcache_memo_ref_error(const rcache_ref_t *ref) {
+    return rcache_ref_memo_error(ref);
+}
 
 /** Memoize counters of one cache (since open; not reset by
  *  rcache_stats_reset() except the two mirrored in rcache_stats_t). */

@@ -193,7 +193,12 @@ typedef struct rcache__shard {
     rcache__shard_stats_t st;
 } __attribute__((aligned(64))) rcache__shard_t;
 
-struct rcache__memo; /* memo.c */
+/* State that a layer above the core (memo.c) attaches to a cache on first
+ * use. The core only frees it, in rcache_close(), through its own free
+ * function: it knows nothing else about it. */
+typedef struct rcache__ext {
+    void (*free)(struct rcache__ext *x);
+} rcache__ext_t;
 
 struct rcache {
     rcache__shard_t *shards;
@@ -205,7 +210,8 @@ struct rcache {
     _Atomic uint64_t default_ttl_ms;
     _Atomic int disabled;
     _Atomic uint32_t expire_shard; /* rcache_expire_cycle position */
-    struct rcache__memo *memo;     /* single-flight state (memo.c) */
+    rcache__ext_t *_Atomic ext;    /* memo.c's state, NULL until its first
+                                      use (set once, by compare-exchange) */
     /* Global gauges, written by every store: their own cache line. */
     _Atomic uint64_t items __attribute__((aligned(64)));
     _Atomic uint64_t bytes;
@@ -214,6 +220,19 @@ struct rcache {
     _Atomic uint64_t computations __attribute__((aligned(64)));
     _Atomic uint64_t singleflight_dedup;
 };
+
+/* The key check of every public call that takes a key: RCACHE_EINVAL for
+ * a NULL or empty key, RCACHE_ETOOBIG for one longer than
+ * RCACHE_MAX_KEY_LEN (whatever the call: a store could not keep it and a
+ * lookup could not find it, and one code keeps callers' error handling
+ * simple), else RCACHE_OK. */
+static inline int rcache__key_check(const void *key, size_t klen) {
+    if (!key || klen == 0)
+        return RCACHE_EINVAL;
+    if (klen > RCACHE_MAX_KEY_LEN)
+        return RCACHE_ETOOBIG;
+    return RCACHE_OK;
+}
 
 /* 64-bit hash of a key (XXH3). */
 uint64_t rcache__hash(const void *key, size_t klen);
@@ -328,8 +347,5 @@ void rcache__enforce_limits(rcache_t *c, long skip, rcache__reclaim_t *r);
 int rcache__glob_match_valid(const char *p, size_t plen, const unsigned char *s,
                              size_t slen);
 
-/* Memo hooks, called by rcache_open()/rcache_close() (memo.c). */
-int rcache__memo_init(rcache_t *c);
-void rcache__memo_fini(rcache_t *c);
 
 #endif /* RCACHE_INTERNAL_H */

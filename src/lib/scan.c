@@ -58,10 +58,11 @@ static void fill_info(const rcache_t *c, const rcache__entry_t *e,
 int rcache_entry_info(rcache_t *c, const void *key, size_t key_len,
                       rcache_entry_info_t *out) {
     rcache__reclaim_t r = {0};
-    if (!c || !key || !key_len || !out)
+    int rc;
+    if (!c || !out)
         return RCACHE_EINVAL;
-    if (key_len > RCACHE_MAX_KEY_LEN)
-        return RCACHE_ENOTFOUND;
+    if ((rc = rcache__key_check(key, key_len)) != RCACHE_OK)
+        return rc;
     rcache__loc_t l;
     rcache__entry_t *e = rcache__lock_lookup(c, key, key_len, &l, &r);
     if (e)
@@ -173,10 +174,12 @@ int rcache_scan(rcache_t *c, uint64_t cursor, size_t count, const char *pattern,
     page_builder_t b = {0};
     int rc = RCACHE_OK;
 
-    if (!c || !page || !next_cursor)
+    if (page) {
+        page->entries = NULL;
+        page->count = 0;
+    }
+    if (!c || !page || !next_cursor || (!pattern && pattern_len))
         return RCACHE_EINVAL;
-    page->entries = NULL;
-    page->count = 0;
     if (pattern && rcache_glob_validate(pattern, pattern_len) != RCACHE_OK)
         return RCACHE_EPATTERN;
     if (count == 0)

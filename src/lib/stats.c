@@ -100,6 +100,8 @@ int rcache_set_disabled(rcache_t *c, int disabled) {
 }
 
 void rcache_get_config(rcache_t *c, rcache_config_t *out) {
+    if (!out)
+        return;
     memset(out, 0, sizeof(*out));
     if (!c)
         return;

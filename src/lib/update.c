@@ -152,10 +152,10 @@ int rcache_update(rcache_t *c, const void *key, size_t key_len,
     rcache_update_t u;
     int rc;
 
-    if (!c || !key || key_len == 0 || !fn)
+    if (!c || !fn)
         return RCACHE_EINVAL;
-    if (key_len > RCACHE_MAX_KEY_LEN)
-        return RCACHE_ETOOBIG;
+    if ((rc = rcache__key_check(key, key_len)) != RCACHE_OK)
+        return rc;
     rcache__loc_t l;
     rcache__entry_t *e = rcache__lock_lookup(c, key, key_len, &l, &r);
     rcache__shard_t *s = l.s;
@@ -238,12 +238,11 @@ int rcache_rename(rcache_t *c, const void *src, size_t src_len,
     rcache__reclaim_t r = {0};
     int rc = RCACHE_OK;
 
-    if (!c || !src || !src_len || !dst || !dst_len)
+    if (!c)
         return RCACHE_EINVAL;
-    if (src_len > RCACHE_MAX_KEY_LEN)
-        return RCACHE_ENOTFOUND;
-    if (dst_len > RCACHE_MAX_KEY_LEN)
-        return RCACHE_ETOOBIG;
+    if ((rc = rcache__key_check(src, src_len)) != RCACHE_OK ||
+        (rc = rcache__key_check(dst, dst_len)) != RCACHE_OK)
+        return rc;
     uint64_t hs = rcache__hash(src, src_len), hd = rcache__hash(dst, dst_len);
     rcache__shard_t *ss = rcache__shard_of(c, hs), *sd = rcache__shard_of(c, hd);
     rcache__shard_t *first = ss < sd ? ss : sd, *second = ss < sd ? sd : ss;

@@ -663,7 +663,7 @@ static void memo_check(void *p, int rc) {
         /* stored as a negative entry, or (on ENOMEM) not at all */
         rcache_ref_t *r = NULL;
         if (rcache_get_ref(s->c, "mfail", 5, &r) == RCACHE_OK) {
-            assert_int_equal(rcache_memo_ref_error(r), MY_ERR);
+            assert_int_equal(rcache_ref_memo_error(r), MY_ERR);
             rcache_release(r);
         }
         return;
