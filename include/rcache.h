@@ -16,6 +16,16 @@
  *    of what it passed.
  *  - Units are in the names: *_ms is milliseconds, *_bytes is bytes.
  *  - For a limit, 0 means "unbounded"; for a TTL, 0 means "no expiry".
+ *  - NULL, the same in every call: a call returning an int error code
+ *    returns RCACHE_EINVAL, changing nothing, when the cache or a pointer
+ *    it needs is NULL (a key, an output, a callback, a data pointer with
+ *    a non-zero length); outputs documented "may be NULL" are optional.
+ *    A call returning void, a count, a time, a flag or a pointer does
+ *    nothing and returns 0 / NULL (a snapshot output is zeroed when only
+ *    the cache is NULL). Release and free calls accept NULL as a no-op.
+ *  - A key longer than RCACHE_MAX_KEY_LEN gives RCACHE_ETOOBIG from every
+ *    call that takes a key, lookups included (rcache_exists() says 0); a
+ *    NULL or empty key gives RCACHE_EINVAL.
  *
  * Caveats (thread rules, stated once)
  * -----------------------------------
@@ -466,7 +476,7 @@ int rcache_clear(rcache_t *c, uint64_t *removed);
  *         destination exists); RCACHE_EWRONGTYPE (the source is an object
  *         entry: an object belongs to exactly one entry, so it cannot be
  *         moved while references to the old entry may exist); RCACHE_ETOOBIG
- *         (destination key too long); RCACHE_ENOMEM; RCACHE_EINVAL.
+ *         (either key too long); RCACHE_ENOMEM; RCACHE_EINVAL.
  */
 int rcache_rename(rcache_t *c, const void *src, size_t src_len,
                   const void *dst, size_t dst_len, int nx);
@@ -631,14 +641,18 @@ typedef struct rcache_scan_page {
  *        0 again; every entry present for the whole scan is returned at
  *        least once, some may be returned twice).
  * @param[in] cursor 0 to start, else a value returned earlier.
- * @param[in] count work hint: about this many entries are examined (>= 1).
+ * @param[in] count work hint: about this many entries are examined (>= 1),
+ *        and at most count x 10 hash buckets visited (an empty shard
+ *        counts as one): a call may return no entry with a non-zero
+ *        cursor, which only means "continue".
  * @param[in] pattern glob filter (Redis syntax) or NULL for all.
  * @param[in] pattern_len its length.
  * @param[in] include_expired 1: list expired-but-unreclaimed entries too
  *        (with expired = 1); 0: skip them.
  * @param[out] page the results; free with rcache_scan_page_free().
  * @param[out] next_cursor the cursor for the next call; 0 when done.
- * @return RCACHE_OK, RCACHE_EPATTERN, RCACHE_EINVAL, RCACHE_ENOMEM.
+ * @return RCACHE_OK, RCACHE_EPATTERN, RCACHE_EINVAL (also pattern NULL with
+ *         a non-zero pattern_len), RCACHE_ENOMEM.
  */
 int rcache_scan(rcache_t *c, uint64_t cursor, size_t count,
                 const char *pattern, size_t pattern_len, int include_expired,
@@ -660,13 +674,15 @@ int rcache_invalidate(rcache_t *c, const char *pattern, size_t pattern_len,
  *        "[^a]", '\' escapes the next byte. Byte-wise, NUL bytes allowed.
  *        Case-sensitive. Unlike Redis, an unterminated '[' or a trailing '\'
  *        is an error (see rcache_glob_match_lenient() for Redis's reading).
- * @return 1 on match, 0 on no match, RCACHE_EPATTERN if malformed.
+ * @return 1 on match, 0 on no match, RCACHE_EPATTERN if malformed,
+ *         RCACHE_EINVAL if pattern or str is NULL with a non-zero length.
  * Thread-safety: pure function.
  */
 int rcache_glob_match(const char *pattern, size_t pattern_len,
                       const void *str, size_t str_len);
 
-/** @brief Check a glob pattern. @return RCACHE_OK or RCACHE_EPATTERN. */
+/** @brief Check a glob pattern. @return RCACHE_OK, RCACHE_EPATTERN, or
+ *  RCACHE_EINVAL (pattern NULL with a non-zero length). */
 int rcache_glob_validate(const char *pattern, size_t pattern_len);
 
 /**
@@ -987,9 +1003,12 @@ void rcache_memo_opts_init(rcache_memo_opts_t *opts);
  *         goes on and its result is still stored); RCACHE_EDEADLK (fn,
  *         on this thread, is already computing key); RCACHE_ENOTFOUND (fn
  *         NULL and nothing cached or in flight); RCACHE_EINVAL (c, key or
- *         ref_out NULL, bad key_len, both RCACHE_MEMO_BYPASS and a NULL
- *         fn); RCACHE_ENOMEM. Store failures (RCACHE_ETOOBIG, ...) are not
- *         returned: the result is still handed out, just not cached.
+ *         ref_out NULL, key_len 0, both RCACHE_MEMO_BYPASS and a NULL
+ *         fn); RCACHE_ETOOBIG (key_len above RCACHE_MAX_KEY_LEN);
+ *         RCACHE_ENOMEM (also: the cache's single-flight table, made by
+ *         the first memoize call on a cache, could not be allocated).
+ *         Store failures (RCACHE_ETOOBIG, ...) are not returned: the
+ *         result is still handed out, just not cached.
  * Thread-safety: thread-safe; may be called from inside a compute callback
  *         or a completion.
  */
