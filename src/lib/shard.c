@@ -5,10 +5,11 @@
  * doubly linked LRU list threaded through the entries (MRU at the head).
  * Every operation here is O(1) on average: lookup walks a chain of at most
  * about one entry (the table doubles when it holds as many entries as
- * buckets, so load stays between 0.5 and 1), link/unlink/touch are pointer
- * swaps, and eviction pops the LRU end, O(1) per evicted entry.
+ * buckets and halves when a removal leaves it under a quarter full, so
+ * load stays between 0.25 and 1), link/unlink/touch are pointer swaps, and
+ * eviction pops the LRU end, O(1) per evicted entry.
  *
- * Growing rehashes the whole shard at once under its lock. Sharding bounds
+ * Resizing rehashes the whole shard at once under its lock. Sharding bounds
  * that pause (1M entries in 16 shards: 64k entries per rehash, about a
  * millisecond); an incremental rehash as in Redis's dict.c would remove it
  * at the cost of two tables per lookup, which we judged not worth it yet.
