@@ -71,7 +71,8 @@ typedef struct rcache__objext {
  * bytes; we charge the cost at half load, where a table is after it grows
  * or shrinks. */
 #define RCACHE__TABLE_SHARE 16u
-/* Smallest bucket array of a shard; tables never shrink below it. */
+/* Smallest bucket array of a shard (the size a shard starts at when no
+ * item limit sizes it; a table never shrinks below its starting size). */
 #define RCACHE__MIN_BUCKETS 16u
 
 /* What an allocation of n bytes costs in glibc malloc (8-byte chunk
@@ -182,6 +183,7 @@ typedef struct rcache__shard {
     pthread_mutex_t lock;
     rcache__entry_t **buckets; /* chained hash table, power-of-two size */
     size_t mask;               /* bucket count - 1 */
+    size_t min_buckets;        /* size at open: never shrunk below it */
     uint64_t count;            /* entries linked here */
     rcache__entry_t *lru;      /* sentinel (header only, allocated apart so
                                   no flexible-array struct is embedded):

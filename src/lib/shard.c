@@ -50,6 +50,7 @@ int rcache__shard_init(rcache__shard_t *s, size_t buckets) {
         return RCACHE_ENOMEM;
     }
     s->mask = buckets - 1;
+    s->min_buckets = buckets;
     s->lru->next = s->lru->prev = s->lru;
     return RCACHE_OK;
 }
@@ -129,7 +130,9 @@ static void resize_locked(rcache__shard_t *s, size_t n) {
 }
 
 /* Shrink once fewer than a quarter of the buckets hold an entry, to the
- * smallest table at most half full: after a grow the load is >= 1/2, after
+ * smallest table at most half full, but not below the size the shard
+ * started at (sized for the item limit, so a cache refilling to its limit
+ * does not rehash on the way): after a grow the load is >= 1/2, after
  * a shrink < 1/2, so a shard that hovers near a threshold does not rehash
  * back and forth (the next grow needs the entries to double, the next
  * shrink to halve). Without it a FLUSHALL or a mass expiry left every
@@ -137,9 +140,9 @@ static void resize_locked(rcache__shard_t *s, size_t n) {
  * the empty buckets. Called where no bucket chain is being walked. */
 static void maybe_shrink_locked(rcache__shard_t *s) {
     size_t nb = s->mask + 1;
-    if (nb <= RCACHE__MIN_BUCKETS || s->count >= nb / 4)
+    if (nb <= s->min_buckets || s->count >= nb / 4)
         return;
-    size_t n = RCACHE__MIN_BUCKETS;
+    size_t n = s->min_buckets;
     while (n < s->count * 2)
         n *= 2;
     resize_locked(s, n);

@@ -266,6 +266,19 @@ static void test_tables_shrink_after_clear(void **state) {
     }
     check_invariants(c);
     rcache_close(c);
+
+    /* a table sized for the item limit at open is not shrunk below that */
+    c = open_cache(65536, 0, 0, 4, NULL);
+    size_t start = c->shards[0].mask + 1; /* 32k: 65536 / 4 shards + 1, rounded up */
+    for (int i = 0; i < 200000; i++) {
+        int n = sprintf(k, "key:%d", i);
+        assert_int_equal(rcache_set(c, k, (size_t)n, "v", 1, 0, 0), RCACHE_OK);
+    }
+    assert_int_equal(rcache_clear(c, &removed), RCACHE_OK);
+    for (uint32_t i = 0; i < c->nshards; i++)
+        assert_int_equal(c->shards[i].mask + 1, start);
+    check_invariants(c);
+    rcache_close(c);
 }
 
 /* A mass expiry reclaimed by active expiry (and by lookups) shrinks the
