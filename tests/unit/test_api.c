@@ -165,6 +165,7 @@ static void test_null_handling(void **state) {
     assert_int_equal(rcache_exists(c, NULL, 1), 0);
     assert_int_equal(rcache_count(NULL), 0);
     assert_int_equal(rcache_now_ms(NULL), 0);
+    assert_int_equal(rcache_wall_offset_ms(NULL), 0);
     assert_int_equal(rcache_expire_cycle(NULL, 10), 0);
     assert_null(rcache_ref_value(NULL, &len));
     assert_int_equal(len, 0);
