@@ -166,6 +166,8 @@ static void test_null_handling(void **state) {
     assert_int_equal(rcache_count(NULL), 0);
     assert_int_equal(rcache_now_ms(NULL), 0);
     assert_int_equal(rcache_wall_offset_ms(NULL), 0);
+    assert_int_equal(rcache_glob_match_lenient(NULL, 1, "a", 1), 0);
+    assert_int_equal(rcache_glob_match_lenient("a", 1, NULL, 1), 0);
     assert_int_equal(rcache_expire_cycle(NULL, 10), 0);
     assert_null(rcache_ref_value(NULL, &len));
     assert_int_equal(len, 0);
