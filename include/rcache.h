@@ -16,6 +16,16 @@
  *    of what it passed.
  *  - Units are in the names: *_ms is milliseconds, *_bytes is bytes.
  *  - For a limit, 0 means "unbounded"; for a TTL, 0 means "no expiry".
+ *  - NULL, the same in every call: a call returning an int error code
+ *    returns RCACHE_EINVAL, changing nothing, when the cache or a pointer
+ *    it needs is NULL (a key, an output, a callback, a data pointer with
+ *    a non-zero length); outputs documented "may be NULL" are optional.
+ *    A call returning void, a count, a time, a flag or a pointer does
+ *    nothing and returns 0 / NULL (a snapshot output is zeroed when only
+ *    the cache is NULL). Release and free calls accept NULL as a no-op.
+ *  - A key longer than RCACHE_MAX_KEY_LEN gives RCACHE_ETOOBIG from every
+ *    call that takes a key, lookups included (rcache_exists() says 0); a
+ *    NULL or empty key gives RCACHE_EINVAL.
  *
  * Caveats (thread rules, stated once)
  * -----------------------------------
@@ -43,9 +53,17 @@
 extern "C" {
 #endif
 
+/* The version, written only here (CMakeLists.txt reads these lines for the
+ * build, rcache.pc and rcached): MAJOR.MINOR.PATCH. */
 #define RCACHE_VERSION_MAJOR 0
 #define RCACHE_VERSION_MINOR 1
 #define RCACHE_VERSION_PATCH 0
+#define RCACHE__STR2(x) #x
+#define RCACHE__STR(x) RCACHE__STR2(x)
+/** The version as a string literal, "MAJOR.MINOR.PATCH". */
+#define RCACHE_VERSION_STRING                                              \
+    RCACHE__STR(RCACHE_VERSION_MAJOR) "." RCACHE__STR(RCACHE_VERSION_MINOR) \
+    "." RCACHE__STR(RCACHE_VERSION_PATCH)
 
 /** @defgroup errors Return codes */
 /** Success. */
@@ -78,6 +96,14 @@ extern "C" {
 
 /** Longest key accepted, in bytes. */
 #define RCACHE_MAX_KEY_LEN (16u * 1024u * 1024u - 1u)
+
+/**
+ * @brief Version of the library linked in (which may differ from the
+ *        header's RCACHE_VERSION_STRING when linked dynamically).
+ * @return a static string "MAJOR.MINOR.PATCH", never NULL.
+ * Thread-safety: pure function.
+ */
+const char *rcache_version(void);
 
 /**
  * @brief Text for an error code.
@@ -403,8 +429,9 @@ int rcache_exists(rcache_t *c, const void *key, size_t key_len);
  * @param[in] c cache.
  * @param[in] key,key_len key bytes; key_len >= 1.
  * @return RCACHE_OK (touched); RCACHE_ENOTFOUND (absent, expired - an
- *         expired entry is reclaimed -, key longer than RCACHE_MAX_KEY_LEN,
- *         or the cache is disabled); RCACHE_EINVAL (c or key NULL, key_len 0).
+ *         expired entry is reclaimed -, or the cache is disabled);
+ *         RCACHE_ETOOBIG (key longer than RCACHE_MAX_KEY_LEN);
+ *         RCACHE_EINVAL (c or key NULL, key_len 0).
  * Thread-safety: safe from any thread.
  */
 int rcache_touch(rcache_t *c, const void *key, size_t key_len);
@@ -469,7 +496,7 @@ int rcache_clear(rcache_t *c, uint64_t *removed);
  *         destination exists); RCACHE_EWRONGTYPE (the source is an object
  *         entry: an object belongs to exactly one entry, so it cannot be
  *         moved while references to the old entry may exist); RCACHE_ETOOBIG
- *         (destination key too long, or the entry under the new key would
+ *         (either key too long, or the entry under the new key would
  *         alone exceed max_bytes, as for rcache_set()); RCACHE_ENOMEM;
  *         RCACHE_EINVAL. On any error the cache is unchanged. A rename that
  *         succeeds evicts, as a store does, until both limits hold.
@@ -486,8 +513,19 @@ typedef enum rcache_update_action {
     RCACHE_UPDATE_KEEP = 0,   /**< leave the entry as it is */
     RCACHE_UPDATE_STORE = 1,  /**< store new_val/new_len (TTL per ttl_ms) */
     RCACHE_UPDATE_DELETE = 2, /**< remove the entry */
-    RCACHE_UPDATE_TTL = 3     /**< keep the value, apply ttl_ms */
+    RCACHE_UPDATE_TTL = 3,    /**< keep the value, apply ttl_ms */
+    /** write new_val/new_len into the value at splice_offset (TTL per
+     *  ttl_ms): bytes past the old end up to splice_offset are zeros, and
+     *  the value grows to splice_offset + new_len when that is longer
+     *  (APPEND, SETRANGE). The cache writes the result once, straight into
+     *  the entry: the old bytes are copied once, or not at all when no
+     *  reference to the entry is held outside the cache (the entry is then
+     *  grown in place). A missing key is spliced into an empty value. */
+    RCACHE_UPDATE_SPLICE = 4
 } rcache_update_action_t;
+
+/** splice_offset meaning "at the end of the old value" (APPEND). */
+#define RCACHE_SPLICE_END SIZE_MAX
 
 /** In/out record for rcache_update_fn. */
 typedef struct rcache_update {
@@ -497,23 +535,28 @@ typedef struct rcache_update {
     size_t old_len;        /**< their length */
     int64_t old_ttl_ms;    /**< remaining TTL in ms at now_ms (>= 1 for a
                                 found key), -1 none */
-    size_t max_new_len;    /**< longest value a STORE could keep under the
-                                byte limit (SIZE_MAX when unbounded): build
-                                no larger value, return an error instead */
+    size_t max_new_len;    /**< longest value a STORE or SPLICE could keep
+                                under the byte limit (SIZE_MAX when
+                                unbounded): build no larger value, return
+                                an error instead */
     uint64_t now_ms;       /**< the time of this call on the cache clock,
                                 read once under the lock: the time found,
                                 old_ttl_ms and every TTL applied use */
     /* out */
-    const void *new_val;   /**< bytes to store (STORE); copied in */
+    const void *new_val;   /**< bytes to store (STORE) or to write at
+                                splice_offset (SPLICE); copied in */
     size_t new_len;        /**< their length */
     int64_t ttl_ms;        /**< RCACHE_TTL_KEEP (preset), DEFAULT, 0, > 0;
                                 for RCACHE_UPDATE_TTL an absolute time is
                                 given with expire_at_ms instead when != 0 */
-    uint64_t expire_at_ms; /**< absolute expiry for RCACHE_UPDATE_TTL/STORE
-                                (cache clock, at most RCACHE_MAX_TTL_MS,
-                                else RCACHE_EINVAL); 0 = use ttl_ms. Not
-                                after now_ms: TTL deletes the key, STORE
-                                stores an entry already expired */
+    uint64_t expire_at_ms; /**< absolute expiry for RCACHE_UPDATE_TTL/STORE/
+                                SPLICE (cache clock, at most
+                                RCACHE_MAX_TTL_MS, else RCACHE_EINVAL);
+                                0 = use ttl_ms. Not after now_ms: TTL
+                                deletes the key, STORE and SPLICE store an
+                                entry already expired */
+    size_t splice_offset;  /**< RCACHE_UPDATE_SPLICE: byte offset of new_val
+                                in the value, or RCACHE_SPLICE_END (preset) */
 } rcache_update_t;
 
 /**
@@ -560,9 +603,18 @@ typedef struct rcache_stats {
     uint64_t computations;       /**< compute callbacks run (memoize) */
     uint64_t singleflight_dedup; /**< callers served by another's computation */
     int disabled;                /**< 1 if the cache is disabled */
+    uint64_t expires;            /**< entries held now that have a TTL
+                                      (gauge; as items, includes expired
+                                      ones not yet reclaimed) */
+    uint64_t avg_ttl_ms;         /**< mean remaining TTL of those entries,
+                                      in ms, clamped at 0 (expired ones
+                                      not yet reclaimed pull it down);
+                                      0 when there are none. Kept as a
+                                      running sum: no entry is walked */
 } rcache_stats_t;
 
-/** @brief Take a statistics snapshot. @param[out] out the snapshot. */
+/** @brief Take a statistics snapshot: O(shards), no entry is walked.
+ *  @param[out] out the snapshot. */
 void rcache_stats(rcache_t *c, rcache_stats_t *out);
 
 /** @brief Zero the counters (gauges and limits are kept; peak = now). */
@@ -612,14 +664,18 @@ typedef struct rcache_scan_page {
  *        0 again; every entry present for the whole scan is returned at
  *        least once, some may be returned twice).
  * @param[in] cursor 0 to start, else a value returned earlier.
- * @param[in] count work hint: about this many entries are examined (>= 1).
+ * @param[in] count work hint: about this many entries are examined (>= 1),
+ *        and at most count x 10 hash buckets visited (an empty shard
+ *        counts as one): a call may return no entry with a non-zero
+ *        cursor, which only means "continue".
  * @param[in] pattern glob filter (Redis syntax) or NULL for all.
  * @param[in] pattern_len its length.
  * @param[in] include_expired 1: list expired-but-unreclaimed entries too
  *        (with expired = 1); 0: skip them.
  * @param[out] page the results; free with rcache_scan_page_free().
  * @param[out] next_cursor the cursor for the next call; 0 when done.
- * @return RCACHE_OK, RCACHE_EPATTERN, RCACHE_EINVAL, RCACHE_ENOMEM.
+ * @return RCACHE_OK, RCACHE_EPATTERN, RCACHE_EINVAL (also pattern NULL with
+ *         a non-zero pattern_len), RCACHE_ENOMEM.
  */
 int rcache_scan(rcache_t *c, uint64_t cursor, size_t count,
                 const char *pattern, size_t pattern_len, int include_expired,
@@ -641,13 +697,15 @@ int rcache_invalidate(rcache_t *c, const char *pattern, size_t pattern_len,
  *        "[^a]", '\' escapes the next byte. Byte-wise, NUL bytes allowed.
  *        Case-sensitive. Unlike Redis, an unterminated '[' or a trailing '\'
  *        is an error (see rcache_glob_match_lenient() for Redis's reading).
- * @return 1 on match, 0 on no match, RCACHE_EPATTERN if malformed.
+ * @return 1 on match, 0 on no match, RCACHE_EPATTERN if malformed,
+ *         RCACHE_EINVAL if pattern or str is NULL with a non-zero length.
  * Thread-safety: pure function.
  */
 int rcache_glob_match(const char *pattern, size_t pattern_len,
                       const void *str, size_t str_len);
 
-/** @brief Check a glob pattern. @return RCACHE_OK or RCACHE_EPATTERN. */
+/** @brief Check a glob pattern. @return RCACHE_OK, RCACHE_EPATTERN, or
+ *  RCACHE_EINVAL (pattern NULL with a non-zero length). */
 int rcache_glob_validate(const char *pattern, size_t pattern_len);
 
 /**
@@ -965,7 +1023,7 @@ void rcache_memo_opts_init(rcache_memo_opts_t *opts);
  * A negatively cached failure (opts->error_ttl_ms) is returned as its code
  * without running fn.  Such an entry is an object entry: plain rcache_get()
  * on the key returns RCACHE_EWRONGTYPE, rcache_get_ref() returns a
- * reference for which rcache_memo_ref_error() gives the code, and it
+ * reference for which rcache_ref_memo_error() gives the code, and it
  * expires on its own TTL like any entry.
  *
  * @param[in] c cache.
@@ -987,9 +1045,12 @@ void rcache_memo_opts_init(rcache_memo_opts_t *opts);
  *         goes on and its result is still stored); RCACHE_EDEADLK (fn,
  *         on this thread, is already computing key); RCACHE_ENOTFOUND (fn
  *         NULL and nothing cached or in flight); RCACHE_EINVAL (c, key or
- *         ref_out NULL, bad key_len, both RCACHE_MEMO_BYPASS and a NULL
- *         fn); RCACHE_ENOMEM. Store failures (RCACHE_ETOOBIG, ...) are not
- *         returned: the result is still handed out, just not cached.
+ *         ref_out NULL, key_len 0, both RCACHE_MEMO_BYPASS and a NULL
+ *         fn); RCACHE_ETOOBIG (key_len above RCACHE_MAX_KEY_LEN);
+ *         RCACHE_ENOMEM (also: the cache's single-flight table, made by
+ *         the first memoize call on a cache, could not be allocated).
+ *         Store failures (RCACHE_ETOOBIG, ...) are not returned: the
+ *         result is still handed out, just not cached.
  * Thread-safety: thread-safe; may be called from inside a compute callback
  *         or a completion.
  */
@@ -1049,8 +1110,16 @@ int rcache_memoize_async(rcache_t *c, const void *key, size_t key_len,
  * @brief Is ref a negatively cached failure (see rcache_memoize())?
  * @return the stored error code (negative), or 0 for an ordinary entry
  *         (and for NULL).
+ * Thread-safety: as the other rcache_ref_* calls (any thread holding ref).
  */
-int rcache_memo_ref_error(const rcache_ref_t *ref);
+int rcache_ref_memo_error(const rcache_ref_t *ref);
+
+/** @deprecated Old name of rcache_ref_memo_error(), kept for source
+ *  compatibility (named like the other rcache_ref_* calls since 0.1). */
+__attribute__((deprecated("use rcache_ref_memo_error()"))) static inline int
+rcache_memo_ref_error(const rcache_ref_t *ref) {
+    return rcache_ref_memo_error(ref);
+}
 
 /** Memoize counters of one cache (since open; not reset by
  *  rcache_stats_reset() except the two mirrored in rcache_stats_t). */

@@ -85,11 +85,6 @@ int rcache_open(const rcache_config_t *cfg, rcache_t **out) {
             return RCACHE_ENOMEM;
         }
     }
-    if (rcache__memo_init(c) != RCACHE_OK) {
-        c->memo = NULL;
-        rcache_close(c);
-        return RCACHE_ENOMEM;
-    }
     *out = c;
     return RCACHE_OK;
 }
@@ -107,7 +102,9 @@ void rcache_close(rcache_t *c) {
     rcache__reclaim_t r = {0};
     if (!c)
         return;
-    rcache__memo_fini(c);
+    rcache__ext_t *x = atomic_load_explicit(&c->ext, memory_order_acquire);
+    if (x)
+        x->free(x);
     for (uint32_t i = 0; i < c->nshards; i++)
         rcache__shard_fini(&c->shards[i], &r);
     rcache__reclaim_run(&r);
@@ -134,14 +131,6 @@ rcache_t *rcache_default(void) {
 }
 
 /* ---- storing ---------------------------------------------------------- */
-
-static int key_ok(const void *key, size_t klen) {
-    if (!key || klen == 0)
-        return RCACHE_EINVAL;
-    if (klen > RCACHE_MAX_KEY_LEN)
-        return RCACHE_ETOOBIG;
-    return RCACHE_OK;
-}
 
 static int opts_ok(const rcache_set_opts_t *o) {
     if ((o->flags & ~(RCACHE_SET_NX | RCACHE_SET_XX | RCACHE_SET_EXPIRE_AT)) ||
@@ -287,7 +276,7 @@ int rcache_set_ex(rcache_t *c, const void *key, size_t key_len, const void *val,
         *old_out = NULL;
     if (!c || (!val && val_len))
         return RCACHE_EINVAL;
-    if ((rc = key_ok(key, key_len)) || (rc = opts_ok(o)))
+    if ((rc = rcache__key_check(key, key_len)) || (rc = opts_ok(o)))
         return rc;
     if (val_len > UINT32_MAX)
         return RCACHE_ETOOBIG;
@@ -318,7 +307,7 @@ int rcache_set_object(rcache_t *c, const void *key, size_t key_len, void *obj,
 
     if (!c)
         return RCACHE_EINVAL;
-    if ((rc = key_ok(key, key_len)) || (rc = opts_ok(o)))
+    if ((rc = rcache__key_check(key, key_len)) || (rc = opts_ok(o)))
         return rc;
     if (charge_bytes > RCACHE_MAX_CHARGE_BYTES)
         return RCACHE_ETOOBIG;
@@ -361,8 +350,8 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
 
     if (!c)
         return RCACHE_EINVAL;
-    if ((rc = key_ok(key, klen)))
-        return rc == RCACHE_ETOOBIG ? RCACHE_ENOTFOUND : rc;
+    if ((rc = rcache__key_check(key, klen)))
+        return rc;
     rcache__loc_t l;
     e = rcache__lock_lookup(c, key, klen, &l, &r);
     s = l.s;
@@ -473,7 +462,7 @@ void rcache_release(rcache_ref_t *ref) {
 int rcache_exists(rcache_t *c, const void *key, size_t key_len) {
     rcache__reclaim_t r = {0};
     int found;
-    if (!c || key_ok(key, key_len) != RCACHE_OK)
+    if (!c || rcache__key_check(key, key_len) != RCACHE_OK)
         return 0;
     rcache__loc_t l;
     found = rcache__lock_lookup(c, key, key_len, &l, &r) != NULL &&
@@ -488,8 +477,8 @@ int rcache_touch(rcache_t *c, const void *key, size_t key_len) {
     int rc;
     if (!c)
         return RCACHE_EINVAL;
-    if ((rc = key_ok(key, key_len)))
-        return rc == RCACHE_ETOOBIG ? RCACHE_ENOTFOUND : rc;
+    if ((rc = rcache__key_check(key, key_len)))
+        return rc;
     rcache__loc_t l;
     rcache__entry_t *e = rcache__lock_lookup(c, key, key_len, &l, &r);
     if (e && rcache__disabled(c))
@@ -509,8 +498,8 @@ static int remove_key(rcache_t *c, const void *key, size_t klen,
     int rc;
     if (!c)
         return RCACHE_EINVAL;
-    if ((rc = key_ok(key, klen)))
-        return rc == RCACHE_ETOOBIG ? RCACHE_ENOTFOUND : rc;
+    if ((rc = rcache__key_check(key, klen)))
+        return rc;
     rcache__loc_t l;
     rcache__entry_t *e = rcache__lock_lookup(c, key, klen, &l, &r);
     rcache__shard_t *s = l.s;

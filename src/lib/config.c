@@ -23,6 +23,8 @@
 #define MAX_SHARDS 1024u
 
 void rcache_config_init(rcache_config_t *cfg) {
+    if (!cfg)
+        return;
     memset(cfg, 0, sizeof(*cfg));
     cfg->max_items = DEFAULT_MAX_ITEMS;
     cfg->max_bytes = DEFAULT_MAX_BYTES;

@@ -61,7 +61,7 @@ static rcache__entry_t *entry_alloc(size_t extra, const void *key,
 rcache__entry_t *rcache__entry_new(const void *key, size_t klen,
                                    const void *val, size_t vlen) {
     rcache__entry_t *e = entry_alloc(0, key, klen, vlen);
-    if (e && vlen)
+    if (e && vlen && val)
         memcpy(rcache__entry_val(e), val, vlen);
     return e;
 }

@@ -23,7 +23,7 @@
 
 int rcache_glob_validate(const char *p, size_t plen) {
     if (!p && plen)
-        return RCACHE_EPATTERN;
+        return RCACHE_EINVAL;
     for (size_t i = 0; i < plen; i++) {
         if (p[i] == '\\') {
             if (++i >= plen)
@@ -137,10 +137,11 @@ int rcache__glob_match_valid(const char *p, size_t plen, const unsigned char *s,
 
 int rcache_glob_match(const char *pattern, size_t pattern_len, const void *str,
                       size_t str_len) {
-    if (rcache_glob_validate(pattern, pattern_len) != RCACHE_OK)
-        return RCACHE_EPATTERN;
+    int rc = rcache_glob_validate(pattern, pattern_len);
+    if (rc != RCACHE_OK)
+        return rc;
     if (!str && str_len)
-        return 0;
+        return RCACHE_EINVAL;
     return rcache__glob_match_valid(pattern, pattern_len,
                                     (const unsigned char *)str, str_len);
 }

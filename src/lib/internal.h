@@ -67,9 +67,14 @@ typedef struct rcache__objext {
 } rcache__objext_t;
 
 /* Bytes one hash-table slot costs, charged to each entry: the bucket
- * array is kept between half full and full, so a slot per entry costs 8 to
- * 16 bytes; we charge the upper bound. */
+ * array is kept between a quarter full and full (shard.c grows it when
+ * full, shrinks it below a quarter), so a slot per entry costs 8 to 32
+ * bytes; we charge the cost at half load, where a table is after it grows
+ * or shrinks. */
 #define RCACHE__TABLE_SHARE 16u
+/* Smallest bucket array of a shard (the size a shard starts at when no
+ * item limit sizes it; a table never shrinks below its starting size). */
+#define RCACHE__MIN_BUCKETS 16u
 
 /* What an allocation of n bytes costs in glibc malloc (8-byte chunk
  * header, 16-byte granularity, 32-byte minimum). */
@@ -94,7 +99,8 @@ uint64_t rcache__entry_size(size_t klen, size_t vlen, int is_object,
                             uint64_t obj_charge);
 /* Footprint of an existing entry. */
 uint64_t rcache__entry_charge(const rcache__entry_t *e);
-/* Allocate a byte-string entry (refs = 1). NULL on ENOMEM. */
+/* Allocate a byte-string entry (refs = 1); val NULL leaves the vlen value
+ * bytes for the caller to fill. NULL on ENOMEM. */
 rcache__entry_t *rcache__entry_new(const void *key, size_t klen,
                                    const void *val, size_t vlen);
 /* Allocate an object entry (refs = 1). NULL on ENOMEM. */
@@ -170,22 +176,32 @@ typedef struct rcache__shard_stats {
     uint64_t evictions_bytes;  /* removed to honour max_bytes */
     uint64_t expirations;      /* removed because expired */
     uint64_t compute_saved_ms; /* sum of compute_ms over hits */
+    uint64_t scan_buckets;     /* buckets rcache_scan() visited (tests use
+                                  it to check the per-call bound) */
 } rcache__shard_stats_t;
 
 typedef struct rcache__shard {
     pthread_mutex_t lock;
     rcache__entry_t **buckets; /* chained hash table, power-of-two size */
     size_t mask;               /* bucket count - 1 */
+    size_t min_buckets;        /* size at open: never shrunk below it */
     uint64_t count;            /* entries linked here */
     rcache__entry_t *lru;      /* sentinel (header only, allocated apart so
                                   no flexible-array struct is embedded):
                                   lru->next is MRU, lru->prev LRU */
     size_t sweep_pos;          /* next bucket for active expiry */
     uint64_t nttl;             /* entries here that have an expiry */
+    unsigned __int128 ttl_sum; /* sum of their expire_at_ms (avg_ttl_ms in
+                                  the stats without walking entries) */
     rcache__shard_stats_t st;
 } __attribute__((aligned(64))) rcache__shard_t;
 
-struct rcache__memo; /* memo.c */
+/* State that a layer above the core (memo.c) attaches to a cache on first
+ * use. The core only frees it, in rcache_close(), through its own free
+ * function: it knows nothing else about it. */
+typedef struct rcache__ext {
+    void (*free)(struct rcache__ext *x);
+} rcache__ext_t;
 
 struct rcache {
     rcache__shard_t *shards;
@@ -198,7 +214,8 @@ struct rcache {
     _Atomic int disabled;
     _Atomic uint32_t expire_shard; /* rcache_expire_cycle position */
     _Atomic uint32_t evict_cursor; /* next shard an eviction samples */
-    struct rcache__memo *memo;     /* single-flight state (memo.c) */
+    rcache__ext_t *_Atomic ext;    /* memo.c's state, NULL until its first
+                                      use (set once, by compare-exchange) */
     /* Global gauges, written by every store: their own cache line. */
     _Atomic uint64_t items __attribute__((aligned(64)));
     _Atomic uint64_t bytes;
@@ -213,6 +230,19 @@ struct rcache {
  * it names, so nothing written over while disabled comes back later. */
 static inline int rcache__disabled(const rcache_t *c) {
     return atomic_load_explicit(&c->disabled, memory_order_relaxed);
+}
+
+/* The key check of every public call that takes a key: RCACHE_EINVAL for
+ * a NULL or empty key, RCACHE_ETOOBIG for one longer than
+ * RCACHE_MAX_KEY_LEN (whatever the call: a store could not keep it and a
+ * lookup could not find it, and one code keeps callers' error handling
+ * simple), else RCACHE_OK. */
+static inline int rcache__key_check(const void *key, size_t klen) {
+    if (!key || klen == 0)
+        return RCACHE_EINVAL;
+    if (klen > RCACHE_MAX_KEY_LEN)
+        return RCACHE_ETOOBIG;
+    return RCACHE_OK;
 }
 
 /* 64-bit hash of a key (XXH3). */
@@ -270,7 +300,8 @@ rcache__entry_t *rcache__shard_lookup_locked(rcache_t *c, rcache__shard_t *s,
 void rcache__shard_link_locked(rcache_t *c, rcache__shard_t *s,
                                rcache__entry_t *e);
 /* Remove from table and LRU list and uncount; the caller pushes e to a
- * reclaim list (or hands the table's reference to someone). */
+ * reclaim list (or hands the table's reference to someone). May shrink the
+ * table (a sparse one), so never call it while walking a bucket chain. */
 void rcache__shard_unlink_locked(rcache_t *c, rcache__shard_t *s,
                                  rcache__entry_t *e);
 /* Unlink old and link e in its place (at the MRU end) in one step: the
@@ -278,6 +309,13 @@ void rcache__shard_unlink_locked(rcache_t *c, rcache__shard_t *s,
  * The caller pushes old to a reclaim list or hands its reference on. */
 void rcache__shard_replace_locked(rcache_t *c, rcache__shard_t *s,
                                   rcache__entry_t *old, rcache__entry_t *e);
+/* Grow byte-string entry e, linked in s, to a value of vlen bytes in place
+ * (realloc: the old bytes stay, the new ones are uninitialised) and make it
+ * the most recently used; the byte gauge moves by the change. The caller
+ * holds the only reference (refs == 1, read under the lock). Returns the
+ * entry's new address, or NULL on ENOMEM (e unchanged, still linked). */
+rcache__entry_t *rcache__shard_regrow_locked(rcache_t *c, rcache__shard_t *s,
+                                             rcache__entry_t *e, size_t vlen);
 /* Make e the most recently used. */
 void rcache__lru_touch_locked(rcache__shard_t *s, rcache__entry_t *e);
 /* Change e's absolute expiry (0 = none), keeping the shard's count right. */
@@ -325,8 +363,5 @@ void rcache__evict(rcache_t *c, const rcache__entry_t *keep,
 int rcache__glob_match_valid(const char *p, size_t plen, const unsigned char *s,
                              size_t slen);
 
-/* Memo hooks, called by rcache_open()/rcache_close() (memo.c). */
-int rcache__memo_init(rcache_t *c);
-void rcache__memo_fini(rcache_t *c);
 
 #endif /* RCACHE_INTERNAL_H */

@@ -69,6 +69,7 @@ typedef struct memo_stripe {
 } __attribute__((aligned(64))) memo_stripe_t;
 
 struct rcache__memo {
+    rcache__ext_t ext; /* first: the cache frees us through it */
     memo_stripe_t stripes[MEMO_STRIPES];
     _Atomic uint64_t compute_ms_total;
     _Atomic uint64_t dedup_saved_ms;
@@ -107,19 +108,31 @@ typedef struct memo_box {
 #define ADD(counter, n) atomic_fetch_add_explicit(&(counter), (n), \
                                                   memory_order_relaxed)
 
-/* ---- hooks ------------------------------------------------------------ */
+/* ---- state, created on first use ------------------------------------ */
 
-int rcache__memo_init(rcache_t *c) {
+/* The memo layer sits above the cache: rcache_open() does not know it. Its
+ * state is made by the first memoize call on a cache and freed by
+ * rcache_close() through the ext slot (internal.h). */
+
+static void memo_free(rcache__ext_t *x) {
+    struct rcache__memo *m = (struct rcache__memo *)x;
+    for (uint32_t i = 0; i < MEMO_STRIPES; i++) {
+        pthread_cond_destroy(&m->stripes[i].cv);
+        pthread_mutex_destroy(&m->stripes[i].mu);
+    }
+    rcache__free(m);
+}
+
+static struct rcache__memo *memo_new(void) {
     struct rcache__memo *m = rcache__calloc(1, sizeof(*m));
     pthread_condattr_t ca;
     uint32_t i;
 
-    c->memo = NULL;
     if (!m)
-        return RCACHE_ENOMEM;
+        return NULL;
     if (pthread_condattr_init(&ca)) {
         rcache__free(m);
-        return RCACHE_ENOMEM;
+        return NULL;
     }
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     for (i = 0; i < MEMO_STRIPES; i++) {
@@ -137,22 +150,34 @@ int rcache__memo_init(rcache_t *c) {
             pthread_mutex_destroy(&m->stripes[i].mu);
         }
         rcache__free(m);
-        return RCACHE_ENOMEM;
+        return NULL;
     }
-    c->memo = m;
-    return RCACHE_OK;
+    m->ext.free = memo_free;
+    return m;
 }
 
-void rcache__memo_fini(rcache_t *c) {
-    struct rcache__memo *m = c ? c->memo : NULL;
-    if (!m)
-        return;
-    for (uint32_t i = 0; i < MEMO_STRIPES; i++) {
-        pthread_cond_destroy(&m->stripes[i].cv);
-        pthread_mutex_destroy(&m->stripes[i].mu);
+/* The state if some call made it already, else NULL. */
+static struct rcache__memo *memo_get(rcache_t *c) {
+    return (struct rcache__memo *)atomic_load_explicit(&c->ext,
+                                                       memory_order_acquire);
+}
+
+/* The state, made now if this is the first use; NULL on ENOMEM. Racing
+ * first calls each build one; the loser frees its own. */
+static struct rcache__memo *memo_state(rcache_t *c) {
+    struct rcache__memo *m = memo_get(c);
+    if (m)
+        return m;
+    if (!(m = memo_new()))
+        return NULL;
+    rcache__ext_t *expected = NULL;
+    if (!atomic_compare_exchange_strong_explicit(&c->ext, &expected, &m->ext,
+                                                 memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        memo_free(&m->ext);
+        m = (struct rcache__memo *)expected;
     }
-    rcache__free(m);
-    c->memo = NULL;
+    return m;
 }
 
 /* ---- markers ---------------------------------------------------------- */
@@ -179,7 +204,7 @@ static int entry_error(const rcache__entry_t *e) {
     return 0;
 }
 
-int rcache_memo_ref_error(const rcache_ref_t *ref) {
+int rcache_ref_memo_error(const rcache_ref_t *ref) {
     return entry_error((const rcache__entry_t *)ref);
 }
 
@@ -203,7 +228,7 @@ void rcache_memo_stats(rcache_t *c, rcache_memo_stats_t *out) {
         return;
     out->computations = atomic_load(&c->computations);
     out->singleflight_dedup = atomic_load(&c->singleflight_dedup);
-    if (!(m = c->memo))
+    if (!(m = memo_get(c)))
         return;
     out->compute_ms_total = atomic_load(&m->compute_ms_total);
     out->dedup_saved_ms = atomic_load(&m->dedup_saved_ms);
@@ -218,10 +243,11 @@ static const rcache_memo_opts_t default_opts = {RCACHE_TTL_DEFAULT, -1, 0, 0};
 
 static int check_args(rcache_t *c, const void *key, size_t klen,
                       const rcache_memo_opts_t *o) {
-    if (!c || !c->memo || !key || klen == 0)
+    int rc;
+    if (!c)
         return RCACHE_EINVAL;
-    if (klen > RCACHE_MAX_KEY_LEN)
-        return RCACHE_EINVAL;
+    if ((rc = rcache__key_check(key, klen)) != RCACHE_OK)
+        return rc;
     if (o->ttl_ms < RCACHE_TTL_KEEP || o->error_ttl_ms < 0 ||
         (o->flags & ~(RCACHE_MEMO_BYPASS | RCACHE_MEMO_REFRESH)))
         return RCACHE_EINVAL;
@@ -249,7 +275,7 @@ static int compute(rcache_t *c, uint64_t hash, const void *key, size_t klen,
                    rcache_compute_fn fn, void *fn_ctx,
                    const rcache_memo_opts_t *o, int store,
                    rcache__entry_t **result_out, uint64_t *compute_ms_out) {
-    struct rcache__memo *m = c->memo;
+    struct rcache__memo *m = memo_get(c); /* made by memoize() */
     rcache_memo_result_t res;
     memo_frame_t frame = {c, hash, key, klen, tls_computing};
     rcache_set_opts_t so;
@@ -388,7 +414,7 @@ static rcache__entry_t *result_ref(memo_flight_t *f) {
 static void publish(rcache_t *c, memo_stripe_t *s, memo_flight_t *f, int err,
                     rcache__entry_t *result, uint64_t ms,
                     rcache__entry_t **mine) {
-    struct rcache__memo *m = c->memo;
+    struct rcache__memo *m = memo_get(c);
     memo_done_t *dl;
     int last;
 
@@ -451,7 +477,7 @@ static int lookup(rcache_t *c, const void *key, size_t klen,
     *how = RCACHE_MEMO_HIT;
     rc = entry_error((rcache__entry_t *)ref);
     if (rc) {
-        ADD(c->memo->negative_hits, 1);
+        ADD(memo_get(c)->negative_hits, 1);
         rcache_release(ref);
         return rc;
     }
@@ -481,7 +507,8 @@ static int memoize(rcache_t *c, const void *key, size_t klen,
         return rc;
     if ((o->flags & RCACHE_MEMO_BYPASS) && !fn)
         return RCACHE_EINVAL;
-    m = c->memo;
+    if (!(m = memo_state(c)))
+        return RCACHE_ENOMEM;
 
     if (o->flags & RCACHE_MEMO_BYPASS) {
         *how = RCACHE_MEMO_BYPASSED;
@@ -715,10 +742,11 @@ long rcache__memo_waiters(rcache_t *c, const void *key, size_t klen) {
     memo_flight_t *f;
     long n = -1;
 
-    if (!c || !c->memo || !key || !klen)
+    struct rcache__memo *m = c ? memo_get(c) : NULL;
+    if (!m || !key || !klen)
         return -1;
     hash = rcache__hash(key, klen);
-    s = stripe_of(c->memo, hash);
+    s = stripe_of(m, hash);
     pthread_mutex_lock(&s->mu);
     f = find_locked(s, hash, key, klen);
     if (f) {

@@ -8,8 +8,12 @@
  * bit down means that when a table doubles between two calls, the buckets
  * already visited map exactly onto buckets the new cursor will not revisit,
  * so every entry present for the whole scan is returned at least once, with
- * no state kept between calls. Tables here only grow, which is the easy
- * half of Redis's argument.
+ * no state kept between calls. When a table halves (shard.c shrinks
+ * sparse tables) the smaller bucket the cursor names holds both buckets of
+ * the larger table that share its low bits, so nothing is skipped: at worst
+ * the half already visited is returned again (Redis's argument, both
+ * halves). A call visits at most count x 10 buckets (an empty shard counts
+ * as one), so it may return no entry with a non-zero cursor.
  *
  * Results are copied out under the shard lock (keys into the page's own
  * memory) so no caller code runs while a lock is held.
@@ -54,10 +58,11 @@ static void fill_info(const rcache_t *c, const rcache__entry_t *e,
 int rcache_entry_info(rcache_t *c, const void *key, size_t key_len,
                       rcache_entry_info_t *out) {
     rcache__reclaim_t r = {0};
-    if (!c || !key || !key_len || !out)
+    int rc;
+    if (!c || !out)
         return RCACHE_EINVAL;
-    if (key_len > RCACHE_MAX_KEY_LEN)
-        return RCACHE_ENOTFOUND;
+    if ((rc = rcache__key_check(key, key_len)) != RCACHE_OK)
+        return rc;
     rcache__loc_t l;
     rcache__entry_t *e = rcache__lock_lookup(c, key, key_len, &l, &r);
     if (rcache__disabled(c))
@@ -129,16 +134,54 @@ static int page_finish(page_builder_t *b, rcache_scan_page_t *page) {
     return RCACHE_OK;
 }
 
+/* Buckets (or empty shards) one rcache_scan() call may visit per unit of
+ * its count: Redis's dictScan bound, so a call on a sparse table returns
+ * after bounded work, perhaps with no entry and a non-zero cursor. */
+#define SCAN_VISITS_PER_COUNT 10u
+
+/* Walk one shard's buckets from cursor *v until the shard ends (*v = 0),
+ * count entries have been examined or max_visits buckets visited. */
+static int scan_shard_locked(const rcache_t *c, const rcache__shard_t *s,
+                             uint64_t *v, size_t count, size_t max_visits,
+                             const char *pattern, size_t pattern_len,
+                             int include_expired, uint64_t now,
+                             page_builder_t *b, size_t *examined,
+                             size_t *visited) {
+    uint64_t mask = s->mask, cur = *v;
+    int rc = RCACHE_OK;
+    do {
+        (*visited)++;
+        for (rcache__entry_t *e = s->buckets[cur & mask]; e; e = e->hnext) {
+            (*examined)++;
+            if (!include_expired && rcache__expired(e, now))
+                continue;
+            if (pattern && !rcache__glob_match_valid(pattern, pattern_len,
+                                                     rcache__entry_key(e),
+                                                     e->klen))
+                continue;
+            if ((rc = page_add(b, c, e, now)) != RCACHE_OK)
+                break;
+        }
+        cur |= ~mask;
+        cur = rev64(rev64(cur) + 1);
+    } while (cur != 0 && *examined < count && *visited < max_visits &&
+             rc == RCACHE_OK);
+    *v = cur;
+    return rc;
+}
+
 int rcache_scan(rcache_t *c, uint64_t cursor, size_t count, const char *pattern,
                 size_t pattern_len, int include_expired,
                 rcache_scan_page_t *page, uint64_t *next_cursor) {
     page_builder_t b = {0};
     int rc = RCACHE_OK;
 
-    if (!c || !page || !next_cursor)
+    if (page) {
+        page->entries = NULL;
+        page->count = 0;
+    }
+    if (!c || !page || !next_cursor || (!pattern && pattern_len))
         return RCACHE_EINVAL;
-    page->entries = NULL;
-    page->count = 0;
     if (pattern && rcache_glob_validate(pattern, pattern_len) != RCACHE_OK)
         return RCACHE_EPATTERN;
     if (count == 0)
@@ -150,29 +193,28 @@ int rcache_scan(rcache_t *c, uint64_t cursor, size_t count, const char *pattern,
     uint32_t bits = shard_bits(c);
     uint64_t shard = cursor & (c->nshards - 1);
     uint64_t v = cursor >> bits;
-    size_t examined = 0;
+    size_t examined = 0, visited = 0;
+    size_t max_visits = count > SIZE_MAX / SCAN_VISITS_PER_COUNT
+                            ? SIZE_MAX
+                            : count * SCAN_VISITS_PER_COUNT;
     int done = 0;
 
-    while (!done && examined < count && rc == RCACHE_OK) {
+    while (!done && examined < count && visited < max_visits &&
+           rc == RCACHE_OK) {
         rcache__shard_t *s = &c->shards[shard];
+        size_t before = visited;
         pthread_mutex_lock(&s->lock);
-        /* the time of this shard's visit, read under its lock */
-        uint64_t now = rcache__clock_now(&c->clock), mask = s->mask;
-        do {
-            for (rcache__entry_t *e = s->buckets[v & mask]; e; e = e->hnext) {
-                examined++;
-                if (!include_expired && rcache__expired(e, now))
-                    continue;
-                if (pattern && !rcache__glob_match_valid(pattern, pattern_len,
-                                                         rcache__entry_key(e),
-                                                         e->klen))
-                    continue;
-                if ((rc = page_add(&b, c, e, now)) != RCACHE_OK)
-                    break;
-            }
-            v |= ~mask;
-            v = rev64(rev64(v) + 1);
-        } while (v != 0 && examined < count && rc == RCACHE_OK);
+        if (s->count == 0) {
+            v = 0; /* nothing here: the whole shard costs one visit */
+            visited++;
+        } else {
+            /* the time of this shard's visit, read under its lock */
+            uint64_t now = rcache__clock_now(&c->clock);
+            rc = scan_shard_locked(c, s, &v, count, max_visits, pattern,
+                                   pattern_len, include_expired, now, &b,
+                                   &examined, &visited);
+        }
+        s->st.scan_buckets += visited - before;
         pthread_mutex_unlock(&s->lock);
         if (v == 0 && ++shard == c->nshards)
             done = 1;

@@ -5,10 +5,11 @@
  * doubly linked LRU list threaded through the entries (MRU at the head).
  * Every operation here is O(1) on average: lookup walks a chain of at most
  * about one entry (the table doubles when it holds as many entries as
- * buckets, so load stays between 0.5 and 1), link/unlink/touch are pointer
- * swaps, and eviction pops the LRU end, O(1) per evicted entry.
+ * buckets and halves when a removal leaves it under a quarter full, so
+ * load stays between 0.25 and 1), link/unlink/touch are pointer swaps, and
+ * eviction pops the LRU end, O(1) per evicted entry.
  *
- * Growing rehashes the whole shard at once under its lock. Sharding bounds
+ * Resizing rehashes the whole shard at once under its lock. Sharding bounds
  * that pause (1M entries in 16 shards: 64k entries per rehash, about a
  * millisecond); an incremental rehash as in Redis's dict.c would remove it
  * at the cost of two tables per lookup, which we judged not worth it yet.
@@ -48,6 +49,7 @@ int rcache__shard_init(rcache__shard_t *s, size_t buckets) {
         return RCACHE_ENOMEM;
     }
     s->mask = buckets - 1;
+    s->min_buckets = buckets;
     s->lru->next = s->lru->prev = s->lru;
     return RCACHE_OK;
 }
@@ -104,10 +106,10 @@ rcache__entry_t *rcache__shard_lookup_locked(rcache_t *c, rcache__shard_t *s,
     return e;
 }
 
-/* Double the bucket array; on allocation failure keep the old one (chains
- * just get longer), so a store never fails because of the table. */
-static void grow_locked(rcache__shard_t *s) {
-    size_t n = (s->mask + 1) * 2;
+/* Rehash into a table of n buckets (a power of two); on allocation failure
+ * keep the old one (chains just get longer, or the table stays sparse), so
+ * neither a store nor a removal fails because of the table. */
+static void resize_locked(rcache__shard_t *s, size_t n) {
     rcache__entry_t **nb = rcache__calloc(n, sizeof(rcache__entry_t *));
     if (!nb)
         return;
@@ -126,10 +128,29 @@ static void grow_locked(rcache__shard_t *s) {
     s->mask = n - 1;
 }
 
+/* Shrink once fewer than a quarter of the buckets hold an entry, to the
+ * smallest table at most half full, but not below the size the shard
+ * started at (sized for the item limit, so a cache refilling to its limit
+ * does not rehash on the way): after a grow the load is >= 1/2, after
+ * a shrink < 1/2, so a shard that hovers near a threshold does not rehash
+ * back and forth (the next grow needs the entries to double, the next
+ * shrink to halve). Without it a FLUSHALL or a mass expiry left every
+ * table at its largest size, and every walk (scan, active expiry) paid for
+ * the empty buckets. Called where no bucket chain is being walked. */
+static void maybe_shrink_locked(rcache__shard_t *s) {
+    size_t nb = s->mask + 1;
+    if (nb <= s->min_buckets || s->count >= nb / 4)
+        return;
+    size_t n = s->min_buckets;
+    while (n < s->count * 2)
+        n *= 2;
+    resize_locked(s, n);
+}
+
 /* Table and LRU work of a link/unlink, without the global gauges. */
 static void attach_locked(rcache__shard_t *s, rcache__entry_t *e) {
     if (s->count > s->mask && s->mask < (size_t)UINT32_MAX)
-        grow_locked(s);
+        resize_locked(s, (s->mask + 1) * 2);
     size_t b = e->hash & s->mask;
     e->hnext = s->buckets[b];
     s->buckets[b] = e;
@@ -138,8 +159,10 @@ static void attach_locked(rcache__shard_t *s, rcache__entry_t *e) {
     s->lru->next->prev = e;
     s->lru->next = e;
     s->count++;
-    if (e->expire_at_ms)
+    if (e->expire_at_ms) {
         s->nttl++;
+        s->ttl_sum += e->expire_at_ms;
+    }
 }
 
 static void detach_locked(rcache__shard_t *s, rcache__entry_t *e) {
@@ -152,8 +175,10 @@ static void detach_locked(rcache__shard_t *s, rcache__entry_t *e) {
     e->next->prev = e->prev;
     e->prev = e->next = NULL;
     s->count--;
-    if (e->expire_at_ms)
+    if (e->expire_at_ms) {
         s->nttl--;
+        s->ttl_sum -= e->expire_at_ms;
+    }
 }
 
 /* Move the byte gauge by delta. The peak is taken after eviction
@@ -175,11 +200,18 @@ void rcache__shard_link_locked(rcache_t *c, rcache__shard_t *s,
     bytes_add(c, (int64_t)rcache__entry_charge(e));
 }
 
-void rcache__shard_unlink_locked(rcache_t *c, rcache__shard_t *s,
-                                 rcache__entry_t *e) {
+/* Unlink without shrinking: for callers walking a bucket chain. */
+static void unlink_keep_table_locked(rcache_t *c, rcache__shard_t *s,
+                                     rcache__entry_t *e) {
     detach_locked(s, e);
     atomic_fetch_sub_explicit(&c->items, 1, memory_order_relaxed);
     bytes_add(c, -(int64_t)rcache__entry_charge(e));
+}
+
+void rcache__shard_unlink_locked(rcache_t *c, rcache__shard_t *s,
+                                 rcache__entry_t *e) {
+    unlink_keep_table_locked(c, s, e);
+    maybe_shrink_locked(s);
 }
 
 void rcache__shard_replace_locked(rcache_t *c, rcache__shard_t *s,
@@ -189,6 +221,22 @@ void rcache__shard_replace_locked(rcache_t *c, rcache__shard_t *s,
     /* one write to the shared gauge line instead of four */
     bytes_add(c, (int64_t)rcache__entry_charge(e) -
                      (int64_t)rcache__entry_charge(old));
+}
+
+rcache__entry_t *rcache__shard_regrow_locked(rcache_t *c, rcache__shard_t *s,
+                                             rcache__entry_t *e, size_t vlen) {
+    uint64_t before = rcache__entry_charge(e);
+    /* unlinked while it may move: the chain and LRU neighbours point at it */
+    detach_locked(s, e);
+    rcache__entry_t *n = rcache__realloc(e, sizeof(*e) + e->klen + vlen);
+    if (!n) {
+        attach_locked(s, e);
+        return NULL;
+    }
+    n->vlen = (uint32_t)vlen;
+    attach_locked(s, n);
+    bytes_add(c, (int64_t)rcache__entry_charge(n) - (int64_t)before);
+    return n;
 }
 
 void rcache__lru_touch_locked(rcache__shard_t *s, rcache__entry_t *e) {
@@ -208,6 +256,8 @@ void rcache__set_expire_locked(rcache__shard_t *s, rcache__entry_t *e,
         s->nttl--;
     else if (!e->expire_at_ms && at_ms)
         s->nttl++;
+    s->ttl_sum -= e->expire_at_ms;
+    s->ttl_sum += at_ms;
     e->expire_at_ms = at_ms;
 }
 
@@ -226,7 +276,7 @@ uint64_t rcache__shard_sweep_locked(rcache_t *c, rcache__shard_t *s,
                 rcache__entry_t *next = e->hnext;
                 ex++;
                 if (rcache__expired(e, now_ms)) {
-                    rcache__shard_unlink_locked(c, s, e);
+                    unlink_keep_table_locked(c, s, e);
                     s->st.expirations++;
                     rcache__reclaim_push(r, e);
                     reclaimed++;
@@ -234,6 +284,8 @@ uint64_t rcache__shard_sweep_locked(rcache_t *c, rcache__shard_t *s,
                 e = next;
             }
         }
+        if (reclaimed)
+            maybe_shrink_locked(s);
     }
     if (examined)
         *examined = ex;

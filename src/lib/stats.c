@@ -11,7 +11,20 @@
 
 #include <string.h>
 
+/* Mean remaining TTL from the shards' sums of expiry times: sum/n - now,
+ * where an expired entry (expiry before now) would count as negative; the
+ * result is clamped at 0 rather than corrected, as in Redis's estimate. */
+static uint64_t avg_ttl(unsigned __int128 sum, uint64_t n, uint64_t now) {
+    if (!n)
+        return 0;
+    unsigned __int128 avg = sum / n;
+    return avg > now ? (uint64_t)(avg - now) : 0;
+}
+
 void rcache_stats(rcache_t *c, rcache_stats_t *out) {
+    unsigned __int128 ttl_sum = 0;
+    if (!out)
+        return;
     memset(out, 0, sizeof(*out));
     if (!c)
         return;
@@ -26,8 +39,11 @@ void rcache_stats(rcache_t *c, rcache_stats_t *out) {
         out->evictions_bytes += s->st.evictions_bytes;
         out->expirations += s->st.expirations;
         out->compute_saved_ms += s->st.compute_saved_ms;
+        out->expires += s->nttl;
+        ttl_sum += s->ttl_sum;
         pthread_mutex_unlock(&s->lock);
     }
+    out->avg_ttl_ms = avg_ttl(ttl_sum, out->expires, rcache__clock_now(&c->clock));
     out->evictions = out->evictions_items + out->evictions_bytes;
     out->items = atomic_load(&c->items);
     out->bytes = atomic_load(&c->bytes);
@@ -87,6 +103,8 @@ int rcache_set_disabled(rcache_t *c, int disabled) {
 }
 
 void rcache_get_config(rcache_t *c, rcache_config_t *out) {
+    if (!out)
+        return;
     memset(out, 0, sizeof(*out));
     if (!c)
         return;

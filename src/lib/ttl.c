@@ -34,10 +34,10 @@ static int with_entry(rcache_t *c, const void *key, size_t klen, ttl_op_fn fn,
                       uint64_t arg, int64_t *out) {
     rcache__reclaim_t r = {0};
     int rc;
-    if (!c || !key || klen == 0)
+    if (!c)
         return RCACHE_EINVAL;
-    if (klen > RCACHE_MAX_KEY_LEN)
-        return RCACHE_ENOTFOUND;
+    if ((rc = rcache__key_check(key, klen)) != RCACHE_OK)
+        return rc;
     rcache__loc_t l;
     rcache__entry_t *e = rcache__lock_lookup(c, key, klen, &l, &r);
     if (rcache__disabled(c))

@@ -6,7 +6,10 @@
  * point per command, the library runs a short caller-supplied decision
  * function under the shard lock (rcache_update). The new value's entry is
  * allocated under that lock - the one place we do so - because its size is
- * known only once the callback has seen the old value.
+ * known only once the callback has seen the old value. A SPLICE decision
+ * (APPEND, SETRANGE) is written straight into that entry, or into the old
+ * one grown in place when nobody else holds it, so the value is never
+ * built twice (it used to be: once by the callback, again by the store).
  *
  * Rename moves an entry between keys that may live in two shards; both
  * locks are taken in shard-index order (the documented lock order), and a
@@ -69,6 +72,79 @@ static int store_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
     return RCACHE_OK;
 }
 
+/* The value of a SPLICE decision: old bytes, zeros up to off, then the
+ * caller's bytes at off. dst may be the old value itself (grown in place:
+ * only the new parts are written). */
+static void splice_fill(unsigned char *dst, const unsigned char *old,
+                        size_t olen, size_t off, const void *data,
+                        size_t len) {
+    if (old && old != dst) {
+        memcpy(dst, old, off < olen ? off : olen);
+        if (off + len < olen)
+            memcpy(dst + off + len, old + off + len, olen - off - len);
+    }
+    if (off > olen)
+        memset(dst + olen, 0, off - olen);
+    if (len)
+        memcpy(dst + off, data, len);
+}
+
+/* Apply a SPLICE decision: the new value is written once, into the entry
+ * that will hold it. With no reference held outside the table (refs == 1
+ * under the lock: references are only taken under it) the entry itself is
+ * grown and written in place, so a repeated APPEND copies nothing (realloc
+ * may move the block once in a while); else a new entry is built from the
+ * old one, copying the old bytes once (copy-on-write: handles keep seeing
+ * the value they got). */
+static int splice_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
+                         const void *key, size_t klen, rcache__entry_t *old,
+                         const rcache_update_t *u, rcache__optime_t *t,
+                         rcache__reclaim_t *r, rcache__entry_t **stored) {
+    uint64_t mb = atomic_load_explicit(&c->max_bytes, memory_order_relaxed);
+    uint32_t now_s = rcache__clock_rel_s(&c->clock, rcache__op_now(c, t));
+    size_t olen = old ? old->vlen : 0;
+    size_t off = u->splice_offset == RCACHE_SPLICE_END ? olen : u->splice_offset;
+    if (!u->new_val && u->new_len)
+        return RCACHE_EINVAL;
+    if (off > UINT32_MAX || u->new_len > UINT32_MAX - off)
+        return RCACHE_ETOOBIG;
+    size_t nl = off + u->new_len > olen ? off + u->new_len : olen;
+    if (mb && rcache__entry_size(klen, nl, 0, 0) > mb)
+        return RCACHE_ETOOBIG;
+    uint64_t at = ttl_to_at(c, u->ttl_ms, u->expire_at_ms, old, t);
+    rcache__entry_t *e;
+    if (old && atomic_load_explicit(&old->refs, memory_order_acquire) == 1) {
+        e = nl > olen ? rcache__shard_regrow_locked(c, s, old, nl) : old;
+        if (!e)
+            return RCACHE_ENOMEM;
+        splice_fill(rcache__entry_val(e), rcache__entry_val(e), olen, off,
+                    u->new_val, u->new_len);
+        rcache__set_expire_locked(s, e, at);
+        rcache__lru_touch_locked(s, e);
+        e->atime_s = now_s;
+    } else {
+        if (!(e = rcache__entry_new(key, klen, NULL, nl)))
+            return RCACHE_ENOMEM;
+        splice_fill(rcache__entry_val(e), old ? rcache__entry_val(old) : NULL,
+                    olen, off, u->new_val, u->new_len);
+        e->hash = (uint32_t)hash;
+        e->atime_s = now_s;
+        e->ctime_s = old ? old->ctime_s : e->atime_s;
+        e->hits = old ? old->hits : 0;
+        e->expire_at_ms = at;
+        if (old) {
+            rcache__shard_replace_locked(c, s, old, e);
+            rcache__reclaim_push(r, old);
+        } else {
+            rcache__shard_link_locked(c, s, e);
+        }
+    }
+    s->st.sets++;
+    rcache__entry_ref(e); /* held across rcache__evict(), which keeps e */
+    *stored = e;
+    return RCACHE_OK;
+}
+
 int rcache_update(rcache_t *c, const void *key, size_t key_len,
                   rcache_update_fn fn, void *ctx) {
     rcache__reclaim_t r = {0};
@@ -76,10 +152,10 @@ int rcache_update(rcache_t *c, const void *key, size_t key_len,
     rcache_update_t u;
     int rc;
 
-    if (!c || !key || key_len == 0 || !fn)
+    if (!c || !fn)
         return RCACHE_EINVAL;
-    if (key_len > RCACHE_MAX_KEY_LEN)
-        return RCACHE_ETOOBIG;
+    if ((rc = rcache__key_check(key, key_len)) != RCACHE_OK)
+        return rc;
     rcache__loc_t l;
     rcache__entry_t *e = rcache__lock_lookup(c, key, key_len, &l, &r);
     rcache__shard_t *s = l.s;
@@ -101,11 +177,13 @@ int rcache_update(rcache_t *c, const void *key, size_t key_len,
     u.now_ms = now;
     u.max_new_len = max_value_len(c, key_len);
     u.ttl_ms = RCACHE_TTL_KEEP;
+    u.splice_offset = RCACHE_SPLICE_END;
     rc = fn(&u, ctx);
     if (rc < 0)
         goto out;
     if (u.expire_at_ms > RCACHE__TIME_MAX &&
-        (rc == RCACHE_UPDATE_STORE || rc == RCACHE_UPDATE_TTL)) {
+        (rc == RCACHE_UPDATE_STORE || rc == RCACHE_UPDATE_TTL ||
+         rc == RCACHE_UPDATE_SPLICE)) {
         rc = RCACHE_EINVAL; /* beyond every representable time */
         goto out;
     }
@@ -114,6 +192,7 @@ int rcache_update(rcache_t *c, const void *key, size_t key_len,
         rc = RCACHE_OK;
         break;
     case RCACHE_UPDATE_STORE:
+    case RCACHE_UPDATE_SPLICE:
         if (off) { /* nothing cached; what it would replace is dropped */
             if (hidden) {
                 rcache__shard_unlink_locked(c, s, hidden);
@@ -123,7 +202,11 @@ int rcache_update(rcache_t *c, const void *key, size_t key_len,
             rc = RCACHE_OK;
             break;
         }
-        rc = store_locked(c, s, hash, key, key_len, e, &u, &l.t, &r, &stored);
+        if (rc == RCACHE_UPDATE_STORE)
+            rc = store_locked(c, s, hash, key, key_len, e, &u, &l.t, &r,
+                              &stored);
+        else
+            rc = splice_locked(c, s, hash, key, key_len, e, &u, &l.t, &r, &stored);
         break;
     case RCACHE_UPDATE_DELETE:
         if (hidden)
@@ -167,12 +250,11 @@ int rcache_rename(rcache_t *c, const void *src, size_t src_len,
     rcache__entry_t *moved = NULL;
     int rc = RCACHE_OK;
 
-    if (!c || !src || !src_len || !dst || !dst_len)
+    if (!c)
         return RCACHE_EINVAL;
-    if (src_len > RCACHE_MAX_KEY_LEN)
-        return RCACHE_ENOTFOUND;
-    if (dst_len > RCACHE_MAX_KEY_LEN)
-        return RCACHE_ETOOBIG;
+    if ((rc = rcache__key_check(src, src_len)) != RCACHE_OK ||
+        (rc = rcache__key_check(dst, dst_len)) != RCACHE_OK)
+        return rc;
     uint64_t hs = rcache__hash(src, src_len), hd = rcache__hash(dst, dst_len);
     rcache__shard_t *ss = rcache__shard_of(c, hs), *sd = rcache__shard_of(c, hd);
     rcache__shard_t *first = ss < sd ? ss : sd, *second = ss < sd ? sd : ss;

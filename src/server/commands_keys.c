@@ -281,6 +281,9 @@ void rcache__cmd_scan(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
     evbuffer_free(b);
 }
 
+/* Scan calls one RANDOMKEY may make (each bounded to 16 x 10 buckets). */
+#define RANDOMKEY_MAX_SCANS 256
+
 /* Per-thread xorshift: RANDOMKEY needs variety, not cryptographic quality. */
 static uint64_t next_random(void) {
     static _Thread_local uint64_t x;
@@ -302,10 +305,14 @@ void rcache__cmd_randomkey(rcache__client_t *c, size_t argc, const rcache__arg_t
     }
     /* Any value is a valid scan cursor (shard in the low bits, bucket
      * cursor above), so start at a random one and take a random key of the
-     * first page that has any, wrapping around once at the end. */
+     * first page that has any, wrapping around once at the end. Each scan
+     * call visits at most 160 buckets and tables shrink when sparse, so a
+     * few calls find a key; the cap bounds the work when nearly every key
+     * has expired unreclaimed (then the reply is nil, as for an empty
+     * database). */
     uint64_t cursor = next_random();
     int wrapped = 0;
-    for (int rounds = 0; rounds < 100000; rounds++) {
+    for (int rounds = 0; rounds < RANDOMKEY_MAX_SCANS; rounds++) {
         rcache_scan_page_t page = {0};
         uint64_t next = 0;
         if (rcache_scan(cache, cursor, 16, NULL, 0, 0, &page, &next) != RCACHE_OK)

@@ -32,30 +32,6 @@ static void addf(struct evbuffer *b, const char *fmt, ...) {
     va_end(ap);
 }
 
-/* Count keys with a TTL by scanning; past a budget the rest is estimated
- * from the share seen so far. */
-static void count_expires(rcache_t *cache, uint64_t *expires) {
-    const uint64_t budget = 200000;
-    uint64_t seen = 0, with_ttl = 0, cursor = 0;
-    do {
-        rcache_scan_page_t page = {0};
-        uint64_t next = 0;
-        if (rcache_scan(cache, cursor, 4096, NULL, 0, 0, &page, &next) != RCACHE_OK)
-            break;
-        for (size_t i = 0; i < page.count; i++)
-            if (page.entries[i].ttl_ms >= 0)
-                with_ttl++;
-        seen += page.count;
-        rcache_scan_page_free(&page);
-        cursor = next;
-    } while (cursor != 0 && seen < budget);
-    if (cursor != 0 && seen > 0) {
-        uint64_t total = rcache_count(cache);
-        with_ttl = (uint64_t)((double)with_ttl * (double)total / (double)seen);
-    }
-    *expires = with_ttl;
-}
-
 static int want(const char *sections, const char *name, int is_default) {
     if (!sections[0])
         return is_default;
@@ -196,13 +172,11 @@ void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
     }
     if (want(sections, "keyspace", 1)) {
         SECTION("Keyspace");
-        uint64_t keys = st.disabled ? 0 : rcache_count(s->cache); /* as DBSIZE */
-        if (keys) {
-            uint64_t expires = 0;
-            count_expires(s->cache, &expires);
-            addf(b, "db0:keys=%llu,expires=%llu,avg_ttl=0\r\n", (unsigned long long)keys,
-                 (unsigned long long)expires);
-        }
+        /* From the library's counters: no entry is walked. */
+        if (!st.disabled && st.items)
+            addf(b, "db0:keys=%llu,expires=%llu,avg_ttl=%llu\r\n",
+                 (unsigned long long)st.items, (unsigned long long)st.expires,
+                 (unsigned long long)st.avg_ttl_ms);
     }
 #undef SECTION
     size_t len = evbuffer_get_length(b);

@@ -385,18 +385,20 @@ void rcache__cmd_getex(rcache__client_t *c, size_t argc, const rcache__arg_t *ar
 typedef struct splice_ctx {
     const char *data;
     size_t len;
-    size_t offset;    /* SETRANGE offset; APPEND: SIZE_MAX = at end */
-    char *buf;        /* new value, malloc'd in the callback */
+    size_t offset;    /* SETRANGE offset; APPEND: RCACHE_SPLICE_END */
     size_t new_len;
-    int too_big;
 } splice_ctx_t;
 
 #define E_TOOBIG (RCACHE_EUSER - 2)
 
+/* Checks the length and hands the write to the library (a SPLICE), which
+ * builds the new value once, in the entry (issue 10 item 9: this used to
+ * malloc and fill the whole new value here, then the library copied it
+ * again, next to the old one, under the shard lock). */
 static int splice_cb(rcache_update_t *u, void *arg) {
     splice_ctx_t *s = arg;
     size_t old = u->found ? u->old_len : 0;
-    size_t off = s->offset == SIZE_MAX ? old : s->offset;
+    size_t off = s->offset == RCACHE_SPLICE_END ? old : s->offset;
     if (s->len == 0) { /* nothing to write: report the length only */
         s->new_len = old;
         return RCACHE_UPDATE_KEEP;
@@ -405,34 +407,24 @@ static int splice_cb(rcache_update_t *u, void *arg) {
     size_t nl = end > old ? end : old;
     if (nl > RCACHE__MAX_STRING)
         return E_TOOBIG;
-    if (nl > u->max_new_len) /* could never be stored: don't build it */
+    if (nl > u->max_new_len) /* could never be stored */
         return RCACHE_ETOOBIG;
-    s->buf = malloc(nl ? nl : 1);
-    if (!s->buf)
-        return E_NOMEM;
-    if (old)
-        memcpy(s->buf, u->old_val, old);
-    if (off > old)
-        memset(s->buf + old, 0, off - old);
-    memcpy(s->buf + off, s->data, s->len);
     s->new_len = nl;
-    u->new_val = s->buf;
-    u->new_len = nl;
+    u->new_val = s->data;
+    u->new_len = s->len;
+    u->splice_offset = off;
     u->ttl_ms = u->found ? RCACHE_TTL_KEEP : RCACHE_TTL_DEFAULT;
-    return RCACHE_UPDATE_STORE;
+    return RCACHE_UPDATE_SPLICE;
 }
 
 static void splice(rcache__client_t *c, const rcache__arg_t *key, const rcache__arg_t *val,
                    size_t offset) {
     if (!rcache__key_ok(c, key))
         return;
-    splice_ctx_t s = {val->ptr, val->len, offset, NULL, 0, 0};
+    splice_ctx_t s = {val->ptr, val->len, offset, 0};
     int rc = rcache_update(RCACHE__CACHE(c), RCACHE__KEY(*key), splice_cb, &s);
-    free(s.buf);
     if (rc == E_TOOBIG)
         rcache__reply_error(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
-    else if (rc == E_NOMEM)
-        rcache__reply_lib_error(c, RCACHE_ENOMEM);
     else if (rc != RCACHE_OK)
         rcache__reply_lib_error(c, rc);
     else
@@ -441,7 +433,7 @@ static void splice(rcache__client_t *c, const rcache__arg_t *key, const rcache__
 
 void rcache__cmd_append(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
     (void)argc;
-    splice(c, &argv[1], &argv[2], SIZE_MAX);
+    splice(c, &argv[1], &argv[2], RCACHE_SPLICE_END);
 }
 
 void rcache__cmd_setrange(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {

@@ -391,6 +391,17 @@ static void update_check(void *p, int rc) {
                                              : "value-6-000000");
 }
 
+/* update: APPEND as a SPLICE (the entry grown in place): a failed realloc
+ * leaves the value and its accounting as they were. */
+static int splice_fn(rcache_update_t *u, void *ctx) {
+    (void)ctx;
+    u->new_val = "+more";
+    u->new_len = 5;
+    return RCACHE_UPDATE_SPLICE;
+}
+static int splice_run(void *p) {
+    return rcache_update(((cache_st_t *)p)->c, "k6", 2, splice_fn, NULL);
+}
 /* rename onto an existing key, across shards. */
 static int rename_run(void *p) {
     return rcache_rename(((cache_st_t *)p)->c, "k7", 2, "k8", 2, 0);
@@ -524,6 +535,33 @@ static void test_get_alloc(void **state) {
 static void test_update(void **state) {
     (void)state;
     run_cache_op("update", update_run, update_check, MANY, 1);
+    run_cache_op("update splice", splice_run, update_check, MANY, 1);
+}
+
+/* A SPLICE writes the value once, into its entry: one allocation (the
+ * realloc growing it in place, or the new entry when a reference is held),
+ * none when it overwrites within the value; the bytes of the value are
+ * never built elsewhere first (issue 10 item 9). */
+static void test_splice_allocations(void **state) {
+    (void)state;
+    rcache_t *c = open_cache(0, 0, 0, 1, &clk);
+    static char big[100000];
+    memset(big, 'x', sizeof big);
+    assert_int_equal(rcache_set(c, "k", 1, big, sizeof big, 0, 0), RCACHE_OK);
+    rcache__alloc_fail_after(0, 0); /* counting only */
+    assert_int_equal(rcache_update(c, "k", 1, splice_fn, NULL), RCACHE_OK);
+    assert_int_equal(rcache__alloc_count(), 1);
+    rcache_ref_t *ref = NULL;
+    assert_int_equal(rcache_get_ref(c, "k", 1, &ref), RCACHE_OK);
+    rcache__alloc_fail_after(0, 0);
+    assert_int_equal(rcache_update(c, "k", 1, splice_fn, NULL), RCACHE_OK);
+    assert_int_equal(rcache__alloc_count(), 1);
+    rcache_release(ref);
+    size_t len = 0;
+    assert_int_equal(rcache_get(c, "k", 1, NULL, 0, &len), RCACHE_ERANGE);
+    assert_int_equal(len, sizeof big + 10);
+    check_invariants(c);
+    rcache_close(c);
 }
 
 static void test_rename(void **state) {
@@ -663,7 +701,7 @@ static void memo_check(void *p, int rc) {
         /* stored as a negative entry, or (on ENOMEM) not at all */
         rcache_ref_t *r = NULL;
         if (rcache_get_ref(s->c, "mfail", 5, &r) == RCACHE_OK) {
-            assert_int_equal(rcache_memo_ref_error(r), MY_ERR);
+            assert_int_equal(rcache_ref_memo_error(r), MY_ERR);
             rcache_release(r);
         }
         return;
@@ -806,6 +844,7 @@ int main(void) {
         cmocka_unit_test(test_set_object),
         cmocka_unit_test(test_get_alloc),
         cmocka_unit_test(test_update),
+        cmocka_unit_test(test_splice_allocations),
         cmocka_unit_test(test_rename),
         cmocka_unit_test(test_scan),
         cmocka_unit_test(test_invalidate),

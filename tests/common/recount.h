@@ -16,12 +16,14 @@ static inline const char *rcache_test_recount(rcache_t *c) {
     for (uint32_t i = 0; i < c->nshards && !why; i++) {
         rcache__shard_t *s = &c->shards[i];
         uint64_t n = 0, lru_n = 0, nttl = 0;
+        unsigned __int128 ttl_sum = 0;
         pthread_mutex_lock(&s->lock);
         for (size_t b = 0; b <= s->mask && !why; b++)
             for (rcache__entry_t *e = s->buckets[b]; e && !why; e = e->hnext) {
                 n++;
                 bytes += rcache__entry_charge(e);
                 nttl += e->expire_at_ms != 0;
+                ttl_sum += e->expire_at_ms;
                 if ((e->hash & s->mask) != b)
                     why = "entry in the wrong bucket";
                 else if (atomic_load(&e->refs) < 1)
@@ -38,6 +40,8 @@ static inline const char *rcache_test_recount(rcache_t *c) {
             why = "shard count differs from its LRU list";
         else if (!why && nttl != s->nttl)
             why = "shard TTL count differs from its entries";
+        else if (!why && ttl_sum != s->ttl_sum)
+            why = "shard expiry sum differs from its entries";
         items += n;
         pthread_mutex_unlock(&s->lock);
     }

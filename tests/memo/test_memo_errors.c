@@ -142,7 +142,7 @@ static void test_negative_caching(void **state) {
     assert_int_equal(rcache_get(t.c, "key", 3, buf, sizeof buf, &len),
                      RCACHE_EWRONGTYPE);
     assert_int_equal(rcache_get_ref(t.c, "key", 3, &ref), RCACHE_OK);
-    assert_int_equal(rcache_memo_ref_error(ref), MY_ERR);
+    assert_int_equal(rcache_ref_memo_error(ref), MY_ERR);
     rcache_release(ref);
     int64_t ttl = 0;
     assert_int_equal(rcache_ttl(t.c, "key", 3, &ttl), RCACHE_OK);

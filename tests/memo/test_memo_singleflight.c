@@ -303,7 +303,7 @@ static void test_object_results(void **state) {
                                     &how), RCACHE_OK);
     assert_int_equal(how, RCACHE_MEMO_HIT);
     assert_ptr_equal(rcache_ref_object(r1), rcache_ref_object(r2));
-    assert_int_equal(rcache_memo_ref_error(r2), 0);
+    assert_int_equal(rcache_ref_memo_error(r2), 0);
     /* A byte copy of an object is refused (it stays cached). */
     assert_int_equal(rcache_memoize_copy(c, "obj", 3, compute_obj, &o, NULL,
                                          &copy, NULL), RCACHE_EWRONGTYPE);

@@ -149,6 +149,258 @@ static void test_entry_info(void **state) {
     rcache_close(c);
 }
 
+/* ---- issue 10 item 10: bounded scans, shrinking tables ---------------- */
+
+static uint64_t scan_buckets(rcache_t *c) {
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < c->nshards; i++) {
+        pthread_mutex_lock(&c->shards[i].lock);
+        n += c->shards[i].st.scan_buckets;
+        pthread_mutex_unlock(&c->shards[i].lock);
+    }
+    return n;
+}
+
+/* Position of bucket b in the reverse-binary visiting order of a table of
+ * 2^bits buckets. */
+static uint64_t visit_pos(uint64_t b, unsigned bits) {
+    uint64_t r = 0;
+    for (unsigned i = 0; i < bits; i++)
+        r |= ((b >> i) & 1u) << (bits - 1 - i);
+    return r;
+}
+
+/* A table whose first 60% of buckets (in visiting order) are empty but
+ * which is too full to shrink: one scan call must stop after count x 10
+ * buckets, with no key and a non-zero cursor (before: it walked ~78k empty
+ * buckets to find its 10 keys). */
+static void test_scan_bounded_on_sparse_table(void **state) {
+    enum { NK = 1 << 17 };
+    rcache_t *c = open_cache(0, 0, 0, 1, NULL);
+    char k[32];
+    for (int i = 0; i < NK; i++) {
+        sprintf(k, "k%d", i);
+        assert_int_equal(rcache_set(c, k, strlen(k), "v", 1, 0, 0), RCACHE_OK);
+    }
+    rcache__shard_t *s = &c->shards[0];
+    assert_int_equal(s->mask + 1, NK);
+    uint64_t kept = 0;
+    for (int i = 0; i < NK; i++) {
+        sprintf(k, "k%d", i);
+        uint64_t b = (uint32_t)rcache__hash(k, strlen(k)) & s->mask;
+        if (visit_pos(b, 17) < (uint64_t)NK * 6 / 10)
+            assert_int_equal(rcache_delete(c, k, strlen(k)), RCACHE_OK);
+        else
+            kept++;
+    }
+    assert_int_equal(s->mask + 1, NK); /* still over a quarter full */
+    assert_int_equal(rcache_count(c), kept);
+
+    rcache_scan_page_t page;
+    uint64_t cursor = 0, before = scan_buckets(c);
+    assert_int_equal(rcache_scan(c, 0, 10, NULL, 0, 0, &page, &cursor), RCACHE_OK);
+    assert_int_equal(page.count, 0);
+    assert_true(cursor != 0);
+    assert_true(scan_buckets(c) - before <= 100);
+    rcache_scan_page_free(&page);
+
+    /* The bounded calls still list every key, exactly once (no resize). */
+    static int seen[NK];
+    memset(seen, 0, sizeof seen);
+    uint64_t calls = 0, listed = 0;
+    before = scan_buckets(c);
+    do {
+        assert_int_equal(rcache_scan(c, cursor, 10, NULL, 0, 0, &page, &cursor),
+                         RCACHE_OK);
+        for (size_t i = 0; i < page.count; i++)
+            seen[atoi((const char *)page.entries[i].key + 1)]++;
+        listed += page.count;
+        rcache_scan_page_free(&page);
+        calls++;
+        assert_true(scan_buckets(c) - before <= calls * 100);
+    } while (cursor != 0);
+    assert_int_equal(listed, kept);
+    for (int i = 0; i < NK; i++)
+        assert_true(seen[i] <= 1);
+    check_invariants(c);
+    rcache_close(c);
+}
+
+static void assert_tables_minimal(rcache_t *c) {
+    for (uint32_t i = 0; i < c->nshards; i++)
+        assert_int_equal(c->shards[i].mask + 1, RCACHE__MIN_BUCKETS);
+}
+
+/* 1M keys, then FLUSHALL: every table is back to its minimum and a scan of
+ * the empty cache costs one visit per shard. */
+static void test_tables_shrink_after_clear(void **state) {
+    enum { NK = 1000000 };
+    rcache_t *c = open_cache(0, 0, 0, 16, NULL);
+    char k[32];
+    for (int i = 0; i < NK; i++) {
+        int n = sprintf(k, "key:%d", i);
+        assert_int_equal(rcache_set(c, k, (size_t)n, "v", 1, 0, 0), RCACHE_OK);
+    }
+    assert_true(c->shards[0].mask + 1 >= 32768);
+    uint64_t removed = 0;
+    assert_int_equal(rcache_clear(c, &removed), RCACHE_OK);
+    assert_int_equal(removed, NK);
+    assert_tables_minimal(c);
+    check_invariants(c);
+
+    rcache_scan_page_t page;
+    uint64_t cursor = 0, before = scan_buckets(c), calls = 0;
+    do {
+        assert_int_equal(rcache_scan(c, cursor, 1, NULL, 0, 0, &page, &cursor),
+                         RCACHE_OK);
+        assert_int_equal(page.count, 0);
+        rcache_scan_page_free(&page);
+        calls++;
+        assert_true(scan_buckets(c) - before <= calls * 10);
+    } while (cursor != 0);
+    assert_int_equal(scan_buckets(c) - before, c->nshards);
+    /* and the tables grow again as needed */
+    for (int i = 0; i < 1000; i++) {
+        int n = sprintf(k, "again:%d", i);
+        assert_int_equal(rcache_set(c, k, (size_t)n, "v", 1, 0, 0), RCACHE_OK);
+    }
+    check_invariants(c);
+    rcache_close(c);
+
+    /* a table sized for the item limit at open is not shrunk below that */
+    c = open_cache(65536, 0, 0, 4, NULL);
+    size_t start = c->shards[0].mask + 1; /* 32k: 65536 / 4 shards + 1, rounded up */
+    for (int i = 0; i < 200000; i++) {
+        int n = sprintf(k, "key:%d", i);
+        assert_int_equal(rcache_set(c, k, (size_t)n, "v", 1, 0, 0), RCACHE_OK);
+    }
+    assert_int_equal(rcache_clear(c, &removed), RCACHE_OK);
+    for (uint32_t i = 0; i < c->nshards; i++)
+        assert_int_equal(c->shards[i].mask + 1, start);
+    check_invariants(c);
+    rcache_close(c);
+}
+
+/* A mass expiry reclaimed by active expiry (and by lookups) shrinks the
+ * tables too. */
+static void test_tables_shrink_after_mass_expiry(void **state) {
+    enum { NK = 200000 };
+    test_clock_t clk = {0};
+    rcache_t *c = open_cache(0, 0, 0, 4, &clk);
+    char k[32];
+    for (int i = 0; i < NK; i++) {
+        int n = sprintf(k, "t:%d", i);
+        assert_int_equal(rcache_set(c, k, (size_t)n, "v", 1, 1000, 0), RCACHE_OK);
+    }
+    clk.now_ms += 1000;
+    while (rcache_expire_cycle(c, 100000) > 0)
+        ;
+    assert_int_equal(rcache_count(c), 0);
+    assert_tables_minimal(c);
+    check_invariants(c);
+    rcache_close(c);
+}
+
+/* Every key present for the whole scan is listed at least once while the
+ * tables shrink and grow between calls (seeded, so reproducible). */
+static void test_scan_during_shrink_and_growth(void **state) {
+    enum { NS = 2000, NT = 8000 };
+    for (uint32_t shards = 1; shards <= 4; shards *= 4) {
+        for (unsigned seed = 1; seed <= 4; seed++) {
+            rcache_t *c = open_cache(0, 0, 0, shards, NULL);
+            static int seen[NS];
+            char k[32];
+            unsigned rs = seed;
+            memset(seen, 0, sizeof seen);
+            for (int i = 0; i < NS; i++) {
+                sprintf(k, "k%d", i);
+                rcache_set(c, k, strlen(k), "v", 1, 0, 0);
+            }
+            int transient = 0; /* keys t0..t<transient-1> present */
+            if (seed % 2) {    /* start large, so the first moves shrink */
+                for (; transient < NT; transient++) {
+                    sprintf(k, "t%d", transient);
+                    rcache_set(c, k, strlen(k), "v", 1, 0, 0);
+                }
+            }
+            uint64_t cursor = 0;
+            size_t count = 1 + (size_t)(rand_r(&rs) % 50);
+            do {
+                rcache_scan_page_t page;
+                assert_int_equal(rcache_scan(c, cursor, count, NULL, 0, 0, &page,
+                                             &cursor), RCACHE_OK);
+                for (size_t i = 0; i < page.count; i++) {
+                    const char *key = page.entries[i].key;
+                    if (key[0] == 'k')
+                        seen[atoi(key + 1)]++;
+                }
+                rcache_scan_page_free(&page);
+                /* grow or shrink by a random amount */
+                int target = rand_r(&rs) % 3 == 0 ? rand_r(&rs) % NT : transient / 4;
+                for (; transient < target; transient++) {
+                    sprintf(k, "t%d", transient);
+                    rcache_set(c, k, strlen(k), "v", 1, 0, 0);
+                }
+                while (transient > target) {
+                    sprintf(k, "t%d", --transient);
+                    rcache_delete(c, k, strlen(k));
+                }
+            } while (cursor != 0);
+            for (int i = 0; i < NS; i++)
+                assert_true(seen[i] >= 1);
+            check_invariants(c);
+            rcache_close(c);
+        }
+    }
+}
+
+/* INFO keyspace's numbers come from counters, not from walking entries:
+ * expires and avg_ttl_ms follow every way an expiry changes. */
+static void test_stats_keyspace_counters(void **state) {
+    test_clock_t clk = {0};
+    rcache_t *c = open_cache(0, 0, 0, 4, &clk);
+    rcache_stats_t st;
+    rcache_set(c, "a", 1, "v", 1, 1000, 0);
+    rcache_set(c, "b", 1, "v", 1, 3000, 0);
+    rcache_set(c, "n", 1, "v", 1, 0, 0);
+    rcache_stats(c, &st);
+    assert_int_equal(st.items, 3);
+    assert_int_equal(st.expires, 2);
+    assert_int_equal(st.avg_ttl_ms, 2000);
+    clk.now_ms += 500;
+    rcache_stats(c, &st);
+    assert_int_equal(st.avg_ttl_ms, 1500);
+    assert_int_equal(rcache_persist(c, "b", 1), RCACHE_OK);
+    rcache_stats(c, &st);
+    assert_int_equal(st.expires, 1);
+    assert_int_equal(st.avg_ttl_ms, 500);
+    assert_int_equal(rcache_expire(c, "n", 1, 4500), RCACHE_OK);
+    rcache_stats(c, &st);
+    assert_int_equal(st.expires, 2);
+    assert_int_equal(st.avg_ttl_ms, 2500);
+    rcache_set(c, "n", 1, "w", 1, RCACHE_TTL_KEEP, 0); /* keeps 4500 */
+    assert_int_equal(rcache_rename(c, "n", 1, "m", 1, 0), RCACHE_OK);
+    rcache_stats(c, &st);
+    assert_int_equal(st.expires, 2);
+    assert_int_equal(st.avg_ttl_ms, 2500);
+    assert_int_equal(rcache_delete(c, "a", 1), RCACHE_OK);
+    rcache_stats(c, &st);
+    assert_int_equal(st.expires, 1);
+    assert_int_equal(st.avg_ttl_ms, 4500);
+    check_invariants(c);
+    clk.now_ms += 10000; /* expired, not reclaimed: clamped at 0 */
+    rcache_stats(c, &st);
+    assert_int_equal(st.expires, 1);
+    assert_int_equal(st.avg_ttl_ms, 0);
+    uint64_t removed;
+    rcache_clear(c, &removed);
+    rcache_stats(c, &st);
+    assert_int_equal(st.expires, 0);
+    assert_int_equal(st.avg_ttl_ms, 0);
+    check_invariants(c);
+    rcache_close(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scan_covers_all),
@@ -156,6 +408,11 @@ int main(void) {
         cmocka_unit_test(test_scan_pattern_and_expired),
         cmocka_unit_test(test_invalidate),
         cmocka_unit_test(test_entry_info),
+        cmocka_unit_test(test_scan_bounded_on_sparse_table),
+        cmocka_unit_test(test_tables_shrink_after_clear),
+        cmocka_unit_test(test_tables_shrink_after_mass_expiry),
+        cmocka_unit_test(test_scan_during_shrink_and_growth),
+        cmocka_unit_test(test_stats_keyspace_counters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -210,6 +210,107 @@ static void test_update_max_new_len(void **state) {
     }
 }
 
+/* ---- SPLICE (issue 10 item 9) ----------------------------------------- */
+
+typedef struct splice_arg {
+    const char *data;
+    size_t off; /* RCACHE_SPLICE_END = append */
+} splice_arg_t;
+
+static int splice_cb(rcache_update_t *u, void *ctx) {
+    const splice_arg_t *a = ctx;
+    u->new_val = a->data;
+    u->new_len = strlen(a->data);
+    u->splice_offset = a->off;
+    return RCACHE_UPDATE_SPLICE;
+}
+
+static int do_splice(rcache_t *c, const char *k, const char *data, size_t off) {
+    splice_arg_t a = {data, off};
+    return rcache_update(c, k, strlen(k), splice_cb, &a);
+}
+
+static void check_value(rcache_t *c, const char *k, const void *v, size_t n) {
+    char buf[256];
+    size_t len = 0;
+    assert_int_equal(rcache_get(c, k, strlen(k), buf, sizeof buf, &len), RCACHE_OK);
+    assert_int_equal(len, n);
+    assert_memory_equal(buf, v, n);
+}
+
+/* APPEND/SETRANGE semantics of a splice, in place (no outside reference)
+ * and copy-on-write (a reference held), with exact accounting. */
+static void test_update_splice(void **state) {
+    test_clock_t clk = {0};
+    rcache_t *c = open_cache(0, 0, 0, 2, &clk);
+    assert_int_equal(do_splice(c, "k", "abc", RCACHE_SPLICE_END), RCACHE_OK);
+    check_value(c, "k", "abc", 3);
+    assert_int_equal(do_splice(c, "k", "de", RCACHE_SPLICE_END), RCACHE_OK);
+    check_value(c, "k", "abcde", 5);
+    assert_int_equal(do_splice(c, "k", "XY", 1), RCACHE_OK); /* inside */
+    check_value(c, "k", "aXYde", 5);
+    assert_int_equal(do_splice(c, "k", "Z", 7), RCACHE_OK); /* zero gap */
+    check_value(c, "k", "aXYde\0\0Z", 8);
+    assert_int_equal(do_splice(c, "k", "tail!", 6), RCACHE_OK); /* overlaps end */
+    check_value(c, "k", "aXYde\0tail!", 11);
+    assert_int_equal(do_splice(c, "new", "v", 2), RCACHE_OK); /* absent key */
+    check_value(c, "new", "\0\0v", 3);
+    check_invariants(c);
+
+    /* A held reference keeps its value: the splice copies instead. */
+    rcache_ref_t *ref;
+    assert_int_equal(rcache_get_ref(c, "k", 1, &ref), RCACHE_OK);
+    assert_int_equal(do_splice(c, "k", "++", RCACHE_SPLICE_END), RCACHE_OK);
+    assert_int_equal(do_splice(c, "k", "AB", 0), RCACHE_OK);
+    size_t rl;
+    const void *rv = rcache_ref_value(ref, &rl);
+    assert_int_equal(rl, 11);
+    assert_memory_equal(rv, "aXYde\0tail!", 11);
+    rcache_release(ref);
+    check_value(c, "k", "ABYde\0tail!++", 13);
+    check_invariants(c);
+
+    /* TTL kept by default, replaced when asked; metadata kept */
+    assert_int_equal(rcache_expire(c, "k", 1, 5000), RCACHE_OK);
+    assert_int_equal(do_splice(c, "k", "!", RCACHE_SPLICE_END), RCACHE_OK);
+    int64_t ttl;
+    assert_int_equal(rcache_ttl(c, "k", 1, &ttl), RCACHE_OK);
+    assert_int_equal(ttl, 5000);
+    rcache_stats_t st;
+    rcache_stats(c, &st);
+    assert_int_equal(st.expires, 1);
+    check_invariants(c);
+
+    /* many appends: in place, each one counted exactly */
+    for (int i = 0; i < 2000; i++)
+        assert_int_equal(do_splice(c, "grow", "0123456789", RCACHE_SPLICE_END),
+                         RCACHE_OK);
+    rcache_entry_info_t info;
+    assert_int_equal(rcache_entry_info(c, "grow", 4, &info), RCACHE_OK);
+    assert_int_equal(info.value_len, 20000);
+    assert_int_equal(info.size_bytes, rcache__entry_size(4, 20000, 0, 0));
+    check_invariants(c);
+    rcache_close(c);
+}
+
+/* The byte limit holds for a splice: a result too large for max_bytes is
+ * refused with the value unchanged; one that fits evicts others. */
+static void test_update_splice_limits(void **state) {
+    uint64_t mb = 4096;
+    rcache_t *c = open_cache(0, mb, 0, 1, NULL);
+    static char big[2048];
+    memset(big, 'b', sizeof big - 1);
+    assert_int_equal(do_splice(c, "k", "abc", RCACHE_SPLICE_END), RCACHE_OK);
+    assert_int_equal(do_splice(c, "k", "x", 5000), RCACHE_ETOOBIG);
+    check_value(c, "k", "abc", 3);
+    assert_int_equal(do_splice(c, "k", "x", SIZE_MAX - 1), RCACHE_ETOOBIG);
+    assert_int_equal(set_str(c, "other", big), RCACHE_OK);
+    assert_int_equal(do_splice(c, "k", big, RCACHE_SPLICE_END), RCACHE_OK);
+    assert_int_equal(rcache_exists(c, "other", 5), 0); /* evicted */
+    check_invariants(c);
+    rcache_close(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_incr),
@@ -218,6 +319,8 @@ int main(void) {
         cmocka_unit_test(test_rename),
         cmocka_unit_test(test_rename_respects_max_bytes),
         cmocka_unit_test(test_update_max_new_len),
+        cmocka_unit_test(test_update_splice),
+        cmocka_unit_test(test_update_splice_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
