@@ -111,7 +111,7 @@ free_port() {
 # wait_up PID PORT PING-COMMAND: until the port answers, or the process died.
 wait_up() {
   local pid=$1 port=$2 i
-  for i in $(seq 1 100); do
+  for i in $(seq 1 600); do # up to 30 s on a loaded machine
     kill -0 "$pid" 2>/dev/null || return 1
     if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then return 0; fi
     sleep 0.05

@@ -17,6 +17,7 @@
 #define RCACHE_SERVER_COMMAND_H
 
 #include "config.h"
+#include "debug.h"
 #include "log.h"
 #include "rcache.h"
 #include "resp.h"
@@ -117,6 +118,8 @@ RCACHE__DECL(rcache__cmd_time); RCACHE__DECL(rcache__cmd_shutdown);
 RCACHE__DECL(rcache__cmd_lastsave);
 /* commands_command.c */
 RCACHE__DECL(rcache__cmd_command);
+/* commands_debug.c */
+RCACHE__DECL(rcache__cmd_debug);
 /* commands_multi.c */
 RCACHE__DECL(rcache__cmd_multi); RCACHE__DECL(rcache__cmd_exec);
 RCACHE__DECL(rcache__cmd_discard); RCACHE__DECL(rcache__cmd_watch);
@@ -217,6 +220,10 @@ struct rcache__server {
     /* client registry for CLIENT LIST */
     pthread_mutex_t clients_lock;
     rcache__client_t *all_clients;
+    /* test hooks (debug.h): DEBUG exists only with enable-debug-command */
+    int debug_enabled;              /* set at start, read-only after */
+    rcache__debug_clock_t dclock;   /* the cache's clock if debug_enabled */
+    _Atomic int active_expire_off;  /* DEBUG SET-ACTIVE-EXPIRE 0 */
 };
 
 /* 1 if c's pending output plus `extra` bytes a command is still building
@@ -253,6 +260,11 @@ int rcache__server_config_update(rcache__server_t *s, rcache__config_edit_fn edi
                                  void *ctx);
 /* Ask the main loop to shut down (SHUTDOWN command; server.c). */
 void rcache__server_request_shutdown(rcache__server_t *s);
+/* Active expiry (expire.c): reclaim expired keys, going on while many of
+ * those examined had expired, for at most budget_us (0 = no limit).
+ * Returns the number reclaimed. Thread-safe (the timer on the main thread,
+ * DEBUG EXPIRE-CYCLE on a worker). */
+uint64_t rcache__server_expire_cycle(rcache__server_t *s, uint64_t budget_us);
 
 /* ---- replies (reply.c) ---------------------------------------------- */
 

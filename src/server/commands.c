@@ -87,6 +87,7 @@ static rcache__cmd_t TABLE[] = {
     {"lastsave", rcache__cmd_lastsave, 1, FA, 0, 0, 0, "server", "Returns the Unix timestamp of the last save (start time: nothing is saved).", 0},
     {"shutdown", rcache__cmd_shutdown, -1, AD, 0, 0, 0, "server", "Shuts the server down gracefully.", 0},
     {"command", rcache__cmd_command, -1, CN, 0, 0, 0, "server", "COMMAND [COUNT|DOCS|INFO|LIST].", 0},
+    {"debug", rcache__cmd_debug, -2, AD, 0, 0, 0, "server", "Test hooks (clock, expiry); only with enable-debug-command yes.", 0},
     /* transactions */
     {"multi", rcache__cmd_multi, 1, FA | NQ, 0, 0, 0, "transactions", "Starts a transaction (queued, not isolated).", 0},
     {"exec", rcache__cmd_exec, 1, NQ, 0, 0, 0, "transactions", "Executes all commands in a transaction.", 0},

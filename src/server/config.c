@@ -95,6 +95,8 @@ static const opt_t OPTS[] = {
      "seconds an admin request (headers and body) may take to arrive"},
     {"admin-max-connections", T_UINT, F(admin_max_conns), 1, 100000, 0, "<n>", "64",
      "admin HTTP connections open at once (503 above)"},
+    {"enable-debug-command", T_BOOL, F(enable_debug_command), 0, 1, 0, "yes|no",
+     "no", "allow the DEBUG command (tests: clock and expiry control)"},
 };
 #define NOPTS (sizeof OPTS / sizeof OPTS[0])
 

@@ -55,6 +55,8 @@ typedef struct rcache__config {
     uint64_t admin_max_body;  /* bytes, default 1 MiB */
     uint64_t admin_timeout_s; /* default 10 */
     uint64_t admin_max_conns; /* default 64 */
+    /* testing */
+    int enable_debug_command; /* DEBUG allowed; start only, default no */
     /* where the file came from, and flags that only make sense at start */
     char *config_file;
     int show_help;

@@ -1,8 +1,9 @@
 /*
- * server.c - rcached's lifecycle, in one place: start (log, cache,
- * listeners, worker threads, signals, active expiry, admin API), apply the
- * live configuration to the cache and the hot-path copies, run the main
- * event loop, and shut down gracefully on SIGTERM, SIGINT or SHUTDOWN.
+ * server.c - rcached's lifecycle, in one place: start (log, cache and its
+ * clock, listeners, worker threads, signals, the active-expiry timer whose
+ * cycle is expire.c's, admin API), apply the live configuration to the
+ * cache and the hot-path copies, run the main event loop, and shut down
+ * gracefully on SIGTERM, SIGINT or SHUTDOWN.
  * SIGHUP reopens the log file (for log rotation); SIGUSR1, SIGUSR2 and
  * SIGALRM are logged and ignored, so a stray signal never kills the server
  * by its default action and leaves the admin token file and the unix
@@ -34,9 +35,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Active expiry: every 100 ms, reclaim expired keys for at most ~2 ms. */
+/* Active expiry (expire.c): every 100 ms, reclaim expired keys for at most
+ * ~2 ms. */
 #define EXPIRE_PERIOD_MS 100
-#define EXPIRE_BATCH 256
 #define EXPIRE_BUDGET_US 2000
 
 static void on_signal(evutil_socket_t sig, short what, void *arg) {
@@ -141,12 +142,6 @@ int rcache__server_config_update(rcache__server_t *s, rcache__config_edit_fn edi
     return rc;
 }
 
-static uint64_t now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* instantaneous_ops_per_sec: commands over the last second or so. */
 static void sample_ops(rcache__server_t *s) {
     uint64_t now = rcache__mono_ms();
@@ -165,13 +160,8 @@ static void on_expire_timer(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     sample_ops(s);
-    uint64_t t0 = now_us();
-    for (;;) {
-        uint64_t n = rcache_expire_cycle(s->cache, EXPIRE_BATCH);
-        /* Go on while a good share of what was examined had expired. */
-        if (n < EXPIRE_BATCH / 4 || now_us() - t0 > EXPIRE_BUDGET_US)
-            break;
-    }
+    if (!atomic_load_explicit(&s->active_expire_off, memory_order_relaxed))
+        rcache__server_expire_cycle(s, EXPIRE_BUDGET_US);
 }
 
 static void make_run_id(char out[41]) {
@@ -229,6 +219,13 @@ static int open_cache(rcache__server_t *s) {
     if (s->cfg.shards)
         lc.shards = (uint32_t)s->cfg.shards;
     lc.disabled = s->cfg.disabled;
+    /* DEBUG's clock only when DEBUG is allowed: otherwise the library's
+     * own clock, with no indirection on every call. */
+    s->debug_enabled = s->cfg.enable_debug_command;
+    if (s->debug_enabled) {
+        lc.clock = rcache__debug_clock_now;
+        lc.clock_ctx = &s->dclock;
+    }
     int rc = rcache_open(&lc, &s->cache);
     if (rc != RCACHE_OK) {
         rcache__log(RCACHE__LOG_WARNING, "cannot open the cache: %s", rcache_strerror(rc));
@@ -280,6 +277,7 @@ static void shutdown_server(rcache__server_t *s) {
     event_free(s->expire_timer);
     event_base_free(s->base);
     rcache_close(s->cache);
+    rcache__debug_clock_destroy(&s->dclock);
     rcache__config_free(&s->cfg);
     pthread_mutex_destroy(&s->cfg_lock);
     pthread_mutex_destroy(&s->apply_lock);
@@ -318,6 +316,7 @@ int rcache__server_run(rcache__server_t *s) {
     pthread_mutex_init(&s->cfg_lock, NULL);
     pthread_mutex_init(&s->apply_lock, NULL);
     pthread_mutex_init(&s->clients_lock, NULL);
+    rcache__debug_clock_init(&s->dclock);
     s->start_ms = rcache__wall_ms();
     make_run_id(s->run_id);
     rcache__commands_init();

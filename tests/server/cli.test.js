@@ -10,7 +10,8 @@ const { startServer, cli } = require('./helpers');
 let srv;
 
 test.before(async () => {
-  srv = await startServer(['--threads', '2']);
+  // DEBUG CLOCK-FREEZE makes the TTL check exact (docs/SERVER.md)
+  srv = await startServer(['--threads', '2', '--enable-debug-command', 'yes']);
 });
 
 test.after(async () => {
@@ -36,9 +37,12 @@ test('one-shot commands', async () => {
     '1) "hello world"\n2) (nil)\n3) "42"\n');
   await ok(['APPEND', 'greeting', '!'], '12\n');
   await ok(['GETRANGE', 'greeting', '0', '4'], 'hello\n');
+  const frozen = await cli(srv.port, ['DEBUG', 'CLOCK-FREEZE']);
+  assert.match(frozen.stdout, /^\d+\n$/);
   await ok(['SETEX', 'tmp', '100', 'x'], 'OK\n');
-  const ttl = await cli(srv.port, ['TTL', 'tmp']);
-  assert.ok(Number(ttl.stdout) >= 99);
+  await ok(['TTL', 'tmp'], '100\n');
+  await ok(['DEBUG', 'CLOCK-ADVANCE', '1000'], `${Number(frozen.stdout) + 1000}\n`);
+  await ok(['TTL', 'tmp'], '99\n');
   await ok(['PERSIST', 'tmp'], '1\n');
   await ok(['TTL', 'tmp'], '-1\n');
   await ok(['TYPE', 'tmp'], 'string\n');

@@ -2,16 +2,25 @@
 // commands.test.js - every command rcached implements, driven through
 // ioredis (an npm client nobody here wrote), checking Redis's replies and
 // error texts.
+//
+// Time: the server runs with --enable-debug-command yes and every test
+// starts with the cache clock frozen (DEBUG CLOCK-FREEZE), so TTLs, idle
+// times and expiry are exact and only move when a test advances the clock
+// (DEBUG CLOCK-ADVANCE); active expiry is run with DEBUG EXPIRE-CYCLE. The
+// real clock gets its own test at the end, with bounds no machine misses.
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const Redis = require('ioredis');
-const { startServer, sleep, raw } = require('./helpers');
+const { startServer, raw, waitFor } = require('./helpers');
 
 let srv;
 let r;
+let startedMs; // wall clock before the server started (LASTSAVE)
+let now; // the frozen cache clock, ms since the epoch
 
 test.before(async () => {
-  srv = await startServer(['--threads', '2']);
+  startedMs = Date.now();
+  srv = await startServer(['--threads', '2', '--enable-debug-command', 'yes']);
   r = new Redis({ port: srv.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
   await r.ping();
 });
@@ -23,7 +32,11 @@ test.after(async () => {
 
 test.beforeEach(async () => {
   await r.flushall();
+  now = await r.call('DEBUG', 'CLOCK-FREEZE');
 });
+
+// Move the frozen cache clock forward by ms.
+const advance = async (ms) => { now = await r.call('DEBUG', 'CLOCK-ADVANCE', String(ms)); };
 
 const rejects = (p, re) => assert.rejects(p, (e) => {
   assert.match(e.message, re);
@@ -53,8 +66,8 @@ test('QUIT, RESET, LASTSAVE, SUBSTR over a raw socket', async () => {
   const rs = await raw(srv.port, 'CLIENT SETNAME x\r\nRESET\r\nCLIENT GETNAME\r\n',
     { until: (o) => o.endsWith('$-1\r\n') });
   assert.equal(rs.out, '+OK\r\n+RESET\r\n$-1\r\n');
-  const ls = await r.call('LASTSAVE');
-  assert.ok(Math.abs(ls - Date.now() / 1000) < 600);
+  const ls = await r.call('LASTSAVE'); // the start time: nothing is saved
+  assert.ok(ls >= Math.floor(startedMs / 1000) && ls <= Date.now() / 1000, String(ls));
   await r.set('s', 'Hello');
   assert.equal(await r.call('SUBSTR', 's', '1', '3'), 'ell');
   await rejects(r.call('ECHO'), /^ERR wrong number of arguments for 'echo' command$/);
@@ -135,20 +148,25 @@ test('GET SET and SET options', async () => {
   assert.equal(await r.set('k', 'v5', 'NX', 'GET'), 'v4');
   assert.equal(await r.get('k'), 'v4');
   assert.equal(await r.set('k', 'v', 'EX', '100'), 'OK');
-  let ttl = await r.ttl('k');
-  assert.ok(ttl > 98 && ttl <= 100, String(ttl));
+  assert.equal(await r.ttl('k'), 100);
+  assert.equal(await r.pttl('k'), 100000);
   assert.equal(await r.set('k', 'v', 'PX', '100000'), 'OK');
-  assert.ok((await r.pttl('k')) > 99000);
+  await advance(1);
+  assert.equal(await r.pttl('k'), 99999);
   assert.equal(await r.set('k', 'w', 'KEEPTTL'), 'OK');
-  assert.ok((await r.pttl('k')) > 99000);
+  assert.equal(await r.pttl('k'), 99999);
   assert.equal(await r.set('k', 'w'), 'OK');
   assert.equal(await r.ttl('k'), -1);
-  const at = Math.floor(Date.now() / 1000) + 1000;
+  const at = Math.floor(now / 1000) + 1000;
   assert.equal(await r.set('k', 'v', 'EXAT', String(at)), 'OK');
   assert.equal(await r.call('EXPIRETIME', 'k'), at);
   assert.equal(await r.set('k', 'v', 'PXAT', String(at * 1000)), 'OK');
   assert.equal(await r.call('PEXPIRETIME', 'k'), at * 1000);
-  assert.equal(await r.set('k', 'v', 'PXAT', String(Date.now() - 1000)), 'OK');
+  assert.equal(await r.set('k', 'v', 'PXAT', String(now - 1000)), 'OK');
+  assert.equal(await r.get('k'), null);
+  assert.equal(await r.set('k', 'v', 'PXAT', String(now + 1)), 'OK');
+  assert.equal(await r.get('k'), 'v');
+  await advance(1);
   assert.equal(await r.get('k'), null);
   await rejects(r.set('k', 'v', 'NX', 'XX'), /^ERR syntax error$/);
   await rejects(r.set('k', 'v', 'EX', '10', 'PX', '10'), /^ERR syntax error$/);
@@ -172,14 +190,14 @@ test('GETEX GETDEL SETEX PSETEX SETNX GETSET', async () => {
   await r.set('k', 'v');
   assert.equal(await r.getex('k'), 'v');
   assert.equal(await r.getex('k', 'EX', 100), 'v');
-  assert.ok((await r.ttl('k')) > 98);
+  assert.equal(await r.ttl('k'), 100);
   assert.equal(await r.getex('k', 'PERSIST'), 'v');
   assert.equal(await r.ttl('k'), -1);
   assert.equal(await r.getex('k', 'PX', 50000), 'v');
-  assert.ok((await r.pttl('k')) > 49000);
-  assert.equal(await r.getex('k', 'EXAT', Math.floor(Date.now() / 1000) + 500), 'v');
-  assert.ok((await r.ttl('k')) > 400);
-  assert.equal(await r.getex('k', 'PXAT', Date.now() - 10), 'v');
+  assert.equal(await r.pttl('k'), 50000);
+  assert.equal(await r.getex('k', 'EXAT', Math.floor(now / 1000) + 500), 'v');
+  assert.equal(await r.call('EXPIRETIME', 'k'), Math.floor(now / 1000) + 500);
+  assert.equal(await r.getex('k', 'PXAT', now - 10), 'v');
   assert.equal(await r.exists('k'), 0);
   assert.equal(await r.getex('missing', 'EX', 10), null);
   await rejects(r.getex('k', 'EX', 0), /^ERR invalid expire time in 'getex' command$/);
@@ -188,10 +206,10 @@ test('GETEX GETDEL SETEX PSETEX SETNX GETSET', async () => {
   assert.equal(await r.getdel('k'), 'v');
   assert.equal(await r.getdel('k'), null);
   assert.equal(await r.setex('s', 100, 'v'), 'OK');
-  assert.ok((await r.ttl('s')) > 98);
+  assert.equal(await r.ttl('s'), 100);
   await rejects(r.setex('s', 0, 'v'), /^ERR invalid expire time in 'setex' command$/);
   assert.equal(await r.psetex('p', 100000, 'v'), 'OK');
-  assert.ok((await r.pttl('p')) > 99000);
+  assert.equal(await r.pttl('p'), 100000);
   await rejects(r.psetex('p', -1, 'v'), /^ERR invalid expire time in 'psetex' command$/);
   assert.equal(await r.setnx('nx', 'a'), 1);
   assert.equal(await r.setnx('nx', 'b'), 0);
@@ -229,8 +247,9 @@ test('MGET MSET MSETNX STRLEN APPEND GETRANGE SETRANGE', async () => {
   await rejects(r.setrange('s', 536870911, 'xx'), /^ERR string exceeds maximum allowed size \(proto-max-bulk-len\)$/);
   // APPEND keeps the TTL
   await r.set('t', 'a', 'EX', 100);
+  await advance(1000);
   await r.append('t', 'b');
-  assert.ok((await r.ttl('t')) > 98);
+  assert.equal(await r.pttl('t'), 99000);
 });
 
 test('INCR family', async () => {
@@ -259,8 +278,9 @@ test('INCR family', async () => {
   await r.set('s', 'abc');
   await rejects(r.incrbyfloat('s', '1'), /^ERR value is not a valid float$/);
   await r.set('t', '1', 'EX', 100);
+  await advance(1000);
   await r.incr('t');
-  assert.ok((await r.ttl('t')) > 98);
+  assert.equal(await r.pttl('t'), 99000);
   // concurrent increments over several connections are never lost
   const clients = Array.from({ length: 8 }, () => new Redis({ port: srv.port, host: '127.0.0.1' }));
   await Promise.all(clients.map(async (c) => {
@@ -284,7 +304,7 @@ test('DEL UNLINK EXISTS TOUCH TYPE RENAME RENAMENX', async () => {
   assert.equal(await r.type('nokey'), 'none');
   assert.equal(await r.rename('s', 't'), 'OK');
   assert.equal(await r.get('t'), 'v');
-  assert.ok((await r.ttl('t')) > 98, 'rename keeps TTL');
+  assert.equal(await r.ttl('t'), 100, 'rename keeps TTL');
   await rejects(r.rename('nokey', 'x'), /^ERR no such key$/);
   await r.set('u', 'w');
   assert.equal(await r.renamenx('t', 'u'), 0);
@@ -347,10 +367,10 @@ test('EXPIRE family with NX XX GT LT, TTL, PERSIST', async () => {
   assert.equal(await r.call('EXPIRE', 'k', '300', 'LT'), 0);
   assert.equal(await r.call('EXPIRE', 'k', '150', 'LT'), 1);
   assert.equal(await r.call('EXPIRE', 'k', '120', 'XX'), 1);
-  assert.ok((await r.ttl('k')) <= 120 && (await r.ttl('k')) > 118);
+  assert.equal(await r.ttl('k'), 120);
   assert.equal(await r.pexpire('k', 100000), 1);
-  assert.ok((await r.pttl('k')) > 99000);
-  const at = Math.floor(Date.now() / 1000) + 1000;
+  assert.equal(await r.pttl('k'), 100000);
+  const at = Math.floor(now / 1000) + 1000;
   assert.equal(await r.expireat('k', at), 1);
   assert.equal(await r.call('EXPIRETIME', 'k'), at);
   assert.equal(await r.pexpireat('k', at * 1000 + 5), 1);
@@ -370,24 +390,90 @@ test('EXPIRE family with NX XX GT LT, TTL, PERSIST', async () => {
   await rejects(r.call('EXPIRE', 'k', '9223372036854775807'), /^ERR invalid expire time in 'expire' command$/);
 });
 
+const expiredKeys = async () => Number((await r.info('stats')).match(/expired_keys:(\d+)/)[1]);
+
 test('TTL expiry with short PX values', async () => {
   await r.set('short', 'v', 'PX', 100);
   await r.psetex('short2', 100, 'v');
   await r.set('long', 'v', 'PX', 60000);
   assert.equal(await r.get('short'), 'v');
-  await sleep(200);
+  await advance(99);
+  assert.equal(await r.get('short'), 'v');
+  assert.equal(await r.pttl('short2'), 1);
+  await advance(1);
   assert.equal(await r.get('short'), null);
   assert.equal(await r.exists('short2'), 0);
   assert.equal(await r.get('long'), 'v');
-  // active expiry reclaims without any access
+});
+
+test('active expiry reclaims without any access (DEBUG EXPIRE-CYCLE)', async () => {
+  await r.call('DEBUG', 'SET-ACTIVE-EXPIRE', '0');
+  try {
+    await r.set('long', 'v', 'PX', 60000);
+    const p = r.pipeline();
+    for (let i = 0; i < 200; i++) p.set(`e:${i}`, 'v', 'PX', 50);
+    await p.exec();
+    const before = await expiredKeys();
+    assert.equal(await r.call('DEBUG', 'EXPIRE-CYCLE'), 0, 'nothing has expired yet');
+    assert.equal(await r.dbsize(), 201);
+    await advance(50);
+    assert.equal(await r.dbsize(), 201, 'the timer is off: nothing reclaimed until a cycle');
+    let reclaimed = 0;
+    for (let i = 0; i < 1000 && reclaimed < 200; i++) {
+      reclaimed += await r.call('DEBUG', 'EXPIRE-CYCLE');
+    }
+    assert.equal(reclaimed, 200);
+    assert.equal(await expiredKeys() - before, 200);
+    assert.equal(await r.dbsize(), 1);
+    assert.equal(await r.get('long'), 'v');
+  } finally {
+    await r.call('DEBUG', 'SET-ACTIVE-EXPIRE', '1');
+  }
+});
+
+test('active expiry timer reclaims on its own', async () => {
   const p = r.pipeline();
   for (let i = 0; i < 200; i++) p.set(`e:${i}`, 'v', 'PX', 50);
   await p.exec();
-  await sleep(400);
-  const info = await r.info('stats');
-  const expired = Number(info.match(/expired_keys:(\d+)/)[1]);
-  assert.ok(expired >= 200, `expired_keys=${expired}`);
-  assert.equal(await r.dbsize(), 1);
+  const before = await expiredKeys();
+  await advance(50);
+  // The timer runs every 100 ms: wait for its work, however slow the machine.
+  await waitFor(async () => (await r.dbsize()) === 0, 'the expiry timer to empty the cache');
+  assert.equal(await expiredKeys() - before, 200);
+});
+
+test('DEBUG: clock, errors, HELP; refused unless enabled', async () => {
+  const t0 = await r.call('DEBUG', 'CLOCK-ADVANCE', '0');
+  assert.equal(t0, now, 'frozen');
+  assert.equal(await r.call('DEBUG', 'CLOCK-ADVANCE', '1500'), now + 1500);
+  await rejects(r.call('DEBUG', 'CLOCK-ADVANCE', '-1'), /^ERR the cache clock only moves forward$/);
+  await rejects(r.call('DEBUG', 'CLOCK-FREEZE', String(now)), /^ERR the cache clock only moves forward$/);
+  assert.equal(await r.call('DEBUG', 'CLOCK-FREEZE', String(now + 5000)), now + 5000);
+  await r.set('k', 'v', 'EX', '10');
+  assert.equal(await r.call('PEXPIRETIME', 'k'), now + 5000 + 10000);
+  const resumed = await r.call('DEBUG', 'CLOCK-RESUME');
+  assert.ok(resumed >= now + 5000, 'resumes from the frozen time');
+  assert.ok(await r.call('DEBUG', 'CLOCK-ADVANCE', '0') >= resumed, 'never backwards');
+  assert.equal(await r.call('DEBUG', 'SLEEP', '0'), 'OK');
+  assert.equal(await r.call('DEBUG', 'SLEEP', '0.01'), 'OK');
+  await rejects(r.call('DEBUG', 'SLEEP', 'x'), /^ERR value is not a valid float/);
+  await rejects(r.call('DEBUG', 'SET-ACTIVE-EXPIRE', '2'), /^ERR value must be 0 or 1$/);
+  await rejects(r.call('DEBUG', 'EXPIRE-CYCLE', 'x'), /^ERR syntax error$/);
+  await rejects(r.call('DEBUG', 'BOGUS'), /^ERR unknown subcommand 'BOGUS'\. Try DEBUG HELP\.$/);
+  const help = await r.call('DEBUG', 'HELP');
+  assert.ok(help.some((l) => l.startsWith('CLOCK-ADVANCE')));
+  assert.deepEqual(await r.config('GET', 'enable-debug-command'), ['enable-debug-command', 'yes']);
+  await rejects(r.config('SET', 'enable-debug-command', 'no'), /can't set immutable config/);
+  const plain = await startServer([]);
+  const p = new Redis({ port: plain.port, host: '127.0.0.1' });
+  try {
+    await rejects(p.call('DEBUG', 'CLOCK-ADVANCE', '1000'), /^ERR DEBUG command not allowed/);
+    await rejects(p.call('DEBUG', 'EXPIRE-CYCLE'), /^ERR DEBUG command not allowed/);
+    assert.deepEqual(await p.config('GET', 'enable-debug-command'), ['enable-debug-command', 'no']);
+  } finally {
+    p.disconnect();
+    await plain.stop();
+  }
 });
 
 test('INFO sections and fields', async () => {
@@ -437,8 +523,7 @@ test('CONFIG GET / SET', async () => {
   assert.equal(await r.config('SET', 'maxmemory-policy', 'allkeys-lru'), 'OK');
   assert.equal(await r.config('SET', 'default-ttl', '60000'), 'OK');
   await r.set('dt', 'v');
-  const pttl = await r.pttl('dt');
-  assert.ok(pttl > 59000 && pttl <= 60000, String(pttl));
+  assert.equal(await r.pttl('dt'), 60000);
   assert.equal(await r.config('SET', 'default-ttl', '0'), 'OK');
   assert.equal(await r.config('SET', 'maxmemory', '512mb', 'max-items', '0'), 'OK');
   assert.equal(await r.config('RESETSTAT'), 'OK');
@@ -456,8 +541,12 @@ test('MEMORY USAGE, OBJECT, RCACHE.INVALIDATE, TIME', async () => {
   await r.set('e', 'short');
   assert.equal(await r.call('OBJECT', 'ENCODING', 'e'), 'embstr');
   assert.equal(await r.call('OBJECT', 'IDLETIME', 'k'), 0);
+  await advance(5000);
+  assert.equal(await r.call('OBJECT', 'IDLETIME', 'k'), 5);
   await r.get('e');
   await r.get('e');
+  assert.equal(await r.call('OBJECT', 'IDLETIME', 'e'), 0, 'a read resets the idle time');
+  assert.equal(await r.call('OBJECT', 'IDLETIME', 'k'), 5);
   assert.ok((await r.call('OBJECT', 'FREQ', 'e')) >= 2);
   assert.equal(await r.call('OBJECT', 'IDLETIME', 'nokey'), null);
   await rejects(r.call('OBJECT', 'BOGUS', 'k'), /^ERR unknown subcommand 'BOGUS'\. Try OBJECT HELP\.$/);
@@ -468,8 +557,9 @@ test('MEMORY USAGE, OBJECT, RCACHE.INVALIDATE, TIME', async () => {
   assert.equal(await r.call('RCACHE.INVALIDATE', 'session:*'), 29);
   assert.equal(await r.exists('k'), 1);
   await rejects(r.call('RCACHE.INVALIDATE', 'bad['), /^ERR invalid pattern$/);
-  const [sec, usec] = await r.call('TIME');
-  assert.ok(Math.abs(Number(sec) - Date.now() / 1000) < 5);
+  const before = Date.now();
+  const [sec, usec] = await r.call('TIME'); // the real clock, not the cache's
+  assert.ok(Number(sec) >= Math.floor(before / 1000) && Number(sec) <= Date.now() / 1000, sec);
   assert.ok(Number(usec) < 1e6);
 });
 
@@ -515,4 +605,25 @@ test('200 concurrent connections', async () => {
   assert.ok(Number(info.match(/connected_clients:(\d+)/)[1]) >= 201);
   clients.forEach((c) => c.disconnect());
   assert.equal(await r.dbsize(), 4000);
+});
+
+test('real clock (no DEBUG): TTLs count down and keys expire', async () => {
+  const plain = await startServer([]);
+  const p = new Redis({ port: plain.port, host: '127.0.0.1' });
+  try {
+    await p.set('k', 'v', 'EX', '100');
+    const pttl = await p.pttl('k');
+    assert.ok(pttl > 0 && pttl <= 100000, String(pttl));
+    await p.set('short', 'v', 'PX', '1');
+    // expires on read, and the timer reclaims what nobody reads
+    await waitFor(async () => (await p.get('short')) === null, 'a 1 ms key to expire');
+    const q = p.pipeline();
+    for (let i = 0; i < 50; i++) q.set(`e:${i}`, 'v', 'PX', '1');
+    await q.exec();
+    await waitFor(async () => (await p.dbsize()) === 1, 'the expiry timer to reclaim');
+    assert.equal(await p.get('k'), 'v');
+  } finally {
+    p.disconnect();
+    await plain.stop();
+  }
 });

@@ -8,12 +8,12 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const Redis = require('ioredis');
-const { BIN, startServer, raw, run, cli, tmpdir } = require('./helpers');
+const { BIN, PATIENCE_MS, startServer, raw, run, cli, tmpdir } = require('./helpers');
 
 function runBin(args, env = {}) {
   return new Promise((resolve) => {
     const { execFile } = require('node:child_process');
-    execFile(BIN, args, { timeout: 10000, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+    execFile(BIN, args, { timeout: PATIENCE_MS, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
       resolve({ code: err ? (err.code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -25,7 +25,8 @@ test('--help lists every option with its default; --version', async () => {
   for (const opt of ['--port', '--bind', '--unixsocket', '--threads', '--maxmemory', '--max-items',
     '--default-ttl', '--maxclients', '--timeout', '--requirepass', '--client-query-buffer-limit',
     '--client-output-buffer-limit', '--loglevel', '--config', '--admin-bind', '--admin-port',
-    '--admin-token', '--admin-token-file', '--metrics-auth', '--admin-max-body', '--admin-timeout']) {
+    '--admin-token', '--admin-token-file', '--metrics-auth', '--admin-max-body', '--admin-timeout',
+    '--enable-debug-command']) {
     assert.ok(r.stdout.includes(opt + ' '), `help lacks ${opt}`);
   }
   assert.match(r.stdout, /--port <n>\s+TCP port .*\(default: 6380\)/);
@@ -43,6 +44,7 @@ test('invalid options and values stop start-up naming them', async () => {
     [['--maxmemory', 'lots'], {}, /'maxmemory'.*lots/],
     [['--loglevel', 'loud'], {}, /'loglevel'/],
     [['--metrics-auth', 'maybe'], {}, /'metrics-auth'/],
+    [['--enable-debug-command', 'local'], {}, /'enable-debug-command'.*local/],
     [['--threads'], {}, /'--threads' needs a value/],
     [['--config', '/nonexistent/x.conf'], {}, /\/nonexistent\/x\.conf/],
     [[], { RCACHED_MAXCLIENTS: 'abc' }, /RCACHED_MAXCLIENTS/],
@@ -82,6 +84,7 @@ test('config file, environment and flags: flags > file > env', async () => {
     'max-items 7',
     'requirepass ""',
     'loglevel "verbose"',
+    'enable-debug-command yes',
     '',
   ].join('\n'));
   const srv = await startServer(['--config', f, '--max-items', '9'],
@@ -92,23 +95,26 @@ test('config file, environment and flags: flags > file > env', async () => {
     assert.deepEqual(await r.config('GET', 'maxmemory'), ['maxmemory', String(2 << 20)]); // file
     assert.deepEqual(await r.config('GET', 'default-ttl'), ['default-ttl', '30000']); // env
     assert.deepEqual(await r.config('GET', 'loglevel'), ['loglevel', 'verbose']);
+    assert.deepEqual(await r.config('GET', 'enable-debug-command'), ['enable-debug-command', 'yes']);
+    await r.call('DEBUG', 'CLOCK-FREEZE'); // exact TTLs below
     await r.set('k', 'v');
-    const pttl = await r.pttl('k');
-    assert.ok(pttl > 29000 && pttl <= 30000, `default TTL applied: ${pttl}`);
+    assert.equal(await r.pttl('k'), 30000, 'default TTL applied');
     await r.set('k2', 'v', 'EX', 1000);
-    assert.ok((await r.ttl('k2')) > 990);
+    assert.equal(await r.ttl('k2'), 1000);
     assert.match(await r.info('server'), new RegExp(`config_file:${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
   } finally {
     r.disconnect();
     await srv.stop();
   }
   // environment only, library names
-  const s2 = await startServer([], { env: { CACHE_MAX_SIZE: '11', CACHE_TTL_SECONDS: '100' } });
+  const s2 = await startServer([], { env: { CACHE_MAX_SIZE: '11', CACHE_TTL_SECONDS: '100',
+    RCACHED_ENABLE_DEBUG_COMMAND: 'yes' } });
   const r2 = new Redis({ port: s2.port, host: '127.0.0.1' });
   try {
     assert.deepEqual(await r2.config('GET', 'max-items'), ['max-items', '11']);
+    await r2.call('DEBUG', 'CLOCK-FREEZE');
     await r2.set('k', 'v');
-    assert.ok((await r2.ttl('k')) > 98);
+    assert.equal(await r2.ttl('k'), 100);
   } finally {
     r2.disconnect();
     await s2.stop();
@@ -174,7 +180,7 @@ test('log lines use Redis format; SIGINT and SHUTDOWN exit 0', async () => {
   assert.ok(r.code === 0 || r.code === 1);
   let timer;
   const res2 = await Promise.race([s2.exited,
-    new Promise((res) => { timer = setTimeout(() => res(null), 5000); })]);
+    new Promise((res) => { timer = setTimeout(() => res(null), PATIENCE_MS); })]);
   clearTimeout(timer);
   assert.ok(res2, 'exited after SHUTDOWN');
   assert.equal(res2.code, 0);

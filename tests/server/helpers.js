@@ -3,6 +3,12 @@
 // free loopback port (retrying if another test grabbed it first), wait
 // until it answers PING, stop it with SIGTERM and check it exits 0; plus a
 // raw socket client for the protocol-level and hostile tests.
+//
+// No test here may depend on how fast the machine is (CI runs them on two
+// cores another job may be using): wait for an event (waitFor, a reply, a
+// close, a log line) with a generous deadline, never for a fixed time, and
+// never assert a latency. Server-side time is moved with DEBUG CLOCK-* on a
+// server started with --enable-debug-command yes (docs/SERVER.md).
 const { spawn, execFile } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
@@ -21,6 +27,23 @@ function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+// Deadline for anything that should happen "soon": only a broken server
+// takes this long, a merely slow or loaded machine does not.
+const PATIENCE_MS = 30000 * SLOW;
+
+// Poll cond() (sync or async) until it returns a truthy value, which is
+// returned; throws after timeout ms. For waiting on something the server
+// does asynchronously (a close noticed, a log line written).
+async function waitFor(cond, what, { timeout = PATIENCE_MS, interval = 20 } = {}) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const v = await cond();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+    await sleep(interval);
+  }
+}
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -33,8 +56,9 @@ function freePort() {
 }
 
 // Send bytes, collect what comes back until the socket closes, `until`
-// matches, or the timeout passes.
-function raw(port, data, { timeout = 3000, until = null, host = '127.0.0.1', path: sockPath } = {}) {
+// matches, or the timeout passes (a bound for a broken server only: give
+// `until` or expect a close).
+function raw(port, data, { timeout = PATIENCE_MS, until = null, host = '127.0.0.1', path: sockPath } = {}) {
   return new Promise((resolve) => {
     const sock = sockPath ? net.connect(sockPath) : net.connect(port, host);
     let out = '';
@@ -57,12 +81,12 @@ function raw(port, data, { timeout = 3000, until = null, host = '127.0.0.1', pat
   });
 }
 
-async function ping(port, sockPath) {
-  const r = await raw(port, 'PING\r\n', { timeout: 500, until: (o) => o.includes('\r\n'), path: sockPath });
+async function ping(port, sockPath, { timeout = PATIENCE_MS } = {}) {
+  const r = await raw(port, 'PING\r\n', { timeout, until: (o) => o.includes('\r\n'), path: sockPath });
   return r.out.startsWith('+PONG') || r.out.startsWith('-NOAUTH');
 }
 
-async function startServer(args = [], { env = {}, noPort = false, readyTimeout = 10000 } = {}) {
+async function startServer(args = [], { env = {}, noPort = false, readyTimeout = 30000 } = {}) {
   let lastLog = '';
   for (let attempt = 0; attempt < 10; attempt++) {
     const port = await freePort();
@@ -96,12 +120,12 @@ async function startServer(args = [], { env = {}, noPort = false, readyTimeout =
           proc.kill('SIGTERM');
           let timer;
           const r = await Promise.race([exited,
-            new Promise((res) => { timer = setTimeout(() => res(null), 10000 * SLOW); })]);
+            new Promise((res) => { timer = setTimeout(() => res(null), PATIENCE_MS); })]);
           clearTimeout(timer);
           if (!r) {
             proc.kill('SIGKILL');
             await exited;
-            throw new Error('rcached did not exit within 10 s of SIGTERM\n' + log);
+            throw new Error(`rcached did not exit within ${PATIENCE_MS} ms of SIGTERM\n` + log);
           }
           if (expectCode !== null && r.code !== expectCode) {
             throw new Error(`rcached exited with ${JSON.stringify(r)}\n${log}`);
@@ -130,7 +154,7 @@ function rssOf(pid) {
 }
 
 // Run redis-cli; resolves { code, stdout, stderr }.
-function cli(port, args, { input, timeout = 20000 } = {}) {
+function cli(port, args, { input, timeout = 2 * PATIENCE_MS } = {}) {
   return new Promise((resolve) => {
     const child = execFile('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args],
       { timeout, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
@@ -164,4 +188,4 @@ function tmpdir(prefix) {
   return d;
 }
 
-module.exports = { BIN, WRAPPER, SLOW, sleep, freePort, raw, ping, startServer, rssOf, cli, run, tmpdir };
+module.exports = { BIN, WRAPPER, SLOW, PATIENCE_MS, sleep, waitFor, freePort, raw, ping, startServer, rssOf, cli, run, tmpdir };

@@ -45,6 +45,7 @@ static void test_defaults(void **state) {
     assert_int_equal(c.metrics_auth, 0);
     assert_int_equal(c.admin_max_body, 1u << 20);
     assert_int_equal(c.admin_timeout_s, 10);
+    assert_int_equal(c.enable_debug_command, 0); /* DEBUG off unless asked */
     rcache__config_free(&c);
 }
 
@@ -81,6 +82,11 @@ static void test_set_types(void **state) {
     assert_int_equal(c.metrics_auth, 0);
     assert_int_equal(rcache__config_set(&c, "metrics-auth", "maybe", err, sizeof err), -1);
     assert_non_null(strstr(err, "'metrics-auth'"));
+    assert_int_equal(rcache__config_set(&c, "enable-debug-command", "yes", err, sizeof err), 0);
+    assert_int_equal(c.enable_debug_command, 1);
+    assert_int_equal(rcache__config_runtime("enable-debug-command"), 0); /* start only */
+    assert_int_equal(rcache__config_set(&c, "enable-debug-command", "local", err, sizeof err), -1);
+    assert_non_null(strstr(err, "'enable-debug-command'"));
     assert_int_equal(rcache__config_set(&c, "loglevel", "WARNING", err, sizeof err), 0);
     assert_int_equal(c.loglevel, RCACHE__LOG_WARNING);
     assert_int_equal(rcache__config_set(&c, "loglevel", "loud", err, sizeof err), -1);

@@ -2,8 +2,13 @@
  * test_concurrency.c - 32 threads x 100k mixed operations on a shared
  * cache with small limits (so eviction runs constantly), then invariants:
  * item and byte counters equal a full recount, both limits hold, every
- * object destructor ran exactly once for every object no longer cached.
- * Runs under ThreadSanitizer in `make test-tsan`.
+ * object destructor ran exactly once for every object no longer cached,
+ * every INCR-style update ran its callback exactly once and every counter
+ * value read back is one the callback could have written. A second test
+ * has threads increment shared and private counters with rcache_update()
+ * in a cache that never evicts, and checks that no increment is lost
+ * (final value = number of increments) and that readers never see a
+ * counter go backwards. Runs under ThreadSanitizer in `make test-tsan`.
  * RCACHE_STRESS_OPS overrides the operations per thread.
  */
 #include "testutil.h"
@@ -17,6 +22,8 @@
 
 static _Atomic long objects_made, objects_freed;
 static _Atomic long torn_values; /* values whose bytes disagree: a torn copy */
+static _Atomic long bad_counters; /* digit values incr_cb cannot have written */
+static _Atomic long incr_callbacks, incr_ok;
 static rcache_t *cache;
 static long ops_per_thread = 100000;
 
@@ -25,9 +32,25 @@ static void obj_free(void *obj, void *ctx) {
     atomic_fetch_add(&objects_freed, 1);
 }
 
+/* Values are either letters (stores) or what incr_cb writes: a positive
+ * decimal without sign or leading zero. */
+static int counter_ok(const char *p, size_t len) {
+    if (len == 0 || len > 19 || p[0] == '0')
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+    return 1;
+}
+
 static int incr_cb(rcache_update_t *u, void *ctx) {
     static _Thread_local char out[24];
     long long v = 0;
+    atomic_fetch_add(&incr_callbacks, 1);
+    if (u->found && u->old_len > 0 && ((const char *)u->old_val)[0] >= '0' &&
+        ((const char *)u->old_val)[0] <= '9' &&
+        !counter_ok(u->old_val, u->old_len))
+        atomic_fetch_add(&bad_counters, 1);
     if (u->found && u->old_len < 20) {
         char t[24];
         memcpy(t, u->old_val, u->old_len);
@@ -63,6 +86,8 @@ static void *worker(void *arg) {
                         atomic_fetch_add(&torn_values, 1);
                         break;
                     }
+            } else if (len && buf[0] >= '0' && buf[0] <= '9' && !counter_ok(buf, len)) {
+                atomic_fetch_add(&bad_counters, 1);
             }
             break;
         case 12:
@@ -84,9 +109,15 @@ static void *worker(void *arg) {
             held = NULL;
             rcache_get_ref(cache, k, kl, &held);
             break;
-        case 15:
-            rcache_update(cache, k, kl, incr_cb, NULL);
+        case 15: {
+            int rc = rcache_update(cache, k, kl, incr_cb, NULL);
+            /* EWRONGTYPE (an object entry) is the only refusal here */
+            if (rc == RCACHE_OK)
+                atomic_fetch_add(&incr_ok, 1);
+            else if (rc != RCACHE_EWRONGTYPE)
+                atomic_fetch_add(&bad_counters, 1);
             break;
+        }
         case 16: {
             size_t k2l = (size_t)snprintf(k2, sizeof k2, "key:%d", rand_r(&seed) % KEYSPACE);
             rcache_rename(cache, k, kl, k2, k2l, rand_r(&seed) % 2);
@@ -138,6 +169,10 @@ static void test_mixed_32_threads(void **state) {
     for (int i = 0; i < THREADS; i++)
         pthread_join(th[i], NULL);
     assert_int_equal(atomic_load(&torn_values), 0);
+    assert_int_equal(atomic_load(&bad_counters), 0);
+    assert_true(atomic_load(&incr_ok) > 0);
+    /* one callback per update that succeeded, none for refused ones */
+    assert_int_equal(atomic_load(&incr_callbacks), atomic_load(&incr_ok));
     check_invariants(cache);
     rcache_stats_t st;
     rcache_stats(cache, &st);
@@ -188,10 +223,108 @@ static void test_concurrent_fill_peak(void **state) {
     rcache_close(cache);
 }
 
+/* ---- no lost increments -------------------------------------------- */
+
+#define UPD_THREADS 16
+static long upd_iters = 5000;
+static _Atomic long upd_callbacks, upd_backwards, upd_bad;
+
+/* ctx: the thread's own call count, to check the callback saw its update. */
+static int count_cb(rcache_update_t *u, void *ctx) {
+    static _Thread_local char out[24];
+    long long v = 0;
+    atomic_fetch_add(&upd_callbacks, 1);
+    if (u->found) {
+        if (!counter_ok(u->old_val, u->old_len)) {
+            atomic_fetch_add(&upd_bad, 1);
+            return RCACHE_UPDATE_KEEP;
+        }
+        char t[24];
+        memcpy(t, u->old_val, u->old_len);
+        t[u->old_len] = 0;
+        v = atoll(t);
+    }
+    ++*(long *)ctx;
+    u->new_len = (size_t)snprintf(out, sizeof out, "%lld", v + 1);
+    u->new_val = out;
+    return RCACHE_UPDATE_STORE;
+}
+
+static long read_counter(const char *key) {
+    char buf[32];
+    size_t len = 0;
+    if (rcache_get(cache, key, strlen(key), buf, sizeof buf - 1, &len) != RCACHE_OK)
+        return 0;
+    if (!counter_ok(buf, len)) {
+        atomic_fetch_add(&upd_bad, 1);
+        return -1;
+    }
+    buf[len] = 0;
+    return atol(buf);
+}
+
+static void *counter_worker(void *arg) {
+    int id = (int)(uintptr_t)arg;
+    char own[32];
+    long calls = 0, last_seen = 0;
+    snprintf(own, sizeof own, "count:%d", id);
+    for (long i = 0; i < upd_iters; i++) {
+        if (rcache_update(cache, "count:all", 9, count_cb, &calls) != RCACHE_OK ||
+            rcache_update(cache, own, strlen(own), count_cb, &calls) != RCACHE_OK)
+            atomic_fetch_add(&upd_bad, 1);
+        if (i % 8 == 0) {
+            /* later reads in one thread never see an earlier value */
+            long v = read_counter("count:all");
+            if (v < last_seen)
+                atomic_fetch_add(&upd_backwards, 1);
+            last_seen = v;
+        }
+    }
+    if (calls != 2 * upd_iters) /* each update ran the callback once */
+        atomic_fetch_add(&upd_bad, 1);
+    return NULL;
+}
+
+static void test_update_no_lost_increments(void **state) {
+    const char *env = getenv("RCACHE_STRESS_OPS");
+    if (env)
+        upd_iters = atol(env) / 20 > 0 ? atol(env) / 20 : 1;
+    rcache_config_t cfg;
+    rcache_config_init(&cfg);
+    cfg.max_items = 0; /* nothing may be evicted: every increment must stay */
+    cfg.max_bytes = 0;
+    cfg.default_ttl_ms = 0;
+    cfg.shards = 4;
+    assert_int_equal(rcache_open(&cfg, &cache), RCACHE_OK);
+    pthread_t th[UPD_THREADS];
+    for (int i = 0; i < UPD_THREADS; i++)
+        assert_int_equal(
+            pthread_create(&th[i], NULL, counter_worker, (void *)(uintptr_t)i), 0);
+    for (int i = 0; i < UPD_THREADS; i++)
+        pthread_join(th[i], NULL);
+    /* every increment is in the final values */
+    assert_int_equal(read_counter("count:all"), (long)UPD_THREADS * upd_iters);
+    for (int i = 0; i < UPD_THREADS; i++) {
+        char own[32];
+        snprintf(own, sizeof own, "count:%d", i);
+        assert_int_equal(read_counter(own), upd_iters);
+    }
+    assert_int_equal(atomic_load(&upd_callbacks), 2L * UPD_THREADS * upd_iters);
+    assert_int_equal(atomic_load(&upd_bad), 0);
+    assert_int_equal(atomic_load(&upd_backwards), 0);
+    rcache_stats_t st;
+    rcache_stats(cache, &st);
+    assert_int_equal(st.evictions, 0);
+    assert_int_equal(st.items, UPD_THREADS + 1);
+    check_invariants(cache);
+    rcache_close(cache);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mixed_32_threads),
         cmocka_unit_test(test_concurrent_fill_peak),
+        cmocka_unit_test(test_update_no_lost_increments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
