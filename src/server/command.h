@@ -256,6 +256,10 @@ void rcache__server_reset_stats(rcache__server_t *s);
  * changed). Called from any thread except with cfg_lock or apply_lock
  * held. */
 typedef int (*rcache__config_edit_fn)(rcache__config_t *next, void *ctx);
+/* At start, before any worker runs: record that s->cache was opened with
+ * s->cfg's limits and copy the hot settings into their atomics (server.c;
+ * also used by the command fuzzer, which builds its own server). */
+void rcache__server_adopt_cache(rcache__server_t *s);
 int rcache__server_config_update(rcache__server_t *s, rcache__config_edit_fn edit,
                                  void *ctx);
 /* Ask the main loop to shut down (SHUTDOWN command; server.c). */

@@ -123,6 +123,11 @@ static void apply_cache_settings(rcache__server_t *s) {
     pthread_mutex_unlock(&s->apply_lock);
 }
 
+void rcache__server_adopt_cache(rcache__server_t *s) {
+    s->applied = cache_settings_of(&s->cfg);
+    apply_hot_settings(s);
+}
+
 int rcache__server_config_update(rcache__server_t *s, rcache__config_edit_fn edit,
                                  void *ctx) {
     rcache__config_t next;
@@ -231,8 +236,7 @@ static int open_cache(rcache__server_t *s) {
         rcache__log(RCACHE__LOG_WARNING, "cannot open the cache: %s", rcache_strerror(rc));
         return -1;
     }
-    s->applied = cache_settings_of(&s->cfg);
-    apply_hot_settings(s);
+    rcache__server_adopt_cache(s);
     return 0;
 }
 

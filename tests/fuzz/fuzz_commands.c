@@ -376,7 +376,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     lc.clock = fuzz_clock;
     clock_now = clock_base;
     CHECK(rcache_open(&lc, &srv.cache) == RCACHE_OK);
-    rcache__server_apply_config(&srv);
+    rcache__server_adopt_cache(&srv);
     shutdown_seen = 0;
     event_del(srv.stop_timer);
 
