@@ -107,4 +107,8 @@ PyObject *pyrc_encode_key_py(PyObject *mod, PyObject *args);
 /* ---- memoized functions (memo.c) --------------------------------------- */
 extern PyTypeObject pyrc_MemoType;
 
+/* ---- test support (testhooks.c) ----------------------------------------- */
+PyObject *pyrc_native_set(PyObject *mod, PyObject *args);
+PyObject *pyrc_memo_waiters(PyObject *mod, PyObject *args);
+
 #endif

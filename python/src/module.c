@@ -77,6 +77,8 @@ static PyMethodDef module_methods[] = {
      "decorators build for these arguments (librcache argument-key format v1\n"
      "with Python tags; see the package README). TypeError naming the argument\n"
      "for an unsupported value."},
+    {"_native_set", pyrc_native_set, METH_VARARGS, NULL},
+    {"_memo_waiters", pyrc_memo_waiters, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module_def = {
