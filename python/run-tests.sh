@@ -43,5 +43,7 @@ if [ "${RCACHE_PY_INSTALL_CHECK:-0}" = 1 ]; then
 fi
 
 cd "$HERE/tests"
+paths=.  # the whole suite unless test files or folders are named
+for a in "$@"; do [ -e "${a%%::*}" ] && paths=; done
 PYTHONPATH="$OUT/lib" PYTHONDONTWRITEBYTECODE=1 exec $PY -m pytest -q -p no:cacheprovider \
-  --rootdir "$HERE" -c "$HERE/tests/pytest.ini" "$@" .
+  --rootdir "$HERE" -c "$HERE/tests/pytest.ini" "$@" $paths

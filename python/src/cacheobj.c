@@ -753,7 +753,16 @@ static PyMethodDef cache_methods[] = {
     {"_invalidate_ns", cache_invalidate_ns, METH_O, NULL},
     {NULL, NULL, 0, NULL}};
 
+static PyObject *cache_clock(PyObject *op, void *unused) {
+    PyObject *c = ((pyrc_Cache *)op)->clock;
+    if (!c)
+        Py_RETURN_NONE;
+    Py_INCREF(c);
+    return c;
+}
+
 static PyGetSetDef cache_getset[] = {
+    {"clock", cache_clock, NULL, "The ManualClock given at creation, or None (real time).", NULL},
     {"closed", cache_closed, NULL, "True once close() was called.", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 

@@ -66,7 +66,16 @@ static PyObject *clock_now(PyObject *self, PyObject *unused) {
     return PyFloat_FromDouble((double)pyrc_clock_fn(self) / 1000.0);
 }
 
+/* A clock is shared state (like a lock): copies are the same clock, so a
+ * framework that deep-copies its settings keeps driving the same time. */
+static PyObject *clock_copy(PyObject *self, PyObject *unused) {
+    Py_INCREF(self);
+    return self;
+}
+
 static PyMethodDef clock_methods[] = {
+    {"__copy__", clock_copy, METH_NOARGS, NULL},
+    {"__deepcopy__", clock_copy, METH_O, NULL},
     {"advance", clock_advance, METH_O,
      "advance(seconds) -> float: move the clock forward by seconds (>= 0);\n"
      "returns the new time in seconds since the epoch."},
