@@ -7,6 +7,11 @@
 # BUILD_DIR (default: a temporary directory) receives the build; nothing is
 # written into the source tree.  RCACHE_PY_INSTALL_CHECK=1 also checks that
 # `pip install --no-build-isolation` of a copy of the tree works offline.
+# RCACHE_PY_SANITIZE=address[,undefined] (with RCACHE_PY_DEBUG=1 for -O0)
+# builds the extension with sanitizers and runs the suite with the ASan
+# runtime preloaded into the (uninstrumented) interpreter; leak detection
+# is off there, since CPython does not free everything at exit (leaks are
+# checked by the suite itself: refcounts and tracemalloc).
 set -euo pipefail
 PY=/usr/bin/python3
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -40,6 +45,15 @@ if [ "${RCACHE_PY_INSTALL_CHECK:-0}" = 1 ]; then
       "$SRC/python" >"$OUT/pip.log" 2>&1 || { cat "$OUT/pip.log" >&2; exit 1; }
   PYTHONPATH="$OUT/site" $PY -c "import rcache, sys; c = rcache.Cache(); c['k'] = o = object(); assert c['k'] is o"
   echo "run-tests.sh: pip install OK"
+fi
+
+if [ -n "${RCACHE_PY_SANITIZE:-}" ]; then
+  case "$RCACHE_PY_SANITIZE" in
+    *address*) export LD_PRELOAD="$(gcc -print-file-name=libasan.so)"
+               export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 ;;
+  esac
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  export PYTHONMALLOC=malloc  # let ASan see every Python allocation
 fi
 
 cd "$HERE/tests"

@@ -1,6 +1,7 @@
 """Argument keys: stable across processes, unambiguous, librcache-compatible."""
 import dataclasses
 import enum
+import os
 import subprocess
 import sys
 
@@ -69,7 +70,7 @@ def test_stable_across_processes():
     code = ("import rcache; print(rcache.encode_key('m.f/v2', "
             "('x', 3, 2.5, None, (1, [2]), {'k': b'v'}, frozenset({1, 2})), {'z': True}).hex())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env={"PYTHONPATH": ":".join(sys.path), "PYTHONHASHSEED": "123"})
+                         check=True, env=dict(os.environ, PYTHONPATH=":".join(sys.path), PYTHONHASHSEED="123"))
     here = encode_key("m.f/v2", ("x", 3, 2.5, None, (1, [2]), {"k": b"v"}, frozenset({1, 2})),
                       {"z": True}).hex()
     assert out.stdout.strip() == here
