@@ -207,8 +207,8 @@ def test_async_timeout_and_cancelled_leader(cache):
         await asyncio.sleep(0)
         with pytest.raises(rcache.CacheTimeoutError):
             await slow()
-        # cancel the computing task: a waiter takes over
-        waiter = asyncio.create_task(slow.__wrapped__() if False else slow_no_timeout())
+        # cancel the computing task: a waiter (same key, no timeout) takes over
+        waiter = asyncio.create_task(slow_no_timeout())
         await asyncio.sleep(0)
         leader.cancel()
         await asyncio.sleep(0)
@@ -221,6 +221,7 @@ def test_async_timeout_and_cancelled_leader(cache):
         return 42
 
     assert asyncio.run(main()) == 42
+    assert slow.memo.timeouts == 1
 
 
 def test_async_across_threads_and_loops(cache):
