@@ -101,7 +101,6 @@ class Cache(_rcache.CacheBase):
                          shards=_check_int("shards", shards), disabled=disabled,
                          clock=clock, sizeof=sizeof, from_env=from_env)
         self._started = time.monotonic()
-        self._functions: Dict[str, Any] = {}
 
     # -- statistics ------------------------------------------------------
 
@@ -150,7 +149,7 @@ class Cache(_rcache.CacheBase):
             "singleflight_timeouts": r["singleflight_timeouts"],
             "reentrant_calls": r["reentrant_calls"],
             "compute_errors": r["compute_errors"],
-            "functions": {name: fn.cache_stats() for name, fn in list(self._functions.items())},
+            "functions": self._function_stats(),
         }
 
     # -- configuration ---------------------------------------------------
@@ -272,8 +271,14 @@ class Cache(_rcache.CacheBase):
         """The keys now held (str when valid UTF-8, else bytes)."""
         return list(self)
 
-    def _register(self, name: str, fn: Any) -> None:
-        self._functions[name] = fn
+    def _function_stats(self) -> Dict[str, Any]:
+        from ._decorators import _registry
+        out = {}
+        for w in list(_registry):
+            memo = getattr(w, "memo", w)
+            if memo._resolved_cache is self:
+                out[memo.namespace] = w.cache_stats()
+        return out
 
     def __repr__(self) -> str:
         if self.closed:

@@ -16,6 +16,7 @@ import functools
 import inspect
 import threading
 import time
+import weakref
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, TypeVar
 
 from . import _rcache
@@ -136,14 +137,15 @@ def _copy_meta(dst: Any, fn: Callable) -> None:
             pass
 
 
+# Every decorated function, for Cache.get_stats()["functions"] (weak: a
+# function that goes away leaves the registry).
+_registry: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
 def _register(memo: Any, wrapper: Any) -> None:
     wrapper.cache_stats = functools.partial(_memo_stats, memo)
     wrapper.cache_clear = memo.cache_clear
-    if memo.enabled:
-        try:
-            memo._cache()._register(memo.namespace, wrapper)
-        except Exception:  # the default cache may be invalid now: fail at call time
-            pass
+    _registry.add(wrapper)
 
 
 def cached_result_sync(cache_key_fn: Optional[Callable[..., Any]] = None,

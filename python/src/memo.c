@@ -687,6 +687,8 @@ static PyMemberDef memo_members[] = {
     {"enabled", T_INT, offsetof(pyrc_Memo, enabled), 0,
      "False: call the function every time, bypassing the cache."},
     {"namespace", T_OBJECT, offsetof(pyrc_Memo, ns), READONLY, "Key namespace."},
+    {"_resolved_cache", T_OBJECT, offsetof(pyrc_Memo, cache), READONLY,
+     "The cache, once resolved (None before the first call with the default cache)."},
     {"__wrapped__", T_OBJECT, offsetof(pyrc_Memo, fn), READONLY, "The decorated function."},
     {"hits", T_ULONGLONG, offsetof(pyrc_Memo, hits), 0, NULL},
     {"misses", T_ULONGLONG, offsetof(pyrc_Memo, misses), 0, NULL},

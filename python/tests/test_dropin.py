@@ -178,3 +178,17 @@ def test_disabled_mode_runs_every_time(monkeypatch):
     f(1)
     f(1)
     assert calls == [1, 1]
+
+
+def test_default_cache_resolved_at_first_call(monkeypatch):
+    @cached_result_sync()
+    def f(x):
+        return x + 1
+
+    assert rcache._cache._default is None  # decorating created nothing
+    monkeypatch.setenv("CACHE_MAX_SIZE", "3")
+    assert f(1) == 2 and f(1) == 2
+    assert get_cache().get_config()["max_size"] == 3
+    fs = get_cache().get_stats()["functions"]
+    (name,) = [n for n in fs if n.endswith("f")]
+    assert fs[name]["hits"] == 1 and fs[name]["computations"] == 1
