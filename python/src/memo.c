@@ -336,6 +336,34 @@ static PyObject *from_ref(rcache_ref_t *ref) {
     return r;
 }
 
+/* Wait for the computation another thread runs (after RCACHE_EAGAIN).
+ * Returns its code with *ref set, or 1 with an exception set (timeout,
+ * signal); then *w is abandoned (done_cb frees it) and set to NULL. */
+static int wait_shared(pyrc_Memo *self, waiter_t **w, int tls_owned, rcache_ref_t **ref) {
+    waiter_t *wt = *w;
+    wt->in_use = 1; /* until delivered: a signal handler's call takes another */
+    int wr = waiter_wait(wt, self->timeout_ms, tls_owned);
+    if (wr == 0) {
+        int rc = wt->err;
+        *ref = wt->ref;
+        wt->done = 0;
+        wt->ref = NULL;
+        wt->in_use = 0;
+        self->misses++;
+        self->waits++;
+        return rc;
+    }
+    *w = NULL;
+    if (wr > 0) {
+        self->timeouts++;
+        PyErr_Format(pyrc_TimeoutError,
+                     "%S: waited more than %.3f s for another caller's computation "
+                     "of the same arguments (it goes on)",
+                     self->ns, (double)self->timeout_ms / 1000.0);
+    }
+    return 1;
+}
+
 static PyObject *memo_call(PyObject *op, PyObject *const *args, size_t nargsf,
                            PyObject *kwnames) {
     pyrc_Memo *self = (pyrc_Memo *)op;
@@ -368,27 +396,7 @@ static PyObject *memo_call(PyObject *op, PyObject *const *args, size_t nargsf,
     int rc = rcache_memoize_async(cache->c, b.buf, b.len, compute_cb, &cc, &opts, done_cb, w, &ref);
     PyObject *result = NULL;
     if (rc == RCACHE_EAGAIN) {
-        w->in_use = 1; /* until delivered: a signal handler's call takes another */
-        int wr = waiter_wait(w, self->timeout_ms, tls_owned);
-        if (wr == 0) {
-            rc = w->err;
-            ref = w->ref;
-            w->done = 0;
-            w->ref = NULL;
-            w->in_use = 0;
-            self->misses++;
-            self->waits++;
-        } else {
-            w = NULL; /* abandoned: done_cb frees it */
-            if (wr > 0) {
-                self->timeouts++;
-                PyErr_Format(pyrc_TimeoutError,
-                             "%S: waited more than %.3f s for another caller's computation "
-                             "of the same arguments (it goes on)",
-                             self->ns, (double)self->timeout_ms / 1000.0);
-            }
-            rc = 1; /* exception set */
-        }
+        rc = wait_shared(self, &w, tls_owned, &ref);
     } else if (cc.ran) {
         self->misses++;
         self->computations++;
