@@ -182,3 +182,37 @@ def test_closed_cache_raises():
 
 def test_get_cache_returns_cache_instance():
     assert isinstance(rcache.get_cache(), rcache.Cache)
+
+
+def test_decorator_ttl_override_and_size(cache, clock):
+    calls = []
+
+    @rcache.cached_result_sync(cache=cache, ttl_seconds=10, size_mb=2)
+    def f(x):
+        calls.append(x)
+        return [x]
+
+    f(1)
+    (e,) = cache.get_entries()
+    assert e["ttl_seconds"] == pytest.approx(10) and e["size_bytes"] >= 2 * 1024 * 1024
+    clock.advance(9)
+    f(1)
+    clock.advance(2)
+    f(1)
+    assert calls == [1, 1]
+
+
+def test_async_decorator_ttl_and_compute_time(cache, clock):
+    import asyncio
+
+    @rcache.cached_result(cache=cache, ttl_seconds=5)
+    async def g(x):
+        return {"x": x}
+
+    async def main():
+        a = await g(1)
+        assert await g(1) is a
+        clock.advance(6)
+        assert await g(1) is not a
+    asyncio.run(main())
+    assert g.cache_stats()["computations"] == 2
