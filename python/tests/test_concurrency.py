@@ -284,3 +284,23 @@ def test_thread_churn_invariants(clock):
         assert s["current_memory_bytes"] <= 1024 * 1024
     assert not errors, errors[0]
     c.close()
+
+
+def test_async_negative_caching(cache, clock):
+    calls = []
+
+    @rcache.cached_result(cache=cache, error_ttl_seconds=10, cache_key_fn=lambda: "neg")
+    async def f():
+        calls.append(1)
+        raise LookupError("missing upstream")
+
+    async def main():
+        for _ in range(3):
+            with pytest.raises(LookupError):
+                await f()
+    asyncio.run(main())
+    assert calls == [1]
+    assert cache.get("neg", "default") == "default"  # a cached failure reads as a miss
+    clock.advance(11)
+    asyncio.run(main())
+    assert calls == [1, 1]
