@@ -54,11 +54,20 @@ static PyObject *clock_advance(PyObject *self, PyObject *arg) {
     return PyFloat_FromDouble((double)now / 1000.0);
 }
 
+/* librcache requires an injected clock never to go backwards. */
 static PyObject *clock_set(PyObject *self, PyObject *arg) {
+    pyrc_Clock *c = (pyrc_Clock *)self;
     int64_t ms;
     if (seconds_to_ms(arg, "seconds", 0, &ms) < 0)
         return NULL;
-    atomic_store(&((pyrc_Clock *)self)->now_ms, (uint64_t)ms);
+    uint64_t cur = atomic_load(&c->now_ms);
+    do {
+        if ((uint64_t)ms < cur) {
+            PyErr_Format(PyExc_ValueError, "the clock must not go backwards (now %.3f, asked %R)",
+                         (double)cur / 1000.0, arg);
+            return NULL;
+        }
+    } while (!atomic_compare_exchange_weak(&c->now_ms, &cur, (uint64_t)ms));
     Py_RETURN_NONE;
 }
 
@@ -79,7 +88,8 @@ static PyMethodDef clock_methods[] = {
     {"advance", clock_advance, METH_O,
      "advance(seconds) -> float: move the clock forward by seconds (>= 0);\n"
      "returns the new time in seconds since the epoch."},
-    {"set", clock_set, METH_O, "set(seconds): set the time (seconds since the epoch, >= 0)."},
+    {"set", clock_set, METH_O, "set(seconds): set the time (seconds since the epoch); ValueError if that\n"
+     "is earlier than now (librcache needs a clock that never goes backwards)."},
     {"now", clock_now, METH_NOARGS, "now() -> float: the time in seconds since the epoch."},
     {NULL, NULL, 0, NULL}};
 

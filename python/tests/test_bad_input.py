@@ -123,3 +123,6 @@ def test_manual_clock_bad_input():
         c.advance("1")
     with pytest.raises(ValueError):
         rcache.ManualClock(math.nan)
+    c.set(c.now() + 5)
+    with pytest.raises(ValueError, match="backwards"):
+        c.set(c.now() - 1)
