@@ -126,3 +126,12 @@ def test_manual_clock_bad_input():
     c.set(c.now() + 5)
     with pytest.raises(ValueError, match="backwards"):
         c.set(c.now() - 1)
+
+
+@pytest.mark.parametrize("args,exc", [(("10",), TypeError), ((-1,), ValueError),
+                                       ((10, "512"), TypeError), ((10, 512, -1), ValueError)])
+def test_get_cache_bad_args_create_nothing(args, exc):
+    with pytest.raises(exc):
+        rcache.get_cache(*args)
+    assert rcache._cache._default is None
+    assert rcache.get_cache().get_config()["max_size"] == 1000
