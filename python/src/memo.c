@@ -403,11 +403,13 @@ static PyObject *memo_call(PyObject *op, PyObject *const *args, size_t nargsf,
     } else if (rc == RCACHE_OK) {
         self->hits++;
     }
-    if (w) {
-        w->in_use = 0;
-        if (!tls_owned)
-            waiter_free(w);
-    }
+    /* Only a waiter this call waited on is ours to touch now: without
+     * RCACHE_EAGAIN, the thread's waiter may have been used by a call made
+     * inside our computation, and abandoned and freed meanwhile
+     * (test_nested_wait_timeout_inside_a_computation). A private waiter
+     * (not the thread's) is ours unless abandoned (then w is NULL). */
+    if (w && !tls_owned)
+        waiter_free(w);
     if (rc == RCACHE_OK) {
         result = from_ref(ref);
     } else if (rc == RCACHE_EDEADLK) {

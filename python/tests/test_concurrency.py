@@ -304,3 +304,34 @@ def test_async_negative_caching(cache, clock):
     clock.advance(11)
     asyncio.run(main())
     assert calls == [1, 1]
+
+
+def test_nested_wait_timeout_inside_a_computation(cache):
+    """A computation (outer) calls a cached function (inner) that another
+    thread is computing, and gives up waiting (timeout).  The waiter it
+    abandoned is freed by the other thread; outer's own call must not touch
+    it afterwards (use-after-free caught by the ASan run)."""
+    release = threading.Event()
+    started = threading.Event()
+
+    @rcache.cached_result_sync(cache=cache, timeout_seconds=0.01, namespace="inner")
+    def inner():
+        started.set()
+        release.wait()
+        return 1
+
+    t = threading.Thread(target=inner)
+
+    @rcache.cached_result_sync(cache=cache, namespace="outer")
+    def outer():
+        with pytest.raises(rcache.CacheTimeoutError):
+            inner()
+        release.set()
+        t.join()  # the computing thread frees the abandoned waiter
+        return 2
+
+    t.start()
+    started.wait()
+    assert outer() == 2
+    assert outer() == 2
+    assert inner() == 1
