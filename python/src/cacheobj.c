@@ -411,7 +411,9 @@ static int cache_contains(PyObject *op, PyObject *key) {
     PyObject *keep;
     if (pyrc_cache_check(self) < 0 || pyrc_key_bytes(key, &k, &kn, &keep) < 0)
         return -1;
+    self->busy++; /* an expired entry reclaimed here runs its destructor */
     int r = rcache_exists(self->c, k, (size_t)kn);
+    self->busy--;
     Py_XDECREF(keep);
     return r;
 }
@@ -563,7 +565,9 @@ static PyObject *cache_scan(PyObject *op, PyObject *args) {
         Py_XDECREF(keep);
         return NULL;
     }
+    self->busy++;
     int rc = rcache_scan(self->c, cursor, (size_t)count, p, (size_t)pn, incl, &page, &next);
+    self->busy--;
     Py_XDECREF(keep);
     if (rc != RCACHE_OK)
         return pyrc_raise(rc, "scan");
@@ -590,7 +594,9 @@ static PyObject *cache_entry_info(PyObject *op, PyObject *key) {
     rcache_entry_info_t e;
     if (pyrc_cache_check(self) < 0 || pyrc_key_bytes(key, &k, &kn, &keep) < 0)
         return NULL;
+    self->busy++;
     int rc = rcache_entry_info(self->c, k, (size_t)kn, &e);
+    self->busy--;
     PyObject *r = rc == RCACHE_OK ? info_tuple(&e) : NULL;
     Py_XDECREF(keep);
     if (rc == RCACHE_ENOTFOUND)
@@ -671,7 +677,9 @@ static PyObject *cache_ttl(PyObject *op, PyObject *key) {
     int64_t ms = 0;
     if (pyrc_cache_check(self) < 0 || pyrc_key_bytes(key, &k, &kn, &keep) < 0)
         return NULL;
+    self->busy++;
     int rc = rcache_ttl(self->c, k, (size_t)kn, &ms);
+    self->busy--;
     Py_XDECREF(keep);
     if (rc == RCACHE_ENOTFOUND) {
         PyErr_SetObject(PyExc_KeyError, key);

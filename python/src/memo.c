@@ -158,8 +158,9 @@ static double mono_s(void) {
 }
 
 /* Wait for done_cb without the GIL, waking every 100 ms to let signal
- * handlers run (Ctrl-C).  0: delivered; 1: timed out; -1: exception. On 1
- * or -1 the waiter is abandoned (done_cb frees it). */
+ * handlers run (Ctrl-C).  0: delivered; 1: timed out; -1: exception; on 1
+ * or -1 the waiter is abandoned (done_cb frees it).  -2: exception, the
+ * result was delivered and released, the waiter is not abandoned. */
 static int waiter_wait(waiter_t *w, int64_t timeout_ms, int tls_owned) {
     double deadline = timeout_ms >= 0 ? mono_s() + (double)timeout_ms / 1000.0 : 0;
     for (;;) {
@@ -189,11 +190,15 @@ static int waiter_wait(waiter_t *w, int64_t timeout_ms, int tls_owned) {
         if (!r)
             continue;
         pthread_mutex_lock(&w->mu);
-        if (w->done) { /* arrived meanwhile: take it */
+        if (w->done) { /* arrived meanwhile */
             pthread_mutex_unlock(&w->mu);
-            if (r < 0)
-                PyErr_Clear();
-            return 0;
+            if (r > 0)
+                return 0; /* take it rather than time out */
+            /* keep the signal handler's exception (Ctrl-C), drop the result */
+            rcache_release(w->ref);
+            w->ref = NULL;
+            w->done = 0;
+            return -2;
         }
         w->abandoned = 1;
         pthread_mutex_unlock(&w->mu);
@@ -343,6 +348,10 @@ static int wait_shared(pyrc_Memo *self, waiter_t **w, int tls_owned, rcache_ref_
     waiter_t *wt = *w;
     wt->in_use = 1; /* until delivered: a signal handler's call takes another */
     int wr = waiter_wait(wt, self->timeout_ms, tls_owned);
+    if (wr == -2) {
+        wt->in_use = 0;
+        return 1;
+    }
     if (wr == 0) {
         int rc = wt->err;
         *ref = wt->ref;

@@ -6,6 +6,8 @@ import threading
 import tracemalloc
 import weakref
 
+import pytest
+
 import rcache
 from rcache import _rcache
 
@@ -148,4 +150,39 @@ def test_tracemalloc_stable(clock):
     second, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert second - first < 64 * 1024, (first, second)
+    c.close()
+
+
+class Closer:
+    """Closes its cache when released: runs inside a library call."""
+
+    def __init__(self, cache, log):
+        self.cache, self.log = cache, log
+
+    def __del__(self):
+        try:
+            self.cache.close()
+            self.log.append("closed")
+        except RuntimeError as e:
+            self.log.append(e)
+
+
+def test_close_from_a_destructor_is_refused(clock):
+    c = rcache.Cache(max_size=1, shards=1, clock=clock)
+    log = []
+    c.set("a", Closer(c, log))
+    c.set("b", 1)  # evicts a: its __del__ runs inside set
+    c.set("c", Closer(c, log), ttl_seconds=1)
+    clock.advance(2)
+    assert "c" not in c  # reclaims the expired entry inside `in`
+    c.set("d", Closer(c, log), ttl_seconds=1)
+    clock.advance(2)
+    assert c.entry_info("d") is None
+    c.set("e", Closer(c, log), ttl_seconds=1)
+    clock.advance(2)
+    with pytest.raises(KeyError):
+        c.ttl("e")
+    assert len(log) == 4 and all(isinstance(e, RuntimeError) for e in log), log
+    c.set("f", 2)
+    assert c.get("f") == 2
     c.close()
