@@ -12,7 +12,8 @@
  *
  *   None      'n'                      bool   'u' be64 (0 or 1)
  *   int       'i' be64 (int64 range), 'u' be64 (2^63..2^64-1), or
- *             'I' len32 decimal-ASCII (beyond)
+ *             'I' len32 decimal-ASCII (beyond); also objects with
+ *             __index__ (numpy integers)
  *   float     'd' be64 (IEEE bits; -0.0 as 0.0, NaN canonical)
  *   str       's' len32 UTF-8 (lone surrogates kept: surrogatepass)
  *   bytes, bytearray                   'b' len32 bytes
@@ -310,6 +311,15 @@ static int encode_other(pyrc_buf *b, PyObject *v, PyObject **bad) {
         return put_str(b, v);
     if (PyBytes_Check(v))
         return put_blob(b, 'b', PyBytes_AS_STRING(v), (size_t)PyBytes_GET_SIZE(v));
+    if (PyIndex_Check(v)) { /* integers that are not int subclasses (numpy.int64) */
+        PyObject *i = PyNumber_Index(v);
+        if (i) {
+            int rc = put_int(b, i);
+            Py_DECREF(i);
+            return rc;
+        }
+        PyErr_Clear(); /* e.g. a numpy array: not an integer after all */
+    }
     *bad = v;
     return -2;
 }

@@ -65,6 +65,18 @@ def test_dataclass_and_cache_key():
     assert encode_key("n", (Version(3),)) != encode_key("n", (("version", 3),))
     assert encode_key("n", (Color.RED,)) == encode_key("n", (1,))
 
+    class NpLikeInt:  # numpy.int64 is not an int subclass but has __index__
+        def __index__(self):
+            return 7
+
+    class BadIndex:
+        def __index__(self):
+            raise TypeError("not a scalar")
+
+    assert encode_key("n", (NpLikeInt(),)) == encode_key("n", (7,))
+    with pytest.raises(TypeError, match="unsupported type 'BadIndex'"):
+        encode_key("n", (BadIndex(),))
+
 
 def test_stable_across_processes():
     code = ("import rcache; print(rcache.encode_key('m.f/v2', "
