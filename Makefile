@@ -5,7 +5,8 @@ BUILD    ?= build
 CTEST    ?= ctest --output-on-failure -j$(JOBS)
 CMAKE_CFG = cmake -S . -B
 
-.PHONY: all deps build test test-sanitize test-tsan test-allocfail test-valgrind run bench \
+# (test-python: only the Python package's suite, built out of the tree)
+.PHONY: all deps build test test-python test-sanitize test-tsan test-allocfail test-valgrind run bench \
         compare fuzz fuzz-ci lint install clean
 
 all: build
@@ -20,6 +21,10 @@ build: deps
 # Plain suite.
 test: build
 	cd $(BUILD) && $(CTEST)
+
+# The Python package alone (python/run-tests.sh; `make test` runs it too).
+test-python: deps
+	python/run-tests.sh $(BUILD)/tests/python/pkg
 
 # Whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-sanitize: deps

@@ -14,6 +14,9 @@ PKGS=(
   redis-server:redis-server redis-tools:redis-cli memcached:memcached
   libmemcached-tools:memcstat curl:curl nodejs:node npm:npm
   gnuplot-nox:gnuplot prometheus:promtool clang:clang
+  python3-dev python3-setuptools python3-pip python3-pytest python3-pytest-asyncio
+  python3-flask python3-django python3-fastapi python3-starlette python3-httpx
+  python3-cachetools
 )
 [ -n "${RCACHE_EXTRA_PKGS:-}" ] && read -r -a extra <<<"$RCACHE_EXTRA_PKGS" && PKGS+=("${extra[@]}")
 
