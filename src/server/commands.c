@@ -84,7 +84,9 @@ static rcache__cmd_t TABLE[] = {
     {"info", rcache__cmd_info, -1, 0, 0, 0, 0, "server", "Returns information and statistics about the server.", 0},
     {"config", rcache__cmd_config, -2, AD, 0, 0, 0, "server", "CONFIG GET|SET|RESETSTAT.", 0},
     {"time", rcache__cmd_time, 1, FA, 0, 0, 0, "server", "Returns the server time.", 0},
-    {"lastsave", rcache__cmd_lastsave, 1, FA, 0, 0, 0, "server", "Returns the Unix timestamp of the last save (start time: nothing is saved).", 0},
+    {"lastsave", rcache__cmd_lastsave, 1, FA, 0, 0, 0, "server", "Returns the Unix timestamp of the last successful snapshot save (the start time before one).", 0},
+    {"save", rcache__cmd_save, 1, AD, 0, 0, 0, "server", "Synchronously saves the cache to the RDB snapshot (blocks this client's worker thread only).", 0},
+    {"bgsave", rcache__cmd_bgsave, -1, AD, 0, 0, 0, "server", "Saves the RDB snapshot in a background thread; BGSAVE SCHEDULE queues one after a running save.", 0},
     {"shutdown", rcache__cmd_shutdown, -1, AD, 0, 0, 0, "server", "Shuts the server down gracefully.", 0},
     {"command", rcache__cmd_command, -1, CN, 0, 0, 0, "server", "COMMAND [COUNT|DOCS|INFO|LIST].", 0},
     /* transactions */
