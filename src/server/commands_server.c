@@ -216,7 +216,6 @@ void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
 /* Redis parameters clients commonly read, with fixed values. */
 static const char *const EXTRA_GET[][2] = {
     {"maxmemory-policy", "allkeys-lru"},
-    {"save", ""},
     {"appendonly", "no"},
     {"databases", "1"},
 };
