@@ -291,9 +291,6 @@ static int config_set_one(rcache__config_t *next, struct config_set_edit *e,
     if (!strcmp(name, "maxmemory-policy")) {
         if (strcasecmp(value, "allkeys-lru") != 0)
             e->fail = "rcached only supports allkeys-lru";
-    } else if (!strcmp(name, "save")) {
-        if (value[0])
-            e->fail = "rcached does not persist data; only \"\" is accepted";
     } else if (!strcmp(name, "appendonly")) {
         if (strcasecmp(value, "no") != 0)
             e->fail = "rcached does not persist data; only no is accepted";

@@ -96,9 +96,11 @@ static const opt_t OPTS[] = {
      "seconds an admin request (headers and body) may take to arrive"},
     {"admin-max-connections", T_UINT, F(admin_max_conns), 1, 100000, 0, "<n>", "64",
      "admin HTTP connections open at once (503 above)"},
-    {"dir", T_STR, F(dir), 0, 0, 1, "<path>", "(none: persistence off)",
+    /* dir and dbfilename are not settable at run time: CONFIG SET would
+     * let any client write a file anywhere (Redis 7 protects them too). */
+    {"dir", T_STR, F(dir), 0, 0, 0, "<path>", "(none: persistence off)",
      "directory of the RDB snapshot (loaded at start, written by SAVE)"},
-    {"dbfilename", T_FILENAME, F(dbfilename), 0, 0, 1, "<name>", "dump.rdb",
+    {"dbfilename", T_FILENAME, F(dbfilename), 0, 0, 0, "<name>", "dump.rdb",
      "file name of the snapshot in dir"},
     {"save", T_SAVE, F(save), 0, 0, 1, "\"<s> <changes> ...\"",
      "3600 1 300 100 60 10000",

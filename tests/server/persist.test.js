@@ -12,7 +12,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const Redis = require('ioredis');
-const { startServer, run, sleep, tmpdir } = require('./helpers');
+const { startServer, run, sleep, tmpdir, freePort } = require('./helpers');
 
 const connect = (srv) => new Redis({ port: srv.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
 
@@ -121,14 +121,17 @@ test('SAVE, BGSAVE, BGSAVE SCHEDULE, LASTSAVE and INFO persistence', async () =>
   await assert.rejects(r.call('BGSAVE', 'NOW'), /syntax/);
   await assert.rejects(r.call('SAVE', 'x'), /wrong number of arguments/);
 
-  // Off without a directory; CONFIG SET turns it on.
+  // The rules can change at run time; where files go cannot (a client
+  // could otherwise write a file anywhere).
+  await r.config('SET', 'save', '900 1 300 10');
+  assert.deepEqual(await r.config('GET', 'save'), ['save', '900 1 300 10']);
   await r.config('SET', 'save', '');
   assert.deepEqual(await r.config('GET', 'save'), ['save', '']);
   await assert.rejects(r.config('SET', 'save', '10'), /save/);
-  await assert.rejects(r.config('SET', 'dbfilename', '../x.rdb'), /dbfilename/);
-  await r.config('SET', 'dbfilename', 'other.rdb');
-  assert.equal(await r.save(), 'OK');
-  assert.ok(fs.existsSync(path.join(dir, 'other.rdb')));
+  await assert.rejects(r.config('SET', 'save', '0 1'), /save/);
+  await assert.rejects(r.config('SET', 'dir', '/tmp'), /immutable/);
+  await assert.rejects(r.config('SET', 'dbfilename', 'x.rdb'), /immutable/);
+  assert.deepEqual(await r.config('GET', 'dir'), ['dir', dir]);
   r.disconnect();
   await srv.stop();
   assert.equal(fs.readdirSync(dir).filter((f) => f.includes('.tmp-')).length, 0);
@@ -249,5 +252,38 @@ test('a corrupt snapshot is kept aside and the server starts empty, or refuses t
   fs.writeFileSync(file, 'hello, world\n');
   srv = await startServer(['--dir', dir, '--save', '', '--snapshot-on-shutdown', 'no']);
   assert.match(srv.log(), /offset 0: not an RDB file/);
+  await srv.stop();
+});
+
+test('admin API: GET and POST /api/cache/snapshot, snapshot metrics', async () => {
+  const dir = tmpdir('rcached-persist-');
+  const adminPort = await freePort();
+  const srv = await startServer(['--dir', dir, '--save', '', '--snapshot-on-shutdown', 'no',
+    '--admin-port', String(adminPort), '--admin-token', 'tok']);
+  const r = connect(srv);
+  await fill(r, 100);
+  const url = `http://127.0.0.1:${adminPort}/api/cache/snapshot`;
+  const auth = { Authorization: 'Bearer tok' };
+  assert.equal((await fetch(url)).status, 401);
+  let res = await fetch(url, { headers: auth });
+  assert.equal(res.status, 200);
+  let body = await res.json();
+  assert.equal(body.enabled, true);
+  assert.equal(body.changes_since_save, 100);
+  assert.equal(body.last_load.status, 'none');
+  res = await fetch(url, { method: 'POST', headers: auth });
+  assert.equal(res.status, 202);
+  await res.json();
+  await waitSaveDone(r);
+  body = await (await fetch(url, { headers: auth })).json();
+  assert.equal(body.last_save.status, 'ok');
+  assert.equal(body.last_save.keys, 100);
+  assert.equal(body.last_save.saves, 1);
+  assert.ok(body.last_save.bytes > 0);
+  const m = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  assert.match(m, /^rcache_snapshot_saves_total 1$/m);
+  assert.match(m, /^rcache_snapshot_last_save_keys 100$/m);
+  assert.match(m, /^rcache_snapshot_enabled 1$/m);
+  r.disconnect();
   await srv.stop();
 });
