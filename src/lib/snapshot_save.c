@@ -45,15 +45,19 @@ void rcache__snapshot_result_init(rcache_snapshot_result_t *r) {
     r->file_ctime_s = -1;
 }
 
-/* One shard's live entries, least recently used first. */
+/* One shard's live entries, least recently used first, with the fields
+ * that other threads may change in place (last access, expiry) copied
+ * while the shard was locked. */
 typedef struct run {
     rcache__entry_t **v;
+    uint32_t *atime_s;
+    uint64_t *expire_ms;
     size_t n, i;
 } run_t;
 
-/* Last access of e in ms on the cache clock (1 s resolution). */
-static uint64_t entry_atime_ms(const rcache_t *c, const rcache__entry_t *e) {
-    return c->epoch_ms + (uint64_t)e->atime_s * 1000u;
+/* An access time (seconds since the cache's epoch) in ms on its clock. */
+static uint64_t atime_ms(const rcache_t *c, uint32_t atime_s) {
+    return c->epoch_ms + (uint64_t)atime_s * 1000u;
 }
 
 static int list_shard(rcache_t *c, rcache__shard_t *s, run_t *r,
@@ -61,8 +65,11 @@ static int list_shard(rcache_t *c, rcache__shard_t *s, run_t *r,
     uint64_t now = rcache__now(c);
     pthread_mutex_lock(&s->lock);
     if (s->count) {
-        r->v = rcache__malloc((size_t)s->count * sizeof(*r->v));
-        if (!r->v) {
+        size_t n = (size_t)s->count;
+        r->v = rcache__malloc(n * sizeof(*r->v));
+        r->atime_s = rcache__malloc(n * sizeof(*r->atime_s));
+        r->expire_ms = rcache__malloc(n * sizeof(*r->expire_ms));
+        if (!r->v || !r->atime_s || !r->expire_ms) {
             pthread_mutex_unlock(&s->lock);
             return RCACHE_ENOMEM;
         }
@@ -74,6 +81,8 @@ static int list_shard(rcache_t *c, rcache__shard_t *s, run_t *r,
             continue;
         }
         rcache__entry_ref(e);
+        r->atime_s[r->n] = e->atime_s;
+        r->expire_ms[r->n] = e->expire_at_ms;
         r->v[r->n++] = e;
     }
     pthread_mutex_unlock(&s->lock);
@@ -88,7 +97,7 @@ typedef struct merge {
 } merge_t;
 
 static uint32_t key_of(const merge_t *m, uint32_t r) {
-    return m->runs[r].v[m->runs[r].i]->atime_s;
+    return m->runs[r].atime_s[m->runs[r].i];
 }
 
 static void sift_down(merge_t *m, uint32_t i) {
@@ -107,19 +116,27 @@ static void sift_down(merge_t *m, uint32_t i) {
     }
 }
 
-/* Next entry in global LRU->MRU order, or NULL when all runs are done. */
-static rcache__entry_t *merge_next(merge_t *m) {
-    run_t *r;
+/* One listed entry and the fields copied with it. */
+typedef struct item {
     rcache__entry_t *e;
+    uint32_t atime_s;
+    uint64_t expire_ms;
+} item_t;
+
+/* Next entry in global LRU->MRU order; 0 when all runs are done. */
+static int merge_next(merge_t *m, item_t *it) {
+    run_t *r;
     if (m->n == 0)
-        return NULL;
+        return 0;
     r = &m->runs[m->heap[0]];
-    e = r->v[r->i];
+    it->e = r->v[r->i];
+    it->atime_s = r->atime_s[r->i];
+    it->expire_ms = r->expire_ms[r->i];
     r->v[r->i++] = NULL;
     if (r->i == r->n)
         m->heap[0] = m->heap[--m->n];
     sift_down(m, 0);
-    return e;
+    return 1;
 }
 
 typedef struct save_ctx {
@@ -130,14 +147,17 @@ typedef struct save_ctx {
     uint64_t total;
 } save_ctx_t;
 
-/* Encode one entry (or count why not). 0 or an error. */
-static int save_entry(save_ctx_t *sc, rcache__entry_t *e, uint64_t now) {
+/* Encode one entry (or count why not). 0 or an error. Key, value and
+ * object of an entry never change once it exists; expiry and access time
+ * may, so the copies taken under the shard lock are used. */
+static int save_entry(save_ctx_t *sc, const item_t *it, uint64_t now) {
+    const rcache__entry_t *e = it->e;
     const rcache__objext_t *x = rcache__entry_obj(e);
     const void *val = rcache__entry_val(e);
     size_t vlen = e->vlen;
     void *ser = NULL;
     int64_t idle = -1;
-    if (rcache__expired(e, now)) {
+    if (it->expire_ms != 0 && now >= it->expire_ms) {
         sc->res->skipped_expired++;
         return 0;
     }
@@ -151,11 +171,11 @@ static int save_entry(save_ctx_t *sc, rcache__entry_t *e, uint64_t now) {
         val = ser;
     }
     if (sc->o->keep_metadata) {
-        uint64_t at = entry_atime_ms(sc->c, e);
+        uint64_t at = atime_ms(sc->c, it->atime_s);
         idle = now > at ? (int64_t)((now - at) / 1000u) : 0;
     }
     rcache__rdb_enc_string(&sc->enc, rcache__entry_key(e), e->klen, val, vlen,
-                           e->expire_at_ms, idle);
+                           it->expire_ms, idle);
     free(ser);
     sc->res->entries++;
     return sc->enc.err;
@@ -196,7 +216,7 @@ static int save_all(save_ctx_t *sc) {
         run_t *r = &m.runs[i];
         keys += r->n;
         for (size_t j = 0; j < r->n; j++)
-            expires += r->v[j]->expire_at_ms != 0;
+            expires += r->expire_ms[j] != 0;
         if (r->n)
             m.heap[m.n++] = i;
     }
@@ -211,9 +231,9 @@ static int save_all(save_ctx_t *sc) {
             rcache__rdb_enc_resizedb(&sc->enc, keys, expires);
         }
     }
-    for (rcache__entry_t *e; rc == RCACHE_OK && (e = merge_next(&m));) {
-        rc = save_entry(sc, e, rcache__now(c));
-        rcache__entry_unref(e);
+    for (item_t it; rc == RCACHE_OK && merge_next(&m, &it);) {
+        rc = save_entry(sc, &it, rcache__now(c));
+        rcache__entry_unref(it.e);
         if (rc == RCACHE_OK && ++done % PROGRESS_EVERY == 0 && sc->o->progress &&
             sc->o->progress(done, keys, sc->enc.bytes, 0, sc->o->progress_ctx))
             rc = RCACHE_ECANCELED;
@@ -223,6 +243,8 @@ static int save_all(save_ctx_t *sc) {
             if (m.runs[i].v[j])
                 rcache__entry_unref(m.runs[i].v[j]);
         rcache__free(m.runs[i].v);
+        rcache__free(m.runs[i].atime_s);
+        rcache__free(m.runs[i].expire_ms);
     }
     rcache__free(m.runs);
     rcache__free(m.heap);
