@@ -471,6 +471,44 @@ static int rd_key(rcache__rdb_dec_t *d, int type, rcache__rdb_item_t *it) {
     return 0;
 }
 
+/* AUX: two strings, read even when only verifying (they are small). */
+static int rd_aux(rcache__rdb_dec_t *d, rcache__rdb_item_t *it) {
+    const unsigned char *p;
+    size_t n;
+    int dropped, m = d->materialize;
+    d->materialize = 1;
+    if (rd_str(d, 0, AUX_KEEP, &p, &n, &dropped) == 0) {
+        it->key = p;
+        it->klen = n;
+        rd_str(d, 1, AUX_KEEP, &p, &n, &dropped);
+        it->val = p;
+        it->vlen = n;
+    }
+    d->materialize = m;
+    if (d->err)
+        return d->err;
+    it->kind = RCACHE__RDB_EV_AUX;
+    return 0;
+}
+
+/* MODULE_AUX: module id, when_opcode (must be UINT), when, values. */
+static int rd_module_aux(rcache__rdb_dec_t *d, rcache__rdb_item_t *it,
+                         uint64_t at) {
+    uint64_t v;
+    if (rd_plen(d, &v) || rd_plen(d, &v))
+        return d->err;
+    if (v != 2)
+        return failf(d, at, RCACHE_ECORRUPT,
+                     "module AUX with bad 'when' opcode %llu",
+                     (unsigned long long)v);
+    if (rd_plen(d, &v) || skip_module_values(d))
+        return d->err;
+    it->kind = RCACHE__RDB_EV_SKIPPED;
+    it->type = RDB_OP_MODULE_AUX;
+    it->type_name = rcache__rdb_type_name(RDB_OP_MODULE_AUX);
+    return 0;
+}
+
 int rcache__rdb_dec_next(rcache__rdb_dec_t *d, rcache__rdb_item_t *it) {
     memset(it, 0, sizeof(*it));
     it->idle_s = -1;
@@ -487,9 +525,6 @@ int rcache__rdb_dec_next(rcache__rdb_dec_t *d, rcache__rdb_item_t *it) {
     for (;;) {
         unsigned op;
         uint64_t v, at = off_now(d);
-        const unsigned char *p;
-        size_t n;
-        int dropped;
         it->db = d->db;
         if (rd_u8(d, &op))
             return d->err;
@@ -525,35 +560,10 @@ int rcache__rdb_dec_next(rcache__rdb_dec_t *d, rcache__rdb_item_t *it) {
                 return d->err;
             it->kind = RCACHE__RDB_EV_RESIZEDB;
             return 0;
-        case RDB_OP_AUX: {
-            int m = d->materialize;
-            d->materialize = 1; /* AUX fields are read even when verifying */
-            if (rd_str(d, 0, AUX_KEEP, &p, &n, &dropped) == 0) {
-                it->key = p;
-                it->klen = n;
-                rd_str(d, 1, AUX_KEEP, &p, &n, &dropped);
-                it->val = p;
-                it->vlen = n;
-            }
-            d->materialize = m;
-            if (d->err)
-                return d->err;
-            it->kind = RCACHE__RDB_EV_AUX;
-            return 0;
-        }
+        case RDB_OP_AUX:
+            return rd_aux(d, it);
         case RDB_OP_MODULE_AUX:
-            if (rd_plen(d, &v) || rd_plen(d, &v))
-                return d->err;
-            if (v != 2) /* when_opcode must be RDB_MODULE_OPCODE_UINT */
-                return failf(d, at, RCACHE_ECORRUPT,
-                             "module AUX with bad 'when' opcode %llu",
-                             (unsigned long long)v);
-            if (rd_plen(d, &v) || skip_module_values(d))
-                return d->err;
-            it->kind = RCACHE__RDB_EV_SKIPPED;
-            it->type = (int)op;
-            it->type_name = rcache__rdb_type_name((int)op);
-            return 0;
+            return rd_module_aux(d, it, at);
         case RDB_OP_FUNCTION2:
             if (skip_str(d))
                 return d->err;
