@@ -100,8 +100,8 @@ static int store(load_ctx_t *lc, const rcache__rdb_item_t *it) {
         lc->res->entries++;
         return 0;
     }
-    now = rcache_now_ms(lc->c);
-    if (it->expire_ms) {
+    if (it->expire_ms) { /* the clock is read only for keys with a TTL */
+        now = rcache_now_ms(lc->c);
         if (it->expire_ms <= now) {
             lc->res->skipped_expired++;
             return 0;
