@@ -35,6 +35,7 @@ typedef struct load_ctx {
     rcache_snapshot_result_t *res;
     uint64_t bytes_total;   /* file size, 0 for a stream */
     uint64_t entries_total; /* from the check pass, or RESIZEDB */
+    int64_t wall_offset;    /* wall clock - cache clock, ms */
     const char *type_name[NTYPES];
     uint64_t type_count[NTYPES];
     int ntypes;
@@ -73,16 +74,17 @@ static void set_idle(rcache_t *c, const unsigned char *key, size_t klen,
     rcache__loc_t l;
     rcache__entry_t *e = rcache__lock_lookup(c, key, klen, &l, &r);
     if (e) {
-        uint64_t now = rcache__now(c);
+        uint64_t now = rcache__clock_now(&c->clock);
         uint64_t at = (uint64_t)idle_s * 1000u < now ? now - (uint64_t)idle_s * 1000u : 0;
-        e->atime_s = rcache__rel_s(c, at);
+        e->atime_s = rcache__clock_rel_s(&c->clock, at);
     }
     pthread_mutex_unlock(&l.s->lock);
     rcache__reclaim_run(&r);
 }
 
 static int store(load_ctx_t *lc, const rcache__rdb_item_t *it) {
-    uint64_t now, ttl = 0;
+    uint64_t now, at;
+    rcache_set_opts_t so = {0, 0, 0}; /* no expiry unless the file has one */
     int rc;
     if (it->db != 0) {
         count_type(lc, "other-db");
@@ -101,16 +103,21 @@ static int store(load_ctx_t *lc, const rcache__rdb_item_t *it) {
         return 0;
     }
     if (it->expire_ms) { /* the clock is read only for keys with a TTL */
+        /* The file holds wall time; the cache keeps its own clock. */
+        int64_t off = lc->wall_offset;
+        at = off >= 0 ? (it->expire_ms > (uint64_t)off ? it->expire_ms - (uint64_t)off : 0)
+                      : it->expire_ms + (uint64_t)-off;
+        if (at > INT64_MAX)
+            at = INT64_MAX;
         now = rcache_now_ms(lc->c);
-        if (it->expire_ms <= now) {
+        if (at <= now) {
             lc->res->skipped_expired++;
             return 0;
         }
-        ttl = it->expire_ms - now;
-        if (ttl > INT64_MAX)
-            ttl = INT64_MAX;
+        so.flags = RCACHE_SET_EXPIRE_AT;
+        so.ttl_ms = (int64_t)at;
     }
-    rc = rcache_set(lc->c, it->key, it->klen, it->val, it->vlen, (int64_t)ttl, 0);
+    rc = rcache_set_ex(lc->c, it->key, it->klen, it->val, it->vlen, &so, NULL);
     if (rc == RCACHE_ETOOBIG) {
         lc->res->skipped_too_big++;
         return 0;
@@ -216,6 +223,7 @@ static int start(load_ctx_t *lc, rcache_t *c, const rcache_snapshot_opts_t *opts
     lc->c = c;
     lc->o = opts;
     lc->res = result;
+    lc->wall_offset = c ? rcache_wall_offset_ms(c) : 0;
     return RCACHE_OK;
 }
 

@@ -57,12 +57,19 @@ typedef struct run {
 
 /* An access time (seconds since the cache's epoch) in ms on its clock. */
 static uint64_t atime_ms(const rcache_t *c, uint32_t atime_s) {
-    return c->epoch_ms + (uint64_t)atime_s * 1000u;
+    return rcache__clock_abs_ms(&c->clock, atime_s);
+}
+
+/* A cache-clock time as wall time (Unix ms), as RDB files hold it. */
+static uint64_t to_wall(uint64_t at, int64_t offset) {
+    if (offset < 0)
+        return at > (uint64_t)-offset ? at - (uint64_t)-offset : 1;
+    return at > UINT64_MAX - (uint64_t)offset ? UINT64_MAX : at + (uint64_t)offset;
 }
 
 static int list_shard(rcache_t *c, rcache__shard_t *s, run_t *r,
                       uint64_t *expired) {
-    uint64_t now = rcache__now(c);
+    uint64_t now = rcache__clock_now(&c->clock);
     pthread_mutex_lock(&s->lock);
     if (s->count) {
         size_t n = (size_t)s->count;
@@ -145,6 +152,7 @@ typedef struct save_ctx {
     rcache_snapshot_result_t *res;
     rcache__rdb_enc_t enc;
     uint64_t total;
+    int64_t wall_offset; /* wall clock - cache clock, ms */
 } save_ctx_t;
 
 /* Encode one entry (or count why not). 0 or an error. Key, value and
@@ -175,7 +183,8 @@ static int save_entry(save_ctx_t *sc, const item_t *it, uint64_t now) {
         idle = now > at ? (int64_t)((now - at) / 1000u) : 0;
     }
     rcache__rdb_enc_string(&sc->enc, rcache__entry_key(e), e->klen, val, vlen,
-                           it->expire_ms, idle);
+                           it->expire_ms ? to_wall(it->expire_ms, sc->wall_offset) : 0,
+                           idle);
     free(ser);
     sc->res->entries++;
     return sc->enc.err;
@@ -188,7 +197,8 @@ static void write_aux(save_ctx_t *sc, uint64_t keys) {
     rcache__rdb_enc_aux(&sc->enc, "redis-ver", "7.0.0");
     rcache__rdb_enc_aux(&sc->enc, "redis-bits", sizeof(void *) == 8 ? "64" : "32");
     snprintf(num, sizeof(num), "%llu",
-             (unsigned long long)(rcache_now_ms(sc->c) / 1000u));
+             (unsigned long long)(to_wall(rcache_now_ms(sc->c), sc->wall_offset) /
+                                  1000u));
     rcache__rdb_enc_aux(&sc->enc, "ctime", num);
     snprintf(num, sizeof(num), "%llu", (unsigned long long)st.bytes);
     rcache__rdb_enc_aux(&sc->enc, "used-mem", num);
@@ -232,7 +242,7 @@ static int save_all(save_ctx_t *sc) {
         }
     }
     for (item_t it; rc == RCACHE_OK && merge_next(&m, &it);) {
-        rc = save_entry(sc, &it, rcache__now(c));
+        rc = save_entry(sc, &it, rcache__clock_now(&c->clock));
         rcache__entry_unref(it.e);
         if (rc == RCACHE_OK && ++done % PROGRESS_EVERY == 0 && sc->o->progress &&
             sc->o->progress(done, keys, sc->enc.bytes, 0, sc->o->progress_ctx))
@@ -278,6 +288,7 @@ int rcache_snapshot_save_stream(rcache_t *c, rcache_snapshot_write_fn write,
     sc.c = c;
     sc.o = opts;
     sc.res = result;
+    sc.wall_offset = rcache_wall_offset_ms(c);
     rc = rcache__rdb_enc_init(&sc.enc, write, write_ctx, opts->compress_min_bytes);
     if (rc == RCACHE_OK)
         rc = save_all(&sc);

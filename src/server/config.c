@@ -373,6 +373,8 @@ static int take_field(rcache__config_t *live, rcache__config_t *next, size_t off
                       enum opt_type type) {
     char *lf = (char *)live + off, *nf = (char *)next + off;
     switch (type) {
+    case T_SAVE:
+    case T_FILENAME:
     case T_STR: {
         char **lp = (char **)(void *)lf, **np = (char **)(void *)nf;
         int same = (!*lp && !*np) || (*lp && *np && !strcmp(*lp, *np));

@@ -7,7 +7,8 @@
  * Threading: the state is guarded by its own mutex; the start-up load,
  * the rules timer and the shutdown save run on the main thread, SAVE on
  * the worker thread of the client that sent it, BGSAVE on its own thread.
- * At most one save runs at a time.
+ * At most one save runs at a time.  Lock order: the persist lock, then
+ * cfg_lock, then the cache's shard locks (never the other way round).
  */
 #ifndef RCACHE_SERVER_PERSIST_H
 #define RCACHE_SERVER_PERSIST_H
