@@ -25,9 +25,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#define DEC_BUF (256u * 1024u)
-#define DEFAULT_MAX_STR (512ull * 1024u * 1024u)
-#define AUX_KEEP (64u * 1024u) /* longer AUX values are dropped */
+#define DEC_BUF ((size_t)256 * 1024)
+#define DEFAULT_MAX_STR ((uint64_t)512 * 1024 * 1024)
+#define AUX_KEEP ((uint64_t)64 * 1024) /* longer AUX values are dropped */
 
 static const char *const type_names[] = {
     "string",        "list",           "set",           "zset",
@@ -86,7 +86,7 @@ static int fill(rcache__rdb_dec_t *d, size_t n) {
             return failf(d, d->base + d->len, RCACHE_ECORRUPT,
                          "truncated: input ends at offset %llu, %zu more "
                          "byte(s) needed",
-                         (unsigned long long)(d->base + d->len), n - d->len);
+                         (unsigned long long)d->base + d->len, n - d->len);
         r = d->read(d->ctx, d->buf + d->len, d->cap - d->len);
         if (r < 0)
             return failf(d, d->base + d->len, RCACHE_EIO, "read error");
@@ -134,7 +134,7 @@ static uint64_t le_get(const unsigned char *p, int n) {
 }
 
 static int rd_le(rcache__rdb_dec_t *d, int n, uint64_t *out) {
-    unsigned char b[8];
+    unsigned char b[8] = {0};
     *out = 0;
     if (rd_raw(d, b, (uint64_t)n))
         return d->err;
@@ -145,7 +145,7 @@ static int rd_le(rcache__rdb_dec_t *d, int n, uint64_t *out) {
 /* An RDB length; *enc = 1 for a special string encoding (len = its kind). */
 static int rd_len(rcache__rdb_dec_t *d, uint64_t *len, int *enc) {
     unsigned b, b2;
-    unsigned char w[8];
+    unsigned char w[8] = {0};
     uint64_t at = off_now(d);
     *enc = 0;
     *len = 0;
@@ -537,7 +537,7 @@ int rcache__rdb_dec_next(rcache__rdb_dec_t *d, rcache__rdb_item_t *it) {
         case RDB_OP_EXPIRETIME:
             if (rd_le(d, 4, &v))
                 return d->err;
-            it->expire_ms = v ? v * 1000u : 1;
+            it->expire_ms = v ? v * (uint64_t)1000 : 1;
             continue;
         case RDB_OP_IDLE:
             if (rd_plen(d, &v))

@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ENC_BUF (1024u * 1024u)
+#define ENC_BUF ((size_t)1024 * 1024)
 
 int rcache__rdb_enc_init(rcache__rdb_enc_t *e, rcache_snapshot_write_fn write,
                          void *ctx, size_t compress_min) {

@@ -73,7 +73,7 @@ static int list_shard(rcache_t *c, rcache__shard_t *s, run_t *r,
     pthread_mutex_lock(&s->lock);
     if (s->count) {
         size_t n = (size_t)s->count;
-        r->v = rcache__malloc(n * sizeof(*r->v));
+        r->v = rcache__malloc(n * sizeof(rcache__entry_t *));
         r->atime_s = rcache__malloc(n * sizeof(*r->atime_s));
         r->expire_ms = rcache__malloc(n * sizeof(*r->expire_ms));
         if (!r->v || !r->atime_s || !r->expire_ms) {
