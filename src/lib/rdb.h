@@ -117,6 +117,7 @@ typedef struct rcache__rdb_dec {
     uint64_t max_str;    /* longer strings are an error */
     uint64_t keep_max;   /* longer values are consumed, not kept */
     int materialize;     /* 0: verify only (values skipped, no LZF) */
+    int no_crc;          /* 1: the CRC was checked by an earlier pass */
     uint64_t db;
     unsigned char *kb, *vb; /* key and value scratch */
     size_t kcap, vcap;

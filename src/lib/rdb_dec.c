@@ -63,6 +63,10 @@ static int failf(rcache__rdb_dec_t *d, uint64_t off, int code, const char *fmt,
 }
 
 static void crc_sync(rcache__rdb_dec_t *d) {
+    if (d->no_crc) {
+        d->crc_pos = d->pos;
+        return;
+    }
     if (d->pos > d->crc_pos) {
         d->crc = rcache__crc64(d->crc, d->buf + d->crc_pos, d->pos - d->crc_pos);
         d->crc_pos = d->pos;
@@ -435,7 +439,8 @@ static int rd_eof(rcache__rdb_dec_t *d) {
     if (d->version >= 5) {
         if (rd_le(d, 8, &stored))
             return d->err;
-        if (stored != 0 && stored != computed) /* 0: written unchecked */
+        /* 0: written unchecked (rdbchecksum no) */
+        if (stored != 0 && stored != computed && !d->no_crc)
             return failf(d, at, RCACHE_ECORRUPT,
                          "CRC-64 mismatch: the file says %016llx, its bytes "
                          "give %016llx",

@@ -182,9 +182,10 @@ static int run(load_ctx_t *lc, rcache__rdb_dec_t *d) {
     return rc;
 }
 
-/* One pass over a read callback. */
+/* One pass over a read callback; crc_checked: an earlier pass over the
+ * same bytes (the same open file) checked the CRC-64. */
 static int pass(load_ctx_t *lc, rcache_snapshot_read_fn read, void *ctx,
-                const char *name) {
+                const char *name, int crc_checked) {
     rcache__rdb_dec_t d;
     uint64_t keep = UINT64_MAX;
     int rc;
@@ -195,6 +196,7 @@ static int pass(load_ctx_t *lc, rcache_snapshot_read_fn read, void *ctx,
     }
     rc = rcache__rdb_dec_init(&d, read, ctx, lc->o->max_string_bytes, keep,
                               lc->c != NULL);
+    d.no_crc = crc_checked;
     if (rc == RCACHE_OK)
         rc = run(lc, &d);
     if (rc != RCACHE_OK && d.err) {
@@ -251,7 +253,7 @@ int rcache_snapshot_load_stream(rcache_t *c, rcache_snapshot_read_fn read,
     if (!c || !read)
         return RCACHE_EINVAL;
     ev0 = evictions(c);
-    rc = pass(&lc, read, read_ctx, "stream");
+    rc = pass(&lc, read, read_ctx, "stream", 0);
     render_types(&lc);
     result->evicted = evictions(c) - ev0;
     result->seconds = rcache__snapshot_mono_s() - t0;
@@ -290,7 +292,7 @@ static int check_file(load_ctx_t *lc, int fd, const char *path) {
     rcache_t *c = lc->c;
     int rc;
     lc->c = NULL;
-    rc = pass(lc, fd_read, &fd, path);
+    rc = pass(lc, fd_read, &fd, path, 0);
     lc->c = c;
     return rc;
 }
@@ -345,7 +347,7 @@ int rcache_snapshot_load(rcache_t *c, const char *path,
                      strerror(errno));
             rc = RCACHE_EIO;
         } else {
-            rc = pass(&lc, fd_read, &fd, path);
+            rc = pass(&lc, fd_read, &fd, path, 1); /* same fd, same bytes */
         }
         result->evicted = evictions(c) - ev0;
     }
