@@ -15,6 +15,7 @@
 
 #include "command.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <pthread.h>
@@ -337,6 +338,32 @@ static void keep_bad_file(const char *path) {
                     bad, strerror(errno));
 }
 
+/* Remove "<dbfilename>.tmp-<pid>-<n>" files left by a process that no
+ * longer runs (a kill -9 or crash during a save); a live process's file
+ * (another rcached on the same dir) is left alone. */
+static void remove_stale_temps(const char *dir, const char *base) {
+    DIR *dp = opendir(dir);
+    struct dirent *de;
+    size_t blen = strlen(base);
+    if (!dp)
+        return;
+    while ((de = readdir(dp)) != NULL) {
+        char full[4200], *end;
+        long pid;
+        if (strncmp(de->d_name, base, blen) != 0 ||
+            strncmp(de->d_name + blen, ".tmp-", 5) != 0)
+            continue;
+        pid = strtol(de->d_name + blen + 5, &end, 10);
+        if (pid <= 0 || *end != '-' || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+            continue;
+        snprintf(full, sizeof full, "%s/%s", dir, de->d_name);
+        if (unlink(full) == 0)
+            rcache__log(RCACHE__LOG_NOTICE,
+                        "Removed %s, left by an interrupted save", full);
+    }
+    closedir(dp);
+}
+
 static int load_at_start(rcache__server_t *s, const char *path) {
     struct rcache__persist *p = s->persist;
     rcache_snapshot_opts_t o;
@@ -415,6 +442,7 @@ int rcache__persist_init(rcache__server_t *s) {
                     s->cfg.dir, errno ? strerror(errno) : "not a directory");
         return -1;
     }
+    remove_stale_temps(s->cfg.dir, s->cfg.dbfilename ? s->cfg.dbfilename : "dump.rdb");
     int rc = load_at_start(s, path);
     p->changes_base = change_count(s);
     return rc;

@@ -172,6 +172,8 @@ test('kill -9 during BGSAVE: the previous snapshot still loads', async () => {
   srv.proc.kill('SIGKILL');
   await srv.exited;
   r.disconnect();
+  // Whatever the kill left, plus one stale temporary file for certain.
+  fs.writeFileSync(path.join(dir, `dump.rdb.tmp-${srv.pid}-99`), 'partial');
 
   srv = await startServer(['--dir', dir, '--save', '']);
   r = connect(srv);
@@ -182,6 +184,8 @@ test('kill -9 during BGSAVE: the previous snapshot still loads', async () => {
   assert.ok(n === 1000 || n === 151000, `dbsize ${n}`);
   assert.equal(await r.exists('old:999'), 1);
   assert.equal(fs.readdirSync(dir).filter((f) => f.includes('corrupt')).length, 0);
+  // A temporary file of the killed save is removed at start-up.
+  assert.deepEqual(fs.readdirSync(dir), ['dump.rdb']);
   r.disconnect();
   await srv.stop();
 });
