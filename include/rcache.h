@@ -721,9 +721,14 @@ uint64_t rcache_count(rcache_t *c);
  * entries are written only through opts->serialize (as strings); without
  * it they are skipped and counted.
  *
- * Loading: string keys of database 0 are stored with rcache_set(), with
- * the remaining TTL (entries whose EXPIRETIME has passed are skipped and
- * counted) and no expiry for keys that had none.  Other types (lists,
+ * Times: EXPIRETIME_MS and ctime are wall-clock Unix times, as Redis
+ * writes them; the cache clock is converted with rcache_wall_offset_ms()
+ * both ways.
+ *
+ * Loading: string keys of database 0 are stored with rcache_set_ex(),
+ * with their absolute expiry (RCACHE_SET_EXPIRE_AT; entries whose
+ * EXPIRETIME has passed are skipped and counted) and no expiry for keys
+ * that had none (not the cache's default TTL).  Other types (lists,
  * sets, hashes, sorted sets, streams, modules), other databases, empty
  * keys and functions are skipped safely and counted by name.  Both limits
  * hold as in any store: what does not fit evicts the least recently used,
@@ -777,7 +782,8 @@ typedef struct rcache_snapshot_opts {
     void *progress_ctx;
     /** Save: write each entry's idle time (RDB IDLE opcode, which Redis
      *  reads under an LRU policy).  Load: restore the entries' last-access
-     *  time from IDLE where present.  Default 0. */
+     *  time from IDLE where present (never earlier than the cache's
+     *  opening: entry times are kept relative to it).  Default 0. */
     int keep_metadata;
     /** Save: serializer for object entries (NULL: skip them). */
     rcache_snapshot_serialize_fn serialize;
