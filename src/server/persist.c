@@ -23,7 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -127,6 +129,10 @@ static void *bg_main(void *arg) {
     sigset_t all;
     sigfillset(&all); /* signals go to the main thread */
     pthread_sigmask(SIG_BLOCK, &all, NULL);
+    /* Lower this thread's priority (Linux: nice is per thread) so that on a
+     * busy machine the workers serving clients win the CPU over the save. */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0)
+        rcache__log(RCACHE__LOG_VERBOSE, "BGSAVE: cannot lower its priority");
     do_save(s, "Background saving");
     pthread_mutex_lock(&s->persist->lock);
     s->persist->saving = 0;
