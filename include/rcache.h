@@ -90,6 +90,15 @@ extern "C" {
 #define RCACHE_EDEADLK (-10)
 /** Non-blocking call: the result is not ready; a completion will be delivered. */
 #define RCACHE_EAGAIN (-11)
+/** Snapshots: reading, writing, fsync or rename failed (the OS error is in
+ *  rcache_snapshot_result_t.error); nothing was replaced. */
+#define RCACHE_EIO (-20)
+/** Snapshots: the input is not a valid RDB file (bad magic, unsupported
+ *  version, truncated, malformed, CRC-64 mismatch); the error and its byte
+ *  offset are in rcache_snapshot_result_t. */
+#define RCACHE_ECORRUPT (-21)
+/** Snapshots: the progress callback asked to stop. */
+#define RCACHE_ECANCELED (-22)
 /** Codes at or below this value are reserved for callers' own errors
  *  (compute callbacks); the cache passes them through unchanged. */
 #define RCACHE_EUSER (-1000)
@@ -782,6 +791,211 @@ uint64_t rcache_expire_cycle(rcache_t *c, size_t max_entries);
 
 /** @brief Number of entries held now (including expired, unreclaimed). */
 uint64_t rcache_count(rcache_t *c);
+
+/* ------------------------------------------------------------------ */
+/* Snapshots: save and load in Redis's RDB format                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A snapshot is an RDB file, version 10, as Redis 7.0 writes and reads it
+ * (docs/DESIGN.md, "Persistence", has the byte layout):
+ *
+ *   "REDIS0010", AUX fields (redis-ver, redis-bits, ctime, used-mem,
+ *   aof-base, and rcache's own rcache-ver / rcache-keys, which Redis
+ *   ignores), SELECTDB 0, RESIZEDB, then one record per entry: optional
+ *   EXPIRETIME_MS (absolute ms since the epoch), optional IDLE (seconds
+ *   since last access, with keep_metadata), type 0 (string), key, value;
+ *   EOF and the CRC-64 (Jones, as Redis).  Values are integer-encoded when
+ *   Redis would, LZF-compressed when longer than compress_min_bytes and
+ *   compressible, otherwise raw.
+ *
+ * Saving: the cache is walked one shard at a time; each shard's lock is
+ * held only while its entries are listed (a reference is taken on each, so
+ * entries removed meanwhile stay readable until written), never while
+ * writing.  So the file is NOT one point in time across keys: each entry
+ * is written whole, with its own TTL, as it was when its shard was listed.
+ * Entries already expired are not written.  Entries are written from least
+ * to most recently used (merged over the shards by last-access second), so
+ * a load into a smaller cache keeps the most recently used ones.  Object
+ * entries are written only through opts->serialize (as strings); without
+ * it they are skipped and counted.
+ *
+ * Times: EXPIRETIME_MS and ctime are wall-clock Unix times, as Redis
+ * writes them; the cache clock is converted with rcache_wall_offset_ms()
+ * both ways.
+ *
+ * Loading: string keys of database 0 are stored with rcache_set_ex(),
+ * with their absolute expiry (RCACHE_SET_EXPIRE_AT; entries whose
+ * EXPIRETIME has passed are skipped and counted) and no expiry for keys
+ * that had none (not the cache's default TTL).  Other types (lists,
+ * sets, hashes, sorted sets, streams, modules), other databases, empty
+ * keys and functions are skipped safely and counted by name.  Both limits
+ * hold as in any store: what does not fit evicts the least recently used,
+ * which are the ones written first.  rcache_snapshot_load() VERIFIES THE
+ * WHOLE FILE FIRST (structure, lengths and CRC-64) and stores nothing from
+ * a file that fails; rcache_snapshot_load_stream() cannot read twice: it
+ * stores each entry as soon as it is decoded whole, so on an error the
+ * entries before the error offset stay (each is intact, but the CRC was
+ * not checked).
+ *
+ * Limits: strings (keys and values) longer than max_string_bytes (default
+ * 512 MiB, Redis's own) make the file invalid; a key longer than
+ * RCACHE_MAX_KEY_LEN or a value whose entry exceeds max_bytes is skipped
+ * as too big.  Every length in the file is checked before it is used, and
+ * no allocation is larger than the data actually read.
+ */
+
+/** Progress callback: counts done so far and the totals (0 when unknown;
+ *  bytes_total is 0 for streams).  Called about every 64k entries and
+ *  once at the end, on the calling thread, with no lock held.  Return 0
+ *  to go on, non-zero to stop with RCACHE_ECANCELED. */
+typedef int (*rcache_snapshot_progress_fn)(uint64_t entries_done,
+                                           uint64_t entries_total,
+                                           uint64_t bytes_done,
+                                           uint64_t bytes_total, void *ctx);
+
+/** Serializer for object entries: put a malloc'd byte copy of obj in
+ *  *bytes_out (freed by the library with free()) and its length in
+ *  *len_out; return 0, or non-zero to skip this entry (counted as
+ *  unsupported).  Runs with no lock held, while the library holds a
+ *  reference on the entry. */
+typedef int (*rcache_snapshot_serialize_fn)(const void *key, size_t key_len,
+                                            void *obj, void **bytes_out,
+                                            size_t *len_out, void *ctx);
+
+/** Write callback of rcache_snapshot_save_stream(): write all len bytes;
+ *  return 0, or a negative value on failure (the save stops: RCACHE_EIO). */
+typedef int (*rcache_snapshot_write_fn)(void *ctx, const void *buf,
+                                        size_t len);
+
+/** Read callback of rcache_snapshot_load_stream(): read up to cap bytes
+ *  into buf; return the count (> 0), 0 at end of input, or a negative
+ *  value on failure (RCACHE_EIO). */
+typedef long (*rcache_snapshot_read_fn)(void *ctx, void *buf, size_t cap);
+
+/** Options of the snapshot calls.  Initialise with
+ *  rcache_snapshot_opts_init(); NULL means the defaults. */
+typedef struct rcache_snapshot_opts {
+    /** Progress callback (may be NULL) and its context. */
+    rcache_snapshot_progress_fn progress;
+    void *progress_ctx;
+    /** Save: write each entry's idle time (RDB IDLE opcode, which Redis
+     *  reads under an LRU policy).  Load: restore the entries' last-access
+     *  time from IDLE where present (never earlier than the cache's
+     *  opening: entry times are kept relative to it).  Default 0. */
+    int keep_metadata;
+    /** Save: serializer for object entries (NULL: skip them). */
+    rcache_snapshot_serialize_fn serialize;
+    void *serialize_ctx;
+    /** Save: LZF-compress values longer than this many bytes (default 20,
+     *  as Redis); 0 = never compress. */
+    size_t compress_min_bytes;
+    /** Save to a path: skip fsync of the file and directory (tests and
+     *  benchmarks only: a crash may then leave a damaged file). Default 0. */
+    int no_fsync;
+    /** Load: longest string accepted; longer makes the file invalid.
+     *  0 = 512 MiB. */
+    uint64_t max_string_bytes;
+} rcache_snapshot_opts_t;
+
+/** Outcome of a save or a load (every field is filled, also on error). */
+typedef struct rcache_snapshot_result {
+    uint64_t entries;             /**< entries written / stored */
+    uint64_t skipped_expired;     /**< expired: not written / not stored */
+    uint64_t skipped_too_big;     /**< load: key or entry over the limits */
+    uint64_t skipped_unsupported; /**< save: objects without serializer;
+                                       load: other types, dbs, empty keys */
+    uint64_t evicted;             /**< load: entries evicted meanwhile
+                                       (cache-wide count, so other threads'
+                                       stores are included) */
+    uint64_t bytes;               /**< file bytes written / read */
+    double seconds;               /**< wall time of the call */
+    int64_t file_ctime_s;         /**< load: the file's ctime AUX, or -1 */
+    int rdb_version;              /**< load: the file's RDB version */
+    /** load: the skipped types with counts, e.g. "list=1 hash=2" (empty
+     *  when none). */
+    char skipped_types[160];
+    /** Byte offset of the error in the file (load) or of the write that
+     *  failed (save); 0 when no error. */
+    uint64_t error_offset;
+    /** What went wrong, naming the file and the offset; "" on success. */
+    char error[400];
+} rcache_snapshot_result_t;
+
+/** @brief Fill opts with the defaults. @param[out] opts the options. */
+void rcache_snapshot_opts_init(rcache_snapshot_opts_t *opts);
+
+/**
+ * @brief Save the cache to path, crash-safely: written to a temporary file
+ *        in the same directory ("<path>.tmp-<pid>-<n>"), fsync'd, renamed
+ *        over path, and the directory fsync'd.  A crash, kill -9 or full
+ *        disk at any moment leaves the previous file at path intact.
+ * @param[in] c cache.
+ * @param[in] path destination; its directory must exist.
+ * @param[in] opts options; NULL = defaults.
+ * @param[out] result outcome; may be NULL.
+ * @return RCACHE_OK; RCACHE_EIO (open, write, fsync or rename failed:
+ *         ENOSPC, EFBIG, EACCES...; the temporary file is removed);
+ *         RCACHE_ECANCELED; RCACHE_ENOMEM; RCACHE_EINVAL (c or path NULL).
+ * Thread-safety: thread-safe; other threads keep using the cache (each
+ *         shard is locked only while its entries are listed).  A process
+ *         that saves should ignore SIGXFSZ so a file-size limit gives EFBIG
+ *         instead of killing it.
+ */
+int rcache_snapshot_save(rcache_t *c, const char *path,
+                         const rcache_snapshot_opts_t *opts,
+                         rcache_snapshot_result_t *result);
+
+/**
+ * @brief Save the cache through a write callback (a pipe, a socket).
+ * @return as rcache_snapshot_save(); RCACHE_EIO when write fails.
+ * Thread-safety: as rcache_snapshot_save().
+ */
+int rcache_snapshot_save_stream(rcache_t *c, rcache_snapshot_write_fn write,
+                                void *write_ctx,
+                                const rcache_snapshot_opts_t *opts,
+                                rcache_snapshot_result_t *result);
+
+/**
+ * @brief Load an RDB file into the cache (added to what it holds; same
+ *        keys are replaced).  The whole file is read and checked first
+ *        (magic, version <= 10, every length, CRC-64); only a valid file is
+ *        then stored, so a bad one leaves the cache as it was.
+ * @param[in] c cache.
+ * @param[in] path the file.
+ * @param[in] opts options; NULL = defaults.
+ * @param[out] result counts and, on error, the offset and reason; may be
+ *        NULL.
+ * @return RCACHE_OK; RCACHE_EIO (cannot open or read); RCACHE_ECORRUPT
+ *         (invalid file; nothing stored); RCACHE_ECANCELED (stopped by the
+ *         progress callback: during the check nothing is stored, during
+ *         the store what was stored stays); RCACHE_ENOMEM; RCACHE_EINVAL.
+ * Thread-safety: thread-safe.
+ */
+int rcache_snapshot_load(rcache_t *c, const char *path,
+                         const rcache_snapshot_opts_t *opts,
+                         rcache_snapshot_result_t *result);
+
+/**
+ * @brief Load RDB data from a read callback, storing each entry as soon as
+ *        it is decoded (see above: on error, what came before stays).
+ * @return as rcache_snapshot_load().
+ * Thread-safety: thread-safe.
+ */
+int rcache_snapshot_load_stream(rcache_t *c, rcache_snapshot_read_fn read,
+                                void *read_ctx,
+                                const rcache_snapshot_opts_t *opts,
+                                rcache_snapshot_result_t *result);
+
+/**
+ * @brief Check an RDB file without loading it: structure, lengths and
+ *        CRC-64.  result->entries counts the string keys it holds.
+ * @return RCACHE_OK, RCACHE_EIO, RCACHE_ECORRUPT, RCACHE_ENOMEM,
+ *         RCACHE_EINVAL.
+ * Thread-safety: pure (touches no cache).
+ */
+int rcache_snapshot_verify(const char *path, const rcache_snapshot_opts_t *opts,
+                           rcache_snapshot_result_t *result);
 
 /* rcache-memo: get-or-compute with single-flight and argument keys.
  * Declarations for that part of the library follow this line. */

@@ -7,6 +7,7 @@ Environment:
 """
 import glob
 import os
+import subprocess
 import sys
 
 from setuptools import Extension, setup
@@ -19,6 +20,21 @@ INC = os.path.join(ROOT, "include")
 if not os.path.isfile(os.path.join(INC, "rcache.h")):
     sys.exit("rcache: build from a checkout of the rcache repository "
              "(python/ needs ../src/lib and ../include)")
+
+
+def pkg_config(flag, pkg, default):
+    """Flags of a system library from pkg-config (liblzf: its header is in
+    include/liblzf), or default when pkg-config cannot tell."""
+    try:
+        out = subprocess.run(["pkg-config", flag, pkg], check=True,
+                             capture_output=True, text=True).stdout
+        return out.split()
+    except (OSError, subprocess.CalledProcessError):
+        return default
+
+
+LZF_INC = [f[2:] for f in pkg_config("--cflags-only-I", "liblzf",
+                                     ["-I/usr/include/liblzf"])]
 
 
 def rel(paths):
@@ -45,10 +61,10 @@ setup(
         Extension(
             "rcache._rcache",
             sources=sources,
-            include_dirs=[rel([INC])[0], rel([LIB])[0], "src"],
+            include_dirs=[rel([INC])[0], rel([LIB])[0], "src"] + LZF_INC,
             define_macros=[("_GNU_SOURCE", None)],
             undef_macros=undef,
-            libraries=["xxhash", "pthread"],
+            libraries=["xxhash", "lzf", "pthread"],
             extra_compile_args=cflags,
             extra_link_args=ldflags,
             depends=rel(glob.glob(os.path.join(HERE, "src", "*.h")) +

@@ -9,7 +9,7 @@ set -euo pipefail
 # npm may come from elsewhere than Debian).
 PKGS=(
   build-essential:cc cmake:cmake pkg-config:pkg-config
-  libevent-dev libjansson-dev libxxhash-dev libhiredis-dev libcmocka-dev
+  libevent-dev libjansson-dev libxxhash-dev liblzf-dev libhiredis-dev libcmocka-dev
   zlib1g-dev liblzma-dev libbz2-dev libzstd-dev
   redis-server:redis-server redis-tools:redis-cli memcached:memcached
   libmemcached-tools:memcstat curl:curl nodejs:node npm:npm

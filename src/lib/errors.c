@@ -20,6 +20,9 @@ const char *rcache_strerror(int err) {
     case RCACHE_ETIMEDOUT: return "timed out waiting for an in-flight computation";
     case RCACHE_EDEADLK: return "compute callback requested its own key";
     case RCACHE_EAGAIN: return "result not ready; completion will be delivered";
+    case RCACHE_EIO: return "snapshot read, write, fsync or rename failed";
+    case RCACHE_ECORRUPT: return "snapshot is not a valid RDB file";
+    case RCACHE_ECANCELED: return "snapshot stopped by its progress callback";
     default:
         return err <= RCACHE_EUSER ? "error returned by a compute callback"
                                    : "unknown error";

@@ -116,6 +116,8 @@ RCACHE__DECL(rcache__cmd_persist);
 RCACHE__DECL(rcache__cmd_info); RCACHE__DECL(rcache__cmd_config);
 RCACHE__DECL(rcache__cmd_time); RCACHE__DECL(rcache__cmd_shutdown);
 RCACHE__DECL(rcache__cmd_lastsave);
+/* commands_persist.c */
+RCACHE__DECL(rcache__cmd_save); RCACHE__DECL(rcache__cmd_bgsave);
 /* commands_command.c */
 RCACHE__DECL(rcache__cmd_command);
 /* commands_debug.c */
@@ -200,6 +202,7 @@ struct rcache__server {
 #define RCACHE__OTHER_SIGNALS 4
     struct event *sig_other[RCACHE__OTHER_SIGNALS]; /* HUP, USR1, USR2, ALRM */
     struct rcache__admin *admin;
+    struct rcache__persist *persist; /* snapshots (persist.c) */
     uint64_t start_ms;
     char run_id[41];
     _Atomic int shutting_down;

@@ -9,6 +9,7 @@
  * changes nothing.
  */
 #include "keyargs.h"
+#include "persist.h"
 #include "version.h"
 
 #include <event2/buffer.h>
@@ -139,11 +140,10 @@ void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
         addf(b, "mem_allocator:libc\r\n");
     }
     if (want(sections, "persistence", 1)) {
+        char pinfo[2048];
         SECTION("Persistence");
-        addf(b, "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\n"
-                "rdb_bgsave_in_progress:0\r\nrdb_last_save_time:%llu\r\n"
-                "aof_enabled:0\r\naof_rewrite_in_progress:0\r\n",
-             (unsigned long long)(s->start_ms / 1000));
+        rcache__persist_info(s, pinfo, sizeof pinfo);
+        addf(b, "%s", pinfo);
     }
     if (want(sections, "stats", 1)) {
         SECTION("Stats");
@@ -190,7 +190,6 @@ void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
 /* Redis parameters clients commonly read, with fixed values. */
 static const char *const EXTRA_GET[][2] = {
     {"maxmemory-policy", "allkeys-lru"},
-    {"save", ""},
     {"appendonly", "no"},
     {"databases", "1"},
 };
@@ -266,9 +265,6 @@ static int config_set_one(rcache__config_t *next, struct config_set_edit *e,
     if (!strcmp(name, "maxmemory-policy")) {
         if (strcasecmp(value, "allkeys-lru") != 0)
             e->fail = "rcached only supports allkeys-lru";
-    } else if (!strcmp(name, "save")) {
-        if (value[0])
-            e->fail = "rcached does not persist data; only \"\" is accepted";
     } else if (!strcmp(name, "appendonly")) {
         if (strcasecmp(value, "no") != 0)
             e->fail = "rcached does not persist data; only no is accepted";
@@ -374,11 +370,16 @@ void rcache__cmd_time(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
 void rcache__cmd_lastsave(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
     (void)argc;
     (void)argv;
-    rcache__reply_int(c, (long long)(c->srv->start_ms / 1000));
+    rcache__reply_int(c, (long long)rcache__persist_lastsave(c->srv));
 }
 
 void rcache__cmd_shutdown(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    int mode = 0;
     for (size_t i = 1; i < argc; i++) {
+        if (rcache__arg_is(&argv[i], "nosave"))
+            mode = -1;
+        else if (rcache__arg_is(&argv[i], "save"))
+            mode = 1;
         if (rcache__arg_is(&argv[i], "abort")) {
             rcache__reply_error(c, "ERR No shutdown in progress.");
             return;
@@ -389,6 +390,7 @@ void rcache__cmd_shutdown(rcache__client_t *c, size_t argc, const rcache__arg_t 
             return;
         }
     }
+    rcache__persist_shutdown_mode(c->srv, mode);
     rcache__log(RCACHE__LOG_WARNING, "User requested shutdown...");
     rcache__server_request_shutdown(c->srv);
     c->flags |= RCACHE__CLIENT_CLOSE_AFTER_REPLY;

@@ -23,7 +23,8 @@
 #include <string.h>
 #include <strings.h>
 
-enum opt_type { T_STR, T_UINT, T_SIZE, T_BOOL, T_LOGLEVEL, T_OCTAL };
+enum opt_type { T_STR, T_UINT, T_SIZE, T_BOOL, T_LOGLEVEL, T_OCTAL, T_SAVE,
+                T_FILENAME };
 
 typedef struct opt {
     const char *name;
@@ -97,6 +98,19 @@ static const opt_t OPTS[] = {
      "admin HTTP connections open at once (503 above)"},
     {"enable-debug-command", T_BOOL, F(enable_debug_command), 0, 1, 0, "yes|no",
      "no", "allow the DEBUG command (tests: clock and expiry control)"},
+    /* dir and dbfilename are not settable at run time: CONFIG SET would
+     * let any client write a file anywhere (Redis 7 protects them too). */
+    {"dir", T_STR, F(dir), 0, 0, 0, "<path>", "(none: persistence off)",
+     "directory of the RDB snapshot (loaded at start, written by SAVE)"},
+    {"dbfilename", T_FILENAME, F(dbfilename), 0, 0, 0, "<name>", "dump.rdb",
+     "file name of the snapshot in dir"},
+    {"save", T_SAVE, F(save), 0, 0, 1, "\"<s> <changes> ...\"",
+     "3600 1 300 100 60 10000",
+     "BGSAVE after <s> seconds and <changes> writes (\"\" = never)"},
+    {"snapshot-on-shutdown", T_BOOL, F(snapshot_on_shutdown), 0, 1, 1, "yes|no",
+     "yes", "save the snapshot on SIGTERM/SHUTDOWN (needs dir)"},
+    {"snapshot-required", T_BOOL, F(snapshot_required), 0, 1, 0, "yes|no", "no",
+     "refuse to start when the snapshot cannot be loaded"},
 };
 #define NOPTS (sizeof OPTS / sizeof OPTS[0])
 
@@ -189,6 +203,33 @@ static int parse_bool(const char *t, int *out) {
     return -1;
 }
 
+int rcache__config_parse_save(const char *text, rcache__save_rule_t *rules,
+                              size_t *n) {
+    const char *p = text ? text : "";
+    *n = 0;
+    for (;;) {
+        uint64_t v[2];
+        for (int k = 0; k < 2; k++) {
+            const char *start;
+            while (*p == ' ' || *p == '\t')
+                p++;
+            if (!*p && k == 0)
+                return 0;
+            start = p;
+            while (*p && *p != ' ' && *p != '\t')
+                p++;
+            if (rcache__parse_u64(start, (size_t)(p - start), &v[k]) != 0 ||
+                (k == 0 && v[k] == 0) || v[k] > (1ull << 40))
+                return -1;
+        }
+        if (*n == RCACHE__MAX_SAVE_RULES)
+            return -1;
+        rules[*n].seconds = v[0];
+        rules[*n].changes = v[1];
+        (*n)++;
+    }
+}
+
 static int set_opt(rcache__config_t *cfg, const opt_t *o, const char *value,
                    char *err, size_t errlen) {
     char vb[80];
@@ -197,6 +238,25 @@ static int set_opt(rcache__config_t *cfg, const opt_t *o, const char *value,
     char *field = (char *)cfg + o->off;
     uint64_t u = 0;
     switch (o->type) {
+    case T_SAVE: {
+        rcache__save_rule_t rules[RCACHE__MAX_SAVE_RULES];
+        size_t n;
+        if (rcache__config_parse_save(value, rules, &n) != 0)
+            return fail(err, errlen,
+                        "invalid value for '%s': '%s' (expected \"<seconds> "
+                        "<changes> ...\", seconds >= 1, or \"\")",
+                        o->name, shown(value, vb, sizeof vb));
+        goto str;
+    }
+    case T_FILENAME:
+        if (!value[0] || strchr(value, '/') || !strcmp(value, ".") ||
+            !strcmp(value, ".."))
+            return fail(err, errlen,
+                        "invalid value for '%s': '%s' (a file name, not a "
+                        "path)",
+                        o->name, shown(value, vb, sizeof vb));
+        goto str;
+    str:
     case T_STR: {
         char **sp = (char **)(void *)field;
         char *dup = NULL;
@@ -276,12 +336,16 @@ void rcache__config_defaults(rcache__config_t *cfg) {
     cfg->admin_port = 6381;
     cfg->admin_max_body = (uint64_t)1024 * 1024;
     cfg->admin_timeout_s = 10;
+    cfg->dbfilename = strdup("dump.rdb");
+    cfg->save = strdup("3600 1 300 100 60 10000");
+    cfg->snapshot_on_shutdown = 1;
 }
 
 /* The string fields a config owns. */
 static const size_t STR_OFFS[] = {
     F(bind),        F(unixsocket),  F(requirepass),      F(logfile),
-    F(admin_bind),  F(admin_token), F(admin_token_file), F(config_file)};
+    F(admin_bind),  F(admin_token), F(admin_token_file), F(config_file),
+    F(dir),         F(dbfilename),  F(save)};
 #define NSTR (sizeof STR_OFFS / sizeof STR_OFFS[0])
 
 static char **str_field(rcache__config_t *cfg, size_t i) {
@@ -311,6 +375,8 @@ static int take_field(rcache__config_t *live, rcache__config_t *next, size_t off
                       enum opt_type type) {
     char *lf = (char *)live + off, *nf = (char *)next + off;
     switch (type) {
+    case T_SAVE:
+    case T_FILENAME:
     case T_STR: {
         char **lp = (char **)(void *)lf, **np = (char **)(void *)nf;
         int same = (!*lp && !*np) || (*lp && *np && !strcmp(*lp, *np));
@@ -368,6 +434,8 @@ int rcache__config_get(const rcache__config_t *cfg, const char *name,
         return -1;
     const char *field = (const char *)cfg + o->off;
     switch (o->type) {
+    case T_SAVE:
+    case T_FILENAME:
     case T_STR: {
         const char *s = *(char *const *)(const void *)field;
         snprintf(out, cap, "%s", s ? s : "");

@@ -57,6 +57,12 @@ typedef struct rcache__config {
     uint64_t admin_max_conns; /* default 64 */
     /* testing */
     int enable_debug_command; /* DEBUG allowed; start only, default no */
+    /* snapshots (persist.c; docs/SERVER.md "Persistence") */
+    char *dir;                /* snapshot directory; NULL = persistence off */
+    char *dbfilename;         /* file name in dir, default "dump.rdb" */
+    char *save;               /* "<s> <changes> ..." rules; NULL = none */
+    int snapshot_on_shutdown; /* yes/no, default yes */
+    int snapshot_required;    /* yes: refuse to start on a bad file */
     /* where the file came from, and flags that only make sense at start */
     char *config_file;
     int show_help;
@@ -121,6 +127,17 @@ int rcache__config_apply_args(rcache__config_t *cfg, int argc, char **argv,
  * the first positional argument), flags. 0 or -1 with a message. */
 int rcache__config_from_argv(rcache__config_t *cfg, int argc, char **argv,
                              char *err, size_t errlen);
+
+/* One "<seconds> <changes>" rule of the save option. */
+typedef struct rcache__save_rule {
+    uint64_t seconds, changes;
+} rcache__save_rule_t;
+#define RCACHE__MAX_SAVE_RULES 16
+/* Parse the save option's text ("" or NULL = no rules) into rules; 0, or
+ * -1 when it is not pairs of positive integers (at most
+ * RCACHE__MAX_SAVE_RULES). */
+int rcache__config_parse_save(const char *text, rcache__save_rule_t *rules,
+                              size_t *n);
 
 /* "debug"... for a level, and the reverse (-1 if unknown). */
 const char *rcache__loglevel_name(int level);

@@ -7,7 +7,10 @@
 #include "admin/admin.h"
 #include "admin/admin_config.h"
 #include "admin/metrics.h"
+#include "persist.h"
 #include "server.h"
+
+#include <stdio.h>
 
 
 static void figures(void *ctx, rcache__server_figures_t *out) {
@@ -53,9 +56,38 @@ static int set_config(void *ctx, const struct rcache__admin_config_change *ch) {
     return rcache__server_config_update(ctx, edit_from_admin, (void *)ch) == 0 ? 0 : -1;
 }
 
+static int snapshot(void *ctx, rcache__snapshot_figures_t *out) {
+    rcache__persist_figures_t f;
+    rcache__persist_figures(ctx, &f);
+    out->enabled = f.enabled;
+    out->in_progress = f.bgsave_in_progress;
+    out->last_save_ok = f.last_save_ok;
+    out->last_load_status = f.last_load_ok;
+    out->changes_since_save = f.changes_since_save;
+    out->last_save_time_s = f.last_save_time;
+    out->last_save_keys = f.last_save_keys;
+    out->last_save_bytes = f.last_save_bytes;
+    out->saves = f.saves;
+    out->save_failures = f.save_failures;
+    out->last_save_seconds = f.last_save_seconds;
+    out->last_load_seconds = f.last_load_seconds;
+    out->last_load_keys = f.last_load_keys;
+    out->last_load_expired = f.last_load_expired;
+    out->last_load_skipped = f.last_load_skipped;
+    out->last_load_bytes = f.last_load_bytes;
+    snprintf(out->last_error, sizeof out->last_error, "%s", f.last_error);
+    return 0;
+}
+
+static int snapshot_start(void *ctx, char *err, size_t errlen) {
+    return rcache__persist_bgsave(ctx, 1, err, errlen) < 0 ? -1 : 0;
+}
+
 void rcache__server_hooks_init(rcache__server_t *s, struct rcache__server_hooks *h) {
     h->ctx = s;
     h->set_config = set_config;
+    h->snapshot = snapshot;
+    h->snapshot_start = snapshot_start;
     h->figures = figures;
     h->foreach_command = foreach_command;
 }

@@ -19,6 +19,7 @@
  * stop and owns the main thread's timers and signal events.
  */
 #include "admin/admin.h"
+#include "persist.h"
 #include "server.h"
 #include "version.h"
 
@@ -273,6 +274,7 @@ static void shutdown_server(rcache__server_t *s) {
         rcache__admin_stop(s->admin);
     rcache__server_stop(s);
     rcache__workers_free(s);
+    rcache__persist_shutdown(s); /* no client is left: the final snapshot */
     event_free(s->sig_term);
     event_free(s->sig_int);
     for (size_t i = 0; i < RCACHE__OTHER_SIGNALS; i++)
@@ -327,6 +329,9 @@ int rcache__server_run(rcache__server_t *s) {
 
     if (open_cache(s) != 0)
         return 1;
+    /* The snapshot is loaded before any listener exists. */
+    if (rcache__persist_init(s) != 0)
+        return 1;
 
     rcache__log(RCACHE__LOG_NOTICE, "rcached %s starting (pid %d, %d worker threads)",
                 RCACHED_VERSION, (int)getpid(), s->nworkers);
@@ -361,6 +366,10 @@ int rcache__server_run(rcache__server_t *s) {
             rcache__log(RCACHE__LOG_WARNING, "cannot set up signal handling");
             return 1;
         }
+    }
+    if (rcache__persist_attach(s) != 0) {
+        rcache__log(RCACHE__LOG_WARNING, "cannot start the snapshot timer");
+        return 1;
     }
 
     if (s->cfg.admin_port && start_admin(s) != 0) {

@@ -47,6 +47,21 @@ typedef struct rcache__server_figures {
 } rcache__server_figures_t;
 
 struct rcache__admin_config_change; /* admin_config.h */
+/* The server's snapshot figures (rcached's persist.c), for
+ * /api/cache/snapshot and /metrics. */
+typedef struct rcache__snapshot_figures {
+    int enabled;                  /* a snapshot directory is set */
+    int in_progress;              /* a save is running */
+    int last_save_ok;             /* outcome of the last save */
+    int last_load_status;         /* -1 none, 0 failed, 1 ok */
+    uint64_t changes_since_save;  /* writes since the last success */
+    uint64_t last_save_time_s;    /* Unix s of the last success */
+    uint64_t last_save_keys, last_save_bytes, saves, save_failures;
+    double last_save_seconds, last_load_seconds;
+    uint64_t last_load_keys, last_load_expired, last_load_skipped,
+        last_load_bytes;
+    char last_error[400];         /* "" when the last operation succeeded */
+} rcache__snapshot_figures_t;
 
 typedef struct rcache__server_hooks {
     void *ctx;
@@ -63,6 +78,11 @@ typedef struct rcache__server_hooks {
      * before returning. 0, or -1 (out of memory; nothing changed). NULL:
      * no server owns them, the admin module changes the cache itself. */
     int (*set_config)(void *ctx, const struct rcache__admin_config_change *ch);
+    /* Snapshot figures: 0, or -1 when the server has none (may be NULL). */
+    int (*snapshot)(void *ctx, rcache__snapshot_figures_t *out);
+    /* Start a background save (or schedule one behind a running save): 0,
+     * or -1 with the reason in err (may be NULL). */
+    int (*snapshot_start)(void *ctx, char *err, size_t errlen);
 } rcache__server_hooks_t;
 
 typedef struct rcache__admin rcache__admin_t;

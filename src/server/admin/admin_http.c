@@ -196,6 +196,7 @@ static const struct route {
     {"/api/cache/entries", 0, M_GET, AUTH_TOKEN, rcache__admin_h_entries},
     {"/api/cache/entries/", 1, M_GET | M_DELETE, AUTH_TOKEN, rcache__admin_h_entry},
     {"/api/cache/invalidate", 0, M_POST, AUTH_TOKEN, rcache__admin_h_invalidate},
+    {"/api/cache/snapshot", 0, M_GET | M_POST, AUTH_TOKEN, rcache__admin_h_snapshot},
     {"/api/performance/cache-stats", 0, M_GET, AUTH_TOKEN, rcache__admin_h_stats},
     {"/api/performance/cache-clear", 0, M_POST, AUTH_TOKEN, rcache__admin_h_clear},
     {"/api/performance/cache-invalidate", 0, M_POST, AUTH_TOKEN, rcache__admin_h_invalidate},

@@ -90,6 +90,8 @@ void rcache__admin_h_invalidate(rcache__admin_t *, struct evhttp_request *, cons
 void rcache__admin_h_perf_metrics(rcache__admin_t *, struct evhttp_request *, const char *, const char *);
 void rcache__admin_h_healthz(rcache__admin_t *, struct evhttp_request *, const char *, const char *);
 void rcache__admin_h_metrics(rcache__admin_t *, struct evhttp_request *, const char *, const char *);
+/* admin_snapshot.c */
+void rcache__admin_h_snapshot(rcache__admin_t *, struct evhttp_request *, const char *, const char *);
 /* admin_entries.c */
 void rcache__admin_h_entries(rcache__admin_t *, struct evhttp_request *, const char *, const char *);
 void rcache__admin_h_entry(rcache__admin_t *, struct evhttp_request *, const char *, const char *);

@@ -74,6 +74,40 @@ static void command_line(const char *name, uint64_t calls, void *arg) {
     put(r, "\"} %llu\n", (unsigned long long)calls);
 }
 
+/* Snapshot (RDB) figures, when the server has them. */
+static void snapshot_metrics(struct render *r, const rcache__server_hooks_t *hooks) {
+    rcache__snapshot_figures_t f;
+    if (!hooks || !hooks->snapshot || hooks->snapshot(hooks->ctx, &f) != 0)
+        return;
+    u64(r, "rcache_snapshot_enabled", "gauge", "1 when a snapshot directory is set.",
+        (uint64_t)f.enabled);
+    u64(r, "rcache_snapshot_in_progress", "gauge", "1 while a snapshot save runs.",
+        (uint64_t)f.in_progress);
+    u64(r, "rcache_snapshot_changes_since_save", "gauge",
+        "Stores and deletions since the last successful save.", f.changes_since_save);
+    u64(r, "rcache_snapshot_saves_total", "counter", "Successful snapshot saves.", f.saves);
+    u64(r, "rcache_snapshot_save_failures_total", "counter", "Failed snapshot saves.",
+        f.save_failures);
+    u64(r, "rcache_snapshot_last_save_success", "gauge",
+        "1 when the last snapshot save succeeded.", (uint64_t)f.last_save_ok);
+    u64(r, "rcache_snapshot_last_save_timestamp_seconds", "gauge",
+        "Unix time of the last successful save (start time before one).", f.last_save_time_s);
+    dbl(r, "rcache_snapshot_last_save_duration_seconds", "gauge",
+        "Duration of the last successful save.", f.last_save_seconds);
+    u64(r, "rcache_snapshot_last_save_keys", "gauge", "Keys in the last saved snapshot.",
+        f.last_save_keys);
+    u64(r, "rcache_snapshot_last_save_bytes", "gauge", "Size of the last saved snapshot.",
+        f.last_save_bytes);
+    u64(r, "rcache_snapshot_last_load_keys", "gauge", "Keys stored by the start-up load.",
+        f.last_load_keys);
+    u64(r, "rcache_snapshot_last_load_skipped_keys", "gauge",
+        "Keys the start-up load skipped (too big or other types).", f.last_load_skipped);
+    u64(r, "rcache_snapshot_last_load_expired_keys", "gauge",
+        "Keys the start-up load skipped because they had expired.", f.last_load_expired);
+    dbl(r, "rcache_snapshot_last_load_duration_seconds", "gauge",
+        "Duration of the start-up load.", f.last_load_seconds);
+}
+
 int rcache__metrics_render(struct evbuffer *out, rcache_t *cache,
                            const rcache__server_figures_t *fig,
                            const rcache__server_hooks_t *hooks) {
@@ -137,6 +171,7 @@ int rcache__metrics_render(struct evbuffer *out, rcache_t *cache,
     family(&r, "rcache_commands_total", "counter", "Commands processed, by command name.");
     if (hooks && hooks->foreach_command)
         hooks->foreach_command(hooks->ctx, command_line, &r);
+    snapshot_metrics(&r, hooks);
     u64(&r, "rcache_uptime_seconds", "gauge", "Seconds since the server started.", fig->uptime_s);
     dbl(&r, "process_cpu_seconds_total", "counter", "User and system CPU time spent.",
         fig->cpu_user_s + fig->cpu_sys_s);

@@ -1,0 +1,397 @@
+/*
+ * snapshot_save.c - rcache_snapshot_save(): the cache to an RDB file.
+ *
+ * Walk: each shard is locked once, just long enough to list its live
+ * entries from least to most recently used, taking a reference on each
+ * (rcache__entry_ref), so the entries stay readable after the lock is
+ * dropped even if they are evicted or replaced meanwhile.  No lock is held
+ * while encoding or writing.  The per-shard lists are then merged by
+ * last-access second into one least-to-most-recently-used order, so a
+ * load that runs out of room keeps the most recently used entries (each
+ * store evicts the oldest).  Each entry's reference is dropped as soon as
+ * it is written.
+ *
+ * Files: written to "<path>.tmp-<pid>-<n>" in the same directory, fsync'd,
+ * renamed over path, directory fsync'd; on any failure the temporary file
+ * is removed and path is untouched.
+ */
+#include "internal.h"
+#include "rdb.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROGRESS_EVERY 65536u
+
+void rcache_snapshot_opts_init(rcache_snapshot_opts_t *opts) {
+    memset(opts, 0, sizeof(*opts));
+    opts->compress_min_bytes = 20;
+}
+
+double rcache__snapshot_mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void rcache__snapshot_result_init(rcache_snapshot_result_t *r) {
+    memset(r, 0, sizeof(*r));
+    r->file_ctime_s = -1;
+}
+
+/* One shard's live entries, least recently used first, with the fields
+ * that other threads may change in place (last access, expiry) copied
+ * while the shard was locked. */
+typedef struct run {
+    rcache__entry_t **v;
+    uint32_t *atime_s;
+    uint64_t *expire_ms;
+    size_t n, i;
+} run_t;
+
+/* An access time (seconds since the cache's epoch) in ms on its clock. */
+static uint64_t atime_ms(const rcache_t *c, uint32_t atime_s) {
+    return rcache__clock_abs_ms(&c->clock, atime_s);
+}
+
+/* A cache-clock time as wall time (Unix ms), as RDB files hold it. */
+static uint64_t to_wall(uint64_t at, int64_t offset) {
+    if (offset < 0)
+        return at > (uint64_t)-offset ? at - (uint64_t)-offset : 1;
+    return at > UINT64_MAX - (uint64_t)offset ? UINT64_MAX : at + (uint64_t)offset;
+}
+
+static int list_shard(rcache_t *c, rcache__shard_t *s, run_t *r,
+                      uint64_t *expired) {
+    uint64_t now = rcache__clock_now(&c->clock);
+    pthread_mutex_lock(&s->lock);
+    if (s->count) {
+        size_t n = (size_t)s->count;
+        r->v = rcache__malloc(n * sizeof(rcache__entry_t *));
+        r->atime_s = rcache__malloc(n * sizeof(*r->atime_s));
+        r->expire_ms = rcache__malloc(n * sizeof(*r->expire_ms));
+        if (!r->v || !r->atime_s || !r->expire_ms) {
+            pthread_mutex_unlock(&s->lock);
+            return RCACHE_ENOMEM;
+        }
+    }
+    /* lru->prev is the least recently used; ->prev walks towards MRU. */
+    for (rcache__entry_t *e = s->lru->prev; e != s->lru; e = e->prev) {
+        if (rcache__expired(e, now)) {
+            (*expired)++;
+            continue;
+        }
+        rcache__entry_ref(e);
+        r->atime_s[r->n] = e->atime_s;
+        r->expire_ms[r->n] = e->expire_at_ms;
+        r->v[r->n++] = e;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return RCACHE_OK;
+}
+
+/* Min-heap of run indices keyed by the access second of their next entry. */
+typedef struct merge {
+    run_t *runs;
+    uint32_t *heap;
+    uint32_t n;
+} merge_t;
+
+static uint32_t key_of(const merge_t *m, uint32_t r) {
+    return m->runs[r].atime_s[m->runs[r].i];
+}
+
+static void sift_down(merge_t *m, uint32_t i) {
+    for (;;) {
+        uint32_t l = 2 * i + 1, best = i;
+        if (l < m->n && key_of(m, m->heap[l]) < key_of(m, m->heap[best]))
+            best = l;
+        if (l + 1 < m->n && key_of(m, m->heap[l + 1]) < key_of(m, m->heap[best]))
+            best = l + 1;
+        if (best == i)
+            return;
+        uint32_t t = m->heap[i];
+        m->heap[i] = m->heap[best];
+        m->heap[best] = t;
+        i = best;
+    }
+}
+
+/* One listed entry and the fields copied with it. */
+typedef struct item {
+    rcache__entry_t *e;
+    uint32_t atime_s;
+    uint64_t expire_ms;
+} item_t;
+
+/* Next entry in global LRU->MRU order; 0 when all runs are done. */
+static int merge_next(merge_t *m, item_t *it) {
+    run_t *r;
+    if (m->n == 0)
+        return 0;
+    r = &m->runs[m->heap[0]];
+    it->e = r->v[r->i];
+    it->atime_s = r->atime_s[r->i];
+    it->expire_ms = r->expire_ms[r->i];
+    r->v[r->i++] = NULL;
+    if (r->i == r->n)
+        m->heap[0] = m->heap[--m->n];
+    sift_down(m, 0);
+    return 1;
+}
+
+typedef struct save_ctx {
+    rcache_t *c;
+    const rcache_snapshot_opts_t *o;
+    rcache_snapshot_result_t *res;
+    rcache__rdb_enc_t enc;
+    uint64_t total;
+    int64_t wall_offset; /* wall clock - cache clock, ms */
+} save_ctx_t;
+
+/* Encode one entry (or count why not). 0 or an error. Key, value and
+ * object of an entry never change once it exists; expiry and access time
+ * may, so the copies taken under the shard lock are used. */
+static int save_entry(save_ctx_t *sc, const item_t *it, uint64_t now) {
+    const rcache__entry_t *e = it->e;
+    const rcache__objext_t *x = rcache__entry_obj(e);
+    const void *val = rcache__entry_val(e);
+    size_t vlen = e->vlen;
+    void *ser = NULL;
+    int64_t idle = -1;
+    if (it->expire_ms != 0 && now >= it->expire_ms) {
+        sc->res->skipped_expired++;
+        return 0;
+    }
+    if (x) {
+        if (!sc->o->serialize ||
+            sc->o->serialize(rcache__entry_key(e), e->klen, x->obj, &ser, &vlen,
+                             sc->o->serialize_ctx) != 0) {
+            sc->res->skipped_unsupported++;
+            return 0;
+        }
+        val = ser;
+    }
+    if (sc->o->keep_metadata) {
+        uint64_t at = atime_ms(sc->c, it->atime_s);
+        idle = now > at ? (int64_t)((now - at) / 1000u) : 0;
+    }
+    rcache__rdb_enc_string(&sc->enc, rcache__entry_key(e), e->klen, val, vlen,
+                           it->expire_ms ? to_wall(it->expire_ms, sc->wall_offset) : 0,
+                           idle);
+    free(ser);
+    sc->res->entries++;
+    return sc->enc.err;
+}
+
+static void write_aux(save_ctx_t *sc, uint64_t keys) {
+    char num[32];
+    rcache_stats_t st;
+    rcache_stats(sc->c, &st);
+    rcache__rdb_enc_aux(&sc->enc, "redis-ver", "7.0.0");
+    rcache__rdb_enc_aux(&sc->enc, "redis-bits", sizeof(void *) == 8 ? "64" : "32");
+    snprintf(num, sizeof(num), "%llu",
+             (unsigned long long)(to_wall(rcache_now_ms(sc->c), sc->wall_offset) /
+                                  1000u));
+    rcache__rdb_enc_aux(&sc->enc, "ctime", num);
+    snprintf(num, sizeof(num), "%llu", (unsigned long long)st.bytes);
+    rcache__rdb_enc_aux(&sc->enc, "used-mem", num);
+    rcache__rdb_enc_aux(&sc->enc, "aof-base", "0");
+    snprintf(num, sizeof(num), "%d.%d.%d", RCACHE_VERSION_MAJOR,
+             RCACHE_VERSION_MINOR, RCACHE_VERSION_PATCH);
+    rcache__rdb_enc_aux(&sc->enc, "rcache-ver", num);
+    snprintf(num, sizeof(num), "%llu", (unsigned long long)keys);
+    rcache__rdb_enc_aux(&sc->enc, "rcache-keys", num);
+}
+
+/* List every shard, then encode in merged order. */
+static int save_all(save_ctx_t *sc) {
+    rcache_t *c = sc->c;
+    merge_t m = {0};
+    uint64_t keys = 0, expires = 0, done = 0;
+    int rc = RCACHE_OK;
+    m.runs = rcache__calloc(c->nshards, sizeof(*m.runs));
+    m.heap = rcache__calloc(c->nshards, sizeof(*m.heap));
+    if (!m.runs || !m.heap)
+        rc = RCACHE_ENOMEM;
+    for (uint32_t i = 0; rc == RCACHE_OK && i < c->nshards; i++)
+        rc = list_shard(c, &c->shards[i], &m.runs[i], &sc->res->skipped_expired);
+    for (uint32_t i = 0; rc == RCACHE_OK && i < c->nshards; i++) {
+        run_t *r = &m.runs[i];
+        keys += r->n;
+        for (size_t j = 0; j < r->n; j++)
+            expires += r->expire_ms[j] != 0;
+        if (r->n)
+            m.heap[m.n++] = i;
+    }
+    sc->total = keys;
+    if (rc == RCACHE_OK) {
+        for (uint32_t i = m.n; i-- > 0;)
+            sift_down(&m, i);
+        rcache__rdb_enc_header(&sc->enc);
+        write_aux(sc, keys);
+        if (keys) {
+            rcache__rdb_enc_selectdb(&sc->enc, 0);
+            rcache__rdb_enc_resizedb(&sc->enc, keys, expires);
+        }
+    }
+    for (item_t it; rc == RCACHE_OK && merge_next(&m, &it);) {
+        rc = save_entry(sc, &it, rcache__clock_now(&c->clock));
+        rcache__entry_unref(it.e);
+        if (rc == RCACHE_OK && ++done % PROGRESS_EVERY == 0 && sc->o->progress &&
+            sc->o->progress(done, keys, sc->enc.bytes, 0, sc->o->progress_ctx))
+            rc = RCACHE_ECANCELED;
+    }
+    for (uint32_t i = 0; m.runs && i < c->nshards; i++) { /* on error */
+        for (size_t j = m.runs[i].i; j < m.runs[i].n; j++)
+            if (m.runs[i].v[j])
+                rcache__entry_unref(m.runs[i].v[j]);
+        rcache__free(m.runs[i].v);
+        rcache__free(m.runs[i].atime_s);
+        rcache__free(m.runs[i].expire_ms);
+    }
+    rcache__free(m.runs);
+    rcache__free(m.heap);
+    if (rc == RCACHE_OK)
+        rc = rcache__rdb_enc_finish(&sc->enc);
+    if (rc == RCACHE_OK && sc->o->progress)
+        sc->o->progress(done, keys, sc->enc.bytes, sc->enc.bytes,
+                        sc->o->progress_ctx);
+    return rc;
+}
+
+int rcache_snapshot_save_stream(rcache_t *c, rcache_snapshot_write_fn write,
+                                void *write_ctx,
+                                const rcache_snapshot_opts_t *opts,
+                                rcache_snapshot_result_t *result) {
+    rcache_snapshot_opts_t defaults;
+    rcache_snapshot_result_t scratch;
+    save_ctx_t sc;
+    double t0 = rcache__snapshot_mono_s();
+    int rc;
+    if (!result)
+        result = &scratch;
+    rcache__snapshot_result_init(result);
+    if (!opts) {
+        rcache_snapshot_opts_init(&defaults);
+        opts = &defaults;
+    }
+    if (!c || !write)
+        return RCACHE_EINVAL;
+    memset(&sc, 0, sizeof(sc));
+    sc.c = c;
+    sc.o = opts;
+    sc.res = result;
+    sc.wall_offset = rcache_wall_offset_ms(c);
+    rc = rcache__rdb_enc_init(&sc.enc, write, write_ctx, opts->compress_min_bytes);
+    if (rc == RCACHE_OK)
+        rc = save_all(&sc);
+    result->bytes = sc.enc.bytes;
+    result->seconds = rcache__snapshot_mono_s() - t0;
+    if (rc != RCACHE_OK && !result->error[0]) {
+        result->error_offset = sc.enc.bytes;
+        snprintf(result->error, sizeof(result->error), "save failed at offset %llu: %s",
+                 (unsigned long long)sc.enc.bytes, rcache_strerror(rc));
+    }
+    rcache__rdb_enc_free(&sc.enc);
+    return rc;
+}
+
+/* ---- files ------------------------------------------------------------ */
+
+typedef struct fd_sink {
+    int fd;
+    int err; /* errno of the first failure */
+} fd_sink_t;
+
+static int fd_write(void *ctx, const void *buf, size_t len) {
+    fd_sink_t *w = ctx;
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(w->fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            w->err = n < 0 ? errno : ENOSPC;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* fsync the directory holding path, so the rename is durable. */
+static int fsync_dir(const char *path) {
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    int fd, rc;
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == path)
+        snprintf(dir, sizeof(dir), "/");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+static int io_fail(rcache_snapshot_result_t *r, const char *path,
+                   const char *what, int err) {
+    char at[48] = "";
+    if (r->error_offset)
+        snprintf(at, sizeof(at), " at offset %llu",
+                 (unsigned long long)r->error_offset);
+    snprintf(r->error, sizeof(r->error), "%.200s: %s failed%s: %s", path, what,
+             at, strerror(err));
+    return RCACHE_EIO;
+}
+
+int rcache_snapshot_save(rcache_t *c, const char *path,
+                         const rcache_snapshot_opts_t *opts,
+                         rcache_snapshot_result_t *result) {
+    static _Atomic unsigned seq;
+    rcache_snapshot_result_t scratch;
+    char tmp[4200];
+    fd_sink_t w = {-1, 0};
+    int rc;
+    double t0 = rcache__snapshot_mono_s();
+    if (!result)
+        result = &scratch;
+    rcache__snapshot_result_init(result);
+    if (!c || !path || strlen(path) > 4000)
+        return RCACHE_EINVAL;
+    snprintf(tmp, sizeof(tmp), "%s.tmp-%ld-%u", path, (long)getpid(),
+             atomic_fetch_add(&seq, 1u));
+    w.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (w.fd < 0)
+        return io_fail(result, tmp, "create", errno);
+    rc = rcache_snapshot_save_stream(c, fd_write, &w, opts, result);
+    if (rc == RCACHE_EIO) {
+        result->error_offset = result->bytes;
+        io_fail(result, tmp, "write", w.err ? w.err : EIO);
+    } else if (rc == RCACHE_OK && !(opts && opts->no_fsync) && fsync(w.fd) != 0) {
+        rc = io_fail(result, tmp, "fsync", errno);
+    }
+    if (close(w.fd) != 0 && rc == RCACHE_OK)
+        rc = io_fail(result, tmp, "close", errno);
+    if (rc == RCACHE_OK && rename(tmp, path) != 0)
+        rc = io_fail(result, path, "rename", errno);
+    if (rc != RCACHE_OK) {
+        unlink(tmp);
+    } else if (!(opts && opts->no_fsync) && fsync_dir(path) != 0) {
+        rc = io_fail(result, path, "fsync of the directory", errno);
+    }
+    result->seconds = rcache__snapshot_mono_s() - t0;
+    return rc;
+}
