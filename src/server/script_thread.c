@@ -1,0 +1,187 @@
+/*
+ * script_thread.c - the thread that runs EVAL, EVALSHA, EVAL_RO and
+ * EVALSHA_RO (script.h).
+ *
+ * Why a thread of its own: a script holds the exclusive gate for as long
+ * as it runs. Run on its client's worker thread, it would stop that
+ * worker's event loop, so the worker's other clients could get neither
+ * -BUSY replies nor through with SCRIPT KILL while a script loops, and
+ * with one worker thread nobody could. Instead the worker hands the
+ * command to this thread and suspends the client (it reads nothing more;
+ * what it had pipelined stays in its query buffer), then goes on serving
+ * its other clients, who wait at the gate and get -BUSY once the script
+ * passes lua-time-limit. The reply is built in the job's own buffer and
+ * sent back to the worker with event_base_once() (thread-safe: libevent
+ * runs with pthreads locking), where the client is resumed.
+ *
+ * Ownership: a job belongs to this thread from submit to completion post,
+ * then to the client's worker. A client closed meanwhile only clears
+ * job->client (both on the worker thread), and the completion drops the
+ * reply. EVAL inside EXEC or from a script is nested: it runs in place.
+ */
+#include "script.h"
+
+#include "gate.h"
+#include "server.h" /* the worker's event base */
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct rcache__script_job {
+    struct rcache__script_job *next;
+    rcache__client_t *client;  /* NULL once closed (worker thread only) */
+    struct event_base *base;   /* the client's worker */
+    rcache__client_t proxy;    /* replies land in proxy.out */
+    const rcache__cmd_t *cmd;
+    size_t argc;
+    rcache__arg_t *argv;       /* argv and bytes, one allocation */
+} job_t;
+
+static struct {
+    pthread_t thread;
+    pthread_mutex_t m;
+    pthread_cond_t cv;
+    job_t *head, *tail;
+    int started, stopping;
+} T = {.m = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void job_free(job_t *j) {
+    if (j->proxy.out)
+        evbuffer_free(j->proxy.out);
+    free(j->argv);
+    free(j);
+}
+
+/* On the client's worker: deliver the reply and resume the client. */
+static void on_done(evutil_socket_t fd, short what, void *arg) {
+    job_t *j = arg;
+    (void)fd;
+    (void)what;
+    rcache__client_t *c = j->client;
+    if (c) {
+        c->script_job = NULL;
+        if (!(c->flags & RCACHE__CLIENT_CLOSING))
+            evbuffer_add_buffer(c->out, j->proxy.out);
+        job_free(j);
+        rcache__client_resume(c);
+        return;
+    }
+    job_free(j);
+}
+
+static void post_done(job_t *j) {
+    struct timeval now = {0, 0};
+    if (event_base_once(j->base, -1, EV_TIMEOUT, on_done, j, &now) != 0)
+        rcache__log(RCACHE__LOG_WARNING, "script thread: cannot post a reply");
+}
+
+static void *script_main(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&T.m);
+    for (;;) {
+        while (!T.head && !T.stopping)
+            pthread_cond_wait(&T.cv, &T.m);
+        job_t *j = T.head;
+        if (!j)
+            break;
+        T.head = j->next;
+        if (!T.head)
+            T.tail = NULL;
+        int stopping = T.stopping;
+        pthread_mutex_unlock(&T.m);
+        if (stopping) {
+            rcache__reply_error(&j->proxy, "ERR server is shutting down");
+        } else if (rcache__gate_excl_begin() == 0) {
+            j->cmd->fn(&j->proxy, j->argc, j->argv);
+            rcache__gate_excl_end();
+        } else {
+            rcache__reply_error(&j->proxy, "BUSY Redis is busy running a script. "
+                                           "You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+        }
+        post_done(j);
+        pthread_mutex_lock(&T.m);
+    }
+    pthread_mutex_unlock(&T.m);
+    return NULL;
+}
+
+int rcache__script_thread_start(void) {
+    T.stopping = 0;
+    if (pthread_create(&T.thread, NULL, script_main, NULL) != 0)
+        return -1;
+    T.started = 1;
+    return 0;
+}
+
+void rcache__script_thread_stop(void) {
+    if (!T.started)
+        return;
+    pthread_mutex_lock(&T.m);
+    T.stopping = 1;
+    pthread_cond_signal(&T.cv);
+    pthread_mutex_unlock(&T.m);
+    pthread_join(T.thread, NULL);
+    T.started = 0;
+}
+
+/* A copy of argv that outlives the read buffer it points into. */
+static rcache__arg_t *copy_args(size_t argc, const rcache__arg_t *argv) {
+    size_t bytes = argc * sizeof(rcache__arg_t);
+    for (size_t i = 0; i < argc; i++)
+        bytes += argv[i].len;
+    rcache__arg_t *copy = malloc(bytes);
+    if (!copy)
+        return NULL;
+    char *data = (char *)(copy + argc);
+    for (size_t i = 0; i < argc; i++) {
+        if (argv[i].len)
+            memcpy(data, argv[i].ptr, argv[i].len);
+        copy[i].ptr = data;
+        copy[i].len = argv[i].len;
+        data += argv[i].len;
+    }
+    return copy;
+}
+
+int rcache__script_submit(rcache__client_t *c, const rcache__cmd_t *cmd,
+                          size_t argc, const rcache__arg_t *argv) {
+    if (!T.started)
+        return -1;
+    job_t *j = calloc(1, sizeof *j);
+    if (!j)
+        return -1;
+    j->argv = copy_args(argc, argv);
+    j->proxy.out = evbuffer_new();
+    if (!j->argv || !j->proxy.out) {
+        job_free(j);
+        return -1;
+    }
+    j->client = c;
+    j->base = c->w->base;
+    j->cmd = cmd;
+    j->argc = argc;
+    j->proxy.id = c->id;
+    j->proxy.srv = c->srv;
+    j->proxy.w = c->w; /* call counters only */
+    j->proxy.authed = 1;
+    c->script_job = j;
+    c->flags |= RCACHE__CLIENT_SUSPENDED;
+    pthread_mutex_lock(&T.m);
+    if (T.tail)
+        T.tail->next = j;
+    else
+        T.head = j;
+    T.tail = j;
+    pthread_cond_signal(&T.cv);
+    pthread_mutex_unlock(&T.m);
+    return 0;
+}
+
+void rcache__script_forget(rcache__client_t *c) {
+    if (c->script_job)
+        c->script_job->client = NULL;
+    c->script_job = NULL;
+}
