@@ -41,7 +41,8 @@ int luaopen_cjson(lua_State *L);
 
 #define LUA_MEM_LIMIT ((size_t)1024 * 1024 * 1024)
 #define HOOK_EVERY 100000 /* instructions between time-limit checks */
-#define MAX_DEPTH 1000    /* nesting of converted tables and replies */
+#define MAX_DEPTH 1000    /* nesting of converted replies */
+#define MAX_REPLY_DEPTH 128 /* nesting of a script's reply (clients recurse) */
 #define SCRIPTS_KEY "rcache_scripts"
 
 static struct {
@@ -164,6 +165,28 @@ static const char *table_str_field(lua_State *L, const char *name) {
     const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
     lua_pop(L, 1); /* the string stays alive: the table references it */
     return s;
+}
+
+/* 1 if the value at the top nests tables deeper than MAX_REPLY_DEPTH
+ * (array part only, as the reply would; ok/err tables end a branch). */
+static int too_deep(lua_State *L, int depth) {
+    if (lua_type(L, -1) != LUA_TTABLE)
+        return 0;
+    if (depth >= MAX_REPLY_DEPTH || !lua_checkstack(L, 4))
+        return 1;
+    if (table_str_field(L, "err") || table_str_field(L, "ok"))
+        return 0;
+    for (int i = 1;; i++) {
+        lua_rawgeti(L, -1, i);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            return 0;
+        }
+        int deep = too_deep(L, depth + 1);
+        lua_pop(L, 1);
+        if (deep)
+            return 1;
+    }
 }
 
 /* Reply the value at the top of the stack (left there). */
@@ -632,7 +655,10 @@ int rcache__script_run(rcache__client_t *c, const char *sha,
     if (rc != 0)
         reply_run_error(c, L, sha);
     else {
-        lua_to_resp(c, L, 0);
+        if (too_deep(L, 0))
+            rcache__reply_error(c, "ERR reached lua stack limit");
+        else
+            lua_to_resp(c, L, 0);
         lua_pop(L, 1);
     }
     atomic_store(&S.kill, 0);
