@@ -146,8 +146,8 @@ int rcache__gate_held(void) {
     return tls_depth > 0;
 }
 
-void rcache__gate_set_busy(void) {
-    atomic_store(&G.busy, 1);
+void rcache__gate_set_busy(int busy) {
+    atomic_store(&G.busy, busy);
 }
 
 int rcache__gate_busy(void) {

@@ -38,7 +38,8 @@ void rcache__gate_excl_end(void);
 int rcache__gate_held(void);
 /* 1 while the holder is a busy script. */
 int rcache__gate_busy(void);
-/* The holder marks itself busy (past lua-time-limit): others get BUSY. */
-void rcache__gate_set_busy(void);
+/* The holder marks itself busy (past lua-time-limit: others get BUSY), or
+ * no longer busy (the script ended). */
+void rcache__gate_set_busy(int busy);
 
 #endif /* RCACHE_SERVER_GATE_H */

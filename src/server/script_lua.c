@@ -581,7 +581,7 @@ static void hook(lua_State *L, lua_Debug *ar) {
     uint64_t el = rcache__mono_ms() - S.start_ms;
     if (!S.busy && limit && el >= limit) {
         S.busy = 1;
-        rcache__gate_set_busy();
+        rcache__gate_set_busy(1);
         rcache__log(RCACHE__LOG_WARNING,
                     "Slow script detected: still in execution after %llu milliseconds. "
                     "You can try killing the script using the SCRIPT KILL command.",
@@ -651,6 +651,8 @@ int rcache__script_run(rcache__client_t *c, const char *sha,
     lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);
     int rc = lua_pcall(L, 0, 1, 0);
     atomic_store(&S.running, 0);
+    if (S.busy)
+        rcache__gate_set_busy(0);
     lua_sethook(L, NULL, 0, 0);
     if (rc != 0)
         reply_run_error(c, L, sha);

@@ -78,30 +78,47 @@ static void post_done(job_t *j) {
         rcache__log(RCACHE__LOG_WARNING, "script thread: cannot post a reply");
 }
 
+#define BATCH_MAX 64
+
+/* Run a batch of jobs under one exclusive section (each job is still one
+ * atomic script; batching only saves stop-the-world round trips). */
+static void run_batch(job_t **jobs, size_t n, int stopping) {
+    int busy = stopping ? 0 : rcache__gate_excl_begin();
+    for (size_t i = 0; i < n; i++) {
+        job_t *j = jobs[i];
+        if (stopping)
+            rcache__reply_error(&j->proxy, "ERR server is shutting down");
+        else if (busy)
+            rcache__reply_error(&j->proxy, "BUSY Redis is busy running a script. "
+                                           "You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+        else
+            j->cmd->fn(&j->proxy, j->argc, j->argv);
+    }
+    if (!stopping && !busy)
+        rcache__gate_excl_end();
+    for (size_t i = 0; i < n; i++)
+        post_done(jobs[i]);
+}
+
 static void *script_main(void *arg) {
     (void)arg;
+    job_t *batch[BATCH_MAX];
     pthread_mutex_lock(&T.m);
     for (;;) {
         while (!T.head && !T.stopping)
             pthread_cond_wait(&T.cv, &T.m);
-        job_t *j = T.head;
-        if (!j)
+        if (!T.head)
             break;
-        T.head = j->next;
+        size_t n = 0;
+        while (T.head && n < BATCH_MAX) {
+            batch[n++] = T.head;
+            T.head = T.head->next;
+        }
         if (!T.head)
             T.tail = NULL;
         int stopping = T.stopping;
         pthread_mutex_unlock(&T.m);
-        if (stopping) {
-            rcache__reply_error(&j->proxy, "ERR server is shutting down");
-        } else if (rcache__gate_excl_begin() == 0) {
-            j->cmd->fn(&j->proxy, j->argc, j->argv);
-            rcache__gate_excl_end();
-        } else {
-            rcache__reply_error(&j->proxy, "BUSY Redis is busy running a script. "
-                                           "You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
-        }
-        post_done(j);
+        run_batch(batch, n, stopping);
         pthread_mutex_lock(&T.m);
     }
     pthread_mutex_unlock(&T.m);
