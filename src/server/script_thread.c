@@ -55,27 +55,44 @@ static void job_free(job_t *j) {
     free(j);
 }
 
-/* On the client's worker: deliver the reply and resume the client. */
+/* On the clients' worker: deliver the replies of a chain of jobs (linked
+ * by next) and resume their clients. */
 static void on_done(evutil_socket_t fd, short what, void *arg) {
-    job_t *j = arg;
     (void)fd;
     (void)what;
-    rcache__client_t *c = j->client;
-    if (c) {
-        c->script_job = NULL;
-        if (!(c->flags & RCACHE__CLIENT_CLOSING))
-            evbuffer_add_buffer(c->out, j->proxy.out);
+    for (job_t *j = arg, *next; j; j = next) {
+        next = j->next;
+        rcache__client_t *c = j->client;
+        if (c) {
+            c->script_job = NULL;
+            if (!(c->flags & RCACHE__CLIENT_CLOSING))
+                evbuffer_add_buffer(c->out, j->proxy.out);
+        }
         job_free(j);
-        rcache__client_resume(c);
-        return;
+        if (c)
+            rcache__client_resume(c);
     }
-    job_free(j);
 }
 
-static void post_done(job_t *j) {
+/* Send finished jobs back, one event per worker (chained by next). */
+static void post_done(job_t **jobs, size_t n) {
     struct timeval now = {0, 0};
-    if (event_base_once(j->base, -1, EV_TIMEOUT, on_done, j, &now) != 0)
-        rcache__log(RCACHE__LOG_WARNING, "script thread: cannot post a reply");
+    for (size_t i = 0; i < n; i++) {
+        if (!jobs[i])
+            continue;
+        job_t *chain = jobs[i], *tail = chain;
+        tail->next = NULL;
+        for (size_t k = i + 1; k < n; k++) {
+            if (jobs[k] && jobs[k]->base == chain->base) {
+                tail->next = jobs[k];
+                tail = jobs[k];
+                tail->next = NULL;
+                jobs[k] = NULL;
+            }
+        }
+        if (event_base_once(chain->base, -1, EV_TIMEOUT, on_done, chain, &now) != 0)
+            rcache__log(RCACHE__LOG_WARNING, "script thread: cannot post a reply");
+    }
 }
 
 #define BATCH_MAX 64
@@ -96,8 +113,7 @@ static void run_batch(job_t **jobs, size_t n, int stopping) {
     }
     if (!stopping && !busy)
         rcache__gate_excl_end();
-    for (size_t i = 0; i < n; i++)
-        post_done(jobs[i]);
+    post_done(jobs, n);
 }
 
 static void *script_main(void *arg) {
