@@ -39,7 +39,7 @@
 /* lua-cjson's entry point (Debian's lua-cjson-dev, liblua5.1-cjson). */
 int luaopen_cjson(lua_State *L);
 
-#define LUA_MEM_LIMIT ((size_t)1024 * 1024 * 1024)
+#define LUA_MEM_LIMIT ((size_t)512 * 1024 * 1024) /* as the largest string value */
 #define HOOK_EVERY 100000 /* instructions between time-limit checks */
 #define MAX_DEPTH 1000    /* nesting of converted replies */
 #define MAX_REPLY_DEPTH 128 /* nesting of a script's reply (clients recurse) */
@@ -56,6 +56,7 @@ static struct {
     _Atomic int running;
     _Atomic int wrote;
     _Atomic int kill;
+    _Atomic int abort; /* shutdown: every script stops (never cleared) */
 } S;
 
 void rcache__sha1hex(const void *p, size_t len, char out[41]) {
@@ -571,7 +572,7 @@ int rcache__script_load(rcache__client_t *c, const char *body, size_t len,
 
 static void hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
-    if (atomic_load(&S.kill)) {
+    if (atomic_load(&S.kill) || atomic_load(&S.abort)) {
         lua_sethook(L, hook, LUA_MASKCOUNT, 1); /* raise again at once if caught */
         lua_pushstring(L, "Script killed by user with SCRIPT KILL...");
         lua_error(L);
@@ -612,7 +613,7 @@ static int is_ro_script(lua_State *L, const char *sha) {
 
 /* Reply the error a failed lua_pcall left at the top (and pop it). */
 static void reply_run_error(rcache__client_t *c, lua_State *L, const char *sha) {
-    if (atomic_load(&S.kill)) {
+    if (atomic_load(&S.kill) || atomic_load(&S.abort)) {
         rcache__reply_error(c, "ERR Script killed by user with SCRIPT KILL...");
     } else if (lua_type(L, -1) == LUA_TTABLE && table_str_field(L, "err")) {
         rcache__reply_error(c, table_str_field(L, "err"));
@@ -685,8 +686,7 @@ int rcache__script_kill(void) {
 }
 
 void rcache__script_abort(void) {
-    if (atomic_load(&S.running))
-        atomic_store(&S.kill, 1);
+    atomic_store(&S.abort, 1);
 }
 
 void rcache__script_shutdown(void) {
