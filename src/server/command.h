@@ -157,6 +157,7 @@ struct rcache__client {
     size_t argv_cap;
     unsigned flags;
     int authed;
+    int db;                        /* SELECT (db.h) */
     int is_unix;
     uint64_t ctime_ms;
     _Atomic uint64_t last_ms;      /* last read (idle time) */

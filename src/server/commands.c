@@ -7,6 +7,7 @@
  * name into a stack buffer and binary-searches, so dispatch allocates
  * nothing.
  */
+#include "db.h"
 #include "gate.h"
 #include "script.h"
 #include "server.h"
@@ -33,7 +34,7 @@ static rcache__cmd_t TABLE[] = {
     {"ping", rcache__cmd_ping, -1, FA | CN, 0, 0, 0, "connection", "Returns the server's liveliness response.", 0},
     {"echo", rcache__cmd_echo, 2, FA | CN, 0, 0, 0, "connection", "Returns the given string.", 0},
     {"quit", rcache__cmd_quit, -1, FA | NA | CN | NQ | NS, 0, 0, 0, "connection", "Closes the connection.", 0},
-    {"select", rcache__cmd_select, 2, FA | CN, 0, 0, 0, "connection", "Changes the selected database (only 0 exists).", 0},
+    {"select", rcache__cmd_select, 2, FA | CN, 0, 0, 0, "connection", "Changes the selected database (0..15).", 0},
     {"auth", rcache__cmd_auth, -2, FA | NA | CN | NS, 0, 0, 0, "connection", "Authenticates the connection.", 0},
     {"hello", rcache__cmd_hello, -1, FA | NA | CN | NS, 0, 0, 0, "connection", "Handshakes with the server (protocol 2 only).", 0},
     {"client", rcache__cmd_client, -2, CN | NS, 0, 0, 0, "connection", "CLIENT SETNAME|GETNAME|ID|INFO|LIST|SETINFO|NO-EVICT|NO-TOUCH.", 0},
@@ -76,7 +77,7 @@ static rcache__cmd_t TABLE[] = {
     {"flushall", rcache__cmd_flushdb, -1, W, 0, 0, 0, "server", "Removes all keys from all databases.", 0},
     {"rcache.invalidate", rcache__cmd_invalidate, 2, W, 0, 0, 0, "generic", "Removes every key matching a glob pattern; returns the count.", 0},
     {"object", rcache__cmd_object, -2, R, 2, 2, 1, "generic", "OBJECT IDLETIME|FREQ|ENCODING|REFCOUNT key.", 0},
-    {"memory", rcache__cmd_memory, -2, R, 0, 0, 0, "server", "MEMORY USAGE key.", 0},
+    {"memory", rcache__cmd_memory, -2, R, 2, 2, 1, "server", "MEMORY USAGE key.", 0},
     /* ttl */
     {"expire", rcache__cmd_expire, -3, W | FA, 1, 1, 1, "generic", "Sets the expiration time of a key in seconds.", 0},
     {"pexpire", rcache__cmd_pexpire, -3, W | FA, 1, 1, 1, "generic", "Sets the expiration time of a key in milliseconds.", 0},
@@ -234,7 +235,10 @@ void rcache__dispatch(rcache__client_t *c, size_t argc,
         return;
     }
     atomic_store_explicit(&c->last_cmd, cmd->name, memory_order_relaxed);
-    run_gated(c, cmd, argc, argv);
+    if (c->db > 0 && cmd->first_key > 0)
+        rcache__db_run(c, cmd, argc, argv, run_gated);
+    else
+        run_gated(c, cmd, argc, argv);
     rcache__worker_t *w = c->w;
     atomic_store_explicit(&w->calls[cmd->id],
                           atomic_load_explicit(&w->calls[cmd->id], memory_order_relaxed) + 1,

@@ -218,7 +218,7 @@ static const char *const EXTRA_GET[][2] = {
     {"maxmemory-policy", "allkeys-lru"},
     {"save", ""},
     {"appendonly", "no"},
-    {"databases", "1"},
+    {"databases", "16"},
 };
 #define NEXTRA (sizeof EXTRA_GET / sizeof EXTRA_GET[0])
 

@@ -642,6 +642,7 @@ int rcache__script_run(rcache__client_t *c, const char *sha,
     S.fake.srv = c->srv;
     S.fake.w = c->w;
     S.fake.authed = 1;
+    S.fake.db = c->db; /* SELECT in a script changes only the script's */
     S.fake.id = c->id;
     S.readonly = readonly || is_ro_script(L, sha);
     S.busy = 0;

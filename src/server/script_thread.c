@@ -200,6 +200,7 @@ int rcache__script_submit(rcache__client_t *c, const rcache__cmd_t *cmd,
     j->proxy.srv = c->srv;
     j->proxy.w = c->w; /* call counters only */
     j->proxy.authed = 1;
+    j->proxy.db = c->db;
     c->script_job = j;
     c->flags |= RCACHE__CLIENT_SUSPENDED;
     pthread_mutex_lock(&T.m);

@@ -36,7 +36,7 @@ test('connection: PING ECHO SELECT QUIT-less basics', async () => {
   await rejects(r.call('PING', 'a', 'b'), /^ERR wrong number of arguments for 'ping' command$/);
   assert.equal(await r.echo('hello'), 'hello');
   assert.equal(await r.select(0), 'OK');
-  await rejects(r.select(1), /^ERR DB index is out of range$/);
+  await rejects(r.select(16), /^ERR DB index is out of range$/);
   await rejects(r.call('SELECT', 'x'), /^ERR value is not an integer or out of range$/);
   await rejects(r.call('AUTH', 'pw'), /^ERR AUTH <password> called without any password configured/);
   await rejects(r.call('HELLO', '3'), /^NOPROTO/);

@@ -11,6 +11,8 @@ way Python backends use Redis for locks and transactions (issue 11):
   with MULTI/EXEC while a checker reads both (by script and by MULTI) and
   never sees the sum change;
 - WATCH aborts on writes, on expiry and on eviction; EXECABORT; DISCARD;
+- databases: Redis.from_url('redis://.../3') keyspaces kept apart (GET,
+  KEYS, SCAN, DBSIZE, RANDOMKEY, FLUSHDB, scripts, Lock, transactions);
 - scripting bad input: syntax and runtime errors, os.exit, undeclared
   globals, deep recursion, huge replies, and a looping script that other
   clients see as -BUSY until SCRIPT KILL stops it; the server keeps serving.
@@ -404,6 +406,43 @@ def test_busy_and_kill():
     print("ok busy, SCRIPT KILL, server serving")
 
 
+def test_databases():
+    r0 = client()
+    r3 = redis.Redis.from_url("redis://127.0.0.1:%d/3" % PORT)
+    r5 = redis.Redis.from_url("redis://127.0.0.1:%d/5" % PORT)
+    r0.flushall()
+    r0.set("k", "zero")
+    r3.set("k", "three")
+    r3.set("only3", 1, px=100000)
+    assert r0.get("k") == b"zero" and r3.get("k") == b"three" and r5.get("k") is None
+    assert sorted(r3.keys("*")) == [b"k", b"only3"] and r0.keys("*") == [b"k"]
+    assert sorted(r3.scan_iter(match="o*")) == [b"only3"]
+    assert r0.dbsize() == 1 and r3.dbsize() == 2 and r5.dbsize() == 0
+    assert r3.pttl("only3") > 0 and r0.exists("only3") == 0
+    assert r3.randomkey() in (b"k", b"only3") and r5.randomkey() is None
+    # scripts, locks and transactions stay in their database
+    assert r3.eval("return redis.call('GET', KEYS[1])", 1, "k") == b"three"
+    with r3.lock("dblock", timeout=10):
+        assert r3.exists("dblock") and not r0.exists("dblock")
+    assert not r3.exists("dblock")
+
+    def incr(pipe):
+        v = int(pipe.get("n") or 0)
+        pipe.multi()
+        pipe.set("n", v + 1)
+    r3.transaction(incr, "n")
+    assert r3.get("n") == b"1" and r0.get("n") is None
+    r3.flushdb()
+    assert r3.dbsize() == 0 and r0.get("k") == b"zero"
+    try:
+        client().execute_command("SELECT", 16)
+        raise AssertionError("SELECT 16 accepted")
+    except ResponseError as e:
+        assert "out of range" in str(e)
+    r0.flushall()
+    print("ok databases")
+
+
 def main():
     global PORT
     binary = sys.argv[1]
@@ -412,7 +451,7 @@ def main():
                             "--threads", "4", "--loglevel", "warning"])
     try:
         poll(lambda: _ping(), "rcached to start")
-        for t in (test_register_script, test_watch_aborts, test_lock,
+        for t in (test_databases, test_register_script, test_watch_aborts, test_lock,
                   test_watch_contention, test_atomicity, test_bad_scripts,
                   test_busy_and_kill):
             t0 = time.monotonic()

@@ -1,6 +1,6 @@
 'use strict';
 // scripting.test.js - ioredis against rcached's Lua scripting and
-// transactions (issue 11): defineCommand scripts (EVALSHA with its NOSCRIPT
+// transactions and databases (issue 11): defineCommand scripts (EVALSHA with its NOSCRIPT
 // fallback to EVAL), multi()/exec() atomic and with WATCH, EXECABORT, and
 // scripts run concurrently with MULTI readers never showing a half state.
 // No assertion depends on how long anything takes.
@@ -87,4 +87,18 @@ test('scripts and transactions are atomic against each other', async () => {
   }
   await all;
   assert.ok(checks > 0);
+});
+
+test('select: databases are separate keyspaces', async () => {
+  const d2 = new Redis({ ...opts(), db: 2 });
+  await r.set('sel', 'zero');
+  await d2.set('sel', 'two');
+  assert.equal(await r.get('sel'), 'zero');
+  assert.equal(await d2.get('sel'), 'two');
+  assert.deepEqual(await d2.keys('sel*'), ['sel']);
+  assert.equal(await d2.dbsize(), 1);
+  assert.deepEqual(await d2.multi().get('sel').exec(), [[null, 'two']]);
+  await d2.select(0);
+  assert.equal(await d2.get('sel'), 'zero');
+  d2.disconnect();
 });
