@@ -14,7 +14,7 @@ PKGS=(
   redis-server:redis-server redis-tools:redis-cli memcached:memcached
   libmemcached-tools:memcstat curl:curl nodejs:node npm:npm
   gnuplot-nox:gnuplot prometheus:promtool clang:clang
-  liblua5.1-0-dev lua-cjson-dev nettle-dev python3-redis
+  liblua5.1-0-dev lua-cjson-dev nettle-dev python3-redis python3-django-redis
 )
 [ -n "${RCACHE_EXTRA_PKGS:-}" ] && read -r -a extra <<<"$RCACHE_EXTRA_PKGS" && PKGS+=("${extra[@]}")
 
