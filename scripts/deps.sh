@@ -17,6 +17,7 @@ PKGS=(
   python3-dev python3-setuptools python3-pip python3-pytest python3-pytest-asyncio
   python3-flask python3-django python3-fastapi python3-starlette python3-httpx
   python3-cachetools
+  liblua5.1-0-dev lua-cjson-dev nettle-dev python3-redis python3-django-redis
 )
 [ -n "${RCACHE_EXTRA_PKGS:-}" ] && read -r -a extra <<<"$RCACHE_EXTRA_PKGS" && PKGS+=("${extra[@]}")
 

@@ -12,6 +12,7 @@
  * waits for EV_WRITE. A client whose pending output passes the output
  * limit is dropped at once (Redis's "client-output-buffer-limit").
  */
+#include "script.h"
 #include "server.h"
 
 #include <arpa/inet.h>
@@ -157,6 +158,7 @@ void rcache__client_close(rcache__client_t *c) {
     free(c->argv);
     free(c->qbuf);
     rcache__multi_discard(c);
+    rcache__script_forget(c);
     pthread_mutex_lock(&s->clients_lock);
     free(c->name);
     pthread_mutex_unlock(&s->clients_lock);
@@ -200,7 +202,8 @@ static size_t process(rcache__client_t *c, const char *buf, size_t len) {
     size_t off = 0;
     c->parser.lim.max_bulk_len = bulk_limit(c->srv);
     while (off < len && !(c->flags & (RCACHE__CLIENT_CLOSE_AFTER_REPLY |
-                                      RCACHE__CLIENT_CLOSING))) {
+                                      RCACHE__CLIENT_CLOSING |
+                                      RCACHE__CLIENT_SUSPENDED))) {
         size_t argc = 0, consumed = 0;
         int r = rcache__resp_parse(&c->parser, buf + off, len - off, &c->argv,
                                    &c->argv_cap, &argc, &consumed);
@@ -328,6 +331,30 @@ static void close_over_qlimit(rcache__client_t *c) {
     rcache__client_close(c);
 }
 
+/* Run what the query buffer holds and keep the unconsumed rest. */
+static void consume_qbuf(rcache__client_t *c) {
+    size_t used = process(c, c->qbuf, c->qlen);
+    if (used >= c->qlen) {
+        c->qlen = 0;
+    } else if (used) {
+        memmove(c->qbuf, c->qbuf + used, c->qlen - used);
+        c->qlen -= used;
+    }
+    trim_qbuf(c);
+}
+
+void rcache__client_resume(rcache__client_t *c) {
+    c->flags &= ~RCACHE__CLIENT_SUSPENDED;
+    if (!(c->flags & (RCACHE__CLIENT_CLOSING | RCACHE__CLIENT_CLOSE_AFTER_REPLY))) {
+        event_add(c->rev, NULL);
+        if (c->qlen)
+            consume_qbuf(c);
+        if (c->flags & (RCACHE__CLIENT_CLOSE_AFTER_REPLY | RCACHE__CLIENT_SUSPENDED))
+            event_del(c->rev);
+    }
+    flush_out(c);
+}
+
 static void on_read(evutil_socket_t fd, short what, void *arg) {
     rcache__client_t *c = arg;
     rcache__worker_t *w = c->w;
@@ -391,14 +418,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg) {
         }
     } else {
         c->qlen += (size_t)n;
-        size_t used = process(c, c->qbuf, c->qlen);
-        if (used >= c->qlen) {
-            c->qlen = 0;
-        } else if (used) {
-            memmove(c->qbuf, c->qbuf + used, c->qlen - used);
-            c->qlen -= used;
-        }
-        trim_qbuf(c);
+        consume_qbuf(c);
     }
     uint64_t qlimit = atomic_load_explicit(&c->srv->query_buf_limit, memory_order_relaxed);
     if (qlimit && c->qlen > qlimit) {
@@ -407,7 +427,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg) {
                     (unsigned long long)c->id, c->addr);
         c->flags |= RCACHE__CLIENT_CLOSING;
     }
-    if (c->flags & RCACHE__CLIENT_CLOSE_AFTER_REPLY)
+    if (c->flags & (RCACHE__CLIENT_CLOSE_AFTER_REPLY | RCACHE__CLIENT_SUSPENDED))
         event_del(c->rev);
     if (flush_out(c) == 0)
         publish_mem(c);

@@ -53,6 +53,10 @@ typedef void (*rcache__cmd_fn)(rcache__client_t *c, size_t argc,
 #define RCACHE__CMD_ADMIN    0x10u
 #define RCACHE__CMD_CONN     0x20u /* connection command ("stale", "loading") */
 #define RCACHE__CMD_NOQUEUE  0x40u /* runs at once even inside MULTI */
+#define RCACHE__CMD_EXCL     0x80u /* runs holding the exclusive gate (gate.h) */
+#define RCACHE__CMD_NOGATE   0x100u /* runs without the gate (SCRIPT KILL) */
+#define RCACHE__CMD_NOSCRIPT 0x200u /* refused by redis.call */
+#define RCACHE__CMD_SCRIPT   0x400u /* runs on the script thread (script_thread.c) */
 
 typedef struct rcache__cmd {
     const char *name;    /* lower case */
@@ -126,15 +130,21 @@ RCACHE__DECL(rcache__cmd_debug);
 RCACHE__DECL(rcache__cmd_multi); RCACHE__DECL(rcache__cmd_exec);
 RCACHE__DECL(rcache__cmd_discard); RCACHE__DECL(rcache__cmd_watch);
 RCACHE__DECL(rcache__cmd_unwatch);
+/* commands_script.c */
+RCACHE__DECL(rcache__cmd_eval); RCACHE__DECL(rcache__cmd_evalsha);
+RCACHE__DECL(rcache__cmd_eval_ro); RCACHE__DECL(rcache__cmd_evalsha_ro);
+RCACHE__DECL(rcache__cmd_script);
 /* Inside MULTI: queue a command (replies +QUEUED). */
 void rcache__multi_queue(rcache__client_t *c, size_t argc, const rcache__arg_t *argv);
-/* Drop a client's transaction state (DISCARD, RESET, close). */
+/* Drop a client's transaction state and watched keys (DISCARD, RESET,
+ * close). */
 void rcache__multi_discard(rcache__client_t *c);
 
 /* ---- clients and the server (client.c, net.c, server.c) ------------- */
 
 #define RCACHE__CLIENT_CLOSE_AFTER_REPLY 0x1u /* QUIT, protocol error */
 #define RCACHE__CLIENT_CLOSING           0x2u /* being torn down */
+#define RCACHE__CLIENT_SUSPENDED         0x4u /* its EVAL runs on the script thread */
 
 /* The event-layer fields (fd, w, rev, wev, qbuf, parser, argv, the lists)
  * belong to client.c and net.c; commands read the others. */
@@ -152,6 +162,7 @@ struct rcache__client {
     size_t argv_cap;
     unsigned flags;
     int authed;
+    int db;                        /* SELECT (db.h) */
     int is_unix;
     uint64_t ctime_ms;
     _Atomic uint64_t last_ms;      /* last read (idle time) */
@@ -165,6 +176,9 @@ struct rcache__client {
     int multi_error;               /* a command was refused: EXECABORT */
     struct rcache__queued *queue;  /* commands waiting for EXEC */
     size_t nqueued, capqueued, queued_bytes;
+    struct rcache__watched *watched; /* WATCHed keys */
+    size_t nwatched, capwatched;
+    struct rcache__script_job *script_job; /* while SUSPENDED */
     char addr[128], laddr[128];
     rcache__client_t *prev, *next;   /* worker's list */
     rcache__client_t *gprev, *gnext; /* server registry (clients_lock) */
@@ -220,6 +234,7 @@ struct rcache__server {
     _Atomic uint64_t proto_max_bulk_len;
     _Atomic uint64_t output_buf_limit;
     _Atomic int auth_required;
+    _Atomic uint64_t lua_time_limit_ms;
     /* client registry for CLIENT LIST */
     pthread_mutex_t clients_lock;
     rcache__client_t *all_clients;
@@ -241,6 +256,9 @@ size_t rcache__client_describe(rcache__client_t *c, rcache__client_t *self,
 void rcache__client_kill(rcache__client_t *o);
 /* The event notification method of c's worker ("epoll"; client.c). */
 const char *rcache__client_event_method(rcache__client_t *c);
+/* Go on with a client whose EVAL came back from the script thread: read
+ * again and run what it had pipelined behind it (client.c). */
+void rcache__client_resume(rcache__client_t *c);
 /* Total commands processed; calls of command id; reset both (net.c). */
 uint64_t rcache__server_commands(rcache__server_t *s);
 uint64_t rcache__server_calls(rcache__server_t *s, int id);

@@ -7,7 +7,11 @@
  * name into a stack buffer and binary-searches, so dispatch allocates
  * nothing.
  */
+#include "db.h"
+#include "gate.h"
+#include "script.h"
 #include "server.h"
+#include "watch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,17 +24,21 @@
 #define AD RCACHE__CMD_ADMIN
 #define CN RCACHE__CMD_CONN
 #define NQ RCACHE__CMD_NOQUEUE
+#define EX RCACHE__CMD_EXCL
+#define NG RCACHE__CMD_NOGATE
+#define NS RCACHE__CMD_NOSCRIPT
+#define SC RCACHE__CMD_SCRIPT
 
 static rcache__cmd_t TABLE[] = {
     /* connection */
     {"ping", rcache__cmd_ping, -1, FA | CN, 0, 0, 0, "connection", "Returns the server's liveliness response.", 0},
     {"echo", rcache__cmd_echo, 2, FA | CN, 0, 0, 0, "connection", "Returns the given string.", 0},
-    {"quit", rcache__cmd_quit, -1, FA | NA | CN | NQ, 0, 0, 0, "connection", "Closes the connection.", 0},
-    {"select", rcache__cmd_select, 2, FA | CN, 0, 0, 0, "connection", "Changes the selected database (only 0 exists).", 0},
-    {"auth", rcache__cmd_auth, -2, FA | NA | CN, 0, 0, 0, "connection", "Authenticates the connection.", 0},
-    {"hello", rcache__cmd_hello, -1, FA | NA | CN, 0, 0, 0, "connection", "Handshakes with the server (protocol 2 only).", 0},
-    {"client", rcache__cmd_client, -2, CN, 0, 0, 0, "connection", "CLIENT SETNAME|GETNAME|ID|INFO|LIST|SETINFO|NO-EVICT|NO-TOUCH.", 0},
-    {"reset", rcache__cmd_reset, 1, FA | NA | CN | NQ, 0, 0, 0, "connection", "Resets the connection.", 0},
+    {"quit", rcache__cmd_quit, -1, FA | NA | CN | NQ | NS, 0, 0, 0, "connection", "Closes the connection.", 0},
+    {"select", rcache__cmd_select, 2, FA | CN, 0, 0, 0, "connection", "Changes the selected database (0..15).", 0},
+    {"auth", rcache__cmd_auth, -2, FA | NA | CN | NS, 0, 0, 0, "connection", "Authenticates the connection.", 0},
+    {"hello", rcache__cmd_hello, -1, FA | NA | CN | NS, 0, 0, 0, "connection", "Handshakes with the server (protocol 2 only).", 0},
+    {"client", rcache__cmd_client, -2, CN | NS, 0, 0, 0, "connection", "CLIENT SETNAME|GETNAME|ID|INFO|LIST|SETINFO|NO-EVICT|NO-TOUCH.", 0},
+    {"reset", rcache__cmd_reset, 1, FA | NA | CN | NQ | NS, 0, 0, 0, "connection", "Resets the connection.", 0},
     /* strings */
     {"get", rcache__cmd_get, 2, R | FA, 1, 1, 1, "string", "Returns the string value of a key.", 0},
     {"set", rcache__cmd_set, -3, W, 1, 1, 1, "string", "Sets the string value of a key, ignoring its type.", 0},
@@ -69,7 +77,7 @@ static rcache__cmd_t TABLE[] = {
     {"flushall", rcache__cmd_flushdb, -1, W, 0, 0, 0, "server", "Removes all keys from all databases.", 0},
     {"rcache.invalidate", rcache__cmd_invalidate, 2, W, 0, 0, 0, "generic", "Removes every key matching a glob pattern; returns the count.", 0},
     {"object", rcache__cmd_object, -2, R, 2, 2, 1, "generic", "OBJECT IDLETIME|FREQ|ENCODING|REFCOUNT key.", 0},
-    {"memory", rcache__cmd_memory, -2, R, 0, 0, 0, "server", "MEMORY USAGE key.", 0},
+    {"memory", rcache__cmd_memory, -2, R, 2, 2, 1, "server", "MEMORY USAGE key.", 0},
     /* ttl */
     {"expire", rcache__cmd_expire, -3, W | FA, 1, 1, 1, "generic", "Sets the expiration time of a key in seconds.", 0},
     {"pexpire", rcache__cmd_pexpire, -3, W | FA, 1, 1, 1, "generic", "Sets the expiration time of a key in milliseconds.", 0},
@@ -82,20 +90,26 @@ static rcache__cmd_t TABLE[] = {
     {"persist", rcache__cmd_persist, 2, W | FA, 1, 1, 1, "generic", "Removes the expiration time of a key.", 0},
     /* server */
     {"info", rcache__cmd_info, -1, 0, 0, 0, 0, "server", "Returns information and statistics about the server.", 0},
-    {"config", rcache__cmd_config, -2, AD, 0, 0, 0, "server", "CONFIG GET|SET|RESETSTAT.", 0},
+    {"config", rcache__cmd_config, -2, AD | NS, 0, 0, 0, "server", "CONFIG GET|SET|RESETSTAT.", 0},
     {"time", rcache__cmd_time, 1, FA, 0, 0, 0, "server", "Returns the server time.", 0},
     {"lastsave", rcache__cmd_lastsave, 1, FA, 0, 0, 0, "server", "Returns the Unix timestamp of the last successful snapshot save (the start time before one).", 0},
     {"save", rcache__cmd_save, 1, AD, 0, 0, 0, "server", "Synchronously saves the cache to the RDB snapshot (blocks this client's worker thread only).", 0},
     {"bgsave", rcache__cmd_bgsave, -1, AD, 0, 0, 0, "server", "Saves the RDB snapshot in a background thread; BGSAVE SCHEDULE queues one after a running save.", 0},
-    {"shutdown", rcache__cmd_shutdown, -1, AD, 0, 0, 0, "server", "Shuts the server down gracefully.", 0},
+    {"shutdown", rcache__cmd_shutdown, -1, AD | NS | NG, 0, 0, 0, "server", "Shuts the server down gracefully.", 0},
     {"command", rcache__cmd_command, -1, CN, 0, 0, 0, "server", "COMMAND [COUNT|DOCS|INFO|LIST].", 0},
     {"debug", rcache__cmd_debug, -2, AD, 0, 0, 0, "server", "Test hooks (clock, expiry); only with enable-debug-command yes.", 0},
     /* transactions */
-    {"multi", rcache__cmd_multi, 1, FA | NQ, 0, 0, 0, "transactions", "Starts a transaction (queued, not isolated).", 0},
-    {"exec", rcache__cmd_exec, 1, NQ, 0, 0, 0, "transactions", "Executes all commands in a transaction.", 0},
-    {"discard", rcache__cmd_discard, 1, FA | NQ, 0, 0, 0, "transactions", "Discards a transaction.", 0},
-    {"watch", rcache__cmd_watch, -2, FA | NQ, 1, -1, 1, "transactions", "Not supported: refused with an error.", 0},
-    {"unwatch", rcache__cmd_unwatch, 1, FA | NQ, 0, 0, 0, "transactions", "Forgets watched keys (none can be watched).", 0},
+    {"multi", rcache__cmd_multi, 1, FA | NQ | NS, 0, 0, 0, "transactions", "Starts a transaction.", 0},
+    {"exec", rcache__cmd_exec, 1, NQ | EX | NS, 0, 0, 0, "transactions", "Executes all commands in a transaction, atomically.", 0},
+    {"discard", rcache__cmd_discard, 1, FA | NQ | NS, 0, 0, 0, "transactions", "Discards a transaction.", 0},
+    {"watch", rcache__cmd_watch, -2, FA | NQ | NS, 1, -1, 1, "transactions", "Monitors changes to keys to determine the execution of a transaction.", 0},
+    {"unwatch", rcache__cmd_unwatch, 1, FA | NQ | NS, 0, 0, 0, "transactions", "Forgets about watched keys of a transaction.", 0},
+    /* scripting */
+    {"eval", rcache__cmd_eval, -3, EX | NS | SC, 0, 0, 0, "scripting", "Executes a server-side Lua script, atomically.", 0},
+    {"evalsha", rcache__cmd_evalsha, -3, EX | NS | SC, 0, 0, 0, "scripting", "Executes a server-side Lua script by SHA1 digest.", 0},
+    {"eval_ro", rcache__cmd_eval_ro, -3, EX | NS | SC | R, 0, 0, 0, "scripting", "Executes a read-only server-side Lua script.", 0},
+    {"evalsha_ro", rcache__cmd_evalsha_ro, -3, EX | NS | SC | R, 0, 0, 0, "scripting", "Executes a read-only server-side Lua script by SHA1 digest.", 0},
+    {"script", rcache__cmd_script, -2, NG | NS, 0, 0, 0, "scripting", "SCRIPT LOAD|EXISTS|FLUSH|KILL|HELP.", 0},
 };
 #define NCMDS (sizeof TABLE / sizeof TABLE[0])
 
@@ -161,6 +175,44 @@ static void unknown_command(rcache__client_t *c, size_t argc,
                          args);
 }
 
+#define BUSY_MSG "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+
+/* Run cmd through the gate (gate.h): shared for ordinary commands,
+ * exclusive for EXEC and EVAL*, none for SCRIPT (KILL must get through). */
+static void run_gated(rcache__client_t *c, const rcache__cmd_t *cmd, size_t argc,
+                      const rcache__arg_t *argv) {
+    if (cmd->flags & RCACHE__CMD_NOGATE) {
+        cmd->fn(c, argc, argv);
+        return;
+    }
+    if ((cmd->flags & RCACHE__CMD_SCRIPT) && !rcache__gate_held() && c->w) {
+        if (rcache__gate_busy()) {
+            rcache__reply_error(c, BUSY_MSG);
+            return;
+        }
+        if (rcache__script_submit(c, cmd, argc, argv) == 0)
+            return; /* the reply comes back later; c is suspended */
+    }
+    if (cmd->flags & RCACHE__CMD_EXCL) {
+        if (rcache__gate_excl_begin() != 0) {
+            rcache__reply_error(c, BUSY_MSG);
+            return;
+        }
+        cmd->fn(c, argc, argv);
+        rcache__gate_excl_end();
+        return;
+    }
+    int slot = c->w ? c->w->index : -1;
+    if (rcache__gate_enter(slot) != 0) {
+        rcache__reply_error(c, BUSY_MSG);
+        return;
+    }
+    cmd->fn(c, argc, argv);
+    if (cmd->flags & RCACHE__CMD_WRITE)
+        rcache__watch_after_write(cmd, argc, argv);
+    rcache__gate_leave(slot);
+}
+
 void rcache__dispatch(rcache__client_t *c, size_t argc,
                       const rcache__arg_t *argv) {
     const rcache__cmd_t *cmd = rcache__command_lookup(argv[0].ptr, argv[0].len);
@@ -186,7 +238,10 @@ void rcache__dispatch(rcache__client_t *c, size_t argc,
         return;
     }
     atomic_store_explicit(&c->last_cmd, cmd->name, memory_order_relaxed);
-    cmd->fn(c, argc, argv);
+    if (c->db > 0 && cmd->first_key > 0)
+        rcache__db_run(c, cmd, argc, argv, run_gated);
+    else
+        run_gated(c, cmd, argc, argv);
     rcache__worker_t *w = c->w;
     atomic_store_explicit(&w->calls[cmd->id],
                           atomic_load_explicit(&w->calls[cmd->id], memory_order_relaxed) + 1,

@@ -7,6 +7,7 @@
  * RESP3-capable clients fall back to RESP2 as they do with old Redis.
  */
 #include "command.h"
+#include "db.h"
 #include "version.h"
 
 #include <event2/buffer.h>
@@ -44,10 +45,13 @@ void rcache__cmd_select(rcache__client_t *c, size_t argc, const rcache__arg_t *a
         rcache__reply_not_int(c);
         return;
     }
-    if (db != 0) {
+    if (db < 0 || db >= RCACHE__DB_COUNT) {
         rcache__reply_error(c, "ERR DB index is out of range");
         return;
     }
+    if (db > 0)
+        rcache__db_mark_used();
+    c->db = (int)db;
     rcache__reply_ok(c);
 }
 
@@ -460,6 +464,7 @@ void rcache__cmd_reset(rcache__client_t *c, size_t argc, const rcache__arg_t *ar
     rcache__arg_t empty = {"", 0};
     set_name(c, &empty);
     rcache__multi_discard(c);
+    c->db = 0;
     c->authed = !atomic_load(&c->srv->auth_required);
     rcache__reply_status(c, "RESET");
 }

@@ -8,6 +8,7 @@
  * OBJECT and MEMORY read entry metadata with rcache_entry_info(), which
  * neither counts a hit nor changes the LRU order.
  */
+#include "db.h"
 #include "keyargs.h"
 
 #include <event2/buffer.h>
@@ -118,6 +119,7 @@ typedef struct key_sink {
     size_t plen;
     int lenient;         /* pat is malformed: match here, not in the library */
     int list;            /* 0: walk only (SCAN TYPE other than string) */
+    int db;              /* list only this database's keys (db.h) */
     long long n;         /* keys in b */
     uint64_t seen, seen_bytes; /* keys copied out so far, their bytes */
 } key_sink_t;
@@ -131,8 +133,11 @@ static void sink_init(key_sink_t *k, rcache__client_t *c, struct evbuffer *b,
     if (pat && !(plen == 1 && pat[0] == '*')) {
         k->pat = pat;
         k->plen = plen;
-        k->lenient = rcache_glob_validate(pat, plen) != RCACHE_OK;
+        /* Above database 0 the pattern applies to the key without its
+         * prefix: match here. */
+        k->lenient = c->db > 0 || rcache_glob_validate(pat, plen) != RCACHE_OK;
     }
+    k->db = c->db;
 }
 
 /* Entries to ask the library for next: KEYS_PAGE_BYTES of keys at the mean
@@ -161,12 +166,15 @@ static int sink_page(key_sink_t *k, uint64_t *cursor, size_t count) {
         const rcache_entry_info_t *e = &page.entries[i];
         k->seen++;
         k->seen_bytes += e->key_len;
-        if (!k->list || (k->lenient && !rcache_glob_match_lenient(k->pat, k->plen, e->key,
-                                                                 e->key_len)))
+        const char *key;
+        size_t klen;
+        if (rcache__db_of_key(e->key, e->key_len, &key, &klen) != k->db)
+            continue;
+        if (!k->list || (k->lenient && !rcache_glob_match_lenient(k->pat, k->plen, key, klen)))
             continue;
         char hdr[RCACHE_RESP_HDR_MAX];
-        evbuffer_add(k->b, hdr, rcache__resp_fmt_bulk_hdr(hdr, e->key_len));
-        evbuffer_add(k->b, e->key, e->key_len);
+        evbuffer_add(k->b, hdr, rcache__resp_fmt_bulk_hdr(hdr, klen));
+        evbuffer_add(k->b, key, klen);
         evbuffer_add(k->b, "\r\n", 2);
         k->n++;
         if (rcache__client_output_over(k->c, evbuffer_get_length(k->b))) {
@@ -317,9 +325,14 @@ void rcache__cmd_randomkey(rcache__client_t *c, size_t argc, const rcache__arg_t
         uint64_t next = 0;
         if (rcache_scan(cache, cursor, 16, NULL, 0, 0, &page, &next) != RCACHE_OK)
             break;
-        if (page.count > 0) {
-            size_t pick = (size_t)(next_random() % page.count);
-            rcache__reply_bulk(c, page.entries[pick].key, page.entries[pick].key_len);
+        size_t start = page.count ? (size_t)(next_random() % page.count) : 0;
+        for (size_t i = 0; i < page.count; i++) {
+            const rcache_entry_info_t *e = &page.entries[(start + i) % page.count];
+            const char *key;
+            size_t klen;
+            if (rcache__db_of_key(e->key, e->key_len, &key, &klen) != c->db)
+                continue;
+            rcache__reply_bulk(c, key, klen);
             rcache_scan_page_free(&page);
             return;
         }
@@ -331,14 +344,43 @@ void rcache__cmd_randomkey(rcache__client_t *c, size_t argc, const rcache__arg_t
     rcache__reply_null(c);
 }
 
-/* Keys a read can see: none while the cache is disabled (KEYS and SCAN
- * then list nothing either), though INFO memory still counts what is held. */
+/* Walk every key of c's database: count them, and delete them if del.
+ * Used when databases above 0 exist (db.h). */
+static uint64_t walk_db(rcache__client_t *c, int del) {
+    rcache_t *cache = RCACHE__CACHE(c);
+    uint64_t cursor = 0, n = 0;
+    do {
+        rcache_scan_page_t page = {0};
+        uint64_t next = 0;
+        if (rcache_scan(cache, cursor, 256, NULL, 0, 0, &page, &next) != RCACHE_OK)
+            break;
+        for (size_t i = 0; i < page.count; i++) {
+            const rcache_entry_info_t *e = &page.entries[i];
+            const char *key;
+            size_t klen;
+            if (rcache__db_of_key(e->key, e->key_len, &key, &klen) != c->db)
+                continue;
+            n++;
+            if (del)
+                rcache_delete(cache, e->key, e->key_len);
+        }
+        rcache_scan_page_free(&page);
+        cursor = next;
+    } while (cursor != 0);
+    return n;
+}
+
 void rcache__cmd_dbsize(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
     (void)argc;
     (void)argv;
     rcache_config_t cfg;
     rcache_get_config(RCACHE__CACHE(c), &cfg);
-    rcache__reply_int(c, cfg.disabled ? 0 : (long long)rcache_count(RCACHE__CACHE(c)));
+    if (cfg.disabled) /* keys a read can see: none (KEYS/SCAN list none) */
+        rcache__reply_int(c, 0);
+    else if (c->db == 0 && !rcache__db_used())
+        rcache__reply_int(c, (long long)rcache_count(RCACHE__CACHE(c)));
+    else
+        rcache__reply_int(c, (long long)walk_db(c, 0));
 }
 
 void rcache__cmd_flushdb(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
@@ -348,7 +390,10 @@ void rcache__cmd_flushdb(rcache__client_t *c, size_t argc, const rcache__arg_t *
         return;
     }
     uint64_t removed = 0;
-    rcache_clear(RCACHE__CACHE(c), &removed);
+    if (rcache__arg_is(&argv[0], "flushall") || (c->db == 0 && !rcache__db_used()))
+        rcache_clear(RCACHE__CACHE(c), &removed);
+    else
+        removed = walk_db(c, 1);
     rcache__log(RCACHE__LOG_VERBOSE, "FLUSH removed %llu keys", (unsigned long long)removed);
     rcache__reply_ok(c);
 }

@@ -191,7 +191,7 @@ void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
 static const char *const EXTRA_GET[][2] = {
     {"maxmemory-policy", "allkeys-lru"},
     {"appendonly", "no"},
-    {"databases", "1"},
+    {"databases", "16"},
 };
 #define NEXTRA (sizeof EXTRA_GET / sizeof EXTRA_GET[0])
 

@@ -76,6 +76,8 @@ static const opt_t OPTS[] = {
     {"client-output-buffer-limit", T_SIZE, F(output_buf_limit), 0, U64MAX, 1,
      "<size>", "64mb",
      "pending output above which a client is disconnected (0 = unbounded)"},
+    {"lua-time-limit", T_UINT, F(lua_time_limit_ms), 0, U64MAX / 2, 1, "<ms>", "5000",
+     "ms after which a running script gets other clients -BUSY (0 = never)"},
     {"loglevel", T_LOGLEVEL, F(loglevel), 0, 0, 1, "<level>", "notice",
      "debug, verbose, notice or warning"},
     {"logfile", T_STR, F(logfile), 0, 0, 0, "<path>", "(stderr)",
@@ -331,6 +333,7 @@ void rcache__config_defaults(rcache__config_t *cfg) {
     cfg->admin_max_conns = 64;
     cfg->proto_max_bulk_len = 512ull * 1024 * 1024;
     cfg->output_buf_limit = 64ull * 1024 * 1024;
+    cfg->lua_time_limit_ms = 5000;
     cfg->loglevel = RCACHE__LOG_NOTICE;
     cfg->admin_bind = strdup("127.0.0.1");
     cfg->admin_port = 6381;

@@ -43,6 +43,7 @@ typedef struct rcache__config {
     uint64_t query_buf_limit; /* bytes, default 64 MiB */
     uint64_t proto_max_bulk_len; /* longest bulk argument, default 512 MiB */
     uint64_t output_buf_limit;/* bytes, default 64 MiB, 0 = unbounded */
+    uint64_t lua_time_limit_ms; /* BUSY after a script ran this long, 5000 */
     /* logging */
     int loglevel;             /* RCACHE__LOG_*, default notice */
     char *logfile;            /* NULL / "" = stderr */

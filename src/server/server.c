@@ -20,6 +20,8 @@
  */
 #include "admin/admin.h"
 #include "persist.h"
+#include "gate.h"
+#include "script.h"
 #include "server.h"
 #include "version.h"
 
@@ -94,6 +96,7 @@ static void apply_hot_settings(rcache__server_t *s) {
     atomic_store(&s->proto_max_bulk_len, s->cfg.proto_max_bulk_len);
     atomic_store(&s->output_buf_limit, s->cfg.output_buf_limit);
     atomic_store(&s->auth_required, s->cfg.requirepass != NULL);
+    atomic_store(&s->lua_time_limit_ms, s->cfg.lua_time_limit_ms);
     rcache__log_set_level(s->cfg.loglevel);
 }
 
@@ -166,8 +169,12 @@ static void on_expire_timer(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     sample_ops(s);
-    if (!atomic_load_explicit(&s->active_expire_off, memory_order_relaxed))
+    if (!atomic_load_explicit(&s->active_expire_off, memory_order_relaxed) &&
+        rcache__gate_enter(s->nworkers) == 0) { /* expiry is a write: not
+                                                   while a script or EXEC runs */
         rcache__server_expire_cycle(s, EXPIRE_BUDGET_US);
+        rcache__gate_leave(s->nworkers);
+    }
 }
 
 static void make_run_id(char out[41]) {
@@ -272,9 +279,13 @@ static void shutdown_server(rcache__server_t *s) {
     rcache__log(RCACHE__LOG_NOTICE, "Shutting down: no new connections, flushing replies...");
     if (s->admin)
         rcache__admin_stop(s->admin);
+    rcache__script_abort();
+    rcache__script_thread_stop();
     rcache__server_stop(s);
     rcache__workers_free(s);
+    rcache__script_shutdown();
     rcache__persist_shutdown(s); /* no client is left: the final snapshot */
+    rcache__gate_free();
     event_free(s->sig_term);
     event_free(s->sig_int);
     for (size_t i = 0; i < RCACHE__OTHER_SIGNALS; i++)
@@ -326,6 +337,10 @@ int rcache__server_run(rcache__server_t *s) {
     s->start_ms = rcache__wall_ms();
     make_run_id(s->run_id);
     rcache__commands_init();
+    if (rcache__gate_init(s->nworkers + 1) != 0) {
+        rcache__log(RCACHE__LOG_WARNING, "out of memory");
+        return 1;
+    }
 
     if (open_cache(s) != 0)
         return 1;
@@ -343,6 +358,10 @@ int rcache__server_run(rcache__server_t *s) {
     if (rcache__server_listen(s, err, sizeof err) != 0) {
         rcache__log(RCACHE__LOG_WARNING, "%s", err);
         fprintf(stderr, "rcached: %s\n", err);
+        return 1;
+    }
+    if (rcache__script_thread_start() != 0) {
+        rcache__log(RCACHE__LOG_WARNING, "cannot start the script thread");
         return 1;
     }
     if (rcache__workers_start(s, err, sizeof err) != 0) {

@@ -61,7 +61,7 @@ test('errors as redis-cli shows them', async () => {
   assert.equal(r.stdout, "(error) ERR wrong number of arguments for 'get' command\n");
   r = await cli(srv.port, ['--no-raw', 'SET', 'k', 'v', 'EX', '0']);
   assert.equal(r.stdout, "(error) ERR invalid expire time in 'set' command\n");
-  r = await cli(srv.port, ['--no-raw', 'SELECT', '3']);
+  r = await cli(srv.port, ['--no-raw', 'SELECT', '16']);
   assert.equal(r.stdout, '(error) ERR DB index is out of range\n');
 });
 

@@ -49,7 +49,7 @@ test('connection: PING ECHO SELECT QUIT-less basics', async () => {
   await rejects(r.call('PING', 'a', 'b'), /^ERR wrong number of arguments for 'ping' command$/);
   assert.equal(await r.echo('hello'), 'hello');
   assert.equal(await r.select(0), 'OK');
-  await rejects(r.select(1), /^ERR DB index is out of range$/);
+  await rejects(r.select(16), /^ERR DB index is out of range$/);
   await rejects(r.call('SELECT', 'x'), /^ERR value is not an integer or out of range$/);
   await rejects(r.call('AUTH', 'pw'), /^ERR AUTH <password> called without any password configured/);
   await rejects(r.call('HELLO', '3'), /^NOPROTO/);
@@ -563,7 +563,7 @@ test('MEMORY USAGE, OBJECT, RCACHE.INVALIDATE, TIME', async () => {
   assert.ok(Number(usec) < 1e6);
 });
 
-test('MULTI / EXEC / DISCARD (queued, not isolated); WATCH refused', async () => {
+test('MULTI / EXEC / DISCARD / WATCH / UNWATCH', async () => {
   const res = await r.multi().set('tx', '1').incr('tx').get('tx').exec();
   assert.deepEqual(res, [[null, 'OK'], [null, 2], [null, '2']]);
   await rejects(r.exec(), /^ERR EXEC without MULTI$/);
@@ -577,8 +577,9 @@ test('MULTI / EXEC / DISCARD (queued, not isolated); WATCH refused', async () =>
   assert.equal(await r.set('tx', '9'), 'QUEUED');
   assert.equal(await r.discard(), 'OK');
   assert.equal(await r.get('tx'), '2');
-  await rejects(r.watch('tx'), /^ERR WATCH is not supported by rcached/);
+  assert.equal(await r.watch('tx'), 'OK');
   assert.equal(await r.unwatch(), 'OK');
+  assert.deepEqual(await r.multi().get('tx').exec(), [[null, '2']]);
 });
 
 test('pipelining 10k commands in one batch', async () => {

@@ -1,0 +1,55 @@
+/*
+ * script.h - the Lua scripting engine (script_lua.c) that EVAL, EVALSHA,
+ * EVAL_RO, EVALSHA_RO and SCRIPT (commands_script.c) drive.
+ *
+ * Thread-safety: one Lua state for the whole server, used only by the
+ * holder of the exclusive gate (gate.h): every function here needs the
+ * gate held, except rcache__script_kill() (any thread, any time),
+ * rcache__script_shutdown() (after the workers stopped) and
+ * rcache__sha1hex() (pure).
+ */
+#ifndef RCACHE_SERVER_SCRIPT_H
+#define RCACHE_SERVER_SCRIPT_H
+
+#include "command.h"
+
+/* Lower-case hex SHA1 of p[0..len) (out gets 40 chars and a NUL). */
+void rcache__sha1hex(const void *p, size_t len, char out[41]);
+
+/* Compile body and keep it under its SHA1 (written to sha_out). 0, or -1
+ * after replying the compile (or out-of-memory) error to c. */
+int rcache__script_load(rcache__client_t *c, const char *body, size_t len,
+                        char sha_out[41]);
+/* 1 if a script with this lower-case SHA1 is loaded. */
+int rcache__script_exists(const char *sha);
+/* Run the loaded script sha with KEYS and ARGV and reply its result (or
+ * error) to c. readonly: refuse write commands (EVAL_RO, no-writes).
+ * -1 (nothing replied) if sha is not loaded. */
+int rcache__script_run(rcache__client_t *c, const char *sha,
+                       const rcache__arg_t *keys, size_t nkeys,
+                       const rcache__arg_t *args, size_t nargs, int readonly);
+/* SCRIPT FLUSH: forget every script (and the Lua state). */
+void rcache__script_flush(void);
+
+/* SCRIPT KILL. */
+enum { RCACHE__KILL_OK, RCACHE__KILL_NOTBUSY, RCACHE__KILL_UNKILLABLE };
+int rcache__script_kill(void);
+/* ---- the script thread (script_thread.c) ---- */
+/* Start / stop the thread that runs EVAL-family commands. 0 or -1. Stop
+ * answers jobs still queued with an error. */
+int rcache__script_thread_start(void);
+void rcache__script_thread_stop(void);
+/* Hand c's EVAL-family command to the script thread: c is suspended (reads
+ * nothing more) until its reply is back on its worker. 0, or -1 (not
+ * started, or no memory: run it in place). Worker thread of c only. */
+int rcache__script_submit(rcache__client_t *c, const rcache__cmd_t *cmd,
+                          size_t argc, const rcache__arg_t *argv);
+/* c is being closed while suspended: its reply will be dropped. */
+void rcache__script_forget(rcache__client_t *c);
+
+/* Shutdown: stop a running script even if it wrote (any thread). */
+void rcache__script_abort(void);
+/* Free the Lua state at shutdown. */
+void rcache__script_shutdown(void);
+
+#endif /* RCACHE_SERVER_SCRIPT_H */
