@@ -8,6 +8,7 @@
  * destructor ever runs under it.
  */
 #include "internal.h"
+#include "diag.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -90,6 +91,10 @@ int rcache_open(const rcache_config_t *cfg, rcache_t **out) {
         rcache_close(c);
         return RCACHE_ENOMEM;
     }
+    if (cfg->diagnostics && rcache_diag_enable(c, 1) != RCACHE_OK) {
+        rcache_close(c);
+        return RCACHE_ENOMEM;
+    }
     *out = c;
     return RCACHE_OK;
 }
@@ -111,6 +116,7 @@ void rcache_close(rcache_t *c) {
     for (uint32_t i = 0; i < c->nshards; i++)
         rcache__shard_fini(&c->shards[i], &r);
     rcache__reclaim_run(&r);
+    rcache__diag_free(rcache__diag_get(c));
     rcache__free(c->shards);
     rcache__free(c);
 }
@@ -245,8 +251,10 @@ static int store(rcache_t *c, rcache__entry_t *e, uint64_t hash,
     }
     pthread_mutex_unlock(&s->lock);
 
-    if (linked)
+    if (linked) {
+        rcache__diag_store(rcache__diag_get(c), hash, charge);
         rcache__enforce_limits(c, s - c->shards, &r);
+    }
     else if (rc == RCACHE_OK)
         rcache__reclaim_push(&r, e); /* ours now: released (dtor) below */
     else
@@ -330,6 +338,8 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
     rcache__reclaim_t r = {0};
     rcache__shard_t *s;
     rcache__entry_t *e;
+    rcache__diag_t *d;
+    uint64_t charge = 0;
     int rc = RCACHE_OK;
 
     if (!c)
@@ -355,6 +365,8 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
         if (at > e->atime_s) /* coarse time may lag the exact ctime */
             e->atime_s = at;
         rcache__lru_touch_locked(s, e);
+        if ((d = rcache__diag_get(c)) != NULL)
+            charge = rcache__entry_charge(e);
         if (len_out)
             *len_out = e->vlen;
         if (ref_out) {
@@ -368,6 +380,7 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
     }
     pthread_mutex_unlock(&s->lock);
     rcache__reclaim_run(&r);
+    rcache__diag_lookup(rcache__diag_get(c), key, klen, l.hash, charge);
     return rc;
 }
 

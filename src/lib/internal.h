@@ -185,6 +185,7 @@ typedef struct rcache__shard {
 } __attribute__((aligned(64))) rcache__shard_t;
 
 struct rcache__memo; /* memo.c */
+struct rcache__diag; /* diag.c */
 
 struct rcache {
     rcache__shard_t *shards;
@@ -197,6 +198,7 @@ struct rcache {
     _Atomic int disabled;
     _Atomic uint32_t expire_shard; /* rcache_expire_cycle position */
     struct rcache__memo *memo;     /* single-flight state (memo.c) */
+    _Atomic(struct rcache__diag *) diag; /* diagnostics (diag.c), or NULL */
     /* Global gauges, written by every store: their own cache line. */
     _Atomic uint64_t items __attribute__((aligned(64)));
     _Atomic uint64_t bytes;

@@ -1,0 +1,66 @@
+/*
+ * diag.h - the cache's diagnostics hooks (diag.c, mrc.c, hotkeys.c):
+ * internal declarations, and the inline fast path cache.c calls on every
+ * lookup and store. The fast path is one pointer load when diagnostics were
+ * never enabled, and a flag plus two cheap tests (the key hash against the
+ * MRC threshold, a thread-local countdown for the hot-key sample) when they
+ * are; only a sampled reference calls into diag.c.
+ */
+#ifndef RCACHE_DIAG_H
+#define RCACHE_DIAG_H
+
+#include "internal.h"
+
+/* mrc.c: the sampling test (T(hash) < threshold), and recording a sampled
+ * reference (size 0: keep the size last seen for that key). */
+int rcache__mrc_sampled(const rcache_mrc_t *m, uint64_t hash);
+const _Atomic uint32_t *rcache__mrc_threshold(const rcache_mrc_t *m);
+#define RCACHE__MRC_T(hash) ((uint32_t)((hash) & 0xffffffu))
+void rcache__mrc_record(rcache_mrc_t *m, uint64_t hash, uint64_t size_bytes);
+/* A tracked key's size changed (a store); no reference is counted. */
+void rcache__mrc_resize(rcache_mrc_t *m, uint64_t hash, uint64_t size_bytes);
+
+typedef struct rcache__diag {
+    _Atomic int on;
+    rcache_mrc_t *mrc;
+    const _Atomic uint32_t *mrc_threshold; /* inside mrc: the sampling test */
+    rcache_topk_t *hot;
+    uint32_t hot_every; /* sample 1 lookup in hot_every per thread */
+    _Atomic uint64_t base_lookups; /* hits + misses when enabled / reset */
+} rcache__diag_t;
+
+/* Free the state (rcache_close()). */
+void rcache__diag_free(rcache__diag_t *d);
+
+/* Slow paths (diag.c). */
+void rcache__diag_lookup_slow(rcache__diag_t *d, const void *key, size_t klen,
+                              uint64_t hash, uint64_t charge);
+void rcache__diag_store_slow(rcache__diag_t *d, uint64_t hash, uint64_t charge);
+
+extern _Thread_local uint32_t rcache__diag_tick;
+
+/* The diagnostics of c, or NULL when never enabled. */
+static inline rcache__diag_t *rcache__diag_get(const rcache_t *c) {
+    return atomic_load_explicit(&c->diag, memory_order_acquire);
+}
+
+/* A lookup of key (hash already computed); charge = the entry's footprint
+ * on a hit, 0 on a miss. Call with no lock held. */
+static inline void rcache__diag_lookup(rcache__diag_t *d, const void *key, size_t klen,
+                                       uint64_t hash, uint64_t charge) {
+    if (!d || !atomic_load_explicit(&d->on, memory_order_relaxed))
+        return;
+    uint32_t th = atomic_load_explicit(d->mrc_threshold, memory_order_relaxed);
+    uint32_t tick = ++rcache__diag_tick;
+    if (RCACHE__MRC_T(hash) < th || tick >= d->hot_every)
+        rcache__diag_lookup_slow(d, key, klen, hash, charge);
+}
+
+/* A store of a key (hash) with footprint charge. */
+static inline void rcache__diag_store(rcache__diag_t *d, uint64_t hash, uint64_t charge) {
+    if (d && atomic_load_explicit(&d->on, memory_order_relaxed) &&
+        RCACHE__MRC_T(hash) < atomic_load_explicit(d->mrc_threshold, memory_order_relaxed))
+        rcache__diag_store_slow(d, hash, charge);
+}
+
+#endif /* RCACHE_DIAG_H */
