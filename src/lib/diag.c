@@ -118,7 +118,7 @@ void rcache__diag_lookup_slow(rcache__diag_t *d, const void *key, size_t klen,
 }
 
 void rcache__diag_store_slow(rcache__diag_t *d, uint64_t hash, uint64_t charge) {
-    rcache__mrc_resize(d->mrc, hash, charge);
+    rcache__mrc_touch(d->mrc, hash, charge);
 }
 
 rcache_mrc_t *rcache_diag_mrc(rcache_t *c) {

@@ -17,8 +17,9 @@ int rcache__mrc_sampled(const rcache_mrc_t *m, uint64_t hash);
 const _Atomic uint32_t *rcache__mrc_threshold(const rcache_mrc_t *m);
 #define RCACHE__MRC_T(hash) ((uint32_t)((hash) & 0xffffffu))
 void rcache__mrc_record(rcache_mrc_t *m, uint64_t hash, uint64_t size_bytes);
-/* A tracked key's size changed (a store); no reference is counted. */
-void rcache__mrc_resize(rcache_mrc_t *m, uint64_t hash, uint64_t size_bytes);
+/* A store of a sampled key: it moves to the top of the LRU stack with its
+ * new size, and no reference (no sample) is counted. */
+void rcache__mrc_touch(rcache_mrc_t *m, uint64_t hash, uint64_t size_bytes);
 
 typedef struct rcache__diag {
     _Atomic int on;

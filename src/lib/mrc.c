@@ -314,28 +314,35 @@ int rcache__mrc_sampled(const rcache_mrc_t *m, uint64_t hash) {
     return t_of(hash) < atomic_load_explicit(&m->threshold, memory_order_relaxed);
 }
 
-/* Record one reference of a key that passed the sampling test. */
-static void record_locked(rcache_mrc_t *m, uint64_t hash, uint64_t size) {
+/* Record one reference of a key that passed the sampling test; with
+ * count 0 the key only moves to the top of the LRU stack (a store: the
+ * cache puts the key at its MRU end, but a store is not a lookup, so it
+ * adds no sample to the curve). */
+static void record_locked(rcache_mrc_t *m, uint64_t hash, uint64_t size, int count) {
     uint32_t th = atomic_load_explicit(&m->threshold, memory_order_relaxed);
     if (t_of(hash) >= th)
         return; /* the threshold moved since the unlocked test */
     double w = (double)T_ONE / (double)th;
     uint32_t *slot = slot_of(m, hash);
     mrc_node_t *nd;
-    m->sampled++;
-    m->total_w += w;
+    if (count) {
+        m->sampled++;
+        m->total_w += w;
+    }
     if (m->now == m->tcap)
         compact(m), slot = slot_of(m, hash);
     if (*slot != NONE) {
         nd = &m->nodes[*slot];
-        uint64_t cnt, bytes;
-        fw_prefix(m, nd->ts, &cnt, &bytes);
-        uint64_t after = (uint64_t)m->nkeys - cnt;
-        uint64_t after_b = m->live_bytes - bytes;
         if (size == 0)
             size = nd->size;
-        m->hist_items[bucket_of((double)after / ((double)th / T_ONE) + 1.0)] += w;
-        m->hist_bytes[bucket_of((double)after_b / ((double)th / T_ONE) + (double)size)] += w;
+        if (count) {
+            uint64_t cnt, bytes;
+            fw_prefix(m, nd->ts, &cnt, &bytes);
+            uint64_t after = (uint64_t)m->nkeys - cnt;
+            uint64_t after_b = m->live_bytes - bytes;
+            m->hist_items[bucket_of((double)after / ((double)th / T_ONE) + 1.0)] += w;
+            m->hist_bytes[bucket_of((double)after_b / ((double)th / T_ONE) + (double)size)] += w;
+        }
         fw_add(m, nd->ts, -1, -(int64_t)nd->size);
         m->owner[nd->ts] = NONE;
         m->live_bytes -= nd->size;
@@ -368,19 +375,13 @@ const _Atomic uint32_t *rcache__mrc_threshold(const rcache_mrc_t *m) {
 
 void rcache__mrc_record(rcache_mrc_t *m, uint64_t hash, uint64_t size_bytes) {
     pthread_mutex_lock(&m->lock);
-    record_locked(m, hash, size_bytes);
+    record_locked(m, hash, size_bytes, 1);
     pthread_mutex_unlock(&m->lock);
 }
 
-void rcache__mrc_resize(rcache_mrc_t *m, uint64_t hash, uint64_t size_bytes) {
+void rcache__mrc_touch(rcache_mrc_t *m, uint64_t hash, uint64_t size_bytes) {
     pthread_mutex_lock(&m->lock);
-    uint32_t *slot = slot_of(m, hash);
-    if (*slot != NONE) {
-        mrc_node_t *nd = &m->nodes[*slot];
-        fw_add(m, nd->ts, 0, (int64_t)size_bytes - (int64_t)nd->size);
-        m->live_bytes = m->live_bytes - nd->size + size_bytes;
-        nd->size = size_bytes;
-    }
+    record_locked(m, hash, size_bytes, 0);
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -390,7 +391,7 @@ void rcache_mrc_access(rcache_mrc_t *m, uint64_t key_hash, uint64_t size_bytes) 
     pthread_mutex_lock(&m->lock);
     m->refs++;
     if (rcache__mrc_sampled(m, key_hash))
-        record_locked(m, key_hash, size_bytes);
+        record_locked(m, key_hash, size_bytes, 1);
     pthread_mutex_unlock(&m->lock);
 }
 
