@@ -100,7 +100,7 @@
     const el = $(id);
     if (!window.uPlot) { el.textContent = 'Charting library not bundled in this build.'; return null; }
     const series = [{}].concat(SERIES[id].map(([label, , stroke]) => ({ label, stroke, width: 1.5 })));
-    const axes = [{}, { size: 60, values: id === 'ch-mem' ? (u, v) => v.map(fmtBytes) : undefined }];
+    const axes = [{}, { size: id === 'ch-mem' ? 85 : 60, values: id === 'ch-mem' ? (u, v) => v.map(fmtBytes) : undefined }];
     const data = [[]].concat(SERIES[id].map(() => []));
     return new window.uPlot({ width: chartWidth(el), height: 200, series, axes,
       scales: { x: { time: true } } }, data, el);
@@ -175,7 +175,7 @@
           series: [{ label: '× current size' },
             { label: 'hit ratio (items)', stroke: '#2b6cb0', width: 2 },
             { label: 'hit ratio (bytes)', stroke: '#2f855a', width: 1.5, dash: [5, 3] }],
-          axes: [{ label: 'cache size, × current' }, { values: (u, v) => v.map(pct) }],
+          axes: [{ label: 'cache size, × current' }, { size: 60, values: (u, v) => v.map(pct) }],
           hooks: { draw: [(u) => { // the current size
             const x = u.valToPos(1, 'x', true), ctx = u.ctx;
             ctx.save(); ctx.strokeStyle = '#c53030'; ctx.setLineDash([4, 4]);
@@ -272,36 +272,44 @@
     return '/api/cache/entries/' + encodeURIComponent(e.key) + (e.key_encoding === 'base64' ? '?encoding=base64' : '');
   }
 
+  function entryRow(tb, e) {
+    const tr = document.createElement('tr');
+    cell(tr, keyText(e), 'key');
+    cell(tr, fmtBytes(e.size_bytes), 'num');
+    cell(tr, e.ttl_seconds == null ? 'none' : fmtSecs(e.ttl_seconds), 'num');
+    cell(tr, fmtSecs(e.age_seconds), 'num');
+    cell(tr, fmtNum(e.access_count), 'num');
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = 'Delete';
+    b.className = 'del';
+    b.addEventListener('click', async () => {
+      try {
+        await api(entryPath(e), { method: 'DELETE' });
+        tr.remove();
+      } catch (err) { $('browse-msg').textContent = 'Delete failed: ' + err.message; }
+    });
+    cell(tr, '').appendChild(b);
+    tb.appendChild(tr);
+  }
+
+  // One page of the entries browser: scan steps (SCAN rules: a step may
+  // match nothing) until 50 rows or the end of the keyspace.
   async function browse(fresh) {
     if (fresh) { cursor = '0'; clearBody('entries'); }
-    const q = new URLSearchParams({ count: '50', cursor });
-    if ($('match').value) q.set('match', $('match').value);
+    const tb = $('entries').tBodies[0];
+    let rows = 0, done = false;
     try {
-      const r = await api('/api/cache/entries?' + q.toString());
-      const tb = $('entries').tBodies[0];
-      for (const e of r.entries) {
-        const tr = document.createElement('tr');
-        cell(tr, keyText(e), 'key');
-        cell(tr, fmtBytes(e.size_bytes), 'num');
-        cell(tr, e.ttl_seconds == null ? 'none' : fmtSecs(e.ttl_seconds), 'num');
-        cell(tr, fmtSecs(e.age_seconds), 'num');
-        cell(tr, fmtNum(e.access_count), 'num');
-        const b = document.createElement('button');
-        b.type = 'button';
-        b.textContent = 'Delete';
-        b.className = 'del';
-        b.addEventListener('click', async () => {
-          try {
-            await api(entryPath(e), { method: 'DELETE' });
-            tr.remove();
-          } catch (err) { $('browse-msg').textContent = 'Delete failed: ' + err.message; }
-        });
-        cell(tr, '').appendChild(b);
-        tb.appendChild(tr);
+      for (let step = 0; step < 200 && rows < 50 && !done; step++) {
+        const q = new URLSearchParams({ count: '500', cursor });
+        if ($('match').value) q.set('match', $('match').value);
+        const r = await api('/api/cache/entries?' + q.toString());
+        for (const e of r.entries) { entryRow(tb, e); rows++; }
+        cursor = r.next_cursor;
+        done = r.done;
       }
-      cursor = r.next_cursor;
-      $('more').disabled = r.done;
-      $('browse-msg').textContent = r.done ? 'End of the keyspace.' : '';
+      $('more').disabled = done;
+      $('browse-msg').textContent = done ? 'End of the keyspace.' : '';
     } catch (e) {
       $('browse-msg').textContent = 'Search failed: ' + e.message;
     }

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-_Thread_local uint32_t rcache__diag_tick;
+_Thread_local uint32_t rcache__diag_rng;
 
 #define DEFAULT_HOT_K 128u
 #define DEFAULT_HOT_EVERY 16u
@@ -108,13 +108,11 @@ void rcache__diag_free(rcache__diag_t *d) {
 }
 
 void rcache__diag_lookup_slow(rcache__diag_t *d, const void *key, size_t klen,
-                              uint64_t hash, uint64_t charge) {
-    if (RCACHE__MRC_T(hash) < atomic_load_explicit(d->mrc_threshold, memory_order_relaxed))
+                              uint64_t hash, uint64_t charge, int mrc, int hot) {
+    if (mrc)
         rcache__mrc_record(d->mrc, hash, charge);
-    if (rcache__diag_tick >= d->hot_every) {
-        rcache__diag_tick = 0;
+    if (hot)
         rcache_topk_add(d->hot, key, klen, hash, charge, d->hot_every);
-    }
 }
 
 void rcache__diag_store_slow(rcache__diag_t *d, uint64_t hash, uint64_t charge) {

@@ -33,12 +33,27 @@ typedef struct rcache__diag {
 /* Free the state (rcache_close()). */
 void rcache__diag_free(rcache__diag_t *d);
 
-/* Slow paths (diag.c). */
+/* Slow paths (diag.c): mrc = the key is in the MRC sample, hot = this
+ * lookup is in the hot-key sample. */
 void rcache__diag_lookup_slow(rcache__diag_t *d, const void *key, size_t klen,
-                              uint64_t hash, uint64_t charge);
+                              uint64_t hash, uint64_t charge, int mrc, int hot);
 void rcache__diag_store_slow(rcache__diag_t *d, uint64_t hash, uint64_t charge);
 
-extern _Thread_local uint32_t rcache__diag_tick;
+/* Per-thread xorshift state for the hot-key sample: random, so a periodic
+ * access pattern cannot alias with the sampling (a countdown could). */
+extern _Thread_local uint32_t rcache__diag_rng;
+
+/* 1 with probability about 1/every. */
+static inline int rcache__diag_pick(uint32_t every) {
+    uint32_t x = rcache__diag_rng;
+    if (x == 0)
+        x = 0x9e3779b9u ^ (uint32_t)(uintptr_t)&rcache__diag_rng;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    rcache__diag_rng = x;
+    return (((uint64_t)x * every) >> 32) == 0;
+}
 
 /* The diagnostics of c, or NULL when never enabled. */
 static inline rcache__diag_t *rcache__diag_get(const rcache_t *c) {
@@ -52,9 +67,9 @@ static inline void rcache__diag_lookup(rcache__diag_t *d, const void *key, size_
     if (!d || !atomic_load_explicit(&d->on, memory_order_relaxed))
         return;
     uint32_t th = atomic_load_explicit(d->mrc_threshold, memory_order_relaxed);
-    uint32_t tick = ++rcache__diag_tick;
-    if (RCACHE__MRC_T(hash) < th || tick >= d->hot_every)
-        rcache__diag_lookup_slow(d, key, klen, hash, charge);
+    int mrc = RCACHE__MRC_T(hash) < th, hot = rcache__diag_pick(d->hot_every);
+    if (mrc || hot)
+        rcache__diag_lookup_slow(d, key, klen, hash, charge, mrc, hot);
 }
 
 /* A store of a key (hash) with footprint charge. */
