@@ -752,7 +752,9 @@ typedef struct rcache_mrc_info {
     double weight;               /**< references the samples stand for */
 } rcache_mrc_info_t;
 
-/** @brief Fill *out with the estimator's state. */
+/** @brief Fill *out with the estimator's state. Thread-safety: any thread
+ *  (every rcache_mrc_* and rcache_topk_* call takes the object's mutex,
+ *  except _new and _free). */
 void rcache_mrc_info(rcache_mrc_t *m, rcache_mrc_info_t *out);
 
 /**
@@ -814,8 +816,8 @@ typedef struct rcache_diag_opts {
     size_t mrc_mem_bytes;  /**< MRC memory bound; default 2 MiB */
     double mrc_max_rate;   /**< largest MRC sampling rate; default 1 */
     uint32_t hotkeys_k;    /**< hot-key counters; default 128 */
-    uint32_t hotkeys_every;/**< sample 1 lookup in this many per thread;
-                                default 16 */
+    uint32_t hotkeys_every;/**< sample about 1 lookup in this many (a
+                                random draw per thread); default 16 */
 } rcache_diag_opts_t;
 
 /** @brief Defaults: 2 MiB, rate 1, 128 counters, 1 lookup in 16. */
@@ -824,10 +826,14 @@ void rcache_diag_opts_init(rcache_diag_opts_t *o);
 /**
  * @brief Turn a cache's diagnostics on or off (off by default; see also
  *        rcache_config_t.diagnostics). When on, every lookup of a sampled
- *        key feeds the miss-ratio-curve estimator and one lookup in
- *        hotkeys_every per thread feeds the hot-key sketch. The first
- *        enabling allocates the state (opts apply then; later calls only
- *        flip the switch); it is freed by rcache_close().
+ *        key feeds the miss-ratio-curve estimator (a store of one moves it
+ *        to the top of the estimator's LRU stack, without counting a
+ *        lookup) and about one lookup in hotkeys_every, drawn at random,
+ *        feeds the hot-key sketch. Cost when never enabled: one pointer
+ *        load per lookup. The first enabling allocates the state (opts
+ *        apply then; later calls only flip the switch); it is freed by
+ *        rcache_close(). Turning it back on after a pause starts the curve
+ *        and the hot keys afresh (rcache_diag_reset()).
  * @param[in] opts NULL = defaults.
  * @return RCACHE_OK, RCACHE_EINVAL (bad opts), RCACHE_ENOMEM (stays off).
  */
@@ -852,7 +858,7 @@ rcache_mrc_t *rcache_diag_mrc(rcache_t *c);
 
 /**
  * @brief The hottest keys from the cache's sketch, most referenced first;
- *        counts are scaled by the sampling (1 in hotkeys_every lookups).
+ *        counts are scaled by the sampling (about 1 in hotkeys_every lookups).
  * @param[out] sampled_total lookups the counts stand for (may be NULL).
  * @return the number written to out (0 when diagnostics were never on).
  */

@@ -12,7 +12,7 @@ PKGS=(
   libevent-dev libjansson-dev libxxhash-dev libhiredis-dev libcmocka-dev
   zlib1g-dev liblzma-dev libbz2-dev libzstd-dev
   redis-server:redis-server redis-tools:redis-cli memcached:memcached
-  libmemcached-tools:memcstat curl:curl nodejs:node npm:npm
+  libmemcached-tools:memcstat curl:curl nodejs:node npm:npm chromium:chromium
   gnuplot-nox:gnuplot prometheus:promtool clang:clang
 )
 [ -n "${RCACHE_EXTRA_PKGS:-}" ] && read -r -a extra <<<"$RCACHE_EXTRA_PKGS" && PKGS+=("${extra[@]}")
