@@ -31,6 +31,7 @@ struct rcache_topk {
     uint32_t k, used;
     uint64_t total;
     uint64_t *hashes; /* packed for the scan */
+    uint64_t *counts; /* slots[i].count, packed for the minimum scan */
     topk_slot_t *slots;
 };
 
@@ -44,8 +45,10 @@ int rcache_topk_new(uint32_t k, rcache_topk_t **out) {
     t->k = k;
     t->hashes = rcache__calloc(k, sizeof *t->hashes);
     t->slots = rcache__calloc(k, sizeof *t->slots);
-    if (!t->hashes || !t->slots || pthread_mutex_init(&t->lock, NULL) != 0) {
+    t->counts = rcache__calloc(k, sizeof *t->counts);
+    if (!t->hashes || !t->slots || !t->counts || pthread_mutex_init(&t->lock, NULL) != 0) {
         rcache__free(t->hashes);
+        rcache__free(t->counts);
         rcache__free(t->slots);
         rcache__free(t);
         return RCACHE_ENOMEM;
@@ -59,6 +62,7 @@ void rcache_topk_free(rcache_topk_t *t) {
         return;
     pthread_mutex_destroy(&t->lock);
     rcache__free(t->hashes);
+    rcache__free(t->counts);
     rcache__free(t->slots);
     rcache__free(t);
 }
@@ -86,7 +90,7 @@ void rcache_topk_add(rcache_topk_t *t, const void *key, size_t key_len, uint64_t
         set_key(&t->slots[i], key, key_len);
     } else if (i == t->used) {
         for (uint32_t j = 1; j < t->used; j++)
-            if (t->slots[j].count < t->slots[min].count)
+            if (t->counts[j] < t->counts[min])
                 min = j;
         i = min;
         t->hashes[i] = hash;
@@ -95,6 +99,7 @@ void rcache_topk_add(rcache_topk_t *t, const void *key, size_t key_len, uint64_t
         set_key(&t->slots[i], key, key_len);
     }
     t->slots[i].count += weight;
+    t->counts[i] = t->slots[i].count;
     if (bytes)
         t->slots[i].bytes = bytes;
     pthread_mutex_unlock(&t->lock);

@@ -41,6 +41,11 @@
 #define SUB ((uint32_t)1 << SUB_BITS)
 #define HBUCKETS (SUB + (64u - SUB_BITS) * SUB)
 
+typedef struct mrc_fw {
+    int64_t cnt;
+    uint64_t bytes;
+} mrc_fw_t;
+
 typedef struct mrc_node {
     uint64_t hash;
     uint64_t size;
@@ -59,8 +64,8 @@ struct rcache_mrc {
     uint32_t *heap;      /* max-heap of node indices by T(hash) */
     uint32_t tcap;       /* logical times 0..tcap-1 */
     uint32_t now;        /* next logical time */
-    int32_t *fw_cnt;     /* Fenwick: keys whose last reference is at t */
-    uint64_t *fw_bytes;  /* Fenwick: their sizes */
+    mrc_fw_t *fw;        /* Fenwick: keys whose last reference is at t,
+                            and their bytes (one cache line per level) */
     uint32_t *owner;     /* node at time t, or NONE */
     uint64_t live_bytes;
     uint64_t refs;       /* references given to rcache_mrc_access */
@@ -114,8 +119,8 @@ static double hist_upto(const double *h, double x) {
 
 static void fw_add(rcache_mrc_t *m, uint32_t t, int32_t dc, int64_t db) {
     for (uint32_t i = t + 1; i <= m->tcap; i += i & (~i + 1u)) {
-        m->fw_cnt[i - 1] += dc;
-        m->fw_bytes[i - 1] += (uint64_t)db;
+        m->fw[i - 1].cnt += dc;
+        m->fw[i - 1].bytes += (uint64_t)db;
     }
 }
 
@@ -124,8 +129,8 @@ static void fw_prefix(const rcache_mrc_t *m, uint32_t t, uint64_t *cnt, uint64_t
     int64_t c = 0;
     uint64_t b = 0;
     for (uint32_t i = t + 1; i > 0; i -= i & (~i + 1u)) {
-        c += m->fw_cnt[i - 1];
-        b += m->fw_bytes[i - 1];
+        c += m->fw[i - 1].cnt;
+        b += m->fw[i - 1].bytes;
     }
     *cnt = (uint64_t)c;
     *bytes = b;
@@ -142,17 +147,16 @@ static void compact(rcache_mrc_t *m) {
         m->owner[k] = n;
         m->nodes[n].ts = k++;
     }
-    memset(m->fw_cnt, 0, m->tcap * sizeof *m->fw_cnt);
-    memset(m->fw_bytes, 0, m->tcap * sizeof *m->fw_bytes);
+    memset(m->fw, 0, m->tcap * sizeof *m->fw);
     for (uint32_t t = 0; t < m->tcap; t++) { /* linear-time build */
         if (t < k) {
-            m->fw_cnt[t] += 1;
-            m->fw_bytes[t] += m->nodes[m->owner[t]].size;
+            m->fw[t].cnt += 1;
+            m->fw[t].bytes += m->nodes[m->owner[t]].size;
         }
         uint32_t p = (t + 1) + ((t + 1) & (~(t + 1) + 1u));
         if (p <= m->tcap) {
-            m->fw_cnt[p - 1] += m->fw_cnt[t];
-            m->fw_bytes[p - 1] += m->fw_bytes[t];
+            m->fw[p - 1].cnt += m->fw[t].cnt;
+            m->fw[p - 1].bytes += m->fw[t].bytes;
         }
     }
     m->now = k;
@@ -243,7 +247,7 @@ static void shrink(rcache_mrc_t *m) {
 static size_t footprint(uint32_t max_keys, uint32_t tsize) {
     return sizeof(rcache_mrc_t) + (size_t)max_keys * (sizeof(mrc_node_t) + 4u) +
            (size_t)tsize * 4u +
-           (size_t)2u * max_keys * (sizeof(int32_t) + sizeof(uint64_t) + 4u);
+           (size_t)2u * max_keys * (sizeof(mrc_fw_t) + 4u);
 }
 
 static uint32_t table_size(uint32_t max_keys) {
@@ -276,10 +280,9 @@ int rcache_mrc_new(size_t mem_bytes, double max_rate, rcache_mrc_t **out) {
     m->nodes = rcache__malloc((size_t)keys * sizeof *m->nodes);
     m->heap = rcache__malloc((size_t)keys * sizeof *m->heap);
     m->table = rcache__malloc((size_t)tsize * sizeof *m->table);
-    m->fw_cnt = rcache__calloc(m->tcap, sizeof *m->fw_cnt);
-    m->fw_bytes = rcache__calloc(m->tcap, sizeof *m->fw_bytes);
+    m->fw = rcache__calloc(m->tcap, sizeof *m->fw);
     m->owner = rcache__malloc((size_t)m->tcap * sizeof *m->owner);
-    if (!m->nodes || !m->heap || !m->table || !m->fw_cnt || !m->fw_bytes || !m->owner ||
+    if (!m->nodes || !m->heap || !m->table || !m->fw || !m->owner ||
         pthread_mutex_init(&m->lock, NULL) != 0) {
         m->lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
         rcache_mrc_free(m);
@@ -304,8 +307,7 @@ void rcache_mrc_free(rcache_mrc_t *m) {
     rcache__free(m->nodes);
     rcache__free(m->heap);
     rcache__free(m->table);
-    rcache__free(m->fw_cnt);
-    rcache__free(m->fw_bytes);
+    rcache__free(m->fw);
     rcache__free(m->owner);
     rcache__free(m);
 }
