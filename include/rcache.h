@@ -814,13 +814,18 @@ void rcache_topk_reset(rcache_topk_t *t);
 /** Options of a cache's diagnostics; initialise with rcache_diag_opts_init(). */
 typedef struct rcache_diag_opts {
     size_t mrc_mem_bytes;  /**< MRC memory bound; default 2 MiB */
-    double mrc_max_rate;   /**< largest MRC sampling rate; default 1 */
+    double mrc_max_rate;   /**< largest MRC sampling rate, in (0, 1];
+                                default 1/64, so at most ~1.6% of lookups
+                                do the estimator's work (the curve of a
+                                small cache is then coarse: raise it, as
+                                rcached does with 1, when a lookup costs
+                                far more than ~100 ns anyway) */
     uint32_t hotkeys_k;    /**< hot-key counters; default 128 */
     uint32_t hotkeys_every;/**< sample about 1 lookup in this many (a
-                                random draw per thread); default 16 */
+                                random draw per thread); default 64 */
 } rcache_diag_opts_t;
 
-/** @brief Defaults: 2 MiB, rate 1, 128 counters, 1 lookup in 16. */
+/** @brief Defaults: 2 MiB, rate 1/64, 128 counters, 1 lookup in 64. */
 void rcache_diag_opts_init(rcache_diag_opts_t *o);
 
 /**

@@ -339,6 +339,7 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
     rcache__shard_t *s;
     rcache__entry_t *e;
     rcache__diag_t *d;
+    unsigned pick;
     uint64_t charge = 0;
     int rc = RCACHE_OK;
 
@@ -349,6 +350,8 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
     rcache__loc_t l;
     e = rcache__lock_lookup(c, key, klen, &l, &r);
     s = l.s;
+    d = rcache__diag_get(c);
+    pick = rcache__diag_pick_lookup(d, l.hash); /* 0 unless sampled */
     if (atomic_load_explicit(&c->disabled, memory_order_relaxed))
         e = NULL; /* disabled: every lookup misses */
     if (!e) {
@@ -365,7 +368,7 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
         if (at > e->atime_s) /* coarse time may lag the exact ctime */
             e->atime_s = at;
         rcache__lru_touch_locked(s, e);
-        if ((d = rcache__diag_get(c)) != NULL)
+        if (pick)
             charge = rcache__entry_charge(e);
         if (len_out)
             *len_out = e->vlen;
@@ -380,7 +383,7 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
     }
     pthread_mutex_unlock(&s->lock);
     rcache__reclaim_run(&r);
-    rcache__diag_lookup(rcache__diag_get(c), key, klen, l.hash, charge);
+    rcache__diag_lookup(d, pick, key, klen, l.hash, charge);
     return rc;
 }
 

@@ -24,8 +24,8 @@
 _Thread_local uint32_t rcache__diag_rng;
 
 #define DEFAULT_HOT_K 128u
-#define DEFAULT_HOT_EVERY 16u
-#define DEFAULT_MAX_RATE 1.0
+#define DEFAULT_HOT_EVERY 64u
+#define DEFAULT_MAX_RATE (1.0 / 64)
 
 void rcache_diag_opts_init(rcache_diag_opts_t *o) {
     memset(o, 0, sizeof *o);

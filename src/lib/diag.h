@@ -60,16 +60,26 @@ static inline rcache__diag_t *rcache__diag_get(const rcache_t *c) {
     return atomic_load_explicit(&c->diag, memory_order_acquire);
 }
 
-/* A lookup of key (hash already computed); charge = the entry's footprint
- * on a hit, 0 on a miss. Call with no lock held. */
-static inline void rcache__diag_lookup(rcache__diag_t *d, const void *key, size_t klen,
-                                       uint64_t hash, uint64_t charge) {
+/* Which samples a lookup of a key with this hash joins: RCACHE__DIAG_MRC
+ * (its key is in the MRC sample), RCACHE__DIAG_HOT (this lookup is in the
+ * hot-key sample), or 0 (nothing more to do: the common case). d may be
+ * NULL. Cheap: a flag, one relaxed load, a per-thread xorshift. */
+enum { RCACHE__DIAG_MRC = 1, RCACHE__DIAG_HOT = 2 };
+static inline unsigned rcache__diag_pick_lookup(const rcache__diag_t *d, uint64_t hash) {
     if (!d || !atomic_load_explicit(&d->on, memory_order_relaxed))
-        return;
+        return 0;
     uint32_t th = atomic_load_explicit(d->mrc_threshold, memory_order_relaxed);
-    int mrc = RCACHE__MRC_T(hash) < th, hot = rcache__diag_pick(d->hot_every);
-    if (mrc || hot)
-        rcache__diag_lookup_slow(d, key, klen, hash, charge, mrc, hot);
+    return (RCACHE__MRC_T(hash) < th ? RCACHE__DIAG_MRC : 0u) |
+           (rcache__diag_pick(d->hot_every) ? RCACHE__DIAG_HOT : 0u);
+}
+
+/* Feed a picked lookup (pick != 0) to the samples; charge = the entry's
+ * footprint on a hit, 0 on a miss. Call with no lock held. */
+static inline void rcache__diag_lookup(rcache__diag_t *d, unsigned pick, const void *key,
+                                       size_t klen, uint64_t hash, uint64_t charge) {
+    if (pick)
+        rcache__diag_lookup_slow(d, key, klen, hash, charge, pick & RCACHE__DIAG_MRC,
+                                 pick & RCACHE__DIAG_HOT);
 }
 
 /* A store of a key (hash) with footprint charge. */

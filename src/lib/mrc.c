@@ -54,8 +54,11 @@ typedef struct mrc_node {
 } mrc_node_t;
 
 struct rcache_mrc {
-    pthread_mutex_t lock;
+    /* Read by every lookup of the cache (the sampling test): alone on its
+     * cache line, away from the lock that sampled lookups write. */
     _Atomic uint32_t threshold; /* sample iff T(hash) < threshold */
+    char pad_[64 - sizeof(uint32_t)];
+    pthread_mutex_t lock;
     uint32_t max_keys, nkeys;
     mrc_node_t *nodes;
     uint32_t free_head;  /* free node list, chained through ts */

@@ -99,7 +99,7 @@ static void test_topk_zipf(void **state) {
     free(cdf);
 }
 
-/* Through a cache: 1 lookup in 16 sampled, counts scaled back. */
+/* Through a cache: a random 1 lookup in 16 sampled, counts scaled back. */
 static void test_cache_hotkeys_zipf(void **state) {
     (void)state;
     const size_t n = 20000, refs = 400000;
@@ -108,7 +108,10 @@ static void test_cache_hotkeys_zipf(void **state) {
     char key[32], top[10][32];
     rcache_t *c = open_cache(0, 0, 0, 4, NULL);
     assert_int_equal(rcache_diag_enabled(c), 0);
-    assert_int_equal(rcache_diag_enable(c, 1), RCACHE_OK);
+    rcache_diag_opts_t o;
+    rcache_diag_opts_init(&o);
+    o.hotkeys_every = 16; /* the default (64) needs more lookups for a tight top 10 */
+    assert_int_equal(rcache_diag_enable_ex(c, 1, &o), RCACHE_OK);
     assert_int_equal(rcache_diag_enabled(c), 1);
     for (size_t i = 0; i < refs; i++) {
         size_t r = zipf_draw(cdf, n), kl = key_of(key, r);
@@ -262,7 +265,20 @@ static void test_cache_mrc_predicts(void **state) {
     cfg.shards = 1;
     cfg.diagnostics = 1;
     assert_int_equal(rcache_open(&cfg, &c), RCACHE_OK);
-    assert_int_equal(rcache_diag_enabled(c), 1);
+    assert_int_equal(rcache_diag_enabled(c), 1); /* on from the config */
+    rcache_diag_opts_t o;
+    rcache_diag_opts_init(&o);
+    assert_true(o.mrc_max_rate > 0 && o.mrc_max_rate < 0.02); /* 1/64 by default */
+    rcache_mrc_info_t i0;
+    rcache_mrc_info(rcache_diag_mrc(c), &i0);
+    assert_true(fabs(i0.sampling_rate - o.mrc_max_rate) < 1e-6);
+    /* the first enabling fixed the options: start a cache with rate 1, as
+     * rcached does, for a curve of 20,000 keys */
+    rcache_close(c);
+    cfg.diagnostics = 0;
+    assert_int_equal(rcache_open(&cfg, &c), RCACHE_OK);
+    o.mrc_max_rate = 1;
+    assert_int_equal(rcache_diag_enable_ex(c, 1, &o), RCACHE_OK);
     double *cdf = zipf_cdf(20000, 0.9);
     char key[32];
     for (int i = 0; i < 300000; i++) {
