@@ -137,7 +137,8 @@ size_t rcache_topk_list(rcache_topk_t *t, rcache_hotkey_t *out, size_t cap,
     qsort(all, n, sizeof *all, by_count_desc);
     if (n > cap)
         n = cap;
-    memcpy(out, all, n * sizeof *all);
+    if (n)
+        memcpy(out, all, n * sizeof *all);
     rcache__free(all);
     return n;
 }

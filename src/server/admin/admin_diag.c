@@ -217,7 +217,7 @@ static const double RATIOS[] = {0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0
 /* Lookups per second over the last minute of history (0 if unknown). */
 static double lookup_rate(const rcache__admin_diag_t *d) {
     double sum = 0;
-    unsigned n = d && d->n < 60 ? d->n : 60;
+    unsigned n = !d ? 0 : d->n < 60 ? d->n : 60;
     for (unsigned k = 0; k < n; k++) {
         const hist_sample_t *h = &d->ring[(d->head + HIST_SLOTS - 1 - k) % HIST_SLOTS];
         sum += h->hits + h->misses;
