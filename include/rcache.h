@@ -741,9 +741,11 @@ double rcache_mrc_hit_ratio_bytes(rcache_mrc_t *m, uint64_t size_bytes);
 
 /** State of an estimator. */
 typedef struct rcache_mrc_info {
-    uint64_t references;         /**< rcache_mrc_access() calls (0 for the
-                                      cache's own estimator: it is fed only
-                                      the sampled lookups) */
+    uint64_t references;         /**< references in all: rcache_mrc_access()
+                                      calls, or what rcache_mrc_set_references()
+                                      set (for the cache's own estimator,
+                                      which is fed only sampled lookups, the
+                                      lookups rcache_diag_mrc() counted) */
     uint64_t sampled_references; /**< references of tracked keys */
     uint32_t tracked_keys;       /**< keys tracked now */
     uint32_t max_tracked_keys;   /**< most keys that fit in the bound */
