@@ -24,10 +24,10 @@
 #include "rcache.h"
 
 enum op { OP_GET_HIT, OP_GET_MISS, OP_SET_NEW, OP_SET_OVERWRITE, OP_DELETE,
-          OP_MIX, OP_GET_REF, OP_MEMO_HIT, OP_COUNT };
+          OP_MIX, OP_GET_REF, OP_MEMO_HIT, OP_GET_HIT_DIAG, OP_COUNT };
 static const char *const op_names[OP_COUNT] = {
     "get hit", "get miss", "set new", "set overwrite", "delete",
-    "mix 90/10 get/set", "get_ref hit", "memoize hit"};
+    "mix 90/10 get/set", "get_ref hit", "memoize hit", "get hit, diagnostics on"};
 
 typedef struct cfg {
     uint64_t entries;
@@ -166,6 +166,7 @@ static void *work(void *arg)
     w->t0 = rcache__bench_now();
     switch (w->op) {
     case OP_GET_HIT:
+    case OP_GET_HIT_DIAG: /* the same loop; the caller turned diagnostics on */
         for (uint64_t i = 0; i < w->count; i++)
             bad |= rcache_get(c, hit_keys + (size_t)w->seq[i] * ks, ks, buf, sizeof buf, &len) != RCACHE_OK;
         break;
@@ -473,6 +474,27 @@ int rcache__cmd_micro(int argc, char **argv)
                 if (T > 1 && (on_filled[k] == OP_GET_REF || on_filled[k] == OP_MEMO_HIT))
                     continue; /* the memoize comparison is a 1-thread figure */
                 run_once(c, on_filled[k], T, seqs, per, &dummy); /* warm-up */
+                if (on_filled[k] == OP_GET_HIT) {
+                    /* diagnostics off and on (issue 15), runs interleaved so
+                     * a change in machine load hits both alike */
+                    double *s2 = calloc((size_t)C.runs, sizeof *s2), *c2 = calloc((size_t)C.runs, sizeof *c2);
+                    if (!s2 || !c2)
+                        abort();
+                    rcache_diag_enable(c, 1);
+                    run_once(c, OP_GET_HIT_DIAG, T, seqs, per, &dummy); /* warm-up */
+                    rcache_diag_enable(c, 0);
+                    for (int r = 0; r < C.runs; r++) {
+                        secs[r] = run_once(c, OP_GET_HIT, T, seqs, per, &cpus[r]);
+                        rcache_diag_enable(c, 1);
+                        s2[r] = run_once(c, OP_GET_HIT_DIAG, T, seqs, per, &c2[r]);
+                        rcache_diag_enable(c, 0);
+                    }
+                    res[nres++] = summarize(OP_GET_HIT, dists[d], T, secs, cpus, per * (uint64_t)T);
+                    res[nres++] = summarize(OP_GET_HIT_DIAG, dists[d], T, s2, c2, per * (uint64_t)T);
+                    free(s2);
+                    free(c2);
+                    continue;
+                }
                 for (int r = 0; r < C.runs; r++)
                     secs[r] = run_once(c, on_filled[k], T, seqs, per, &cpus[r]);
                 res[nres++] = summarize(on_filled[k], dists[d], T, secs, cpus, per * (uint64_t)T);

@@ -174,6 +174,9 @@ typedef struct rcache_config {
     rcache_clock_fn clock;
     /** Passed to clock. */
     void *clock_ctx;
+    /** Non-zero: diagnostics on from the start (rcache_diag_enable()).
+     *  Default 0. */
+    int diagnostics;
 } rcache_config_t;
 
 /**
@@ -996,6 +999,232 @@ int rcache_snapshot_load_stream(rcache_t *c, rcache_snapshot_read_fn read,
  */
 int rcache_snapshot_verify(const char *path, const rcache_snapshot_opts_t *opts,
                            rcache_snapshot_result_t *result);
+
+/* ------------------------------------------------------------------ */
+/* Diagnostics: miss-ratio curve, hot keys, census                     */
+/* ------------------------------------------------------------------ */
+
+/**
+ * @brief The 64-bit hash the cache uses for a key (XXH3); what the
+ *        estimators below take as key identity.
+ * Thread-safety: pure function.
+ */
+uint64_t rcache_key_hash(const void *key, size_t key_len);
+
+/** Opaque miss-ratio-curve estimator (SHARDS, fixed-size variant). */
+typedef struct rcache_mrc rcache_mrc_t;
+
+/** Default memory bound of an estimator: 2 MiB. */
+#define RCACHE_MRC_DEFAULT_MEM_BYTES ((size_t)2 * 1024 * 1024)
+
+/**
+ * @brief Create a miss-ratio-curve estimator. It samples keys by hash
+ *        (a key is tracked when 24 bits of its hash fall under a threshold)
+ *        and computes exact LRU reuse distances among tracked keys; when
+ *        more keys than fit in mem_bytes arrive, the threshold is lowered
+ *        (fewer keys sampled), so memory never grows after creation.
+ * @param[in] mem_bytes memory bound, in bytes, for everything the estimator
+ *        allocates; 0 = RCACHE_MRC_DEFAULT_MEM_BYTES. Below ~8 KiB:
+ *        RCACHE_EINVAL.
+ * @param[in] max_rate starting (largest) sampling rate in (0, 1]; 0 = 1.
+ * @param[out] out the estimator; free with rcache_mrc_free().
+ * @return RCACHE_OK, RCACHE_EINVAL, RCACHE_ENOMEM.
+ */
+int rcache_mrc_new(size_t mem_bytes, double max_rate, rcache_mrc_t **out);
+
+/** @brief Free an estimator (NULL is a no-op). Not concurrent with other calls on it. */
+void rcache_mrc_free(rcache_mrc_t *m);
+
+/**
+ * @brief Count one reference (a lookup) of the key with hash key_hash.
+ * @param[in] size_bytes the key's footprint for the curve in bytes; 0 =
+ *        keep the size last given for this key (0 if none).
+ * Thread-safety: any thread (an internal mutex).
+ */
+void rcache_mrc_access(rcache_mrc_t *m, uint64_t key_hash, uint64_t size_bytes);
+
+/**
+ * @brief Estimated hit ratio, in [0, 1], of an LRU cache holding size_items
+ *        entries, over the references seen so far (0 before any).
+ */
+double rcache_mrc_hit_ratio(rcache_mrc_t *m, uint64_t size_items);
+
+/** @brief Same for an LRU cache bounded to size_bytes bytes. */
+double rcache_mrc_hit_ratio_bytes(rcache_mrc_t *m, uint64_t size_bytes);
+
+/** State of an estimator. */
+typedef struct rcache_mrc_info {
+    uint64_t references;         /**< references in all: rcache_mrc_access()
+                                      calls, or what rcache_mrc_set_references()
+                                      set (for the cache's own estimator,
+                                      which is fed only sampled lookups, the
+                                      lookups rcache_diag_mrc() counted) */
+    uint64_t sampled_references; /**< references of tracked keys */
+    uint32_t tracked_keys;       /**< keys tracked now */
+    uint32_t max_tracked_keys;   /**< most keys that fit in the bound */
+    double sampling_rate;        /**< current rate, in (0, 1] */
+    size_t mem_bytes;            /**< bytes allocated (<= the bound) */
+    double weight;               /**< references the samples stand for */
+} rcache_mrc_info_t;
+
+/** @brief Fill *out with the estimator's state. Thread-safety: any thread
+ *  (every rcache_mrc_* and rcache_topk_* call takes the object's mutex,
+ *  except _new and _free). */
+void rcache_mrc_info(rcache_mrc_t *m, rcache_mrc_info_t *out);
+
+/**
+ * @brief Tell an estimator fed only sampled references (the cache's own)
+ *        how many references there were in all, so the SHARDS_adj
+ *        correction applies; 0 = unknown (estimates then normalise by the
+ *        samples' weight). rcache_mrc_access() counts them itself.
+ */
+void rcache_mrc_set_references(rcache_mrc_t *m, uint64_t references);
+
+/** @brief Forget the curve (histograms and counts); tracked keys stay. */
+void rcache_mrc_reset(rcache_mrc_t *m);
+
+/** Longest key prefix a hot-key counter keeps (longer keys are truncated). */
+#define RCACHE_HOTKEY_MAX_KEY 128
+
+/** Opaque top-K sketch (Space-Saving). */
+typedef struct rcache_topk rcache_topk_t;
+
+/** One hot key. */
+typedef struct rcache_hotkey {
+    unsigned char key[RCACHE_HOTKEY_MAX_KEY]; /**< key bytes (not NUL-terminated) */
+    size_t key_len;    /**< bytes in key */
+    int truncated;     /**< 1: the key was longer than RCACHE_HOTKEY_MAX_KEY */
+    uint64_t count;    /**< estimated references (an upper bound) */
+    uint64_t error;    /**< count - error is a lower bound */
+    uint64_t bytes;    /**< entry footprint last seen on a hit, 0 = unknown */
+} rcache_hotkey_t;
+
+/**
+ * @brief Create a top-K sketch with k counters (1..65536); memory is fixed
+ *        at about k * (RCACHE_HOTKEY_MAX_KEY + 48) bytes. Every key with
+ *        more than total/k references holds a counter.
+ * @return RCACHE_OK, RCACHE_EINVAL, RCACHE_ENOMEM.
+ */
+int rcache_topk_new(uint32_t k, rcache_topk_t **out);
+/** @brief Free a sketch (NULL is a no-op). */
+void rcache_topk_free(rcache_topk_t *t);
+/**
+ * @brief Count weight references of a key (identified by key_hash; the
+ *        bytes are copied for display). bytes 0 keeps the last known size.
+ * Thread-safety: any thread (an internal mutex).
+ */
+void rcache_topk_add(rcache_topk_t *t, const void *key, size_t key_len,
+                     uint64_t key_hash, uint64_t bytes, uint64_t weight);
+/**
+ * @brief The counted keys, most referenced first.
+ * @param[out] out up to cap entries. @param[out] total_out references
+ *        counted in all (may be NULL).
+ * @return the number written.
+ */
+size_t rcache_topk_list(rcache_topk_t *t, rcache_hotkey_t *out, size_t cap,
+                        uint64_t *total_out);
+/** @brief Empty the sketch. */
+void rcache_topk_reset(rcache_topk_t *t);
+
+/** Options of a cache's diagnostics; initialise with rcache_diag_opts_init(). */
+typedef struct rcache_diag_opts {
+    size_t mrc_mem_bytes;  /**< MRC memory bound; default 2 MiB */
+    double mrc_max_rate;   /**< largest MRC sampling rate, in (0, 1];
+                                default 1/64, so at most ~1.6% of lookups
+                                do the estimator's work (the curve of a
+                                small cache is then coarse: raise it, as
+                                rcached does with 1, when a lookup costs
+                                far more than ~100 ns anyway) */
+    uint32_t hotkeys_k;    /**< hot-key counters; default 128 */
+    uint32_t hotkeys_every;/**< sample about 1 lookup in this many (a
+                                random draw per thread); default 64 */
+} rcache_diag_opts_t;
+
+/** @brief Defaults: 2 MiB, rate 1/64, 128 counters, 1 lookup in 64. */
+void rcache_diag_opts_init(rcache_diag_opts_t *o);
+
+/**
+ * @brief Turn a cache's diagnostics on or off (off by default; see also
+ *        rcache_config_t.diagnostics). When on, every lookup of a sampled
+ *        key feeds the miss-ratio-curve estimator (a store of one moves it
+ *        to the top of the estimator's LRU stack, without counting a
+ *        lookup) and about one lookup in hotkeys_every, drawn at random,
+ *        feeds the hot-key sketch. Cost when never enabled: one pointer
+ *        load per lookup. The first enabling allocates the state (opts
+ *        apply then; later calls only flip the switch); it is freed by
+ *        rcache_close(). Turning it back on after a pause starts the curve
+ *        and the hot keys afresh (rcache_diag_reset()).
+ * @param[in] opts NULL = defaults.
+ * @return RCACHE_OK, RCACHE_EINVAL (bad opts), RCACHE_ENOMEM (stays off).
+ */
+int rcache_diag_enable_ex(rcache_t *c, int on, const rcache_diag_opts_t *opts);
+/** @brief rcache_diag_enable_ex() with default options. */
+int rcache_diag_enable(rcache_t *c, int on);
+/** @brief 1 when diagnostics are on. */
+int rcache_diag_enabled(rcache_t *c);
+/** @brief Forget the curve and the hot keys gathered so far. @return RCACHE_OK, RCACHE_EINVAL. */
+int rcache_diag_reset(rcache_t *c);
+
+/**
+ * @brief The cache's estimator (fed by its lookups), for
+ *        rcache_mrc_hit_ratio() and friends; NULL when diagnostics were
+ *        never enabled. Owned by the cache, valid until rcache_close().
+ *        Each call first sets the estimator's reference total to the
+ *        lookups counted since diagnostics were enabled (or reset), from
+ *        the cache's statistics; after rcache_stats_reset() the total is
+ *        unknown until rcache_diag_reset().
+ */
+rcache_mrc_t *rcache_diag_mrc(rcache_t *c);
+
+/**
+ * @brief The hottest keys from the cache's sketch, most referenced first;
+ *        counts are scaled by the sampling (about 1 in hotkeys_every lookups).
+ * @param[out] sampled_total lookups the counts stand for (may be NULL).
+ * @return the number written to out (0 when diagnostics were never on).
+ */
+size_t rcache_diag_hotkeys(rcache_t *c, rcache_hotkey_t *out, size_t cap,
+                           uint64_t *sampled_total);
+
+/** Size-histogram buckets: bucket b holds footprints in [2^b, 2^(b+1)). */
+#define RCACHE_SIZE_BUCKETS 64
+/** Most namespaces a census lists (the biggest by entries; up to 1024
+ *  are told apart, the rest are summed as "other"). */
+#define RCACHE_NS_MAX 64
+/** Longest namespace name kept (longer prefixes are truncated). */
+#define RCACHE_NS_NAME_MAX 64
+
+/** Entries and bytes of one key namespace. */
+typedef struct rcache_ns_stat {
+    char name[RCACHE_NS_NAME_MAX + 1]; /**< prefix before the first ':'
+                                            (raw bytes, NUL-terminated) */
+    size_t name_len;
+    int has_prefix;  /**< 0: keys without ':' (name empty) */
+    int truncated;   /**< 1: the prefix was longer than RCACHE_NS_NAME_MAX */
+    uint64_t items, bytes;
+} rcache_ns_stat_t;
+
+/** What a cache holds, counted entry by entry. */
+typedef struct rcache_census {
+    uint64_t items, bytes;                  /**< totals (bytes = footprints) */
+    uint64_t size_count[RCACHE_SIZE_BUCKETS]; /**< entries per log2 bucket */
+    uint64_t size_bytes[RCACHE_SIZE_BUCKETS]; /**< their bytes */
+    size_t ns_count;                        /**< namespaces listed */
+    rcache_ns_stat_t ns[RCACHE_NS_MAX];     /**< most entries first */
+    uint64_t other_items, other_bytes;      /**< namespaces beyond RCACHE_NS_MAX */
+} rcache_census_t;
+
+/** @brief The log2 bucket of a footprint (0 for 0 and 1). */
+unsigned rcache_size_bucket(uint64_t size_bytes);
+
+/**
+ * @brief Count what the cache holds: log2 histogram of entry footprints,
+ *        entries and bytes per namespace. Works with diagnostics off. Walks
+ *        every entry, one shard lock at a time: exact for each shard, O(n);
+ *        for admin pages, not hot paths. Expired, unreclaimed entries count.
+ * @param[out] out filled (about 10 KiB; the caller owns it).
+ * @return RCACHE_OK, RCACHE_EINVAL, RCACHE_ENOMEM (a 100 KiB scratch table).
+ */
+int rcache_diag_census(rcache_t *c, rcache_census_t *out);
 
 /* rcache-memo: get-or-compute with single-flight and argument keys.
  * Declarations for that part of the library follow this line. */

@@ -12,7 +12,7 @@ PKGS=(
   libevent-dev libjansson-dev libxxhash-dev liblzf-dev libhiredis-dev libcmocka-dev
   zlib1g-dev liblzma-dev libbz2-dev libzstd-dev
   redis-server:redis-server redis-tools:redis-cli memcached:memcached
-  libmemcached-tools:memcstat curl:curl nodejs:node npm:npm
+  libmemcached-tools:memcstat curl:curl nodejs:node npm:npm chromium:chromium
   gnuplot-nox:gnuplot prometheus:promtool clang:clang
   python3-dev python3-setuptools python3-pip python3-pytest python3-pytest-asyncio
   python3-flask python3-django python3-fastapi python3-starlette python3-httpx

@@ -8,6 +8,7 @@
  * destructor ever runs under it.
  */
 #include "internal.h"
+#include "diag.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -85,6 +86,10 @@ int rcache_open(const rcache_config_t *cfg, rcache_t **out) {
             return RCACHE_ENOMEM;
         }
     }
+    if (cfg->diagnostics && rcache_diag_enable(c, 1) != RCACHE_OK) {
+        rcache_close(c);
+        return RCACHE_ENOMEM;
+    }
     *out = c;
     return RCACHE_OK;
 }
@@ -108,6 +113,7 @@ void rcache_close(rcache_t *c) {
     for (uint32_t i = 0; i < c->nshards; i++)
         rcache__shard_fini(&c->shards[i], &r);
     rcache__reclaim_run(&r);
+    rcache__diag_free(rcache__diag_get(c));
     rcache__free(c->shards);
     rcache__free(c);
 }
@@ -253,6 +259,7 @@ static int store(rcache_t *c, rcache__entry_t *e, uint64_t hash,
     pthread_mutex_unlock(&s->lock);
 
     if (linked) {
+        rcache__diag_store(rcache__diag_get(c), hash, charge);
         rcache__evict(c, e, &r);
         rcache__entry_unref(e);
     } else if (rc == RCACHE_OK) {
@@ -346,6 +353,9 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
     rcache__reclaim_t r = {0};
     rcache__shard_t *s;
     rcache__entry_t *e;
+    rcache__diag_t *d;
+    unsigned pick;
+    uint64_t charge = 0;
     int rc = RCACHE_OK;
 
     if (!c)
@@ -355,6 +365,8 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
     rcache__loc_t l;
     e = rcache__lock_lookup(c, key, klen, &l, &r);
     s = l.s;
+    d = rcache__diag_get(c);
+    pick = rcache__diag_pick_lookup(d, l.hash); /* 0 unless sampled */
     if (rcache__disabled(c))
         e = NULL; /* disabled: every lookup misses */
     if (!e) {
@@ -368,6 +380,8 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
         if (e->hits != UINT32_MAX)
             e->hits++;
         accessed_locked(c, s, e, &l.t);
+        if (pick)
+            charge = rcache__entry_charge(e);
         if (len_out)
             *len_out = e->vlen;
         if (ref_out) {
@@ -381,6 +395,7 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
     }
     pthread_mutex_unlock(&s->lock);
     rcache__reclaim_run(&r);
+    rcache__diag_lookup(d, pick, key, klen, l.hash, charge);
     return rc;
 }
 

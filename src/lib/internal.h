@@ -202,6 +202,7 @@ typedef struct rcache__shard {
 typedef struct rcache__ext {
     void (*free)(struct rcache__ext *x);
 } rcache__ext_t;
+struct rcache__diag; /* diag.c */
 
 struct rcache {
     rcache__shard_t *shards;
@@ -216,6 +217,7 @@ struct rcache {
     _Atomic uint32_t evict_cursor; /* next shard an eviction samples */
     rcache__ext_t *_Atomic ext;    /* memo.c's state, NULL until its first
                                       use (set once, by compare-exchange) */
+    _Atomic(struct rcache__diag *) diag; /* diagnostics (diag.c), or NULL */
     /* Global gauges, written by every store: their own cache line. */
     _Atomic uint64_t items __attribute__((aligned(64)));
     _Atomic uint64_t bytes;

@@ -9,6 +9,7 @@
  * nothing here locks.
  */
 #include "admin_auth.h"
+#include "admin_diag.h"
 #include "admin_internal.h"
 #include "metrics.h"
 
@@ -201,6 +202,14 @@ static const struct route {
     {"/api/performance/cache-clear", 0, M_POST, AUTH_TOKEN, rcache__admin_h_clear},
     {"/api/performance/cache-invalidate", 0, M_POST, AUTH_TOKEN, rcache__admin_h_invalidate},
     {"/api/performance/metrics", 0, M_GET, AUTH_TOKEN, rcache__admin_h_perf_metrics},
+    /* diagnostics and the dashboard (admin_diag.h) */
+    {"/api/cache/history", 0, M_GET, AUTH_TOKEN, rcache__admin_h_history},
+    {"/api/cache/mrc", 0, M_GET, AUTH_TOKEN, rcache__admin_h_mrc},
+    {"/api/cache/hotkeys", 0, M_GET, AUTH_TOKEN, rcache__admin_h_hotkeys},
+    {"/api/cache/sizes", 0, M_GET, AUTH_TOKEN, rcache__admin_h_sizes},
+    {"/api/cache/namespaces", 0, M_GET, AUTH_TOKEN, rcache__admin_h_namespaces},
+    {"/dashboard", 0, M_GET, AUTH_OPEN, rcache__admin_h_dashboard},
+    {"/dashboard/", 1, M_GET, AUTH_OPEN, rcache__admin_h_dashboard},
 };
 #define NROUTES (sizeof ROUTES / sizeof ROUTES[0])
 
@@ -381,6 +390,7 @@ rcache__admin_t *rcache__admin_start(struct event_base *base, rcache_t *cache,
         free(a);
         return NULL;
     }
+    rcache__admin_diag_start(a); /* -1: no history, the rest works */
     return a;
 }
 
@@ -390,6 +400,7 @@ void rcache__admin_stop(rcache__admin_t *a) {
     if (a->http)
         evhttp_free(a->http);
     rcache__admin_conn_fini(a);
+    rcache__admin_diag_stop(a);
     rcache__admin_auth_fini(a);
     free(a);
 }

@@ -47,6 +47,7 @@ struct rcache__admin {
     unsigned nconns, max_conns;         /* max 0 = unbounded */
     int timeout_s;                      /* whole-request deadline */
     uint64_t rejected, timed_out;
+    struct rcache__admin_diag *diag; /* admin_diag.c: history, dashboard */
 };
 
 /* ---- connections (admin_conn.c) -------------------------------------- */
