@@ -26,6 +26,7 @@
 #   --scale F      multiply every request count by F (default 1)
 #   --out FILE     also write the table to FILE
 #   --rcached-args extra rcached options (e.g. "--threads 1")
+#   --only REGEX   run only the workloads whose label matches (grep -E)
 # Environment: RCACHED, REDIS_SERVER, REDIS_BENCHMARK, REDIS_CLI override
 # the programs.  Exit status: 0 when every figure was measured, 1 when a
 # step failed, 77 when rcached is not built (tests treat it as skipped),
@@ -40,6 +41,7 @@ rounds=3
 scale=1
 outfile=
 rcached_args=
+only=
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
@@ -48,6 +50,7 @@ while [ $# -gt 0 ]; do
     --scale) scale=$2; shift ;;
     --out) outfile=$2; shift ;;
     --rcached-args) rcached_args=$2; shift ;;
+    --only) only=$2; shift ;;
     -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "server_cpu.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -141,7 +144,10 @@ count() { awk -v n="$1" -v f="$scale" 'BEGIN {v = int(n * f); if (v < 20) v = 20
 mget=MGET
 for i in $(seq 1 100); do mget="$mget key:__rand_int__"; done
 declare -a wl_label wl_args wl_n
-add() { wl_label+=("$1"); wl_n+=("$(count "$2")"); wl_args+=("$3"); }
+add() {
+  [ -z "$only" ] || grep -qE -- "$only" <<<"$1" || return 0
+  wl_label+=("$1"); wl_n+=("$(count "$2")"); wl_args+=("$3")
+}
 for t in SET GET; do
   lc=$(tr 'A-Z' 'a-z' <<<"$t")
   add "$t -c 50 -P 1"  200000  "-t $lc -d 100 -r 100000 -c 50 -P 1"
