@@ -146,6 +146,17 @@ static void release_ref(const void *data, size_t len, void *arg) {
     free(h);
 }
 
+/* The CRLF after a referenced value, itself by reference to static bytes.
+ * evbuffer_add() after a reference chain would start a new chain sized
+ * like the last one (libevent grows chains after the previous size): a
+ * 32 MiB value would cost a 32 MiB allocation for two bytes. */
+static void add_crlf_after_ref(rcache__client_t *c) {
+    static const char crlf[2] = {'\r', '\n'};
+    if (evbuffer_add_reference(c->out, crlf, 2, NULL, NULL) != 0 &&
+        evbuffer_add(c->out, crlf, 2) != 0)
+        c->flags |= RCACHE__CLIENT_CLOSING;
+}
+
 void rcache__reply_ref(rcache__client_t *c, rcache_ref_t *ref) {
     size_t len = 0;
     const void *v = rcache_ref_value(ref, &len);
@@ -182,7 +193,7 @@ void rcache__reply_ref(rcache__client_t *c, rcache_ref_t *ref) {
         else
             rcache_release(ref);
     }
-    evbuffer_add(c->out, "\r\n", 2);
+    add_crlf_after_ref(c);
 }
 
 void rcache__reply_syntax_error(rcache__client_t *c) {

@@ -283,3 +283,45 @@ test('after a 6 MiB reply the connection footprint returns to its base', async (
     await srv.stop();
   }
 });
+
+// VmSize from /proc: what the process has mapped, touched or not.
+function vmSize(pid) {
+  const m = require('node:fs').readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmSize:\s+(\d+) kB/);
+  return m ? Number(m[1]) * 1024 : 0;
+}
+function sanitized() {
+  try {
+    const { BIN } = require('./helpers');
+    const syms = require('node:child_process').execFileSync('nm', ['-D', BIN],
+      { encoding: 'latin1', maxBuffer: 64 * MIB });
+    return /__(a|t)san_init/.test(syms);
+  } catch {
+    return true;
+  }
+}
+
+test('a zero-copy reply allocates nothing the size of its value', async (t) => {
+  if (sanitized()) {
+    t.skip('sanitizer builds map shadow memory: VmSize says nothing here');
+    return;
+  }
+  const srv = await startServer([]);
+  try {
+    const c = await Conn.open(srv.port);
+    assert.equal(await c.str('SET', 'big', pattern(SIZE, 0)), 'OK');
+    const before = vmSize(srv.pid);
+    const socks = [];
+    for (let i = 0; i < 4; i++) socks.push(await slowGet(srv.port, 'big'));
+    await waitInfo(c, 'zero_copy_refs', (v) => v === 4);
+    const grown = vmSize(srv.pid) - before;
+    // Before the fix, the CRLF after each referenced value went into a new
+    // evbuffer chain sized like the value (libevent sizes a new chain after
+    // the last one): 4 x 32 MiB mapped for 8 bytes.
+    assert.ok(grown < SIZE, `VmSize grew by ${grown} bytes for 4 replies in flight`);
+    for (const s of socks) s.destroy();
+    await waitInfo(c, 'zero_copy_refs', (v) => v === 0);
+    c.close();
+  } finally {
+    await srv.stop();
+  }
+});
