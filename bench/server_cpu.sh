@@ -11,6 +11,7 @@
 #
 # Workloads (100-byte values unless said; -r 100000 random keys):
 #   SET and GET at -c 50 -P 1, -c 50 -P 16, -c 1 -P 1, -c 500 -P 1;
+#   GET with a new connection per request (-k 0), -c 50;
 #   GET of 1 MiB values (16 keys, loaded first), -c 50;
 #   MGET of 100 keys, -c 50.
 # On a 2-core machine the load generator competes with the server, so
@@ -155,6 +156,7 @@ for t in SET GET; do
   add "$t -c 1 -P 1"   50000   "-t $lc -d 100 -r 100000 -c 1 -P 1"
   add "$t -c 500 -P 1" 200000  "-t $lc -d 100 -r 100000 -c 500 -P 1"
 done
+add "GET -k 0 (a connection per request) -c 50" 20000 "-t get -d 100 -r 100000 -c 50 -P 1 -k 0"
 add "GET 1 MiB values -c 50" 3000 "-r 16 -c 50 -P 1 GET big:__rand_int__"
 add "MGET 100 keys -c 50"   20000 "-r 100000 -c 50 -P 1 $mget"
 
