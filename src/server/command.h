@@ -226,6 +226,8 @@ struct rcache__server {
     _Atomic uint64_t total_connections;
     _Atomic uint64_t rejected_connections;
     _Atomic uint64_t ops_per_sec;   /* sampled by the main thread */
+    /* values being written straight from cache entries (reply.c) */
+    _Atomic uint64_t out_ref_bytes, out_refs;
     uint64_t ops_sample_ms, ops_sample_count;
     /* settings read on hot paths (copies of cfg fields) */
     _Atomic uint64_t maxclients;

@@ -138,6 +138,9 @@ void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
         addf(b, "default_ttl_ms:%llu\r\n", (unsigned long long)st.default_ttl_ms);
         addf(b, "memory_utilization:%.4f\r\n", st.memory_utilization);
         addf(b, "mem_allocator:libc\r\n");
+        addf(b, "mem_zero_copy_refs:%llu\r\n",
+             (unsigned long long)atomic_load(&s->out_ref_bytes));
+        addf(b, "zero_copy_refs:%llu\r\n", (unsigned long long)atomic_load(&s->out_refs));
     }
     if (want(sections, "persistence", 1)) {
         char pinfo[2048];

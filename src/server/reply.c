@@ -5,13 +5,20 @@
  * read event's commands have run, so a pipelined batch costs one write.
  * Small bulk replies are assembled on the stack and appended in one call;
  * large values from the cache are appended by reference (no copy) and the
- * cache entry is released when libevent has sent them.
+ * cache entry is released when libevent has sent them, or when the client
+ * goes away first. The library keeps a referenced entry's bytes valid
+ * after it is deleted, overwritten or evicted, so the reply is always the
+ * value as it was when the command ran. Bytes held that way are counted
+ * in the server's out_ref_bytes (INFO mem_zero_copy_refs) and, being part
+ * of the output evbuffer's length, in the client's output buffer limit
+ * and CLIENT LIST omem.
  */
 #include "command.h"
 
 #include <event2/buffer.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Values at least this large are sent by reference instead of copied. */
@@ -119,10 +126,35 @@ void rcache__reply_buffer(rcache__client_t *c, struct evbuffer *b) {
     evbuffer_add_buffer(c->out, b);
 }
 
+/* What a zero-copy chunk of an output buffer holds: the entry reference
+ * and where its bytes are counted (INFO mem_zero_copy_refs). */
+typedef struct out_ref {
+    rcache_ref_t *ref;
+    rcache__server_t *srv;
+    size_t len;
+} out_ref_t;
+
+/* libevent calls this once the referenced bytes are written, or when the
+ * output buffer is freed with them unsent (the client went away). */
 static void release_ref(const void *data, size_t len, void *arg) {
+    out_ref_t *h = arg;
     (void)data;
     (void)len;
-    rcache_release(arg);
+    atomic_fetch_sub_explicit(&h->srv->out_ref_bytes, h->len, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&h->srv->out_refs, 1, memory_order_relaxed);
+    rcache_release(h->ref);
+    free(h);
+}
+
+/* The CRLF after a referenced value, itself by reference to static bytes.
+ * evbuffer_add() after a reference chain would start a new chain sized
+ * like the last one (libevent grows chains after the previous size): a
+ * 32 MiB value would cost a 32 MiB allocation for two bytes. */
+static void add_crlf_after_ref(rcache__client_t *c) {
+    static const char crlf[2] = {'\r', '\n'};
+    if (evbuffer_add_reference(c->out, crlf, 2, NULL, NULL) != 0 &&
+        evbuffer_add(c->out, crlf, 2) != 0)
+        c->flags |= RCACHE__CLIENT_CLOSING;
 }
 
 void rcache__reply_ref(rcache__client_t *c, rcache_ref_t *ref) {
@@ -142,11 +174,26 @@ void rcache__reply_ref(rcache__client_t *c, rcache_ref_t *ref) {
     char buf[RCACHE_RESP_HDR_MAX];
     size_t n = rcache__resp_fmt_bulk_hdr(buf, len);
     evbuffer_add(c->out, buf, n);
-    if (evbuffer_add_reference(c->out, v, len, release_ref, ref) != 0) {
-        evbuffer_add(c->out, v, len);
-        rcache_release(ref);
+    /* The entry stays valid while referenced, even once deleted,
+     * overwritten or evicted: the reply goes out from it unchanged. */
+    out_ref_t *h = malloc(sizeof *h);
+    if (h) {
+        h->ref = ref;
+        h->srv = c->srv;
+        h->len = len;
+        atomic_fetch_add_explicit(&c->srv->out_ref_bytes, len, memory_order_relaxed);
+        atomic_fetch_add_explicit(&c->srv->out_refs, 1, memory_order_relaxed);
     }
-    evbuffer_add(c->out, "\r\n", 2);
+    if (!h || evbuffer_add_reference(c->out, v, len, release_ref, h) != 0) {
+        /* out of memory: copy instead (the old way), or give up */
+        if (evbuffer_add(c->out, v, len) != 0)
+            c->flags |= RCACHE__CLIENT_CLOSING;
+        if (h)
+            release_ref(v, len, h);
+        else
+            rcache_release(ref);
+    }
+    add_crlf_after_ref(c);
 }
 
 void rcache__reply_syntax_error(rcache__client_t *c) {

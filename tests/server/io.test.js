@@ -1,0 +1,327 @@
+'use strict';
+// io.test.js - rcached's I/O path (issue 16): large values are written
+// straight from the cache entry (zero-copy), so a reply still being
+// written when its key is deleted, overwritten or evicted carries the old
+// value intact; the memory it holds is shown in INFO and released when the
+// write completes or the client goes away; it counts in the output buffer
+// limit; and a connection's footprint returns to its base after a large
+// reply.
+//
+// No assertion depends on timing: the tests wait for the states they
+// check by polling INFO / CLIENT LIST (bounded by a count, not a clock)
+// and by reading replies to the end.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const net = require('node:net');
+const { startServer, sleep } = require('./helpers');
+
+const MIB = 1024 * 1024;
+
+function bulk(s) {
+  const b = Buffer.isBuffer(s) ? s : Buffer.from(String(s), 'latin1');
+  return Buffer.concat([Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n')]);
+}
+function command(...args) {
+  return Buffer.concat([Buffer.from(`*${args.length}\r\n`)].concat(args.map(bulk)));
+}
+
+// One command at a time; replies parsed just enough (simple, error,
+// integer, bulk as Buffer, arrays).
+class Conn {
+  constructor(sock) {
+    this.sock = sock;
+    this.chunks = [];
+    this.len = 0;
+    this.want = 0;
+    this.waiters = [];
+    this.closed = false;
+    sock.on('data', (d) => { this.chunks.push(d); this.len += d.length; this.pump(); });
+    sock.on('close', () => { this.closed = true; this.pump(); });
+    sock.on('error', () => {});
+  }
+  static open(port) {
+    return new Promise((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1', () => resolve(new Conn(s)));
+      s.on('error', reject);
+    });
+  }
+  buf() {
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0] || Buffer.alloc(0);
+  }
+  parse(b, off) {
+    const nl = b.indexOf('\r\n', off);
+    if (nl < 0) return null;
+    const t = String.fromCharCode(b[off]);
+    const line = b.toString('latin1', off + 1, nl);
+    if (t === '+' || t === '-' || t === ':') {
+      return { v: t === ':' ? Number(line) : (t === '-' ? new Error(line) : line), end: nl + 2 };
+    }
+    if (t === '$') {
+      const n = Number(line);
+      if (n < 0) return { v: null, end: nl + 2 };
+      if (b.length < nl + 2 + n + 2) {
+        this.want = nl + 4 + n; // do not re-join the chunks before that
+        return null;
+      }
+      return { v: b.subarray(nl + 2, nl + 2 + n), end: nl + 4 + n };
+    }
+    if (t === '*') {
+      const n = Number(line);
+      const arr = [];
+      let p = nl + 2;
+      for (let i = 0; i < n; i++) {
+        const r = this.parse(b, p);
+        if (!r) return null;
+        arr.push(r.v);
+        p = r.end;
+      }
+      return { v: arr, end: p };
+    }
+    throw new Error('bad reply type ' + t);
+  }
+  pump() {
+    while (this.waiters.length) {
+      if (!this.closed && this.len < this.want) return;
+      this.want = 0;
+      const b = this.buf();
+      const r = b.length ? this.parse(b, 0) : null;
+      if (!r) {
+        if (!this.closed) return;
+        this.waiters.shift().reject(new Error('connection closed'));
+        continue;
+      }
+      this.chunks = [b.subarray(r.end)];
+      this.len = b.length - r.end;
+      const w = this.waiters.shift();
+      if (r.v instanceof Error) w.reject(r.v);
+      else w.resolve(r.v);
+    }
+  }
+  send(buf) {
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      this.sock.write(buf);
+      this.pump();
+    });
+  }
+  cmd(...args) { return this.send(command(...args)); }
+  async str(...args) {
+    const v = await this.cmd(...args);
+    return Buffer.isBuffer(v) ? v.toString('latin1') : v;
+  }
+  close() { this.sock.destroy(); }
+}
+
+async function info(c, field) {
+  const text = await c.str('INFO', 'memory');
+  const m = text.match(new RegExp(`^${field}:(\\d+)`, 'm'));
+  assert.ok(m, `INFO has ${field}`);
+  return Number(m[1]);
+}
+
+// Poll until pred(value of field) holds; fails after `tries` polls.
+async function waitInfo(c, field, pred, tries = 2000) {
+  let v;
+  for (let i = 0; i < tries; i++) {
+    v = await info(c, field);
+    if (pred(v)) return v;
+    await sleep(5);
+  }
+  assert.fail(`INFO ${field} stayed at ${v}`);
+}
+
+// A value whose every 4 KiB page differs, so a torn or stale reply shows.
+function pattern(size, seed) {
+  const b = Buffer.alloc(size);
+  for (let i = 0; i < size; i += 4096) b.fill(0x41 + ((i / 4096 + seed) % 26), i, Math.min(size, i + 4096));
+  return b;
+}
+
+// A client that sends GET key and does not read: the reply stays in
+// flight (the kernel's socket buffers hold a few MiB at most).
+async function slowGet(port, key) {
+  const s = net.connect(port, '127.0.0.1');
+  s.on('error', () => {});
+  await new Promise((r) => s.on('connect', r));
+  s.pause();
+  s.write(command('GET', key));
+  return s;
+}
+
+// Resume a paused socket and read one bulk reply of `size` bytes.
+function readBulk(s, size) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let n = 0;
+    const hdr = `$${size}\r\n`.length;
+    s.on('data', (d) => {
+      chunks.push(d);
+      n += d.length;
+      if (n >= hdr + size + 2) {
+        const b = Buffer.concat(chunks);
+        resolve({ head: b.toString('latin1', 0, hdr), body: b.subarray(hdr, hdr + size),
+          tail: b.toString('latin1', hdr + size) });
+      }
+    });
+    s.on('close', () => reject(new Error(`closed after ${n} bytes`)));
+    s.resume();
+  });
+}
+
+const SIZE = 32 * MIB;
+
+for (const [what, change] of [
+  ['deleted', async (c) => assert.equal(await c.cmd('DEL', 'big'), 1)],
+  ['overwritten', async (c) => assert.equal(await c.str('SET', 'big', pattern(SIZE, 7)), 'OK')],
+  ['evicted', async (c) => {
+    assert.equal(await c.str('CONFIG', 'SET', 'maxmemory', '1mb'), 'OK');
+    assert.equal(await c.str('SET', 'small', 'x'), 'OK');
+    assert.equal(await c.cmd('EXISTS', 'big'), 0);
+  }],
+]) {
+  test(`a large GET in flight when its key is ${what} returns the old value intact`, async () => {
+    const srv = await startServer(['--maxmemory', '256mb']);
+    try {
+      const c = await Conn.open(srv.port);
+      const old = pattern(SIZE, 0);
+      assert.equal(await c.str('SET', 'big', old), 'OK');
+      assert.equal(await info(c, 'zero_copy_refs'), 0);
+      const s = await slowGet(srv.port, 'big');
+      // the reply is being written from the entry: its bytes are counted
+      assert.equal(await waitInfo(c, 'mem_zero_copy_refs', (v) => v > 0), SIZE);
+      assert.equal(await info(c, 'zero_copy_refs'), 1);
+      await change(c);
+      // the entry is gone from the cache but still held by the reply
+      assert.equal(await info(c, 'mem_zero_copy_refs'), SIZE);
+      const r = await readBulk(s, SIZE);
+      assert.equal(r.head, `$${SIZE}\r\n`);
+      assert.equal(r.tail, '\r\n');
+      assert.ok(r.body.equals(old), 'the reply is the value as it was when GET ran');
+      s.destroy();
+      await waitInfo(c, 'zero_copy_refs', (v) => v === 0);
+      assert.equal(await info(c, 'mem_zero_copy_refs'), 0);
+      c.close();
+    } finally {
+      await srv.stop();
+    }
+  });
+}
+
+test('a client that disconnects with a large reply unsent releases it', async () => {
+  const srv = await startServer([]);
+  try {
+    const c = await Conn.open(srv.port);
+    assert.equal(await c.str('SET', 'big', pattern(SIZE, 0)), 'OK');
+    const socks = [];
+    for (let i = 0; i < 3; i++) socks.push(await slowGet(srv.port, 'big'));
+    assert.equal(await waitInfo(c, 'zero_copy_refs', (v) => v === 3), 3);
+    assert.equal(await info(c, 'mem_zero_copy_refs'), 3 * SIZE);
+    assert.equal(await c.cmd('DEL', 'big'), 1);
+    for (const s of socks) s.destroy();
+    await waitInfo(c, 'zero_copy_refs', (v) => v === 0);
+    assert.equal(await info(c, 'mem_zero_copy_refs'), 0);
+    c.close();
+  } finally {
+    await srv.stop(); // under ASan a reference never released shows as a leak
+  }
+});
+
+test('a zero-copy reply counts in the client output buffer limit', async () => {
+  const srv = await startServer(['--client-output-buffer-limit', '4mb']);
+  try {
+    const c = await Conn.open(srv.port);
+    assert.equal(await c.str('SET', 'big', pattern(8 * MIB, 0)), 'OK');
+    assert.equal(await c.str('SET', 'fits', pattern(2 * MIB, 0)), 'OK');
+    assert.equal((await c.cmd('GET', 'fits')).length, 2 * MIB);
+    const s = await slowGet(srv.port, 'big');
+    await new Promise((r) => s.on('close', r)); // dropped at the limit
+    assert.match(srv.log(), /closed for overcoming of output buffer limits/);
+    await waitInfo(c, 'zero_copy_refs', (v) => v === 0);
+    c.close();
+  } finally {
+    await srv.stop();
+  }
+});
+
+function clientFields(line) {
+  const f = {};
+  for (const kv of line.trim().split(' ')) {
+    const i = kv.indexOf('=');
+    f[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return f;
+}
+
+async function footprint(c) {
+  const id = await c.cmd('CLIENT', 'ID');
+  return clientFields(await c.str('CLIENT', 'LIST', 'ID', String(id)));
+}
+
+test('after a 6 MiB reply the connection footprint returns to its base', async () => {
+  const srv = await startServer([]);
+  try {
+    const c = await Conn.open(srv.port);
+    const base = await footprint(c);
+    // one 6 MiB value (written from the entry) ...
+    assert.equal(await c.str('SET', 'big', pattern(6 * MIB, 0)), 'OK');
+    assert.equal((await c.cmd('GET', 'big')).length, 6 * MIB);
+    // ... and 6 MiB of small copied values in one reply
+    const args = ['MSET'];
+    for (let i = 0; i < 768; i++) args.push(`k${i}`, pattern(8192, i));
+    assert.equal(await c.str(...args), 'OK');
+    const keys = args.filter((_, i) => i % 2 === 1);
+    const vals = await c.cmd('MGET', ...keys);
+    assert.equal(vals.length, 768);
+    assert.ok(vals[5].equals(pattern(8192, 5)));
+    const after = await footprint(c);
+    assert.equal(Number(after.omem), 0, `omem ${after.omem}`);
+    assert.ok(Number(after['tot-mem']) <= Number(base['tot-mem']) + 64 * 1024,
+      `tot-mem ${base['tot-mem']} -> ${after['tot-mem']}`);
+    c.close();
+  } finally {
+    await srv.stop();
+  }
+});
+
+// VmSize from /proc: what the process has mapped, touched or not.
+function vmSize(pid) {
+  const m = require('node:fs').readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmSize:\s+(\d+) kB/);
+  return m ? Number(m[1]) * 1024 : 0;
+}
+function sanitized() {
+  try {
+    const { BIN } = require('./helpers');
+    const syms = require('node:child_process').execFileSync('nm', ['-D', BIN],
+      { encoding: 'latin1', maxBuffer: 64 * MIB });
+    return /__(a|t)san_init/.test(syms);
+  } catch {
+    return true;
+  }
+}
+
+test('a zero-copy reply allocates nothing the size of its value', async (t) => {
+  if (sanitized()) {
+    t.skip('sanitizer builds map shadow memory: VmSize says nothing here');
+    return;
+  }
+  const srv = await startServer([]);
+  try {
+    const c = await Conn.open(srv.port);
+    assert.equal(await c.str('SET', 'big', pattern(SIZE, 0)), 'OK');
+    const before = vmSize(srv.pid);
+    const socks = [];
+    for (let i = 0; i < 4; i++) socks.push(await slowGet(srv.port, 'big'));
+    await waitInfo(c, 'zero_copy_refs', (v) => v === 4);
+    const grown = vmSize(srv.pid) - before;
+    // Before the fix, the CRLF after each referenced value went into a new
+    // evbuffer chain sized like the value (libevent sizes a new chain after
+    // the last one): 4 x 32 MiB mapped for 8 bytes.
+    assert.ok(grown < SIZE, `VmSize grew by ${grown} bytes for 4 replies in flight`);
+    for (const s of socks) s.destroy();
+    await waitInfo(c, 'zero_copy_refs', (v) => v === 0);
+    c.close();
+  } finally {
+    await srv.stop();
+  }
+});
