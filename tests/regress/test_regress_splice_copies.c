@@ -18,128 +18,28 @@
  * Each step must stay within one copy (40 MB) + 16 MiB of the peak before
  * it. The peak is a property of the process, not of timing.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmocka.h>
+
+#include "regress_server.h"
 
 #define MIB (1024ull * 1024ull)
 #define VALUE 40000000ull
 #define SLACK (16ull * MIB)
 
-static const char *g_bin;
-static int g_port;
-static pid_t g_pid;
-
-static int dial(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_port = htons((uint16_t)g_port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0)
-        return -1;
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    struct timeval tv = {30, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    return fd;
-}
-
-/* Send cmd, read one line of reply into out. */
-static int roundtrip(const char *cmd, char *out, size_t cap) {
-    int fd = dial();
-    size_t len = 0;
-    if (fd < 0)
-        return -1;
-    if (write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd)) {
-        close(fd);
-        return -1;
-    }
-    while (len + 1 < cap) {
-        ssize_t r = read(fd, out + len, cap - 1 - len);
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-        if (memchr(out, '\n', len))
-            break;
-    }
-    out[len] = '\0';
-    close(fd);
-    return (int)len;
-}
-
-static uint64_t hwm_bytes(void) {
-    char path[64], line[256];
-    uint64_t v = 0;
-    snprintf(path, sizeof path, "/proc/%d/status", (int)g_pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "VmHWM:", 6) == 0)
-            v = strtoull(line + 6, NULL, 10) * 1024u;
-    fclose(f);
-    return v;
-}
-
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    socklen_t len = sizeof a;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-        return 0;
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static int start(void **state) {
     (void)state;
-    char port[16], rep[64];
-    for (int attempt = 0; attempt < 5; attempt++) {
-        g_port = free_port();
-        snprintf(port, sizeof port, "%d", g_port);
-        g_pid = fork();
-        if (g_pid == 0) {
-            execl(g_bin, g_bin, "--port", port, "--bind", "127.0.0.1", "--admin-port", "0",
-                  "--maxmemory", "256mb", "--threads", "1", "--loglevel", "warning",
-                  (char *)NULL);
-            _exit(127);
-        }
-        for (int i = 0; i < 200; i++) {
-            if (waitpid(g_pid, NULL, WNOHANG) == g_pid)
-                break;
-            if (roundtrip("PING\r\n", rep, sizeof rep) > 0 && strncmp(rep, "+PONG", 5) == 0)
-                return 0;
-            usleep(25000);
-        }
-        kill(g_pid, SIGKILL);
-        waitpid(g_pid, NULL, 0);
-    }
-    return -1;
+    return regress_server_start("256mb", "1", 200);
 }
 
 static int stop(void **state) {
-    int st = 0;
     (void)state;
-    kill(g_pid, SIGTERM);
-    waitpid(g_pid, &st, 0);
-    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+    return regress_server_stop();
 }
 
 static void expect_reply(const char *cmd, const char *want) {
@@ -170,18 +70,9 @@ static void test_splice_writes_value_once(void **state) {
 }
 
 int main(int argc, char **argv) {
-    char cmd[512];
-    if (argc < 2 || access(argv[1], X_OK) != 0) {
-        printf("rcached not built, skipped\n");
-        return 77;
-    }
-    snprintf(cmd, sizeof cmd, "nm -D '%s' 2>/dev/null | grep -q -E '__(a|t)san_init'", argv[1]);
-    if (system(cmd) == 0) {
-        printf("rcached built with a sanitizer (RSS meaningless), skipped\n");
-        return 77;
-    }
-    g_bin = argv[1];
-    signal(SIGPIPE, SIG_IGN);
+    int rc = regress_server_init(argc, argv);
+    if (rc != 0)
+        return rc;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_splice_writes_value_once),
     };
