@@ -47,6 +47,12 @@ int rcache_glob_validate(const char *p, size_t plen) {
     return RCACHE_OK;
 }
 
+/* Whether ch lies in the range lo-hi; a reversed range ("z-a") is read as
+ * "a-z", as Redis does. */
+static inline int in_range(unsigned char lo, unsigned char hi, unsigned char ch) {
+    return lo <= hi ? ch >= lo && ch <= hi : ch >= hi && ch <= lo;
+}
+
 /* Match one byte against the class starting after '[' at p[*pi]; leaves *pi
  * after the closing ']'. The pattern is known valid. */
 static int class_match(const char *p, size_t *pi, unsigned char ch) {
@@ -67,12 +73,7 @@ static int class_match(const char *p, size_t *pi, unsigned char ch) {
             if (p[j] == '\\')
                 j++;
             hi = (unsigned char)p[j];
-            if (lo > hi) {
-                unsigned char t = lo;
-                lo = hi;
-                hi = t;
-            }
-            if (ch >= lo && ch <= hi)
+            if (in_range(lo, hi, ch))
                 match = 1;
             i = j + 1;
         } else {
@@ -85,15 +86,38 @@ static int class_match(const char *p, size_t *pi, unsigned char ch) {
     return negate ? !match : match;
 }
 
-/* Match a valid pattern. */
-int rcache__glob_match_valid(const char *p, size_t plen, const unsigned char *s,
-                             size_t slen) {
+/* The element of a valid pattern at p[*pi] (not '*') against one byte;
+ * leaves *pi after the element. */
+static inline int strict_elem(const char *p, size_t *pi, unsigned char ch) {
+    size_t i = *pi;
+    if (p[i] == '?') {
+        *pi = i + 1;
+        return 1;
+    }
+    if (p[i] == '[') {
+        *pi = i + 1;
+        return class_match(p, pi, ch);
+    }
+    if (p[i] == '\\')
+        i++;
+    *pi = i + 1;
+    return (unsigned char)p[i] == ch;
+}
+
+static int lenient_elem(const char *p, size_t plen, size_t *pi, unsigned char ch);
+
+/* The single-backtrack loop shared by both readings: each element consumes
+ * exactly one byte, so on a mismatch returning to the last '*' and letting
+ * it absorb one more byte is exact. `lenient` is a constant at each call
+ * site; forced inline so each caller gets its own loop with the element
+ * matcher inlined and no per-byte branch on it. */
+static inline __attribute__((always_inline)) int
+backtrack_match(const char *p, size_t plen, const unsigned char *s, size_t slen, int lenient) {
     size_t pi = 0, si = 0;
     size_t star_p = (size_t)-1, star_s = 0;
     while (si < slen) {
         if (pi < plen) {
-            char pc = p[pi];
-            if (pc == '*') {
+            if (p[pi] == '*') {
                 while (pi < plen && p[pi] == '*')
                     pi++;
                 if (pi == plen)
@@ -102,27 +126,11 @@ int rcache__glob_match_valid(const char *p, size_t plen, const unsigned char *s,
                 star_s = si;
                 continue;
             }
-            if (pc == '?') {
-                pi++;
+            size_t q = pi;
+            if (lenient ? lenient_elem(p, plen, &q, s[si]) : strict_elem(p, &q, s[si])) {
+                pi = q;
                 si++;
                 continue;
-            }
-            if (pc == '[') {
-                size_t q = pi + 1;
-                if (class_match(p, &q, s[si])) {
-                    pi = q;
-                    si++;
-                    continue;
-                }
-            } else {
-                size_t q = pi;
-                if (pc == '\\')
-                    q++;
-                if ((unsigned char)p[q] == s[si]) {
-                    pi = q + 1;
-                    si++;
-                    continue;
-                }
             }
         }
         if (star_p == (size_t)-1)
@@ -133,6 +141,12 @@ int rcache__glob_match_valid(const char *p, size_t plen, const unsigned char *s,
     while (pi < plen && p[pi] == '*')
         pi++;
     return pi == plen;
+}
+
+/* Match a valid pattern. */
+int rcache__glob_match_valid(const char *p, size_t plen, const unsigned char *s,
+                             size_t slen) {
+    return backtrack_match(p, plen, s, slen, 0);
 }
 
 int rcache_glob_match(const char *pattern, size_t pattern_len, const void *str,
@@ -183,13 +197,7 @@ static int lenient_elem(const char *p, size_t plen, size_t *pi, unsigned char ch
             break;
         } else if (plen - i >= 3 && p[i + 1] == '-') {
             /* a range; its end byte is taken as is, even ']' or '\' */
-            unsigned char lo = (unsigned char)p[i], hi = (unsigned char)p[i + 2];
-            if (lo > hi) {
-                unsigned char t = lo;
-                lo = hi;
-                hi = t;
-            }
-            if (ch >= lo && ch <= hi)
+            if (in_range((unsigned char)p[i], (unsigned char)p[i + 2], ch))
                 match = 1;
             i += 2;
         } else if ((unsigned char)p[i] == ch) {
@@ -200,38 +208,9 @@ static int lenient_elem(const char *p, size_t plen, size_t *pi, unsigned char ch
     return negate ? !match : match;
 }
 
-/* The single-backtrack loop of rcache__glob_match_valid() over Redis 7.0's
- * elements: each element still consumes exactly one byte, so returning to
- * the last '*' stays exact. */
+/* Redis 7.0's reading of any pattern. */
 static int lenient_match(const char *p, size_t plen, const unsigned char *s, size_t slen) {
-    size_t pi = 0, si = 0;
-    size_t star_p = (size_t)-1, star_s = 0;
-    while (si < slen) {
-        if (pi < plen) {
-            if (p[pi] == '*') {
-                while (pi < plen && p[pi] == '*')
-                    pi++;
-                if (pi == plen)
-                    return 1;
-                star_p = pi;
-                star_s = si;
-                continue;
-            }
-            size_t q = pi;
-            if (lenient_elem(p, plen, &q, s[si])) {
-                pi = q;
-                si++;
-                continue;
-            }
-        }
-        if (star_p == (size_t)-1)
-            return 0;
-        pi = star_p;
-        si = ++star_s;
-    }
-    while (pi < plen && p[pi] == '*')
-        pi++;
-    return pi == plen;
+    return backtrack_match(p, plen, s, slen, 1);
 }
 
 int rcache_glob_match_lenient(const char *pattern, size_t pattern_len,
