@@ -41,6 +41,25 @@ static size_t max_value_len(const rcache_t *c, size_t klen) {
     return chunk - fixed > UINT32_MAX ? UINT32_MAX : (size_t)(chunk - fixed);
 }
 
+/* Put the new entry e for a key in the table in place of old (NULL: the
+ * key was absent), keeping old's creation time and hit count; old goes to
+ * the reclaim list. */
+static void install_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
+                           rcache__entry_t *old, rcache__entry_t *e, uint32_t now_s,
+                           uint64_t expire_at_ms, rcache__reclaim_t *r) {
+    e->hash = (uint32_t)hash;
+    e->atime_s = now_s;
+    e->ctime_s = old ? old->ctime_s : now_s;
+    e->hits = old ? old->hits : 0;
+    e->expire_at_ms = expire_at_ms;
+    if (old) {
+        rcache__shard_replace_locked(c, s, old, e);
+        rcache__reclaim_push(r, old);
+    } else {
+        rcache__shard_link_locked(c, s, e);
+    }
+}
+
 /* Build the replacement entry for a STORE decision; keeps metadata. */
 static int store_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
                         const void *key, size_t klen, rcache__entry_t *old,
@@ -55,17 +74,9 @@ static int store_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
     rcache__entry_t *e = rcache__entry_new(key, klen, u->new_val, u->new_len);
     if (!e)
         return RCACHE_ENOMEM;
-    e->hash = (uint32_t)hash;
-    e->atime_s = rcache__clock_rel_s(&c->clock, rcache__op_now(c, t));
-    e->ctime_s = old ? old->ctime_s : e->atime_s;
-    e->hits = old ? old->hits : 0;
-    e->expire_at_ms = ttl_to_at(c, u->ttl_ms, u->expire_at_ms, old, t);
-    if (old) {
-        rcache__shard_replace_locked(c, s, old, e);
-        rcache__reclaim_push(r, old);
-    } else {
-        rcache__shard_link_locked(c, s, e);
-    }
+    uint32_t now_s = rcache__clock_rel_s(&c->clock, rcache__op_now(c, t));
+    install_locked(c, s, hash, old, e, now_s,
+                   ttl_to_at(c, u->ttl_ms, u->expire_at_ms, old, t), r);
     s->st.sets++;
     rcache__entry_ref(e); /* held across rcache__evict(), which keeps e */
     *stored = e;
@@ -127,17 +138,7 @@ static int splice_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
             return RCACHE_ENOMEM;
         splice_fill(rcache__entry_val(e), old ? rcache__entry_val(old) : NULL,
                     olen, off, u->new_val, u->new_len);
-        e->hash = (uint32_t)hash;
-        e->atime_s = now_s;
-        e->ctime_s = old ? old->ctime_s : e->atime_s;
-        e->hits = old ? old->hits : 0;
-        e->expire_at_ms = at;
-        if (old) {
-            rcache__shard_replace_locked(c, s, old, e);
-            rcache__reclaim_push(r, old);
-        } else {
-            rcache__shard_link_locked(c, s, e);
-        }
+        install_locked(c, s, hash, old, e, now_s, at, r);
     }
     s->st.sets++;
     rcache__entry_ref(e); /* held across rcache__evict(), which keeps e */
