@@ -168,17 +168,27 @@ static int start_bg_locked(rcache__server_t *s, char *err, size_t errlen) {
     return 0;
 }
 
-int rcache__persist_bgsave(rcache__server_t *s, int schedule, char *err,
-                           size_t errlen) {
-    struct rcache__persist *p = s->persist;
+/* The persistence state if snapshots are on (a snapshot directory is
+ * set); else NULL with the error reply in err. (The path itself is only
+ * probed: a save reads the settings again.) */
+static struct rcache__persist *snapshots_on(rcache__server_t *s, char *err,
+                                            size_t errlen) {
     char path[16];
-    int rc;
-    if (!p || snapshot_path(s, path, sizeof path) != 0) {
+    if (!s->persist || snapshot_path(s, path, sizeof path) != 0) {
         snprintf(err, errlen,
                  "ERR snapshots are off: no snapshot directory (CONFIG SET "
                  "dir <path>)");
-        return -1;
+        return NULL;
     }
+    return s->persist;
+}
+
+int rcache__persist_bgsave(rcache__server_t *s, int schedule, char *err,
+                           size_t errlen) {
+    struct rcache__persist *p = snapshots_on(s, err, errlen);
+    int rc;
+    if (!p)
+        return -1;
     pthread_mutex_lock(&p->lock);
     if (p->saving) {
         rc = schedule ? 1 : -1;
@@ -194,15 +204,10 @@ int rcache__persist_bgsave(rcache__server_t *s, int schedule, char *err,
 }
 
 int rcache__persist_save_now(rcache__server_t *s, char *err, size_t errlen) {
-    struct rcache__persist *p = s->persist;
-    char path[16];
+    struct rcache__persist *p = snapshots_on(s, err, errlen);
     int rc;
-    if (!p || snapshot_path(s, path, sizeof path) != 0) {
-        snprintf(err, errlen,
-                 "ERR snapshots are off: no snapshot directory (CONFIG SET "
-                 "dir <path>)");
+    if (!p)
         return -1;
-    }
     pthread_mutex_lock(&p->lock);
     if (p->saving) {
         pthread_mutex_unlock(&p->lock);
