@@ -39,6 +39,9 @@ typedef struct load_ctx {
     const char *type_name[NTYPES];
     uint64_t type_count[NTYPES];
     int ntypes;
+    double t0_s;                       /* when the call began (monotonic) */
+    rcache_snapshot_opts_t defaults;   /* opts when the caller gave none */
+    rcache_snapshot_result_t scratch;  /* result when the caller wants none */
 } load_ctx_t;
 
 static void count_type(load_ctx_t *lc, const char *name) {
@@ -213,20 +216,31 @@ static int pass(load_ctx_t *lc, rcache_snapshot_read_fn read, void *ctx,
     return rc;
 }
 
-static int start(load_ctx_t *lc, rcache_t *c, const rcache_snapshot_opts_t *opts,
-                 rcache_snapshot_result_t *result,
-                 rcache_snapshot_opts_t *defaults) {
+/* Begin a load or a check: starts its clock; a NULL result or opts is
+ * replaced by lc's own scratch result or the default options (so callers
+ * read and write lc->res, never their result argument). */
+static void start(load_ctx_t *lc, rcache_t *c, const rcache_snapshot_opts_t *opts,
+                  rcache_snapshot_result_t *result) {
+    double t0_s = rcache__snapshot_mono_s();
     memset(lc, 0, sizeof(*lc));
+    lc->t0_s = t0_s;
+    if (!result)
+        result = &lc->scratch;
     rcache__snapshot_result_init(result);
     if (!opts) {
-        rcache_snapshot_opts_init(defaults);
-        opts = defaults;
+        rcache_snapshot_opts_init(&lc->defaults);
+        opts = &lc->defaults;
     }
     lc->c = c;
     lc->o = opts;
     lc->res = result;
     lc->wall_offset = c ? rcache_wall_offset_ms(c) : 0;
-    return RCACHE_OK;
+}
+
+/* End a load or a check: the skipped types and the time taken. */
+static void finish(load_ctx_t *lc) {
+    render_types(lc);
+    lc->res->seconds = rcache__snapshot_mono_s() - lc->t0_s;
 }
 
 static uint64_t evictions(rcache_t *c) {
@@ -241,22 +255,16 @@ int rcache_snapshot_load_stream(rcache_t *c, rcache_snapshot_read_fn read,
                                 void *read_ctx,
                                 const rcache_snapshot_opts_t *opts,
                                 rcache_snapshot_result_t *result) {
-    rcache_snapshot_opts_t defaults;
-    rcache_snapshot_result_t scratch;
     load_ctx_t lc;
-    double t0 = rcache__snapshot_mono_s();
     uint64_t ev0;
     int rc;
-    if (!result)
-        result = &scratch;
-    start(&lc, c, opts, result, &defaults);
+    start(&lc, c, opts, result);
     if (!c || !read)
         return RCACHE_EINVAL;
     ev0 = evictions(c);
     rc = pass(&lc, read, read_ctx, "stream", 0);
-    render_types(&lc);
-    result->evicted = evictions(c) - ev0;
-    result->seconds = rcache__snapshot_mono_s() - t0;
+    lc.res->evicted = evictions(c) - ev0;
+    finish(&lc);
     return rc;
 }
 
@@ -299,60 +307,48 @@ static int check_file(load_ctx_t *lc, int fd, const char *path) {
 
 int rcache_snapshot_verify(const char *path, const rcache_snapshot_opts_t *opts,
                            rcache_snapshot_result_t *result) {
-    rcache_snapshot_opts_t defaults;
-    rcache_snapshot_result_t scratch;
     load_ctx_t lc;
-    double t0 = rcache__snapshot_mono_s();
     int fd, rc;
-    if (!result)
-        result = &scratch;
-    start(&lc, NULL, opts, result, &defaults);
+    start(&lc, NULL, opts, result);
     if (!path)
         return RCACHE_EINVAL;
-    fd = open_file(path, result, &lc.bytes_total);
+    fd = open_file(path, lc.res, &lc.bytes_total);
     if (fd < 0)
         return RCACHE_EIO;
     rc = check_file(&lc, fd, path);
     close(fd);
-    render_types(&lc);
-    result->seconds = rcache__snapshot_mono_s() - t0;
+    finish(&lc);
     return rc;
 }
 
 int rcache_snapshot_load(rcache_t *c, const char *path,
                          const rcache_snapshot_opts_t *opts,
                          rcache_snapshot_result_t *result) {
-    rcache_snapshot_opts_t defaults;
-    rcache_snapshot_result_t scratch;
     load_ctx_t lc;
-    double t0 = rcache__snapshot_mono_s();
     uint64_t ev0;
     int fd, rc;
-    if (!result)
-        result = &scratch;
-    start(&lc, c, opts, result, &defaults);
+    start(&lc, c, opts, result);
     if (!c || !path)
         return RCACHE_EINVAL;
-    fd = open_file(path, result, &lc.bytes_total);
+    fd = open_file(path, lc.res, &lc.bytes_total);
     if (fd < 0)
         return RCACHE_EIO;
     rc = check_file(&lc, fd, path);
     if (rc == RCACHE_OK) {
-        lc.entries_total = result->entries;
-        rcache__snapshot_result_init(result);
+        lc.entries_total = lc.res->entries;
+        rcache__snapshot_result_init(lc.res);
         lc.ntypes = 0;
         ev0 = evictions(c);
         if (lseek(fd, 0, SEEK_SET) != 0) {
-            snprintf(result->error, sizeof(result->error), "%s: seek: %s", path,
+            snprintf(lc.res->error, sizeof(lc.res->error), "%s: seek: %s", path,
                      strerror(errno));
             rc = RCACHE_EIO;
         } else {
             rc = pass(&lc, fd_read, &fd, path, 1); /* same fd, same bytes */
         }
-        result->evicted = evictions(c) - ev0;
+        lc.res->evicted = evictions(c) - ev0;
     }
     close(fd);
-    render_types(&lc);
-    result->seconds = rcache__snapshot_mono_s() - t0;
+    finish(&lc);
     return rc;
 }
