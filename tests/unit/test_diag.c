@@ -119,13 +119,18 @@ static void test_cache_hotkeys_zipf(void **state) {
         if (rcache_get(c, key, kl, NULL, 0, NULL) == RCACHE_ENOTFOUND)
             assert_int_equal(rcache_set(c, key, kl, "v", 1, 0, 0), RCACHE_OK);
     }
-    rcache_hotkey_t out[10];
+    /* The sketch sees a random 1/16 of the lookups (its draw is not seeded
+     * by the test), so neighbours near rank 10 can swap: the true top 10
+     * must be within the sketch's top 20 (rank 20 is drawn ~half as often
+     * as rank 10, many standard deviations apart), the top 3 within its
+     * top 10. */
+    rcache_hotkey_t out[20];
     uint64_t total;
-    assert_int_equal(rcache_diag_hotkeys(c, out, 10, &total), 10);
+    assert_int_equal(rcache_diag_hotkeys(c, out, 20, &total), 20);
     assert_true(total > refs / 20 * 19 && total < refs / 20 * 21); /* random 1/16, scaled */
     true_top10(counts, n, top);
     for (int k = 0; k < 10; k++)
-        if (!in_list(out, 10, top[k]))
+        if (!in_list(out, k < 3 ? 10 : 20, top[k]))
             fail_msg("true top-10 key %s (rank %d) missing", top[k], k);
     assert_true(out[0].bytes > 0);
     rcache_close(c);
