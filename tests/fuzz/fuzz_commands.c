@@ -49,6 +49,13 @@
 #include "internal.h"
 #include "../common/recount.h"
 #include "server.h"
+#include "admin_diag.h"
+
+/* The dashboard's embedded files are generated at build time for rcached
+ * (src/server/CMakeLists.txt); the fuzzer drives commands, not the admin
+ * page, so it links an empty set. */
+const rcache__asset_t rcache__dashboard_assets[1] = {{"", "text/plain", NULL, 0}};
+const size_t rcache__dashboard_nassets = 0;
 
 #define CHECK(cond)                                                           \
     do {                                                                      \
