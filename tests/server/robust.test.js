@@ -14,6 +14,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const { spawn, execFileSync } = require('node:child_process');
 const { BIN, PATIENCE_MS, startServer, raw, sleep, freePort, ping, tmpdir } = require('./helpers');
+const { Conn: RespConn, commandv } = require('./resp_conn');
 
 // Polls below end on the event they wait for; the deadline only stops a
 // hung server (a loaded machine is slow, never this slow).
@@ -38,87 +39,9 @@ function statusKb(pid, field) {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-function bulk(s) {
-  const b = Buffer.isBuffer(s) ? s : Buffer.from(s, 'latin1');
-  return Buffer.concat([Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n')]);
-}
-function commandv(args) {
-  return Buffer.concat([Buffer.from(`*${args.length}\r\n`)].concat(args.map(bulk)));
-}
-function command(...args) {
-  return commandv(args);
-}
-
-// A connection that answers one command at a time (RESP replies parsed
-// just enough for the tests: simple, error, integer, bulk and arrays).
-class Conn {
-  constructor(sock) {
-    this.sock = sock;
-    this.buf = Buffer.alloc(0);
-    this.waiters = [];
-    this.closed = false;
-    sock.on('data', (d) => { this.buf = Buffer.concat([this.buf, d]); this.pump(); });
-    sock.on('close', () => { this.closed = true; this.pump(); });
-    sock.on('error', () => {});
-  }
-  static open(port) {
-    return new Promise((resolve, reject) => {
-      const s = net.connect(port, '127.0.0.1', () => resolve(new Conn(s)));
-      s.on('error', reject);
-    });
-  }
-  parse(off) {
-    const b = this.buf;
-    const nl = b.indexOf('\r\n', off);
-    if (nl < 0) return null;
-    const t = String.fromCharCode(b[off]);
-    const line = b.toString('latin1', off + 1, nl);
-    if (t === '+' || t === '-' || t === ':') {
-      return { v: t === ':' ? Number(line) : (t === '-' ? new Error(line) : line), end: nl + 2 };
-    }
-    if (t === '$') {
-      const n = Number(line);
-      if (n < 0) return { v: null, end: nl + 2 };
-      if (b.length < nl + 2 + n + 2) return null;
-      return { v: b.toString('latin1', nl + 2, nl + 2 + n), end: nl + 4 + n };
-    }
-    if (t === '*') {
-      const n = Number(line);
-      const arr = [];
-      let p = nl + 2;
-      for (let i = 0; i < n; i++) {
-        const r = this.parse(p);
-        if (!r) return null;
-        arr.push(r.v);
-        p = r.end;
-      }
-      return { v: arr, end: p };
-    }
-    throw new Error('bad reply type ' + t);
-  }
-  pump() {
-    while (this.waiters.length) {
-      const r = this.buf.length ? this.parse(0) : null;
-      if (!r) {
-        if (!this.closed) return;
-        this.waiters.shift().reject(new Error('connection closed'));
-        continue;
-      }
-      this.buf = this.buf.subarray(r.end);
-      const w = this.waiters.shift();
-      if (r.v instanceof Error) w.reject(r.v);
-      else w.resolve(r.v);
-    }
-  }
-  send(buf) {
-    return new Promise((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
-      this.sock.write(buf);
-      this.pump();
-    });
-  }
-  cmd(...args) { return this.send(command(...args)); }
-  close() { this.sock.destroy(); }
+// Bulk replies as strings: what these tests compare.
+class Conn extends RespConn {
+  static open(port) { return RespConn.open(port, { strings: true }); }
 }
 
 function clientFields(line) {
