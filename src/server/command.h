@@ -134,6 +134,13 @@ RCACHE__DECL(rcache__cmd_unwatch);
 RCACHE__DECL(rcache__cmd_eval); RCACHE__DECL(rcache__cmd_evalsha);
 RCACHE__DECL(rcache__cmd_eval_ro); RCACHE__DECL(rcache__cmd_evalsha_ro);
 RCACHE__DECL(rcache__cmd_script);
+/* commands_bits.c, commands_bitfield.c, commands_lcs.c, commands_db.c */
+RCACHE__DECL(rcache__cmd_setbit); RCACHE__DECL(rcache__cmd_getbit);
+RCACHE__DECL(rcache__cmd_bitcount); RCACHE__DECL(rcache__cmd_bitpos);
+RCACHE__DECL(rcache__cmd_bitop); RCACHE__DECL(rcache__cmd_bitfield);
+RCACHE__DECL(rcache__cmd_bitfield_ro); RCACHE__DECL(rcache__cmd_lcs);
+RCACHE__DECL(rcache__cmd_copy); RCACHE__DECL(rcache__cmd_move);
+RCACHE__DECL(rcache__cmd_swapdb);
 /* Inside MULTI: queue a command (replies +QUEUED). */
 void rcache__multi_queue(rcache__client_t *c, size_t argc, const rcache__arg_t *argv);
 /* Drop a client's transaction state and watched keys (DISCARD, RESET,

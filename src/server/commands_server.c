@@ -8,6 +8,7 @@
  * (cache limits, default TTL, client limits, log level), so a bad value
  * changes nothing.
  */
+#include "db.h"
 #include "keyargs.h"
 #include "persist.h"
 #include "version.h"
@@ -175,8 +176,11 @@ void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
     }
     if (want(sections, "keyspace", 1)) {
         SECTION("Keyspace");
-        /* From the library's counters: no entry is walked. */
-        if (!st.disabled && st.items)
+        /* From the library's counters: no entry is walked, unless
+         * databases above 0 are in use (db.h). */
+        if (!st.disabled && rcache__db_used())
+            rcache__db_info_keyspace(s->cache, b);
+        else if (!st.disabled && st.items)
             addf(b, "db0:keys=%llu,expires=%llu,avg_ttl=%llu\r\n",
                  (unsigned long long)st.items, (unsigned long long)st.expires,
                  (unsigned long long)st.avg_ttl_ms);

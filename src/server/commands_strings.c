@@ -401,7 +401,12 @@ static int splice_cb(rcache_update_t *u, void *arg) {
     size_t off = s->offset == RCACHE_SPLICE_END ? old : s->offset;
     if (s->len == 0) { /* nothing to write: report the length only */
         s->new_len = old;
-        return RCACHE_UPDATE_KEEP;
+        if (u->found || s->offset != RCACHE_SPLICE_END)
+            return RCACHE_UPDATE_KEEP;
+        u->new_val = ""; /* APPEND of "" to a missing key creates it, as Redis */
+        u->new_len = 0;
+        u->ttl_ms = RCACHE_TTL_DEFAULT;
+        return RCACHE_UPDATE_STORE;
     }
     size_t end = off + s->len;
     size_t nl = end > old ? end : old;

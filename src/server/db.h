@@ -34,4 +34,10 @@ void rcache__db_run(rcache__client_t *c, const rcache__cmd_t *cmd, size_t argc,
                     void (*run)(rcache__client_t *, const rcache__cmd_t *, size_t,
                                 const rcache__arg_t *));
 
+/* INFO keyspace when databases above 0 are in use: one
+ * "dbN:keys=..,expires=..,avg_ttl=.." line per non-empty database, from a
+ * walk of every key (commands_db.c). */
+struct evbuffer;
+void rcache__db_info_keyspace(rcache_t *cache, struct evbuffer *b);
+
 #endif /* RCACHE_SERVER_DB_H */

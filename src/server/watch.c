@@ -57,3 +57,15 @@ void rcache__watch_after_write(const rcache__cmd_t *cmd, size_t argc,
     for (size_t i = (size_t)cmd->first_key; i <= last && i < argc; i += step)
         atomic_fetch_add(&versions[slot_of(argv[i].ptr, argv[i].len)], 1);
 }
+
+void rcache__watch_touch(const void *key, size_t len) {
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&watchers, memory_order_relaxed) > 0)
+        atomic_fetch_add(&versions[slot_of(key, len)], 1);
+}
+
+void rcache__watch_touch_all(void) {
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&watchers, memory_order_relaxed) > 0)
+        atomic_fetch_add(&epoch, 1);
+}

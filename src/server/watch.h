@@ -21,4 +21,10 @@ void rcache__watch_watchers(int delta);
 void rcache__watch_after_write(const rcache__cmd_t *cmd, size_t argc,
                                const rcache__arg_t *argv);
 
+/* A write that names no key argument changed key (a COPY or MOVE into
+ * another database), or possibly every key (SWAPDB): bump if anyone
+ * watches. */
+void rcache__watch_touch(const void *key, size_t len);
+void rcache__watch_touch_all(void);
+
 #endif /* RCACHE_SERVER_WATCH_H */
