@@ -196,6 +196,25 @@ static size_t bulk_limit(const rcache__server_t *s) {
     return (size_t)b;
 }
 
+/* Reply Redis's protocol error and close after it. A request over a limit
+ * (a length or size the limits refuse) is logged at the default level, as
+ * an operator must be able to tell why a client was refused; malformed
+ * input only at verbose, as Redis does. */
+static void protocol_error(rcache__client_t *c) {
+    const char *e = c->parser.error ? c->parser.error : "Protocol error";
+    rcache__reply_errorf(c, "ERR %s", e);
+    if (strstr(e, "length") || strstr(e, "too big"))
+        rcache__log(RCACHE__LOG_NOTICE,
+                    "Protocol error (%s) from client id=%llu addr=%s: proto-max-bulk-len is "
+                    "%llu, client-query-buffer-limit is %llu", e, (unsigned long long)c->id,
+                    c->addr, (unsigned long long)atomic_load(&c->srv->proto_max_bulk_len),
+                    (unsigned long long)atomic_load(&c->srv->query_buf_limit));
+    else
+        rcache__log(RCACHE__LOG_VERBOSE, "Protocol error (%s) from client id=%llu addr=%s", e,
+                    (unsigned long long)c->id, c->addr);
+    c->flags |= RCACHE__CLIENT_CLOSE_AFTER_REPLY;
+}
+
 /* Parse and run every complete command in buf[0..len); returns the bytes
  * consumed. Stops early when the client is to be closed. */
 static size_t process(rcache__client_t *c, const char *buf, size_t len) {
@@ -210,25 +229,24 @@ static size_t process(rcache__client_t *c, const char *buf, size_t len) {
         if (r == RCACHE_RESP_NEED_MORE)
             break;
         if (r != RCACHE_RESP_OK) {
-            rcache__reply_errorf(c, "ERR %s",
-                                 c->parser.error ? c->parser.error : "Protocol error");
-            rcache__log(RCACHE__LOG_VERBOSE, "Protocol error (%s) from client id=%llu addr=%s",
-                        c->parser.error ? c->parser.error : "?",
-                        (unsigned long long)c->id, c->addr);
-            c->flags |= RCACHE__CLIENT_CLOSE_AFTER_REPLY;
+            protocol_error(c);
             return len;
         }
         off += consumed;
         if (argc == 0)
             continue;
+        /* The limit is checked before a command, not after: one reply
+         * always goes out whole, so a stored value is always readable
+         * however big (docs/SERVER.md); output piling up on top of it
+         * (a pipelining client that does not read) closes the client. */
+        if (rcache__client_output_over(c, 0))
+            return len;
         rcache__dispatch(c, argc, c->argv);
         if (c->argv_cap > ARGV_KEEP) {
             free(c->argv);
             c->argv = NULL;
             c->argv_cap = 0;
         }
-        if (rcache__client_output_over(c, 0))
-            return len;
     }
     return off;
 }

@@ -70,7 +70,7 @@ static const opt_t OPTS[] = {
     {"requirepass", T_STR, F(requirepass), 0, 0, 1, "<password>", "(none)",
      "password clients must AUTH with"},
     {"client-query-buffer-limit", T_SIZE, F(query_buf_limit), 1024, U64MAX, 1,
-     "<size>", "64mb", "largest unprocessed input per client"},
+     "<size>", "1gb", "largest unprocessed input per client"},
     {"proto-max-bulk-len", T_SIZE, F(proto_max_bulk_len), (uint64_t)1 << 20, U64MAX, 1,
      "<size>", "512mb", "longest bulk argument a client may send"},
     {"client-output-buffer-limit", T_SIZE, F(output_buf_limit), 0, U64MAX, 1,
@@ -329,7 +329,7 @@ void rcache__config_defaults(rcache__config_t *cfg) {
     cfg->tcp_keepalive = 300;
     cfg->maxmemory = 512ull * 1024 * 1024;
     cfg->maxclients = 10000;
-    cfg->query_buf_limit = 64ull * 1024 * 1024;
+    cfg->query_buf_limit = 1024ull * 1024 * 1024; /* Redis 7.0 */
     cfg->admin_max_conns = 64;
     cfg->proto_max_bulk_len = 512ull * 1024 * 1024;
     cfg->output_buf_limit = 64ull * 1024 * 1024;

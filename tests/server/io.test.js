@@ -138,12 +138,42 @@ test('a zero-copy reply counts in the client output buffer limit', async () => {
   try {
     const c = await Conn.open(srv.port);
     assert.equal(await c.str('SET', 'big', pattern(8 * MIB, 0)), 'OK');
-    assert.equal(await c.str('SET', 'fits', pattern(2 * MIB, 0)), 'OK');
-    assert.equal((await c.cmd('GET', 'fits')).length, 2 * MIB);
-    const s = await slowGet(srv.port, 'big');
+    // two GETs pipelined by a client that does not read: the first reply
+    // (8 MiB from the entry) is pending when the second command comes, so
+    // the client is over the 4 MiB limit and closed
+    const s = net.connect(srv.port, '127.0.0.1');
+    s.on('error', () => {});
+    await new Promise((r) => s.on('connect', r));
+    s.pause();
+    s.write(Buffer.concat([command('GET', 'big'), command('GET', 'big')]));
     await new Promise((r) => s.on('close', r)); // dropped at the limit
     assert.match(srv.log(), /closed for overcoming of output buffer limits/);
     await waitInfo(c, 'zero_copy_refs', (v) => v === 0);
+    c.close();
+  } finally {
+    await srv.stop();
+  }
+});
+
+// Issue 11: a value that can be stored can always be read. The limit is
+// checked before a command runs, so one reply bigger than the limit still
+// goes out whole, also to a client that only reads it later.
+test('a value bigger than the output limit is still readable', async () => {
+  const srv = await startServer(['--client-output-buffer-limit', '4mb']);
+  try {
+    const c = await Conn.open(srv.port);
+    const big = pattern(8 * MIB, 3);
+    assert.equal(await c.str('SET', 'big', big), 'OK');
+    assert.ok((await c.cmd('GET', 'big')).equals(big), 'GET by a reading client');
+    const s = await slowGet(srv.port, 'big');
+    // the reply is pending in the server (held from the entry) ...
+    await waitInfo(c, 'zero_copy_refs', (v) => v === 1);
+    const r = await readBulk(s, 8 * MIB); // ... and arrives whole
+    assert.equal(r.head, `$${8 * MIB}\r\n`);
+    assert.ok(r.body.equals(big), 'the value read later by a slow client');
+    assert.equal(r.tail, '\r\n');
+    s.destroy();
+    assert.doesNotMatch(srv.log(), /overcoming of output buffer limits/);
     c.close();
   } finally {
     await srv.stop();
