@@ -43,6 +43,8 @@ static void reply_acl(rcache__client_t *c, const rcache__cmd_t *cmd) {
         a[n++] = "@keyspace";
     else if (!strcmp(cmd->group, "connection"))
         a[n++] = "@connection";
+    else if (!strcmp(cmd->group, "bitmap"))
+        a[n++] = "@bitmap";
     if (cmd->flags & RCACHE__CMD_FAST)
         a[n++] = "@fast";
     else

@@ -392,7 +392,9 @@ void rcache__db_info_keyspace(rcache_t *cache, struct evbuffer *b) {
     do {
         rcache_scan_page_t page = {0};
         uint64_t next = 0;
-        if (rcache_scan(cache, cursor, 1024, NULL, 0, 0, &page, &next) != RCACHE_OK)
+        /* expired entries not yet reclaimed count, as in the library's
+         * figures (and Redis's) used when only database 0 exists */
+        if (rcache_scan(cache, cursor, 1024, NULL, 0, 1, &page, &next) != RCACHE_OK)
             break;
         for (size_t i = 0; i < page.count; i++) {
             const rcache_entry_info_t *e = &page.entries[i];
