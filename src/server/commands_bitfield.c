@@ -153,7 +153,7 @@ static int64_t sign_extend(uint64_t v, int bits) {
  * wrapped or saturated value (for FAIL it is unused). */
 static int overflow_u(uint64_t value, int64_t incr, int bits, int ov, uint64_t *limit) {
     uint64_t max = bits == 64 ? UINT64_MAX : (((uint64_t)1 << bits) - 1);
-    int64_t maxincr = (int64_t)(max - value), minincr = -(int64_t)value;
+    int64_t maxincr = (int64_t)(max - value), minincr = (int64_t)(0 - value);
     int r = 0;
     if (value > max || (incr > 0 && incr > maxincr))
         r = 1;

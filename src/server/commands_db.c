@@ -60,7 +60,8 @@ static char *db_key(int db, const char *k, size_t klen, size_t *len) {
         return NULL;
     if (p)
         rcache__db_prefix(db, out);
-    memcpy(out + p, k, klen);
+    if (klen)
+        memcpy(out + p, k, klen);
     *len = p + klen;
     return out;
 }
@@ -84,7 +85,8 @@ static int copy_read_cb(rcache_update_t *u, void *arg) {
     x->val = malloc(u->old_len ? u->old_len : 1);
     if (!x->val)
         return E_NOMEM;
-    memcpy(x->val, u->old_val, u->old_len);
+    if (u->old_len)
+        memcpy(x->val, u->old_val, u->old_len);
     x->len = u->old_len;
     x->found = 1;
     x->expire_at_ms = u->old_ttl_ms >= 0 ? u->now_ms + (uint64_t)u->old_ttl_ms : 0;
@@ -224,7 +226,8 @@ static int keylist_add(keylist_t *l, const char *k, size_t len) {
     char *copy = malloc(len + 1);
     if (!copy)
         return -1;
-    memcpy(copy, k, len);
+    if (len)
+        memcpy(copy, k, len);
     l->v[l->n++] = (ukey_t){copy, len};
     return 0;
 }
@@ -269,7 +272,8 @@ static int list_two(rcache_t *cache, int a, int b, keylist_t *la, keylist_t *lb)
     keylist_t *ls[2] = {la, lb};
     for (int i = 0; i < 2; i++) {
         keylist_t *l = ls[i];
-        qsort(l->v, l->n, sizeof *l->v, ukey_cmp);
+        if (l->n > 1)
+            qsort(l->v, l->n, sizeof *l->v, ukey_cmp);
         size_t w = 0;
         for (size_t r = 0; r < l->n; r++) {
             if (w > 0 && ukey_cmp(&l->v[w - 1], &l->v[r]) == 0)
