@@ -200,6 +200,16 @@ def test_lcs_bound():
     print("ok LCS bound")
 
 
+def test_append_empty():
+    # Redis creates an empty string for APPEND of "" to a missing key (rcached
+    # did not before; SETRANGE of "" does not create it in either)
+    r = client()
+    r.delete("e1", "e2")
+    assert r.append("e1", "") == 0 and r.exists("e1") == 1 and r.get("e1") == b""
+    assert r.setrange("e2", 0, "") == 0 and r.exists("e2") == 0
+    print("ok APPEND of an empty string")
+
+
 def raw(data, until=b"\r\n"):
     s = socket.create_connection(("127.0.0.1", PORT))
     s.sendall(data)
@@ -263,7 +273,7 @@ def main():
     try:
         poll(_ping, "rcached to start")
         for t in (test_atomic, test_swapdb_and_watch, test_dbsize_after_copy,
-                  test_info_keyspace, test_lcs_bound):
+                  test_info_keyspace, test_lcs_bound, test_append_empty):
             t()
         test_limits(log_path)
     finally:
