@@ -13,14 +13,12 @@
  * entry: the rest of the value is never copied here, and the value grows
  * with zeros to the highest written byte as Redis's does.
  */
+#include "bits.h"
 #include "keyargs.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-int rcache__bit_offset(rcache__client_t *c, const rcache__arg_t *a, int hash_bits,
-                       uint64_t *out); /* commands_bits.c */
 
 enum { BF_GET, BF_SET, BF_INCRBY };
 enum { OV_WRAP, OV_SAT, OV_FAIL };

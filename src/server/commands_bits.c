@@ -11,6 +11,7 @@
  * atomically but not all of them as one snapshot (as MGET), then stores
  * the result like SET.
  */
+#include "bits.h"
 #include "keyargs.h"
 
 #include <stdint.h>
@@ -19,10 +20,7 @@
 
 #define ERR_BIT_OFFSET "ERR bit offset is not an integer or out of range"
 
-/* Redis's getBitOffsetFromArgument(): a bit offset below
- * proto-max-bulk-len bytes. With hash_bits > 0 a "#N" offset means N
- * fields of hash_bits (BITFIELD; the product wraps as in Redis). Replies
- * the error and returns 0 when invalid. */
+/* bits.h */
 int rcache__bit_offset(rcache__client_t *c, const rcache__arg_t *a, int hash_bits,
                        uint64_t *out) {
     long long v;

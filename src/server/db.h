@@ -36,7 +36,8 @@ void rcache__db_run(rcache__client_t *c, const rcache__cmd_t *cmd, size_t argc,
 
 /* INFO keyspace when databases above 0 are in use: one
  * "dbN:keys=..,expires=..,avg_ttl=.." line per non-empty database, from a
- * walk of every key (commands_db.c). */
+ * walk of every key (defined in commands_db.c, with the commands that
+ * cross databases). */
 struct evbuffer;
 void rcache__db_info_keyspace(rcache_t *cache, struct evbuffer *b);
 
