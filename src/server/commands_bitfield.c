@@ -158,7 +158,7 @@ static int overflow_u(uint64_t value, int64_t incr, int bits, int ov, uint64_t *
     else if (incr < 0 && incr < minincr)
         r = -1;
     if (r && ov == OV_WRAP)
-        *limit = (value + (uint64_t)incr) & ~(~(uint64_t)0 << bits);
+        *limit = (value + (uint64_t)incr) & max;
     else if (r && ov == OV_SAT)
         *limit = r > 0 ? max : 0;
     return r;

@@ -311,16 +311,22 @@ out:
 
 enum { OP_AND, OP_OR, OP_XOR, OP_NOT };
 
+/* Byte i of source k, zero past its end (or when it does not exist). */
+static unsigned char src_byte(const unsigned char *const *src, const size_t *len, size_t k,
+                              size_t i) {
+    return src[k] && i < len[k] ? src[k][i] : 0;
+}
+
 static void bitop_compute(int op, size_t n, const unsigned char *const *src,
                           const size_t *len, unsigned char *out, size_t maxlen) {
     for (size_t i = 0; i < maxlen; i++) {
-        unsigned char acc = i < len[0] ? src[0][i] : 0;
+        unsigned char acc = src_byte(src, len, 0, i);
         if (op == OP_NOT) {
             out[i] = (unsigned char)~acc;
             continue;
         }
         for (size_t k = 1; k < n; k++) {
-            unsigned char b = i < len[k] ? src[k][i] : 0;
+            unsigned char b = src_byte(src, len, k, i);
             acc = op == OP_AND ? acc & b : op == OP_OR ? acc | b : acc ^ b;
         }
         out[i] = acc;
@@ -360,8 +366,8 @@ void rcache__cmd_bitop(rcache__client_t *c, size_t argc, const rcache__arg_t *ar
     }
     if (!rcache__key_ok(c, &argv[2]))
         return;
-    rcache_ref_t **refs = calloc(n, sizeof *refs);
-    const unsigned char **src = calloc(n, sizeof *src);
+    rcache_ref_t **refs = calloc(n, sizeof(rcache_ref_t *));
+    const unsigned char **src = calloc(n, sizeof(const unsigned char *));
     size_t *len = calloc(n, sizeof *len);
     unsigned char *res = NULL;
     size_t maxlen = 0;

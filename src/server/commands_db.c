@@ -228,7 +228,9 @@ static int keylist_add(keylist_t *l, const char *k, size_t len) {
         return -1;
     if (len)
         memcpy(copy, k, len);
-    l->v[l->n++] = (ukey_t){copy, len};
+    l->v[l->n].k = copy;
+    l->v[l->n].len = len;
+    l->n++;
     return 0;
 }
 
