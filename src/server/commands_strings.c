@@ -387,6 +387,7 @@ typedef struct splice_ctx {
     size_t len;
     size_t offset;    /* SETRANGE offset; APPEND: RCACHE_SPLICE_END */
     size_t new_len;
+    uint64_t max_len; /* proto-max-bulk-len when the command started */
 } splice_ctx_t;
 
 #define E_TOOBIG (RCACHE_EUSER - 2)
@@ -410,7 +411,7 @@ static int splice_cb(rcache_update_t *u, void *arg) {
     }
     size_t end = off + s->len;
     size_t nl = end > old ? end : old;
-    if (nl > RCACHE__MAX_STRING)
+    if (nl > s->max_len)
         return E_TOOBIG;
     if (nl > u->max_new_len) /* could never be stored */
         return RCACHE_ETOOBIG;
@@ -422,11 +423,17 @@ static int splice_cb(rcache_update_t *u, void *arg) {
     return RCACHE_UPDATE_SPLICE;
 }
 
+/* The longest string APPEND and SETRANGE may build: proto-max-bulk-len,
+ * read live as Redis's checkStringLength() does. */
+static uint64_t max_string(rcache__client_t *c) {
+    return atomic_load_explicit(&c->srv->proto_max_bulk_len, memory_order_relaxed);
+}
+
 static void splice(rcache__client_t *c, const rcache__arg_t *key, const rcache__arg_t *val,
                    size_t offset) {
     if (!rcache__key_ok(c, key))
         return;
-    splice_ctx_t s = {val->ptr, val->len, offset, 0};
+    splice_ctx_t s = {val->ptr, val->len, offset, 0, max_string(c)};
     int rc = rcache_update(RCACHE__CACHE(c), RCACHE__KEY(*key), splice_cb, &s);
     if (rc == E_TOOBIG)
         rcache__reply_error(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
@@ -452,7 +459,7 @@ void rcache__cmd_setrange(rcache__client_t *c, size_t argc, const rcache__arg_t 
         rcache__reply_error(c, "ERR offset is out of range");
         return;
     }
-    if ((unsigned long long)off + argv[3].len > RCACHE__MAX_STRING) {
+    if (argv[3].len > 0 && (unsigned long long)off + argv[3].len > max_string(c)) {
         rcache__reply_error(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
         return;
     }

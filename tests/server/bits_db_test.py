@@ -11,7 +11,8 @@ Redis limits, driven by redis-py (Debian python3-redis) and raw sockets
 - INFO keyspace: one line per non-empty database, as Redis prints them;
 - LCS refuses inputs whose table would be too big with Redis's error and
   keeps serving;
-- limits: SETBIT offsets obey a lowered proto-max-bulk-len; a bulk over it
+- limits: SETBIT offsets, SETRANGE and APPEND obey a lowered
+  proto-max-bulk-len; a bulk over it
   gets Redis's protocol error and a log line at the default level; a
   70 MB value (over the old 64 MB query-buffer default) is stored and read.
 
@@ -239,6 +240,17 @@ def test_limits(log_path):
             raise AssertionError("offset %d should be refused" % off)
         except ResponseError as e:
             assert str(e) == "bit offset is not an integer or out of range"
+    # so do SETRANGE and APPEND (Redis's checkStringLength; rcached used a
+    # fixed 512 MB before)
+    r.delete("sr")
+    for f in (lambda: r.setrange("sr", 1 << 20, "a"),
+              lambda: (r.setrange("sr", (1 << 20) - 1, "a"), r.append("sr", "x"))):
+        try:
+            f()
+            raise AssertionError("a string over proto-max-bulk-len should be refused")
+        except ResponseError as e:
+            assert str(e) == "string exceeds maximum allowed size (proto-max-bulk-len)", e
+    assert r.strlen("sr") == 1 << 20 and r.setrange("missing", 1 << 30, "") == 0
     # a bulk over the limit: Redis's reply, and a log line at the default level
     out = raw(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\n")
     assert out == b"-ERR Protocol error: invalid bulk length\r\n", out
