@@ -5,7 +5,8 @@ Redis limits, driven by redis-py (Debian python3-redis) and raw sockets
 
 - atomicity per key: 8 processes SETBIT distinct bits of one key and
   BITFIELD INCRBY one counter at the same time: no update is lost;
-- SWAPDB moves the contents (values and TTLs) and aborts a WATCH on a
+- SWAPDB under concurrent INCRs loses none; it moves the contents
+  (values and TTLs) and aborts a WATCH on a
   swapped database; MOVE and COPY ... DB abort a WATCH on the target key;
   DBSIZE of database 0 stays right after COPY/MOVE into another one;
 - INFO keyspace: one line per non-empty database, as Redis prints them;
@@ -90,6 +91,36 @@ def test_atomic():
 
 
 # ---- databases -------------------------------------------------------------
+
+def incr_worker(port, n):
+    global PORT
+    PORT = port
+    r = client(1)
+    for _ in range(n):
+        r.incr("c")
+
+
+def test_swapdb_concurrent():
+    # writers increment one key of database 1 while SWAPDB 1 2 runs again
+    # and again: no increment may be lost or fail (SWAPDB holds the
+    # exclusive gate: no command runs between its listing and its renames)
+    r0, r1, r2 = client(0), client(1), client(2)
+    r0.flushall()
+    n, swaps = 500, 0
+    ps = [mp.Process(target=incr_worker, args=(PORT, n)) for _ in range(4)]
+    for p in ps:
+        p.start()
+    while any(p.is_alive() for p in ps) or swaps < 20:
+        assert r0.swapdb(1, 2)
+        swaps += 1
+    for p in ps:
+        p.join(DEADLINE_S)
+        assert p.exitcode == 0
+    total = int(r1.get("c") or 0) + int(r2.get("c") or 0)
+    assert total == 4 * n, (total, swaps)
+    r0.flushall()
+    print("ok SWAPDB under concurrent writes (%d swaps)" % swaps)
+
 
 def test_swapdb_and_watch():
     r0, r1, r2 = client(0), client(1), client(2)
@@ -284,7 +315,7 @@ def main():
                            stdout=log, stderr=subprocess.STDOUT)
     try:
         poll(_ping, "rcached to start")
-        for t in (test_atomic, test_swapdb_and_watch, test_dbsize_after_copy,
+        for t in (test_atomic, test_swapdb_concurrent, test_swapdb_and_watch, test_dbsize_after_copy,
                   test_info_keyspace, test_lcs_bound, test_append_empty):
             t()
         test_limits(log_path)
