@@ -17,6 +17,7 @@
  * watches on swapped databases (a superset: a spurious abort is retried).
  */
 #include "db.h"
+#include "persist.h"
 #include "keyargs.h"
 #include "watch.h"
 
@@ -366,6 +367,11 @@ void rcache__cmd_swapdb(rcache__client_t *c, size_t argc, const rcache__arg_t *a
         rcache__reply_ok(c);
         return;
     }
+    if (rcache__persist_hold(c->srv) != 0) {
+        rcache__reply_error(c, "ERR Background save in progress, SWAPDB would write a half-swapped "
+                               "snapshot; retry when it ends");
+        return;
+    }
     rcache__db_mark_used();
     keylist_t la = {0}, lb = {0};
     int rc = list_two(RCACHE__CACHE(c), a, b, &la, &lb) == 0 ? RCACHE_OK : RCACHE_ENOMEM;
@@ -385,6 +391,7 @@ void rcache__cmd_swapdb(rcache__client_t *c, size_t argc, const rcache__arg_t *a
         rcache__reply_ok(c);
     }
 out:
+    rcache__persist_release(c->srv);
     keylist_free(&la);
     keylist_free(&lb);
 }

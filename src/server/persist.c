@@ -38,6 +38,7 @@ struct rcache__persist {
     pthread_t bg;
     int scheduled;         /* BGSAVE SCHEDULE pending */
     int shutdown_mode;     /* 1 SAVE, -1 NOSAVE, 0 as configured */
+    int held;              /* saves held off (SWAPDB renaming keys) */
     _Atomic int cancel;    /* ask a running save to stop */
     _Atomic int loading;
     _Atomic uint64_t cur_done, cur_total;
@@ -152,6 +153,10 @@ static void reap_locked(struct rcache__persist *p) {
 static int start_bg_locked(rcache__server_t *s, char *err, size_t errlen) {
     struct rcache__persist *p = s->persist;
     reap_locked(p);
+    if (p->held) { /* a half-swapped keyspace must never be saved */
+        snprintf(err, errlen, "ERR a SWAPDB is renaming keys; try the save again");
+        return -1;
+    }
     p->saving = 1;
     p->scheduled = 0;
     atomic_store(&p->cancel, 0);
@@ -261,9 +266,30 @@ static void on_cron(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     pthread_mutex_lock(&p->lock);
     reap_locked(p);
-    int start = !p->saving && (p->scheduled || rules_due(s, wall_s()));
+    int start = !p->saving && !p->held && (p->scheduled || rules_due(s, wall_s()));
     if (start && start_bg_locked(s, err, sizeof err) != 0)
         rcache__log(RCACHE__LOG_WARNING, "%s", err);
+    pthread_mutex_unlock(&p->lock);
+}
+
+int rcache__persist_hold(rcache__server_t *s) {
+    struct rcache__persist *p = s->persist;
+    if (!p)
+        return 0;
+    pthread_mutex_lock(&p->lock);
+    int rc = p->saving ? -1 : 0;
+    if (rc == 0)
+        p->held = 1;
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+}
+
+void rcache__persist_release(rcache__server_t *s) {
+    struct rcache__persist *p = s->persist;
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->held = 0;
     pthread_mutex_unlock(&p->lock);
 }
 

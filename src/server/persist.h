@@ -42,6 +42,13 @@ int rcache__persist_bgsave(rcache__server_t *s, int schedule, char *err,
                            size_t errlen);
 /* LASTSAVE: Unix time of the last successful save (start time before). */
 uint64_t rcache__persist_lastsave(rcache__server_t *s);
+/* Hold off saves while the keyspace is in a state no snapshot may hold
+ * (SWAPDB's renames): 0 and held (a BGSAVE start then fails with an error,
+ * the save-point timer waits), or -1 when a save is running (nothing held;
+ * the caller refuses). Release with rcache__persist_release(). Any thread. */
+int rcache__persist_hold(rcache__server_t *s);
+void rcache__persist_release(rcache__server_t *s);
+
 /* INFO persistence fields ("name:value\r\n" lines) into out. */
 void rcache__persist_info(rcache__server_t *s, char *out, size_t cap);
 
