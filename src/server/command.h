@@ -141,6 +141,9 @@ RCACHE__DECL(rcache__cmd_bitop); RCACHE__DECL(rcache__cmd_bitfield);
 RCACHE__DECL(rcache__cmd_bitfield_ro); RCACHE__DECL(rcache__cmd_lcs);
 RCACHE__DECL(rcache__cmd_copy); RCACHE__DECL(rcache__cmd_move);
 RCACHE__DECL(rcache__cmd_swapdb);
+/* commands_function.c */
+RCACHE__DECL(rcache__cmd_fcall); RCACHE__DECL(rcache__cmd_fcall_ro);
+RCACHE__DECL(rcache__cmd_function);
 /* Inside MULTI: queue a command (replies +QUEUED). */
 void rcache__multi_queue(rcache__client_t *c, size_t argc, const rcache__arg_t *argv);
 /* Drop a client's transaction state and watched keys (DISCARD, RESET,

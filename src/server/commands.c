@@ -121,6 +121,9 @@ static rcache__cmd_t TABLE[] = {
     {"evalsha", rcache__cmd_evalsha, -3, EX | NS | SC, 0, 0, 0, "scripting", "Executes a server-side Lua script by SHA1 digest.", 0},
     {"eval_ro", rcache__cmd_eval_ro, -3, EX | NS | SC | R, 0, 0, 0, "scripting", "Executes a read-only server-side Lua script.", 0},
     {"evalsha_ro", rcache__cmd_evalsha_ro, -3, EX | NS | SC | R, 0, 0, 0, "scripting", "Executes a read-only server-side Lua script by SHA1 digest.", 0},
+    {"fcall", rcache__cmd_fcall, -3, EX | NS | SC, 0, 0, 0, "scripting", "Invokes a function.", 0},
+    {"fcall_ro", rcache__cmd_fcall_ro, -3, EX | NS | SC | R, 0, 0, 0, "scripting", "Invokes a read-only function.", 0},
+    {"function", rcache__cmd_function, -2, NG | NS, 0, 0, 0, "scripting", "FUNCTION LOAD|LIST|DELETE|FLUSH|DUMP|RESTORE|STATS|KILL|HELP.", 0},
     {"script", rcache__cmd_script, -2, NG | NS, 0, 0, 0, "scripting", "SCRIPT LOAD|EXISTS|FLUSH|KILL|HELP.", 0},
 };
 #define NCMDS (sizeof TABLE / sizeof TABLE[0])

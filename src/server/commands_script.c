@@ -71,12 +71,16 @@ void rcache__cmd_evalsha_ro(rcache__client_t *c, size_t argc, const rcache__arg_
 }
 
 static void script_kill(rcache__client_t *c) {
-    switch (rcache__script_kill()) {
+    switch (rcache__script_kill(0)) {
     case RCACHE__KILL_OK:
         rcache__reply_ok(c);
         break;
     case RCACHE__KILL_NOTBUSY:
         rcache__reply_error(c, "NOTBUSY No scripts in execution right now.");
+        break;
+    case RCACHE__KILL_OTHER_KIND:
+        rcache__reply_error(c, "BUSY Redis is busy running a script. You can only call "
+                               "FUNCTION KILL or SHUTDOWN NOSAVE.");
         break;
     default:
         rcache__reply_error(c, "UNKILLABLE Sorry the script already executed write "

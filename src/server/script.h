@@ -31,9 +31,23 @@ int rcache__script_run(rcache__client_t *c, const char *sha,
 /* SCRIPT FLUSH: forget every script (and the Lua state). */
 void rcache__script_flush(void);
 
-/* SCRIPT KILL. */
-enum { RCACHE__KILL_OK, RCACHE__KILL_NOTBUSY, RCACHE__KILL_UNKILLABLE };
-int rcache__script_kill(void);
+/* SCRIPT KILL (function 0) or FUNCTION KILL (function 1): OTHER_KIND when
+ * what runs is of the other kind (EVAL vs FCALL), as Redis refuses. */
+enum { RCACHE__KILL_OK, RCACHE__KILL_NOTBUSY, RCACHE__KILL_UNKILLABLE,
+       RCACHE__KILL_OTHER_KIND };
+int rcache__script_kill(int function);
+
+/* ---- shared with the functions engine (functions.c) ---- */
+struct lua_State;
+/* A new sandboxed state with the redis.* API (gate held), NULL when out
+ * of memory. The caller owns it (lua_close). */
+struct lua_State *rcache__lua_new_state(void);
+/* Call the function under the top nargs values of L as c's command, with
+ * the time limit, SCRIPT/FUNCTION KILL and redis.call, and reply its
+ * result or error to c. readonly: write commands refused. name: the SHA1
+ * or function name errors show; is_function: FCALL's error format. */
+void rcache__lua_call(rcache__client_t *c, struct lua_State *L, int nargs,
+                      int readonly, const char *name, int is_function);
 /* ---- the script thread (script_thread.c) ---- */
 /* Start / stop the thread that runs EVAL-family commands. 0 or -1. Stop
  * answers jobs still queued with an error. */

@@ -6,7 +6,8 @@
  *
  * The interpreter is Debian's liblua5.1 (Redis's Lua version) and JSON is
  * lua-cjson's C module, linked in and opened as the global `cjson`; SHA1
- * is nettle's. One lua_State serves the whole server: scripts run only
+ * is nettle's. One lua_State serves EVAL (functions.c has its own, made
+ * by rcache__lua_new_state()): scripts and functions run only
  * under the exclusive gate (gate.h), so no two threads ever use it at
  * once, and that same gate is what makes a script atomic.
  *
@@ -54,6 +55,7 @@ static struct {
     int readonly;
     int busy;
     _Atomic int running;
+    _Atomic int is_function; /* the running one is an FCALL */
     _Atomic int wrote;
     _Atomic int kill;
     _Atomic int abort; /* shutdown: every script stops (never cleared) */
@@ -471,10 +473,7 @@ static int protected_setup(lua_State *L) {
     return setup_state(L);
 }
 
-/* The state, created on first use. NULL when out of memory. */
-static lua_State *state(rcache__client_t *c) {
-    if (S.L)
-        return S.L;
+lua_State *rcache__lua_new_state(void) {
     if (!S.fake.out && !(S.fake.out = evbuffer_new()))
         return NULL;
     lua_State *L = lua_newstate(l_alloc, NULL);
@@ -484,9 +483,14 @@ static lua_State *state(rcache__client_t *c) {
         lua_close(L);
         return NULL;
     }
-    S.L = L;
-    (void)c;
     return L;
+}
+
+/* The EVAL state, created on first use. NULL when out of memory. */
+static lua_State *state(void) {
+    if (!S.L)
+        S.L = rcache__lua_new_state();
+    return S.L;
 }
 
 /* ---- load, run, kill -------------------------------------------------- */
@@ -529,7 +533,7 @@ static int shebang(char *body, size_t len, int *readonly) {
 
 int rcache__script_load(rcache__client_t *c, const char *body, size_t len,
                         char sha_out[41]) {
-    lua_State *L = state(c);
+    lua_State *L = state();
     if (!L) {
         rcache__reply_error(c, "ERR out of memory creating the Lua state");
         return -1;
@@ -611,18 +615,53 @@ static int is_ro_script(lua_State *L, const char *sha) {
     return ro;
 }
 
-/* Reply the error a failed lua_pcall left at the top (and pop it). */
-static void reply_run_error(rcache__client_t *c, lua_State *L, const char *sha) {
+/* Reply the error a failed lua_pcall left at the top (and pop it), as
+ * Redis 7.0 words it: "<error> script: <name>, on @user_script:<line>."
+ * (@user_function for a function). name: the script's SHA1 or the
+ * function's name. */
+static void reply_run_error(rcache__client_t *c, lua_State *L, const char *name, int fn) {
+    const char *chunk = fn ? "user_function" : "user_script";
     if (atomic_load(&S.kill) || atomic_load(&S.abort)) {
         rcache__reply_error(c, "ERR Script killed by user with SCRIPT KILL...");
     } else if (lua_type(L, -1) == LUA_TTABLE && table_str_field(L, "err")) {
-        rcache__reply_error(c, table_str_field(L, "err"));
+        lua_pushstring(L, "line");
+        lua_rawget(L, -2);
+        int line = lua_type(L, -1) == LUA_TNUMBER ? (int)lua_tonumber(L, -1) : 0;
+        lua_pop(L, 1);
+        if (line > 0)
+            rcache__reply_errorf(c, "%s script: %s, on @%s:%d.", table_str_field(L, "err"),
+                                 name, chunk, line);
+        else
+            rcache__reply_error(c, table_str_field(L, "err"));
     } else {
         const char *m = lua_tostring(L, -1);
-        rcache__reply_errorf(c, "ERR %s script: %s, on @user_script.",
-                             m ? m : "unknown error", sha);
+        size_t cl = strlen(chunk);
+        int line = 0;
+        if (m && strncmp(m, chunk, cl) == 0 && m[cl] == ':')
+            line = atoi(m + cl + 1);
+        rcache__reply_errorf(c, "ERR %s script: %s, on @%s:%d.", m ? m : "unknown error",
+                             name, chunk, line);
     }
     lua_pop(L, 1);
+}
+
+/* lua_pcall's message handler: an {err=...} table (redis.call's error,
+ * error({err=...})) gets the line of the Lua code that raised it, which
+ * reply_run_error() shows as Redis does. */
+static int err_handler(lua_State *L) {
+    lua_Debug ar;
+    if (lua_type(L, 1) != LUA_TTABLE)
+        return 1;
+    for (int lvl = 0; lua_getstack(L, lvl, &ar); lvl++) {
+        if (lua_getinfo(L, "l", &ar) && ar.currentline > 0) {
+            lua_pushstring(L, "line");
+            lua_pushnumber(L, ar.currentline);
+            lua_rawset(L, 1);
+            break;
+        }
+    }
+    lua_settop(L, 1);
+    return 1;
 }
 
 int rcache__script_run(rcache__client_t *c, const char *sha,
@@ -638,26 +677,36 @@ int rcache__script_run(rcache__client_t *c, const char *sha,
     }
     set_array(L, "KEYS", keys, nkeys);
     set_array(L, "ARGV", args, nargs);
+    rcache__lua_call(c, L, 0, readonly || is_ro_script(L, sha), sha, 0);
+    return 0;
+}
+
+void rcache__lua_call(rcache__client_t *c, lua_State *L, int nargs, int readonly,
+                      const char *name, int is_function) {
     S.caller = c;
     S.fake.srv = c->srv;
     S.fake.w = c->w;
     S.fake.authed = 1;
     S.fake.db = c->db; /* SELECT in a script changes only the script's */
     S.fake.id = c->id;
-    S.readonly = readonly || is_ro_script(L, sha);
+    S.readonly = readonly;
     S.busy = 0;
     S.start_ms = rcache__mono_ms();
     atomic_store(&S.wrote, 0);
     atomic_store(&S.kill, 0);
+    atomic_store(&S.is_function, is_function);
     atomic_store(&S.running, 1);
     lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);
-    int rc = lua_pcall(L, 0, 1, 0);
+    lua_pushcfunction(L, err_handler);
+    lua_insert(L, -(nargs + 2));
+    int handler = lua_gettop(L) - nargs - 1;
+    int rc = lua_pcall(L, nargs, 1, handler);
     atomic_store(&S.running, 0);
     if (S.busy)
         rcache__gate_set_busy(0);
     lua_sethook(L, NULL, 0, 0);
     if (rc != 0)
-        reply_run_error(c, L, sha);
+        reply_run_error(c, L, name, is_function);
     else {
         if (too_deep(L, 0))
             rcache__reply_error(c, "ERR reached lua stack limit");
@@ -665,10 +714,10 @@ int rcache__script_run(rcache__client_t *c, const char *sha,
             lua_to_resp(c, L, 0);
         lua_pop(L, 1);
     }
+    lua_pop(L, 1); /* the handler */
     atomic_store(&S.kill, 0);
     S.caller = NULL;
     lua_gc(L, LUA_GCSTEP, 1);
-    return 0;
 }
 
 void rcache__script_flush(void) {
@@ -677,11 +726,13 @@ void rcache__script_flush(void) {
     S.L = NULL;
 }
 
-int rcache__script_kill(void) {
+int rcache__script_kill(int function) {
     if (!atomic_load(&S.running))
         return RCACHE__KILL_NOTBUSY;
     if (atomic_load(&S.wrote))
         return RCACHE__KILL_UNKILLABLE;
+    if (atomic_load(&S.is_function) != function)
+        return RCACHE__KILL_OTHER_KIND;
     atomic_store(&S.kill, 1);
     return RCACHE__KILL_OK;
 }

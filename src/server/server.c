@@ -21,6 +21,7 @@
 #include "admin/admin.h"
 #include "persist.h"
 #include "gate.h"
+#include "functions.h"
 #include "script.h"
 #include "server.h"
 #include "version.h"
@@ -283,6 +284,7 @@ static void shutdown_server(rcache__server_t *s) {
     rcache__script_thread_stop();
     rcache__server_stop(s);
     rcache__workers_free(s);
+    rcache__functions_shutdown();
     rcache__script_shutdown();
     rcache__persist_shutdown(s); /* no client is left: the final snapshot */
     rcache__gate_free();
