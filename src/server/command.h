@@ -218,6 +218,9 @@ struct rcache__server {
     rcache_t *cache;
     struct event_base *base;      /* main thread */
     struct evconnlistener *tcp, *unix_l;
+#define RCACHE__MAX_BIND 16
+    struct evconnlistener *tcp_more[RCACHE__MAX_BIND]; /* bind's other addresses */
+    int ntcp_more;
     int tcp_port;                 /* the port actually bound */
     rcache__worker_t *workers;
     int nworkers;

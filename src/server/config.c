@@ -111,6 +111,8 @@ static const opt_t OPTS[] = {
      "BGSAVE after <s> seconds and <changes> writes (\"\" = never)"},
     {"snapshot-on-shutdown", T_BOOL, F(snapshot_on_shutdown), 0, 1, 1, "yes|no",
      "yes", "save the snapshot on SIGTERM/SHUTDOWN (needs dir)"},
+    {"pidfile", T_STR, F(pidfile), 0, 0, 0, "<path>", "(none)",
+     "write the process id to this file at start (removed at exit)"},
     {"snapshot-required", T_BOOL, F(snapshot_required), 0, 1, 0, "yes|no", "no",
      "refuse to start when the snapshot cannot be loaded"},
 };
@@ -348,7 +350,8 @@ void rcache__config_defaults(rcache__config_t *cfg) {
 static const size_t STR_OFFS[] = {
     F(bind),        F(unixsocket),  F(requirepass),      F(logfile),
     F(admin_bind),  F(admin_token), F(admin_token_file), F(config_file),
-    F(dir),         F(dbfilename),  F(save)};
+    F(dir),         F(dbfilename),  F(save),            F(pidfile),
+    F(ignored)};
 #define NSTR (sizeof STR_OFFS / sizeof STR_OFFS[0])
 
 static char **str_field(rcache__config_t *cfg, size_t i) {
@@ -506,11 +509,33 @@ static int unquote(const char *v, size_t len, char *out) {
     return 0;
 }
 
+/* A redis.conf directive that is not ours (conf_compat.c): noted when
+ * ignored. RCACHE__COMPAT_* or -1 with err set. */
+static int compat(rcache__config_t *cfg, const char *name, const char *value, char *err,
+                  size_t errlen) {
+    int cr = rcache__conf_compat(cfg, name, value, find_opt(name) != NULL, err, errlen);
+    if (cr == RCACHE__COMPAT_IGNORED && rcache__conf_note_ignored(cfg, name) != 0)
+        return fail(err, errlen, "out of memory");
+    return cr;
+}
+
+/* A further `save` line: its rules join those before. */
+static int append_save(rcache__config_t *cfg, const char *value, char *err, size_t errlen) {
+    size_t n = strlen(cfg->save) + strlen(value) + 2;
+    char *joined = malloc(n);
+    if (!joined)
+        return fail(err, errlen, "out of memory");
+    snprintf(joined, n, "%s %s", cfg->save, value);
+    int rc = rcache__config_set(cfg, "save", joined, err, errlen);
+    free(joined);
+    return rc;
+}
+
 int rcache__config_parse_text(rcache__config_t *cfg, const char *text,
                               size_t len, const char *origin, char *err,
                               size_t errlen) {
     size_t pos = 0;
-    int line = 0;
+    int line = 0, saves = 0;
     char *buf = NULL;
     size_t bufcap = 0;
     int rc = 0;
@@ -564,13 +589,24 @@ int rcache__config_parse_text(rcache__config_t *cfg, const char *text,
                       origin, line);
             break;
         }
+        char sub[512];
+        int cr = compat(cfg, name, value, sub, sizeof sub);
+        if (cr < 0) {
+            rc = fail(err, errlen, "%s line %d: %s", origin, line, sub);
+            break;
+        }
+        if (cr != RCACHE__COMPAT_UNKNOWN)
+            continue;
         if (vs == e && !find_opt(name)) {
             rc = fail(err, errlen, "%s line %d: unknown option '%s'", origin, line,
                       shown(name, nb, sizeof nb));
             break;
         }
-        char sub[512];
-        if (rcache__config_set(cfg, name, value, sub, sizeof sub) != 0)
+        /* Several `save` lines add up, as in Redis ("" clears them). */
+        int more_save = !strcasecmp(name, "save") && saves++ && value[0] && cfg->save;
+        if (more_save && append_save(cfg, value, sub, sizeof sub) != 0)
+            rc = fail(err, errlen, "%s line %d: %s", origin, line, sub);
+        else if (!more_save && rcache__config_set(cfg, name, value, sub, sizeof sub) != 0)
             rc = fail(err, errlen, "%s line %d: %s", origin, line, sub);
     }
     free(buf);
@@ -660,6 +696,37 @@ int rcache__config_apply_env(rcache__config_t *cfg, char *err, size_t errlen) {
 
 /* ---- command line ------------------------------------------------------ */
 
+/* value and the following argv words that are not --options, joined by
+ * spaces (malloc'd; *i moves past them). NULL when out of memory. */
+static char *join_words(int argc, char **argv, int *i, const char *value) {
+    size_t n = strlen(value) + 1;
+    int j = *i + 1;
+    for (; j < argc && argv[j] && strncmp(argv[j], "--", 2) != 0; j++)
+        n += strlen(argv[j]) + 1;
+    char *out = malloc(n);
+    if (!out)
+        return NULL;
+    size_t o = (size_t)snprintf(out, n, "%s", value);
+    for (int k = *i + 1; k < j; k++)
+        o += (size_t)snprintf(out + o, n - o, " %s", argv[k]);
+    *i = j - 1;
+    return out;
+}
+
+/* One --name value from the command line. */
+static int apply_arg(rcache__config_t *cfg, const char *name, const char *value, char *err,
+                     size_t errlen) {
+    char nb[80];
+    int cr = compat(cfg, name, value, err, errlen);
+    if (cr < 0)
+        return -1;
+    if (cr != RCACHE__COMPAT_UNKNOWN)
+        return 0;
+    if (!find_opt(name))
+        return fail(err, errlen, "unknown option '--%s'", shown(name, nb, sizeof nb));
+    return rcache__config_set(cfg, name, value, err, errlen);
+}
+
 int rcache__config_apply_args(rcache__config_t *cfg, int argc, char **argv,
                               char *err, size_t errlen) {
     char nb[80];
@@ -708,9 +775,14 @@ int rcache__config_apply_args(rcache__config_t *cfg, int argc, char **argv,
         }
         if (!strcasecmp(name, "config"))
             continue; /* handled by rcache__config_from_argv() */
-        if (!find_opt(name))
-            return fail(err, errlen, "unknown option '--%s'", shown(name, nb, sizeof nb));
-        if (rcache__config_set(cfg, name, value, err, errlen) != 0)
+        /* redis-server style: the words up to the next --option form the
+         * value (--save 900 1 300 10, --bind 127.0.0.1 ::1). */
+        char *joined = NULL;
+        if (!eq && (joined = join_words(argc, argv, &i, value)) == NULL)
+            return fail(err, errlen, "out of memory");
+        int rc = apply_arg(cfg, name, joined ? joined : value, err, errlen);
+        free(joined);
+        if (rc != 0)
             return -1;
     }
     return 0;

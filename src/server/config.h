@@ -64,11 +64,27 @@ typedef struct rcache__config {
     char *save;               /* "<s> <changes> ..." rules; NULL = none */
     int snapshot_on_shutdown; /* yes/no, default yes */
     int snapshot_required;    /* yes: refuse to start on a bad file */
+    char *pidfile;            /* written at start, removed at exit; NULL = none */
+    /* redis.conf directives accepted but not applied (conf_compat.c),
+     * space-separated, each once; logged at start. NULL = none. */
+    char *ignored;
     /* where the file came from, and flags that only make sense at start */
     char *config_file;
     int show_help;
     int show_version;
 } rcache__config_t;
+
+/* redis.conf directives that are not rcached options (conf_compat.c).
+ * is_option: name is an rcached option (then only Redis's
+ * `client-output-buffer-limit <class> ...` form is handled here). Returns
+ * RCACHE__COMPAT_UNKNOWN (not ours: parse as usual), _APPLIED (done, via
+ * the option it means), _IGNORED (accepted, not applicable: the caller
+ * notes it), or -1 with err set (refused, with the reason). Pure. */
+enum { RCACHE__COMPAT_UNKNOWN = 0, RCACHE__COMPAT_APPLIED = 1, RCACHE__COMPAT_IGNORED = 2 };
+int rcache__conf_compat(rcache__config_t *cfg, const char *name, const char *value,
+                        int is_option, char *err, size_t errlen);
+/* Add name to cfg->ignored unless there (lower-cased). 0 or -1 (memory). */
+int rcache__conf_note_ignored(rcache__config_t *cfg, const char *name);
 
 /* Built-in defaults (no environment). */
 void rcache__config_defaults(rcache__config_t *cfg);

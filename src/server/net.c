@@ -113,38 +113,86 @@ static void on_accept_error(struct evconnlistener *l, void *arg) {
     }
 }
 
-int rcache__server_listen(rcache__server_t *s, char *err, size_t errlen) {
+/* Listen on one TCP address ("*" = every IPv4 address, "::*" = every
+ * IPv6 one). NULL with err set. */
+static struct evconnlistener *listen_tcp(rcache__server_t *s, const char *bind, char *err,
+                                         size_t errlen) {
     unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
-    int backlog = (int)s->cfg.tcp_backlog;
-    if (s->cfg.port) {
-        struct sockaddr_storage ss;
-        socklen_t sl;
-        memset(&ss, 0, sizeof ss);
-        const char *bind = s->cfg.bind ? s->cfg.bind : "127.0.0.1";
-        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-        if (evutil_inet_pton(AF_INET, bind, &in->sin_addr) == 1) {
-            in->sin_family = AF_INET;
-            in->sin_port = htons((uint16_t)s->cfg.port);
-            sl = sizeof *in;
-        } else if (evutil_inet_pton(AF_INET6, bind, &in6->sin6_addr) == 1) {
-            in6->sin6_family = AF_INET6;
-            in6->sin6_port = htons((uint16_t)s->cfg.port);
-            sl = sizeof *in6;
-        } else {
-            snprintf(err, errlen, "invalid bind address '%s' (expected an IPv4 or IPv6 address)", bind);
-            return -1;
-        }
-        s->tcp = evconnlistener_new_bind(s->base, on_accept, s, flags, backlog,
-                                         (struct sockaddr *)&ss, (int)sl);
-        if (!s->tcp) {
-            snprintf(err, errlen, "Could not create server TCP listening socket %s:%llu: %s",
-                     bind, (unsigned long long)s->cfg.port, strerror(errno));
-            return -1;
-        }
-        evconnlistener_set_error_cb(s->tcp, on_accept_error);
-        s->tcp_port = (int)s->cfg.port;
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (!strcmp(bind, "*"))
+        bind = "0.0.0.0";
+    else if (!strcmp(bind, "::*"))
+        bind = "::";
+    if (evutil_inet_pton(AF_INET, bind, &in->sin_addr) == 1) {
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t)s->cfg.port);
+        sl = sizeof *in;
+    } else if (evutil_inet_pton(AF_INET6, bind, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)s->cfg.port);
+        sl = sizeof *in6;
+    } else {
+        snprintf(err, errlen, "invalid bind address '%s' (expected an IPv4 or IPv6 address)", bind);
+        return NULL;
     }
+    struct evconnlistener *l = evconnlistener_new_bind(
+        s->base, on_accept, s, flags, (int)s->cfg.tcp_backlog, (struct sockaddr *)&ss, (int)sl);
+    if (!l) {
+        snprintf(err, errlen, "Could not create server TCP listening socket %s:%llu: %s",
+                 bind, (unsigned long long)s->cfg.port, strerror(errno));
+        return NULL;
+    }
+    evconnlistener_set_error_cb(l, on_accept_error);
+    return l;
+}
+
+/* bind is one or more addresses separated by spaces, as in redis.conf; an
+ * address written "-addr" is skipped (logged) when it cannot be bound
+ * (e.g. "-::1" on a host without IPv6), as Redis does. */
+static int listen_all_tcp(rcache__server_t *s, char *err, size_t errlen) {
+    const char *p = s->cfg.bind ? s->cfg.bind : "127.0.0.1";
+    char addr[128];
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        size_t n = strcspn(p, " ");
+        if (n == 0)
+            break;
+        int optional = p[0] == '-';
+        snprintf(addr, sizeof addr, "%.*s", (int)(n - (size_t)optional), p + optional);
+        p += n;
+        if (s->tcp && s->ntcp_more == RCACHE__MAX_BIND) {
+            snprintf(err, errlen, "too many bind addresses (at most %d)", RCACHE__MAX_BIND + 1);
+            return -1;
+        }
+        struct evconnlistener *l = listen_tcp(s, addr, err, errlen);
+        if (!l && optional) {
+            rcache__log(RCACHE__LOG_NOTICE, "Skipping optional bind address: %s", err);
+            continue;
+        }
+        if (!l)
+            return -1;
+        if (!s->tcp)
+            s->tcp = l;
+        else
+            s->tcp_more[s->ntcp_more++] = l;
+    }
+    if (!s->tcp) {
+        snprintf(err, errlen, "no bind address could be used");
+        return -1;
+    }
+    s->tcp_port = (int)s->cfg.port;
+    return 0;
+}
+
+int rcache__server_listen(rcache__server_t *s, char *err, size_t errlen) {
+    int backlog = (int)s->cfg.tcp_backlog;
+    if (s->cfg.port && listen_all_tcp(s, err, errlen) != 0)
+        return -1;
     if (s->cfg.unixsocket && s->cfg.unixsocket[0]) {
         struct sockaddr_un un;
         memset(&un, 0, sizeof un);
@@ -270,6 +318,9 @@ void rcache__server_stop(rcache__server_t *s) {
         evconnlistener_free(s->tcp);
         s->tcp = NULL;
     }
+    for (int i = 0; i < s->ntcp_more; i++)
+        evconnlistener_free(s->tcp_more[i]);
+    s->ntcp_more = 0;
     if (s->unix_l) {
         evconnlistener_free(s->unix_l);
         s->unix_l = NULL;

@@ -297,10 +297,39 @@ static void shutdown_server(rcache__server_t *s) {
     event_base_free(s->base);
     rcache_close(s->cache);
     rcache__debug_clock_destroy(&s->dclock);
+    if (s->cfg.pidfile)
+        unlink(s->cfg.pidfile);
     rcache__config_free(&s->cfg);
     pthread_mutex_destroy(&s->cfg_lock);
     pthread_mutex_destroy(&s->apply_lock);
     pthread_mutex_destroy(&s->clients_lock);
+}
+
+/* Each redis.conf directive accepted but not applied, once (conf_compat.c). */
+static void log_ignored(rcache__server_t *s) {
+    const char *p = s->cfg.ignored;
+    while (p && *p) {
+        size_t n = strcspn(p, " ");
+        rcache__log(RCACHE__LOG_NOTICE, "Config directive '%.*s' ignored: not applicable "
+                                        "to rcached", (int)n, p);
+        p += n + (p[n] == ' ');
+    }
+}
+
+/* pidfile: written at start (as redis-server does, a failure is only
+ * logged), removed at exit. */
+static int write_pidfile(rcache__server_t *s) {
+    if (!s->cfg.pidfile)
+        return 0;
+    FILE *f = fopen(s->cfg.pidfile, "w");
+    if (!f) {
+        rcache__log(RCACHE__LOG_WARNING, "Failed to write PID file %s: %s", s->cfg.pidfile,
+                    strerror(errno));
+        return 0;
+    }
+    fprintf(f, "%d\n", (int)getpid());
+    fclose(f);
+    return 0;
 }
 
 int rcache__server_run(rcache__server_t *s) {
@@ -352,6 +381,9 @@ int rcache__server_run(rcache__server_t *s) {
 
     rcache__log(RCACHE__LOG_NOTICE, "rcached %s starting (pid %d, %d worker threads)",
                 RCACHED_VERSION, (int)getpid(), s->nworkers);
+    log_ignored(s);
+    if (write_pidfile(s) != 0)
+        return 1;
     s->base = event_base_new();
     if (!s->base) {
         rcache__log(RCACHE__LOG_WARNING, "cannot create the event base");
