@@ -12,6 +12,8 @@
  * waits for EV_WRITE. A client whose pending output passes the output
  * limit is dropped at once (Redis's "client-output-buffer-limit").
  */
+#include "commands_admin.h"
+#include "monitor.h"
 #include "script.h"
 #include "server.h"
 
@@ -86,6 +88,7 @@ rcache__client_t *rcache__client_new(rcache__worker_t *w, evutil_socket_t fd,
     if (!c)
         return NULL;
     c->fd = fd;
+    atomic_init(&c->shown_multi, -1);
     c->srv = s;
     c->w = w;
     c->is_unix = is_unix;
@@ -142,6 +145,7 @@ rcache__client_t *rcache__client_new(rcache__worker_t *w, evutil_socket_t fd,
 void rcache__client_close(rcache__client_t *c) {
     rcache__worker_t *w = c->w;
     rcache__server_t *s = c->srv;
+    rcache__monitor_forget(c);
     registry_del(s, c);
     if (c->prev)
         c->prev->next = c->next;
@@ -152,6 +156,8 @@ void rcache__client_close(rcache__client_t *c) {
     w->nclients--;
     event_free(c->rev);
     event_free(c->wev);
+    if (c->pause_ev)
+        event_free(c->pause_ev);
     evbuffer_free(c->out); /* releases referenced cache entries */
     evutil_closesocket(c->fd);
     rcache__resp_parser_free(&c->parser);
@@ -215,6 +221,21 @@ static void protocol_error(rcache__client_t *c) {
     c->flags |= RCACHE__CLIENT_CLOSE_AFTER_REPLY;
 }
 
+static void on_pause_retry(evutil_socket_t fd, short what, void *arg);
+
+/* CLIENT PAUSE: hold c (reads and runs nothing) and retry in 10 ms. */
+static void pause_hold(rcache__client_t *c) {
+    struct timeval tv = {0, 10000};
+    c->flags |= RCACHE__CLIENT_SUSPENDED | RCACHE__CLIENT_PAUSED;
+    if (!c->pause_ev)
+        c->pause_ev = evtimer_new(c->w->base, on_pause_retry, c);
+    if (!c->pause_ev || evtimer_add(c->pause_ev, &tv) != 0) {
+        rcache__log(RCACHE__LOG_WARNING, "Out of memory holding paused client id=%llu",
+                    (unsigned long long)c->id);
+        c->flags |= RCACHE__CLIENT_CLOSING;
+    }
+}
+
 /* Parse and run every complete command in buf[0..len); returns the bytes
  * consumed. Stops early when the client is to be closed. */
 static size_t process(rcache__client_t *c, const char *buf, size_t len) {
@@ -241,7 +262,13 @@ static size_t process(rcache__client_t *c, const char *buf, size_t len) {
          * (a pipelining client that does not read) closes the client. */
         if (rcache__client_output_over(c, 0))
             return len;
+        if (rcache__pause_blocks(c, argc, c->argv)) {
+            pause_hold(c); /* the command waits in the query buffer */
+            return off - consumed;
+        }
+        struct evbuffer *muted = rcache__reply_mute(c);
         rcache__dispatch(c, argc, c->argv);
+        rcache__reply_unmute(c, muted);
         if (c->argv_cap > ARGV_KEEP) {
             free(c->argv);
             c->argv = NULL;
@@ -340,6 +367,9 @@ static void publish_mem(rcache__client_t *c) {
     atomic_store_explicit(&c->mem_argv, argv, memory_order_relaxed);
     atomic_store_explicit(&c->mem_out, evbuffer_get_length(c->out), memory_order_relaxed);
     atomic_store_explicit(&c->mem_multi, c->queued_bytes, memory_order_relaxed);
+    atomic_store_explicit(&c->shown_db, c->db, memory_order_relaxed);
+    atomic_store_explicit(&c->shown_multi, c->in_multi ? (long)c->nqueued : -1,
+                          memory_order_relaxed);
 }
 
 static void close_over_qlimit(rcache__client_t *c) {
@@ -371,6 +401,14 @@ void rcache__client_resume(rcache__client_t *c) {
             event_del(c->rev);
     }
     flush_out(c);
+}
+
+static void on_pause_retry(evutil_socket_t fd, short what, void *arg) {
+    rcache__client_t *c = arg;
+    (void)fd;
+    (void)what;
+    c->flags &= ~RCACHE__CLIENT_PAUSED;
+    rcache__client_resume(c); /* runs the held command, or holds c again */
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg) {
@@ -505,17 +543,27 @@ size_t rcache__client_describe(rcache__client_t *c, rcache__client_t *self,
     size_t omem = atomic_load_explicit(&c->mem_out, memory_order_relaxed);
     size_t mmem = atomic_load_explicit(&c->mem_multi, memory_order_relaxed);
     size_t tot = sizeof *c + qbuf + qfree + argv + omem + mmem;
+    int db = atomic_load_explicit(&c->shown_db, memory_order_relaxed);
+    long multi = atomic_load_explicit(&c->shown_multi, memory_order_relaxed);
+    char flags[8], *f = flags;
+    if (multi >= 0)
+        *f++ = 'x';
+    if (atomic_load_explicit(&c->no_evict, memory_order_relaxed))
+        *f++ = 'e';
+    if (f == flags)
+        *f++ = 'N';
+    *f = '\0';
     int n = snprintf(out, cap,
                      "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu "
-                     "flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu "
+                     "flags=%s db=%d sub=0 psub=0 ssub=0 multi=%ld qbuf=%zu "
                      "qbuf-free=%zu argv-mem=%zu multi-mem=%zu rbs=0 rbp=0 obl=0 "
                      "oll=0 omem=%zu tot-mem=%zu events=r cmd=%s user=default "
                      "redir=-1 resp=2\n",
                      (unsigned long long)c->id, c->addr, c->laddr, (int)c->fd,
                      c->name ? c->name : "",
                      (unsigned long long)((now - c->ctime_ms) / 1000),
-                     (unsigned long long)(now > last ? (now - last) / 1000 : 0),
-                     qbuf, qfree, argv, mmem, omem, tot, cmd ? cmd : "NULL");
+                     (unsigned long long)(now > last ? (now - last) / 1000 : 0), flags, db,
+                     multi, qbuf, qfree, argv, mmem, omem, tot, cmd ? cmd : "NULL");
     if (n < 0)
         return 0;
     return (size_t)n < cap ? (size_t)n : cap - 1;

@@ -141,6 +141,10 @@ RCACHE__DECL(rcache__cmd_bitop); RCACHE__DECL(rcache__cmd_bitfield);
 RCACHE__DECL(rcache__cmd_bitfield_ro); RCACHE__DECL(rcache__cmd_lcs);
 RCACHE__DECL(rcache__cmd_copy); RCACHE__DECL(rcache__cmd_move);
 RCACHE__DECL(rcache__cmd_swapdb);
+/* commands_admin.c */
+RCACHE__DECL(rcache__cmd_slowlog); RCACHE__DECL(rcache__cmd_latency);
+/* monitor.c */
+RCACHE__DECL(rcache__cmd_monitor);
 /* commands_function.c */
 RCACHE__DECL(rcache__cmd_fcall); RCACHE__DECL(rcache__cmd_fcall_ro);
 RCACHE__DECL(rcache__cmd_function);
@@ -155,6 +159,9 @@ void rcache__multi_discard(rcache__client_t *c);
 #define RCACHE__CLIENT_CLOSE_AFTER_REPLY 0x1u /* QUIT, protocol error */
 #define RCACHE__CLIENT_CLOSING           0x2u /* being torn down */
 #define RCACHE__CLIENT_SUSPENDED         0x4u /* its EVAL runs on the script thread */
+#define RCACHE__CLIENT_PAUSED            0x8u /* held by CLIENT PAUSE (with SUSPENDED) */
+/* CLIENT REPLY modes (commands_admin.c). */
+enum { RCACHE__REPLY_ON, RCACHE__REPLY_OFF, RCACHE__REPLY_SKIP_NEXT, RCACHE__REPLY_SKIPPING };
 
 /* The event-layer fields (fd, w, rev, wev, qbuf, parser, argv, the lists)
  * belong to client.c and net.c; commands read the others. */
@@ -181,6 +188,8 @@ struct rcache__client {
     char *name;                    /* CLIENT SETNAME; srv->clients_lock */
     /* footprint for CLIENT LIST, published by the worker after each read */
     _Atomic size_t mem_qbuf, mem_qfree, mem_argv, mem_out, mem_multi;
+    _Atomic int shown_db;          /* db and queued count (-1: no MULTI), same */
+    _Atomic long shown_multi;
     /* MULTI/EXEC (commands_multi.c) */
     int in_multi;                  /* between MULTI and EXEC/DISCARD */
     int multi_error;               /* a command was refused: EXECABORT */
@@ -189,6 +198,11 @@ struct rcache__client {
     struct rcache__watched *watched; /* WATCHed keys */
     size_t nwatched, capwatched;
     struct rcache__script_job *script_job; /* while SUSPENDED */
+    int reply_mode;                /* CLIENT REPLY: RCACHE__REPLY_* */
+    struct evbuffer *real_out;     /* out while this command's reply is dropped */
+    struct event *pause_ev;        /* CLIENT PAUSE retry timer (client.c) */
+    _Atomic int no_evict;          /* CLIENT NO-EVICT (shown in CLIENT LIST) */
+    int monitor;                   /* MONITOR: out is locked and fed (monitor.c) */
     char addr[128], laddr[128];
     rcache__client_t *prev, *next;   /* worker's list */
     rcache__client_t *gprev, *gnext; /* server registry (clients_lock) */
@@ -250,6 +264,8 @@ struct rcache__server {
     _Atomic uint64_t output_buf_limit;
     _Atomic int auth_required;
     _Atomic uint64_t lua_time_limit_ms;
+    _Atomic uint64_t pause_until_ms; /* CLIENT PAUSE deadline (mono ms), 0 = none */
+    _Atomic int pause_all;           /* CLIENT PAUSE ALL (else WRITE) */
     /* client registry for CLIENT LIST */
     pthread_mutex_t clients_lock;
     rcache__client_t *all_clients;

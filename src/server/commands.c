@@ -9,8 +9,10 @@
  */
 #include "db.h"
 #include "gate.h"
+#include "monitor.h"
 #include "script.h"
 #include "server.h"
+#include "slowlog.h"
 #include "watch.h"
 
 #include <stdio.h>
@@ -109,6 +111,9 @@ static rcache__cmd_t TABLE[] = {
     {"bgsave", rcache__cmd_bgsave, -1, AD, 0, 0, 0, "server", "Saves the RDB snapshot in a background thread; BGSAVE SCHEDULE queues one after a running save.", 0},
     {"shutdown", rcache__cmd_shutdown, -1, AD | NS | NG, 0, 0, 0, "server", "Shuts the server down gracefully.", 0},
     {"command", rcache__cmd_command, -1, CN, 0, 0, 0, "server", "COMMAND [COUNT|DOCS|INFO|LIST].", 0},
+    {"monitor", rcache__cmd_monitor, 1, AD | NS, 0, 0, 0, "server", "Listens for all requests received by the server in real-time.", 0},
+    {"slowlog", rcache__cmd_slowlog, -2, AD, 0, 0, 0, "server", "SLOWLOG GET|LEN|RESET|HELP.", 0},
+    {"latency", rcache__cmd_latency, -2, AD, 0, 0, 0, "server", "LATENCY LATEST|HISTORY|RESET|HELP.", 0},
     {"debug", rcache__cmd_debug, -2, AD, 0, 0, 0, "server", "Test hooks (clock, expiry); only with enable-debug-command yes.", 0},
     /* transactions */
     {"multi", rcache__cmd_multi, 1, FA | NQ | NS, 0, 0, 0, "transactions", "Starts a transaction.", 0},
@@ -253,10 +258,20 @@ void rcache__dispatch(rcache__client_t *c, size_t argc,
         return;
     }
     atomic_store_explicit(&c->last_cmd, cmd->name, memory_order_relaxed);
+    rcache__monitor_feed(c, argc, argv);
+    /* SLOWLOG / LATENCY time top-level commands only (not EXEC's queued
+     * ones or redis.call's: those run holding the gate), as Redis. */
+    static _Thread_local int depth;
+    uint64_t t0 = depth++ == 0 && rcache__cmdtime_wanted() && !rcache__gate_held()
+                      ? rcache__mono_us()
+                      : 0;
     if (c->db > 0 && cmd->first_key > 0)
         rcache__db_run(c, cmd, argc, argv, run_gated);
     else
         run_gated(c, cmd, argc, argv);
+    depth--;
+    if (t0)
+        rcache__cmdtime_record(c, cmd, argc, argv, rcache__mono_us() - t0);
     rcache__worker_t *w = c->w;
     atomic_store_explicit(&w->calls[cmd->id],
                           atomic_load_explicit(&w->calls[cmd->id], memory_order_relaxed) + 1,

@@ -6,6 +6,7 @@
  * requirepass) and speaks RESP2 only; HELLO 3 is refused with -NOPROTO so
  * RESP3-capable clients fall back to RESP2 as they do with old Redis.
  */
+#include "commands_admin.h"
 #include "command.h"
 #include "db.h"
 #include "version.h"
@@ -437,7 +438,9 @@ void rcache__cmd_client(rcache__client_t *c, size_t argc, const rcache__arg_t *a
             return;
         }
         rcache__reply_ok(c);
-    } else if (rcache__arg_is(sub, "no-evict") || rcache__arg_is(sub, "no-touch")) {
+    } else if (rcache__client_admin(c, argc, argv)) {
+        /* REPLY, PAUSE, UNPAUSE, NO-EVICT (commands_admin.c) */
+    } else if (rcache__arg_is(sub, "no-touch")) {
         if (argc != 3)
             goto arity;
         if (!rcache__arg_is(&argv[2], "on") && !rcache__arg_is(&argv[2], "off")) {

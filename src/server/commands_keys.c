@@ -8,6 +8,7 @@
  * OBJECT and MEMORY read entry metadata with rcache_entry_info(), which
  * neither counts a hit nor changes the LRU order.
  */
+#include "commands_admin.h"
 #include "db.h"
 #include "keyargs.h"
 
@@ -491,12 +492,18 @@ void rcache__cmd_object(rcache__client_t *c, size_t argc, const rcache__arg_t *a
 void rcache__cmd_memory(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
     const rcache__arg_t *sub = &argv[1];
     if (rcache__arg_is(sub, "help") && argc == 2) {
-        rcache__reply_array(c, 5);
+        rcache__reply_array(c, 7);
         rcache__reply_status(c, "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+        rcache__reply_status(c, "STATS");
+        rcache__reply_status(c, "    Return information about the memory usage of the server.");
         rcache__reply_status(c, "USAGE <key> [SAMPLES <count>]");
         rcache__reply_status(c, "    Return memory in bytes used by <key> (what it counts against maxmemory).");
         rcache__reply_status(c, "HELP");
         rcache__reply_status(c, "    Print this help.");
+        return;
+    }
+    if (rcache__arg_is(sub, "stats") && argc == 2) {
+        rcache__memory_stats(c); /* commands_admin.c */
         return;
     }
     if (!rcache__arg_is(sub, "usage")) {

@@ -8,6 +8,7 @@
  * (cache limits, default TTL, client limits, log level), so a bad value
  * changes nothing.
  */
+#include "commands_admin.h"
 #include "db.h"
 #include "keyargs.h"
 #include "persist.h"
@@ -111,6 +112,7 @@ void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
         pthread_mutex_lock(&s->cfg_lock);
         addf(b, "config_file:%s\r\n", s->cfg.config_file ? s->cfg.config_file : "");
         pthread_mutex_unlock(&s->cfg_lock);
+        rcache__info_server_extra(s, b);
     }
     if (want(sections, "clients", 1)) {
         SECTION("Clients");
@@ -118,6 +120,7 @@ void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
              (unsigned long long)atomic_load(&s->connected_clients));
         addf(b, "maxclients:%llu\r\n", (unsigned long long)atomic_load(&s->maxclients));
         addf(b, "blocked_clients:0\r\ntracking_clients:0\r\n");
+        rcache__info_clients_extra(s, b);
     }
     if (want(sections, "memory", 1)) {
         uint64_t rss = rcache__rss_bytes();
@@ -169,6 +172,10 @@ void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
         addf(b, "cache_sets:%llu\r\n", (unsigned long long)st.sets);
         addf(b, "cache_deletes:%llu\r\n", (unsigned long long)st.deletes);
         addf(b, "cache_disabled:%d\r\n", st.disabled);
+    }
+    if (want(sections, "cpu", 1)) {
+        SECTION("CPU");
+        rcache__info_cpu(b);
     }
     if (want(sections, "commandstats", 0)) {
         SECTION("Commandstats");
@@ -285,6 +292,14 @@ static int config_set_one(rcache__config_t *next, struct config_set_edit *e,
     return e->fail ? EDIT_REFUSED : 0;
 }
 
+/* 1 if the parameter at argv[i] was already named earlier in this SET. */
+static int dup_param(const rcache__arg_t *argv, size_t i) {
+    for (size_t j = 2; j < i; j += 2)
+        if (argv[j].len == argv[i].len && !strncasecmp(argv[j].ptr, argv[i].ptr, argv[i].len))
+            return 1;
+    return 0;
+}
+
 static int config_set_edit(rcache__config_t *next, void *ctx) {
     struct config_set_edit *e = ctx;
     for (size_t i = 2; i < e->argc; i += 2) {
@@ -299,7 +314,8 @@ static int config_set_edit(rcache__config_t *next, void *ctx) {
         memcpy(value, v->ptr, v->len);
         value[v->len] = '\0';
         e->bad = i;
-        int rc = config_set_one(next, e, name, value);
+        int rc = dup_param(e->argv, i) ? (e->fail = "duplicate parameter", EDIT_REFUSED)
+                                       : config_set_one(next, e, name, value);
         free(value);
         if (rc)
             return rc;
@@ -308,8 +324,12 @@ static int config_set_edit(rcache__config_t *next, void *ctx) {
 }
 
 static void config_set(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
-    if (argc < 4 || (argc - 2) % 2 != 0) {
+    if (argc < 4) {
         rcache__reply_arity(c, "config|set");
+        return;
+    }
+    if ((argc - 2) % 2 != 0) {
+        rcache__reply_syntax_error(c);
         return;
     }
     struct config_set_edit e = {.argc = argc, .argv = argv};

@@ -24,7 +24,7 @@
 #include <strings.h>
 
 enum opt_type { T_STR, T_UINT, T_SIZE, T_BOOL, T_LOGLEVEL, T_OCTAL, T_SAVE,
-                T_FILENAME };
+                T_FILENAME, T_INT /* int64_t, -1 .. max */ };
 
 typedef struct opt {
     const char *name;
@@ -78,6 +78,12 @@ static const opt_t OPTS[] = {
      "pending output above which a client is disconnected (0 = unbounded)"},
     {"lua-time-limit", T_UINT, F(lua_time_limit_ms), 0, U64MAX / 2, 1, "<ms>", "5000",
      "ms after which a running script gets other clients -BUSY (0 = never)"},
+    {"slowlog-log-slower-than", T_INT, F(slowlog_slower_than_us), 0, U64MAX / 4, 1, "<us>",
+     "10000", "SLOWLOG records commands taking at least this many us (-1 = off)"},
+    {"slowlog-max-len", T_UINT, F(slowlog_max_len), 0, 1000000, 1, "<n>", "128",
+     "entries SLOWLOG keeps"},
+    {"latency-monitor-threshold", T_UINT, F(latency_threshold_ms), 0, U64MAX / 4, 1, "<ms>",
+     "0", "LATENCY records commands taking at least this many ms (0 = off)"},
     {"loglevel", T_LOGLEVEL, F(loglevel), 0, 0, 1, "<level>", "notice",
      "debug, verbose, notice or warning"},
     {"logfile", T_STR, F(logfile), 0, 0, 0, "<path>", "(stderr)",
@@ -282,6 +288,17 @@ static int set_opt(rcache__config_t *cfg, const opt_t *o, const char *value,
                         (unsigned long long)o->min, (unsigned long long)o->max);
         *(uint64_t *)(void *)field = u;
         return 0;
+    case T_INT: {
+        char *end;
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        if (!value[0] || *end || errno || v < -1 || (uint64_t)(v < 0 ? 0 : v) > o->max)
+            return fail(err, errlen,
+                        "invalid value for '%s': '%s' (expected an integer -1..%llu)",
+                        o->name, shown(value, vb, sizeof vb), (unsigned long long)o->max);
+        *(int64_t *)(void *)field = v;
+        return 0;
+    }
     case T_SIZE:
         if (rcache_parse_size(value, &u) != RCACHE_OK || u < o->min ||
             u > o->max)
@@ -336,6 +353,8 @@ void rcache__config_defaults(rcache__config_t *cfg) {
     cfg->proto_max_bulk_len = 512ull * 1024 * 1024;
     cfg->output_buf_limit = 64ull * 1024 * 1024;
     cfg->lua_time_limit_ms = 5000;
+    cfg->slowlog_slower_than_us = 10000;
+    cfg->slowlog_max_len = 128;
     cfg->loglevel = RCACHE__LOG_NOTICE;
     cfg->admin_bind = strdup("127.0.0.1");
     cfg->admin_port = 6381;
@@ -401,6 +420,7 @@ static int take_field(rcache__config_t *live, rcache__config_t *next, size_t off
         *li = *ni;
         return 1;
     }
+    case T_INT:
     case T_UINT:
     case T_SIZE:
     case T_OCTAL: {
@@ -451,6 +471,9 @@ int rcache__config_get(const rcache__config_t *cfg, const char *name,
     case T_SIZE:
         snprintf(out, cap, "%llu",
                  (unsigned long long)*(const uint64_t *)(const void *)field);
+        break;
+    case T_INT:
+        snprintf(out, cap, "%lld", (long long)*(const int64_t *)(const void *)field);
         break;
     case T_OCTAL:
         snprintf(out, cap, "%llo",

@@ -44,6 +44,9 @@ typedef struct rcache__config {
     uint64_t proto_max_bulk_len; /* longest bulk argument, default 512 MiB */
     uint64_t output_buf_limit;/* bytes, default 64 MiB, 0 = unbounded */
     uint64_t lua_time_limit_ms; /* BUSY after a script ran this long, 5000 */
+    int64_t slowlog_slower_than_us; /* SLOWLOG threshold, -1 = off, 10000 */
+    uint64_t slowlog_max_len;       /* SLOWLOG entries kept, 128 */
+    uint64_t latency_threshold_ms;  /* LATENCY threshold, 0 = off */
     /* logging */
     int loglevel;             /* RCACHE__LOG_*, default notice */
     char *logfile;            /* NULL / "" = stderr */

@@ -61,6 +61,9 @@ int rcache__script_submit(rcache__client_t *c, const rcache__cmd_t *cmd,
 /* c is being closed while suspended: its reply will be dropped. */
 void rcache__script_forget(rcache__client_t *c);
 
+/* Bytes the Lua states (scripts and functions) hold now (any thread). */
+uint64_t rcache__lua_memory(void);
+
 /* Shutdown: stop a running script even if it wrote (any thread). */
 void rcache__script_abort(void);
 /* Free the Lua state at shutdown. */

@@ -48,7 +48,7 @@ int luaopen_cjson(lua_State *L);
 
 static struct {
     lua_State *L;
-    size_t mem;
+    _Atomic size_t mem; /* both states' (l_alloc), read by MEMORY STATS */
     rcache__client_t *caller; /* running EVAL's client */
     rcache__client_t fake;    /* what redis.call runs as */
     uint64_t start_ms;
@@ -77,20 +77,23 @@ void rcache__sha1hex(const void *p, size_t len, char out[41]) {
 
 /* ---- allocator with a cap ------------------------------------------- */
 
+/* Only the gate holder allocates (one writer): relaxed loads and stores,
+ * atomic only so that MEMORY STATS may read the figure. */
 static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     (void)ud;
+    size_t mem = atomic_load_explicit(&S.mem, memory_order_relaxed);
     if (ptr == NULL)
         osize = 0;
     if (nsize == 0) {
         free(ptr);
-        S.mem -= osize;
+        atomic_store_explicit(&S.mem, mem - osize, memory_order_relaxed);
         return NULL;
     }
-    if (nsize > osize && S.mem + (nsize - osize) > LUA_MEM_LIMIT)
+    if (nsize > osize && mem + (nsize - osize) > LUA_MEM_LIMIT)
         return NULL;
     void *np = realloc(ptr, nsize);
     if (np)
-        S.mem = S.mem - osize + nsize;
+        atomic_store_explicit(&S.mem, mem - osize + nsize, memory_order_relaxed);
     return np;
 }
 
@@ -735,6 +738,10 @@ int rcache__script_kill(int function) {
         return RCACHE__KILL_OTHER_KIND;
     atomic_store(&S.kill, 1);
     return RCACHE__KILL_OK;
+}
+
+uint64_t rcache__lua_memory(void) {
+    return atomic_load_explicit(&S.mem, memory_order_relaxed);
 }
 
 void rcache__script_abort(void) {

@@ -24,6 +24,7 @@
 #include "functions.h"
 #include "script.h"
 #include "server.h"
+#include "slowlog.h"
 #include "version.h"
 
 #include <errno.h>
@@ -98,6 +99,8 @@ static void apply_hot_settings(rcache__server_t *s) {
     atomic_store(&s->output_buf_limit, s->cfg.output_buf_limit);
     atomic_store(&s->auth_required, s->cfg.requirepass != NULL);
     atomic_store(&s->lua_time_limit_ms, s->cfg.lua_time_limit_ms);
+    rcache__slowlog_configure(s->cfg.slowlog_slower_than_us, s->cfg.slowlog_max_len,
+                              s->cfg.latency_threshold_ms);
     rcache__log_set_level(s->cfg.loglevel);
 }
 

@@ -38,6 +38,8 @@ int rcache__arg_cstr(const rcache__resp_arg_t *a, char *buf, size_t cap);
 
 /* CLOCK_MONOTONIC_COARSE and CLOCK_REALTIME in milliseconds. */
 uint64_t rcache__mono_ms(void);
+/* Monotonic microseconds (CLOCK_MONOTONIC: precise, for command timing). */
+uint64_t rcache__mono_us(void);
 uint64_t rcache__wall_ms(void);
 /* Resident set size of this process in bytes, from /proc/self/statm (0 if
  * unknown). */
