@@ -367,7 +367,14 @@ void rcache__cmd_config(rcache__client_t *c, size_t argc, const rcache__arg_t *a
         rcache__server_reset_stats(c->srv);
         rcache__reply_ok(c);
     } else if (rcache__arg_is(sub, "rewrite")) {
-        rcache__reply_error(c, "ERR CONFIG REWRITE is not supported by rcached");
+        char err[512];
+        pthread_mutex_lock(&c->srv->cfg_lock);
+        int rc = rcache__config_rewrite(&c->srv->cfg, err, sizeof err);
+        pthread_mutex_unlock(&c->srv->cfg_lock);
+        if (rc == 0)
+            rcache__reply_ok(c);
+        else
+            rcache__reply_errorf(c, "ERR %s", err);
     } else if (rcache__arg_is(sub, "help") && argc == 2) {
         rcache__reply_array(c, 7);
         rcache__reply_status(c, "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");

@@ -89,6 +89,12 @@ int rcache__conf_compat(rcache__config_t *cfg, const char *name, const char *val
 /* Add name to cfg->ignored unless there (lower-cased). 0 or -1 (memory). */
 int rcache__conf_note_ignored(rcache__config_t *cfg, const char *name);
 
+/* CONFIG REWRITE (conf_rewrite.c): write cfg's runtime options into
+ * cfg->config_file (lines rewritten in place, missing non-default ones
+ * appended, the rest kept; replaced atomically). 0, or -1 with err set
+ * (Redis's texts: no config file, I/O errors). */
+int rcache__config_rewrite(const rcache__config_t *cfg, char *err, size_t errlen);
+
 /* Built-in defaults (no environment). */
 void rcache__config_defaults(rcache__config_t *cfg);
 /* Free the strings a config owns (the struct itself is the caller's). */
