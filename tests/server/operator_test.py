@@ -342,6 +342,8 @@ def main():
             p.terminate()
             p.wait(DEADLINE_S)
         shutil.rmtree(tmp, ignore_errors=True)
+    # rcached stops cleanly (a sanitizer finding would make it fail)
+    assert procs[0].returncode == 0, "rcached exit status %s" % procs[0].returncode
     print("operator_test: all passed")
 
 

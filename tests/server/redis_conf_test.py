@@ -60,7 +60,7 @@ def start(argv, port):
 
 def stop(p):
     p.send_signal(signal.SIGTERM)
-    p.wait(DEADLINE_S)
+    assert p.wait(DEADLINE_S) == 0, "rcached exit status %s" % p.returncode
 
 
 def refused(binary, conf_text, tmp, *want):
