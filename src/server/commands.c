@@ -270,7 +270,8 @@ void rcache__dispatch(rcache__client_t *c, size_t argc,
     else
         run_gated(c, cmd, argc, argv);
     depth--;
-    if (t0)
+    /* A command handed to the script thread is timed there (script_thread.c). */
+    if (t0 && !(c->flags & RCACHE__CLIENT_SUSPENDED))
         rcache__cmdtime_record(c, cmd, argc, argv, rcache__mono_us() - t0);
     rcache__worker_t *w = c->w;
     atomic_store_explicit(&w->calls[cmd->id],

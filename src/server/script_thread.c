@@ -23,10 +23,12 @@
 
 #include "gate.h"
 #include "server.h" /* the worker's event base */
+#include "slowlog.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +40,7 @@ typedef struct rcache__script_job {
     const rcache__cmd_t *cmd;
     size_t argc;
     rcache__arg_t *argv;       /* argv and bytes, one allocation */
+    int drop_reply;            /* CLIENT REPLY OFF/SKIP muted this command */
 } job_t;
 
 static struct {
@@ -51,6 +54,7 @@ static struct {
 static void job_free(job_t *j) {
     if (j->proxy.out)
         evbuffer_free(j->proxy.out);
+    free(j->proxy.name);
     free(j->argv);
     free(j);
 }
@@ -65,7 +69,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
         rcache__client_t *c = j->client;
         if (c) {
             c->script_job = NULL;
-            if (!(c->flags & RCACHE__CLIENT_CLOSING))
+            if (!(c->flags & RCACHE__CLIENT_CLOSING) && !j->drop_reply)
                 evbuffer_add_buffer(c->out, j->proxy.out);
         }
         job_free(j);
@@ -97,6 +101,15 @@ static void post_done(job_t **jobs, size_t n) {
 
 #define BATCH_MAX 64
 
+/* Run one job's command; SLOWLOG and LATENCY get its real run time (the
+ * dispatcher saw only the hand-over). */
+static void run_timed(job_t *j) {
+    uint64_t t0 = rcache__cmdtime_wanted() ? rcache__mono_us() : 0;
+    j->cmd->fn(&j->proxy, j->argc, j->argv);
+    if (t0)
+        rcache__cmdtime_record(&j->proxy, j->cmd, j->argc, j->argv, rcache__mono_us() - t0);
+}
+
 /* Run a batch of jobs under one exclusive section (each job is still one
  * atomic script; batching only saves stop-the-world round trips). */
 static void run_batch(job_t **jobs, size_t n, int stopping) {
@@ -109,7 +122,7 @@ static void run_batch(job_t **jobs, size_t n, int stopping) {
             rcache__reply_error(&j->proxy, "BUSY Redis is busy running a script. "
                                            "You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
         else
-            j->cmd->fn(&j->proxy, j->argc, j->argv);
+            run_timed(j);
     }
     if (!stopping && !busy)
         rcache__gate_excl_end();
@@ -201,6 +214,12 @@ int rcache__script_submit(rcache__client_t *c, const rcache__cmd_t *cmd,
     j->proxy.w = c->w; /* call counters only */
     j->proxy.authed = 1;
     j->proxy.db = c->db;
+    j->drop_reply = c->real_out != NULL;
+    snprintf(j->proxy.addr, sizeof j->proxy.addr, "%s", c->addr); /* for SLOWLOG */
+    if (c->name && !(j->proxy.name = strdup(c->name))) {
+        job_free(j);
+        return -1;
+    }
     c->script_job = j;
     c->flags |= RCACHE__CLIENT_SUSPENDED;
     pthread_mutex_lock(&T.m);

@@ -157,7 +157,8 @@ def test_errors(r, oracle):
 
 
 def test_client_reply(port, oport):
-    seq = (b"CLIENT REPLY OFF\r\nSET cr 1\r\nGET cr\r\nCLIENT REPLY ON\r\nGET cr\r\n"
+    seq = (b"CLIENT REPLY OFF\r\nSET cr 1\r\nEVAL \"return 7\" 0\r\nCLIENT REPLY ON\r\n"
+           b"CLIENT REPLY SKIP\r\nEVAL \"return 8\" 0\r\nGET cr\r\n"
            b"CLIENT REPLY SKIP\r\nGET cr\r\nPING\r\nCLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\n"
            b"ECHO end\r\n")
     want = b"+OK\r\n$1\r\n1\r\n+PONG\r\n+OK\r\n$3\r\nend\r\n"
@@ -228,6 +229,12 @@ def test_slowlog(r, oracle):
     assert r.slowlog_len() == 2
     assert r.execute_command("SLOWLOG", "RESET") in (True, "OK") and r.slowlog_len() == 0
     r.config_set("slowlog-max-len", 128)
+    # a script is recorded once, with its run on the script thread
+    r.config_set("slowlog-log-slower-than", 0)
+    r.eval("local i = 0 while i < 100000 do i = i + 1 end return i", 0)
+    r.config_set("slowlog-log-slower-than", -1)
+    evals = [x for x in r.execute_command("SLOWLOG", "GET", "-1") if x[3][0].lower() == "eval"]
+    assert len(evals) == 1 and evals[0][2] > 0, evals
     long_cmds = [("SET", "big", "x" * 200), ("MGET",) + tuple("k%d" % i for i in range(40))]
     mine = [slow_args(r, cmd) for cmd in long_cmds]
     assert mine[0][2] == "x" * 128 + "... (72 more bytes)", mine[0]
