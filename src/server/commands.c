@@ -114,7 +114,7 @@ static rcache__cmd_t TABLE[] = {
     {"monitor", rcache__cmd_monitor, 1, AD | NS, 0, 0, 0, "server", "Listens for all requests received by the server in real-time.", 0},
     {"slowlog", rcache__cmd_slowlog, -2, AD, 0, 0, 0, "server", "SLOWLOG GET|LEN|RESET|HELP.", 0},
     {"latency", rcache__cmd_latency, -2, AD, 0, 0, 0, "server", "LATENCY LATEST|HISTORY|RESET|HELP.", 0},
-    {"debug", rcache__cmd_debug, -2, AD, 0, 0, 0, "server", "Test hooks (clock, expiry); only with enable-debug-command yes.", 0},
+    {"debug", rcache__cmd_debug, -2, AD | NG, 0, 0, 0, "server", "Test hooks (clock, expiry, RELOAD); only with enable-debug-command yes.", 0},
     /* transactions */
     {"multi", rcache__cmd_multi, 1, FA | NQ | NS, 0, 0, 0, "transactions", "Starts a transaction.", 0},
     {"exec", rcache__cmd_exec, 1, NQ | EX | NS, 0, 0, 0, "transactions", "Executes all commands in a transaction, atomically.", 0},

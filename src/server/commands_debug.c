@@ -15,8 +15,17 @@
  *   DEBUG CLOCK-FREEZE [<unix-ms>]   stop the cache clock (now, or later)
  *   DEBUG CLOCK-ADVANCE <ms>         move the cache clock forward
  *   DEBUG CLOCK-RESUME               let a frozen clock run again
+ *   DEBUG RELOAD [NOSAVE] [NOFLUSH] [MERGE]  save, empty, load the RDB
+ *
+ * DEBUG is flagged "no gate" in the command table and takes the gate here:
+ * RELOAD the exclusive side (no other command runs between its save, its
+ * flush and its load, as in single-threaded Redis), the rest the shared
+ * side like any command.
  */
+#include "gate.h"
 #include "keyargs.h"
+#include "persist.h"
+#include "server.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -39,6 +48,10 @@ static const char *const DEBUG_HELP[] = {
     "    Move the cache clock forward, frozen or not; return its time in ms.",
     "CLOCK-RESUME",
     "    Let a frozen cache clock run again from its time; return its time in ms.",
+    "RELOAD [NOSAVE] [NOFLUSH] [MERGE]",
+    "    Save the RDB on disk (unless NOSAVE), check it, empty the cache (unless",
+    "    NOFLUSH) and load it back; no other command runs meanwhile. MERGE is",
+    "    accepted: a loaded key always replaces the one in the cache.",
     "HELP",
     "    Print this help.",
 };
@@ -106,14 +119,36 @@ static void debug_clock(rcache__client_t *c, size_t argc, const rcache__arg_t *a
     rcache__reply_int(c, (long long)now);
 }
 
-void rcache__cmd_debug(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
-    const rcache__arg_t *sub = &argv[1];
-    if (!c->srv->debug_enabled) {
-        rcache__reply_error(c, "ERR DEBUG command not allowed. Start rcached with "
-                               "'enable-debug-command yes' (config file or flag) to "
-                               "allow it.");
+#define BUSY_MSG "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+
+/* DEBUG RELOAD [NOSAVE] [NOFLUSH] [MERGE], under the exclusive gate. */
+static void debug_reload(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    char err[700];
+    int flags = 0;
+    for (size_t i = 2; i < argc; i++) {
+        if (rcache__arg_is(&argv[i], "nosave"))
+            flags |= RCACHE__RELOAD_NOSAVE;
+        else if (rcache__arg_is(&argv[i], "noflush"))
+            flags |= RCACHE__RELOAD_NOFLUSH;
+        else if (!rcache__arg_is(&argv[i], "merge")) {
+            rcache__reply_syntax_error(c);
+            return;
+        }
+    }
+    if (rcache__gate_excl_begin() != 0) {
+        rcache__reply_error(c, BUSY_MSG);
         return;
     }
+    int rc = rcache__persist_reload(c->srv, flags, err, sizeof err);
+    rcache__gate_excl_end();
+    if (rc != 0)
+        rcache__reply_error(c, err);
+    else
+        rcache__reply_ok(c);
+}
+
+static void debug_shared(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    const rcache__arg_t *sub = &argv[1];
     if (rcache__arg_is(sub, "help") && argc == 2) {
         rcache__reply_help(c, DEBUG_HELP, sizeof DEBUG_HELP / sizeof DEBUG_HELP[0]);
     } else if (rcache__arg_is(sub, "sleep") && argc == 3) {
@@ -132,4 +167,24 @@ void rcache__cmd_debug(rcache__client_t *c, size_t argc, const rcache__arg_t *ar
     } else {
         rcache__reply_unknown_subcommand(c, sub, "DEBUG");
     }
+}
+
+void rcache__cmd_debug(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    if (!c->srv->debug_enabled) {
+        rcache__reply_error(c, "ERR DEBUG command not allowed. Start rcached with "
+                               "'enable-debug-command yes' (config file or flag) to "
+                               "allow it.");
+        return;
+    }
+    if (rcache__arg_is(&argv[1], "reload")) {
+        debug_reload(c, argc, argv);
+        return;
+    }
+    int slot = c->w ? c->w->index : -1;
+    if (rcache__gate_enter(slot) != 0) {
+        rcache__reply_error(c, BUSY_MSG);
+        return;
+    }
+    debug_shared(c, argc, argv);
+    rcache__gate_leave(slot);
 }

@@ -401,6 +401,42 @@ static void remove_stale_temps(const char *dir, const char *base) {
     closedir(dp);
 }
 
+/* Record a load's outcome in the figures and log it, each line starting
+ * with who ("" at start-up). */
+static void record_load(rcache__server_t *s, const char *who, int rc,
+                        const rcache_snapshot_result_t *res) {
+    struct rcache__persist *p = s->persist;
+    pthread_mutex_lock(&p->lock);
+    p->f.last_load_ok = rc == RCACHE_OK;
+    p->f.last_load_seconds = res->seconds;
+    p->f.last_load_keys = res->entries;
+    p->f.last_load_expired = res->skipped_expired;
+    p->f.last_load_skipped = res->skipped_too_big + res->skipped_unsupported;
+    p->f.last_load_bytes = res->bytes;
+    if (rc != RCACHE_OK)
+        snprintf(p->f.last_error, sizeof p->f.last_error, "%s", res->error);
+    pthread_mutex_unlock(&p->lock);
+    if (rc != RCACHE_OK) {
+        rcache__log(RCACHE__LOG_WARNING, "%sCannot load the snapshot: %s", who,
+                    res->error[0] ? res->error : rcache_strerror(rc));
+        return;
+    }
+    rcache__log(RCACHE__LOG_NOTICE,
+                "%sDB loaded from disk: %.3f seconds, %llu keys loaded, %llu "
+                "expired, %llu too big, %llu of other types%s%s%s, %llu "
+                "evicted to fit",
+                who, res->seconds, (unsigned long long)res->entries,
+                (unsigned long long)res->skipped_expired,
+                (unsigned long long)res->skipped_too_big,
+                (unsigned long long)res->skipped_unsupported,
+                res->skipped_types[0] ? " (" : "", res->skipped_types,
+                res->skipped_types[0] ? ")" : "", (unsigned long long)res->evicted);
+    if (res->skipped_unsupported)
+        rcache__log(RCACHE__LOG_WARNING,
+                    "The snapshot holds keys rcached cannot keep (%s): "
+                    "they were skipped", res->skipped_types);
+}
+
 static int load_at_start(rcache__server_t *s, const char *path) {
     struct rcache__persist *p = s->persist;
     rcache_snapshot_opts_t o;
@@ -420,33 +456,9 @@ static int load_at_start(rcache__server_t *s, const char *path) {
     atomic_store(&p->loading, 1);
     rc = rcache_snapshot_load(s->cache, path, &o, &res);
     atomic_store(&p->loading, 0);
-    p->f.last_load_ok = rc == RCACHE_OK;
-    p->f.last_load_seconds = res.seconds;
-    p->f.last_load_keys = res.entries;
-    p->f.last_load_expired = res.skipped_expired;
-    p->f.last_load_skipped = res.skipped_too_big + res.skipped_unsupported;
-    p->f.last_load_bytes = res.bytes;
-    if (rc == RCACHE_OK) {
-        rcache__log(RCACHE__LOG_NOTICE,
-                    "DB loaded from disk: %.3f seconds, %llu keys loaded, %llu "
-                    "expired, %llu too big, %llu of other types%s%s%s, %llu "
-                    "evicted to fit",
-                    res.seconds, (unsigned long long)res.entries,
-                    (unsigned long long)res.skipped_expired,
-                    (unsigned long long)res.skipped_too_big,
-                    (unsigned long long)res.skipped_unsupported,
-                    res.skipped_types[0] ? " (" : "", res.skipped_types,
-                    res.skipped_types[0] ? ")" : "",
-                    (unsigned long long)res.evicted);
-        if (res.skipped_unsupported)
-            rcache__log(RCACHE__LOG_WARNING,
-                        "The snapshot holds keys rcached cannot keep (%s): "
-                        "they were skipped", res.skipped_types);
+    record_load(s, "", rc, &res);
+    if (rc == RCACHE_OK)
         return 0;
-    }
-    snprintf(p->f.last_error, sizeof p->f.last_error, "%s", res.error);
-    rcache__log(RCACHE__LOG_WARNING, "Cannot load the snapshot: %s",
-                res.error[0] ? res.error : rcache_strerror(rc));
     if (s->cfg.snapshot_required) {
         rcache__log(RCACHE__LOG_WARNING,
                     "snapshot-required is set: refusing to start");
@@ -456,6 +468,64 @@ static int load_at_start(rcache__server_t *s, const char *path) {
         keep_bad_file(path);
     rcache__log(RCACHE__LOG_WARNING, "Starting with an empty cache");
     return 0;
+}
+
+/* ---- DEBUG RELOAD ----------------------------------------------------- */
+
+/* Save (unless NOSAVE), check the file, empty the cache (unless NOFLUSH)
+ * and load the file (p->saving held by the caller). 0 or -1 with err. */
+static int reload_steps(rcache__server_t *s, int flags, const char *path,
+                             char *err, size_t errlen) {
+    rcache_snapshot_result_t res;
+    int rc;
+    if (!(flags & RCACHE__RELOAD_NOSAVE) && do_save(s, "DEBUG RELOAD") != RCACHE_OK) {
+        snprintf(err, errlen, "ERR Error trying to save the DB: %s",
+                 s->persist->f.last_error);
+        return -1;
+    }
+    /* Checked before anything is removed: a bad file leaves the cache
+     * as it was. */
+    rc = rcache_snapshot_verify(path, NULL, &res);
+    if (rc == RCACHE_OK) {
+        if (!(flags & RCACHE__RELOAD_NOFLUSH))
+            rcache_clear(s->cache, NULL);
+        atomic_store(&s->persist->loading, 1);
+        rc = rcache_snapshot_load(s->cache, path, NULL, &res);
+        atomic_store(&s->persist->loading, 0);
+    }
+    record_load(s, "DEBUG RELOAD: ", rc, &res);
+    if (rc != RCACHE_OK) {
+        snprintf(err, errlen, "ERR Error trying to load the RDB dump: %s",
+                 res.error[0] ? res.error : rcache_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+int rcache__persist_reload(rcache__server_t *s, int flags, char *err,
+                           size_t errlen) {
+    struct rcache__persist *p = snapshots_on(s, err, errlen);
+    char path[4200];
+    int rc;
+    if (!p || snapshot_path(s, path, sizeof path) != 0)
+        return -1;
+    pthread_mutex_lock(&p->lock);
+    if (p->saving) {
+        pthread_mutex_unlock(&p->lock);
+        snprintf(err, errlen, "ERR Background save already in progress");
+        return -1;
+    }
+    p->saving = 1;
+    p->save_started_s = wall_s();
+    atomic_store(&p->cancel, 0);
+    pthread_mutex_unlock(&p->lock);
+    rc = reload_steps(s, flags, path, err, errlen);
+    pthread_mutex_lock(&p->lock);
+    p->saving = 0;
+    if (rc == 0) /* the cache now holds what the file holds */
+        p->changes_base = change_count(s);
+    pthread_mutex_unlock(&p->lock);
+    return rc;
 }
 
 int rcache__persist_init(rcache__server_t *s) {

@@ -40,6 +40,15 @@ int rcache__persist_save_now(rcache__server_t *s, char *err, size_t errlen);
  * schedule was set), -1 with the error in err. */
 int rcache__persist_bgsave(rcache__server_t *s, int schedule, char *err,
                            size_t errlen);
+/* DEBUG RELOAD [NOSAVE] [NOFLUSH]: save (unless NOSAVE), check the file
+ * whole, empty the cache (unless NOFLUSH) and load the file; the caller
+ * holds the exclusive gate so no client runs in between.  A file that
+ * fails the check leaves the cache untouched.  0, or -1 with a
+ * Redis-style error in err (also when another save runs). */
+#define RCACHE__RELOAD_NOSAVE 1
+#define RCACHE__RELOAD_NOFLUSH 2
+int rcache__persist_reload(rcache__server_t *s, int flags, char *err,
+                           size_t errlen);
 /* LASTSAVE: Unix time of the last successful save (start time before). */
 uint64_t rcache__persist_lastsave(rcache__server_t *s);
 /* Hold off saves while the keyspace is in a state no snapshot may hold

@@ -291,3 +291,72 @@ test('admin API: GET and POST /api/cache/snapshot, snapshot metrics', async () =
   r.disconnect();
   await srv.stop();
 });
+
+test('DEBUG RELOAD saves, empties and loads; NOSAVE, NOFLUSH; a bad file leaves the cache', async () => {
+  const dir = tmpdir('rcached-persist-');
+  const file = path.join(dir, 'dump.rdb');
+  const srv = await startServer(['--dir', dir, '--save', '', '--snapshot-on-shutdown', 'no',
+    '--enable-debug-command', 'yes']);
+  const r = connect(srv);
+  await fill(r, 3000);
+  const ttlBefore = await r.pttl('k:0');
+  assert.ok(ttlBefore > 0);
+  assert.equal(await r.call('DEBUG', 'RELOAD'), 'OK');
+  assert.equal(await r.dbsize(), 3000);
+  const want = Buffer.alloc(100, 7 % 251);
+  want.write('7');
+  assert.deepEqual(await r.getBuffer('k:7'), want);
+  const ttlAfter = await r.pttl('k:0');
+  assert.ok(ttlAfter > 0 && ttlAfter <= ttlBefore, `${ttlAfter} vs ${ttlBefore}`);
+  assert.equal(await r.pttl('k:1'), -1);
+  let p = await persistence(r);
+  assert.equal(p.rdb_saves, '1');
+  assert.equal(p.rdb_last_load_status, 'ok');
+  assert.equal(p.rdb_last_load_keys_loaded, '3000');
+  assert.equal(p.rdb_changes_since_last_save, '0');
+  assert.match(srv.log(), /DEBUG RELOAD: DB loaded from disk: [0-9.]+ seconds, 3000 keys loaded/);
+
+  // NOSAVE: the file on disk comes back, so a key written since is gone
+  // (the cache was emptied) and a changed key has its saved value again.
+  await r.set('new', 'x');
+  await r.set('k:7', 'changed');
+  assert.equal(await r.call('DEBUG', 'RELOAD', 'NOSAVE'), 'OK');
+  assert.equal(await r.get('new'), null);
+  assert.deepEqual(await r.getBuffer('k:7'), want);
+  assert.equal(await r.dbsize(), 3000);
+  assert.equal((await persistence(r)).rdb_saves, '1');
+
+  // NOFLUSH (and MERGE): keys not in the file stay, keys in it are replaced.
+  await r.set('new', 'x');
+  await r.set('k:7', 'changed');
+  assert.equal(await r.call('DEBUG', 'RELOAD', 'NOSAVE', 'NOFLUSH', 'MERGE'), 'OK');
+  assert.equal(await r.get('new'), 'x');
+  assert.deepEqual(await r.getBuffer('k:7'), want);
+  assert.equal(await r.dbsize(), 3001);
+
+  // A file that fails the check: an error naming the offset, and the cache
+  // is left exactly as it was (the check runs before the flush).
+  await r.set('k:7', 'changed');
+  const bad = fs.readFileSync(file);
+  bad[bad.length - 3] ^= 0x10; // inside the CRC-64
+  fs.writeFileSync(file, bad);
+  await assert.rejects(r.call('DEBUG', 'RELOAD', 'NOSAVE'),
+    /Error trying to load the RDB dump: .*dump\.rdb: offset \d+: CRC-64 mismatch/);
+  assert.equal(await r.dbsize(), 3001);
+  assert.equal(await r.get('k:7'), 'changed');
+  assert.equal((await persistence(r)).rdb_last_load_status, 'err');
+
+  // Saving again replaces the bad file; bad arguments are refused.
+  assert.equal(await r.call('DEBUG', 'RELOAD'), 'OK');
+  assert.equal(await r.get('k:7'), 'changed');
+  assert.equal(await r.dbsize(), 3001);
+  await assert.rejects(r.call('DEBUG', 'RELOAD', 'SOON'), /syntax/);
+  r.disconnect();
+  await srv.stop();
+
+  const off = await startServer(['--enable-debug-command', 'yes']);
+  const r2 = connect(off);
+  await assert.rejects(r2.call('DEBUG', 'RELOAD'), /no snapshot directory/);
+  r2.disconnect();
+  await off.stop();
+});
