@@ -361,6 +361,31 @@ int rcache__over_limit(const rcache_t *c);
 void rcache__evict(rcache_t *c, const rcache__entry_t *keep,
                    rcache__reclaim_t *r);
 
+/* ---- bulk stores (bulk.c): the snapshot loader's fast path ---------- */
+/* Entries (RCACHE__BULK_CAP, or RCACHE__BULK_BYTES of values) queued before
+ * they are stored shard by shard. */
+#define RCACHE__BULK_CAP 4096u
+#define RCACHE__BULK_BYTES (4u << 20)
+typedef struct rcache__bulk rcache__bulk_t;
+/* A queue for c (not disabled); NULL on ENOMEM.  One thread uses it. */
+rcache__bulk_t *rcache__bulk_new(rcache_t *c);
+/* Queue one string entry (copied): expire_at_ms 0 = none, else absolute
+ * and in the future (the caller checked); idle_s > 0 backdates its access
+ * time.  May store the queue.  RCACHE_OK, RCACHE_EINVAL / RCACHE_ETOOBIG
+ * (bad key, value over max_bytes: nothing queued) or RCACHE_ENOMEM. */
+int rcache__bulk_add(rcache__bulk_t *b, const void *key, size_t klen,
+                     const void *val, size_t vlen, uint64_t expire_at_ms,
+                     int64_t idle_s);
+/* Store what is queued (one lock per shard, evicting after each shard). */
+void rcache__bulk_flush(rcache__bulk_t *b);
+/* Flush, then free the queue (NULL is fine). */
+void rcache__bulk_free(rcache__bulk_t *b);
+/* Grow every shard's table so that `entries` more keys, spread over the
+ * shards, need no rehash (takes each shard lock in turn). */
+void rcache__bulk_reserve(rcache_t *c, uint64_t entries);
+/* Grow s's table to at least `entries` buckets (never shrinks). */
+void rcache__shard_reserve_locked(rcache__shard_t *s, size_t entries);
+
 /* Match a pattern already checked by rcache_glob_validate() (glob.c). */
 int rcache__glob_match_valid(const char *p, size_t plen, const unsigned char *s,
                              size_t slen);

@@ -147,6 +147,14 @@ static void maybe_shrink_locked(rcache__shard_t *s) {
     resize_locked(s, n);
 }
 
+void rcache__shard_reserve_locked(rcache__shard_t *s, size_t entries) {
+    size_t n = s->mask + 1;
+    while (n < entries && n <= (size_t)UINT32_MAX)
+        n *= 2;
+    if (n > s->mask + 1)
+        resize_locked(s, n);
+}
+
 /* Table and LRU work of a link/unlink, without the global gauges. */
 static void attach_locked(rcache__shard_t *s, rcache__entry_t *e) {
     if (s->count > s->mask && s->mask < (size_t)UINT32_MAX)

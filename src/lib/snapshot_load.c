@@ -7,10 +7,14 @@
  * read again and stored.  So a truncated, corrupt or foreign file stores
  * nothing.  A stream cannot be read twice: it is stored as it is decoded.
  *
- * Storing goes through rcache_set() like any client, so both limits hold
- * and entries that do not fit evict the least recently used ones; a file
- * written by rcache_snapshot_save() lists entries from least to most
- * recently used, so what stays is the most recently used.
+ * Storing has rcache_set()'s semantics, so both limits hold and entries
+ * that do not fit evict the least recently used ones; a file written by
+ * rcache_snapshot_save() lists entries from least to most recently used,
+ * so what stays is the most recently used.  It goes through bulk.c
+ * (batches stored shard by shard, one lock each, tables grown once up
+ * front to the number of keys the check pass counted, or RESIZEDB's for a
+ * stream), which loads small keys about twice as fast as one rcache_set()
+ * per key (BENCHMARKS.md); a disabled cache takes rcache_set().
  */
 #include "internal.h"
 #include "rdb.h"
@@ -42,6 +46,8 @@ typedef struct load_ctx {
     double t0_s;                       /* when the call began (monotonic) */
     rcache_snapshot_opts_t defaults;   /* opts when the caller gave none */
     rcache_snapshot_result_t scratch;  /* result when the caller wants none */
+    rcache__bulk_t *bulk;              /* storing pass, cache not disabled */
+    int reserved;                      /* tables grown for this load */
 } load_ctx_t;
 
 static void count_type(load_ctx_t *lc, const char *name) {
@@ -120,7 +126,12 @@ static int store(load_ctx_t *lc, const rcache__rdb_item_t *it) {
         so.flags = RCACHE_SET_EXPIRE_AT;
         so.ttl_ms = (int64_t)at;
     }
-    rc = rcache_set_ex(lc->c, it->key, it->klen, it->val, it->vlen, &so, NULL);
+    if (lc->bulk)
+        rc = rcache__bulk_add(lc->bulk, it->key, it->klen, it->val, it->vlen,
+                              so.flags ? (uint64_t)so.ttl_ms : 0,
+                              lc->o->keep_metadata ? it->idle_s : -1);
+    else
+        rc = rcache_set_ex(lc->c, it->key, it->klen, it->val, it->vlen, &so, NULL);
     if (rc == RCACHE_ETOOBIG) {
         lc->res->skipped_too_big++;
         return 0;
@@ -128,7 +139,7 @@ static int store(load_ctx_t *lc, const rcache__rdb_item_t *it) {
     if (rc != RCACHE_OK)
         return rc;
     lc->res->entries++;
-    if (lc->o->keep_metadata && it->idle_s > 0)
+    if (!lc->bulk && lc->o->keep_metadata && it->idle_s > 0)
         set_idle(lc->c, it->key, it->klen, it->idle_s);
     return 0;
 }
@@ -141,6 +152,24 @@ static void aux(load_ctx_t *lc, const rcache__rdb_item_t *it) {
     num[it->vlen] = '\0';
     if (it->klen == 5 && memcmp(it->key, "ctime", 5) == 0)
         lc->res->file_ctime_s = strtoll(num, NULL, 10);
+}
+
+/* Grow the tables once for the n keys a load will store, capped at what
+ * the limits let stay (the average entry from the file's size). */
+static void reserve(load_ctx_t *lc, uint64_t n) {
+    rcache_config_t cfg;
+    if (!lc->bulk || lc->reserved || n == 0)
+        return;
+    lc->reserved = 1;
+    rcache_get_config(lc->c, &cfg);
+    if (cfg.max_items && n > cfg.max_items)
+        n = cfg.max_items;
+    if (cfg.max_bytes && lc->bytes_total) {
+        uint64_t avg = lc->bytes_total / n + 64; /* + header and table */
+        if (n > cfg.max_bytes / avg)
+            n = cfg.max_bytes / avg;
+    }
+    rcache__bulk_reserve(lc->c, n);
 }
 
 /* Decode everything; store (or only count, c NULL). */
@@ -159,6 +188,7 @@ static int run(load_ctx_t *lc, rcache__rdb_dec_t *d) {
         case RCACHE__RDB_EV_RESIZEDB:
             if (!lc->entries_total)
                 lc->entries_total = it.n1;
+            reserve(lc, lc->entries_total);
             break;
         case RCACHE__RDB_EV_SKIPPED:
             if (it.kind == RCACHE__RDB_EV_SKIPPED)
@@ -177,6 +207,8 @@ static int run(load_ctx_t *lc, rcache__rdb_dec_t *d) {
             break;
         }
     }
+    if (lc->bulk)
+        rcache__bulk_flush(lc->bulk); /* the counts below are stored keys */
     lc->res->rdb_version = d->version;
     lc->res->bytes = rcache__rdb_dec_offset(d);
     if (rc == RCACHE_OK && lc->c && lc->o->progress)
@@ -200,8 +232,15 @@ static int pass(load_ctx_t *lc, rcache_snapshot_read_fn read, void *ctx,
     rc = rcache__rdb_dec_init(&d, read, ctx, lc->o->max_string_bytes, keep,
                               lc->c != NULL);
     d.no_crc = crc_checked;
-    if (rc == RCACHE_OK)
+    if (rc == RCACHE_OK && lc->c && !rcache__disabled(lc->c) &&
+        !(lc->bulk = rcache__bulk_new(lc->c)))
+        rc = RCACHE_ENOMEM;
+    if (rc == RCACHE_OK) {
+        reserve(lc, lc->entries_total);
         rc = run(lc, &d);
+    }
+    rcache__bulk_free(lc->bulk); /* a stream keeps what it decoded */
+    lc->bulk = NULL;
     if (rc != RCACHE_OK && d.err) {
         lc->res->error_offset = d.err_off;
         snprintf(lc->res->error, sizeof(lc->res->error), "%.160s: offset %llu: %s",

@@ -240,6 +240,74 @@ static void test_smaller_cache_keeps_most_recent(void **state) {
     rcache_close(b);
 }
 
+/* Loading into a cache that already holds keys, over more keys than one
+ * batch of the bulk path (bulk.c) and many shards: keys of the file
+ * replace the cache's, a key the file holds twice ends with its last
+ * value, keys not in the file stay, every store counts in the stats. */
+static void body_many_with_dup(rcache__rdb_enc_t *e) {
+    char k[16], v[16];
+    rcache__rdb_enc_selectdb(e, 0);
+    rcache__rdb_enc_resizedb(e, 10001, 0);
+    rcache__rdb_enc_string(e, "dup", 3, "first", 5, 0, -1);
+    for (int i = 0; i < 10000; i++) {
+        snprintf(k, sizeof k, "f%d", i);
+        snprintf(v, sizeof v, "v%d", i);
+        rcache__rdb_enc_string(e, k, strlen(k), v, strlen(v), 0, -1);
+    }
+    rcache__rdb_enc_string(e, "dup", 3, "last", 4, 0, -1);
+}
+
+static void test_load_into_filled_cache(void **state) {
+    (void)state;
+    mbuf_t m = {0};
+    rcache__rdb_enc_t e;
+    rcache_snapshot_result_t res;
+    rcache_stats_t st;
+    char buf[16], k[16];
+    size_t len;
+    assert_int_equal(rcache__rdb_enc_init(&e, mbuf_write, &m, 20), RCACHE_OK);
+    rcache__rdb_enc_header(&e);
+    body_many_with_dup(&e);
+    assert_int_equal(rcache__rdb_enc_finish(&e), RCACHE_OK);
+    rcache__rdb_enc_free(&e);
+
+    rcache_t *c = rdb_open(0, 0, 64, NULL);
+    for (int i = 0; i < 20000; i += 2) { /* f0, f2, ... and g0, g2, ... */
+        snprintf(k, sizeof k, "f%d", i);
+        assert_int_equal(rcache_set(c, k, strlen(k), "old", 3, 0, 0), RCACHE_OK);
+        snprintf(k, sizeof k, "g%d", i);
+        assert_int_equal(rcache_set(c, k, strlen(k), "keep", 4, 0, 0), RCACHE_OK);
+    }
+    assert_int_equal(rcache_count(c), 20000);
+    msrc_t s = {m.p, m.n, 0, 4096};
+    assert_int_equal(rcache_snapshot_load_stream(c, msrc_read, &s, NULL, &res), RCACHE_OK);
+    assert_int_equal(res.entries, 10002);
+    /* 10000 g keys + f0..f19998 even (5000 of them above f9999) + the
+     * 5000 odd f keys below 10000 + dup */
+    assert_int_equal(rcache_count(c), 10000 + 10000 + 5000 + 1);
+    assert_int_equal(rcache_get(c, "dup", 3, buf, sizeof buf, &len), RCACHE_OK);
+    assert_int_equal(len, 4);
+    assert_memory_equal(buf, "last", 4);
+    for (int i = 0; i < 20000; i += 1) {
+        snprintf(k, sizeof k, "f%d", i);
+        int rc = rcache_get(c, k, strlen(k), buf, sizeof buf, &len);
+        if (i < 10000) {
+            char want[16];
+            snprintf(want, sizeof want, "v%d", i);
+            assert_int_equal(rc, RCACHE_OK);
+            assert_int_equal(len, strlen(want));
+            assert_memory_equal(buf, want, len);
+        } else {
+            assert_int_equal(rc, i % 2 ? RCACHE_ENOTFOUND : RCACHE_OK);
+        }
+    }
+    assert_int_equal(rcache_get(c, "g19998", 6, buf, sizeof buf, &len), RCACHE_OK);
+    rcache_stats(c, &st);
+    assert_int_equal(st.sets, 20000 + 10002);
+    free(m.p);
+    rcache_close(c);
+}
+
 static void test_keep_metadata_idle(void **state) {
     (void)state;
     tclock_t clk = {1700000000000ull};
@@ -495,6 +563,7 @@ int main(void) {
         cmocka_unit_test(test_truncated_at_every_offset),
         cmocka_unit_test(test_flipped_bytes),
         cmocka_unit_test(test_magic_and_version),
+        cmocka_unit_test(test_load_into_filled_cache),
         cmocka_unit_test(test_hostile_lengths_and_opcodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
