@@ -9,6 +9,8 @@
 #    the seconds come from their own "DB loaded from disk: X seconds" lines.
 # 3. Save: SAVE on each (round trip measured here); MB/s = file size / s.
 # Prints one table. Needs redis-server, redis-cli, python3, build/ built.
+# RCACHED_OLD=path: also load the same file with that (older) rcached, after
+# the others, and print its load ratio (before/after figures, same run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 keys=${1:-1000000}
@@ -71,14 +73,30 @@ rc_save=$(python3 -c "print(($t1-$t0)/1e9)")
 rc_file=$(stat -c %s "$tmp/rcached/dump.rdb")
 redis-cli -p "$cp_" shutdown nosave >/dev/null 2>&1 || true
 
-python3 - "$keys" "$vbytes" "$file_bytes" "$redis_load" "$rc_load" "$redis_save" "$rc_save" "$rc_keys" "$rc_file" <<'PY'
+old_load=0
+if [ -n "${RCACHED_OLD:-}" ]; then
+  mkdir -p "$tmp/old"
+  cp "$tmp/redis/dump.rdb" "$tmp/old/dump.rdb"
+  op=$(port)
+  "$RCACHED_OLD" --port "$op" --admin-port 0 --maxmemory 0 --dir "$tmp/old" --save "" \
+    --snapshot-on-shutdown no --logfile "$tmp/old/load.log" &
+  pids+=($!)
+  wait_up "$op"
+  old_load=$(sed -n 's/.*DB loaded from disk: \([0-9.]*\) seconds.*/\1/p' "$tmp/old/load.log" | tail -1)
+  redis-cli -p "$op" shutdown nosave >/dev/null 2>&1 || true
+fi
+
+python3 - "$keys" "$vbytes" "$file_bytes" "$redis_load" "$rc_load" "$redis_save" "$rc_save" "$rc_keys" "$rc_file" "$old_load" <<'PY'
 import sys
 n, vb, fb = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 rl, cl, rs, cs = map(float, sys.argv[4:8])
 ck, cf = int(sys.argv[8]), int(sys.argv[9])
+ol = float(sys.argv[10])
 print(f"keys {n}, values {vb} B, redis dump {fb/1e6:.1f} MB; rcached loaded {ck} keys, its dump {cf/1e6:.1f} MB")
 print(f"{'':14}{'load s':>9}{'load keys/s':>14}{'SAVE s':>9}{'SAVE MB/s':>11}")
 print(f"{'redis-server':14}{rl:9.3f}{n/rl:14.0f}{rs:9.3f}{fb/1e6/rs:11.1f}")
 print(f"{'rcached':14}{cl:9.3f}{n/cl:14.0f}{cs:9.3f}{cf/1e6/cs:11.1f}")
 print(f"ratio rcached/redis: load {rl/cl:.2f}x, save {(cf/cs)/(fb/rs):.2f}x")
+if ol > 0:
+    print(f"{'old rcached':14}{ol:9.3f}{n/ol:14.0f}   load ratio old/redis {rl/ol:.2f}x, new/old {ol/cl:.2f}x")
 PY

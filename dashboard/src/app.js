@@ -244,6 +244,65 @@
     }
   }
 
+  // ---- snapshots ------------------------------------------------------
+  // GET /api/cache/snapshot: one row per figure, a column for the last save
+  // and one for the last load (start-up or DEBUG RELOAD); data-field names
+  // the figure (the browser test reads them).
+  function snapRow(tb, label, field, save, load) {
+    const tr = document.createElement('tr');
+    tr.dataset.field = field;
+    cell(tr, label);
+    cell(tr, save, 'num');
+    cell(tr, load, 'num');
+    tb.appendChild(tr);
+  }
+
+  function fmtWhen(unixS) {
+    return unixS ? new Date(unixS * 1000).toLocaleString() : '–';
+  }
+
+  async function loadSnapshot() {
+    let r;
+    try { r = await api('/api/cache/snapshot'); } catch (e) {
+      if (e instanceof AuthError) throw e;
+      $('snap-info').textContent = 'Snapshot status unavailable: ' + e.message;
+      $('snap-save').disabled = true;
+      return;
+    }
+    const s = r.last_save, l = r.last_load, tb = clearBody('snap');
+    const loaded = l.status !== 'none';
+    snapRow(tb, 'status', 'status', s.saves || s.failures ? s.status : 'none', l.status);
+    snapRow(tb, 'time', 'time', s.saves ? fmtWhen(s.time) : '–', '–');
+    snapRow(tb, 'keys', 'keys', s.saves ? fmtNum(s.keys) : '–', loaded ? fmtNum(l.keys) : '–');
+    snapRow(tb, 'size', 'size', s.saves ? fmtBytes(s.bytes) : '–', loaded ? fmtBytes(l.bytes) : '–');
+    snapRow(tb, 'duration', 'duration', s.saves ? s.seconds.toFixed(3) + ' s' : '–',
+      loaded ? l.seconds.toFixed(3) + ' s' : '–');
+    snapRow(tb, 'counts', 'counts', s.saves + ' ok, ' + s.failures + ' failed',
+      loaded ? l.expired + ' expired, ' + l.skipped + ' skipped' : '–');
+    $('snap-panel').dataset.saves = String(s.saves);
+    $('snap-panel').dataset.inProgress = String(r.in_progress);
+    $('snap-save').disabled = !r.enabled;
+    $('snap-info').textContent = !r.enabled ? 'Snapshots are off (start rcached with --dir).'
+      : (r.in_progress ? 'A save is running. ' : '') + fmtNum(r.changes_since_save) +
+        ' changes since the last save.' + (r.last_error ? ' Last error: ' + r.last_error : '');
+  }
+
+  async function saveNow() {
+    if (!window.confirm('Start a background save of the whole cache now (BGSAVE)?')) {
+      $('snap-msg').textContent = 'Save cancelled.';
+      return;
+    }
+    try {
+      await api('/api/cache/snapshot', { method: 'POST' });
+      $('snap-msg').textContent = 'Background save started.';
+      $('snap-msg').className = 'note';
+      await loadSnapshot();
+    } catch (e) {
+      $('snap-msg').textContent = 'Save refused: ' + e.message;
+      $('snap-msg').className = 'error';
+    }
+  }
+
   // ---- configuration -------------------------------------------------
   async function loadConfig() {
     const r = await api('/api/cache/config');
@@ -329,7 +388,7 @@
   // ---- refresh loop --------------------------------------------------
   async function fast() {
     try {
-      await Promise.all([loadHistory(), loadStats()]);
+      await Promise.all([loadHistory(), loadStats(), loadSnapshot()]);
       setStatus('Connected; refreshed ' + new Date().toLocaleTimeString() + '.', false);
     } catch (e) { if (!(e instanceof AuthError)) setStatus('Refresh failed: ' + e.message, true); }
   }
@@ -364,6 +423,7 @@
     $('browse').addEventListener('submit', (ev) => { ev.preventDefault(); browse(true); });
     $('more').addEventListener('click', () => browse(false));
     $('invalidate').addEventListener('click', invalidate);
+    $('snap-save').addEventListener('click', saveNow);
     start(); // with no token the API answers 401 and the status says so
   });
 })();

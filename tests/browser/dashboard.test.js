@@ -4,7 +4,9 @@
 // and the page says so; with it the charts fill and change between samples,
 // the MRC panel renders with its readout, deleting an entry from the browser
 // removes it (EXISTS over RESP), the XSS key is shown as text with no script
-// run, editing max items takes effect (CONFIG GET / DBSIZE over RESP).
+// run, editing max items takes effect (CONFIG GET / DBSIZE over RESP), the
+// snapshot panel's "Save now" asks first (dismissed: no save) and then
+// saves (INFO persistence over RESP), and the panel shows that save.
 // Saves a screenshot. Nothing here asserts on elapsed time: every wait is
 // for a condition, with a generous deadline for a loaded machine.
 // Usage: node dashboard.test.js <admin-url> <token> <redis-cli-port> <screenshot.png>
@@ -39,8 +41,17 @@ function resp(...args) {
   });
   try {
     const page = await browser.newPage();
-    const dialogs = [], errors = [], offsite = [];
-    page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
+    const dialogs = [], errors = [], offsite = [], confirms = [];
+    let acceptSave = false;
+    page.on('dialog', (d) => {
+      if (d.type() === 'confirm' && /background save/.test(d.message())) {
+        confirms.push(d.message());
+        (acceptSave ? d.accept() : d.dismiss()).catch(() => {});
+        return;
+      }
+      dialogs.push(d.message());
+      d.dismiss().catch(() => {});
+    });
     page.on('pageerror', (e) => errors.push(String(e)));
     page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
     page.on('request', (r) => { if (!r.url().startsWith(url)) offsite.push(r.url()); });
@@ -109,6 +120,26 @@ function resp(...args) {
     check(cg[1] === '150', 'CONFIG GET max-items = 150 (' + cg.join(' ') + ')');
     const db = +resp('DBSIZE');
     check(db > 0 && db <= 150, 'DBSIZE within the new limit: ' + db);
+
+    // 7. snapshot panel: "Save now" asks first; dismissed, nothing is saved
+    const saves = () => +((resp('INFO', 'persistence').match(/rdb_saves:(\d+)/) || [])[1]);
+    await page.waitForFunction(() => document.getElementById('snap-panel').dataset.saves === '0', null, { timeout: WAIT });
+    check(await page.textContent('#snap tr[data-field=status] td:nth-child(2)') === 'none', 'snapshot panel: no save yet');
+    await page.click('#snap-save');
+    await page.waitForFunction(() => /cancelled/.test(document.getElementById('snap-msg').textContent), null, { timeout: WAIT });
+    check(confirms.length === 1 && saves() === 0, 'dismissed confirmation: no save (rdb_saves 0)');
+    // accepted: a background save runs, the server counts it, the panel shows it
+    acceptSave = true;
+    await page.click('#snap-save');
+    await page.waitForFunction(() => document.getElementById('snap-panel').dataset.saves === '1' &&
+      document.getElementById('snap-panel').dataset.inProgress === 'false', null, { timeout: WAIT });
+    check(confirms.length === 2, 'the button asked for confirmation again');
+    check(saves() === 1, 'the save ran (INFO persistence rdb_saves:1)');
+    check(await page.textContent('#snap tr[data-field=status] td:nth-child(2)') === 'ok', 'panel: last save ok');
+    const keysShown = await page.textContent('#snap tr[data-field=keys] td:nth-child(2)');
+    check(keysShown !== '–' && keysShown !== '0', 'panel: keys of the last save: ' + keysShown);
+    check(/ B|KiB|MiB/.test(await page.textContent('#snap tr[data-field=size] td:nth-child(2)')), 'panel: size of the last save');
+    check(/ s$/.test(await page.textContent('#snap tr[data-field=duration] td:nth-child(2)')), 'panel: duration of the last save');
 
     await page.screenshot({ path: shot, fullPage: true });
     check(fs.statSync(shot).size > 10000, 'screenshot saved: ' + shot);

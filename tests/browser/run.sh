@@ -2,7 +2,8 @@
 # run.sh - the dashboard browser test (make test): installs playwright-core
 # with `npm ci` from tests/browser/package-lock.json into the build tree,
 # starts rcached on free ports with a known token, keeps redis-benchmark
-# traffic going (light bursts), seeds a key to delete and the XSS key, and
+# traffic going (light bursts), seeds a key to delete and the XSS key (with
+# snapshots on, in a temporary --dir, for the snapshot panel), and
 # runs dashboard.test.js in Debian's headless chromium. The screenshot goes
 # to <build>/artifacts/dashboard.png (and to docs/dashboard.png when
 # RCACHE_UPDATE_SCREENSHOT=1). Exit 77 (skipped) without chromium or npm.
@@ -34,8 +35,10 @@ trap cleanup EXIT
 TOKEN=browser-test-$RANDOM$RANDOM$RANDOM
 for _ in $(seq 20); do
   RPORT=$((20000 + RANDOM % 40000)); APORT=$((RPORT + 1))
+  mkdir -p "$TMP/snap"
   "$RCACHED" --port "$RPORT" --admin-port "$APORT" --admin-token "$TOKEN" --threads 2 \
-    --max-items 0 --admin-timeout 60 >"$TMP/out" 2>"$TMP/err" &
+    --max-items 0 --admin-timeout 60 --dir "$TMP/snap" --save "" \
+    --snapshot-on-shutdown no >"$TMP/out" 2>"$TMP/err" &
   SPID=$!
   deadline=$((SECONDS + 60))
   while [ "$SECONDS" -lt "$deadline" ]; do
