@@ -190,6 +190,8 @@ typedef struct rcache__shard {
                                   no flexible-array struct is embedded):
                                   lru->next is MRU, lru->prev LRU */
     size_t sweep_pos;          /* next bucket for active expiry */
+    uint32_t pinned;           /* saves walking the table by bucket: no
+                                  resize while > 0 (snapshot_save.c) */
     uint64_t nttl;             /* entries here that have an expiry */
     unsigned __int128 ttl_sum; /* sum of their expire_at_ms (avg_ttl_ms in
                                   the stats without walking entries) */

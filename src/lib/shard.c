@@ -108,8 +108,12 @@ rcache__entry_t *rcache__shard_lookup_locked(rcache_t *c, rcache__shard_t *s,
 
 /* Rehash into a table of n buckets (a power of two); on allocation failure
  * keep the old one (chains just get longer, or the table stays sparse), so
- * neither a store nor a removal fails because of the table. */
+ * neither a store nor a removal fails because of the table.  Not while a
+ * save walks the table (s->pinned): its bucket cursor must stay valid; the
+ * chains grow meanwhile and the first store after the save resizes. */
 static void resize_locked(rcache__shard_t *s, size_t n) {
+    if (s->pinned)
+        return;
     rcache__entry_t **nb = rcache__calloc(n, sizeof(rcache__entry_t *));
     if (!nb)
         return;

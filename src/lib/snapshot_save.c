@@ -1,15 +1,18 @@
 /*
  * snapshot_save.c - rcache_snapshot_save(): the cache to an RDB file.
  *
- * Walk: each shard is locked once, just long enough to list its live
- * entries from least to most recently used, taking a reference on each
- * (rcache__entry_ref), so the entries stay readable after the lock is
- * dropped even if they are evicted or replaced meanwhile.  No lock is held
- * while encoding or writing.  The per-shard lists are then merged by
- * last-access second into one least-to-most-recently-used order, so a
- * load that runs out of room keeps the most recently used entries (each
- * store evicts the oldest).  Each entry's reference is dropped as soon as
- * it is written.
+ * Walk: each shard's table is walked bucket by bucket, at most LIST_CHUNK
+ * entries per hold of its lock (a 1M-key cache in 64 shards used to hold
+ * each lock for a whole 16k-entry walk, milliseconds during which that
+ * shard's clients waited: the BGSAVE p99 in BENCHMARKS.md), taking a
+ * reference on each live entry (rcache__entry_ref), so the entries stay
+ * readable after the lock is dropped even if they are evicted or replaced
+ * meanwhile.  No lock is held while sorting, encoding or writing.  Each
+ * shard's list is sorted by last-access second, and the lists are merged
+ * into one least-to-most-recently-used order (1 s resolution), so a load
+ * that runs out of room keeps the most recently used entries (each store
+ * evicts the oldest).  Each entry's reference is dropped as soon as it is
+ * written.
  *
  * Files: written to "<path>.tmp-<pid>-<n>" in the same directory, fsync'd,
  * renamed over path, directory fsync'd; on any failure the temporary file
@@ -28,6 +31,7 @@
 #include <unistd.h>
 
 #define PROGRESS_EVERY 65536u
+#define LIST_CHUNK 512u /* entries listed per shard-lock hold */
 
 void rcache_snapshot_opts_init(rcache_snapshot_opts_t *opts) {
     memset(opts, 0, sizeof(*opts));
@@ -45,14 +49,19 @@ void rcache__snapshot_result_init(rcache_snapshot_result_t *r) {
     r->file_ctime_s = -1;
 }
 
-/* One shard's live entries, least recently used first, with the fields
- * that other threads may change in place (last access, expiry) copied
- * while the shard was locked. */
+/* One listed entry and the fields other threads may change in place
+ * (last access, expiry), copied while its shard was locked. */
+typedef struct item {
+    rcache__entry_t *e;
+    uint32_t atime_s;
+    uint64_t expire_ms;
+} item_t;
+
+/* One shard's live entries, least recently used first (by last-access
+ * second). */
 typedef struct run {
-    rcache__entry_t **v;
-    uint32_t *atime_s;
-    uint64_t *expire_ms;
-    size_t n, i;
+    item_t *v;
+    size_t n, cap, i;
 } run_t;
 
 /* An access time (seconds since the cache's epoch) in ms on its clock. */
@@ -67,33 +76,86 @@ static uint64_t to_wall(uint64_t at, int64_t offset) {
     return at > UINT64_MAX - (uint64_t)offset ? UINT64_MAX : at + (uint64_t)offset;
 }
 
+/* Sort a run by access second, oldest first: LSD radix sort, 8 bits a
+ * pass, a pass skipped where every key has the same byte (access seconds
+ * of one cache are mostly close together). */
+static int sort_run(run_t *r) {
+    item_t *tmp;
+    if (r->n < 2)
+        return RCACHE_OK;
+    tmp = rcache__malloc(r->n * sizeof(*tmp));
+    if (!tmp)
+        return RCACHE_ENOMEM;
+    for (unsigned shift = 0; shift < 32; shift += 8) {
+        size_t cnt[256] = {0}, pos = 0;
+        for (size_t i = 0; i < r->n; i++)
+            cnt[(r->v[i].atime_s >> shift) & 0xffu]++;
+        if (cnt[(r->v[0].atime_s >> shift) & 0xffu] == r->n)
+            continue;
+        for (unsigned b = 0; b < 256; b++) {
+            size_t c = cnt[b];
+            cnt[b] = pos;
+            pos += c;
+        }
+        for (size_t i = 0; i < r->n; i++)
+            tmp[cnt[(r->v[i].atime_s >> shift) & 0xffu]++] = r->v[i];
+        memcpy(r->v, tmp, r->n * sizeof(*tmp));
+    }
+    rcache__free(tmp);
+    return RCACHE_OK;
+}
+
+/* List a shard: its table is walked bucket by bucket, LIST_CHUNK entries
+ * per lock hold, so a large shard never blocks its clients for long (the
+ * table is pinned meanwhile: no resize moves an entry to a bucket already
+ * walked, so every entry present for the whole walk is listed exactly
+ * once; one stored meanwhile may be listed or not).  Each listed entry
+ * gets a reference (readable after the lock is dropped).  Then the run is
+ * sorted by last access, least recent first. */
 static int list_shard(rcache_t *c, rcache__shard_t *s, run_t *r,
                       uint64_t *expired) {
-    uint64_t now = rcache__clock_now(&c->clock);
+    size_t b = 0;
+    int rc = RCACHE_OK;
     pthread_mutex_lock(&s->lock);
-    if (s->count) {
-        size_t n = (size_t)s->count;
-        r->v = rcache__malloc(n * sizeof(rcache__entry_t *));
-        r->atime_s = rcache__malloc(n * sizeof(*r->atime_s));
-        r->expire_ms = rcache__malloc(n * sizeof(*r->expire_ms));
-        if (!r->v || !r->atime_s || !r->expire_ms) {
-            pthread_mutex_unlock(&s->lock);
-            return RCACHE_ENOMEM;
+    s->pinned++;
+    while (rc == RCACHE_OK) {
+        uint64_t now = rcache__clock_now(&c->clock);
+        size_t listed = 0;
+        /* room for every entry the shard holds now, so the walk below
+         * (which lists at most those) never runs out */
+        if (r->cap - r->n < s->count) {
+            size_t cap = r->n + (size_t)s->count + LIST_CHUNK;
+            item_t *v = rcache__realloc(r->v, cap * sizeof(*v));
+            if (!v) {
+                rc = RCACHE_ENOMEM;
+                break;
+            }
+            r->v = v;
+            r->cap = cap;
         }
-    }
-    /* lru->prev is the least recently used; ->prev walks towards MRU. */
-    for (rcache__entry_t *e = s->lru->prev; e != s->lru; e = e->prev) {
-        if (rcache__expired(e, now)) {
-            (*expired)++;
-            continue;
+        for (; b <= s->mask && listed < LIST_CHUNK; b++) {
+            rcache__entry_t *e;
+            for (e = s->buckets[b]; e; e = e->hnext) {
+                if (rcache__expired(e, now)) {
+                    (*expired)++;
+                    continue;
+                }
+                rcache__entry_ref(e);
+                r->v[r->n].e = e;
+                r->v[r->n].atime_s = e->atime_s;
+                r->v[r->n].expire_ms = e->expire_at_ms;
+                r->n++;
+                listed++;
+            }
         }
-        rcache__entry_ref(e);
-        r->atime_s[r->n] = e->atime_s;
-        r->expire_ms[r->n] = e->expire_at_ms;
-        r->v[r->n++] = e;
+        if (b > s->mask)
+            break;
+        pthread_mutex_unlock(&s->lock); /* let the shard's clients in */
+        pthread_mutex_lock(&s->lock);
     }
+    s->pinned--;
     pthread_mutex_unlock(&s->lock);
-    return RCACHE_OK;
+    return rc == RCACHE_OK ? sort_run(r) : rc;
 }
 
 /* Min-heap of run indices keyed by the access second of their next entry. */
@@ -104,7 +166,7 @@ typedef struct merge {
 } merge_t;
 
 static uint32_t key_of(const merge_t *m, uint32_t r) {
-    return m->runs[r].atime_s[m->runs[r].i];
+    return m->runs[r].v[m->runs[r].i].atime_s;
 }
 
 static void sift_down(merge_t *m, uint32_t i) {
@@ -123,23 +185,14 @@ static void sift_down(merge_t *m, uint32_t i) {
     }
 }
 
-/* One listed entry and the fields copied with it. */
-typedef struct item {
-    rcache__entry_t *e;
-    uint32_t atime_s;
-    uint64_t expire_ms;
-} item_t;
-
 /* Next entry in global LRU->MRU order; 0 when all runs are done. */
 static int merge_next(merge_t *m, item_t *it) {
     run_t *r;
     if (m->n == 0)
         return 0;
     r = &m->runs[m->heap[0]];
-    it->e = r->v[r->i];
-    it->atime_s = r->atime_s[r->i];
-    it->expire_ms = r->expire_ms[r->i];
-    r->v[r->i++] = NULL;
+    *it = r->v[r->i];
+    r->v[r->i++].e = NULL;
     if (r->i == r->n)
         m->heap[0] = m->heap[--m->n];
     sift_down(m, 0);
@@ -226,7 +279,7 @@ static int save_all(save_ctx_t *sc) {
         run_t *r = &m.runs[i];
         keys += r->n;
         for (size_t j = 0; j < r->n; j++)
-            expires += r->expire_ms[j] != 0;
+            expires += r->v[j].expire_ms != 0;
         if (r->n)
             m.heap[m.n++] = i;
     }
@@ -250,11 +303,9 @@ static int save_all(save_ctx_t *sc) {
     }
     for (uint32_t i = 0; m.runs && i < c->nshards; i++) { /* on error */
         for (size_t j = m.runs[i].i; j < m.runs[i].n; j++)
-            if (m.runs[i].v[j])
-                rcache__entry_unref(m.runs[i].v[j]);
+            if (m.runs[i].v[j].e)
+                rcache__entry_unref(m.runs[i].v[j].e);
         rcache__free(m.runs[i].v);
-        rcache__free(m.runs[i].atime_s);
-        rcache__free(m.runs[i].expire_ms);
     }
     rcache__free(m.runs);
     rcache__free(m.heap);
