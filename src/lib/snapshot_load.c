@@ -11,10 +11,11 @@
  * that do not fit evict the least recently used ones; a file written by
  * rcache_snapshot_save() lists entries from least to most recently used,
  * so what stays is the most recently used.  It goes through bulk.c
- * (batches stored shard by shard, one lock each, tables grown once up
- * front to the number of keys the check pass counted, or RESIZEDB's for a
- * stream), which loads small keys about twice as fast as one rcache_set()
- * per key (BENCHMARKS.md); a disabled cache takes rcache_set().
+ * (batches stored shard by shard, one lock each; for a file, the tables
+ * grown once up front to the number of keys the check pass counted — not
+ * for a stream, whose RESIZEDB is unchecked and could claim 2^62 keys),
+ * which loads small keys 2-4x as fast as one rcache_set() per key
+ * (BENCHMARKS.md); a disabled cache takes rcache_set().
  */
 #include "internal.h"
 #include "rdb.h"
@@ -154,8 +155,9 @@ static void aux(load_ctx_t *lc, const rcache__rdb_item_t *it) {
         lc->res->file_ctime_s = strtoll(num, NULL, 10);
 }
 
-/* Grow the tables once for the n keys a load will store, capped at what
- * the limits let stay (the average entry from the file's size). */
+/* Grow the tables once for the n keys a load will store (counted by the
+ * check pass, so a file's own count, never an unchecked claim), capped at
+ * what the limits let stay (the average entry from the file's size). */
 static void reserve(load_ctx_t *lc, uint64_t n) {
     rcache_config_t cfg;
     if (!lc->bulk || lc->reserved || n == 0)
@@ -188,7 +190,6 @@ static int run(load_ctx_t *lc, rcache__rdb_dec_t *d) {
         case RCACHE__RDB_EV_RESIZEDB:
             if (!lc->entries_total)
                 lc->entries_total = it.n1;
-            reserve(lc, lc->entries_total);
             break;
         case RCACHE__RDB_EV_SKIPPED:
             if (it.kind == RCACHE__RDB_EV_SKIPPED)
