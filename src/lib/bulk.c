@@ -28,7 +28,7 @@
 
 #include <string.h>
 
-#define PREFETCH_AHEAD 8u
+#define PREFETCH_AHEAD ((size_t)8)
 
 struct rcache__bulk {
     rcache_t *c;
