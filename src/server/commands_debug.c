@@ -41,6 +41,9 @@ static const char *const DEBUG_HELP[] = {
     "EXPIRE-CYCLE",
     "    Run one active expiry cycle now, without a time budget; return the",
     "    number of keys reclaimed.",
+    "SAVE-HOLD <0|1>",
+    "    1: a save that has written everything waits, still in progress, until",
+    "    SAVE-HOLD 0 (tests use it to act while a BGSAVE runs).",
     "CLOCK-FREEZE [<unix-time-milliseconds>]",
     "    Stop the cache clock where it stands (or at a later time); return its",
     "    time in ms.",
@@ -157,12 +160,16 @@ static void debug_shared(rcache__client_t *c, size_t argc, const rcache__arg_t *
         debug_active_expire(c, &argv[2]);
     } else if (rcache__arg_is(sub, "expire-cycle") && argc == 2) {
         rcache__reply_int(c, (long long)rcache__server_expire_cycle(c->srv, 0));
+    } else if (rcache__arg_is(sub, "save-hold") && argc == 3 &&
+               (rcache__arg_is(&argv[2], "0") || rcache__arg_is(&argv[2], "1"))) {
+        rcache__persist_debug_hold(c->srv, rcache__arg_is(&argv[2], "1"));
+        rcache__reply_ok(c);
     } else if (rcache__arg_is(sub, "clock-freeze") || rcache__arg_is(sub, "clock-advance") ||
                rcache__arg_is(sub, "clock-resume")) {
         debug_clock(c, argc, argv);
     } else if (rcache__arg_is(sub, "help") || rcache__arg_is(sub, "sleep") ||
                rcache__arg_is(sub, "set-active-expire") ||
-               rcache__arg_is(sub, "expire-cycle")) {
+               rcache__arg_is(sub, "expire-cycle") || rcache__arg_is(sub, "save-hold")) {
         rcache__reply_error(c, "ERR syntax error");
     } else {
         rcache__reply_unknown_subcommand(c, sub, "DEBUG");

@@ -39,6 +39,7 @@ struct rcache__persist {
     int scheduled;         /* BGSAVE SCHEDULE pending */
     int shutdown_mode;     /* 1 SAVE, -1 NOSAVE, 0 as configured */
     int held;              /* saves held off (SWAPDB renaming keys) */
+    _Atomic int debug_hold; /* DEBUG SAVE-HOLD: a save waits at its end */
     _Atomic int cancel;    /* ask a running save to stop */
     _Atomic int loading;
     _Atomic uint64_t cur_done, cur_total;
@@ -75,10 +76,20 @@ static int save_progress(uint64_t done, uint64_t total, uint64_t bytes,
                          uint64_t bytes_total, void *ctx) {
     struct rcache__persist *p = ctx;
     (void)bytes;
-    (void)bytes_total;
     atomic_store(&p->cur_done, done);
     atomic_store(&p->cur_total, total);
+    /* Test hook: keep a finished save "in progress" until released, so a
+     * test can act while one runs without depending on its speed. */
+    while (bytes_total != 0 && atomic_load(&p->debug_hold) && !atomic_load(&p->cancel)) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
     return atomic_load(&p->cancel);
+}
+
+void rcache__persist_debug_hold(rcache__server_t *s, int on) {
+    if (s->persist)
+        atomic_store(&s->persist->debug_hold, on);
 }
 
 /* Run one save (the caller set p->saving); records the outcome. */

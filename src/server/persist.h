@@ -58,6 +58,10 @@ uint64_t rcache__persist_lastsave(rcache__server_t *s);
 int rcache__persist_hold(rcache__server_t *s);
 void rcache__persist_release(rcache__server_t *s);
 
+/* DEBUG SAVE-HOLD: on, a save that has written everything waits before
+ * it completes until turned off (or the save is cancelled at shutdown). */
+void rcache__persist_debug_hold(rcache__server_t *s, int on);
+
 /* INFO persistence fields ("name:value\r\n" lines) into out. */
 void rcache__persist_info(rcache__server_t *s, char *out, size_t cap);
 

@@ -360,3 +360,28 @@ test('DEBUG RELOAD saves, empties and loads; NOSAVE, NOFLUSH; a bad file leaves 
   r2.disconnect();
   await off.stop();
 });
+
+test('SWAPDB never overlaps a save: refused while a BGSAVE runs, then applied', async () => {
+  const dir = tmpdir('rcached-persist-');
+  const srv = await startServer(['--dir', dir, '--save', '', '--snapshot-on-shutdown', 'no',
+    '--enable-debug-command', 'yes']);
+  const r = connect(srv);
+  await r.select(1);
+  await r.set('one', '1');
+  await r.select(0);
+  await r.set('zero', '0');
+  // Hold the save "in progress" (DEBUG SAVE-HOLD), so the overlap does not
+  // depend on how fast the save runs.
+  assert.equal(await r.call('DEBUG', 'SAVE-HOLD', '1'), 'OK');
+  assert.match(await r.bgsave(), /Background saving started/);
+  await assert.rejects(r.swapdb(0, 1), /Background save in progress/);
+  assert.equal(await r.get('zero'), '0');
+  assert.equal(await r.call('DEBUG', 'SAVE-HOLD', '0'), 'OK');
+  await waitSaveDone(r);
+  assert.equal(await r.swapdb(0, 1), 'OK');
+  assert.equal(await r.get('one'), '1');
+  assert.equal(await r.get('zero'), null);
+  await assert.rejects(r.call('DEBUG', 'SAVE-HOLD', '2'), /syntax/);
+  r.disconnect();
+  await srv.stop();
+});
