@@ -150,6 +150,29 @@ typedef struct rcache_ref rcache_ref_t;
  */
 typedef uint64_t (*rcache_clock_fn)(void *ctx);
 
+/** Causes given to an rcache_removal_fn. */
+#define RCACHE_REMOVED_EXPIRED 1 /**< past its TTL: reclaimed by a lookup,
+                                      a store over it, or rcache_expire_cycle() */
+#define RCACHE_REMOVED_EVICTED 2 /**< evicted to honour max_items/max_bytes */
+
+/**
+ * Removal listener: told of each entry the cache removes by itself, never
+ * of deletes, replacements or invalidations the caller asked for (the
+ * caller knows of those). rcached turns these into Redis's "expired" and
+ * "evicted" keyspace events.
+ *
+ * @param[in] cause RCACHE_REMOVED_EXPIRED or RCACHE_REMOVED_EVICTED.
+ * @param[in] key, key_len the removed entry's key; valid only during the
+ *        call (the entry is released right after).
+ * @param[in] ctx rcache_config_t.on_removal_ctx.
+ *
+ * It runs on the thread whose call removed the entry (any cache call that
+ * looks a key up or stores), after that call dropped every lock and before
+ * it returns, so it may call into the cache; it should be quick, since
+ * that caller waits for it.
+ */
+typedef void (*rcache_removal_fn)(int cause, const void *key, size_t key_len, void *ctx);
+
 /** Configuration for rcache_open(). Initialise with rcache_config_init(). */
 typedef struct rcache_config {
     /** Most entries held at once; 0 = unbounded. Default 1000. */
@@ -174,6 +197,10 @@ typedef struct rcache_config {
     rcache_clock_fn clock;
     /** Passed to clock. */
     void *clock_ctx;
+    /** Removal listener (see rcache_removal_fn); NULL = none (default). */
+    rcache_removal_fn on_removal;
+    /** Passed to on_removal. */
+    void *on_removal_ctx;
     /** Non-zero: diagnostics on from the start (rcache_diag_enable()).
      *  Default 0. */
     int diagnostics;

@@ -58,6 +58,8 @@ int rcache_open(const rcache_config_t *cfg, rcache_t **out) {
     c->nshards = n;
     c->shard_shift = 64u - bits;
     rcache__clock_init(&c->clock, cfg->clock, cfg->clock_ctx);
+    c->on_removal = cfg->on_removal;
+    c->on_removal_ctx = cfg->on_removal_ctx;
     atomic_init(&c->max_items, cfg->max_items);
     atomic_init(&c->max_bytes, cfg->max_bytes);
     atomic_init(&c->default_ttl_ms, cfg->default_ttl_ms);

@@ -119,7 +119,7 @@ static uint64_t drain_locked(rcache_t *c, tail_t *t, const tail_t *next,
             t->s->st.evictions_items++;
         else
             t->s->st.evictions_bytes++;
-        rcache__reclaim_push(r, v);
+        rcache__reclaim_push_removed(r, c, v, RCACHE_REMOVED_EVICTED);
         n++;
         read_tail_locked(t, keep);
     }

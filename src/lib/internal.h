@@ -220,6 +220,8 @@ struct rcache {
     rcache__ext_t *_Atomic ext;    /* memo.c's state, NULL until its first
                                       use (set once, by compare-exchange) */
     _Atomic(struct rcache__diag *) diag; /* diagnostics (diag.c), or NULL */
+    rcache_removal_fn on_removal;  /* set at open, read-only after */
+    void *on_removal_ctx;
     /* Global gauges, written by every store: their own cache line. */
     _Atomic uint64_t items __attribute__((aligned(64)));
     _Atomic uint64_t bytes;
@@ -270,6 +272,10 @@ uint64_t rcache__expiry_for(const rcache_t *c, int64_t ttl_ms,
  * is dropped, so destructors never run under a lock. */
 typedef struct rcache__reclaim {
     rcache__entry_t *head;
+    /* removed by the cache itself (expired, evicted): the removal listener
+     * hears of them (rcache_removal_fn) before they are released */
+    rcache__entry_t *expired, *evicted;
+    rcache_t *cache; /* set with the two lists */
 } rcache__reclaim_t;
 
 static inline void rcache__reclaim_push(rcache__reclaim_t *r,
@@ -277,7 +283,16 @@ static inline void rcache__reclaim_push(rcache__reclaim_t *r,
     e->hnext = r->head;
     r->head = e;
 }
-/* Drop the table's reference of every collected entry. No lock held. */
+/* Collect an entry the cache removed by itself (cause RCACHE_REMOVED_*). */
+static inline void rcache__reclaim_push_removed(rcache__reclaim_t *r, rcache_t *c,
+                                                rcache__entry_t *e, int cause) {
+    rcache__entry_t **head = cause == RCACHE_REMOVED_EXPIRED ? &r->expired : &r->evicted;
+    e->hnext = *head;
+    *head = e;
+    r->cache = c;
+}
+/* Tell the removal listener of the expired and evicted entries, then drop
+ * the table's reference of every collected entry. No lock held. */
 void rcache__reclaim_run(rcache__reclaim_t *r);
 
 /* ---- shard operations (shard.c) ------------------------------------- */

@@ -68,8 +68,25 @@ void rcache__shard_fini(rcache__shard_t *s, rcache__reclaim_t *r) {
     pthread_mutex_destroy(&s->lock);
 }
 
+static void release_removed(rcache__reclaim_t *r, rcache__entry_t *e, int cause) {
+    rcache_t *c = r->cache;
+    while (e) {
+        rcache__entry_t *next = e->hnext;
+        if (c && c->on_removal)
+            c->on_removal(cause, rcache__entry_key(e), e->klen, c->on_removal_ctx);
+        rcache__entry_unref(e);
+        e = next;
+    }
+}
+
 void rcache__reclaim_run(rcache__reclaim_t *r) {
     rcache__entry_t *e = r->head;
+    if (r->expired || r->evicted) {
+        rcache__entry_t *x = r->expired, *v = r->evicted;
+        r->expired = r->evicted = NULL;
+        release_removed(r, x, RCACHE_REMOVED_EXPIRED);
+        release_removed(r, v, RCACHE_REMOVED_EVICTED);
+    }
     r->head = NULL;
     while (e) {
         rcache__entry_t *next = e->hnext;
@@ -100,7 +117,7 @@ rcache__entry_t *rcache__shard_lookup_locked(rcache_t *c, rcache__shard_t *s,
     if (e && e->expire_at_ms && rcache__expired(e, rcache__op_now(c, t))) {
         rcache__shard_unlink_locked(c, s, e);
         s->st.expirations++;
-        rcache__reclaim_push(r, e);
+        rcache__reclaim_push_removed(r, c, e, RCACHE_REMOVED_EXPIRED);
         return NULL;
     }
     return e;
@@ -290,7 +307,7 @@ uint64_t rcache__shard_sweep_locked(rcache_t *c, rcache__shard_t *s,
                 if (rcache__expired(e, now_ms)) {
                     unlink_keep_table_locked(c, s, e);
                     s->st.expirations++;
-                    rcache__reclaim_push(r, e);
+                    rcache__reclaim_push_removed(r, c, e, RCACHE_REMOVED_EXPIRED);
                     reclaimed++;
                 }
                 e = next;

@@ -14,6 +14,7 @@
  */
 #include "commands_admin.h"
 #include "monitor.h"
+#include "pubsub.h"
 #include "script.h"
 #include "server.h"
 
@@ -147,6 +148,7 @@ void rcache__client_close(rcache__client_t *c) {
     rcache__server_t *s = c->srv;
     rcache__monitor_forget(c);
     registry_del(s, c);
+    rcache__pubsub_forget(c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -307,6 +309,10 @@ static int flush_out(rcache__client_t *c) {
         return -1;
     }
     return 0;
+}
+
+int rcache__client_flush(rcache__client_t *c) {
+    return flush_out(c);
 }
 
 /* Make room for `room` more bytes of input. The buffer grows geometrically
@@ -545,7 +551,11 @@ size_t rcache__client_describe(rcache__client_t *c, rcache__client_t *self,
     size_t tot = sizeof *c + qbuf + qfree + argv + omem + mmem;
     int db = atomic_load_explicit(&c->shown_db, memory_order_relaxed);
     long multi = atomic_load_explicit(&c->shown_multi, memory_order_relaxed);
+    unsigned nsub = atomic_load_explicit(&c->nsub, memory_order_relaxed);
+    unsigned npsub = atomic_load_explicit(&c->npsub, memory_order_relaxed);
     char flags[8], *f = flags;
+    if (nsub + npsub)
+        *f++ = 'P';
     if (multi >= 0)
         *f++ = 'x';
     if (atomic_load_explicit(&c->no_evict, memory_order_relaxed))
@@ -555,7 +565,7 @@ size_t rcache__client_describe(rcache__client_t *c, rcache__client_t *self,
     *f = '\0';
     int n = snprintf(out, cap,
                      "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu "
-                     "flags=%s db=%d sub=0 psub=0 ssub=0 multi=%ld qbuf=%zu "
+                     "flags=%s db=%d sub=%u psub=%u ssub=0 multi=%ld qbuf=%zu "
                      "qbuf-free=%zu argv-mem=%zu multi-mem=%zu rbs=0 rbp=0 obl=0 "
                      "oll=0 omem=%zu tot-mem=%zu events=r cmd=%s user=default "
                      "redir=-1 resp=2\n",
@@ -563,7 +573,7 @@ size_t rcache__client_describe(rcache__client_t *c, rcache__client_t *self,
                      c->name ? c->name : "",
                      (unsigned long long)((now - c->ctime_ms) / 1000),
                      (unsigned long long)(now > last ? (now - last) / 1000 : 0), flags, db,
-                     multi, qbuf, qfree, argv, mmem, omem, tot, cmd ? cmd : "NULL");
+                     nsub, npsub, multi, qbuf, qfree, argv, mmem, omem, tot, cmd ? cmd : "NULL");
     if (n < 0)
         return 0;
     return (size_t)n < cap ? (size_t)n : cap - 1;

@@ -148,6 +148,12 @@ RCACHE__DECL(rcache__cmd_monitor);
 /* commands_function.c */
 RCACHE__DECL(rcache__cmd_fcall); RCACHE__DECL(rcache__cmd_fcall_ro);
 RCACHE__DECL(rcache__cmd_function);
+/* commands_pubsub.c */
+RCACHE__DECL(rcache__cmd_subscribe); RCACHE__DECL(rcache__cmd_psubscribe);
+RCACHE__DECL(rcache__cmd_unsubscribe); RCACHE__DECL(rcache__cmd_punsubscribe);
+RCACHE__DECL(rcache__cmd_publish); RCACHE__DECL(rcache__cmd_pubsub);
+/* 0 when c is in RESP2 subscriber mode and cmd is not allowed there. */
+int rcache__pubsub_allowed(const rcache__client_t *c, const rcache__cmd_t *cmd);
 /* Inside MULTI: queue a command (replies +QUEUED). */
 void rcache__multi_queue(rcache__client_t *c, size_t argc, const rcache__arg_t *argv);
 /* Drop a client's transaction state and watched keys (DISCARD, RESET,
@@ -203,6 +209,8 @@ struct rcache__client {
     struct event *pause_ev;        /* CLIENT PAUSE retry timer (client.c) */
     _Atomic int no_evict;          /* CLIENT NO-EVICT (shown in CLIENT LIST) */
     int monitor;                   /* MONITOR: out is locked and fed (monitor.c) */
+    struct rcache__pubsub_client *ps; /* subscriptions, mailbox (pubsub.c) */
+    _Atomic unsigned nsub, npsub;  /* for CLIENT LIST */
     char addr[128], laddr[128];
     rcache__client_t *prev, *next;   /* worker's list */
     rcache__client_t *gprev, *gnext; /* server registry (clients_lock) */
@@ -287,6 +295,8 @@ size_t rcache__client_describe(rcache__client_t *c, rcache__client_t *self,
 void rcache__client_kill(rcache__client_t *o);
 /* The event notification method of c's worker ("epoll"; client.c). */
 const char *rcache__client_event_method(rcache__client_t *c);
+/* Write c's pending output now (its worker); -1 if c was closed. */
+int rcache__client_flush(rcache__client_t *c);
 /* Go on with a client whose EVAL came back from the script thread: read
  * again and run what it had pipelined behind it (client.c). */
 void rcache__client_resume(rcache__client_t *c);

@@ -129,6 +129,13 @@ static rcache__cmd_t TABLE[] = {
     {"fcall", rcache__cmd_fcall, -3, EX | NS | SC, 0, 0, 0, "scripting", "Invokes a function.", 0},
     {"fcall_ro", rcache__cmd_fcall_ro, -3, EX | NS | SC | R, 0, 0, 0, "scripting", "Invokes a read-only function.", 0},
     {"function", rcache__cmd_function, -2, NG | NS, 0, 0, 0, "scripting", "FUNCTION LOAD|LIST|DELETE|FLUSH|DUMP|RESTORE|STATS|KILL|HELP.", 0},
+    /* pub/sub */
+    {"subscribe", rcache__cmd_subscribe, -2, NS, 0, 0, 0, "pubsub", "Listens for messages published to channels.", 0},
+    {"psubscribe", rcache__cmd_psubscribe, -2, NS, 0, 0, 0, "pubsub", "Listens for messages published to channels that match one or more patterns.", 0},
+    {"unsubscribe", rcache__cmd_unsubscribe, -1, NS, 0, 0, 0, "pubsub", "Stops listening to messages posted to channels.", 0},
+    {"punsubscribe", rcache__cmd_punsubscribe, -1, NS, 0, 0, 0, "pubsub", "Stops listening to messages published to channels that match one or more patterns.", 0},
+    {"publish", rcache__cmd_publish, 3, FA, 0, 0, 0, "pubsub", "Posts a message to a channel.", 0},
+    {"pubsub", rcache__cmd_pubsub, -2, 0, 0, 0, 0, "pubsub", "PUBSUB CHANNELS|NUMSUB|NUMPAT|HELP.", 0},
     {"script", rcache__cmd_script, -2, NG | NS, 0, 0, 0, "scripting", "SCRIPT LOAD|EXISTS|FLUSH|KILL|HELP.", 0},
 };
 #define NCMDS (sizeof TABLE / sizeof TABLE[0])
@@ -251,6 +258,13 @@ void rcache__dispatch(rcache__client_t *c, size_t argc,
         atomic_load_explicit(&c->srv->auth_required, memory_order_relaxed)) {
         c->multi_error |= c->in_multi;
         rcache__reply_error(c, "NOAUTH Authentication required.");
+        return;
+    }
+    if (c->ps && !rcache__pubsub_allowed(c, cmd)) {
+        c->multi_error |= c->in_multi;
+        rcache__reply_errorf(c, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / "
+                             "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                             cmd->name);
         return;
     }
     if (c->in_multi && !(cmd->flags & RCACHE__CMD_NOQUEUE)) {

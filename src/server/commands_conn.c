@@ -9,6 +9,7 @@
 #include "commands_admin.h"
 #include "command.h"
 #include "db.h"
+#include "pubsub.h"
 #include "version.h"
 
 #include <event2/buffer.h>
@@ -21,10 +22,15 @@ void rcache__cmd_ping(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
         rcache__reply_arity(c, "ping");
         return;
     }
-    if (argc == 2)
+    if (rcache__pubsub_count(c)) { /* RESP2 subscriber mode: a message */
+        rcache__reply_array(c, 2);
+        rcache__reply_bulk(c, "pong", 4);
+        rcache__reply_bulk(c, argc == 2 ? argv[1].ptr : "", argc == 2 ? argv[1].len : 0);
+    } else if (argc == 2) {
         rcache__reply_bulk(c, argv[1].ptr, argv[1].len);
-    else
+    } else {
         rcache__reply_raw(c, "+PONG\r\n", 7);
+    }
 }
 
 void rcache__cmd_echo(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
@@ -475,6 +481,8 @@ void rcache__cmd_reset(rcache__client_t *c, size_t argc, const rcache__arg_t *ar
     rcache__arg_t empty = {"", 0};
     set_name(c, &empty);
     rcache__multi_discard(c);
+    rcache__pubsub_unsubscribe(c, 1, NULL, 0, 0);
+    rcache__pubsub_unsubscribe(c, 1, NULL, 1, 0);
     c->db = 0;
     c->authed = !atomic_load(&c->srv->auth_required);
     rcache__reply_status(c, "RESET");

@@ -8,6 +8,7 @@
  * The key keeps its TTL, as in Redis.
  */
 #include "keyargs.h"
+#include "notify.h"
 
 #include <limits.h>
 #include <math.h>
@@ -25,10 +26,12 @@ typedef struct incr_ctx {
     char out[5200];
     size_t out_len;
     long long result;
+    int found; /* the key existed ("new" event otherwise) */
 } incr_ctx_t;
 
 static int incr_cb(rcache_update_t *u, void *arg) {
     incr_ctx_t *x = arg;
+    x->found = u->found;
     if (!x->is_float) {
         long long old = 0;
         if (u->found && !rcache__str2ll(u->old_val, u->old_len, &old))
@@ -71,6 +74,12 @@ static void run(rcache__client_t *c, const rcache__arg_t *key, incr_ctx_t *x) {
     if (!rcache__key_ok(c, key))
         return;
     int rc = rcache_update(RCACHE__CACHE(c), RCACHE__KEY(*key), incr_cb, x);
+    if (rc == RCACHE_OK) { /* Redis 7.0's events: "new" for a new key, then these */
+        if (!x->found)
+            rcache__notify(RCACHE__NOTIFY_NEW, "new", key->ptr, key->len);
+        rcache__notify(RCACHE__NOTIFY_STRING, x->is_float ? "incrbyfloat" : "incrby",
+                       key->ptr, key->len);
+    }
     switch (rc) {
     case RCACHE_OK:
         if (x->is_float)

@@ -7,10 +7,15 @@
  * walk the cache with rcache_scan() (never listing expired entries);
  * OBJECT and MEMORY read entry metadata with rcache_entry_info(), which
  * neither counts a hit nor changes the LRU order.
+ *
+ * Keyspace events as Redis 7.0: "del" per key DEL/UNLINK removed; RENAME
+ * "new" (the destination), "rename_from", "rename_to"; "keymiss" when
+ * EXISTS, TYPE or TOUCH find no key. FLUSHDB/FLUSHALL publish none.
  */
 #include "commands_admin.h"
 #include "db.h"
 #include "keyargs.h"
+#include "notify.h"
 
 #include <event2/buffer.h>
 #include <stdint.h>
@@ -20,19 +25,25 @@
 
 void rcache__cmd_del(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
     long long n = 0;
-    for (size_t i = 1; i < argc; i++)
+    for (size_t i = 1; i < argc; i++) {
         if (rcache__key_valid(&argv[i]) &&
-            rcache_delete(RCACHE__CACHE(c), RCACHE__KEY(argv[i])) == RCACHE_OK)
+            rcache_delete(RCACHE__CACHE(c), RCACHE__KEY(argv[i])) == RCACHE_OK) {
             n++;
+            rcache__notify(RCACHE__NOTIFY_GENERIC, "del", argv[i].ptr, argv[i].len);
+        }
+    }
     rcache__reply_int(c, n);
 }
 
 void rcache__cmd_exists(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
     long long n = 0;
-    for (size_t i = 1; i < argc; i++)
+    for (size_t i = 1; i < argc; i++) {
         if (rcache__key_valid(&argv[i]) &&
             rcache_exists(RCACHE__CACHE(c), RCACHE__KEY(argv[i])))
             n++;
+        else
+            rcache__notify(RCACHE__NOTIFY_KEY_MISS, "keymiss", argv[i].ptr, argv[i].len);
+    }
     rcache__reply_int(c, n);
 }
 
@@ -40,19 +51,24 @@ void rcache__cmd_exists(rcache__client_t *c, size_t argc, const rcache__arg_t *a
  * time (rcache_touch); it counts no hit, see include/rcache.h. */
 void rcache__cmd_touch(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
     long long n = 0;
-    for (size_t i = 1; i < argc; i++)
+    for (size_t i = 1; i < argc; i++) {
         if (rcache__key_valid(&argv[i]) &&
             rcache_touch(RCACHE__CACHE(c), RCACHE__KEY(argv[i])) == RCACHE_OK)
             n++;
+        else
+            rcache__notify(RCACHE__NOTIFY_KEY_MISS, "keymiss", argv[i].ptr, argv[i].len);
+    }
     rcache__reply_int(c, n);
 }
 
 void rcache__cmd_type(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
     (void)argc;
-    if (rcache__key_valid(&argv[1]) && rcache_exists(RCACHE__CACHE(c), RCACHE__KEY(argv[1])))
+    if (rcache__key_valid(&argv[1]) && rcache_exists(RCACHE__CACHE(c), RCACHE__KEY(argv[1]))) {
         rcache__reply_status(c, "string");
-    else
+    } else {
+        rcache__notify(RCACHE__NOTIFY_KEY_MISS, "keymiss", argv[1].ptr, argv[1].len);
         rcache__reply_status(c, "none");
+    }
 }
 
 static void rename_common(rcache__client_t *c, const rcache__arg_t *argv, int nx) {
@@ -73,6 +89,11 @@ static void rename_common(rcache__client_t *c, const rcache__arg_t *argv, int nx
         return;
     }
     int rc = rcache_rename(cache, RCACHE__KEY(argv[1]), RCACHE__KEY(argv[2]), nx);
+    if (rc == RCACHE_OK) {
+        rcache__notify(RCACHE__NOTIFY_NEW, "new", argv[2].ptr, argv[2].len);
+        rcache__notify(RCACHE__NOTIFY_GENERIC, "rename_from", argv[1].ptr, argv[1].len);
+        rcache__notify(RCACHE__NOTIFY_GENERIC, "rename_to", argv[2].ptr, argv[2].len);
+    }
     if (rc == RCACHE_ENOTFOUND)
         rcache__reply_error(c, "ERR no such key");
     else if (rc == RCACHE_EEXIST)

@@ -8,8 +8,13 @@
  * rcache_update() callback, which holds the shard lock: the callbacks here
  * only compute and copy, nothing else. SET ... GET uses rcache_set_ex()'s
  * old_out so the swap is atomic.
+ *
+ * Keyspace events (notify.h) are Redis 7.0's for each command: "new" for a
+ * key created, then "set", "append", "setrange", "expire", "persist" or
+ * "del" as redis-server emits them; "keymiss" for a read of a missing key.
  */
 #include "keyargs.h"
+#include "notify.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -17,6 +22,16 @@
 #include <string.h>
 
 /* ---- GET / GETDEL / MGET / STRLEN ------------------------------------- */
+
+static void note(int type, const char *event, const rcache__arg_t *key) {
+    rcache__notify(type, event, key->ptr, key->len);
+}
+
+/* A read found no key: Redis's "keymiss" (class m). */
+static void note_miss(int rc, const rcache__arg_t *key) {
+    if (rc == RCACHE_ENOTFOUND)
+        note(RCACHE__NOTIFY_KEY_MISS, "keymiss", key);
+}
 
 /* The value of a lookup's reference, nil when not found, else the error. */
 static void reply_lookup(rcache__client_t *c, int rc, rcache_ref_t *ref) {
@@ -35,6 +50,7 @@ static void reply_get(rcache__client_t *c, const rcache__arg_t *key) {
         return;
     }
     int rc = rcache_get_ref(RCACHE__CACHE(c), RCACHE__KEY(*key), &ref);
+    note_miss(rc, key);
     reply_lookup(c, rc, ref);
 }
 
@@ -57,17 +73,20 @@ void rcache__cmd_getdel(rcache__client_t *c, size_t argc, const rcache__arg_t *a
         return;
     }
     int rc = rcache_take(RCACHE__CACHE(c), RCACHE__KEY(argv[1]), &ref);
+    note_miss(rc, &argv[1]);
+    if (rc == RCACHE_OK)
+        note(RCACHE__NOTIFY_GENERIC, "del", &argv[1]);
     reply_lookup(c, rc, ref);
 }
 
 void rcache__cmd_strlen(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
     rcache_entry_info_t info;
     (void)argc;
-    if (rcache__key_valid(&argv[1]) &&
-        rcache_entry_info(RCACHE__CACHE(c), RCACHE__KEY(argv[1]), &info) == RCACHE_OK)
-        rcache__reply_int(c, (long long)info.value_len);
-    else
-        rcache__reply_int(c, 0);
+    int rc = rcache__key_valid(&argv[1])
+                 ? rcache_entry_info(RCACHE__CACHE(c), RCACHE__KEY(argv[1]), &info)
+                 : RCACHE_ENOTFOUND;
+    note_miss(rc, &argv[1]);
+    rcache__reply_int(c, rc == RCACHE_OK ? (long long)info.value_len : 0);
 }
 
 /* ---- SET family -------------------------------------------------------- */
@@ -175,6 +194,21 @@ static int store(rcache__client_t *c, const rcache__arg_t *key, const rcache__ar
                          want_old ? old : NULL);
 }
 
+/* A store succeeded: "new" (if it created the key), "set", and "expire"
+ * when it gave the key an expiry (EX/PX/EXAT/PXAT, SETEX). */
+static void note_stored(const rcache__arg_t *key, int was_new, const rcache__expire_opt_t *exp) {
+    if (was_new)
+        note(RCACHE__NOTIFY_NEW, "new", key);
+    note(RCACHE__NOTIFY_STRING, "set", key);
+    if (exp->kind == 1 || exp->kind == 2)
+        note(RCACHE__NOTIFY_GENERIC, "expire", key);
+}
+
+/* Whether a store must fetch the old entry just to tell "new" events. */
+static int want_new(void) {
+    return rcache__notify_wanted(RCACHE__NOTIFY_NEW);
+}
+
 void rcache__cmd_set(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
     unsigned f;
     rcache__expire_opt_t exp;
@@ -184,11 +218,19 @@ void rcache__cmd_set(rcache__client_t *c, size_t argc, const rcache__arg_t *argv
         return;
     unsigned lf = (f & SET_NX) ? RCACHE_SET_NX : (f & SET_XX) ? RCACHE_SET_XX : 0;
     rcache_ref_t *old = NULL;
-    int rc = store(c, &argv[1], &argv[2], &exp, lf, (f & SET_GET) != 0, &old);
+    int rc = store(c, &argv[1], &argv[2], &exp, lf, (f & SET_GET) || want_new(), &old);
     if (rc != RCACHE_OK && rc != RCACHE_EEXIST && rc != RCACHE_ENOTFOUND) {
         rcache_release(old);
         rcache__reply_lib_error(c, rc);
         return;
+    }
+    if ((f & SET_GET) && !old)
+        note(RCACHE__NOTIFY_KEY_MISS, "keymiss", &argv[1]);
+    if (rc == RCACHE_OK)
+        note_stored(&argv[1], old == NULL && (lf != RCACHE_SET_XX), &exp);
+    if (!(f & SET_GET)) {
+        rcache_release(old);
+        old = NULL;
     }
     if (f & SET_GET) {
         if (old)
@@ -218,7 +260,11 @@ static void setex_common(rcache__client_t *c, const rcache__arg_t *argv, int sec
     if (!rcache__key_ok(c, &argv[1]))
         return;
     rcache__expire_opt_t exp = {1, secs ? v * 1000 : v};
-    int rc = store(c, &argv[1], &argv[3], &exp, 0, 0, NULL);
+    rcache_ref_t *old = NULL;
+    int rc = store(c, &argv[1], &argv[3], &exp, 0, want_new(), &old);
+    if (rc == RCACHE_OK)
+        note_stored(&argv[1], !old, &exp);
+    rcache_release(old);
     if (rc == RCACHE_OK)
         rcache__reply_ok(c);
     else
@@ -242,6 +288,8 @@ void rcache__cmd_setnx(rcache__client_t *c, size_t argc, const rcache__arg_t *ar
     rcache__expire_opt_t exp = {0, 0};
     int rc = store(c, &argv[1], &argv[2], &exp, RCACHE_SET_NX, 0, NULL);
     if (rc == RCACHE_OK)
+        note_stored(&argv[1], 1, &exp);
+    if (rc == RCACHE_OK)
         rcache__reply_int(c, 1);
     else if (rc == RCACHE_EEXIST)
         rcache__reply_int(c, 0);
@@ -256,6 +304,10 @@ void rcache__cmd_getset(rcache__client_t *c, size_t argc, const rcache__arg_t *a
     rcache__expire_opt_t exp = {0, 0};
     rcache_ref_t *old = NULL;
     int rc = store(c, &argv[1], &argv[2], &exp, 0, 1, &old);
+    if (rc == RCACHE_OK && !old)
+        note(RCACHE__NOTIFY_KEY_MISS, "keymiss", &argv[1]);
+    if (rc == RCACHE_OK)
+        note_stored(&argv[1], !old, &exp);
     if (rc != RCACHE_OK) {
         rcache_release(old);
         rcache__reply_lib_error(c, rc);
@@ -287,12 +339,16 @@ void rcache__cmd_mset(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
     if (!pairs_ok(c, argc, argv, "mset"))
         return;
     rcache__expire_opt_t exp = {0, 0};
+    int wn = want_new();
     for (size_t i = 1; i < argc; i += 2) {
-        int rc = store(c, &argv[i], &argv[i + 1], &exp, 0, 0, NULL);
+        rcache_ref_t *old = NULL;
+        int rc = store(c, &argv[i], &argv[i + 1], &exp, 0, wn, &old);
         if (rc != RCACHE_OK) {
             rcache__reply_lib_error(c, rc);
             return;
         }
+        note_stored(&argv[i], !old, &exp);
+        rcache_release(old);
     }
     rcache__reply_ok(c);
 }
@@ -308,11 +364,14 @@ void rcache__cmd_msetnx(rcache__client_t *c, size_t argc, const rcache__arg_t *a
     }
     rcache__expire_opt_t exp = {0, 0};
     for (size_t i = 1; i < argc; i += 2) {
-        int rc = store(c, &argv[i], &argv[i + 1], &exp, 0, 0, NULL);
+        rcache_ref_t *old = NULL;
+        int rc = store(c, &argv[i], &argv[i + 1], &exp, 0, want_new(), &old);
         if (rc != RCACHE_OK) {
             rcache__reply_lib_error(c, rc);
             return;
         }
+        note_stored(&argv[i], !old, &exp);
+        rcache_release(old);
     }
     rcache__reply_int(c, 1);
 }
@@ -321,6 +380,7 @@ void rcache__cmd_msetnx(rcache__client_t *c, size_t argc, const rcache__arg_t *a
 
 typedef struct getex_ctx {
     const rcache__expire_opt_t *exp;
+    const char *event; /* what the update did: "expire", "del", "persist" */
     int found;
     char *copy;   /* malloc'd copy of the value */
     size_t len;
@@ -342,12 +402,15 @@ static int getex_cb(rcache_update_t *u, void *arg) {
     switch (g->exp->kind) {
     case 1:
         u->ttl_ms = g->exp->ms;
+        g->event = "expire";
         return RCACHE_UPDATE_TTL;
     case 2: /* not after u->now_ms: the library deletes the key */
         u->expire_at_ms = g->exp->ms > 0 ? (uint64_t)g->exp->ms : 1;
+        g->event = u->expire_at_ms <= u->now_ms ? "del" : "expire";
         return RCACHE_UPDATE_TTL;
     case 4:
         u->ttl_ms = 0;
+        g->event = u->old_ttl_ms >= 0 ? "persist" : NULL; /* had a TTL */
         return RCACHE_UPDATE_TTL;
     default:
         return RCACHE_UPDATE_KEEP;
@@ -367,10 +430,14 @@ void rcache__cmd_getex(rcache__client_t *c, size_t argc, const rcache__arg_t *ar
         rcache__reply_null(c);
         return;
     }
-    getex_ctx_t g = {&exp, 0, NULL, 0};
+    getex_ctx_t g = {&exp, NULL, 0, NULL, 0};
     int rc = rcache_update(RCACHE__CACHE(c), RCACHE__KEY(argv[1]), getex_cb, &g);
     if (rc == E_NOMEM)
         rc = RCACHE_ENOMEM;
+    if (rc == RCACHE_OK && !g.found)
+        note(RCACHE__NOTIFY_KEY_MISS, "keymiss", &argv[1]);
+    if (rc == RCACHE_OK && g.event)
+        note(RCACHE__NOTIFY_GENERIC, g.event, &argv[1]);
     if (rc != RCACHE_OK)
         rcache__reply_lib_error(c, rc);
     else if (!g.found)
@@ -388,6 +455,7 @@ typedef struct splice_ctx {
     size_t offset;    /* SETRANGE offset; APPEND: RCACHE_SPLICE_END */
     size_t new_len;
     uint64_t max_len; /* proto-max-bulk-len when the command started */
+    int found;        /* the key existed */
 } splice_ctx_t;
 
 #define E_TOOBIG (RCACHE_EUSER - 2)
@@ -400,6 +468,7 @@ static int splice_cb(rcache_update_t *u, void *arg) {
     splice_ctx_t *s = arg;
     size_t old = u->found ? u->old_len : 0;
     size_t off = s->offset == RCACHE_SPLICE_END ? old : s->offset;
+    s->found = u->found;
     if (s->len == 0) { /* nothing to write: report the length only */
         s->new_len = old;
         if (u->found || s->offset != RCACHE_SPLICE_END)
@@ -430,11 +499,18 @@ static uint64_t max_string(rcache__client_t *c) {
 }
 
 static void splice(rcache__client_t *c, const rcache__arg_t *key, const rcache__arg_t *val,
-                   size_t offset) {
+                   size_t offset, const char *event) {
     if (!rcache__key_ok(c, key))
         return;
-    splice_ctx_t s = {val->ptr, val->len, offset, 0, max_string(c)};
+    splice_ctx_t s = {val->ptr, val->len, offset, 0, max_string(c), 0};
     int rc = rcache_update(RCACHE__CACHE(c), RCACHE__KEY(*key), splice_cb, &s);
+    /* Redis: APPEND always notifies (of "" too, which creates a missing
+     * key); SETRANGE of nothing changes nothing */
+    if (rc == RCACHE_OK && (val->len || offset == RCACHE_SPLICE_END)) {
+        if (!s.found)
+            note(RCACHE__NOTIFY_NEW, "new", key);
+        note(RCACHE__NOTIFY_STRING, event, key);
+    }
     if (rc == E_TOOBIG)
         rcache__reply_error(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
     else if (rc != RCACHE_OK)
@@ -445,7 +521,7 @@ static void splice(rcache__client_t *c, const rcache__arg_t *key, const rcache__
 
 void rcache__cmd_append(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
     (void)argc;
-    splice(c, &argv[1], &argv[2], RCACHE_SPLICE_END);
+    splice(c, &argv[1], &argv[2], RCACHE_SPLICE_END, "append");
 }
 
 void rcache__cmd_setrange(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
@@ -463,7 +539,7 @@ void rcache__cmd_setrange(rcache__client_t *c, size_t argc, const rcache__arg_t 
         rcache__reply_error(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
         return;
     }
-    splice(c, &argv[1], &argv[3], (size_t)off);
+    splice(c, &argv[1], &argv[3], (size_t)off, "setrange");
 }
 
 void rcache__cmd_getrange(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
@@ -475,8 +551,11 @@ void rcache__cmd_getrange(rcache__client_t *c, size_t argc, const rcache__arg_t 
         return;
     }
     rcache_ref_t *ref = NULL;
-    if (!rcache__key_valid(&argv[1]) ||
-        rcache_get_ref(RCACHE__CACHE(c), RCACHE__KEY(argv[1]), &ref) != RCACHE_OK) {
+    int grc = rcache__key_valid(&argv[1])
+                  ? rcache_get_ref(RCACHE__CACHE(c), RCACHE__KEY(argv[1]), &ref)
+                  : RCACHE_ENOTFOUND;
+    if (grc != RCACHE_OK) {
+        note_miss(grc, &argv[1]);
         rcache__reply_bulk(c, "", 0);
         return;
     }

@@ -8,8 +8,11 @@
  * (u->now_ms). A time at or before now deletes the key, as in Redis.
  * Absolute times arrive and leave in wall time; the cache keeps them on its
  * own clock (rcache__wall_to_cache_ms / rcache__cache_to_wall_ms).
+ * Keyspace events as Redis 7.0: "expire" (or "del" when the time is past),
+ * "persist", and "keymiss" for the reads of a missing key.
  */
 #include "keyargs.h"
+#include "notify.h"
 
 #include <limits.h>
 #include <string.h>
@@ -45,8 +48,10 @@ static int expire_cb(rcache_update_t *u, void *arg) {
     if ((x->flags & EXP_LT) && cur != -1 && when >= cur)
         return RCACHE_UPDATE_KEEP;
     x->result = 1;
-    if (when <= now)
+    if (when <= now) {
+        x->result = 2; /* deleted */
         return RCACHE_UPDATE_DELETE;
+    }
     u->expire_at_ms = (uint64_t)when;
     return RCACHE_UPDATE_TTL;
 }
@@ -104,10 +109,13 @@ static void expire_generic(rcache__client_t *c, size_t argc, const rcache__arg_t
     }
     expire_ctx_t x = {when, relative, flags, 0};
     int rc = rcache_update(RCACHE__CACHE(c), RCACHE__KEY(argv[1]), expire_cb, &x);
+    if (rc == RCACHE_OK && x.result)
+        rcache__notify(RCACHE__NOTIFY_GENERIC, x.result == 2 ? "del" : "expire", argv[1].ptr,
+                       argv[1].len);
     if (rc != RCACHE_OK)
         rcache__reply_lib_error(c, rc);
     else
-        rcache__reply_int(c, x.result);
+        rcache__reply_int(c, x.result != 0);
 }
 
 void rcache__cmd_expire(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
@@ -141,6 +149,7 @@ static void ttl_generic(rcache__client_t *c, const rcache__arg_t *key, int mode)
         rc = rcache_ttl(RCACHE__CACHE(c), RCACHE__KEY(*key), &ttl);
     }
     if (rc != RCACHE_OK) {
+        rcache__notify(RCACHE__NOTIFY_KEY_MISS, "keymiss", key->ptr, key->len);
         rcache__reply_int(c, -2);
         return;
     }
@@ -190,6 +199,8 @@ void rcache__cmd_persist(rcache__client_t *c, size_t argc, const rcache__arg_t *
         return;
     }
     int rc = rcache_update(RCACHE__CACHE(c), RCACHE__KEY(argv[1]), persist_cb, &result);
+    if (rc == RCACHE_OK && result)
+        rcache__notify(RCACHE__NOTIFY_GENERIC, "persist", argv[1].ptr, argv[1].len);
     if (rc != RCACHE_OK)
         rcache__reply_lib_error(c, rc);
     else

@@ -24,7 +24,7 @@
 #include <strings.h>
 
 enum opt_type { T_STR, T_UINT, T_SIZE, T_BOOL, T_LOGLEVEL, T_OCTAL, T_SAVE,
-                T_FILENAME, T_INT /* int64_t, -1 .. max */ };
+                T_FILENAME, T_INT /* int64_t, -1 .. max */, T_COBL, T_NOTIFY };
 
 typedef struct opt {
     const char *name;
@@ -73,9 +73,14 @@ static const opt_t OPTS[] = {
      "<size>", "1gb", "largest unprocessed input per client"},
     {"proto-max-bulk-len", T_SIZE, F(proto_max_bulk_len), (uint64_t)1 << 20, U64MAX, 1,
      "<size>", "512mb", "longest bulk argument a client may send"},
-    {"client-output-buffer-limit", T_SIZE, F(output_buf_limit), 0, U64MAX, 1,
-     "<size>", "64mb",
-     "pending output above which a client is disconnected (0 = unbounded)"},
+    {"client-output-buffer-limit", T_COBL, F(cobl), 0, 0, 1,
+     "\"<class> <hard> <soft> <s> ...\"",
+     "normal 64mb 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60",
+     "per class (normal, replica, pubsub) the pending output above which a client "
+     "is disconnected at once (hard), or after <s> seconds above soft; 0 = no "
+     "limit; one size sets the normal hard limit"},
+    {"notify-keyspace-events", T_NOTIFY, F(notify_flags), 0, 0, 1, "<flags>", "\"\"",
+     "keyspace notifications, Redis's letters (K E g $ x e n m A ...)"},
     {"lua-time-limit", T_UINT, F(lua_time_limit_ms), 0, U64MAX / 2, 1, "<ms>", "5000",
      "ms after which a running script gets other clients -BUSY (0 = never)"},
     {"slowlog-log-slower-than", T_INT, F(slowlog_slower_than_us), 0, U64MAX / 4, 1, "<us>",
@@ -326,6 +331,26 @@ static int set_opt(rcache__config_t *cfg, const opt_t *o, const char *value,
         *(int *)(void *)field = b;
         return 0;
     }
+    case T_COBL: {
+        rcache__cobl_t cl[RCACHE__COBL_CLASSES];
+        char why[96];
+        memcpy(cl, field, sizeof cl);
+        if (rcache__cobl_parse(value, cl, why, sizeof why) != 0)
+            return fail(err, errlen, "invalid value for '%s': '%s' (%s)", o->name,
+                        shown(value, vb, sizeof vb), why);
+        memcpy(field, cl, sizeof cl);
+        return 0;
+    }
+    case T_NOTIFY: {
+        int fl = rcache__notify_flags_parse(value);
+        if (fl < 0)
+            return fail(err, errlen,
+                        "invalid value for '%s': '%s' (Invalid event class character. "
+                        "Use 'Ag$lshzxeKEtmdn'.)",
+                        o->name, shown(value, vb, sizeof vb));
+        *(int *)(void *)field = fl;
+        return 0;
+    }
     case T_LOGLEVEL: {
         int l = rcache__loglevel_parse(value);
         if (l < 0)
@@ -351,7 +376,9 @@ void rcache__config_defaults(rcache__config_t *cfg) {
     cfg->query_buf_limit = 1024ull * 1024 * 1024; /* Redis 7.0 */
     cfg->admin_max_conns = 64;
     cfg->proto_max_bulk_len = 512ull * 1024 * 1024;
-    cfg->output_buf_limit = 64ull * 1024 * 1024;
+    cfg->cobl[RCACHE__COBL_NORMAL].hard_bytes = 64ull * 1024 * 1024;
+    cfg->cobl[RCACHE__COBL_REPLICA] = (rcache__cobl_t){256ull << 20, 64ull << 20, 60};
+    cfg->cobl[RCACHE__COBL_PUBSUB] = (rcache__cobl_t){32ull << 20, 8ull << 20, 60};
     cfg->lua_time_limit_ms = 5000;
     cfg->slowlog_slower_than_us = 10000;
     cfg->slowlog_max_len = 128;
@@ -412,6 +439,14 @@ static int take_field(rcache__config_t *live, rcache__config_t *next, size_t off
         *np = t;
         return 1;
     }
+    case T_COBL: {
+        size_t sz = sizeof(rcache__cobl_t) * RCACHE__COBL_CLASSES;
+        if (memcmp(lf, nf, sz) == 0)
+            return 0;
+        memcpy(lf, nf, sz);
+        return 1;
+    }
+    case T_NOTIFY:
     case T_BOOL:
     case T_LOGLEVEL: {
         int *li = (int *)(void *)lf, *ni = (int *)(void *)nf;
@@ -481,6 +516,12 @@ int rcache__config_get(const rcache__config_t *cfg, const char *name,
         break;
     case T_BOOL:
         snprintf(out, cap, "%s", *(const int *)(const void *)field ? "yes" : "no");
+        break;
+    case T_COBL:
+        rcache__cobl_format((const rcache__cobl_t *)(const void *)field, out, cap);
+        break;
+    case T_NOTIFY:
+        rcache__notify_flags_format(*(const int *)(const void *)field, out, cap);
         break;
     case T_LOGLEVEL:
         snprintf(out, cap, "%s",

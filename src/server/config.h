@@ -21,6 +21,13 @@ enum {
     RCACHE__LOG_WARNING = 3
 };
 
+/* One class of client-output-buffer-limit (Redis's form "<class> <hard>
+ * <soft> <soft-seconds>"); 0 = no limit. */
+typedef struct rcache__cobl {
+    uint64_t hard_bytes, soft_bytes, soft_s;
+} rcache__cobl_t;
+enum { RCACHE__COBL_NORMAL, RCACHE__COBL_REPLICA, RCACHE__COBL_PUBSUB, RCACHE__COBL_CLASSES };
+
 typedef struct rcache__config {
     /* network */
     char *bind;               /* TCP address, default "127.0.0.1" */
@@ -42,11 +49,15 @@ typedef struct rcache__config {
     char *requirepass;        /* NULL = no AUTH needed */
     uint64_t query_buf_limit; /* bytes, default 64 MiB */
     uint64_t proto_max_bulk_len; /* longest bulk argument, default 512 MiB */
-    uint64_t output_buf_limit;/* bytes, default 64 MiB, 0 = unbounded */
+    /* client-output-buffer-limit per class: normal (hard only applied;
+     * default 64 MiB), replica (kept for CONFIG GET; no replicas here),
+     * pubsub (default 32mb 8mb 60, pubsub.c) */
+    rcache__cobl_t cobl[RCACHE__COBL_CLASSES];
     uint64_t lua_time_limit_ms; /* BUSY after a script ran this long, 5000 */
     int64_t slowlog_slower_than_us; /* SLOWLOG threshold, -1 = off, 10000 */
     uint64_t slowlog_max_len;       /* SLOWLOG entries kept, 128 */
     uint64_t latency_threshold_ms;  /* LATENCY threshold, 0 = off */
+    int notify_flags;         /* notify-keyspace-events (notify.h), 0 = off */
     /* logging */
     int loglevel;             /* RCACHE__LOG_*, default notice */
     char *logfile;            /* NULL / "" = stderr */
@@ -153,6 +164,22 @@ int rcache__config_apply_args(rcache__config_t *cfg, int argc, char **argv,
  * the first positional argument), flags. 0 or -1 with a message. */
 int rcache__config_from_argv(rcache__config_t *cfg, int argc, char **argv,
                              char *err, size_t errlen);
+
+/* Parse client-output-buffer-limit's value into cl (classes not named
+ * keep their values): one size ("64mb", rcached's older form: the normal
+ * class's hard limit) or Redis's "<class> <hard> <soft> <seconds>" groups,
+ * class normal|replica|slave|pubsub. 0, or -1 with the reason in why
+ * (config_cobl.c; pure). */
+int rcache__cobl_parse(const char *text, rcache__cobl_t cl[RCACHE__COBL_CLASSES],
+                       char *why, size_t whylen);
+/* Redis's CONFIG GET form: "normal <h> <s> <sec> slave ... pubsub ...". */
+void rcache__cobl_format(const rcache__cobl_t cl[RCACHE__COBL_CLASSES], char *out,
+                         size_t cap);
+/* notify-keyspace-events letters to flags (notify_flags.c; pure): -1 for
+ * a letter Redis does not know. */
+int rcache__notify_flags_parse(const char *text);
+/* Flags to Redis's canonical letters (CONFIG GET); out >= 32 bytes. */
+void rcache__notify_flags_format(int flags, char *out, size_t cap);
 
 /* One "<seconds> <changes>" rule of the save option. */
 typedef struct rcache__save_rule {

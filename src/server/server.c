@@ -19,7 +19,9 @@
  * stop and owns the main thread's timers and signal events.
  */
 #include "admin/admin.h"
+#include "notify.h"
 #include "persist.h"
+#include "pubsub.h"
 #include "gate.h"
 #include "functions.h"
 #include "script.h"
@@ -96,7 +98,10 @@ static void apply_hot_settings(rcache__server_t *s) {
     atomic_store(&s->timeout_s, s->cfg.timeout_s);
     atomic_store(&s->query_buf_limit, s->cfg.query_buf_limit);
     atomic_store(&s->proto_max_bulk_len, s->cfg.proto_max_bulk_len);
-    atomic_store(&s->output_buf_limit, s->cfg.output_buf_limit);
+    atomic_store(&s->output_buf_limit, s->cfg.cobl[RCACHE__COBL_NORMAL].hard_bytes);
+    const rcache__cobl_t *ps = &s->cfg.cobl[RCACHE__COBL_PUBSUB];
+    rcache__pubsub_set_limits(ps->hard_bytes, ps->soft_bytes, ps->soft_s);
+    rcache__notify_set_flags(s->cfg.notify_flags);
     atomic_store(&s->auth_required, s->cfg.requirepass != NULL);
     atomic_store(&s->lua_time_limit_ms, s->cfg.lua_time_limit_ms);
     rcache__slowlog_configure(s->cfg.slowlog_slower_than_us, s->cfg.slowlog_max_len,
@@ -236,6 +241,7 @@ static int open_cache(rcache__server_t *s) {
     if (s->cfg.shards)
         lc.shards = (uint32_t)s->cfg.shards;
     lc.disabled = s->cfg.disabled;
+    lc.on_removal = rcache__notify_removed; /* "expired"/"evicted" events */
     /* DEBUG's clock only when DEBUG is allowed: otherwise the library's
      * own clock, with no indirection on every call. */
     s->debug_enabled = s->cfg.enable_debug_command;
@@ -291,6 +297,7 @@ static void shutdown_server(rcache__server_t *s) {
     rcache__script_shutdown();
     rcache__persist_shutdown(s); /* no client is left: the final snapshot */
     rcache__gate_free();
+    rcache__pubsub_free();
     event_free(s->sig_term);
     event_free(s->sig_int);
     for (size_t i = 0; i < RCACHE__OTHER_SIGNALS; i++)
@@ -371,7 +378,7 @@ int rcache__server_run(rcache__server_t *s) {
     s->start_ms = rcache__wall_ms();
     make_run_id(s->run_id);
     rcache__commands_init();
-    if (rcache__gate_init(s->nworkers + 1) != 0) {
+    if (rcache__gate_init(s->nworkers + 1) != 0 || rcache__pubsub_init() != 0) {
         rcache__log(RCACHE__LOG_WARNING, "out of memory");
         return 1;
     }

@@ -39,7 +39,7 @@ static void test_defaults(void **state) {
     assert_int_equal(c.timeout_s, 0);
     assert_null(c.requirepass);
     assert_int_equal(c.query_buf_limit, 1ull << 30);
-    assert_int_equal(c.output_buf_limit, 64ull << 20);
+    assert_int_equal(c.cobl[RCACHE__COBL_NORMAL].hard_bytes, 64ull << 20);
     assert_int_equal(c.loglevel, RCACHE__LOG_NOTICE);
     assert_int_equal(c.admin_port, 6381);
     assert_int_equal(c.metrics_auth, 0);
