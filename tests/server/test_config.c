@@ -330,8 +330,53 @@ static void test_take_runtime(void **state) {
     rcache__config_free(&live);
 }
 
+/* client-output-buffer-limit: Redis's class groups and rcached's one size;
+ * notify-keyspace-events: letters and the canonical CONFIG GET form. */
+static void test_redis_forms(void **state) {
+    (void)state;
+    rcache__config_t c;
+    char err[256], out[256];
+    rcache__config_defaults(&c);
+    assert_int_equal(rcache__config_get(&c, "client-output-buffer-limit", out, sizeof out), 0);
+    assert_string_equal(out, "normal 67108864 0 0 slave 268435456 67108864 60 "
+                             "pubsub 33554432 8388608 60");
+    assert_int_equal(rcache__config_set(&c, "client-output-buffer-limit",
+                                        "pubsub 1mb 512kb 10", err, sizeof err), 0);
+    assert_int_equal(c.cobl[RCACHE__COBL_PUBSUB].hard_bytes, 1 << 20);
+    assert_int_equal(c.cobl[RCACHE__COBL_PUBSUB].soft_bytes, 512 << 10);
+    assert_int_equal(c.cobl[RCACHE__COBL_PUBSUB].soft_s, 10);
+    assert_int_equal(c.cobl[RCACHE__COBL_NORMAL].hard_bytes, 64 << 20); /* untouched */
+    assert_int_equal(rcache__config_set(&c, "client-output-buffer-limit",
+                                        "normal 0 0 0 replica 1mb 1mb 1", err, sizeof err), 0);
+    assert_int_equal(c.cobl[RCACHE__COBL_NORMAL].hard_bytes, 0);
+    assert_int_equal(c.cobl[RCACHE__COBL_REPLICA].soft_s, 1);
+    assert_int_equal(rcache__config_set(&c, "client-output-buffer-limit", "8mb", err,
+                                        sizeof err), 0);
+    assert_int_equal(c.cobl[RCACHE__COBL_NORMAL].hard_bytes, 8 << 20);
+    const char *bad[] = {"pubsub 1mb 1mb", "bogus 1 1 1", "pubsub x 1 1", "pubsub 1 1 -1",
+                         "", "pubsub 1 1 1 pubsub 1 1 1 pubsub 1 1 1 pubsub 1 1 1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(rcache__config_set(&c, "client-output-buffer-limit", bad[i], err,
+                                            sizeof err), -1);
+        assert_int_equal(c.cobl[RCACHE__COBL_PUBSUB].hard_bytes, 1 << 20); /* unchanged */
+    }
+    static const char *const FORMS[][2] = {{"KEAn", "AKE"}, {"Kgn$", "g$nK"},
+                                           {"AKEm", "AKEm"}, {"xKE", "xKE"}, {"", ""}};
+    for (size_t i = 0; i < sizeof FORMS / sizeof FORMS[0]; i++) {
+        assert_int_equal(rcache__config_set(&c, "notify-keyspace-events", FORMS[i][0], err,
+                                            sizeof err), 0);
+        assert_int_equal(rcache__config_get(&c, "notify-keyspace-events", out, sizeof out), 0);
+        assert_string_equal(out, FORMS[i][1]);
+    }
+    assert_int_equal(rcache__config_set(&c, "notify-keyspace-events", "KEZ", err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "Invalid event class character"));
+    rcache__config_free(&c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_redis_forms),
         cmocka_unit_test(test_defaults),          cmocka_unit_test(test_set_types),
         cmocka_unit_test(test_parse_text),        cmocka_unit_test(test_parse_text_garbage),
         cmocka_unit_test(test_args),              cmocka_unit_test(test_precedence),

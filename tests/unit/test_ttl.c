@@ -4,6 +4,83 @@
  */
 #include "testutil.h"
 
+#include <stdio.h>
+
+
+/* ---- removal listener (rcache_config_t.on_removal) ---------------------- */
+
+typedef struct removals {
+    int n;
+    int cause[8];
+    char key[8][16];
+    rcache_t *cache; /* the listener may call into the cache */
+    int exists_seen;
+} removals_t;
+
+static void on_removal(int cause, const void *key, size_t klen, void *ctx) {
+    removals_t *r = ctx;
+    if (r->n < 8) {
+        r->cause[r->n] = cause;
+        snprintf(r->key[r->n], sizeof r->key[0], "%.*s", (int)klen, (const char *)key);
+    }
+    r->n++;
+    /* no lock is held: calling the cache from here must not deadlock */
+    r->exists_seen += rcache_exists(r->cache, key, klen);
+}
+
+static rcache_t *open_listening(uint64_t max_items, test_clock_t *clk, removals_t *r) {
+    rcache_config_t cfg;
+    rcache_t *c = NULL;
+    rcache_config_init(&cfg);
+    cfg.max_items = max_items;
+    cfg.default_ttl_ms = 0;
+    cfg.shards = 1;
+    clk->now_ms = 1700000000000ull;
+    cfg.clock = test_clock_fn;
+    cfg.clock_ctx = clk;
+    cfg.on_removal = on_removal;
+    cfg.on_removal_ctx = r;
+    assert_int_equal(rcache_open(&cfg, &c), RCACHE_OK);
+    r->cache = c;
+    return c;
+}
+
+static void test_removal_listener(void **state) {
+    test_clock_t clk = {0};
+    removals_t r = {0};
+    rcache_t *c = open_listening(2, &clk, &r);
+    char buf[8];
+    /* caller's own removals are not reported */
+    set_str(c, "a", "1");
+    assert_int_equal(rcache_delete(c, "a", 1), RCACHE_OK);
+    set_str(c, "a", "1");
+    set_str(c, "a", "2"); /* replaced */
+    assert_int_equal(r.n, 0);
+    /* lazy expiry */
+    rcache_set(c, "t", 1, "v", 1, 10, 0);
+    clk.now_ms += 10;
+    assert_int_equal(get_str(c, "t", buf, sizeof buf), RCACHE_ENOTFOUND);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.cause[0], RCACHE_REMOVED_EXPIRED);
+    assert_string_equal(r.key[0], "t");
+    /* active expiry */
+    rcache_set(c, "u", 1, "v", 1, 10, 0);
+    clk.now_ms += 10;
+    assert_int_equal(rcache_expire_cycle(c, 100), 1);
+    assert_int_equal(r.n, 2);
+    assert_int_equal(r.cause[1], RCACHE_REMOVED_EXPIRED);
+    assert_string_equal(r.key[1], "u");
+    /* eviction: max_items 2, one shard, exact LRU: "a" is the oldest */
+    set_str(c, "b", "1");
+    set_str(c, "c", "1");
+    assert_int_equal(r.n, 3);
+    assert_int_equal(r.cause[2], RCACHE_REMOVED_EVICTED);
+    assert_string_equal(r.key[2], "a");
+    assert_int_equal(r.exists_seen, 0); /* reported after it was gone */
+    check_invariants(c);
+    rcache_close(c);
+    assert_int_equal(r.n, 3); /* closing reports nothing */
+}
 
 static void test_default_ttl_and_lazy_expiry(void **state) {
     test_clock_t clk = {0};
@@ -480,6 +557,7 @@ int main(void) {
         cmocka_unit_test(test_set_expire_at),
         cmocka_unit_test(test_set_object_expire_at_past),
         cmocka_unit_test(test_update_reports_its_time),
+        cmocka_unit_test(test_removal_listener),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
