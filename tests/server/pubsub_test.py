@@ -511,29 +511,18 @@ def test_hard_limit(port):
     good = redis.Redis(port=port).pubsub()
     good.subscribe("flood")
     drain_until(good, lambda m: m["type"] == "subscribe", "good sub")
-    received = []
-
-    def reader():
-        while len(received) < sent_total[0] or sent_total[0] == 0:
-            m = good.get_message(timeout=1.0)
-            if m and m["type"] == "message":
-                received.append(m["data"])
-            if stop[0]:
-                return
-    sent_total, stop = [0], [False]
-    t = threading.Thread(target=reader)
-    t.start()
+    # Lockstep: each message is read by the good subscriber before the next
+    # is published, so only the slow one's output can grow.
     payload = b"x" * 65536
+    received = []
     sent = 0
     end = time.monotonic() + DEADLINE_S
     while client_line(r, slow_id) is not None:
         assert time.monotonic() < end and sent < 20000, "slow subscriber never dropped"
         r.publish("flood", payload + b"%d" % sent)
         sent += 1
-    sent_total[0] = sent
-    poll(lambda: len(received) >= sent, "the reading subscriber to get everything")
-    stop[0] = True
-    t.join()
+        got = drain_until(good, lambda m: m["type"] == "message", "message %d" % sent)
+        received += [m["data"] for m in got if m["type"] == "message"]
     assert received == [payload + b"%d" % i for i in range(sent)]
     assert r.ping()
     assert r.pubsub_numsub("flood") == [(b"flood", 1)]
