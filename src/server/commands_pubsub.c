@@ -77,7 +77,7 @@ void rcache__cmd_pubsub(rcache__client_t *c, size_t argc, const rcache__arg_t *a
     } else if (sub_is(sub, "numsub")) {
         rcache__pubsub_reply_numsub(c, argc - 2, argv + 2);
     } else if (sub_is(sub, "shardnumsub")) {
-        rcache__reply_array(c, (long long)(2 * (argc - 2)));
+        rcache__reply_array(c, 2 * (long long)(argc - 2));
         for (size_t i = 2; i < argc; i++) {
             rcache__reply_bulk(c, argv[i].ptr, argv[i].len);
             rcache__reply_int(c, 0);

@@ -54,7 +54,7 @@ void rcache__notify(int type, const char *event, const void *key, size_t klen) {
     }
     if (f & RCACHE__NOTIFY_KEYEVENT) {
         int n = snprintf(ch, need, "__keyevent@%d__:", db);
-        memcpy(ch + n, event, elen);
+        memcpy(ch + n, event, elen + 1); /* with its NUL: need has room */
         rcache__pubsub_publish(ch, (size_t)n + elen, ukey, ulen);
     }
     if (ch != stack)

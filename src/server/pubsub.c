@@ -90,7 +90,7 @@ static uint64_t hash_of(const void *p, size_t len) {
 
 int rcache__pubsub_init(void) {
     R.mask = 63;
-    R.buckets = calloc(R.mask + 1, sizeof *R.buckets);
+    R.buckets = calloc(R.mask + 1, sizeof(node_t *));
     if (!R.buckets)
         return -1;
     pthread_rwlock_init(&R.lock, NULL);
@@ -136,7 +136,7 @@ static node_t **pat_slot(const void *name, size_t len) {
 
 static void grow_table(void) {
     size_t nmask = R.mask * 2 + 1;
-    node_t **nb = calloc(nmask + 1, sizeof *nb);
+    node_t **nb = calloc(nmask + 1, sizeof(node_t *));
     if (!nb)
         return; /* longer chains, still correct */
     for (size_t i = 0; i <= R.mask; i++) {
@@ -251,12 +251,11 @@ static void push_message(ps_t *ps, const char *buf, size_t len) {
     uint64_t hard = atomic_load_explicit(&R.hard, memory_order_relaxed);
     pthread_mutex_lock(&mb->lock);
     if (!mb->overflow) {
-        if (hard && mb->qbytes + len > hard)
+        /* over the hard limit, or out of memory: the owner drops the client */
+        if ((hard && mb->qbytes + len > hard) || evbuffer_add(mb->q, buf, len) != 0)
             mb->overflow = 1;
-        else if (evbuffer_add(mb->q, buf, len) == 0)
-            mb->qbytes += len;
         else
-            mb->overflow = 1; /* out of memory: drop the client, as Redis would */
+            mb->qbytes += len;
     }
     if (!mb->scheduled) {
         mb->scheduled = 1;
@@ -541,7 +540,7 @@ void rcache__pubsub_reply_channels(rcache__client_t *c, const rcache__arg_t *pat
 }
 
 void rcache__pubsub_reply_numsub(rcache__client_t *c, size_t n, const rcache__arg_t *channels) {
-    rcache__reply_array(c, (long long)(2 * n));
+    rcache__reply_array(c, 2 * (long long)n);
     for (size_t i = 0; i < n; i++) {
         pthread_rwlock_rdlock(&R.lock);
         node_t *ch = *chan_slot(channels[i].ptr, channels[i].len);
