@@ -48,7 +48,7 @@ cp=$(free_port); "$rcached" --port "$cp" --admin-port 0 --loglevel warning & pid
 wait_up "$rp" && wait_up "$cp" || { echo "servers did not start" >&2; exit 1; }
 for port in $rp $cp; do
   for _ in $(seq "$subs"); do
-    redis-cli -p "$port" subscribe ch >/dev/null & pids+=($!)
+    redis-cli -p "$port" subscribe ch >/dev/null 2>&1 & pids+=($!)
   done
   for _ in $(seq 300); do
     n=$(redis-cli -p "$port" pubsub numsub ch | tail -1)
@@ -59,7 +59,8 @@ done
 
 msg=$(head -c 100 /dev/zero | tr '\0' x)
 run() { redis-benchmark -p "$1" -n "$requests" -c 50 -P 16 -q publish ch "$msg" 2>/dev/null |
-        tr '\r' '\n' | awk '/requests per second/ {print $(NF-3)}' | tail -1; }
+        tr '\r' '\n' | grep 'requests per second' | tail -1 |
+        sed -E 's/.*: ([0-9.]+) requests per second.*/\1/'; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 r_all=(); c_all=()
 for i in $(seq "$rounds"); do
