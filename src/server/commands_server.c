@@ -12,6 +12,7 @@
 #include "db.h"
 #include "keyargs.h"
 #include "persist.h"
+#include "pubsub.h"
 #include "version.h"
 
 #include <event2/buffer.h>
@@ -168,6 +169,10 @@ void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
         addf(b, "evicted_keys_bytes:%llu\r\n", (unsigned long long)st.evictions_bytes);
         addf(b, "keyspace_hits:%llu\r\n", (unsigned long long)st.hits);
         addf(b, "keyspace_misses:%llu\r\n", (unsigned long long)st.misses);
+        size_t pch, ppat;
+        rcache__pubsub_sizes(&pch, &ppat);
+        addf(b, "pubsub_channels:%zu\r\npubsub_patterns:%zu\r\npubsub_shardchannels:0\r\n",
+             pch, ppat);
         addf(b, "keyspace_hit_ratio:%.4f\r\n", st.hit_ratio);
         addf(b, "cache_sets:%llu\r\n", (unsigned long long)st.sets);
         addf(b, "cache_deletes:%llu\r\n", (unsigned long long)st.deletes);

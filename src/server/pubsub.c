@@ -110,6 +110,16 @@ void rcache__pubsub_set_limits(uint64_t hard_bytes, uint64_t soft_bytes, uint64_
     atomic_store(&R.soft_s, soft_s);
 }
 
+void rcache__pubsub_sizes(size_t *channels, size_t *patterns) {
+    *channels = *patterns = 0;
+    if (rcache__pubsub_idle())
+        return; /* also before init and after free */
+    pthread_rwlock_rdlock(&R.lock);
+    *channels = R.nchannels;
+    *patterns = R.npatterns;
+    pthread_rwlock_unlock(&R.lock);
+}
+
 int rcache__pubsub_idle(void) {
     return atomic_load_explicit(&R.nsubscriptions, memory_order_relaxed) == 0;
 }

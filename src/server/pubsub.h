@@ -38,6 +38,8 @@ void rcache__pubsub_set_limits(uint64_t hard_bytes, uint64_t soft_bytes,
  * subscription and once per matching pattern, as Redis counts). */
 long long rcache__pubsub_publish(const void *channel, size_t clen,
                                  const void *msg, size_t mlen);
+/* Channels and distinct patterns with subscribers now (INFO stats). */
+void rcache__pubsub_sizes(size_t *channels, size_t *patterns);
 /* 1 when nobody subscribes to anything (cheap check for notifications). */
 int rcache__pubsub_idle(void);
 

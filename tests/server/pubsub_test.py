@@ -144,6 +144,8 @@ def test_basics(port):
     assert r.pubsub_channels("a*") == [b"a"]
     assert r.pubsub_numsub("a", "b", "zz") == [(b"a", 1), (b"b", 1), (b"zz", 0)]
     assert r.pubsub_numpat() == 2
+    info = r.info("stats")
+    assert (info["pubsub_channels"], info["pubsub_patterns"]) == (2, 2), info
     assert r.publish("a", "hello") == 1
     assert r.publish("news", "n1") == 1       # pattern only
     assert r.publish("xy", "xy") == 1
