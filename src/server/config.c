@@ -74,7 +74,7 @@ static const opt_t OPTS[] = {
     {"proto-max-bulk-len", T_SIZE, F(proto_max_bulk_len), (uint64_t)1 << 20, U64MAX, 1,
      "<size>", "512mb", "longest bulk argument a client may send"},
     {"client-output-buffer-limit", T_COBL, F(cobl), 0, 0, 1,
-     "\"<class> <hard> <soft> <s> ...\"",
+     "\"<class> <h> <s> <sec>\"",
      "normal 64mb 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60",
      "per class (normal, replica, pubsub) the pending output above which a client "
      "is disconnected at once (hard), or after <s> seconds above soft; 0 = no "
