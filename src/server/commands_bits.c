@@ -13,6 +13,7 @@
  */
 #include "bits.h"
 #include "keyargs.h"
+#include "notify.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -47,6 +48,7 @@ typedef struct setbit_ctx {
     int on;
     int old;           /* out: the bit before */
     unsigned char byte; /* the new byte, spliced in */
+    int wrote, created; /* out: for the keyspace events */
 } setbit_ctx_t;
 
 static int setbit_cb(rcache_update_t *u, void *arg) {
@@ -61,6 +63,8 @@ static int setbit_cb(rcache_update_t *u, void *arg) {
         return RCACHE_UPDATE_KEEP; /* nothing changes (Redis: no write) */
     if (byte >= u->max_new_len)
         return RCACHE_ETOOBIG;
+    s->wrote = 1;
+    s->created = !u->found;
     u->new_val = &s->byte;
     u->new_len = 1;
     u->splice_offset = byte;
@@ -80,8 +84,13 @@ void rcache__cmd_setbit(rcache__client_t *c, size_t argc, const rcache__arg_t *a
     }
     if (!rcache__key_ok(c, &argv[1]))
         return;
-    setbit_ctx_t s = {off, (int)on, 0, 0};
+    setbit_ctx_t s = {off, (int)on, 0, 0, 0, 0};
     int rc = rcache_update(RCACHE__CACHE(c), RCACHE__KEY(argv[1]), setbit_cb, &s);
+    if (rc == RCACHE_OK && s.wrote) { /* Redis 7.0's events */
+        if (s.created)
+            rcache__notify(RCACHE__NOTIFY_NEW, "new", argv[1].ptr, argv[1].len);
+        rcache__notify(RCACHE__NOTIFY_STRING, "setbit", argv[1].ptr, argv[1].len);
+    }
     if (rc != RCACHE_OK)
         rcache__reply_lib_error(c, rc);
     else

@@ -19,6 +19,7 @@
 #include "db.h"
 #include "persist.h"
 #include "keyargs.h"
+#include "notify.h"
 #include "watch.h"
 
 #include <event2/buffer.h>
@@ -152,6 +153,10 @@ void rcache__cmd_copy(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
             rc = copy_store(c, dst, dlen, &x, replace);
             if (rc == 1 && dst_db != src_db)
                 rcache__watch_touch(dst, dlen);
+            if (rc == 1) { /* Redis 7.0: the copy is added anew */
+                rcache__notify(RCACHE__NOTIFY_NEW, "new", dst, dlen);
+                rcache__notify(RCACHE__NOTIFY_GENERIC, "copy_to", dst, dlen);
+            }
         }
     }
     if (rc == E_NOMEM)
@@ -194,6 +199,9 @@ void rcache__cmd_move(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
     int rc = rcache_rename(RCACHE__CACHE(c), RCACHE__KEY(argv[1]), dst, dlen, 1);
     if (rc == RCACHE_OK) {
         rcache__watch_touch(dst, dlen);
+        rcache__notify(RCACHE__NOTIFY_NEW, "new", dst, dlen);
+        rcache__notify(RCACHE__NOTIFY_GENERIC, "move_from", argv[1].ptr, argv[1].len);
+        rcache__notify(RCACHE__NOTIFY_GENERIC, "move_to", dst, dlen);
         rcache__reply_int(c, 1);
     } else if (rc == RCACHE_ENOTFOUND || rc == RCACHE_EEXIST) {
         rcache__reply_int(c, 0);

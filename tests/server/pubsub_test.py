@@ -363,6 +363,16 @@ renamenx g h
 renamenx g r
 rename nosuch x
 rename q q
+setbit b1 3 1
+setbit b1 3 1
+setbit b1 3 0
+setbit b2 100 0
+copy b1 b3
+copy b1 b3
+copy b1 b3 replace
+copy b1 b4 db 2
+move b1 4
+move b1 4
 flushdb
 set v 1"""
 
