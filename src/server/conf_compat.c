@@ -70,34 +70,8 @@ static int is_no(const char *v) {
     return !strcasecmp(v, "no") || !strcmp(v, "0") || !strcasecmp(v, "false");
 }
 
-/* client-output-buffer-limit <class> <hard> <soft> <seconds>: the normal
- * class's hard limit is rcached's one limit; other classes are ignored. */
-static int obl_class(rcache__config_t *cfg, const char *value, char *err, size_t errlen) {
-    char cls[16], hard[64], soft[64], secs[32], extra[2];
-    int n = sscanf(value, "%15s %63s %63s %31s %1s", cls, hard, soft, secs, extra);
-    if (n != 4) {
-        snprintf(err, errlen, "invalid value for 'client-output-buffer-limit': expected "
-                              "<class> <hard> <soft> <seconds>");
-        return -1;
-    }
-    if (strcasecmp(cls, "normal") != 0)
-        return RCACHE__COMPAT_IGNORED;
-    if (rcache__config_set(cfg, "client-output-buffer-limit", hard, err, errlen) != 0)
-        return -1;
-    return RCACHE__COMPAT_APPLIED;
-}
-
 int rcache__conf_compat(rcache__config_t *cfg, const char *name, const char *value,
                         int is_option, char *err, size_t errlen) {
-    if (!strcasecmp(name, "client-output-buffer-limit")) {
-        const char *p = value;
-        while (*p == ' ')
-            p++;
-        if (strncasecmp(p, "normal", 6) && strncasecmp(p, "replica", 7) &&
-            strncasecmp(p, "slave", 5) && strncasecmp(p, "pubsub", 6))
-            return RCACHE__COMPAT_UNKNOWN;
-        return obl_class(cfg, value, err, errlen);
-    }
     if (is_option)
         return RCACHE__COMPAT_UNKNOWN;
     if (!strcasecmp(name, "busy-reply-threshold")) /* Redis 7's lua-time-limit */

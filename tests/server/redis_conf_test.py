@@ -95,7 +95,8 @@ def test_stock_conf(binary, tmp):
         assert r.ping()
         with open(subs["pidfile"]) as f:
             assert int(f.read()) == p.pid
-        assert r.config_get("client-output-buffer-limit")["client-output-buffer-limit"] == "0"
+        assert (r.config_get("client-output-buffer-limit")["client-output-buffer-limit"] ==
+                "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60")
         assert r.config_get("dir")["dir"] == tmp
         r.set("k", "v")
         assert r.get("k") == b"v"
