@@ -323,6 +323,17 @@ int64_t rcache_wall_offset_ms(rcache_t *c);
  *  duration; see rcache_set_opts_t. */
 #define RCACHE_SET_EXPIRE_AT 0x4u
 
+/** One tag: a byte string (any bytes, NUL included), length 1 to
+ *  RCACHE_MAX_TAG_LEN. */
+typedef struct rcache_tag {
+    const void *data; /**< tag bytes */
+    size_t len;       /**< their length */
+} rcache_tag_t;
+/** Most tags one entry may carry. */
+#define RCACHE_MAX_TAGS 32u
+/** Longest tag, in bytes. */
+#define RCACHE_MAX_TAG_LEN 1024u
+
 /** Options for rcache_set_ex() and rcache_set_object(). */
 typedef struct rcache_set_opts {
     /** Without RCACHE_SET_EXPIRE_AT: RCACHE_TTL_DEFAULT, RCACHE_TTL_KEEP,
@@ -342,6 +353,16 @@ typedef struct rcache_set_opts {
     /** How long producing the value took, in ms; each later hit adds it to
      *  the "compute time saved" statistic. 0 if unknown. */
     uint64_t compute_ms;
+    /** Tags of the new entry (see "Tags" below), or NULL with ntags 0: no
+     *  tags. A store always sets the entry's tags to exactly this list
+     *  (duplicates count once): an overwrite without tags drops the tags
+     *  the old entry had, RCACHE_TTL_KEEP included. The strings are copied;
+     *  the caller keeps ownership. RCACHE_EINVAL for tags NULL with ntags >
+     *  0 or a tag with NULL data or length 0; RCACHE_ETOOBIG for ntags above
+     *  RCACHE_MAX_TAGS or a tag longer than RCACHE_MAX_TAG_LEN. */
+    const struct rcache_tag *tags;
+    /** Number of tags; 0 = none. */
+    size_t ntags;
 } rcache_set_opts_t;
 
 /**
@@ -650,6 +671,13 @@ typedef struct rcache_stats {
                                       not yet reclaimed pull it down);
                                       0 when there are none. Kept as a
                                       running sum: no entry is walked */
+    uint64_t tags;               /**< distinct tags held now (gauge) */
+    uint64_t tagged_entries;     /**< entries held now with >= 1 tag */
+    uint64_t tag_bytes;          /**< what the tag index is charged now
+                                      (included in bytes; see Tags) */
+    uint64_t tag_invalidations;  /**< rcache_invalidate_tag() calls */
+    uint64_t tag_invalidated;    /**< entries they removed (also counted
+                                      in deletes) */
 } rcache_stats_t;
 
 /** @brief Take a statistics snapshot: O(shards), no entry is walked.
@@ -730,6 +758,85 @@ void rcache_scan_page_free(rcache_scan_page_t *page);
  */
 int rcache_invalidate(rcache_t *c, const char *pattern, size_t pattern_len,
                       uint64_t *removed);
+
+/* ------------------------------------------------------------------ */
+/* Tags                                                                */
+/* ------------------------------------------------------------------ */
+/*
+ * A store may give its entry up to RCACHE_MAX_TAGS tags
+ * (rcache_set_opts_t.tags): names of what the value was computed from
+ * ("image:42", "user:7"). rcache_invalidate_tag() then removes every entry
+ * carrying a tag in time proportional to the number of such entries, not
+ * to the size of the cache. The index is exact: an entry leaves it the
+ * moment it leaves the cache, whatever the cause (delete, take, overwrite,
+ * eviction, lazy or active expiry, invalidation by pattern or tag, clear,
+ * a store while disabled).
+ *
+ * What keeps tags. A store (rcache_set*, rcache_memoize) sets exactly the
+ * tags of its options, so an overwrite without tags leaves an untagged
+ * entry. Changes made in place keep them, as a Redis user expects of a key
+ * that is modified rather than replaced: rcache_update() (INCR, APPEND,
+ * SETRANGE, GETEX...), every TTL change, and rcache_rename(), which moves
+ * the tags to the new key (the destination's own tags go with its old
+ * entry). Snapshots (rcache_snapshot_*) do not save tags: a loaded entry
+ * has none (see docs/DESIGN.md).
+ *
+ * Memory. The index is charged to max_bytes (and shows in bytes and
+ * tag_bytes), as glibc malloc lays it out, with fp(n) = max(32, (n + 23) &
+ * ~15) the footprint of an n-byte allocation:
+ *   each tagged entry:   fp(24 + 16 x ntags) + 16 + 32 x ntags
+ *   each distinct tag:   fp(48 + tag_len) + 16
+ * (a record per entry, one member slot per tag in the tag's array charged
+ * at half load, the tag itself with its name, and a hash-table slot each).
+ * The entry's own size_bytes (rcache_entry_info_t) excludes it.
+ *
+ * Concurrency. The index has one lock, taken after a shard lock (never
+ * the other way round) by stores and removals of tagged entries only: an
+ * untagged entry costs one flag test. Tagged stores allocate their index
+ * nodes under that lock.
+ */
+
+/**
+ * @brief Remove every live entry that carries a tag.
+ * @param[in] tag,tag_len the tag; tag_len 1..RCACHE_MAX_TAG_LEN.
+ * @param[out] removed number of live entries removed (may be NULL); 0 when
+ *         no entry has the tag. Expired entries found on the way are
+ *         reclaimed as expirations and not counted.
+ * @return RCACHE_OK; RCACHE_EINVAL (c or tag NULL, tag_len 0);
+ *         RCACHE_ETOOBIG (tag_len above RCACHE_MAX_TAG_LEN); RCACHE_ENOMEM
+ *         (nothing removed).
+ * Every entry that carried the tag when the call began, and still carries
+ * it when its key is reached, is gone when it returns (an entry modified
+ * in place meanwhile included); an entry stored with the tag while the call
+ * runs may survive. Cost: O(entries tagged), one shard lock at a time.
+ * Thread-safety: safe from any thread.
+ */
+int rcache_invalidate_tag(rcache_t *c, const void *tag, size_t tag_len,
+                          uint64_t *removed);
+
+/** An entry's tags, as rcache_get_tags() returns them: one allocation. */
+typedef struct rcache_tag_list {
+    size_t count;       /**< number of tags, 0 for an untagged entry */
+    rcache_tag_t *tags; /**< the tags, in the order first given; each data
+                             is NUL-terminated (len excludes the NUL) and
+                             lives in this list */
+} rcache_tag_list_t;
+
+/**
+ * @brief Read the tags of a live entry, without counting a hit or touching
+ *        LRU order.
+ * @param[in] key,key_len key; key_len 1..RCACHE_MAX_KEY_LEN.
+ * @param[out] out receives a list (count 0 when the entry has no tags) the
+ *         caller frees with rcache_tag_list_free(); NULL on error.
+ * @return RCACHE_OK; RCACHE_ENOTFOUND (absent, expired or disabled cache);
+ *         RCACHE_EINVAL; RCACHE_ETOOBIG (key too long); RCACHE_ENOMEM.
+ * Thread-safety: safe from any thread.
+ */
+int rcache_get_tags(rcache_t *c, const void *key, size_t key_len,
+                    rcache_tag_list_t **out);
+
+/** @brief Free a list from rcache_get_tags() (NULL is fine). */
+void rcache_tag_list_free(rcache_tag_list_t *list);
 
 /**
  * @brief Redis glob match: '*' any run, '?' one byte, "[abc]", "[a-z]",

@@ -318,7 +318,7 @@ static int store(pyrc_Cache *self, PyObject *key, PyObject *value, PyObject *siz
     const char *k;
     Py_ssize_t kn;
     PyObject *keep;
-    rcache_set_opts_t so = {RCACHE_TTL_DEFAULT, flags, 0};
+    rcache_set_opts_t so = {.ttl_ms = RCACHE_TTL_DEFAULT, .flags = flags};
     size_t charge;
 
     if (pyrc_cache_check(self) < 0 || pyrc_ttl_arg(ttl, "ttl_seconds", &so.ttl_ms) < 0)

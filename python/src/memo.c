@@ -629,8 +629,9 @@ static PyObject *memo_store_py(PyObject *op, PyObject *args) {
     }
     int rc = RCACHE_ETOOBIG;
     if (!out.no_store) {
-        rcache_set_opts_t so = {out.ttl_ms, 0, (isfinite(secs) && secs > 0)
-                                                   ? (uint64_t)fmin(secs * 1000.0, 4e9) : 0};
+        rcache_set_opts_t so = {.ttl_ms = out.ttl_ms,
+                                .compute_ms = (isfinite(secs) && secs > 0)
+                                                  ? (uint64_t)fmin(secs * 1000.0, 4e9) : 0};
         cache->busy++;
         rc = rcache_set_object(cache->c, k, (size_t)kn, out.obj, out.charge_bytes,
                                pyrc_decref_dtor, NULL, &so);

@@ -88,6 +88,10 @@ int rcache_open(const rcache_config_t *cfg, rcache_t **out) {
             return RCACHE_ENOMEM;
         }
     }
+    if (rcache__tags_init(c) != RCACHE_OK) {
+        rcache_close(c);
+        return RCACHE_ENOMEM;
+    }
     if (cfg->diagnostics && rcache_diag_enable(c, 1) != RCACHE_OK) {
         rcache_close(c);
         return RCACHE_ENOMEM;
@@ -115,6 +119,7 @@ void rcache_close(rcache_t *c) {
     for (uint32_t i = 0; i < c->nshards; i++)
         rcache__shard_fini(&c->shards[i], &r);
     rcache__reclaim_run(&r);
+    rcache__tags_fini(c);
     rcache__diag_free(rcache__diag_get(c));
     rcache__free(c->shards);
     rcache__free(c);
@@ -200,11 +205,13 @@ static int store_disabled(rcache_t *c, const void *key, size_t klen,
     return (flags & RCACHE_SET_XX) ? RCACHE_ENOTFOUND : RCACHE_OK;
 }
 
-/* Store a prepared entry e (which carries the key). Takes ownership of e:
- * on error, and when its absolute expiry is already past (the old entry
- * is then removed, as a SET with EXAT in the past does), it is freed. */
+/* Store a prepared entry e (which carries the key) with the prepared tag
+ * record tr (NULL: no tags). Takes ownership of e and tr: on error, and
+ * when its absolute expiry is already past (the old entry is then
+ * removed, as a SET with EXAT in the past does), they are freed. */
 static int store(rcache_t *c, rcache__entry_t *e, uint64_t hash,
-                 const rcache_set_opts_t *o, rcache__entry_t **old_out) {
+                 const rcache_set_opts_t *o, rcache__entry_t **old_out,
+                 rcache__tagrec_t *tr) {
     const void *key = rcache__entry_key(e);
     size_t klen = e->klen;
     rcache__reclaim_t r = {0};
@@ -217,6 +224,7 @@ static int store(rcache_t *c, rcache__entry_t *e, uint64_t hash,
 
     if (mb && charge > mb) {
         rcache__free(e);
+        rcache__tags_discard(tr);
         return RCACHE_ETOOBIG;
     }
     e->hash = (uint32_t)hash;
@@ -237,9 +245,9 @@ static int store(rcache_t *c, rcache__entry_t *e, uint64_t hash,
         rc = RCACHE_ETOOBIG;
     } else {
         e->expire_at_ms = store_expiry(c, o, old, &t);
-        s->st.sets++;
         if (e->expire_at_ms && rcache__expired(e, rcache__op_now(c, &t))) {
             /* expired on arrival: the store replaces the key by nothing */
+            s->st.sets++;
             if (old) {
                 rcache__shard_unlink_locked(c, s, old);
                 s->st.deletes++;
@@ -248,7 +256,11 @@ static int store(rcache_t *c, rcache__entry_t *e, uint64_t hash,
                 else
                     rcache__reclaim_push(&r, old);
             }
+        } else if (tr && rcache__tags_attach_locked(c, e, tr) != RCACHE_OK) {
+            rc = RCACHE_ENOMEM; /* nothing changed */
         } else {
+            tr = NULL; /* the index holds it now */
+            s->st.sets++;
             e->ctime_s = e->atime_s =
                 rcache__clock_rel_s(&c->clock, rcache__op_stamp(c, &t));
             store_link_locked(c, s, e, old, old_out, &r);
@@ -269,6 +281,7 @@ static int store(rcache_t *c, rcache__entry_t *e, uint64_t hash,
     } else {
         rcache__free(e); /* refused: the caller keeps obj, no destructor */
     }
+    rcache__tags_discard(tr);
     rcache__reclaim_run(&r);
     return rc;
 }
@@ -276,9 +289,11 @@ static int store(rcache_t *c, rcache__entry_t *e, uint64_t hash,
 int rcache_set_ex(rcache_t *c, const void *key, size_t key_len, const void *val,
                   size_t val_len, const rcache_set_opts_t *opts,
                   rcache_ref_t **old_out) {
-    static const rcache_set_opts_t defaults = {RCACHE_TTL_DEFAULT, 0, 0};
+    static const rcache_set_opts_t defaults = {RCACHE_TTL_DEFAULT, 0, 0, NULL,
+                                               0};
     const rcache_set_opts_t *o = opts ? opts : &defaults;
     rcache__entry_t *e, *old = NULL;
+    rcache__tagrec_t *tr;
     int rc;
 
     if (old_out)
@@ -289,12 +304,18 @@ int rcache_set_ex(rcache_t *c, const void *key, size_t key_len, const void *val,
         return rc;
     if (val_len > UINT32_MAX)
         return RCACHE_ETOOBIG;
-    if (rcache__disabled(c))
+    if ((rc = rcache__tags_prepare(o, &tr)) != RCACHE_OK)
+        return rc;
+    if (rcache__disabled(c)) {
+        rcache__tags_discard(tr);
         return store_disabled(c, key, key_len, o->flags);
+    }
     e = rcache__entry_new(key, key_len, val, val_len);
-    if (!e)
+    if (!e) {
+        rcache__tags_discard(tr);
         return RCACHE_ENOMEM;
-    rc = store(c, e, rcache__hash(key, key_len), o, old_out ? &old : NULL);
+    }
+    rc = store(c, e, rcache__hash(key, key_len), o, old_out ? &old : NULL, tr);
     if (old_out)
         *old_out = (rcache_ref_t *)old;
     return rc;
@@ -302,16 +323,18 @@ int rcache_set_ex(rcache_t *c, const void *key, size_t key_len, const void *val,
 
 int rcache_set(rcache_t *c, const void *key, size_t key_len, const void *val,
                size_t val_len, int64_t ttl_ms, unsigned flags) {
-    rcache_set_opts_t o = {ttl_ms, flags, 0};
+    rcache_set_opts_t o = {ttl_ms, flags, 0, NULL, 0};
     return rcache_set_ex(c, key, key_len, val, val_len, &o, NULL);
 }
 
 int rcache_set_object(rcache_t *c, const void *key, size_t key_len, void *obj,
                       size_t charge_bytes, rcache_destructor_fn dtor,
                       void *dtor_ctx, const rcache_set_opts_t *opts) {
-    static const rcache_set_opts_t defaults = {RCACHE_TTL_DEFAULT, 0, 0};
+    static const rcache_set_opts_t defaults = {RCACHE_TTL_DEFAULT, 0, 0, NULL,
+                                               0};
     const rcache_set_opts_t *o = opts ? opts : &defaults;
     rcache__entry_t *e;
+    rcache__tagrec_t *tr;
     int rc;
 
     if (!c)
@@ -320,7 +343,10 @@ int rcache_set_object(rcache_t *c, const void *key, size_t key_len, void *obj,
         return rc;
     if (charge_bytes > RCACHE_MAX_CHARGE_BYTES)
         return RCACHE_ETOOBIG;
+    if ((rc = rcache__tags_prepare(o, &tr)) != RCACHE_OK)
+        return rc;
     if (rcache__disabled(c)) {
+        rcache__tags_discard(tr);
         rc = store_disabled(c, key, key_len, o->flags);
         /* Not cached: the cache owns obj on RCACHE_OK, so release it now. */
         if (rc == RCACHE_OK && dtor)
@@ -329,9 +355,11 @@ int rcache_set_object(rcache_t *c, const void *key, size_t key_len, void *obj,
     }
     e = rcache__entry_new_object(key, key_len, obj, charge_bytes, dtor,
                                  dtor_ctx);
-    if (!e)
+    if (!e) {
+        rcache__tags_discard(tr);
         return RCACHE_ENOMEM;
-    return store(c, e, rcache__hash(key, key_len), o, NULL);
+    }
+    return store(c, e, rcache__hash(key, key_len), o, NULL, tr);
 }
 
 /* ---- lookup ------------------------------------------------------------ */

@@ -36,6 +36,10 @@ long rcache__alloc_count(void);
 
 /* ---- entries (entry.c) ---------------------------------------------- */
 #define RCACHE__F_OBJECT 0x1u /* value is a caller object (rcache__objext) */
+#define RCACHE__F_TAGGED 0x2u /* set before the entry is published when it
+                                 gets tags; never cleared (the tag index,
+                                 tags.c, is the truth: the flag only spares
+                                 untagged entries a look there) */
 
 /*
  * One cache entry, allocated in one block: the header, then for an object
@@ -205,6 +209,7 @@ typedef struct rcache__ext {
     void (*free)(struct rcache__ext *x);
 } rcache__ext_t;
 struct rcache__diag; /* diag.c */
+struct rcache__tags; /* tags.c */
 
 struct rcache {
     rcache__shard_t *shards;
@@ -222,6 +227,7 @@ struct rcache {
     _Atomic(struct rcache__diag *) diag; /* diagnostics (diag.c), or NULL */
     rcache_removal_fn on_removal;  /* set at open, read-only after */
     void *on_removal_ctx;
+    struct rcache__tags *tags;           /* the tag index (tags.c) */
     /* Global gauges, written by every store: their own cache line. */
     _Atomic uint64_t items __attribute__((aligned(64)));
     _Atomic uint64_t bytes;
@@ -363,6 +369,43 @@ typedef struct rcache__loc {
  * call (remaining TTL, new expiry) reads the same value. */
 rcache__entry_t *rcache__lock_lookup(rcache_t *c, const void *key, size_t klen,
                                      rcache__loc_t *loc, rcache__reclaim_t *r);
+
+/* ---- tags (tags.c) -------------------------------------------------- */
+/* Lock order: a shard lock, then the index lock (inside tags.c only). */
+typedef struct rcache__tagrec rcache__tagrec_t;
+int rcache__tags_init(rcache_t *c);
+void rcache__tags_fini(rcache_t *c);
+/* Check o's tags and build the record a store attaches, before any lock;
+ * *out NULL when o has no tags. RCACHE_EINVAL, RCACHE_ETOOBIG, ENOMEM. */
+int rcache__tags_prepare(const rcache_set_opts_t *o, rcache__tagrec_t **out);
+/* Free a prepared record that was not attached (NULL is fine). */
+void rcache__tags_discard(rcache__tagrec_t *r);
+/* Give e, not yet linked and not yet seen by any other thread, the tags of
+ * the prepared record rec (which the index takes on RCACHE_OK, and which
+ * must still be able to read o's tag strings), and charge them. Under e's
+ * shard lock. RCACHE_ENOMEM leaves nothing changed (rec still the
+ * caller's). */
+int rcache__tags_attach_locked(rcache_t *c, rcache__entry_t *e,
+                               rcache__tagrec_t *rec);
+/* The one hook where an entry leaves the table (shard.c): drop e's tags
+ * and their charge. Under e's shard lock. */
+void rcache__tags_leave_locked(rcache_t *c, rcache__entry_t *e);
+static inline void rcache__tags_leaving(rcache_t *c, rcache__entry_t *e) {
+    if (e->flags & RCACHE__F_TAGGED)
+        rcache__tags_leave_locked(c, e);
+}
+/* An in-place change or a rename replaces from by to (a new entry not yet
+ * linked nor seen by any other thread): to takes over from's tags. Under
+ * the shard lock(s). Call before from is unlinked. */
+void rcache__tags_move_locked(rcache_t *c, const rcache__entry_t *from,
+                              rcache__entry_t *to);
+/* Add the index's figures to a stats snapshot; zero its counters. */
+void rcache__tags_stats(rcache_t *c, rcache_stats_t *out);
+void rcache__tags_stats_reset(rcache_t *c);
+/* Tests: does e have a record (call under e's shard lock)? And a walk of
+ * the whole index (links, counts, charge): NULL when consistent. */
+int rcache__tags_has(rcache_t *c, const rcache__entry_t *e);
+const char *rcache__tags_check(rcache_t *c);
 
 /* ---- eviction (evict.c) --------------------------------------------- */
 /* Shards whose LRU tails one eviction round compares; caches with at most

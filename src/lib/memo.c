@@ -278,7 +278,7 @@ static int compute(rcache_t *c, uint64_t hash, const void *key, size_t klen,
     struct rcache__memo *m = memo_get(c); /* made by memoize() */
     rcache_memo_result_t res;
     memo_frame_t frame = {c, hash, key, klen, tls_computing};
-    rcache_set_opts_t so;
+    rcache_set_opts_t so = {0};
     rcache__entry_t *e = NULL;
     uint64_t t0, t1, ms;
     int rc;

@@ -232,6 +232,7 @@ void rcache__shard_link_locked(rcache_t *c, rcache__shard_t *s,
 /* Unlink without shrinking: for callers walking a bucket chain. */
 static void unlink_keep_table_locked(rcache_t *c, rcache__shard_t *s,
                                      rcache__entry_t *e) {
+    rcache__tags_leaving(c, e); /* the index drops e with the table */
     detach_locked(s, e);
     atomic_fetch_sub_explicit(&c->items, 1, memory_order_relaxed);
     bytes_add(c, -(int64_t)rcache__entry_charge(e));
@@ -245,6 +246,7 @@ void rcache__shard_unlink_locked(rcache_t *c, rcache__shard_t *s,
 
 void rcache__shard_replace_locked(rcache_t *c, rcache__shard_t *s,
                                   rcache__entry_t *old, rcache__entry_t *e) {
+    rcache__tags_leaving(c, old); /* none left after a move to e */
     detach_locked(s, old);
     attach_locked(s, e);
     /* one write to the shared gauge line instead of four */

@@ -94,7 +94,7 @@ static void set_idle(rcache_t *c, const unsigned char *key, size_t klen,
 
 static int store(load_ctx_t *lc, const rcache__rdb_item_t *it) {
     uint64_t now, at;
-    rcache_set_opts_t so = {0, 0, 0}; /* no expiry unless the file has one */
+    rcache_set_opts_t so = {0}; /* no expiry unless the file has one */
     int rc;
     if (it->db != 0) {
         count_type(lc, "other-db");

@@ -54,6 +54,7 @@ void rcache_stats(rcache_t *c, rcache_stats_t *out) {
     out->computations = atomic_load(&c->computations);
     out->singleflight_dedup = atomic_load(&c->singleflight_dedup);
     out->disabled = atomic_load(&c->disabled);
+    rcache__tags_stats(c, out);
     if (out->hits + out->misses)
         out->hit_ratio = (double)out->hits / (double)(out->hits + out->misses);
     if (out->max_bytes)
@@ -69,6 +70,7 @@ void rcache_stats_reset(rcache_t *c) {
         memset(&s->st, 0, sizeof(s->st));
         pthread_mutex_unlock(&s->lock);
     }
+    rcache__tags_stats_reset(c);
     atomic_store(&c->computations, 0);
     atomic_store(&c->singleflight_dedup, 0);
     /* as evict.c records it: capped at the limit, which a concurrent

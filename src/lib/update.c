@@ -53,6 +53,7 @@ static void install_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
     e->hits = old ? old->hits : 0;
     e->expire_at_ms = expire_at_ms;
     if (old) {
+        rcache__tags_move_locked(c, old, e); /* modified, not replaced */
         rcache__shard_replace_locked(c, s, old, e);
         rcache__reclaim_push(r, old);
     } else {
@@ -124,7 +125,10 @@ static int splice_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
         return RCACHE_ETOOBIG;
     uint64_t at = ttl_to_at(c, u->ttl_ms, u->expire_at_ms, old, t);
     rcache__entry_t *e;
-    if (old && atomic_load_explicit(&old->refs, memory_order_acquire) == 1) {
+    /* A tagged entry is never grown in place: realloc would move it while
+     * rcache_invalidate_tag() may be taking a reference from the index. */
+    if (old && !(old->flags & RCACHE__F_TAGGED) &&
+        atomic_load_explicit(&old->refs, memory_order_acquire) == 1) {
         e = nl > olen ? rcache__shard_regrow_locked(c, s, old, nl) : old;
         if (!e)
             return RCACHE_ENOMEM;
@@ -300,6 +304,7 @@ int rcache_rename(rcache_t *c, const void *src, size_t src_len,
             n->hits = e->hits;
             n->compute_ms = e->compute_ms;
             n->expire_at_ms = e->expire_at_ms;
+            rcache__tags_move_locked(c, e, n); /* the tags go with it */
             rcache__shard_unlink_locked(c, ss, e);
             rcache__reclaim_push(&r, e);
             if (d) {

@@ -181,7 +181,7 @@ static int parse_set_args(rcache__client_t *c, size_t argc, const rcache__arg_t 
 static int store(rcache__client_t *c, const rcache__arg_t *key, const rcache__arg_t *val,
                  const rcache__expire_opt_t *exp, unsigned lib_flags, int want_old,
                  rcache_ref_t **old) {
-    rcache_set_opts_t o = {RCACHE_TTL_DEFAULT, lib_flags, 0};
+    rcache_set_opts_t o = {.ttl_ms = RCACHE_TTL_DEFAULT, .flags = lib_flags};
     if (exp->kind == 1) {
         o.ttl_ms = exp->ms;
     } else if (exp->kind == 2) {

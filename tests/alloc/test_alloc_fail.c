@@ -309,7 +309,7 @@ static void set_replace_check(void *p, int rc) {
 /* set_ex with the previous entry handed back (SET ... GET). */
 static int set_get_run(void *p) {
     cache_st_t *s = p;
-    rcache_set_opts_t o = {RCACHE_TTL_KEEP, RCACHE_SET_XX, 5};
+    rcache_set_opts_t o = {.ttl_ms = RCACHE_TTL_KEEP, .flags = RCACHE_SET_XX, .compute_ms = 5};
     return rcache_set_ex(s->c, "k4", 2, "x", 1, &o, &s->ref);
 }
 static void set_get_check(void *p, int rc) {

@@ -11,8 +11,8 @@
 
 /* NULL when every invariant holds, else which one failed. */
 static inline const char *rcache_test_recount(rcache_t *c) {
-    uint64_t items = 0, bytes = 0;
-    const char *why = NULL;
+    uint64_t items = 0, bytes = 0, tagged = 0;
+    const char *why = rcache__tags_check(c);
     for (uint32_t i = 0; i < c->nshards && !why; i++) {
         rcache__shard_t *s = &c->shards[i];
         uint64_t n = 0, lru_n = 0, nttl = 0;
@@ -21,6 +21,7 @@ static inline const char *rcache_test_recount(rcache_t *c) {
         for (size_t b = 0; b <= s->mask && !why; b++)
             for (rcache__entry_t *e = s->buckets[b]; e && !why; e = e->hnext) {
                 n++;
+                tagged += (e->flags & RCACHE__F_TAGGED) && rcache__tags_has(c, e);
                 bytes += rcache__entry_charge(e);
                 nttl += e->expire_at_ms != 0;
                 ttl_sum += e->expire_at_ms;
@@ -51,7 +52,9 @@ static inline const char *rcache_test_recount(rcache_t *c) {
     rcache_stats(c, &st);
     if (items != st.items || rcache_count(c) != items)
         return "item gauge differs from a recount";
-    if (bytes != st.bytes)
+    if (tagged != st.tagged_entries)
+        return "tag records differ from the tagged entries linked";
+    if (bytes + st.tag_bytes != st.bytes)
         return "byte gauge differs from a recount";
     if (st.max_items && st.items > st.max_items)
         return "item limit exceeded";

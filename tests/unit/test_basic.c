@@ -88,7 +88,7 @@ static void test_set_ex_old_value(void **state) {
     rcache_t *c = open_cache(0, 0, 0, 1, NULL);
     rcache_ref_t *old = (rcache_ref_t *)0x1;
     size_t len;
-    rcache_set_opts_t o = {0, 0, 0};
+    rcache_set_opts_t o = {0};
     assert_int_equal(rcache_set_ex(c, "k", 1, "v1", 2, &o, &old), RCACHE_OK);
     assert_null(old);
     assert_int_equal(rcache_set_ex(c, "k", 1, "v2", 2, &o, &old), RCACHE_OK);

@@ -131,7 +131,7 @@ static void test_invalidate(void **state) {
 static void test_entry_info(void **state) {
     rcache_t *c = open_cache(0, 0, 0, 1, NULL);
     rcache_entry_info_t info;
-    rcache_set_opts_t o = {RCACHE_TTL_DEFAULT, 0, 1234};
+    rcache_set_opts_t o = {.ttl_ms = RCACHE_TTL_DEFAULT, .compute_ms = 1234};
     rcache_set_ex(c, "k", 1, "value", 5, &o, NULL);
     assert_int_equal(rcache_entry_info(c, "k", 1, &info), RCACHE_OK);
     assert_int_equal(info.value_len, 5);

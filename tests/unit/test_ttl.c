@@ -454,7 +454,7 @@ static void test_expire_nx_never_revives(void **state) {
 static void test_set_expire_at(void **state) {
     tick_clock_t clk = {1700000000000ull, 7};
     rcache_t *c = open_ticking(&clk);
-    rcache_set_opts_t o = {0, RCACHE_SET_EXPIRE_AT, 0};
+    rcache_set_opts_t o = {.ttl_ms = 0, .flags = RCACHE_SET_EXPIRE_AT};
     rcache_ref_t *old = NULL;
     rcache_entry_info_t info;
     rcache_stats_t st;
@@ -505,7 +505,7 @@ static void count_free(void *obj, void *ctx) {
 static void test_set_object_expire_at_past(void **state) {
     tick_clock_t clk = {1700000000000ull, 1};
     rcache_t *c = open_ticking(&clk);
-    rcache_set_opts_t o = {1, RCACHE_SET_EXPIRE_AT, 0};
+    rcache_set_opts_t o = {.ttl_ms = 1, .flags = RCACHE_SET_EXPIRE_AT};
     int freed = 0, obj = 0;
     assert_int_equal(rcache_set_object(c, "o", 1, &obj, 10, count_free, &freed, &o),
                      RCACHE_OK);
