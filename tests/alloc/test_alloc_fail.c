@@ -208,6 +208,7 @@ typedef struct cache_st {
     uint32_t shards;
     int nkeys;       /* keys k0..k{n-1} stored by prepare */
     int objects;     /* object entries stored by prepare */
+    int tagged;      /* k0..k9 get tags "all" and "even"/"odd" */
     /* op-specific */
     rcache_ref_t *ref;
     void *buf;
@@ -231,8 +232,12 @@ static void cache_prepare(void *p) {
         char k[32], v[64];
         snprintf(k, sizeof k, "k%d", i);
         snprintf(v, sizeof v, "value-%d-%0*d", i, i % 40, 0);
-        assert_int_equal(rcache_set(s->c, k, strlen(k), v, strlen(v),
-                                    i % 3 ? 60000 : 0, 0),
+        rcache_tag_t tg[2] = {{"all", 3}, {i % 2 ? "odd" : "even", i % 2 ? 3 : 4}};
+        rcache_set_opts_t o = {.ttl_ms = i % 3 ? 60000 : 0,
+                               .tags = tg,
+                               .ntags = s->tagged && i < 10 ? 2 : 0};
+        assert_int_equal(rcache_set_ex(s->c, k, strlen(k), v, strlen(v), &o,
+                                       NULL),
                          RCACHE_OK);
     }
     for (int i = 0; i < s->objects; i++) {
@@ -564,6 +569,97 @@ static void test_splice_allocations(void **state) {
     rcache_close(c);
 }
 
+/* ---- tags ----------------------------------------------------------------- */
+
+static uint64_t tagged_count(rcache_t *c) {
+    rcache_stats_t st;
+    rcache_stats(c, &st);
+    return st.tagged_entries;
+}
+
+/* A tagged store of a new key, and of a key that had other tags. */
+static int tag_set_run(void *p) {
+    cache_st_t *s = p;
+    rcache_tag_t tg[3] = {{"fresh", 5}, {"all", 3}, {"new2", 4}};
+    rcache_set_opts_t o = {.ttl_ms = 0, .tags = tg, .ntags = 3};
+    return rcache_set_ex(s->c, s->len ? "k3" : "tnew", s->len ? 2 : 4, "v", 1,
+                         &o, NULL);
+}
+static void tag_set_check(void *p, int rc) {
+    cache_st_t *s = p;
+    check_ok_or_unchanged(s, rc);
+    uint64_t removed = 0;
+    assert_int_equal(rcache_invalidate_tag(s->c, "fresh", 5, &removed), RCACHE_OK);
+    assert_int_equal(removed, rc == RCACHE_OK ? 1 : 0);
+    assert_int_equal(tagged_count(s->c), s->len && rc == RCACHE_OK ? 9 : 10);
+}
+static void tag_set_replace_prepare(void *p) {
+    cache_prepare(p);
+    ((cache_st_t *)p)->len = 1; /* run on k3 */
+}
+
+static int tag_inval_run(void *p) {
+    cache_st_t *s = p;
+    return rcache_invalidate_tag(s->c, "even", 4, &s->removed);
+}
+static void tag_inval_check(void *p, int rc) {
+    cache_st_t *s = p;
+    check_ok_or_unchanged(s, rc);
+    assert_int_equal(s->removed, rc == RCACHE_OK ? 5 : 0);
+    assert_int_equal(tagged_count(s->c), rc == RCACHE_OK ? 5 : 10);
+}
+
+static int tag_get_run(void *p) {
+    cache_st_t *s = p;
+    return rcache_get_tags(s->c, "k4", 2, (rcache_tag_list_t **)&s->buf);
+}
+static void tag_get_check(void *p, int rc) {
+    cache_st_t *s = p;
+    rcache_tag_list_t *l = s->buf;
+    check_ok_or_unchanged(s, rc);
+    if (rc == RCACHE_OK) {
+        assert_int_equal(l->count, 2);
+        assert_string_equal(l->tags[1].data, "even");
+    } else {
+        assert_null(l);
+    }
+    rcache_tag_list_free(l);
+    s->buf = NULL;
+}
+
+/* In-place changes keep tags whatever fails: update copy and rename. */
+static void tag_keep_check(void *p, int rc) {
+    cache_st_t *s = p;
+    check_ok_or_unchanged(s, rc);
+    assert_int_equal(tagged_count(s->c), 10);
+}
+
+/* k7 -> k8: k8's tags go with its entry, k7's move to k8. */
+static void tag_rename_check(void *p, int rc) {
+    cache_st_t *s = p;
+    rcache_tag_list_t *l = NULL;
+    check_ok_or_unchanged(s, rc);
+    assert_int_equal(tagged_count(s->c), rc == RCACHE_OK ? 9 : 10);
+    assert_int_equal(rcache_get_tags(s->c, "k8", 2, &l), RCACHE_OK);
+    assert_string_equal(l->tags[1].data, rc == RCACHE_OK ? "odd" : "even");
+    rcache_tag_list_free(l);
+}
+
+static void test_tags(void **state) {
+    (void)state;
+    cache_st_t t = MANY;
+    t.tagged = 1;
+    run_cache_op("tagged set new", tag_set_run, tag_set_check, t, 4);
+    op_t op = {"tagged set replace", tag_set_replace_prepare, tag_set_run,
+               tag_set_check, cache_finish};
+    cache_st_t s = t;
+    assert_true(sweep(&op, &s) >= 2);
+    run_cache_op("invalidate_tag", tag_inval_run, tag_inval_check, t, 1);
+    run_cache_op("get_tags", tag_get_run, tag_get_check, t, 1);
+    run_cache_op("update tagged", update_run, tag_keep_check, t, 1);
+    run_cache_op("rename tagged", rename_run, tag_rename_check, t, 1);
+}
+
 static void test_rename(void **state) {
     (void)state;
     run_cache_op("rename", rename_run, rename_check, MANY, 1);
@@ -846,6 +942,7 @@ int main(void) {
         cmocka_unit_test(test_update),
         cmocka_unit_test(test_splice_allocations),
         cmocka_unit_test(test_rename),
+        cmocka_unit_test(test_tags),
         cmocka_unit_test(test_scan),
         cmocka_unit_test(test_invalidate),
         cmocka_unit_test(test_set_limits),
