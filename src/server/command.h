@@ -91,6 +91,8 @@ RCACHE__DECL(rcache__cmd_auth); RCACHE__DECL(rcache__cmd_hello);
 RCACHE__DECL(rcache__cmd_client); RCACHE__DECL(rcache__cmd_reset);
 /* commands_strings.c */
 RCACHE__DECL(rcache__cmd_get); RCACHE__DECL(rcache__cmd_set);
+RCACHE__DECL(rcache__cmd_rcache_set); RCACHE__DECL(rcache__cmd_tags);
+RCACHE__DECL(rcache__cmd_tag_invalidate);
 RCACHE__DECL(rcache__cmd_getex); RCACHE__DECL(rcache__cmd_getdel);
 RCACHE__DECL(rcache__cmd_setex); RCACHE__DECL(rcache__cmd_psetex);
 RCACHE__DECL(rcache__cmd_setnx); RCACHE__DECL(rcache__cmd_getset);

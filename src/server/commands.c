@@ -90,6 +90,9 @@ static rcache__cmd_t TABLE[] = {
     {"flushdb", rcache__cmd_flushdb, -1, W, 0, 0, 0, "server", "Removes all keys from the current database.", 0},
     {"flushall", rcache__cmd_flushdb, -1, W, 0, 0, 0, "server", "Removes all keys from all databases.", 0},
     {"rcache.invalidate", rcache__cmd_invalidate, 2, W, 0, 0, 0, "generic", "Removes every key matching a glob pattern; returns the count.", 0},
+    {"rcache.set", rcache__cmd_rcache_set, -5, W, 1, 1, 1, "string", "SET key value [SET options] TAGS tag [tag ...]: stores with tags.", 0},
+    {"rcache.tags", rcache__cmd_tags, 2, R | FA, 1, 1, 1, "generic", "Returns the tags of a key (null if the key does not exist).", 0},
+    {"rcache.tag.invalidate", rcache__cmd_tag_invalidate, 2, W, 0, 0, 0, "generic", "Removes every key carrying a tag; returns the count.", 0},
     {"object", rcache__cmd_object, -2, R, 2, 2, 1, "generic", "OBJECT IDLETIME|FREQ|ENCODING|REFCOUNT key.", 0},
     {"memory", rcache__cmd_memory, -2, R, 2, 2, 1, "server", "MEMORY USAGE key.", 0},
     /* ttl */

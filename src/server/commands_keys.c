@@ -432,6 +432,43 @@ void rcache__cmd_invalidate(rcache__client_t *c, size_t argc, const rcache__arg_
         rcache__reply_int(c, (long long)removed);
 }
 
+/* ---- tags ------------------------------------------------------------- */
+
+void rcache__cmd_tag_invalidate(rcache__client_t *c, size_t argc,
+                                const rcache__arg_t *argv) {
+    uint64_t removed = 0;
+    (void)argc;
+    int rc = rcache_invalidate_tag(RCACHE__CACHE(c), argv[1].ptr, argv[1].len, &removed);
+    if (rc == RCACHE_EINVAL || rc == RCACHE_ETOOBIG)
+        rcache__reply_errorf(c, "ERR a tag must be 1 to %u bytes", RCACHE_MAX_TAG_LEN);
+    else if (rc != RCACHE_OK)
+        rcache__reply_lib_error(c, rc);
+    else
+        rcache__reply_int(c, (long long)removed);
+}
+
+/* RCACHE.TAGS key: the key's tags (an empty array when it has none), or
+ * a null array when the key does not exist. */
+void rcache__cmd_tags(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    rcache_tag_list_t *l = NULL;
+    (void)argc;
+    if (!rcache__key_valid(&argv[1])) {
+        rcache__reply_null_array(c);
+        return;
+    }
+    int rc = rcache_get_tags(RCACHE__CACHE(c), RCACHE__KEY(argv[1]), &l);
+    if (rc == RCACHE_ENOTFOUND) {
+        rcache__reply_null_array(c);
+    } else if (rc != RCACHE_OK) {
+        rcache__reply_lib_error(c, rc);
+    } else {
+        rcache__reply_array(c, (long long)l->count);
+        for (size_t i = 0; i < l->count; i++)
+            rcache__reply_bulk(c, l->tags[i].data, l->tags[i].len);
+    }
+    rcache_tag_list_free(l);
+}
+
 /* ---- OBJECT / MEMORY -------------------------------------------------- */
 
 static int encoding_cb(rcache_update_t *u, void *arg) {

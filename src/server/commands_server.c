@@ -177,6 +177,11 @@ void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
         addf(b, "cache_sets:%llu\r\n", (unsigned long long)st.sets);
         addf(b, "cache_deletes:%llu\r\n", (unsigned long long)st.deletes);
         addf(b, "cache_disabled:%d\r\n", st.disabled);
+        addf(b, "tags:%llu\r\n", (unsigned long long)st.tags);
+        addf(b, "tagged_keys:%llu\r\n", (unsigned long long)st.tagged_entries);
+        addf(b, "tag_index_bytes:%llu\r\n", (unsigned long long)st.tag_bytes);
+        addf(b, "tag_invalidations:%llu\r\n", (unsigned long long)st.tag_invalidations);
+        addf(b, "tag_invalidated_keys:%llu\r\n", (unsigned long long)st.tag_invalidated);
     }
     if (want(sections, "cpu", 1)) {
         SECTION("CPU");

@@ -178,10 +178,12 @@ static int parse_set_args(rcache__client_t *c, size_t argc, const rcache__arg_t 
  * receives the previous entry when want_old. An absolute expiry is checked
  * and applied by the library under the key's lock, so a time in the past
  * removes the key in the same step (no window for another client's SET). */
-static int store(rcache__client_t *c, const rcache__arg_t *key, const rcache__arg_t *val,
-                 const rcache__expire_opt_t *exp, unsigned lib_flags, int want_old,
-                 rcache_ref_t **old) {
-    rcache_set_opts_t o = {.ttl_ms = RCACHE_TTL_DEFAULT, .flags = lib_flags};
+static int store_tagged(rcache__client_t *c, const rcache__arg_t *key,
+                        const rcache__arg_t *val, const rcache__expire_opt_t *exp,
+                        unsigned lib_flags, int want_old, rcache_ref_t **old,
+                        const rcache_tag_t *tags, size_t ntags) {
+    rcache_set_opts_t o = {.ttl_ms = RCACHE_TTL_DEFAULT, .flags = lib_flags,
+                           .tags = tags, .ntags = ntags};
     if (exp->kind == 1) {
         o.ttl_ms = exp->ms;
     } else if (exp->kind == 2) {
@@ -209,16 +211,26 @@ static int want_new(void) {
     return rcache__notify_wanted(RCACHE__NOTIFY_NEW);
 }
 
-void rcache__cmd_set(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+
+static int store(rcache__client_t *c, const rcache__arg_t *key, const rcache__arg_t *val,
+                 const rcache__expire_opt_t *exp, unsigned lib_flags, int want_old,
+                 rcache_ref_t **old) {
+    return store_tagged(c, key, val, exp, lib_flags, want_old, old, NULL, 0);
+}
+
+/* SET, and RCACHE.SET with its TAGS (tags NULL: none). */
+static void set_common(rcache__client_t *c, size_t argc, const rcache__arg_t *argv,
+                       const char *name, const rcache_tag_t *tags, size_t ntags) {
     unsigned f;
     rcache__expire_opt_t exp;
-    if (!parse_set_args(c, argc, argv, 3, 1, "set", &f, &exp))
+    if (!parse_set_args(c, argc, argv, 3, 1, name, &f, &exp))
         return;
     if (!rcache__key_ok(c, &argv[1]))
         return;
     unsigned lf = (f & SET_NX) ? RCACHE_SET_NX : (f & SET_XX) ? RCACHE_SET_XX : 0;
     rcache_ref_t *old = NULL;
-    int rc = store(c, &argv[1], &argv[2], &exp, lf, (f & SET_GET) || want_new(), &old);
+    int rc = store_tagged(c, &argv[1], &argv[2], &exp, lf, (f & SET_GET) || want_new(), &old,
+                          tags, ntags);
     if (rc != RCACHE_OK && rc != RCACHE_EEXIST && rc != RCACHE_ENOTFOUND) {
         rcache_release(old);
         rcache__reply_lib_error(c, rc);
@@ -242,6 +254,38 @@ void rcache__cmd_set(rcache__client_t *c, size_t argc, const rcache__arg_t *argv
     } else {
         rcache__reply_null(c);
     }
+}
+
+void rcache__cmd_set(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    set_common(c, argc, argv, "set", NULL, 0);
+}
+
+/* RCACHE.SET key value [SET's options] TAGS tag [tag ...]: SET plus the
+ * entry's tags (docs/SERVER.md says why a companion command and not a SET
+ * option). Everything after TAGS is a tag. */
+void rcache__cmd_rcache_set(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    rcache_tag_t tags[RCACHE_MAX_TAGS];
+    size_t t = 3;
+    while (t < argc && !rcache__arg_is(&argv[t], "tags"))
+        t++;
+    if (t + 1 >= argc) {
+        rcache__reply_error(c, "ERR TAGS and at least one tag are required");
+        return;
+    }
+    if (argc - t - 1 > RCACHE_MAX_TAGS) {
+        rcache__reply_errorf(c, "ERR too many tags (at most %u)", RCACHE_MAX_TAGS);
+        return;
+    }
+    for (size_t i = t + 1; i < argc; i++) {
+        if (argv[i].len == 0 || argv[i].len > RCACHE_MAX_TAG_LEN) {
+            rcache__reply_errorf(c, "ERR a tag must be 1 to %u bytes",
+                                 RCACHE_MAX_TAG_LEN);
+            return;
+        }
+        tags[i - t - 1].data = argv[i].ptr;
+        tags[i - t - 1].len = argv[i].len;
+    }
+    set_common(c, t, argv, "rcache.set", tags, argc - t - 1);
 }
 
 static void setex_common(rcache__client_t *c, const rcache__arg_t *argv, int secs,

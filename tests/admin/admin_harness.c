@@ -60,7 +60,9 @@ static void fill(rcache_t *c, long n, int specials) {
         }
         for (int i = 1; i <= 3; i++) {
             int kl = snprintf(k, sizeof k, "model:v2:%d", i);
-            rcache_set(c, k, (size_t)kl, "m", 1, 0, 0);
+            rcache_tag_t tg[2] = {{"img:42", 6}, {"v2", 2}};
+            rcache_set_opts_t o = {.ttl_ms = 0, .tags = tg, .ntags = 2};
+            rcache_set_ex(c, k, (size_t)kl, "m", 1, &o, NULL); /* tagged */
         }
         rcache_set(c, bin, sizeof bin, "b", 1, 0, 0);
         rcache_set(c, "a/b c+d", 7, "s", 1, 0, 0);

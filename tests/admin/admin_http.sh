@@ -204,8 +204,35 @@ expect_body '"line":1' "malformed JSON line"; expect_body '"column":' "malformed
 expect_body '"position":' "malformed JSON position"
 areq POST /api/cache/invalidate -d '[1,2]'
 expect_code 400 "array body"
+# Tags (issue 14): the model:v2 keys carry img:42 and v2.
+areq GET /api/cache/entries/model:v2:1
+expect_code 200 "tagged entry"; expect_body '"tags":["img:42","v2"]' "entry lists its tags"
+expect_body '"tags_encoding":"utf-8"' "tags encoding"
+areq GET /api/cache/entries/ttl:key
+expect_body '"tags":[]' "untagged entry: empty tags"
+areq GET '/api/cache/entries?match=model:v2:*'
+expect_body '"tags":["img:42","v2"]' "listing shows tags"
+areq GET /metrics
+expect_body 'rcache_tags 2' "metrics: distinct tags"
+expect_body 'rcache_tagged_entries 3' "metrics: tagged entries"
+areq POST /api/cache/invalidate -d '{"tag":"img:42"}'
+expect_code 200 "invalidate tag"; expect_json removed 3 "invalidate tag count"
+expect_body '"tag":"img:42"' "invalidate tag echoes the tag"
+areq POST /api/cache/invalidate -d '{"tag":"img:42"}'
+expect_json removed 0 "invalidate tag again"
+areq GET /api/cache/entries/model:v2:1
+expect_code 404 "tagged entry gone"
+areq POST /api/cache/invalidate -d '{"tag":""}'
+expect_code 400 "empty tag"; expect_json field tag "empty tag names the field"
+areq POST /api/cache/invalidate -d '{"tag":7}'
+expect_code 400 "tag not a string"
+areq POST /api/cache/invalidate -d '{"tag":"a","pattern":"*"}'
+expect_code 400 "tag and pattern together"
+areq GET /metrics
+expect_body 'rcache_tag_invalidations_total 2' "metrics: tag invalidations"
+expect_body 'rcache_tag_invalidated_total 3' "metrics: entries removed by tag"
 areq POST /api/performance/cache-invalidate -d '{"pattern":"model:v2:*"}'
-expect_code 200 "performance invalidate"; expect_json removed 3 "performance invalidate count"
+expect_code 200 "performance invalidate"; expect_json removed 0 "performance invalidate count"
 
 # Performance metrics.
 areq GET /api/performance/metrics

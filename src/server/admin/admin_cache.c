@@ -61,6 +61,11 @@ static json_t *stats_object(rcache__admin_t *a) {
                         json_real((double)s.compute_saved_ms / 1000.0));
     json_object_set_new(o, "computations", ju64(s.computations));
     json_object_set_new(o, "singleflight_dedup", ju64(s.singleflight_dedup));
+    json_object_set_new(o, "tags", ju64(s.tags));
+    json_object_set_new(o, "tagged_entries", ju64(s.tagged_entries));
+    json_object_set_new(o, "tag_index_bytes", ju64(s.tag_bytes));
+    json_object_set_new(o, "tag_invalidations", ju64(s.tag_invalidations));
+    json_object_set_new(o, "tag_invalidated", ju64(s.tag_invalidated));
     return o;
 }
 
@@ -160,9 +165,27 @@ void rcache__admin_h_clear(rcache__admin_t *a, struct evhttp_request *req,
                                                  "removed", ju64(removed)));
 }
 
+/* {"tag": "..."}: rcache_invalidate_tag(). */
+static void invalidate_tag(rcache__admin_t *a, struct evhttp_request *req, json_t *t) {
+    uint64_t removed = 0;
+    size_t len = json_is_string(t) ? json_string_length(t) : 0;
+    if (len == 0 || len > RCACHE_MAX_TAG_LEN) {
+        rcache__admin_reply_error(req, 400, "tag", "field \"tag\" must be a string of 1 to %u bytes",
+                                  RCACHE_MAX_TAG_LEN);
+        return;
+    }
+    int rc = rcache_invalidate_tag(a->cache, json_string_value(t), len, &removed);
+    if (rc != RCACHE_OK)
+        rcache__admin_reply_error(req, 500, NULL, "invalidate failed: %s", rcache_strerror(rc));
+    else
+        rcache__admin_reply_json(req, 200,
+                                 json_pack("{s:s, s:o*, s:O}", "status", "success", "removed",
+                                           ju64(removed), "tag", t));
+}
+
 void rcache__admin_h_invalidate(rcache__admin_t *a, struct evhttp_request *req,
                                 const char *rest, const char *query) {
-    json_t *body = rcache__admin_read_json(a, req), *p;
+    json_t *body = rcache__admin_read_json(a, req), *p, *t;
     uint64_t removed = 0;
     int rc;
     if (!body)
@@ -172,13 +195,19 @@ void rcache__admin_h_invalidate(rcache__admin_t *a, struct evhttp_request *req,
         goto out;
     }
     p = json_object_get(body, "pattern");
-    if (!json_is_string(p)) {
-        rcache__admin_reply_error(req, 400, "pattern", "field \"pattern\" (a string) is %s",
-                                  p ? "not a string" : "missing");
+    t = json_object_get(body, "tag");
+    if (json_object_size(body) != 1 || (!p && !t)) {
+        rcache__admin_reply_error(req, 400, NULL,
+                                  "exactly one field, \"pattern\" or \"tag\", is accepted");
         goto out;
     }
-    if (json_object_size(body) != 1) {
-        rcache__admin_reply_error(req, 400, NULL, "only the field \"pattern\" is accepted");
+    if (t) {
+        invalidate_tag(a, req, t);
+        goto out;
+    }
+    if (!json_is_string(p)) {
+        rcache__admin_reply_error(req, 400, "pattern", "field \"pattern\" (a string) is %s",
+                                  "not a string");
         goto out;
     }
     rc = rcache_invalidate(a->cache, json_string_value(p), json_string_length(p), &removed);

@@ -4,7 +4,8 @@
  * (GET /api/cache/entries/{key}) and deleting one (DELETE ...). Keys are
  * shown as text when they are valid UTF-8, else in base64 with
  * "key_encoding":"base64"; such keys are addressed back with
- * ?encoding=base64.
+ * ?encoding=base64. Each entry lists its tags ("tags", with
+ * "tags_encoding" utf-8, or base64 for every tag when one is not UTF-8).
  */
 #include "admin_internal.h"
 #include "util.h"
@@ -40,12 +41,41 @@ static int put_key(json_t *o, const void *key, size_t len) {
     return 0;
 }
 
+/* Add "tags" and "tags_encoding" (read now: an entry gone meanwhile shows
+ * none). 0, or -1 out of memory. */
+static int put_tags(json_t *o, rcache_t *c, const void *key, size_t len) {
+    rcache_tag_list_t *l = NULL;
+    int rc = rcache_get_tags(c, key, len, &l), utf8 = 1;
+    if (rc == RCACHE_ENOMEM)
+        return -1;
+    json_t *arr = json_array();
+    for (size_t i = 0; l && i < l->count; i++)
+        utf8 = utf8 && rcache__admin_utf8_ok(l->tags[i].data, l->tags[i].len);
+    for (size_t i = 0; arr && l && i < l->count; i++) {
+        char *b = utf8 ? NULL : rcache__admin_b64_encode(l->tags[i].data, l->tags[i].len);
+        json_t *t = utf8 ? json_stringn(l->tags[i].data, l->tags[i].len)
+                         : b ? json_string(b) : NULL;
+        free(b);
+        if (!t || json_array_append_new(arr, t) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    rcache_tag_list_free(l);
+    if (!arr)
+        return -1;
+    json_object_set_new(o, "tags", arr);
+    json_object_set_new(o, "tags_encoding", json_string(utf8 ? "utf-8" : "base64"));
+    return 0;
+}
+
 /* now_ms and the entry's times are on the cache clock; wall_off_ms
  * (rcache_wall_offset_ms) turns the two absolute ones into wall time. */
-static json_t *entry_object(const rcache_entry_info_t *e, uint64_t now_ms,
+static json_t *entry_object(rcache_t *c, const rcache_entry_info_t *e, uint64_t now_ms,
                             int64_t wall_off_ms) {
     json_t *o = json_object();
-    if (!o || put_key(o, e->key, e->key_len) != 0) {
+    if (!o || put_key(o, e->key, e->key_len) != 0 ||
+        put_tags(o, c, e->key, e->key_len) != 0) {
         json_decref(o);
         return NULL;
     }
@@ -131,7 +161,8 @@ void rcache__admin_h_entries(rcache__admin_t *a, struct evhttp_request *req,
     now = rcache_now_ms(a->cache);
     arr = json_array();
     for (size_t i = 0; arr && i < page.count; i++) {
-        json_t *e = entry_object(&page.entries[i], now, rcache_wall_offset_ms(a->cache));
+        json_t *e = entry_object(a->cache, &page.entries[i], now,
+                                 rcache_wall_offset_ms(a->cache));
         if (!e || json_array_append_new(arr, e) != 0) {
             json_decref(arr);
             arr = NULL;
@@ -200,7 +231,7 @@ void rcache__admin_h_entry(rcache__admin_t *a, struct evhttp_request *req,
     }
     rc = rcache_entry_info(a->cache, key, key_len, &info);
     if (rc == RCACHE_OK) {
-        json_t *e = entry_object(&info, rcache_now_ms(a->cache),
+        json_t *e = entry_object(a->cache, &info, rcache_now_ms(a->cache),
                                  rcache_wall_offset_ms(a->cache));
         rcache__admin_reply_json(req, 200,
                                  e ? json_pack("{s:s, s:o}", "status", "success", "entry", e)

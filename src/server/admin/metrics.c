@@ -129,6 +129,16 @@ int rcache__metrics_render(struct evbuffer *out, rcache_t *cache,
         (unsigned long long)s.evictions_bytes);
     u64(&r, "rcache_expirations_total", "counter", "Entries removed because their TTL passed.",
         s.expirations);
+    u64(&r, "rcache_tags", "gauge", "Distinct tags held now.", s.tags);
+    u64(&r, "rcache_tagged_entries", "gauge", "Entries held now with at least one tag.",
+        s.tagged_entries);
+    u64(&r, "rcache_tag_index_bytes", "gauge",
+        "Bytes the tag index is charged (included in rcache_bytes).", s.tag_bytes);
+    u64(&r, "rcache_tag_invalidations_total", "counter", "Invalidations by tag.",
+        s.tag_invalidations);
+    u64(&r, "rcache_tag_invalidated_total", "counter",
+        "Entries removed by invalidations by tag (also in rcache_deletes_total).",
+        s.tag_invalidated);
     u64(&r, "rcache_computations_total", "counter", "Compute callbacks run (memoization).",
         s.computations);
     u64(&r, "rcache_singleflight_dedup_total", "counter",
