@@ -10,6 +10,8 @@
 int rcache__cmd_trace(int argc, char **argv);
 /* rcache-bench micro [options] (micro.c). */
 int rcache__cmd_micro(int argc, char **argv);
+/* rcache-bench tags: tag invalidation against a pattern walk (tags.c). */
+int rcache__cmd_tags(int argc, char **argv);
 
 /* Write s as a JSON string literal (main.c). */
 void rcache__json_str(FILE *f, const char *s);

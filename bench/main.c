@@ -3,6 +3,7 @@
  *
  *   rcache-bench trace FILE [options]   replay a cache trace (cmd_trace.c)
  *   rcache-bench micro [options]        in-process micro-benchmarks (micro.c)
+ *   rcache-bench tags [options]         tag invalidation cost (tags.c)
  *
  * Server comparisons live in bench/compare.sh.
  */
@@ -28,6 +29,7 @@ static void usage(FILE *f)
 {
     fputs("usage: rcache-bench trace FILE [options]   replay a cache trace (--help for options)\n"
           "       rcache-bench micro [options]        library micro-benchmarks (--help)\n"
+          "       rcache-bench tags [options]         tag invalidation cost (--help)\n"
           "See BENCHMARKS.md; server comparisons: bench/compare.sh\n", f);
 }
 
@@ -41,6 +43,8 @@ int main(int argc, char **argv)
         return rcache__cmd_trace(argc - 1, argv + 1);
     if (strcmp(argv[1], "micro") == 0)
         return rcache__cmd_micro(argc - 1, argv + 1);
+    if (strcmp(argv[1], "tags") == 0)
+        return rcache__cmd_tags(argc - 1, argv + 1);
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         usage(stdout);
         return 0;
