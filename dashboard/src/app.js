@@ -338,6 +338,19 @@
     cell(tr, e.ttl_seconds == null ? 'none' : fmtSecs(e.ttl_seconds), 'num');
     cell(tr, fmtSecs(e.age_seconds), 'num');
     cell(tr, fmtNum(e.access_count), 'num');
+    // tags as text; each a button that invalidates it (UTF-8 tags only:
+    // the API names a tag by its text)
+    const tc = cell(tr, '', 'tags');
+    for (const t of e.tags || []) {
+      const tb2 = document.createElement('button');
+      tb2.type = 'button';
+      tb2.className = 'tag';
+      tb2.textContent = e.tags_encoding === 'base64' ? t + ' (base64)' : t;
+      tb2.disabled = e.tags_encoding === 'base64';
+      tb2.title = 'Invalidate every key tagged with this';
+      tb2.addEventListener('click', () => invalidateTag(t));
+      tc.appendChild(tb2);
+    }
     const b = document.createElement('button');
     b.type = 'button';
     b.textContent = 'Delete';
@@ -385,6 +398,19 @@
     } catch (e) { $('browse-msg').textContent = 'Invalidate failed: ' + e.message; }
   }
 
+  // Remove every entry carrying a tag (POST {"tag": ...}), after a
+  // confirmation that names the tag.
+  async function invalidateTag(tag) {
+    if (!tag) { $('browse-msg').textContent = 'Type a tag first.'; return; }
+    if (!window.confirm('Remove every key tagged "' + tag + '"?')) return;
+    try {
+      const r = await api('/api/cache/invalidate', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ tag }) });
+      $('browse-msg').textContent = 'Removed ' + r.removed + ' entries tagged "' + tag + '".';
+      await browse(true);
+      $('browse-msg').textContent = 'Removed ' + r.removed + ' entries tagged "' + tag + '".';
+    } catch (e) { $('browse-msg').textContent = 'Invalidate failed: ' + e.message; }
+  }
+
   // ---- refresh loop --------------------------------------------------
   async function fast() {
     try {
@@ -424,6 +450,7 @@
     $('more').addEventListener('click', () => browse(false));
     $('invalidate').addEventListener('click', invalidate);
     $('snap-save').addEventListener('click', saveNow);
+    $('invalidate-tag').addEventListener('click', () => invalidateTag($('tag').value));
     start(); // with no token the API answers 401 and the status says so
   });
 })();

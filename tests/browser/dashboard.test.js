@@ -4,9 +4,12 @@
 // and the page says so; with it the charts fill and change between samples,
 // the MRC panel renders with its readout, deleting an entry from the browser
 // removes it (EXISTS over RESP), the XSS key is shown as text with no script
-// run, editing max items takes effect (CONFIG GET / DBSIZE over RESP), the
-// snapshot panel's "Save now" asks first (dismissed: no save) and then
-// saves (INFO persistence over RESP), and the panel shows that save.
+// run, invalidating a tag from the browser (after a confirmation; a
+// cancelled one removes nothing) removes exactly the keys set with that tag
+// over RESP (RCACHE.SET ... TAGS), editing max items takes effect (CONFIG
+// GET / DBSIZE over RESP), the snapshot panel's "Save now" asks first
+// (dismissed: no save) and then saves (INFO persistence over RESP), and the
+// panel shows that save.
 // Saves a screenshot. Nothing here asserts on elapsed time: every wait is
 // for a condition, with a generous deadline for a loaded machine.
 // Usage: node dashboard.test.js <admin-url> <token> <redis-cli-port> <screenshot.png>
@@ -43,7 +46,18 @@ function resp(...args) {
     const page = await browser.newPage();
     const dialogs = [], errors = [], offsite = [], confirms = [];
     let acceptSave = false;
+    // Confirmations of a tag invalidation are answered with confirmAnswer
+    // and recorded in tagConfirms; those of a save with acceptSave; any
+    // other dialog would be a script we did not write (the XSS check),
+    // recorded and dismissed.
+    let confirmAnswer = false;
+    const tagConfirms = [];
     page.on('dialog', (d) => {
+      if (d.type() === 'confirm' && /^Remove every key tagged/.test(d.message())) {
+        tagConfirms.push(d.message());
+        (confirmAnswer ? d.accept() : d.dismiss()).catch(() => {});
+        return;
+      }
       if (d.type() === 'confirm' && /background save/.test(d.message())) {
         confirms.push(d.message());
         (acceptSave ? d.accept() : d.dismiss()).catch(() => {});
@@ -112,7 +126,38 @@ function resp(...args) {
     await page.waitForTimeout(100);
     check(dialogs.length === 0, 'no script ran (no alert): ' + JSON.stringify(dialogs));
 
-    // 6. edit max items
+    // 6. invalidate a tag: keys set with tags over RESP, the tag shown in
+    // the entries browser, a cancelled confirmation removes nothing, an
+    // accepted one removes exactly the tagged keys (seen over RESP)
+    check(resp('RCACHE.SET', 'tagged:1', 'a', 'TAGS', 'img:42', 'user:7') === 'OK', 'RCACHE.SET tagged:1');
+    resp('RCACHE.SET', 'tagged:2', 'b', 'EX', '3600', 'TAGS', 'img:42');
+    resp('RCACHE.SET', 'tagged:3', 'c', 'TAGS', 'user:7');
+    await page.fill('#match', 'tagged:*');
+    await page.click('#browse button[type=submit]');
+    const trow = page.locator('#entries tbody tr', { hasText: 'tagged:1' });
+    await trow.waitFor({ timeout: WAIT });
+    check((await trow.locator('button.tag').allTextContents()).join(',') === 'img:42,user:7',
+          'the entries browser lists tagged:1\'s tags');
+    await page.fill('#tag', 'img:42');
+    confirmAnswer = false;
+    await page.click('#invalidate-tag');
+    await page.waitForFunction(() => true, null, { timeout: WAIT });
+    check(tagConfirms.length === 1 && /"img:42"/.test(tagConfirms[0]), 'a confirmation names the tag');
+    check(resp('EXISTS', 'tagged:1', 'tagged:2') === '2', 'cancelled: nothing removed');
+    confirmAnswer = true;
+    await page.click('#invalidate-tag');
+    await page.waitForFunction(() => /Removed 2 entries tagged "img:42"/.test(document.getElementById('browse-msg').textContent), null, { timeout: WAIT });
+    check(resp('EXISTS', 'tagged:1', 'tagged:2') === '0', 'accepted: the img:42 keys are gone (EXISTS 0)');
+    check(resp('GET', 'tagged:3') === 'c', 'a key without the tag stays');
+    // a tag button in a row invalidates that tag
+    const t3 = page.locator('#entries tbody tr', { hasText: 'tagged:3' });
+    await t3.waitFor({ timeout: WAIT });
+    await t3.locator('button.tag', { hasText: 'user:7' }).click();
+    await page.waitForFunction(() => /Removed 1 entries tagged "user:7"/.test(document.getElementById('browse-msg').textContent), null, { timeout: WAIT });
+    check(resp('EXISTS', 'tagged:3') === '0', 'the row\'s tag button removed tagged:3');
+    check(tagConfirms.length === 3, 'each invalidation asked first');
+
+    // 7. edit max items
     await page.fill('#cfg-items', '150');
     await page.click('#config button[type=submit]');
     await page.waitForFunction(() => /Applied/.test(document.getElementById('cfg-msg').textContent), null, { timeout: WAIT });
