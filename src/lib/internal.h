@@ -399,6 +399,17 @@ static inline void rcache__tags_leaving(rcache_t *c, rcache__entry_t *e) {
  * the shard lock(s). Call before from is unlinked. */
 void rcache__tags_move_locked(rcache_t *c, const rcache__entry_t *from,
                               rcache__entry_t *to);
+/* The tags of e (on which the caller holds a reference; no lock held), in
+ * the persisted form: for each tag a 2-byte little-endian length and its
+ * bytes. *out NULL and *len 0 when e has none. RCACHE_ENOMEM. */
+int rcache__tags_encode(rcache_t *c, const rcache__entry_t *e,
+                        unsigned char **out, size_t *len);
+/* Parse the persisted form (pure, bounded by n): tags point into p.
+ * RCACHE_OK, or RCACHE_ECORRUPT for a malformed or over-limit list. */
+int rcache__tags_decode(const unsigned char *p, size_t n,
+                        rcache_tag_t tags[RCACHE_MAX_TAGS], size_t *ntags);
+/* The AUX field that carries the tags of the key that follows it. */
+#define RCACHE__TAGS_AUX "rcache-tags"
 /* Add the index's figures to a stats snapshot; zero its counters. */
 void rcache__tags_stats(rcache_t *c, rcache_stats_t *out);
 void rcache__tags_stats_reset(rcache_t *c);

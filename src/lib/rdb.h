@@ -61,6 +61,9 @@ void rcache__rdb_enc_free(rcache__rdb_enc_t *e);
 void rcache__rdb_enc_header(rcache__rdb_enc_t *e);
 void rcache__rdb_enc_aux(rcache__rdb_enc_t *e, const char *key,
                          const char *val);
+/* An AUX field with a binary value (rcache-tags). */
+void rcache__rdb_enc_aux_bin(rcache__rdb_enc_t *e, const char *key,
+                             const void *val, size_t vlen);
 void rcache__rdb_enc_selectdb(rcache__rdb_enc_t *e, uint64_t db);
 void rcache__rdb_enc_resizedb(rcache__rdb_enc_t *e, uint64_t keys,
                               uint64_t expires);

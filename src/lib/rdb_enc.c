@@ -184,6 +184,13 @@ void rcache__rdb_enc_aux(rcache__rdb_enc_t *e, const char *key,
     rcache__rdb_enc_str(e, val, strlen(val));
 }
 
+void rcache__rdb_enc_aux_bin(rcache__rdb_enc_t *e, const char *key,
+                             const void *val, size_t vlen) {
+    put_u8(e, RDB_OP_AUX);
+    rcache__rdb_enc_str(e, key, strlen(key));
+    rcache__rdb_enc_str(e, val, vlen);
+}
+
 void rcache__rdb_enc_selectdb(rcache__rdb_enc_t *e, uint64_t db) {
     put_u8(e, RDB_OP_SELECTDB);
     rcache__rdb_enc_len(e, db);

@@ -45,6 +45,8 @@ typedef struct load_ctx {
     uint64_t type_count[NTYPES];
     int ntypes;
     double t0_s;                       /* when the call began (monotonic) */
+    unsigned char *tags;               /* "rcache-tags" AUX for the next key */
+    size_t tags_len;
     rcache_snapshot_opts_t defaults;   /* opts when the caller gave none */
     rcache_snapshot_result_t scratch;  /* result when the caller wants none */
     rcache__bulk_t *bulk;              /* storing pass, cache not disabled */
@@ -95,7 +97,12 @@ static void set_idle(rcache_t *c, const unsigned char *key, size_t klen,
 static int store(load_ctx_t *lc, const rcache__rdb_item_t *it) {
     uint64_t now, at;
     rcache_set_opts_t so = {0}; /* no expiry unless the file has one */
+    rcache_tag_t tags[RCACHE_MAX_TAGS];
     int rc;
+    /* tags saved before this key (a malformed list: stored untagged) */
+    if (lc->tags && rcache__tags_decode(lc->tags, lc->tags_len, tags,
+                                        &so.ntags) == RCACHE_OK)
+        so.tags = tags;
     if (it->db != 0) {
         count_type(lc, "other-db");
         return 0;
@@ -127,7 +134,12 @@ static int store(load_ctx_t *lc, const rcache__rdb_item_t *it) {
         so.flags = RCACHE_SET_EXPIRE_AT;
         so.ttl_ms = (int64_t)at;
     }
-    if (lc->bulk)
+    /* A tagged key is stored by rcache_set_ex() (bulk.c knows no tags),
+     * after what is queued, so the load order (LRU order) stays. */
+    int direct = !lc->bulk || so.ntags;
+    if (lc->bulk && so.ntags)
+        rcache__bulk_flush(lc->bulk);
+    if (!direct)
         rc = rcache__bulk_add(lc->bulk, it->key, it->klen, it->val, it->vlen,
                               so.flags ? (uint64_t)so.ttl_ms : 0,
                               lc->o->keep_metadata ? it->idle_s : -1);
@@ -140,19 +152,38 @@ static int store(load_ctx_t *lc, const rcache__rdb_item_t *it) {
     if (rc != RCACHE_OK)
         return rc;
     lc->res->entries++;
-    if (!lc->bulk && lc->o->keep_metadata && it->idle_s > 0)
+    if (direct && lc->o->keep_metadata && it->idle_s > 0)
         set_idle(lc->c, it->key, it->klen, it->idle_s);
     return 0;
 }
 
-static void aux(load_ctx_t *lc, const rcache__rdb_item_t *it) {
+/* Forget the tags read for the next key (it has been handled). */
+static void tags_done(load_ctx_t *lc) {
+    rcache__free(lc->tags);
+    lc->tags = NULL;
+    lc->tags_len = 0;
+}
+
+static int aux(load_ctx_t *lc, const rcache__rdb_item_t *it) {
     char num[32];
+    if (it->key && it->klen == sizeof(RCACHE__TAGS_AUX) - 1 &&
+        memcmp(it->key, RCACHE__TAGS_AUX, it->klen) == 0) {
+        tags_done(lc);
+        if (!lc->c || !it->val || !it->vlen)
+            return RCACHE_OK; /* verifying, or dropped (too long) */
+        if (!(lc->tags = rcache__malloc(it->vlen)))
+            return RCACHE_ENOMEM;
+        memcpy(lc->tags, it->val, it->vlen);
+        lc->tags_len = it->vlen;
+        return RCACHE_OK;
+    }
     if (!it->key || !it->val || it->vlen >= sizeof(num))
-        return;
+        return RCACHE_OK;
     memcpy(num, it->val, it->vlen);
     num[it->vlen] = '\0';
     if (it->klen == 5 && memcmp(it->key, "ctime", 5) == 0)
         lc->res->file_ctime_s = strtoll(num, NULL, 10);
+    return RCACHE_OK;
 }
 
 /* Grow the tables once for the n keys a load will store (counted by the
@@ -186,7 +217,7 @@ static int run(load_ctx_t *lc, rcache__rdb_dec_t *d) {
         if (it.kind == RCACHE__RDB_EV_EOF)
             break;
         switch (it.kind) {
-        case RCACHE__RDB_EV_AUX: aux(lc, &it); break;
+        case RCACHE__RDB_EV_AUX: rc = aux(lc, &it); break;
         case RCACHE__RDB_EV_RESIZEDB:
             if (!lc->entries_total)
                 lc->entries_total = it.n1;
@@ -198,6 +229,8 @@ static int run(load_ctx_t *lc, rcache__rdb_dec_t *d) {
         case RCACHE__RDB_EV_STRING: rc = store(lc, &it); break;
         default: break;
         }
+        if (it.kind == RCACHE__RDB_EV_STRING || it.kind == RCACHE__RDB_EV_SKIPPED)
+            tags_done(lc); /* they belonged to this key only */
         if (rc != RCACHE_OK)
             break;
         if (++done % PROGRESS_EVERY == 0 && lc->o->progress &&
@@ -208,6 +241,7 @@ static int run(load_ctx_t *lc, rcache__rdb_dec_t *d) {
             break;
         }
     }
+    tags_done(lc);
     if (lc->bulk)
         rcache__bulk_flush(lc->bulk); /* the counts below are stored keys */
     lc->res->rdb_version = d->version;

@@ -14,6 +14,11 @@
  * evicts the oldest).  Each entry's reference is dropped as soon as it is
  * written.
  *
+ * Tags: a tagged entry is preceded by an AUX field "rcache-tags" holding
+ * its tags (tags.c's persisted form); Redis ignores AUX fields it does not
+ * know wherever they are, so the file still loads in redis-server 7.0 and
+ * passes redis-check-rdb.
+ *
  * Files: written to "<path>.tmp-<pid>-<n>" in the same directory, fsync'd,
  * renamed over path, directory fsync'd; on any failure the temporary file
  * is removed and path is untouched.
@@ -231,6 +236,15 @@ static int save_entry(save_ctx_t *sc, const item_t *it, uint64_t now) {
         }
         val = ser;
     }
+    unsigned char *tags = NULL;
+    size_t tlen = 0;
+    if (rcache__tags_encode(sc->c, e, &tags, &tlen) != RCACHE_OK) {
+        free(ser);
+        return RCACHE_ENOMEM;
+    }
+    if (tlen) /* the tags of the key that follows */
+        rcache__rdb_enc_aux_bin(&sc->enc, RCACHE__TAGS_AUX, tags, tlen);
+    rcache__free(tags);
     if (sc->o->keep_metadata) {
         uint64_t at = atime_ms(sc->c, it->atime_s);
         idle = now > at ? (int64_t)((now - at) / 1000u) : 0;

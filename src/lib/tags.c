@@ -638,3 +638,56 @@ const char *rcache__tags_check(rcache_t *c) {
     pthread_mutex_unlock(&x->lock);
     return why;
 }
+
+/* ---- the persisted form (snapshot_save.c / snapshot_load.c) ---------------- */
+
+int rcache__tags_encode(rcache_t *c, const rcache__entry_t *e,
+                        unsigned char **out, size_t *len) {
+    struct rcache__tags *x = c->tags;
+    int rc = RCACHE_OK;
+    *out = NULL;
+    *len = 0;
+    if (!(e->flags & RCACHE__F_TAGGED))
+        return RCACHE_OK;
+    pthread_mutex_lock(&x->lock);
+    const rcache__tagrec_t *rec = rec_find(x, e); /* gone if removed since */
+    size_t n = 0;
+    for (uint32_t k = 0; rec && k < rec->n; k++)
+        n += 2u + rec->s[k].u.t->len;
+    unsigned char *p = n ? rcache__malloc(n) : NULL;
+    if (n && !p) {
+        rc = RCACHE_ENOMEM;
+    } else if (n) {
+        unsigned char *w = p;
+        for (uint32_t k = 0; k < rec->n; k++) {
+            const tag_t *t = rec->s[k].u.t;
+            w[0] = (unsigned char)(t->len & 0xffu);
+            w[1] = (unsigned char)(t->len >> 8);
+            memcpy(w + 2, t->name, t->len);
+            w += 2u + t->len;
+        }
+        *out = p;
+        *len = n;
+    }
+    pthread_mutex_unlock(&x->lock);
+    return rc;
+}
+
+int rcache__tags_decode(const unsigned char *p, size_t n,
+                        rcache_tag_t tags[RCACHE_MAX_TAGS], size_t *ntags) {
+    size_t i = 0, k = 0;
+    *ntags = 0;
+    while (i < n) {
+        if (n - i < 2 || k == RCACHE_MAX_TAGS)
+            return RCACHE_ECORRUPT;
+        size_t len = (size_t)p[i] | (size_t)p[i + 1] << 8;
+        i += 2;
+        if (len == 0 || len > RCACHE_MAX_TAG_LEN || len > n - i)
+            return RCACHE_ECORRUPT;
+        tags[k].data = p + i;
+        tags[k++].len = len;
+        i += len;
+    }
+    *ntags = k;
+    return RCACHE_OK;
+}

@@ -6,8 +6,9 @@
  *    integers, long compressible values, binary keys, an empty value, plus
  *    a list, a hash, a set and a sorted set) loads with every string
  *    identical, TTLs kept, and the other types counted by name;
- *  - a file rcache_snapshot_save() wrote passes redis-check-rdb, and
- *    redis-server started on it has the same keys, values and TTLs.
+ *  - a file rcache_snapshot_save() wrote, tags included (AUX fields
+ *    between keys), passes redis-check-rdb, and redis-server started on it
+ *    has the same keys, values and TTLs.
  * Skipped (exit 77) when redis-server, redis-check-rdb or hiredis is
  * missing.
  */
@@ -217,7 +218,11 @@ static void test_redis_reads_our_snapshot(void **state) {
         char k[32], v[64];
         int vl = snprintf(v, sizeof v, "value-%d-%s", i, i % 2 ? "xxxxxxxxxxxxxxxxxxxxxxxxxxxx" : "");
         snprintf(k, sizeof k, "key:%d", i);
-        rcache_set(c, k, strlen(k), v, (size_t)vl, i % 3 ? 0 : 1000000000, 0);
+        /* every fifth key tagged: an AUX "rcache-tags" before it */
+        rcache_tag_t tg[2] = {{"grp", 3}, {"\0bin\xff", 5}};
+        rcache_set_opts_t so = {.ttl_ms = i % 3 ? 0 : 1000000000, .tags = tg,
+                                .ntags = i % 5 ? 0 : 2};
+        rcache_set_ex(c, k, strlen(k), v, (size_t)vl, &so, NULL);
     }
     snprintf(path, sizeof path, "%s/dump.rdb", dir);
     rcache_snapshot_opts_init(&o);

@@ -20,6 +20,7 @@
 #include "testutil.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #define NKEYS 48
 #define NTAGS 10
@@ -547,6 +548,96 @@ static void test_semantics(void **state) {
     rcache_close(c);
 }
 
+/* Snapshots keep tags: an AUX field before each tagged key. */
+static void test_snapshot_round_trip(void **state) {
+    (void)state;
+    char path[] = "/tmp/rcache-tags-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    rcache_t *c = open_cache(0, 0, 0, 4, NULL);
+    static char longtag[RCACHE_MAX_TAG_LEN];
+    memset(longtag, 'L', sizeof longtag);
+    rcache_tag_t many[RCACHE_MAX_TAGS];
+    char names[RCACHE_MAX_TAGS][8];
+    for (unsigned i = 0; i < RCACHE_MAX_TAGS; i++) {
+        many[i].len = (size_t)snprintf(names[i], sizeof names[i], "m%u", i);
+        many[i].data = names[i];
+    }
+    rcache_tag_t odd[3] = {{"\0\xff", 2}, {longtag, sizeof longtag}, {"x", 1}};
+    rcache_set_opts_t o = {.ttl_ms = 0, .tags = many, .ntags = RCACHE_MAX_TAGS};
+    assert_int_equal(rcache_set_ex(c, "many", 4, "v1", 2, &o, NULL), RCACHE_OK);
+    o.tags = odd;
+    o.ntags = 3;
+    o.ttl_ms = 100000;
+    assert_int_equal(rcache_set_ex(c, "odd", 3, "v2", 2, &o, NULL), RCACHE_OK);
+    assert_int_equal(rcache_set(c, "plain", 5, "v3", 2, 0, 0), RCACHE_OK);
+    for (int i = 0; i < 200; i++) { /* many keys, some tagged */
+        char k[16];
+        int kl = snprintf(k, sizeof k, "k%d", i);
+        o.tags = &odd[2];
+        o.ntags = i % 3 == 0;
+        assert_int_equal(rcache_set_ex(c, k, (size_t)kl, "v", 1, &o, NULL), RCACHE_OK);
+    }
+    assert_int_equal(rcache_snapshot_save(c, path, NULL, NULL), RCACHE_OK);
+    rcache_t *d = open_cache(0, 0, 0, 2, NULL);
+    rcache_snapshot_result_t res;
+    assert_int_equal(rcache_snapshot_load(d, path, NULL, &res), RCACHE_OK);
+    assert_int_equal(res.entries, 203);
+    rcache_tag_list_t *l;
+    assert_int_equal(rcache_get_tags(d, "many", 4, &l), RCACHE_OK);
+    assert_int_equal(l->count, RCACHE_MAX_TAGS);
+    for (unsigned i = 0; i < RCACHE_MAX_TAGS; i++)
+        assert_string_equal(l->tags[i].data, names[i]);
+    rcache_tag_list_free(l);
+    assert_int_equal(rcache_get_tags(d, "odd", 3, &l), RCACHE_OK);
+    assert_int_equal(l->count, 3);
+    assert_int_equal(l->tags[0].len, 2);
+    assert_memory_equal(l->tags[0].data, "\0\xff", 2);
+    assert_int_equal(l->tags[1].len, sizeof longtag);
+    rcache_tag_list_free(l);
+    assert_int_equal(rcache_get_tags(d, "plain", 5, &l), RCACHE_OK);
+    assert_int_equal(l->count, 0);
+    rcache_tag_list_free(l);
+    uint64_t removed;
+    assert_int_equal(rcache_invalidate_tag(d, "x", 1, &removed), RCACHE_OK);
+    assert_int_equal(removed, 1 + 67); /* "odd" and k0, k3, ... k198 */
+    check_invariants(d);
+    rcache_close(d);
+    rcache_close(c);
+    unlink(path);
+}
+
+/* The persisted form's parser is bounded and refuses bad lists. */
+static void test_decode(void **state) {
+    (void)state;
+    rcache_tag_t t[RCACHE_MAX_TAGS];
+    size_t n = 9;
+    assert_int_equal(rcache__tags_decode((const unsigned char *)"", 0, t, &n), RCACHE_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(rcache__tags_decode((const unsigned char *)"\2\0ab\1\0c", 7, t, &n),
+                     RCACHE_OK);
+    assert_int_equal(n, 2);
+    assert_memory_equal(t[1].data, "c", 1);
+    assert_int_equal(rcache__tags_decode((const unsigned char *)"\2", 1, t, &n),
+                     RCACHE_ECORRUPT); /* half a length */
+    assert_int_equal(rcache__tags_decode((const unsigned char *)"\3\0ab", 4, t, &n),
+                     RCACHE_ECORRUPT); /* runs past the end */
+    assert_int_equal(rcache__tags_decode((const unsigned char *)"\0\0", 2, t, &n),
+                     RCACHE_ECORRUPT); /* empty tag */
+    assert_int_equal(rcache__tags_decode((const unsigned char *)"\1\4", 2, t, &n),
+                     RCACHE_ECORRUPT); /* 1025 bytes: over the limit */
+    unsigned char many[3 * (RCACHE_MAX_TAGS + 1)];
+    for (size_t i = 0; i < sizeof many; i += 3) {
+        many[i] = 1;
+        many[i + 1] = 0;
+        many[i + 2] = 'a';
+    }
+    assert_int_equal(rcache__tags_decode(many, sizeof many - 3, t, &n), RCACHE_OK);
+    assert_int_equal(n, RCACHE_MAX_TAGS);
+    assert_int_equal(rcache__tags_decode(many, sizeof many, t, &n), RCACHE_ECORRUPT);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_errors),
@@ -556,6 +647,8 @@ int main(void) {
         cmocka_unit_test(test_model_one_shard),
         cmocka_unit_test(test_model_shards_items),
         cmocka_unit_test(test_model_byte_limit),
+        cmocka_unit_test(test_snapshot_round_trip),
+        cmocka_unit_test(test_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
