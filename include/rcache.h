@@ -778,8 +778,9 @@ int rcache_invalidate(rcache_t *c, const char *pattern, size_t pattern_len,
  * that is modified rather than replaced: rcache_update() (INCR, APPEND,
  * SETRANGE, GETEX...), every TTL change, and rcache_rename(), which moves
  * the tags to the new key (the destination's own tags go with its old
- * entry). Snapshots (rcache_snapshot_*) do not save tags: a loaded entry
- * has none (see docs/DESIGN.md).
+ * entry). Snapshots (rcache_snapshot_*) keep them: a tagged key is
+ * preceded in the file by an AUX field "rcache-tags", which Redis ignores,
+ * so the file still loads in redis-server (without the tags).
  *
  * Memory. The index is charged to max_bytes (and shows in bytes and
  * tag_bytes), as glibc malloc lays it out, with fp(n) = max(32, (n + 23) &
