@@ -314,11 +314,12 @@ static PyObject *cache_subscript(PyObject *op, PyObject *key) {
 /* Store value under key. Returns 1 stored, 0 not stored (too big or
  * NX/XX refusal), -1 error. */
 static int store(pyrc_Cache *self, PyObject *key, PyObject *value, PyObject *size_mb,
-                 PyObject *ttl, unsigned flags, PyObject *compute_s) {
+                 PyObject *ttl, unsigned flags, PyObject *compute_s, PyObject *tags) {
     const char *k;
     Py_ssize_t kn;
     PyObject *keep;
     rcache_set_opts_t so = {.ttl_ms = RCACHE_TTL_DEFAULT, .flags = flags};
+    pyrc_tags tg = {.n = 0, .seq = NULL};
     size_t charge;
 
     if (pyrc_cache_check(self) < 0 || pyrc_ttl_arg(ttl, "ttl_seconds", &so.ttl_ms) < 0)
@@ -331,12 +332,19 @@ static int store(pyrc_Cache *self, PyObject *key, PyObject *value, PyObject *siz
     }
     if (pyrc_charge(value, size_mb, self->sizeof_fn, &charge) < 0)
         return -1;
-    if (pyrc_key_bytes(key, &k, &kn, &keep) < 0)
+    if (pyrc_tags_arg(tags, &tg) < 0)
         return -1;
+    if (pyrc_key_bytes(key, &k, &kn, &keep) < 0) {
+        pyrc_tags_release(&tg);
+        return -1;
+    }
+    so.tags = tg.n ? tg.t : NULL;
+    so.ntags = tg.n;
     Py_INCREF(value);
     self->busy++;
     int rc = rcache_set_object(self->c, k, (size_t)kn, value, charge, pyrc_decref_dtor,
                                NULL, &so);
+    pyrc_tags_release(&tg);
     if (rc == RCACHE_ETOOBIG && !flags)
         (void)rcache_delete(self->c, k, (size_t)kn); /* no stale old value */
     self->busy--;
@@ -352,18 +360,19 @@ static int store(pyrc_Cache *self, PyObject *key, PyObject *value, PyObject *siz
 
 static PyObject *cache_set(PyObject *op, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"key", "value", "size_mb", "ttl_seconds", "nx", "xx",
-                             "compute_seconds", NULL};
+                             "compute_seconds", "tags", NULL};
     PyObject *key, *value, *size_mb = Py_None, *ttl = Py_None, *cs = Py_None;
+    PyObject *tags = Py_None;
     int nx = 0, xx = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OO$ppO:set", kwlist, &key, &value,
-                                     &size_mb, &ttl, &nx, &xx, &cs))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OO$ppOO:set", kwlist, &key, &value,
+                                     &size_mb, &ttl, &nx, &xx, &cs, &tags))
         return NULL;
     if (nx && xx) {
         PyErr_SetString(PyExc_ValueError, "nx and xx are exclusive");
         return NULL;
     }
     int r = store((pyrc_Cache *)op, key, value, size_mb, ttl,
-                  (nx ? RCACHE_SET_NX : 0u) | (xx ? RCACHE_SET_XX : 0u), cs);
+                  (nx ? RCACHE_SET_NX : 0u) | (xx ? RCACHE_SET_XX : 0u), cs, tags);
     return r < 0 ? NULL : PyBool_FromLong(r);
 }
 
@@ -387,7 +396,7 @@ static int del_key(pyrc_Cache *self, PyObject *key) {
 
 static int cache_ass_subscript(PyObject *op, PyObject *key, PyObject *value) {
     if (value) {
-        int r = store((pyrc_Cache *)op, key, value, Py_None, Py_None, 0, NULL);
+        int r = store((pyrc_Cache *)op, key, value, Py_None, Py_None, 0, NULL, NULL);
         if (r == 0)
             PyErr_SetString(PyExc_ValueError,
                             "value is larger than the cache's memory limit");
@@ -722,14 +731,16 @@ static PyMethodDef cache_methods[] = {
      "(UTF-8) or bytes, 1 byte .. 16 MiB. TypeError/ValueError on a bad key."},
     {"set", (PyCFunction)(void (*)(void))cache_set, METH_VARARGS | METH_KEYWORDS,
      "set(key, value, size_mb=None, ttl_seconds=None, *, nx=False, xx=False,\n"
-     "    compute_seconds=None) -> bool\n\n"
+     "    compute_seconds=None, tags=None) -> bool\n\n"
      "Store value by reference under key, replacing any previous value, then\n"
      "evict least-recently-used entries until both limits hold.\n"
      "size_mb: what the value counts against the memory limit, in MiB\n"
      "(default: the estimate described in the package README).\n"
      "ttl_seconds: None = the cache's default TTL, 0 = no expiry, > 0 seconds.\n"
      "nx: only if absent; xx: only if present. compute_seconds: how long the\n"
-     "value took to produce (feeds compute_saved_seconds).\n"
+     "value took to produce (feeds compute_saved_seconds). tags: a list of\n"
+     "str/bytes (at most 32, 1..1024 bytes each) for invalidate_tag(); a set\n"
+     "without tags leaves the key untagged.\n"
      "Returns True if stored; False if refused by nx/xx or if the value alone\n"
      "exceeds the memory limit (any previous value of key is then removed).\n"
      "TypeError for wrong types, ValueError for negative/huge numbers."},
@@ -739,6 +750,13 @@ static PyMethodDef cache_methods[] = {
      "invalidate_pattern(pattern) -> int\n\n"
      "Remove every key matching a Redis-style glob ('*', '?', '[a-z]', '\\\\'\n"
      "escapes; case-sensitive); returns how many. ValueError if malformed."},
+    {"invalidate_tag", pyrc_cache_invalidate_tag, METH_O,
+     "invalidate_tag(tag) -> int\n\n"
+     "Remove every key stored with this tag (set(..., tags=[...])); returns\n"
+     "how many. Costs time in proportion to those keys, not to the cache."},
+    {"get_tags", pyrc_cache_get_tags, METH_O,
+     "get_tags(key) -> list | None: the key's tags (str, or bytes when not\n"
+     "UTF-8), [] for none; None if the key is absent."},
     {"touch", cache_expire, METH_VARARGS,
      "touch(key, ttl_seconds) -> bool: give key a new TTL (None = no expiry,\n"
      "0 = expire now); False if key is absent."},

@@ -73,6 +73,21 @@ int pyrc_cache_check(pyrc_Cache *self);
 /* A TTL in seconds (None = default) as librcache ttl_ms; -1 on error. */
 int pyrc_ttl_arg(PyObject *o, const char *name, int64_t *ttl_ms);
 
+/* ---- tags (tags.c) ------------------------------------------------------ */
+typedef struct {
+    rcache_tag_t t[RCACHE_MAX_TAGS];
+    PyObject *keep[RCACHE_MAX_TAGS]; /* re-encodings to release, or NULL */
+    PyObject *seq;                   /* keeps the items alive */
+    size_t n;
+} pyrc_tags;
+/* tags= (None, or a list/tuple of str/bytes) as librcache tags: 0, or -1
+ * with TypeError/ValueError. Release with pyrc_tags_release(). */
+int pyrc_tags_arg(PyObject *tags, pyrc_tags *out);
+void pyrc_tags_release(pyrc_tags *t);
+/* Cache.invalidate_tag(tag) and Cache.get_tags(key). */
+PyObject *pyrc_cache_invalidate_tag(PyObject *self, PyObject *tag);
+PyObject *pyrc_cache_get_tags(PyObject *self, PyObject *key);
+
 /* ---- sizes (sizing.c) -------------------------------------------------- */
 /* Charge of a value in bytes: size_mb if not None, else sizeof_fn(value)
  * if given, else the estimate documented in python/README.md. */
