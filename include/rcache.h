@@ -375,8 +375,8 @@ typedef struct rcache_set_opts {
  * @param[in] flags RCACHE_SET_NX, RCACHE_SET_XX or 0.
  * @return RCACHE_OK; RCACHE_EEXIST (NX, key present); RCACHE_ENOTFOUND (XX,
  *         key absent); RCACHE_EINVAL (also a ttl_ms below RCACHE_TTL_KEEP);
- *         RCACHE_ETOOBIG (entry alone exceeds max_bytes: nothing is
- *         evicted); RCACHE_ENOMEM. On any error the
+ *         RCACHE_ETOOBIG (entry alone exceeds max_bytes, its tag record
+ *         included: nothing is evicted); RCACHE_ENOMEM. On any error the
  *         cache is unchanged. A disabled cache stores nothing and drops
  *         the entry the key had; it answers as for an absent key (RCACHE_OK,
  *         or RCACHE_ENOTFOUND with XX).

@@ -222,7 +222,8 @@ static int store(rcache_t *c, rcache__entry_t *e, uint64_t hash,
     rcache__entry_t *old;
     int rc = RCACHE_OK, linked = 0;
 
-    if (mb && charge > mb) {
+    /* with its tag record: what the entry alone will cost at least */
+    if (mb && (charge > mb || rcache__tags_record_charge(tr) > mb - charge)) {
         rcache__free(e);
         rcache__tags_discard(tr);
         return RCACHE_ETOOBIG;

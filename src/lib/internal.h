@@ -378,6 +378,9 @@ void rcache__tags_fini(rcache_t *c);
 /* Check o's tags and build the record a store attaches, before any lock;
  * *out NULL when o has no tags. RCACHE_EINVAL, RCACHE_ETOOBIG, ENOMEM. */
 int rcache__tags_prepare(const rcache_set_opts_t *o, rcache__tagrec_t **out);
+/* What a prepared record (NULL: 0) will be charged once attached, the tag
+ * nodes it may create aside. */
+uint64_t rcache__tags_record_charge(const rcache__tagrec_t *r);
 /* Free a prepared record that was not attached (NULL is fine). */
 void rcache__tags_discard(rcache__tagrec_t *r);
 /* Give e, not yet linked and not yet seen by any other thread, the tags of

@@ -342,6 +342,10 @@ int rcache__tags_prepare(const rcache_set_opts_t *o, rcache__tagrec_t **out) {
     return RCACHE_OK;
 }
 
+uint64_t rcache__tags_record_charge(const rcache__tagrec_t *r) {
+    return r ? rec_charge(r->n) : 0;
+}
+
 void rcache__tags_discard(rcache__tagrec_t *r) {
     rcache__free(r);
 }

@@ -503,6 +503,13 @@ static void test_charge(void **state) {
     assert_true(rcache_exists(c, "a0", 2));
     assert_true(st.bytes <= 4 * one);
     check_invariants(c);
+    /* an entry that fits only without its tag record is refused */
+    uint64_t with_rec = one + fp(24 + 16) + 16 + 32;
+    assert_int_equal(rcache_set_limits(c, 0, with_rec - 1), RCACHE_OK);
+    assert_int_equal(rcache_set(c, "a1", 2, "v", 1, 0, 0), RCACHE_OK);
+    assert_int_equal(rcache_set_ex(c, "a2", 2, "v", 1, &o, NULL), RCACHE_ETOOBIG);
+    assert_true(rcache_exists(c, "a1", 2)); /* nothing evicted for it */
+    check_invariants(c);
     rcache_close(c);
 }
 
