@@ -1531,6 +1531,13 @@ typedef struct rcache_memo_result {
     int64_t ttl_ms;
     /** Set to 1 to hand the result to the callers without caching it. */
     int no_store;
+    /** Tags of the stored result (see "Tags"; NULL with ntags 0: none).
+     *  The array and its strings must stay valid until rcache_memoize()
+     *  (or the async call's computation) returns; the cache copies them.
+     *  Invalid tags (see rcache_set_opts_t) leave the result uncached, as
+     *  any failed store does, and the callers still get it. */
+    const rcache_tag_t *tags;
+    size_t ntags;
 } rcache_memo_result_t;
 
 /**

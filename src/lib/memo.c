@@ -324,6 +324,8 @@ static int compute(rcache_t *c, uint64_t hash, const void *key, size_t klen,
         return rc;
     }
 
+    so.tags = res.tags; /* the result's own, not an error marker's */
+    so.ntags = res.ntags;
     if (!res.obj) {
         /* Bytes. */
         if (!res.val && res.val_len) {

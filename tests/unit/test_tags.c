@@ -555,6 +555,40 @@ static void test_semantics(void **state) {
     rcache_close(c);
 }
 
+/* rcache_memoize() stores a result with the tags its callback names. */
+static int tagged_compute(const void *key, size_t klen, rcache_memo_result_t *out,
+                          void *ctx) {
+    static const rcache_tag_t tg[2] = {{"src:1", 5}, {"memo", 4}};
+    (void)key;
+    (void)klen;
+    (void)ctx;
+    out->val = "computed";
+    out->val_len = 8;
+    out->tags = tg;
+    out->ntags = 2;
+    return RCACHE_OK;
+}
+
+static void test_memoize_tags(void **state) {
+    (void)state;
+    rcache_t *c = open_cache(0, 0, 0, 2, NULL);
+    rcache_ref_t *ref = NULL;
+    rcache_tag_list_t *l;
+    uint64_t removed;
+    assert_int_equal(rcache_memoize(c, "m", 1, tagged_compute, NULL, NULL, &ref, NULL),
+                     RCACHE_OK);
+    rcache_release(ref);
+    assert_int_equal(rcache_get_tags(c, "m", 1, &l), RCACHE_OK);
+    assert_int_equal(l->count, 2);
+    assert_string_equal(l->tags[0].data, "src:1");
+    rcache_tag_list_free(l);
+    assert_int_equal(rcache_invalidate_tag(c, "memo", 4, &removed), RCACHE_OK);
+    assert_int_equal(removed, 1);
+    assert_false(rcache_exists(c, "m", 1));
+    check_invariants(c);
+    rcache_close(c);
+}
+
 /* Snapshots keep tags: an AUX field before each tagged key. */
 static void test_snapshot_round_trip(void **state) {
     (void)state;
@@ -655,6 +689,7 @@ int main(void) {
         cmocka_unit_test(test_model_shards_items),
         cmocka_unit_test(test_model_byte_limit),
         cmocka_unit_test(test_snapshot_round_trip),
+        cmocka_unit_test(test_memoize_tags),
         cmocka_unit_test(test_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
