@@ -104,10 +104,22 @@ def _memo_stats(memo: Any) -> Dict[str, Any]:
     }
 
 
+def _tags_fn(tags: Any) -> Optional[Callable[..., Any]]:
+    """tags= of the decorators as a callable of the call's arguments: a
+    callable is used as is, a list/tuple of str/bytes is returned for every
+    call, None means no tags."""
+    if tags is None or callable(tags):
+        return tags
+    if not isinstance(tags, (list, tuple)) or not all(isinstance(t, (str, bytes)) for t in tags):
+        raise TypeError("tags must be a list/tuple of str/bytes, a callable returning one, or None")
+    fixed = tuple(tags)
+    return lambda *args, **kwargs: fixed
+
+
 def _make_memo(fn: Callable, cache_key_fn: Optional[Callable], ttl_seconds: Any, enabled: Any,
                cache: Optional[Cache], namespace: Optional[str], version: Any,
                timeout_seconds: Any, size_mb: Any, sizeof: Optional[Callable],
-               error_ttl_seconds: Any, include_self: bool) -> Any:
+               error_ttl_seconds: Any, include_self: bool, tags: Any = None) -> Any:
     if not callable(fn):
         raise TypeError(f"cannot cache {fn!r}: not callable")
     if cache_key_fn is not None and not callable(cache_key_fn):
@@ -121,11 +133,13 @@ def _make_memo(fn: Callable, cache_key_fn: Optional[Callable], ttl_seconds: Any,
     names = _argnames(fn)
     skip = 1 if (not include_self and names and names[0] in ("self", "cls")) else 0
     ns = _namespace(fn, namespace, version)
+    tags_fn = _tags_fn(tags)
     memo = _rcache.Memo(fn, ns, cache=cache, resolver=None if cache is not None else get_cache,
                         key_fn=cache_key_fn, argnames=names, skip=skip,
                         ttl_seconds=ttl_seconds, timeout_seconds=timeout_seconds,
                         error_ttl_seconds=error_ttl_seconds, size_mb=size_mb, sizeof=sizeof,
-                        enabled=enabled)
+                        enabled=enabled, tags_fn=tags_fn)
+    memo._tags_fn = tags_fn
     return memo
 
 
@@ -155,7 +169,7 @@ def cached_result_sync(cache_key_fn: Optional[Callable[..., Any]] = None,
                        size_mb: Optional[float] = None,
                        sizeof: Optional[Callable[[Any], int]] = None,
                        error_ttl_seconds: Optional[float] = None,
-                       include_self: bool = False) -> Callable[[F], F]:
+                       include_self: bool = False, tags: Any = None) -> Callable[[F], F]:
     """Cache a plain function's results.
 
     cache_key_fn(*args, **kwargs) -> str|bytes: use this key as is instead
@@ -168,7 +182,9 @@ def cached_result_sync(cache_key_fn: Optional[Callable[..., Any]] = None,
     thread's computation of the same key before CacheTimeoutError (default:
     forever).  size_mb / sizeof: the result's charge (default: estimate).
     error_ttl_seconds: cache exceptions for this long (default: never).
-    include_self: key on ``self``/``cls`` too.
+    include_self: key on ``self``/``cls`` too.  tags: the result's tags, for
+    ``cache.invalidate_tag()``: a list of str/bytes, or a callable given the
+    call's arguments that returns one (an exception from it fails the call).
 
     Concurrent calls with the same key run the function once; the other
     threads wait without holding the GIL and get the same result or the
@@ -180,7 +196,8 @@ def cached_result_sync(cache_key_fn: Optional[Callable[..., Any]] = None,
         if inspect.iscoroutinefunction(fn):
             raise TypeError(f"{fn.__qualname__} is a coroutine function: use @cached_result")
         memo = _make_memo(fn, cache_key_fn, ttl_seconds, enabled, cache, namespace, version,
-                          timeout_seconds, size_mb, sizeof, error_ttl_seconds, include_self)
+                          timeout_seconds, size_mb, sizeof, error_ttl_seconds, include_self,
+                          tags)
         _copy_meta(memo, fn)
         _register(memo, memo)
         return memo  # type: ignore[return-value]
@@ -259,7 +276,12 @@ async def _async_flight(memo: Any, key: bytes, fn: Callable[..., Awaitable[Any]]
         memo.compute_seconds += dt
         cache._async_computations += 1
         try:
-            memo._store(key, value, dt, False)
+            tags = memo._tags_fn(*args, **kwargs) if memo._tags_fn else None
+        except BaseException as e:  # failing tags fail the call, as in the sync path
+            _resolve(fkey, fl, (True, e))
+            raise
+        try:
+            memo._store(key, value, dt, False, tags)
         finally:
             _resolve(fkey, fl, (False, value))
         return value
@@ -276,7 +298,7 @@ def cached_result(cache_key_fn: Optional[Callable[..., Any]] = None,
                   size_mb: Optional[float] = None,
                   sizeof: Optional[Callable[[Any], int]] = None,
                   error_ttl_seconds: Optional[float] = None,
-                  include_self: bool = False) -> Callable[[F], F]:
+                  include_self: bool = False, tags: Any = None) -> Callable[[F], F]:
     """Cache an ``async def`` function's results (parameters as
     :func:`cached_result_sync`).
 
@@ -294,7 +316,8 @@ def cached_result(cache_key_fn: Optional[Callable[..., Any]] = None,
             raise TypeError(f"{getattr(fn, '__qualname__', fn)!s} is not an async function: "
                             "use @cached_result_sync")
         memo = _make_memo(fn, cache_key_fn, ttl_seconds, enabled, cache, namespace, version,
-                          timeout_seconds, size_mb, sizeof, error_ttl_seconds, include_self)
+                          timeout_seconds, size_mb, sizeof, error_ttl_seconds, include_self,
+                          tags)
         memo._timeout = None if timeout_seconds is None else float(timeout_seconds)
 
         @functools.wraps(fn)

@@ -222,6 +222,7 @@ typedef struct {
     PyObject *argnames; /* tuple of str */
     PyObject *size_mb;
     PyObject *sizeof_fn;
+    PyObject *tags_fn;  /* tags_fn(*args, **kwargs) -> tags of a result, or NULL */
     Py_ssize_t skip;
     int64_t ttl_ms, timeout_ms, error_ttl_ms;
     int enabled;
@@ -237,6 +238,7 @@ typedef struct {
     PyObject *kwnames;
     int ran;
     double seconds;
+    pyrc_tags tg; /* the result's tags, alive until the store is done */
 } call_ctx;
 
 static pyrc_Cache *memo_cache(pyrc_Memo *self) {
@@ -296,7 +298,16 @@ static int compute_cb(const void *key, size_t klen, rcache_memo_result_t *out, v
     PyObject *r = PyObject_Vectorcall(self->fn, cc->args, cc->nargsf, cc->kwnames);
     cc->seconds = mono_s() - t0;
     self->compute_seconds += cc->seconds;
-    return fill_result(self, (pyrc_Cache *)self->cache, r, out);
+    if (r && self->tags_fn) { /* failing tags fail the call, as sizes do */
+        PyObject *tl = PyObject_Vectorcall(self->tags_fn, cc->args, cc->nargsf, cc->kwnames);
+        if (!tl || pyrc_tags_arg(tl, &cc->tg) < 0)
+            Py_CLEAR(r);
+        Py_XDECREF(tl);
+    }
+    int rc = fill_result(self, (pyrc_Cache *)self->cache, r, out);
+    out->tags = cc->tg.n ? cc->tg.t : NULL;
+    out->ntags = cc->tg.n;
+    return rc;
 }
 
 /* Key of a call into b. */
@@ -394,7 +405,7 @@ static PyObject *memo_call(PyObject *op, PyObject *const *args, size_t nargsf,
         pyrc_buf_free(&b);
         return PyErr_NoMemory();
     }
-    call_ctx cc = {self, args, nargsf, kwnames, 0, 0.0};
+    call_ctx cc = {self, args, nargsf, kwnames, 0, 0.0, {.n = 0, .seq = NULL}};
     rcache_memo_opts_t opts;
     rcache_memo_opts_init(&opts);
     opts.ttl_ms = self->ttl_ms;
@@ -431,6 +442,7 @@ static PyObject *memo_call(PyObject *op, PyObject *const *args, size_t nargsf,
         pyrc_raise(rc, "cached call");
     }
     cache->busy--;
+    pyrc_tags_release(&cc.tg); /* stored (or not) by now */
     Py_DECREF(cache);
     Py_DECREF(self);
     pyrc_buf_free(&b);
@@ -450,16 +462,17 @@ static int seconds_opt(PyObject *o, const char *name, int64_t none_value, int64_
 static int memo_init(PyObject *op, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"fn", "namespace", "cache", "resolver", "key_fn", "argnames",
                              "skip", "ttl_seconds", "timeout_seconds", "error_ttl_seconds",
-                             "size_mb", "sizeof", "enabled", NULL};
+                             "size_mb", "sizeof", "enabled", "tags_fn", NULL};
     pyrc_Memo *self = (pyrc_Memo *)op;
     PyObject *fn, *ns, *cache = Py_None, *resolver = Py_None, *key_fn = Py_None,
              *argnames = NULL, *ttl = Py_None, *tmo = Py_None, *ettl = Py_None,
-             *size_mb = Py_None, *szf = Py_None;
+             *size_mb = Py_None, *szf = Py_None, *tags_fn = Py_None;
     Py_ssize_t skip = 0;
     int enabled = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OU|$OOOO!nOOOOOp:Memo", kwlist, &fn, &ns,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OU|$OOOO!nOOOOOpO:Memo", kwlist, &fn, &ns,
                                      &cache, &resolver, &key_fn, &PyTuple_Type, &argnames,
-                                     &skip, &ttl, &tmo, &ettl, &size_mb, &szf, &enabled))
+                                     &skip, &ttl, &tmo, &ettl, &size_mb, &szf, &enabled,
+                                     &tags_fn))
         return -1;
     if (!PyCallable_Check(fn)) {
         PyErr_SetString(PyExc_TypeError, "fn must be callable");
@@ -472,8 +485,10 @@ static int memo_init(PyObject *op, PyObject *args, PyObject *kw) {
     }
     if ((resolver != Py_None && !PyCallable_Check(resolver)) ||
         (key_fn != Py_None && !PyCallable_Check(key_fn)) ||
-        (szf != Py_None && !PyCallable_Check(szf))) {
-        PyErr_SetString(PyExc_TypeError, "resolver, cache_key_fn and sizeof must be callables or None");
+        (szf != Py_None && !PyCallable_Check(szf)) ||
+        (tags_fn != Py_None && !PyCallable_Check(tags_fn))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "resolver, cache_key_fn, sizeof and tags_fn must be callables or None");
         return -1;
     }
     if (skip < 0 || skip > 1) {
@@ -513,6 +528,7 @@ static int memo_init(PyObject *op, PyObject *args, PyObject *kw) {
         SETREF(argnames, argnames);
     SETREF(size_mb, size_mb);
     SETREF(sizeof_fn, szf);
+    SETREF(tags_fn, tags_fn);
     self->skip = skip;
     self->enabled = enabled;
     self->vectorcall = memo_call;
@@ -526,6 +542,7 @@ static int memo_traverse(PyObject *op, visitproc visit, void *arg) {
     Py_VISIT(self->resolver);
     Py_VISIT(self->key_fn);
     Py_VISIT(self->sizeof_fn);
+    Py_VISIT(self->tags_fn);
     Py_VISIT(self->dict);
     return 0;
 }
@@ -537,6 +554,7 @@ static int memo_clear(PyObject *op) {
     Py_CLEAR(self->resolver);
     Py_CLEAR(self->key_fn);
     Py_CLEAR(self->sizeof_fn);
+    Py_CLEAR(self->tags_fn);
     Py_CLEAR(self->dict);
     return 0;
 }
@@ -597,24 +615,30 @@ out:
     return r;
 }
 
-/* _store(key, value, compute_seconds, failed) -> bool */
+/* _store(key, value, compute_seconds, failed, tags=None) -> bool */
 static PyObject *memo_store_py(PyObject *op, PyObject *args) {
     pyrc_Memo *self = (pyrc_Memo *)op;
-    PyObject *key, *value, *keep;
+    PyObject *key, *value, *keep, *tags = Py_None;
+    pyrc_tags tg = {.n = 0, .seq = NULL};
     double secs;
     int failed;
     const char *k;
     Py_ssize_t kn;
-    if (!PyArg_ParseTuple(args, "OOdp:_store", &key, &value, &secs, &failed))
+    if (!PyArg_ParseTuple(args, "OOdp|O:_store", &key, &value, &secs, &failed, &tags))
         return NULL;
     pyrc_Cache *cache = memo_cache(self);
-    if (!cache || pyrc_key_bytes(key, &k, &kn, &keep) < 0)
+    if (!cache || pyrc_tags_arg(tags, &tg) < 0)
         return NULL;
+    if (pyrc_key_bytes(key, &k, &kn, &keep) < 0) {
+        pyrc_tags_release(&tg);
+        return NULL;
+    }
     rcache_memo_result_t out = {0};
     out.ttl_ms = self->ttl_ms;
     if (failed) {
         if (!PyExceptionInstance_Check(value)) {
             Py_XDECREF(keep);
+            pyrc_tags_release(&tg);
             PyErr_SetString(PyExc_TypeError, "failed=True needs an exception");
             return NULL;
         }
@@ -625,19 +649,23 @@ static PyObject *memo_store_py(PyObject *op, PyObject *args) {
     }
     if (fill_result(self, cache, value, &out) != RCACHE_OK) {
         Py_XDECREF(keep);
+        pyrc_tags_release(&tg);
         return PyErr_NoMemory();
     }
     int rc = RCACHE_ETOOBIG;
     if (!out.no_store) {
         rcache_set_opts_t so = {.ttl_ms = out.ttl_ms,
                                 .compute_ms = (isfinite(secs) && secs > 0)
-                                                  ? (uint64_t)fmin(secs * 1000.0, 4e9) : 0};
+                                                  ? (uint64_t)fmin(secs * 1000.0, 4e9) : 0,
+                                .tags = tg.n ? tg.t : NULL,
+                                .ntags = tg.n};
         cache->busy++;
         rc = rcache_set_object(cache->c, k, (size_t)kn, out.obj, out.charge_bytes,
                                pyrc_decref_dtor, NULL, &so);
         cache->busy--;
     }
     Py_XDECREF(keep);
+    pyrc_tags_release(&tg);
     if (rc != RCACHE_OK)
         Py_DECREF((PyObject *)out.obj);
     return PyBool_FromLong(rc == RCACHE_OK);

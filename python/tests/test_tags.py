@@ -91,3 +91,59 @@ def test_closed_cache(clock):
         c.invalidate_tag("t")
     with pytest.raises(ValueError):
         c.get_tags("k")
+
+
+def test_cached_result_sync_tags(cache):
+    calls = []
+
+    @rcache.cached_result_sync(cache=cache, tags=["model:v3"])
+    def fixed(x):
+        calls.append(x)
+        return x * 2
+
+    @rcache.cached_result_sync(cache=cache, tags=lambda image, size: ["image:%d" % image])
+    def thumb(image, size):
+        calls.append((image, size))
+        return "thumb-%d-%d" % (image, size)
+
+    assert fixed(1) == 2 and fixed(2) == 4 and fixed(1) == 2
+    assert thumb(42, 64) == "thumb-42-64" and thumb(42, 128) and thumb(7, 64)
+    assert len(calls) == 5
+    assert cache.invalidate_tag("image:42") == 2
+    assert thumb(7, 64) == "thumb-7-64" and len(calls) == 5  # still cached
+    assert thumb(42, 64) == "thumb-42-64" and len(calls) == 6  # recomputed
+    assert cache.invalidate_tag("model:v3") == 2
+    assert fixed(1) == 2 and len(calls) == 7
+
+    @rcache.cached_result_sync(cache=cache, tags=lambda x: 1 / 0)
+    def bad_tags(x):
+        return x
+
+    with pytest.raises(ZeroDivisionError):
+        bad_tags(1)
+    with pytest.raises(TypeError):
+        rcache.cached_result_sync(cache=cache, tags="one-string")(lambda x: x)
+    with pytest.raises(TypeError):
+        rcache.cached_result_sync(cache=cache, tags=[1])(lambda x: x)
+
+
+def test_cached_result_async_tags(cache):
+    import asyncio
+    calls = []
+
+    @rcache.cached_result(cache=cache, tags=lambda user: ["user:%s" % user, "pages"])
+    async def page(user):
+        calls.append(user)
+        return "<p>%s</p>" % user
+
+    async def main():
+        assert await page("a") == "<p>a</p>"
+        assert await page("b") == "<p>b</p>"
+        assert await page("a") == "<p>a</p>"
+        assert len(calls) == 2
+        assert cache.get_tags(page.memo._key(("a",), {})) == ["user:a", "pages"]
+        assert cache.invalidate_tag("user:a") == 1
+        assert await page("a") == "<p>a</p>" and len(calls) == 3
+        assert cache.invalidate_tag("pages") == 2
+
+    asyncio.run(main())
