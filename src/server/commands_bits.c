@@ -349,7 +349,7 @@ static void bitop_store(rcache__client_t *c, const rcache__arg_t *dest,
     if (maxlen == 0) {
         rcache_delete(RCACHE__CACHE(c), RCACHE__KEY(*dest));
     } else {
-        rcache_set_opts_t o = {RCACHE_TTL_DEFAULT, 0, 0};
+        rcache_set_opts_t o = {.ttl_ms = RCACHE_TTL_DEFAULT};
         rc = rcache_set_ex(RCACHE__CACHE(c), RCACHE__KEY(*dest), res, maxlen, &o, NULL);
     }
     if (rc != RCACHE_OK)

@@ -111,10 +111,13 @@ static int parse_copy_opts(rcache__client_t *c, size_t argc, const rcache__arg_t
     return 1;
 }
 
-/* Store the copy under dst; 1, 0 (exists, no REPLACE) or a library error. */
+/* Store the copy under dst, with the source's tags (read just after its
+ * value: a copy is derived from what the original was); 1, 0 (exists, no
+ * REPLACE) or a library error. */
 static int copy_store(rcache__client_t *c, const char *dst, size_t dlen,
-                      const copy_ctx_t *x, int replace) {
-    rcache_set_opts_t o = {0, replace ? 0 : RCACHE_SET_NX, 0};
+                      const copy_ctx_t *x, int replace, const rcache_tag_list_t *tags) {
+    rcache_set_opts_t o = {.ttl_ms = 0, .flags = replace ? 0 : RCACHE_SET_NX,
+                           .tags = tags ? tags->tags : NULL, .ntags = tags ? tags->count : 0};
     if (x->expire_at_ms) {
         o.ttl_ms = (int64_t)x->expire_at_ms;
         o.flags |= RCACHE_SET_EXPIRE_AT;
@@ -150,7 +153,12 @@ void rcache__cmd_copy(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
         } else {
             if (dst_db > 0)
                 rcache__db_mark_used();
-            rc = copy_store(c, dst, dlen, &x, replace);
+            rcache_tag_list_t *tags = NULL;
+            if (rcache_get_tags(RCACHE__CACHE(c), RCACHE__KEY(argv[1]), &tags) == RCACHE_ENOMEM)
+                rc = RCACHE_ENOMEM;
+            else
+                rc = copy_store(c, dst, dlen, &x, replace, tags);
+            rcache_tag_list_free(tags);
             if (rc == 1 && dst_db != src_db)
                 rcache__watch_touch(dst, dlen);
             if (rc == 1) { /* Redis 7.0: the copy is added anew */

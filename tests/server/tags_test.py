@@ -81,6 +81,14 @@ def test_keep_and_drop(r):
     assert r.get("n") == b"110" and tags(r, "n") == ["t"]
     r.rename("n", "m")  # the tags move with the key
     assert tags(r, "m") == ["t"] and tags(r, "n") is None
+    assert r.copy("m", "m2")  # a copy keeps the tags
+    assert tags(r, "m2") == ["t"]
+    r.execute_command("MOVE", "m2", "3")  # so does a move to another database
+    r3 = redis.Redis(host="127.0.0.1", port=r.connection_pool.connection_kwargs["port"], db=3)
+    assert tags(r3, "m2") == ["t"] and tags(r, "m2") is None
+    assert r.execute_command("RCACHE.TAG.INVALIDATE", "t") == 2  # tags span databases
+    assert r3.exists("m2") == 0
+    r.execute_command("RCACHE.SET", "m", "110", "TAGS", "t")
     r.set("m", "plain")  # a plain SET replaces the entry: no tags
     assert tags(r, "m") == []
     assert r.execute_command("RCACHE.TAG.INVALIDATE", "t") == 0
