@@ -174,6 +174,28 @@ typedef uint64_t (*rcache_clock_fn)(void *ctx);
 typedef void (*rcache_removal_fn)(int cause, const void *key, size_t key_len, void *ctx);
 
 /** Configuration for rcache_open(). Initialise with rcache_config_init(). */
+/**
+ * Eviction policies (rcache_config_t.policy, rcache_set_policy()). Each
+ * shard runs its own instance; docs/DESIGN.md ("Eviction policies")
+ * describes them and BENCHMARKS.md compares their miss ratios.
+ */
+typedef enum rcache_policy {
+    /** Exact LRU per shard: a hit moves the entry to the head of its
+     *  shard's list. The default. */
+    RCACHE_POLICY_LRU = 0,
+    /** S3-FIFO: small FIFO (10%), main FIFO, ghost of recent small
+     *  evictions (90%); a hit bumps a 2-bit counter, no list work. */
+    RCACHE_POLICY_S3FIFO = 1,
+    /** SIEVE: one FIFO, a visited bit and a hand; a hit sets the bit. */
+    RCACHE_POLICY_SIEVE = 2,
+    /** W-TinyLFU: window LRU (1%), segmented LRU main (probation 1/5,
+     *  protected 4/5) and count-min frequency admission. A hit moves the
+     *  entry within its segment and counts it in the sketch. */
+    RCACHE_POLICY_WTINYLFU = 3
+} rcache_policy_t;
+/** Number of policies (valid values are 0 .. RCACHE_POLICY_COUNT - 1). */
+#define RCACHE_POLICY_COUNT 4
+
 typedef struct rcache_config {
     /** Most entries held at once; 0 = unbounded. Default 1000. */
     uint64_t max_items;
@@ -204,6 +226,9 @@ typedef struct rcache_config {
     /** Non-zero: diagnostics on from the start (rcache_diag_enable()).
      *  Default 0. */
     int diagnostics;
+    /** Eviction policy (rcache_policy_t). Default RCACHE_POLICY_LRU (0), so
+     *  a zeroed or older config keeps LRU. Set by RCACHE_POLICY. */
+    int policy;
 } rcache_config_t;
 
 /**
@@ -220,7 +245,8 @@ void rcache_config_init(rcache_config_t *cfg);
  * CACHE_MAX_SIZE (items), CACHE_MAX_MEMORY_MB (MiB), CACHE_TTL_SECONDS (s),
  * RCACHE_MAX_ITEMS, RCACHE_MAX_BYTES (a size: "1048576", "512mb", "1g", ...),
  * RCACHE_DEFAULT_TTL_MS, RCACHE_SHARDS, DISABLE_RESULT_CACHE ("1"/"true"/"yes"
- * disable, "0"/"false"/"no"/"" keep enabled).
+ * disable, "0"/"false"/"no"/"" keep enabled), RCACHE_POLICY (a name that
+ * rcache_policy_parse() accepts).
  *
  * @param[in,out] cfg config to update; untouched variables keep its values.
  * @param[out] errbuf receives "NAME=value: reason" on error; may be NULL.
@@ -883,6 +909,49 @@ int rcache_glob_match_lenient(const char *pattern, size_t pattern_len,
  * @return RCACHE_OK.
  */
 int rcache_set_limits(rcache_t *c, uint64_t max_items, uint64_t max_bytes);
+
+/**
+ * @brief Name of a policy: "lru", "s3fifo", "sieve", "wtinylfu".
+ * @param[in] policy a rcache_policy_t value.
+ * @return a static string; NULL for a value out of range.
+ * Thread-safety: pure function.
+ */
+const char *rcache_policy_name(int policy);
+
+/**
+ * @brief Parse a policy name (case-insensitive): "lru", "s3fifo",
+ *        "sieve", "wtinylfu" ("w-tinylfu" and "tinylfu" also accepted).
+ *        Redis's maxmemory-policy names are the server's business
+ *        (docs/SERVER.md), not the library's.
+ * @param[in] name NUL-terminated name.
+ * @param[out] out the policy.
+ * @return RCACHE_OK, or RCACHE_EINVAL (NULL or unknown name; out unchanged).
+ * Thread-safety: pure function.
+ */
+int rcache_policy_parse(const char *name, int *out);
+
+/**
+ * @brief Change the eviction policy of a live cache. Each shard's entries
+ *        are rethreaded, under that shard's lock, into the new policy
+ *        (oldest first, so they keep their rough age; the new policy's
+ *        access history starts empty): O(entries), one shard at a time,
+ *        nothing is evicted and no entry or reference is affected. While it
+ *        runs, shards already switched evict by the new policy and the
+ *        others by the old one. Both limits keep holding.
+ * @param[in] c cache. @param[in] policy a rcache_policy_t value.
+ * @return RCACHE_OK (also when policy is already in force); RCACHE_EINVAL
+ *         (c NULL or policy out of range); RCACHE_ENOMEM (the new state
+ *         could not be allocated; the cache is unchanged).
+ * Thread-safety: safe from any thread; concurrent calls are serialised.
+ */
+int rcache_set_policy(rcache_t *c, int policy);
+
+/**
+ * @brief The eviction policy in force (rcache_policy_t).
+ * @param[in] c cache. @return the policy; RCACHE_POLICY_LRU for c NULL.
+ * Thread-safety: safe from any thread.
+ */
+int rcache_get_policy(const rcache_t *c);
 
 /**
  * @brief Change the default TTL for later stores (existing entries keep

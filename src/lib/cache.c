@@ -49,6 +49,8 @@ int rcache_open(const rcache_config_t *cfg, rcache_t **out) {
     }
     if (cfg->default_ttl_ms > (uint64_t)INT64_MAX) /* TTLs are int64_t ms */
         return RCACHE_EINVAL;
+    if (cfg->policy < 0 || cfg->policy >= RCACHE_POLICY_COUNT)
+        return RCACHE_EINVAL;
     c = rcache__calloc(1, sizeof(*c));
     if (!c)
         return RCACHE_ENOMEM;
@@ -64,6 +66,11 @@ int rcache_open(const rcache_config_t *cfg, rcache_t **out) {
     atomic_init(&c->max_bytes, cfg->max_bytes);
     atomic_init(&c->default_ttl_ms, cfg->default_ttl_ms);
     atomic_init(&c->disabled, cfg->disabled ? 1 : 0);
+    atomic_init(&c->policy, cfg->policy);
+    if (pthread_mutex_init(&c->policy_lock, NULL) != 0) {
+        rcache__free(c);
+        return RCACHE_ENOMEM;
+    }
 
     /* Size the tables for the item limit when there is one (up to 64k
      * buckets a shard), so a cache filling to its limit rarely rehashes. */
@@ -75,14 +82,17 @@ int rcache_open(const rcache_config_t *cfg, rcache_t **out) {
 
     c->shards = rcache__calloc(n, sizeof(*c->shards));
     if (!c->shards) {
+        pthread_mutex_destroy(&c->policy_lock);
         rcache__free(c);
         return RCACHE_ENOMEM;
     }
     for (uint32_t i = 0; i < n; i++) {
-        if (rcache__shard_init(&c->shards[i], buckets) != RCACHE_OK) {
+        if (rcache__shard_init(&c->shards[i], buckets, cfg->policy) !=
+            RCACHE_OK) {
             rcache__reclaim_t r = {0};
             for (uint32_t j = 0; j < i; j++)
                 rcache__shard_fini(&c->shards[j], &r);
+            pthread_mutex_destroy(&c->policy_lock);
             rcache__free(c->shards);
             rcache__free(c);
             return RCACHE_ENOMEM;
@@ -121,6 +131,7 @@ void rcache_close(rcache_t *c) {
     rcache__reclaim_run(&r);
     rcache__tags_fini(c);
     rcache__diag_free(rcache__diag_get(c));
+    pthread_mutex_destroy(&c->policy_lock);
     rcache__free(c->shards);
     rcache__free(c);
 }
@@ -368,12 +379,12 @@ int rcache_set_object(rcache_t *c, const void *key, size_t key_len, void *obj,
 /* Record an access: e becomes its shard's most recently used entry and its
  * access time moves to the operation's time (never back: that may be the
  * coarse clock, which can lag the exact time the entry was stored with). */
-static void accessed_locked(const rcache_t *c, rcache__shard_t *s,
+static void accessed_locked(rcache_t *c, rcache__shard_t *s,
                             rcache__entry_t *e, rcache__optime_t *t) {
     uint32_t at = rcache__clock_rel_s(&c->clock, rcache__op_stamp(c, t));
     if (at > e->atime_s)
         e->atime_s = at;
-    rcache__lru_touch_locked(s, e);
+    rcache__pol_hit_locked(c, s, e);
 }
 
 /* Find a live entry and count a hit (touching it) or a miss. With want_ref
@@ -408,7 +419,7 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
     } else {
         s->st.hits++;
         s->st.compute_saved_ms += e->compute_ms;
-        if (e->hits != UINT32_MAX)
+        if (e->hits != RCACHE__HITS_MAX)
             e->hits++;
         accessed_locked(c, s, e, &l.t);
         if (pick)

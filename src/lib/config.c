@@ -145,6 +145,10 @@ int rcache_config_from_env(rcache_config_t *cfg, char *errbuf, size_t errlen) {
         rcache_parse_size(v, &t.max_bytes) != RCACHE_OK)
         return env_error(errbuf, errlen, "RCACHE_MAX_BYTES", v,
                          "expected a size such as 1048576, 64kb, 512mb or 1g");
+    if ((v = getenv("RCACHE_POLICY")) &&
+        rcache_policy_parse(v, &t.policy) != RCACHE_OK)
+        return env_error(errbuf, errlen, "RCACHE_POLICY", v,
+                         "expected lru, s3fifo, sieve or wtinylfu");
     if (shards > MAX_SHARDS)
         return env_error(errbuf, errlen, "RCACHE_SHARDS", getenv("RCACHE_SHARDS"),
                          "at most 1024 shards");

@@ -212,14 +212,17 @@ static int ns_by_items_desc(const void *x, const void *y) {
 
 static void census_shard(rcache__shard_t *s, rcache_census_t *out, ns_acc_t *a) {
     pthread_mutex_lock(&s->lock);
-    for (rcache__entry_t *e = s->lru->next; e != s->lru; e = e->next) {
-        uint64_t charge = rcache__entry_charge(e);
-        unsigned b = rcache_size_bucket(charge);
-        out->items++;
-        out->bytes += charge;
-        out->size_count[b]++;
-        out->size_bytes[b] += charge;
-        census_ns(a, rcache__entry_key(e), e->klen, charge);
+    for (unsigned i = 0; i < RCACHE__POL_LISTS; i++) {
+        rcache__entry_t *h = s->pol.q[i];
+        for (rcache__entry_t *e = h->next; e != h; e = e->next) {
+            uint64_t charge = rcache__entry_charge(e);
+            unsigned b = rcache_size_bucket(charge);
+            out->items++;
+            out->bytes += charge;
+            out->size_count[b]++;
+            out->size_bytes[b] += charge;
+            census_ns(a, rcache__entry_key(e), e->klen, charge);
+        }
     }
     pthread_mutex_unlock(&s->lock);
 }

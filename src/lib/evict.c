@@ -41,6 +41,7 @@
 
 typedef struct tail {
     rcache__shard_t *s;
+    rcache__entry_t *v; /* the victim read (valid under the lock only) */
     uint64_t count;   /* entries in the shard when read */
     uint32_t atime_s; /* last access of the entry eviction would take */
     int live;         /* 0: nothing to evict there */
@@ -56,18 +57,14 @@ int rcache__over_limit(const rcache_t *c) {
     return 0;
 }
 
-/* The entry eviction would take from s: its LRU tail, or the one before it
- * when the tail is keep. NULL when there is none. */
-static rcache__entry_t *victim_locked(const rcache__shard_t *s,
-                                      const rcache__entry_t *keep) {
-    rcache__entry_t *e = s->lru->prev;
-    if (e == keep)
-        e = e->prev;
-    return e == s->lru ? NULL : e;
-}
-
-static void read_tail_locked(tail_t *t, const rcache__entry_t *keep) {
-    const rcache__entry_t *v = victim_locked(t->s, keep);
+/* The entry the policy would evict from t->s next. keep is passed only
+ * to the shard that holds it (the policies read it under that lock). */
+static void read_tail_locked(rcache_t *c, tail_t *t,
+                             const rcache__entry_t *keep,
+                             const rcache__shard_t *keep_s) {
+    rcache__entry_t *v =
+        rcache__pol_victim_locked(c, t->s, t->s == keep_s ? keep : NULL);
+    t->v = v;
     t->live = v != NULL;
     t->atime_s = v ? v->atime_s : 0;
     t->count = t->s->count;
@@ -90,7 +87,7 @@ static int older(const tail_t *a, const tail_t *b) {
 /* Read the tails of n shards: all of them when n == nshards, else the next
  * n of the rotation. */
 static void sample(rcache_t *c, tail_t *t, uint32_t n,
-                   const rcache__entry_t *keep) {
+                   const rcache__entry_t *keep, const rcache__shard_t *ks) {
     uint32_t start = 0;
     if (n < c->nshards)
         start = atomic_fetch_add_explicit(&c->evict_cursor, n,
@@ -98,30 +95,34 @@ static void sample(rcache_t *c, tail_t *t, uint32_t n,
     for (uint32_t i = 0; i < n; i++) {
         t[i].s = &c->shards[(start + i) & (c->nshards - 1)];
         pthread_mutex_lock(&t[i].s->lock);
-        read_tail_locked(&t[i], keep);
+        read_tail_locked(c, &t[i], keep, ks);
         pthread_mutex_unlock(&t[i].s->lock);
     }
 }
 
-/* Under t->s's lock: evict its LRU entries while over a limit and while its
- * tail comes before next's (any tail, once, when force). Returns how many. */
+/* Under t->s's lock: evict its policy's victims while over a limit and
+ * while its victim comes before next's (any victim, once, when force).
+ * The victim is read only while over a limit: reading it may do the
+ * policy's eviction-time work (sieve's hand, s3fifo's reinsertions), which
+ * must not run ahead of an eviction. Returns how many. */
 static uint64_t drain_locked(rcache_t *c, tail_t *t, const tail_t *next,
-                             const rcache__entry_t *keep, int force,
+                             const rcache__entry_t *keep,
+                             const rcache__shard_t *ks, int force,
                              rcache__reclaim_t *r) {
     uint64_t n = 0;
     int cause;
-    read_tail_locked(t, keep); /* the sample may be stale */
-    while ((cause = rcache__over_limit(c)) != 0 && t->live &&
-           ((force && n == 0) || older(t, next))) {
-        rcache__entry_t *v = victim_locked(t->s, keep);
-        rcache__shard_unlink_locked(c, t->s, v);
+    while ((cause = rcache__over_limit(c)) != 0) {
+        read_tail_locked(c, t, keep, ks); /* the sample may be stale */
+        if (!t->live || !((force && n == 0) || older(t, next)))
+            break;
+        rcache__entry_t *v = t->v;
+        rcache__pol_evict_locked(c, t->s, v);
         if (cause == 1)
             t->s->st.evictions_items++;
         else
             t->s->st.evictions_bytes++;
         rcache__reclaim_push_removed(r, c, v, RCACHE_REMOVED_EVICTED);
         n++;
-        read_tail_locked(t, keep);
     }
     return n;
 }
@@ -168,15 +169,20 @@ void rcache__evict(rcache_t *c, const rcache__entry_t *keep,
     uint32_t empty = 0, max_empty = c->nshards / n + 1;
     uint32_t stale = 0; /* drains that found their shard's tail younger */
     int fresh = 0;      /* t[] holds a sample */
+    /* keep's shard (the key is immutable, so hashing it needs no lock) */
+    const rcache__shard_t *ks =
+        keep && rcache__over_limit(c) ? rcache__shard_of(c, rcache__hash(rcache__entry_key(keep),
+                                                keep->klen))
+             : NULL;
 
     if (c->nshards == 1) { /* no sample needed: drain_locked reads the tail */
-        t[0] = (tail_t){&c->shards[0], 0, 0, 1};
+        t[0] = (tail_t){&c->shards[0], NULL, 0, 0, 1};
         fresh = 1;
     }
     while (rcache__over_limit(c)) {
         uint32_t best, second;
         if (!fresh) {
-            sample(c, t, n, keep);
+            sample(c, t, n, keep, ks);
             fresh = 1;
         }
         pick(t, n, &best, &second);
@@ -190,7 +196,7 @@ void rcache__evict(rcache_t *c, const rcache__entry_t *keep,
         tail_t none = {0};
         const tail_t *next = second != best ? &t[second] : &none;
         pthread_mutex_lock(&t[best].s->lock);
-        uint64_t got = drain_locked(c, &t[best], next, keep,
+        uint64_t got = drain_locked(c, &t[best], next, keep, ks,
                                     stale > 2 * n, r);
         pthread_mutex_unlock(&t[best].s->lock);
         if (got == 0 && ++stale % n == 0)

@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <string.h>
 
 /* ---- allocation (alloc.c) ------------------------------------------- */
 /* Every allocation of the library goes through these, so the
@@ -48,8 +49,8 @@ long rcache__alloc_count(void);
  */
 typedef struct rcache__entry {
     struct rcache__entry *hnext; /* hash-chain link */
-    struct rcache__entry *prev;  /* LRU list: towards MRU */
-    struct rcache__entry *next;  /* LRU list: towards LRU */
+    struct rcache__entry *prev;  /* policy list (policy.c): towards head */
+    struct rcache__entry *next;  /* policy list: towards tail */
     uint64_t expire_at_ms;       /* absolute, cache clock; 0 = no expiry */
     _Atomic uint32_t refs;       /* 1 while in the table + 1 per handle */
     uint32_t hash;               /* low 32 bits of the key hash */
@@ -58,7 +59,10 @@ typedef struct rcache__entry {
     uint32_t vlen;               /* value length (0 for objects) */
     uint32_t ctime_s;            /* created, s since the cache epoch */
     uint32_t atime_s;            /* last access, s since the cache epoch */
-    uint32_t hits;               /* hits since stored (saturating) */
+    uint32_t hits : 28;          /* hits since stored (saturating at
+                                    RCACHE__HITS_MAX) */
+    uint32_t pq : 2;             /* policy: which list of the shard */
+    uint32_t pf : 2;             /* policy: visited bit / access counter */
     uint32_t compute_ms;         /* compute time recorded (saturating) */
     unsigned char data[];        /* [objext] key value */
 } rcache__entry_t;
@@ -69,6 +73,8 @@ typedef struct rcache__objext {
     void *dtor_ctx;
     uint64_t charge_bytes;
 } rcache__objext_t;
+
+#define RCACHE__HITS_MAX ((1u << 28) - 1u)
 
 /* Bytes one hash-table slot costs, charged to each entry: the bucket
  * array is kept between a quarter full and full (shard.c grows it when
@@ -184,15 +190,40 @@ typedef struct rcache__shard_stats {
                                   it to check the per-call bound) */
 } rcache__shard_stats_t;
 
+/* ---- eviction policy state of one shard (policy*.c) ----------------- */
+/* Every linked entry is on exactly one of the shard's RCACHE__POL_LISTS
+ * circular lists (sentinel q[i]; q[i]->next is the head, the newest,
+ * q[i]->prev the tail); e->pq says which. Lists a policy does not use stay
+ * empty, so a walk over all of them visits every entry once:
+ *   for (i = 0; i < RCACHE__POL_LISTS; i++)
+ *       for (e = s->pol.q[i]->next; e != s->pol.q[i]; e = e->next) ...
+ * lru: q[0] the LRU list. sieve: q[0] the FIFO. s3fifo: q[0] small,
+ * q[1] main. wtinylfu: q[0] window, q[1] probation, q[2] protected. */
+#define RCACHE__POL_LISTS 3
+typedef struct rcache__ghost rcache__ghost_t;   /* policy_s3fifo.c */
+typedef struct rcache__sketch rcache__sketch_t; /* policy_wtinylfu.c */
+typedef struct rcache__pol {
+    int kind;                               /* rcache_policy_t */
+    rcache__entry_t *q[RCACHE__POL_LISTS];  /* list sentinels */
+    uint64_t n[RCACHE__POL_LISTS];          /* entries on each list */
+    rcache__entry_t *hand;     /* sieve: next entry to examine, or NULL */
+    rcache__entry_t *admit;    /* wtinylfu: window entry to admit when */
+    rcache__entry_t *admit_for; /* ... this main victim is evicted */
+    int evicted;               /* s3fifo: has evicted since it started */
+    uint64_t aging;            /* wtinylfu: sketch increments since halving */
+    rcache__ghost_t *ghost;    /* s3fifo: hashes of recent small evictions */
+    rcache__sketch_t *sketch;  /* wtinylfu: frequency sketch */
+} rcache__pol_t;
+
 typedef struct rcache__shard {
     pthread_mutex_t lock;
     rcache__entry_t **buckets; /* chained hash table, power-of-two size */
     size_t mask;               /* bucket count - 1 */
     size_t min_buckets;        /* size at open: never shrunk below it */
     uint64_t count;            /* entries linked here */
-    rcache__entry_t *lru;      /* sentinel (header only, allocated apart so
-                                  no flexible-array struct is embedded):
-                                  lru->next is MRU, lru->prev LRU */
+    rcache__entry_t *lru;      /* == pol.q[0]: the LRU list under lru
+                                  (lru->next MRU, lru->prev LRU) */
+    rcache__pol_t pol;         /* eviction policy state (policy.c) */
     size_t sweep_pos;          /* next bucket for active expiry */
     uint32_t pinned;           /* saves walking the table by bucket: no
                                   resize while > 0 (snapshot_save.c) */
@@ -222,6 +253,8 @@ struct rcache {
     _Atomic int disabled;
     _Atomic uint32_t expire_shard; /* rcache_expire_cycle position */
     _Atomic uint32_t evict_cursor; /* next shard an eviction samples */
+    _Atomic int policy;            /* rcache_policy_t (rcache_set_policy) */
+    pthread_mutex_t policy_lock;   /* serialises rcache_set_policy() */
     rcache__ext_t *_Atomic ext;    /* memo.c's state, NULL until its first
                                       use (set once, by compare-exchange) */
     _Atomic(struct rcache__diag *) diag; /* diagnostics (diag.c), or NULL */
@@ -302,7 +335,7 @@ static inline void rcache__reclaim_push_removed(rcache__reclaim_t *r, rcache_t *
 void rcache__reclaim_run(rcache__reclaim_t *r);
 
 /* ---- shard operations (shard.c) ------------------------------------- */
-int rcache__shard_init(rcache__shard_t *s, size_t buckets);
+int rcache__shard_init(rcache__shard_t *s, size_t buckets, int policy);
 /* Free the table; entries still linked are pushed to r. */
 void rcache__shard_fini(rcache__shard_t *s, rcache__reclaim_t *r);
 
@@ -335,14 +368,76 @@ void rcache__shard_unlink_locked(rcache_t *c, rcache__shard_t *s,
 void rcache__shard_replace_locked(rcache_t *c, rcache__shard_t *s,
                                   rcache__entry_t *old, rcache__entry_t *e);
 /* Grow byte-string entry e, linked in s, to a value of vlen bytes in place
- * (realloc: the old bytes stay, the new ones are uninitialised) and make it
- * the most recently used; the byte gauge moves by the change. The caller
+ * (realloc: the old bytes stay, the new ones are uninitialised), keeping
+ * its place on the policy's list (the caller records the access with
+ * rcache__pol_hit_locked()); the byte gauge moves by the change. The caller
  * holds the only reference (refs == 1, read under the lock). Returns the
  * entry's new address, or NULL on ENOMEM (e unchanged, still linked). */
 rcache__entry_t *rcache__shard_regrow_locked(rcache_t *c, rcache__shard_t *s,
                                              rcache__entry_t *e, size_t vlen);
-/* Make e the most recently used. */
-void rcache__lru_touch_locked(rcache__shard_t *s, rcache__entry_t *e);
+/* ---- eviction policies (policy.c, policy_s3fifo.c, policy_wtinylfu.c) */
+/* Set up p for policy kind with empty lists; RCACHE_ENOMEM. */
+int rcache__pol_init(rcache__pol_t *p, int kind);
+/* Free p's state (the entries on its lists are the caller's). */
+void rcache__pol_fini(rcache__pol_t *p);
+/* A new entry e joined s (already in its table and counted). */
+void rcache__pol_link_locked(rcache_t *c, rcache__shard_t *s,
+                             rcache__entry_t *e);
+/* e leaves s (before it is uncounted). */
+void rcache__pol_unlink_locked(rcache__shard_t *s, rcache__entry_t *e);
+/* e takes linked old's place on its list, then counts as accessed; old
+ * is off every list afterwards. */
+void rcache__pol_replace_locked(rcache_t *c, rcache__shard_t *s,
+                                rcache__entry_t *old, rcache__entry_t *e);
+/* A hit (or an update) of e: what the policy does on access. */
+void rcache__pol_hit_locked(rcache_t *c, rcache__shard_t *s,
+                            rcache__entry_t *e);
+/* The entry s's policy would evict next, never keep; NULL when there is
+ * none. May reorder s's lists (s3fifo promotions, sieve hand moves), which
+ * is what the policy's eviction would do anyway; calling it again without
+ * an eviction in between returns the same entry. */
+rcache__entry_t *rcache__pol_victim_locked(rcache_t *c, rcache__shard_t *s,
+                                           const rcache__entry_t *keep);
+/* Evict v, the entry rcache__pol_victim_locked() just returned: unlink it
+ * (rcache__shard_unlink_locked) and do the policy's bookkeeping (ghost,
+ * admission). The caller pushes v to a reclaim list. */
+void rcache__pol_evict_locked(rcache_t *c, rcache__shard_t *s,
+                              rcache__entry_t *v);
+/* realloc support: what of the policy state points at e ... */
+typedef struct rcache__pol_move {
+    int hand, admit, admit_for;
+} rcache__pol_move_t;
+void rcache__pol_premove_locked(const rcache__shard_t *s,
+                                const rcache__entry_t *e,
+                                rcache__pol_move_t *m);
+/* ... and, after e moved to n (realloc copied prev/next), repoint it. */
+void rcache__pol_postmove_locked(rcache__shard_t *s, rcache__entry_t *n,
+                                 const rcache__pol_move_t *m);
+/* Rethread every entry of s into policy kind (s's lists, oldest first
+ * becoming the new policy's oldest). np is a fresh state from
+ * rcache__pol_init(); s's old state is freed. */
+void rcache__pol_switch_locked(rcache_t *c, rcache__shard_t *s,
+                               rcache__pol_t *np);
+/* Item capacity of a shard the policy sizes its queues by:
+ * max(max_items / nshards, entries held other than keep). */
+uint64_t rcache__pol_cap(const rcache_t *c, const rcache__shard_t *s,
+                         const rcache__entry_t *keep);
+
+/* List primitives (circular, sentinel h: h->next head, h->prev tail). */
+static inline void rcache__list_init(rcache__entry_t *h) {
+    h->next = h->prev = h;
+}
+static inline void rcache__list_push(rcache__entry_t *h, rcache__entry_t *e) {
+    e->prev = h;
+    e->next = h->next;
+    h->next->prev = e;
+    h->next = e;
+}
+static inline void rcache__list_del(rcache__entry_t *e) {
+    e->prev->next = e->next;
+    e->next->prev = e->prev;
+    e->prev = e->next = NULL;
+}
 /* Change e's absolute expiry (0 = none), keeping the shard's count right. */
 void rcache__set_expire_locked(rcache__shard_t *s, rcache__entry_t *e,
                                uint64_t at_ms);

@@ -243,16 +243,19 @@ static uint64_t remove_matching(rcache_t *c, rcache__shard_t *s,
     rcache__reclaim_t r = {0};
     uint64_t removed = 0;
     pthread_mutex_lock(&s->lock);
-    rcache__entry_t *e = s->lru->next;
-    while (e != s->lru) {
-        rcache__entry_t *next = e->next;
-        if (!pattern || rcache__glob_match_valid(pattern, plen,
-                                                 rcache__entry_key(e), e->klen)) {
-            rcache__shard_unlink_locked(c, s, e);
-            rcache__reclaim_push(&r, e);
-            removed++;
+    for (unsigned i = 0; i < RCACHE__POL_LISTS; i++) {
+        rcache__entry_t *h = s->pol.q[i], *e = h->next;
+        while (e != h) {
+            rcache__entry_t *next = e->next;
+            if (!pattern ||
+                rcache__glob_match_valid(pattern, plen, rcache__entry_key(e),
+                                         e->klen)) {
+                rcache__shard_unlink_locked(c, s, e);
+                rcache__reclaim_push(&r, e);
+                removed++;
+            }
+            e = next;
         }
-        e = next;
     }
     s->st.deletes += removed;
     pthread_mutex_unlock(&s->lock);

@@ -1,8 +1,9 @@
 /*
  * shard.c - one shard: a chained hash table plus an exact LRU list.
  *
- * Each shard owns a lock, a power-of-two array of bucket chains and a
- * doubly linked LRU list threaded through the entries (MRU at the head).
+ * Each shard owns a lock, a power-of-two array of bucket chains and the
+ * eviction policy's lists threaded through the entries (policy.c: for lru
+ * one doubly linked LRU list, MRU at the head).
  * Every operation here is O(1) on average: lookup walks a chain of at most
  * about one entry (the table doubles when it holds as many entries as
  * buckets and halves when a removal leaves it under a quarter full, so
@@ -37,32 +38,34 @@ static int init_lock(pthread_mutex_t *m) {
     return rc;
 }
 
-int rcache__shard_init(rcache__shard_t *s, size_t buckets) {
+int rcache__shard_init(rcache__shard_t *s, size_t buckets, int policy) {
     memset(s, 0, sizeof(*s));
     s->buckets = rcache__calloc(buckets, sizeof(rcache__entry_t *));
-    s->lru = rcache__calloc(1, sizeof(rcache__entry_t));
-    if (!s->buckets || !s->lru || init_lock(&s->lock) != 0) {
+    if (!s->buckets || rcache__pol_init(&s->pol, policy) != RCACHE_OK ||
+        init_lock(&s->lock) != 0) {
         rcache__free(s->buckets);
-        rcache__free(s->lru);
+        rcache__pol_fini(&s->pol);
         s->buckets = NULL;
-        s->lru = NULL;
         return RCACHE_ENOMEM;
     }
     s->mask = buckets - 1;
     s->min_buckets = buckets;
-    s->lru->next = s->lru->prev = s->lru;
+    s->lru = s->pol.q[0];
     return RCACHE_OK;
 }
 
 void rcache__shard_fini(rcache__shard_t *s, rcache__reclaim_t *r) {
-    rcache__entry_t *e = s->lru->next;
-    while (e != s->lru) {
-        rcache__entry_t *next = e->next;
-        rcache__reclaim_push(r, e);
-        e = next;
+    for (unsigned i = 0; i < RCACHE__POL_LISTS; i++) {
+        rcache__entry_t *h = s->pol.q[i];
+        rcache__entry_t *e = h->next;
+        while (e != h) {
+            rcache__entry_t *next = e->next;
+            rcache__reclaim_push(r, e);
+            e = next;
+        }
     }
     rcache__free(s->buckets);
-    rcache__free(s->lru);
+    rcache__pol_fini(&s->pol);
     s->buckets = NULL;
     s->lru = NULL;
     pthread_mutex_destroy(&s->lock);
@@ -176,17 +179,13 @@ void rcache__shard_reserve_locked(rcache__shard_t *s, size_t entries) {
         resize_locked(s, n);
 }
 
-/* Table and LRU work of a link/unlink, without the global gauges. */
-static void attach_locked(rcache__shard_t *s, rcache__entry_t *e) {
+/* Table work of a link/unlink, without the lists and global gauges. */
+static void table_add_locked(rcache__shard_t *s, rcache__entry_t *e) {
     if (s->count > s->mask && s->mask < (size_t)UINT32_MAX)
         resize_locked(s, (s->mask + 1) * 2);
     size_t b = e->hash & s->mask;
     e->hnext = s->buckets[b];
     s->buckets[b] = e;
-    e->prev = s->lru;
-    e->next = s->lru->next;
-    s->lru->next->prev = e;
-    s->lru->next = e;
     s->count++;
     if (e->expire_at_ms) {
         s->nttl++;
@@ -194,20 +193,29 @@ static void attach_locked(rcache__shard_t *s, rcache__entry_t *e) {
     }
 }
 
-static void detach_locked(rcache__shard_t *s, rcache__entry_t *e) {
+static void table_del_locked(rcache__shard_t *s, rcache__entry_t *e) {
     rcache__entry_t **pp = &s->buckets[e->hash & s->mask];
     while (*pp != e)
         pp = &(*pp)->hnext;
     *pp = e->hnext;
     e->hnext = NULL;
-    e->prev->next = e->next;
-    e->next->prev = e->prev;
-    e->prev = e->next = NULL;
     s->count--;
     if (e->expire_at_ms) {
         s->nttl--;
         s->ttl_sum -= e->expire_at_ms;
     }
+}
+
+/* Table and policy-list work of a link/unlink, without the gauges. */
+static void attach_locked(rcache_t *c, rcache__shard_t *s,
+                          rcache__entry_t *e) {
+    table_add_locked(s, e);
+    rcache__pol_link_locked(c, s, e);
+}
+
+static void detach_locked(rcache__shard_t *s, rcache__entry_t *e) {
+    rcache__pol_unlink_locked(s, e);
+    table_del_locked(s, e);
 }
 
 /* Move the byte gauge by delta. The peak is taken after eviction
@@ -224,7 +232,7 @@ static void bytes_add(rcache_t *c, int64_t delta) {
 
 void rcache__shard_link_locked(rcache_t *c, rcache__shard_t *s,
                                rcache__entry_t *e) {
-    attach_locked(s, e);
+    attach_locked(c, s, e);
     atomic_fetch_add_explicit(&c->items, 1, memory_order_relaxed);
     bytes_add(c, (int64_t)rcache__entry_charge(e));
 }
@@ -247,8 +255,9 @@ void rcache__shard_unlink_locked(rcache_t *c, rcache__shard_t *s,
 void rcache__shard_replace_locked(rcache_t *c, rcache__shard_t *s,
                                   rcache__entry_t *old, rcache__entry_t *e) {
     rcache__tags_leaving(c, old); /* none left after a move to e */
-    detach_locked(s, old);
-    attach_locked(s, e);
+    table_del_locked(s, old);
+    table_add_locked(s, e);
+    rcache__pol_replace_locked(c, s, old, e);
     /* one write to the shared gauge line instead of four */
     bytes_add(c, (int64_t)rcache__entry_charge(e) -
                      (int64_t)rcache__entry_charge(old));
@@ -257,28 +266,21 @@ void rcache__shard_replace_locked(rcache_t *c, rcache__shard_t *s,
 rcache__entry_t *rcache__shard_regrow_locked(rcache_t *c, rcache__shard_t *s,
                                              rcache__entry_t *e, size_t vlen) {
     uint64_t before = rcache__entry_charge(e);
-    /* unlinked while it may move: the chain and LRU neighbours point at it */
-    detach_locked(s, e);
+    rcache__pol_move_t mv;
+    /* out of the chain while it may move; the policy list keeps its place:
+     * realloc copies prev/next, and the neighbours are repointed after */
+    table_del_locked(s, e);
+    rcache__pol_premove_locked(s, e, &mv);
     rcache__entry_t *n = rcache__realloc(e, sizeof(*e) + e->klen + vlen);
     if (!n) {
-        attach_locked(s, e);
+        table_add_locked(s, e);
         return NULL;
     }
     n->vlen = (uint32_t)vlen;
-    attach_locked(s, n);
+    rcache__pol_postmove_locked(s, n, &mv);
+    table_add_locked(s, n);
     bytes_add(c, (int64_t)rcache__entry_charge(n) - (int64_t)before);
     return n;
-}
-
-void rcache__lru_touch_locked(rcache__shard_t *s, rcache__entry_t *e) {
-    if (s->lru->next == e)
-        return;
-    e->prev->next = e->next;
-    e->next->prev = e->prev;
-    e->prev = s->lru;
-    e->next = s->lru->next;
-    s->lru->next->prev = e;
-    s->lru->next = e;
 }
 
 void rcache__set_expire_locked(rcache__shard_t *s, rcache__entry_t *e,

@@ -117,4 +117,5 @@ void rcache_get_config(rcache_t *c, rcache_config_t *out) {
     out->disabled = atomic_load(&c->disabled);
     out->clock = c->clock.fn;
     out->clock_ctx = c->clock.ctx;
+    out->policy = rcache_get_policy(c);
 }

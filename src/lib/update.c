@@ -135,7 +135,7 @@ static int splice_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
         splice_fill(rcache__entry_val(e), rcache__entry_val(e), olen, off,
                     u->new_val, u->new_len);
         rcache__set_expire_locked(s, e, at);
-        rcache__lru_touch_locked(s, e);
+        rcache__pol_hit_locked(c, s, e);
         e->atime_s = now_s;
     } else {
         if (!(e = rcache__entry_new(key, klen, NULL, nl)))

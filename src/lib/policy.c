@@ -1,0 +1,223 @@
+/*
+ * policy.c - the eviction policies' common part: list upkeep, lru and
+ * sieve, and the dispatch to s3fifo (policy_s3fifo.c) and wtinylfu
+ * (policy_wtinylfu.c). docs/DESIGN.md ("Eviction policies") explains each.
+ *
+ * A shard's policy state (rcache__pol_t) lives in the shard and is used
+ * under its lock only. Entries are threaded on up to RCACHE__POL_LISTS
+ * circular lists through their prev/next links; e->pq names the list and
+ * e->pf holds the policy's per-entry bits (sieve's visited bit, s3fifo's
+ * 2-bit access counter), so no policy adds to the entry header.
+ *
+ * What a hit does: lru moves the entry to the head of its list (exact
+ * LRU, as before policies existed); sieve sets a bit; s3fifo bumps a
+ * 2-bit counter; wtinylfu moves the entry within its segmented LRU and
+ * counts the access in the shard's frequency sketch. Eviction is where
+ * sieve and s3fifo do their list work, lazily: rcache__pol_victim_locked()
+ * advances the sieve hand or reinserts accessed FIFO entries until it
+ * finds the entry to evict.
+ */
+#include "policy.h"
+
+int rcache__pol_init(rcache__pol_t *p, int kind) {
+    memset(p, 0, sizeof(*p));
+    p->kind = kind;
+    for (unsigned i = 0; i < RCACHE__POL_LISTS; i++) {
+        /* header only, allocated apart so no flexible-array struct is
+         * embedded */
+        p->q[i] = rcache__calloc(1, sizeof(rcache__entry_t));
+        if (!p->q[i]) {
+            rcache__pol_fini(p);
+            return RCACHE_ENOMEM;
+        }
+        rcache__list_init(p->q[i]);
+    }
+    return RCACHE_OK;
+}
+
+void rcache__pol_fini(rcache__pol_t *p) {
+    for (unsigned i = 0; i < RCACHE__POL_LISTS; i++) {
+        rcache__free(p->q[i]);
+        p->q[i] = NULL;
+    }
+    rcache__ghost_free(p->ghost);
+    rcache__sketch_free(p->sketch);
+    p->ghost = NULL;
+    p->sketch = NULL;
+}
+
+uint64_t rcache__pol_cap(const rcache_t *c, const rcache__shard_t *s,
+                         const rcache__entry_t *keep) {
+    (void)c;
+    uint64_t held = s->count - (keep && s->count ? 1u : 0u);
+    return held ? held : 1u;
+}
+
+void rcache__pol_link_locked(rcache_t *c, rcache__shard_t *s,
+                             rcache__entry_t *e) {
+    rcache__pol_t *p = &s->pol;
+    e->pf = 0;
+    switch (p->kind) {
+    case RCACHE_POLICY_S3FIFO:
+        rcache__s3fifo_link(c, s, e);
+        return;
+    case RCACHE_POLICY_WTINYLFU:
+        rcache__wtlfu_link(c, s, e);
+        return;
+    default: /* lru, sieve: one list, new entries at its head */
+        e->pq = 0;
+        rcache__list_push(p->q[0], e);
+        p->n[0]++;
+        return;
+    }
+}
+
+/* Repoint what referred to e before it leaves its place. */
+static void forget_locked(rcache__pol_t *p, const rcache__entry_t *e) {
+    if (p->hand == e) /* sieve: the hand moves on towards the head */
+        p->hand = e->prev == p->q[e->pq] ? NULL : e->prev;
+    if (p->admit == e || p->admit_for == e)
+        p->admit = p->admit_for = NULL;
+}
+
+void rcache__pol_unlink_locked(rcache__shard_t *s, rcache__entry_t *e) {
+    rcache__pol_t *p = &s->pol;
+    forget_locked(p, e);
+    p->n[e->pq]--;
+    rcache__list_del(e);
+}
+
+void rcache__pol_replace_locked(rcache_t *c, rcache__shard_t *s,
+                                rcache__entry_t *old, rcache__entry_t *e) {
+    rcache__pol_t *p = &s->pol;
+    int hand = p->hand == old;
+    forget_locked(p, old);
+    e->pq = old->pq;
+    e->pf = old->pf;
+    e->prev = old->prev;
+    e->next = old->next;
+    e->prev->next = e;
+    e->next->prev = e;
+    old->prev = old->next = NULL;
+    if (hand)
+        p->hand = e;
+    rcache__pol_hit_locked(c, s, e);
+}
+
+void rcache__pol_hit_locked(rcache_t *c, rcache__shard_t *s,
+                            rcache__entry_t *e) {
+    rcache__pol_t *p = &s->pol;
+    switch (p->kind) {
+    case RCACHE_POLICY_SIEVE:
+        e->pf = 1;
+        return;
+    case RCACHE_POLICY_S3FIFO:
+        if (e->pf < 3)
+            e->pf++;
+        return;
+    case RCACHE_POLICY_WTINYLFU:
+        rcache__wtlfu_hit(c, s, e);
+        return;
+    default:
+        if (p->q[0]->next != e) {
+            rcache__list_del(e);
+            rcache__list_push(p->q[0], e);
+        }
+        return;
+    }
+}
+
+/* SIEVE (Zhang et al., NSDI'24): the hand walks from the tail towards the
+ * head, clearing visited bits, and stops at the first unvisited entry;
+ * after the eviction it continues from that entry's newer neighbour, and
+ * wraps from the head to the tail. */
+static rcache__entry_t *sieve_victim(rcache__pol_t *p,
+                                     const rcache__entry_t *keep) {
+    rcache__entry_t *h = p->q[0];
+    if (p->n[0] == 0 || (p->n[0] == 1 && h->next == keep))
+        return NULL;
+    rcache__entry_t *e = p->hand ? p->hand : h->prev;
+    for (;;) {
+        if (e == h) {
+            e = h->prev;
+            continue;
+        }
+        if (e == keep) {
+            e = e->prev;
+            continue;
+        }
+        if (!e->pf)
+            break;
+        e->pf = 0;
+        e = e->prev;
+    }
+    p->hand = e;
+    return e;
+}
+
+rcache__entry_t *rcache__pol_victim_locked(rcache_t *c, rcache__shard_t *s,
+                                           const rcache__entry_t *keep) {
+    rcache__pol_t *p = &s->pol;
+    switch (p->kind) {
+    case RCACHE_POLICY_SIEVE:
+        return sieve_victim(p, keep);
+    case RCACHE_POLICY_S3FIFO:
+        return rcache__s3fifo_victim(c, s, keep);
+    case RCACHE_POLICY_WTINYLFU:
+        return rcache__wtlfu_victim(c, s, keep);
+    default:
+        return rcache__pol_tail(p, 0, keep);
+    }
+}
+
+void rcache__pol_evict_locked(rcache_t *c, rcache__shard_t *s,
+                              rcache__entry_t *v) {
+    switch (s->pol.kind) {
+    case RCACHE_POLICY_WTINYLFU:
+        rcache__wtlfu_evict(c, s, v);
+        return;
+    case RCACHE_POLICY_S3FIFO:
+        rcache__s3fifo_evicted(c, s, v);
+        /* fall through */
+    default:
+        rcache__shard_unlink_locked(c, s, v);
+        return;
+    }
+}
+
+void rcache__pol_premove_locked(const rcache__shard_t *s,
+                                const rcache__entry_t *e,
+                                rcache__pol_move_t *m) {
+    m->hand = s->pol.hand == e;
+    m->admit = s->pol.admit == e;
+    m->admit_for = s->pol.admit_for == e;
+}
+
+void rcache__pol_postmove_locked(rcache__shard_t *s, rcache__entry_t *n,
+                                 const rcache__pol_move_t *m) {
+    n->prev->next = n;
+    n->next->prev = n;
+    if (m->hand)
+        s->pol.hand = n;
+    if (m->admit)
+        s->pol.admit = n;
+    if (m->admit_for)
+        s->pol.admit_for = n;
+}
+
+void rcache__pol_switch_locked(rcache_t *c, rcache__shard_t *s,
+                               rcache__pol_t *np) {
+    rcache__pol_t op = s->pol;
+    s->pol = *np;
+    s->lru = s->pol.q[0];
+    for (unsigned i = 0; i < RCACHE__POL_LISTS; i++) {
+        rcache__entry_t *h = op.q[i];
+        while (h->prev != h) { /* oldest first */
+            rcache__entry_t *e = h->prev;
+            rcache__list_del(e);
+            rcache__pol_link_locked(c, s, e);
+        }
+    }
+    op.hand = op.admit = op.admit_for = NULL;
+    rcache__pol_fini(&op);
+}
