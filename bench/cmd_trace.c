@@ -15,6 +15,29 @@
 
 #define MAX_SWEEP 64
 
+static const char *pol_name(int p) { return rcache_policy_name(p); }
+
+/* "lru,s3fifo" or "all" into pols[]; the count, or -1. */
+static int parse_policies(const char *s, int *pols)
+{
+    if (strcmp(s, "all") == 0) {
+        for (int i = 0; i < RCACHE_POLICY_COUNT; i++)
+            pols[i] = i;
+        return RCACHE_POLICY_COUNT;
+    }
+    char *list = strdup(s), *save = NULL;
+    int n = 0;
+    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (n == RCACHE_POLICY_COUNT || rcache_policy_parse(tok, &pols[n]) != RCACHE_OK) {
+            free(list);
+            return -1;
+        }
+        n++;
+    }
+    free(list);
+    return n ? n : -1;
+}
+
 typedef struct cap_spec {
     int is_pct;
     double pct;
@@ -25,15 +48,20 @@ typedef struct cap_spec {
 static void trace_usage(FILE *f)
 {
     fputs("usage: rcache-bench trace FILE [options]\n"
-          "Replays FILE through librcache (1 shard, exact LRU): every request is a\n"
-          "lookup, every miss inserts the key.\n"
+          "Replays FILE through librcache (1 shard): every request is a lookup, every\n"
+          "miss inserts the key.\n"
+          "  --policy LIST         eviction policies, comma-separated, or \"all\": lru\n"
+          "                        (default), s3fifo, sieve, wtinylfu. Several: a table\n"
+          "                        with one miss-ratio column per policy (and its ratio\n"
+          "                        to lru's when lru is among them)\n"
           "  --capacity N|P%       item capacity: a count, or P% of the unique keys\n"
           "                        (max(1, floor(unique*P/100)); default 10%)\n"
           "  --capacity-bytes SIZE byte capacity (\"64mb\"); values are as long as the\n"
           "                        trace's object sizes; no item limit\n"
           "  --sweep LIST          several item capacities, e.g. 0.1%,1%,5%,10%,25%:\n"
           "                        prints the miss-ratio curve\n"
-          "  --plot OUT.png        with --sweep: draw the curve with gnuplot\n"
+          "  --plot OUT.png        with --sweep: draw the curves (one per policy) with\n"
+          "                        gnuplot\n"
           "  --format TAG          oracleGeneral, lcs-csv, plain-txt, lirs-txt, be-int32,\n"
           "                        be-int64, adaptsize-txt, tencent-photo-txt (default:\n"
           "                        from the file name)\n"
@@ -92,6 +120,165 @@ static void print_result_json(FILE *f, const rcache__replay_result_t *r,
             r->seconds, r->seconds > 0 ? (double)r->requests / r->seconds : 0);
 }
 
+/* Everything one run measured: npol policies x ncap capacities. */
+typedef struct runs {
+    const char *path, *fmtname;
+    const rcache__trace_counts_t *tc;
+    const cap_spec_t *caps;
+    size_t ncap;
+    const int *pols;
+    int npol;
+    uint64_t items[MAX_SWEEP];
+    uint64_t cap_bytes;
+    rcache__replay_result_t res[RCACHE_POLICY_COUNT][MAX_SWEEP];
+} runs_t;
+
+static void print_json(const runs_t *r, int is_sweep)
+{
+    const rcache__trace_counts_t *tc = r->tc;
+    printf("{\"trace\": ");
+    rcache__json_str(stdout, r->path);
+    printf(", \"format\": \"%s\", \"requests\": %llu, \"unique_keys\": %llu, "
+           "\"unique_bytes\": %llu, \"shards\": 1, ",
+           r->fmtname, (unsigned long long)tc->requests, (unsigned long long)tc->unique,
+           (unsigned long long)tc->unique_bytes);
+    if (r->npol > 1)
+        printf("\"policies\": [");
+    for (int k = 0; k < r->npol; k++) {
+        printf("%s\"policy\": \"%s\", ", r->npol > 1 ? (k ? ", {" : "{") : "",
+               pol_name(r->pols[k]));
+        if (is_sweep) {
+            printf("\"sweep\": [");
+            for (size_t i = 0; i < r->ncap; i++) {
+                if (i)
+                    printf(", ");
+                print_result_json(stdout, &r->res[k][i], r->items[i], 0, r->caps[i].text);
+            }
+            printf("]");
+        } else {
+            printf("\"result\": ");
+            print_result_json(stdout, &r->res[k][0], r->items[0], r->cap_bytes,
+                              r->cap_bytes ? "bytes" : r->caps[0].text);
+        }
+        if (r->npol > 1)
+            printf("}");
+    }
+    printf(r->npol > 1 ? "]}\n" : "}\n");
+}
+
+/* One policy over several capacities: the historical table. */
+static void print_sweep_one(const runs_t *r)
+{
+    printf("trace: %s (%s), %llu requests, %llu unique keys; %s, 1 shard\n\n", r->path,
+           r->fmtname, (unsigned long long)r->tc->requests,
+           (unsigned long long)r->tc->unique,
+           r->pols[0] == RCACHE_POLICY_LRU ? "LRU" : pol_name(r->pols[0]));
+    printf("| capacity | items | hits | hit ratio | miss ratio | evictions | Mreq/s |\n"
+           "|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (size_t i = 0; i < r->ncap; i++) {
+        const rcache__replay_result_t *x = &r->res[0][i];
+        printf("| %s | %llu | %llu | %.4f | %.4f | %llu | %.2f |\n", r->caps[i].text,
+               (unsigned long long)r->items[i], (unsigned long long)x->hits,
+               x->hit_ratio, 1 - x->hit_ratio, (unsigned long long)x->evictions,
+               x->seconds > 0 ? (double)x->requests / x->seconds / 1e6 : 0);
+    }
+}
+
+/* Several policies: a miss-ratio column each, and x LRU when lru ran. */
+static void print_sweep_policies(const runs_t *r)
+{
+    int lru = -1;
+    for (int k = 0; k < r->npol; k++)
+        if (r->pols[k] == RCACHE_POLICY_LRU)
+            lru = k;
+    printf("trace: %s (%s), %llu requests, %llu unique keys; 1 shard; miss ratios\n\n",
+           r->path, r->fmtname, (unsigned long long)r->tc->requests,
+           (unsigned long long)r->tc->unique);
+    printf("| capacity | items |");
+    for (int k = 0; k < r->npol; k++)
+        printf(" %s |", pol_name(r->pols[k]));
+    for (int k = 0; k < r->npol && lru >= 0; k++)
+        if (k != lru)
+            printf(" %s / lru |", pol_name(r->pols[k]));
+    printf("\n|---:|---:|");
+    for (int k = 0; k < r->npol; k++)
+        printf("---:|%s", k != lru && lru >= 0 ? "---:|" : "");
+    printf("\n");
+    for (size_t i = 0; i < r->ncap; i++) {
+        printf("| %s | %llu |", r->caps[i].text, (unsigned long long)r->items[i]);
+        for (int k = 0; k < r->npol; k++)
+            printf(" %.4f |", 1 - r->res[k][i].hit_ratio);
+        double base = lru >= 0 ? 1 - r->res[lru][i].hit_ratio : 0;
+        for (int k = 0; k < r->npol && lru >= 0; k++)
+            if (k != lru)
+                printf(base > 0 ? " %.3f |" : " - |",
+                       base > 0 ? (1 - r->res[k][i].hit_ratio) / base : 0);
+        printf("\n");
+    }
+}
+
+static void print_single(const runs_t *r)
+{
+    for (int k = 0; k < r->npol; k++) {
+        const rcache__replay_result_t *x = &r->res[k][0];
+        if (k)
+            printf("\n");
+        printf("trace        %s (%s)\n", r->path, r->fmtname);
+        printf("policy       %s\n", pol_name(r->pols[k]));
+        printf("requests     %llu\n", (unsigned long long)x->requests);
+        printf("unique keys  %llu\n", (unsigned long long)r->tc->unique);
+        if (r->cap_bytes)
+            printf("capacity     %llu bytes (entry footprint as librcache charges it)\n",
+                   (unsigned long long)r->cap_bytes);
+        else
+            printf("capacity     %llu items (%s)\n", (unsigned long long)r->items[0],
+                   r->caps[0].text);
+        printf("hits         %llu\n", (unsigned long long)x->hits);
+        printf("misses       %llu\n", (unsigned long long)x->misses);
+        printf("hit ratio    %.4f\n", x->hit_ratio);
+        printf("miss ratio   %.4f\n", 1 - x->hit_ratio);
+        printf("evictions    %llu\n", (unsigned long long)x->evictions);
+        if (x->too_big)
+            printf("not stored   %llu (object larger than the capacity)\n",
+                   (unsigned long long)x->too_big);
+        printf("replay       %.3f s, %.2f M requests/s (decoding included)\n", x->seconds,
+               x->seconds > 0 ? (double)x->requests / x->seconds / 1e6 : 0);
+    }
+}
+
+static int draw(const runs_t *r, const char *plot, char *err, size_t errlen)
+{
+    static rcache__plot_point_t pts[RCACHE_POLICY_COUNT][MAX_SWEEP];
+    const rcache__plot_point_t *series[RCACHE_POLICY_COUNT];
+    char names[RCACHE_POLICY_COUNT][64];
+    const char *np[RCACHE_POLICY_COUNT];
+    int all_pct = 1;
+    for (size_t i = 0; i < r->ncap; i++)
+        all_pct &= r->caps[i].is_pct;
+    double lo = 1e300, hi = 0;
+    for (int k = 0; k < r->npol; k++) {
+        for (size_t i = 0; i < r->ncap; i++) {
+            pts[k][i].x = all_pct ? r->caps[i].pct : (double)r->items[i];
+            pts[k][i].miss_ratio = 1 - r->res[k][i].hit_ratio;
+            lo = pts[k][i].x < lo ? pts[k][i].x : lo;
+            hi = pts[k][i].x > hi ? pts[k][i].x : hi;
+        }
+        series[k] = pts[k];
+        snprintf(names[k], sizeof names[k], "%s (librcache, 1 shard)",
+                 r->pols[k] == RCACHE_POLICY_LRU ? "LRU" : pol_name(r->pols[k]));
+        np[k] = names[k];
+    }
+    const char *base = strrchr(r->path, '/');
+    char title[512];
+    snprintf(title, sizeof title, "Miss-ratio curve: %s (%s, %llu requests, %llu keys)",
+             base ? base + 1 : r->path, r->fmtname, (unsigned long long)r->tc->requests,
+             (unsigned long long)r->tc->unique);
+    return rcache__plot_curves(plot, title,
+                               all_pct ? "cache size (% of unique keys)" : "cache size (items)",
+                               hi >= 20 * lo, np, series, (size_t)r->npol, r->ncap, err,
+                               errlen);
+}
+
 int rcache__cmd_trace(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -103,6 +290,7 @@ int rcache__cmd_trace(int argc, char **argv)
         {"compression", required_argument, 0, 'z'},
         {"json", no_argument, 0, 'j'},
         {"no-progress", no_argument, 0, 'n'},
+        {"policy", required_argument, 0, 'P'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     cap_spec_t cap, sweep[MAX_SWEEP];
@@ -111,6 +299,7 @@ int rcache__cmd_trace(int argc, char **argv)
     uint64_t cap_bytes = 0;
     const char *plot = NULL;
     rcache__replay_opts_t ro = {0};
+    int pols[RCACHE_POLICY_COUNT] = {RCACHE_POLICY_LRU}, npol = 1;
     parse_cap("10%", &cap);
     int o;
     optind = 1;
@@ -160,6 +349,13 @@ int rcache__cmd_trace(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'P':
+            if ((npol = parse_policies(optarg, pols)) < 0) {
+                fprintf(stderr, "rcache-bench: bad --policy '%s' (lru, s3fifo, sieve, "
+                                "wtinylfu, a comma-separated list, or all)\n", optarg);
+                return 2;
+            }
+            break;
         case 'j': json = 1; break;
         case 'n': progress = 0; break;
         case 'h': trace_usage(stdout); return 0;
@@ -201,98 +397,47 @@ int rcache__cmd_trace(int argc, char **argv)
         sweep[0] = cap;
         nsweep = 1;
     }
-    rcache__replay_result_t res[MAX_SWEEP];
-    uint64_t items[MAX_SWEEP];
-    for (size_t i = 0; i < nsweep; i++) {
-        items[i] = cap_bytes ? 0
-                   : sweep[i].is_pct ? rcache__capacity_pct(tc.unique, sweep[i].pct)
-                                     : sweep[i].items;
-        char label[64];
-        snprintf(label, sizeof label, "replay %s", cap_bytes ? "bytes" : sweep[i].text);
-        ro.label = label;
-        ro.max_items = items[i];
-        ro.max_bytes = cap_bytes;
-        if (rcache__replay(path, &ro, &res[i], err, sizeof err) != 0) {
-            fprintf(stderr, "rcache-bench: %s\n", err);
-            return 1;
+    static runs_t r;
+    memset(&r, 0, sizeof r);
+    r.path = path;
+    r.tc = &tc;
+    r.caps = sweep;
+    r.ncap = nsweep;
+    r.pols = pols;
+    r.npol = npol;
+    r.cap_bytes = cap_bytes;
+    r.fmtname = rcache__trace_format_name(tc.format);
+    for (int k = 0; k < npol; k++) {
+        for (size_t i = 0; i < nsweep; i++) {
+            r.items[i] = cap_bytes ? 0
+                         : sweep[i].is_pct ? rcache__capacity_pct(tc.unique, sweep[i].pct)
+                                           : sweep[i].items;
+            char label[64];
+            snprintf(label, sizeof label, "%s %s", pol_name(pols[k]),
+                     cap_bytes ? "bytes" : sweep[i].text);
+            ro.label = label;
+            ro.max_items = r.items[i];
+            ro.max_bytes = cap_bytes;
+            ro.policy = pols[k];
+            if (rcache__replay(path, &ro, &r.res[k][i], err, sizeof err) != 0) {
+                fprintf(stderr, "rcache-bench: %s\n", err);
+                return 1;
+            }
         }
     }
 
-    const char *fmtname = rcache__trace_format_name(tc.format);
     int is_sweep = plot || nsweep > 1;
-    if (json) {
-        printf("{\"trace\": ");
-        rcache__json_str(stdout, path);
-        printf(", \"format\": \"%s\", \"requests\": %llu, \"unique_keys\": %llu, "
-               "\"unique_bytes\": %llu, \"shards\": 1, \"policy\": \"LRU\", ",
-               fmtname, (unsigned long long)tc.requests, (unsigned long long)tc.unique,
-               (unsigned long long)tc.unique_bytes);
-        if (is_sweep) {
-            printf("\"sweep\": [");
-            for (size_t i = 0; i < nsweep; i++) {
-                if (i)
-                    printf(", ");
-                print_result_json(stdout, &res[i], items[i], 0, sweep[i].text);
-            }
-            printf("]}\n");
-        } else {
-            printf("\"result\": ");
-            print_result_json(stdout, &res[0], items[0], cap_bytes,
-                              cap_bytes ? "bytes" : sweep[0].text);
-            printf("}\n");
-        }
-    } else if (is_sweep) {
-        printf("trace: %s (%s), %llu requests, %llu unique keys; LRU, 1 shard\n\n", path,
-               fmtname, (unsigned long long)tc.requests, (unsigned long long)tc.unique);
-        printf("| capacity | items | hits | hit ratio | miss ratio | evictions | Mreq/s |\n"
-               "|---:|---:|---:|---:|---:|---:|---:|\n");
-        for (size_t i = 0; i < nsweep; i++)
-            printf("| %s | %llu | %llu | %.4f | %.4f | %llu | %.2f |\n", sweep[i].text,
-                   (unsigned long long)items[i], (unsigned long long)res[i].hits,
-                   res[i].hit_ratio, 1 - res[i].hit_ratio,
-                   (unsigned long long)res[i].evictions,
-                   res[i].seconds > 0 ? (double)res[i].requests / res[i].seconds / 1e6 : 0);
-    } else {
-        const rcache__replay_result_t *r = &res[0];
-        printf("trace        %s (%s)\n", path, fmtname);
-        printf("requests     %llu\n", (unsigned long long)r->requests);
-        printf("unique keys  %llu\n", (unsigned long long)tc.unique);
-        if (cap_bytes)
-            printf("capacity     %llu bytes (entry footprint as librcache charges it)\n",
-                   (unsigned long long)cap_bytes);
-        else
-            printf("capacity     %llu items (%s)\n", (unsigned long long)items[0], sweep[0].text);
-        printf("hits         %llu\n", (unsigned long long)r->hits);
-        printf("misses       %llu\n", (unsigned long long)r->misses);
-        printf("hit ratio    %.4f\n", r->hit_ratio);
-        printf("evictions    %llu\n", (unsigned long long)r->evictions);
-        if (r->too_big)
-            printf("not stored   %llu (object larger than the capacity)\n",
-                   (unsigned long long)r->too_big);
-        printf("replay       %.3f s, %.2f M requests/s (decoding included)\n", r->seconds,
-               r->seconds > 0 ? (double)r->requests / r->seconds / 1e6 : 0);
-    }
+    if (json)
+        print_json(&r, is_sweep);
+    else if (is_sweep && npol == 1)
+        print_sweep_one(&r);
+    else if (is_sweep || (npol > 1 && !cap_bytes))
+        print_sweep_policies(&r);
+    else
+        print_single(&r);
 
     if (plot) {
-        rcache__plot_point_t pts[MAX_SWEEP];
-        int all_pct = 1;
-        for (size_t i = 0; i < nsweep; i++)
-            all_pct &= sweep[i].is_pct;
-        double lo = 1e300, hi = 0;
-        for (size_t i = 0; i < nsweep; i++) {
-            pts[i].x = all_pct ? sweep[i].pct : (double)items[i];
-            pts[i].miss_ratio = 1 - res[i].hit_ratio;
-            lo = pts[i].x < lo ? pts[i].x : lo;
-            hi = pts[i].x > hi ? pts[i].x : hi;
-        }
-        const char *base = strrchr(path, '/');
-        char title[512];
-        snprintf(title, sizeof title, "Miss-ratio curve: %s (%s, %llu requests, %llu keys)",
-                 base ? base + 1 : path, fmtname, (unsigned long long)tc.requests,
-                 (unsigned long long)tc.unique);
-        if (rcache__plot_curve(plot, title,
-                               all_pct ? "cache size (% of unique keys)" : "cache size (items)",
-                               hi >= 20 * lo, pts, nsweep, err, sizeof err) != 0) {
+        if (draw(&r, plot, err, sizeof err) != 0) {
             fprintf(stderr, "rcache-bench: %s\n", err);
             return 1;
         }

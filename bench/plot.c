@@ -32,6 +32,16 @@ int rcache__plot_curve(const char *out_png, const char *title, const char *x_lab
                        int log_x, const rcache__plot_point_t *pts, size_t n,
                        char *err, size_t errlen)
 {
+    const char *name = "LRU (librcache, 1 shard)";
+    return rcache__plot_curves(out_png, title, x_label, log_x, &name, &pts, 1, n,
+                               err, errlen);
+}
+
+int rcache__plot_curves(const char *out_png, const char *title, const char *x_label,
+                        int log_x, const char *const *names,
+                        const rcache__plot_point_t *const *pts, size_t nseries,
+                        size_t n, char *err, size_t errlen)
+{
     int fd[2];
     if (pipe(fd) != 0) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));
@@ -69,10 +79,18 @@ int rcache__plot_curve(const char *out_png, const char *title, const char *x_lab
               "set key top right\n", f);
         if (log_x)
             fputs("set logscale x\n", f);
-        fputs("plot '-' using 1:2 with linespoints lw 2 pt 7 title 'LRU (librcache, 1 shard)'\n", f);
-        for (size_t i = 0; i < n; i++)
-            fprintf(f, "%.17g %.17g\n", pts[i].x, pts[i].miss_ratio);
-        fputs("e\n", f);
+        fputs("plot ", f);
+        for (size_t k = 0; k < nseries; k++) {
+            fputs(k ? ", '-' using 1:2 with linespoints lw 2 pt 7 title "
+                    : "'-' using 1:2 with linespoints lw 2 pt 7 title ", f);
+            gp_quote(f, names[k]);
+        }
+        fputs("\n", f);
+        for (size_t k = 0; k < nseries; k++) {
+            for (size_t i = 0; i < n; i++)
+                fprintf(f, "%.17g %.17g\n", pts[k][i].x, pts[k][i].miss_ratio);
+            fputs("e\n", f);
+        }
         fclose(f);
     }
     int st = 0;

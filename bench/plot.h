@@ -17,4 +17,11 @@ int rcache__plot_curve(const char *out_png, const char *title, const char *x_lab
                        int log_x, const rcache__plot_point_t *pts, size_t n,
                        char *err, size_t errlen);
 
+/* Several curves on one plot: series k is named names[k] and has the n
+ * points pts[k][0..n-1]. */
+int rcache__plot_curves(const char *out_png, const char *title, const char *x_label,
+                        int log_x, const char *const *names,
+                        const rcache__plot_point_t *const *pts, size_t nseries,
+                        size_t n, char *err, size_t errlen);
+
 #endif

@@ -40,6 +40,7 @@ int rcache__replay(const char *path, const rcache__replay_opts_t *o,
     cfg.max_bytes = o->max_bytes;
     cfg.default_ttl_ms = 0;
     cfg.shards = 1;
+    cfg.policy = o->policy;
     rcache_t *c = NULL;
     int rc = rcache_open(&cfg, &c);
     if (rc != RCACHE_OK) {

@@ -1,5 +1,5 @@
 /*
- * replay.h - replay a cache trace through librcache (one shard: exact LRU)
+ * replay.h - replay a cache trace through librcache (one shard, one policy)
  * and count hits, misses and evictions, as the traces README models it:
  * every request is a lookup and a miss inserts the key.
  */
@@ -18,6 +18,7 @@ typedef struct rcache__replay_opts {
     uint64_t expect_requests;    /* for the progress bar's ETA; 0 unknown */
     int progress;                /* draw a progress bar if stderr is a tty */
     const char *label;           /* progress label */
+    int policy;                  /* rcache_policy_t (0 = lru) */
 } rcache__replay_opts_t;
 
 typedef struct rcache__replay_result {

@@ -207,6 +207,8 @@ typedef struct rcache__pol {
     rcache__entry_t *q[RCACHE__POL_LISTS];  /* list sentinels */
     uint64_t n[RCACHE__POL_LISTS];          /* entries on each list */
     rcache__entry_t *hand;     /* sieve: next entry to examine, or NULL */
+    const rcache__entry_t *keep; /* keep of the last victim read (compared,
+                                    never dereferenced, by the eviction) */
     rcache__entry_t *admit;    /* wtinylfu: window entry to admit when */
     rcache__entry_t *admit_for; /* ... this main victim is evicted */
     int evicted;               /* s3fifo: has evicted since it started */

@@ -78,6 +78,8 @@ static void forget_locked(rcache__pol_t *p, const rcache__entry_t *e) {
         p->hand = e->prev == p->q[e->pq] ? NULL : e->prev;
     if (p->admit == e || p->admit_for == e)
         p->admit = p->admit_for = NULL;
+    if (p->keep == e)
+        p->keep = NULL;
 }
 
 void rcache__pol_unlink_locked(rcache__shard_t *s, rcache__entry_t *e) {
@@ -158,6 +160,7 @@ static rcache__entry_t *sieve_victim(rcache__pol_t *p,
 rcache__entry_t *rcache__pol_victim_locked(rcache_t *c, rcache__shard_t *s,
                                            const rcache__entry_t *keep) {
     rcache__pol_t *p = &s->pol;
+    p->keep = keep;
     switch (p->kind) {
     case RCACHE_POLICY_SIEVE:
         return sieve_victim(p, keep);
@@ -175,6 +178,14 @@ void rcache__pol_evict_locked(rcache_t *c, rcache__shard_t *s,
     switch (s->pol.kind) {
     case RCACHE_POLICY_WTINYLFU:
         rcache__wtlfu_evict(c, s, v);
+        return;
+    case RCACHE_POLICY_SIEVE:
+        rcache__shard_unlink_locked(c, s, v);
+        /* The hand moved to v's newer neighbour; when that is the entry
+         * just stored it wraps to the tail instead, as in SIEVE, where the
+         * new entry is inserted after the eviction. */
+        if (s->pol.hand && s->pol.hand == s->pol.keep)
+            s->pol.hand = NULL;
         return;
     case RCACHE_POLICY_S3FIFO:
         rcache__s3fifo_evicted(c, s, v);
@@ -219,5 +230,6 @@ void rcache__pol_switch_locked(rcache_t *c, rcache__shard_t *s,
         }
     }
     op.hand = op.admit = op.admit_for = NULL;
+    op.keep = NULL;
     rcache__pol_fini(&op);
 }

@@ -18,21 +18,25 @@
  *    higher, else W is evicted; either way W's count goes up.
  * The entry just stored (keep) counts in no queue.
  *
- * The sketch: 4 rows of 8-bit counters (saturating at 15, as Caffeine's
- * 4-bit ones), each row a power of two >= 4 x the shard's entries, with
- * conservative update (only the rows holding the minimum are raised). It
- * is sized on first use and doubled (and cleared) when the shard outgrows
- * it; on ENOMEM the old one stays.
+ * The sketch is libCacheSim's counting Bloom filter: one array of
+ * ceil(14.38 x n) counters for n = main's size (a 0.1% false-positive
+ * rate), each key counted in 10 of them ((a + i b) mod size), its estimate
+ * their minimum. Counters are 8-bit, saturating at 255 (libCacheSim's are
+ * 32-bit; aging keeps them far below that), so it costs about 14 bytes per
+ * entry of the shard. It is sized from max(max_items / shards, entries)
+ * on first use and rebuilt (cleared) when main grows past twice its size;
+ * on ENOMEM the old one stays.
  */
 #include "policy.h"
 
-#define SKETCH_ROWS 4u
-#define SKETCH_MAX 15u
-#define SKETCH_PER_ENTRY 4u
+#define SKETCH_HASHES 10u
+#define SKETCH_PER_ENTRY 14.3775 /* -ln(0.001) / ln(2)^2 */
+#define SKETCH_MAX 255u
 
 struct rcache__sketch {
-    uint64_t width; /* counters per row, a power of two */
-    uint8_t t[];    /* SKETCH_ROWS x width */
+    uint64_t n;    /* entries it was sized for */
+    uint64_t size; /* counters */
+    uint8_t t[];
 };
 
 void rcache__sketch_free(rcache__sketch_t *k) { rcache__free(k); }
@@ -46,16 +50,24 @@ static uint64_t mix(uint64_t x) { /* splitmix64's finaliser */
     return x;
 }
 
-/* The sketch for a shard of cap entries (grown when too small). */
-static rcache__sketch_t *sketch_for(rcache__pol_t *p, uint64_t cap) {
-    uint64_t want = 64;
-    while (want < cap * SKETCH_PER_ENTRY && want < (1ull << 30))
-        want <<= 1;
-    if (!p->sketch || p->sketch->width < want) {
-        rcache__sketch_t *k =
-            rcache__calloc(1, sizeof(*k) + SKETCH_ROWS * want);
+static uint64_t main_max(uint64_t cap);
+
+/* The sketch for a shard of cap entries (rebuilt when much too small). */
+static rcache__sketch_t *sketch_for(const rcache_t *c, rcache__pol_t *p,
+                                    uint64_t cap) {
+    uint64_t hint = atomic_load_explicit(&c->max_items, memory_order_relaxed) /
+                    c->nshards;
+    uint64_t n = main_max(cap > hint ? cap : hint);
+    if (n == 0)
+        n = 1;
+    if (!p->sketch || p->sketch->n * 2u < n) {
+        uint64_t size = (uint64_t)(SKETCH_PER_ENTRY * (double)n) + 1u;
+        if (size < 2u * SKETCH_HASHES)
+            size = 2u * SKETCH_HASHES;
+        rcache__sketch_t *k = rcache__calloc(1, sizeof(*k) + size);
         if (k) {
-            k->width = want;
+            k->n = n;
+            k->size = size;
             rcache__sketch_free(p->sketch);
             p->sketch = k;
             p->aging = 0;
@@ -66,28 +78,27 @@ static rcache__sketch_t *sketch_for(rcache__pol_t *p, uint64_t cap) {
 
 static unsigned sketch_est(const rcache__sketch_t *k, uint32_t hash) {
     uint64_t h = mix(hash);
-    unsigned m = 255;
-    for (unsigned r = 0; r < SKETCH_ROWS; r++) {
-        uint64_t i = mix(h + r * 0x9e3779b97f4a7c15ull) & (k->width - 1);
-        unsigned v = k->t[r * k->width + i];
+    uint32_t a = (uint32_t)h, b = (uint32_t)(h >> 32);
+    unsigned m = SKETCH_MAX;
+    for (uint32_t i = 0; i < SKETCH_HASHES; i++) {
+        unsigned v = k->t[(uint32_t)(a + i * b) % k->size];
         if (v < m)
             m = v;
     }
     return m;
 }
 
-static void sketch_add(rcache__pol_t *p, uint64_t cap, uint32_t hash) {
-    rcache__sketch_t *k = sketch_for(p, cap);
+static void sketch_add(const rcache_t *c, rcache__pol_t *p, uint64_t cap,
+                       uint32_t hash) {
+    rcache__sketch_t *k = sketch_for(c, p, cap);
     if (!k)
         return;
-    unsigned m = sketch_est(k, hash);
-    if (m >= SKETCH_MAX)
-        return;
     uint64_t h = mix(hash);
-    for (unsigned r = 0; r < SKETCH_ROWS; r++) {
-        uint64_t i = mix(h + r * 0x9e3779b97f4a7c15ull) & (k->width - 1);
-        if (k->t[r * k->width + i] == m)
-            k->t[r * k->width + i]++;
+    uint32_t a = (uint32_t)h, b = (uint32_t)(h >> 32);
+    for (uint32_t i = 0; i < SKETCH_HASHES; i++) {
+        uint8_t *v = &k->t[(uint32_t)(a + i * b) % k->size];
+        if (*v < SKETCH_MAX)
+            (*v)++;
     }
 }
 
@@ -109,7 +120,7 @@ void rcache__wtlfu_link(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e) {
     e->pq = 0;
     rcache__list_push(p->q[0], e);
     p->n[0]++;
-    sketch_add(p, rcache__pol_cap(c, s, NULL), e->hash);
+    sketch_add(c, p, rcache__pol_cap(c, s, NULL), e->hash);
 }
 
 /* Insert e (off every list's count: the caller moves it) into main's
@@ -132,10 +143,10 @@ void rcache__wtlfu_hit(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e) {
     rcache__pol_move_to(p, e, 2);
     while (p->n[2] > mm * 4u / 5u) /* protected over its share: demote */
         rcache__pol_move_to(p, p->q[2]->prev, 1);
-    sketch_add(p, cap, e->hash);
+    sketch_add(c, p, cap, e->hash);
     if (++p->aging >= 32u * (mm ? mm : 1u) && p->sketch) {
         rcache__sketch_t *k = p->sketch;
-        for (uint64_t i = 0; i < SKETCH_ROWS * k->width; i++)
+        for (uint64_t i = 0; i < k->size; i++)
             k->t[i] >>= 1;
         p->aging = 0;
     }
@@ -160,7 +171,7 @@ rcache__entry_t *rcache__wtlfu_victim(rcache_t *c, rcache__shard_t *s,
         uint64_t nmain = p->n[1] + p->n[2] - (keep && keep->pq != 0);
         if (nmain + 1u > mm)
             break;
-        sketch_add(p, cap, w->hash); /* main has room: w moves in */
+        sketch_add(c, p, cap, w->hash); /* main has room: w moves in */
         slru_insert(p, w, mm);
     }
     if (!(m = main_victim(p, keep)) ||
@@ -181,7 +192,7 @@ void rcache__wtlfu_evict(rcache_t *c, rcache__shard_t *s, rcache__entry_t *v) {
     uint64_t cap = rcache__pol_cap(c, s, NULL);
     cap = cap > 1 ? cap - 1 : cap; /* v is still counted */
     if (w && p->admit_for == v)
-        sketch_add(p, cap, w->hash);
+        sketch_add(c, p, cap, w->hash);
     p->admit = p->admit_for = NULL;
     rcache__shard_unlink_locked(c, s, v);
     if (admit && w->pq == 0)
