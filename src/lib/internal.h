@@ -211,7 +211,6 @@ typedef struct rcache__pol {
                                     never dereferenced, by the eviction) */
     rcache__entry_t *admit;    /* wtinylfu: window entry to admit when */
     rcache__entry_t *admit_for; /* ... this main victim is evicted */
-    int evicted;               /* s3fifo: has evicted since it started */
     uint64_t aging;            /* wtinylfu: sketch increments since halving */
     rcache__ghost_t *ghost;    /* s3fifo: hashes of recent small evictions */
     rcache__sketch_t *sketch;  /* wtinylfu: frequency sketch */

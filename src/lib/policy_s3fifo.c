@@ -5,8 +5,9 @@
  * hashes of entries evicted from the small queue (90% of the entries).
  *
  *  - insert: a key found in the ghost goes to main (and leaves the ghost),
- *    others to small. Before the shard's first eviction, once small holds
- *    its share of max_items / shards, new keys go to main.
+ *    others to small (as the original S3-FIFO and libCacheSim @ aa0fc40
+ *    do; later libCacheSim sends new keys to main while small is full and
+ *    nothing was evicted yet).
  *  - hit: bump the entry's 2-bit counter (pf, saturating at 3); no list
  *    work.
  *  - evict: from main when main is over its share or small is empty, else
@@ -24,7 +25,6 @@
  */
 #include "policy.h"
 
-#include <stdlib.h>
 
 typedef struct gnode {
     uint32_t hash;
@@ -153,16 +153,11 @@ static int ghost_take(rcache__pol_t *p, uint32_t hash) {
 }
 
 void rcache__s3fifo_link(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e) {
+    (void)c;
     rcache__pol_t *p = &s->pol;
     unsigned q = 0;
-    if (ghost_take(p, e->hash)) {
+    if (ghost_take(p, e->hash))
         q = 1;
-    } else if (!p->evicted) {
-        uint64_t mi = atomic_load_explicit(&c->max_items, memory_order_relaxed);
-        uint64_t hint = mi / c->nshards;
-        if (hint && p->n[0] >= hint / 10u)
-            q = 1; /* small is full and nothing was evicted yet */
-    }
     e->pq = q & 1u;
     rcache__list_push(p->q[q], e);
     p->n[q]++;
@@ -214,7 +209,6 @@ rcache__entry_t *rcache__s3fifo_victim(rcache_t *c, rcache__shard_t *s,
 void rcache__s3fifo_evicted(rcache_t *c, rcache__shard_t *s,
                             const rcache__entry_t *v) {
     rcache__pol_t *p = &s->pol;
-    p->evicted = 1;
     if (v->pq == 0) {
         uint64_t cap = rcache__pol_cap(c, s, NULL);
         /* cap counts v, which is still linked: the ghost's share is
