@@ -1,7 +1,7 @@
 /*
  * recount.h - the cache invariants every test checks after it has driven
- * the cache: walking each shard through the internals, the table, the LRU
- * list and the counters must agree, and both limits must hold. Free of any
+ * the cache: walking each shard through the internals, the table, the policy's
+ * lists and the counters must agree, and both limits must hold. Free of any
  * test framework so unit tests (cmocka) and fuzz targets share it.
  */
 #ifndef RCACHE_TEST_RECOUNT_H
@@ -30,15 +30,24 @@ static inline const char *rcache_test_recount(rcache_t *c) {
                 else if (atomic_load(&e->refs) < 1)
                     why = "linked entry without the table's reference";
             }
-        for (rcache__entry_t *e = s->lru->next; e != s->lru && !why; e = e->next) {
-            if (e->next->prev != e)
-                why = "LRU list links disagree";
-            lru_n++;
+        for (unsigned q = 0; q < RCACHE__POL_LISTS && !why; q++) {
+            uint64_t qn = 0;
+            rcache__entry_t *h = s->pol.q[q];
+            for (rcache__entry_t *e = h->next; e != h && !why; e = e->next) {
+                if (e->next->prev != e)
+                    why = "policy list links disagree";
+                else if (e->pq != q)
+                    why = "entry on a list its pq does not name";
+                qn++;
+            }
+            if (!why && qn != s->pol.n[q])
+                why = "policy list length differs from its count";
+            lru_n += qn;
         }
         if (!why && n != s->count)
             why = "shard count differs from its table";
         else if (!why && lru_n != s->count)
-            why = "shard count differs from its LRU list";
+            why = "shard count differs from its policy lists";
         else if (!why && nttl != s->nttl)
             why = "shard TTL count differs from its entries";
         else if (!why && ttl_sum != s->ttl_sum)
