@@ -9,6 +9,7 @@
  * in a cache that never evicts, and checks that no increment is lost
  * (final value = number of increments) and that readers never see a
  * counter go backwards. Runs under ThreadSanitizer in `make test-tsan`.
+ * The mixed run is repeated under every eviction policy.
  * RCACHE_STRESS_OPS overrides the operations per thread.
  */
 #include "testutil.h"
@@ -152,16 +153,22 @@ static void *worker(void *arg) {
     return NULL;
 }
 
-static void test_mixed_32_threads(void **state) {
-    const char *env = getenv("RCACHE_STRESS_OPS");
-    if (env)
-        ops_per_thread = atol(env);
+/* One run of the mixed workload under policy, ops operations a thread. */
+static void run_mixed(int policy, long ops) {
+    ops_per_thread = ops;
+    atomic_store(&objects_made, 0);
+    atomic_store(&objects_freed, 0);
+    atomic_store(&torn_values, 0);
+    atomic_store(&bad_counters, 0);
+    atomic_store(&incr_callbacks, 0);
+    atomic_store(&incr_ok, 0);
     rcache_config_t cfg;
     rcache_config_init(&cfg);
     cfg.max_items = 2000;
     cfg.max_bytes = 400000;
     cfg.default_ttl_ms = 0;
     cfg.shards = 8;
+    cfg.policy = policy;
     assert_int_equal(rcache_open(&cfg, &cache), RCACHE_OK);
     pthread_t th[THREADS];
     for (int i = 0; i < THREADS; i++)
@@ -181,13 +188,36 @@ static void test_mixed_32_threads(void **state) {
     /* objects still cached are exactly those not yet destroyed */
     uint64_t cached_objects = 0;
     for (uint32_t i = 0; i < cache->nshards; i++)
-        for (rcache__entry_t *e = cache->shards[i].lru->next; e != cache->shards[i].lru;
-             e = e->next)
-            cached_objects += (e->flags & RCACHE__F_OBJECT) != 0;
+        for (unsigned q = 0; q < RCACHE__POL_LISTS; q++) {
+            rcache__entry_t *h = cache->shards[i].pol.q[q];
+            for (rcache__entry_t *e = h->next; e != h; e = e->next)
+                cached_objects += (e->flags & RCACHE__F_OBJECT) != 0;
+        }
     assert_int_equal(atomic_load(&objects_made) - atomic_load(&objects_freed),
                      (long)cached_objects);
     rcache_close(cache);
     assert_int_equal(atomic_load(&objects_made), atomic_load(&objects_freed));
+}
+
+static long stress_ops(long dflt) {
+    const char *env = getenv("RCACHE_STRESS_OPS");
+    return env ? atol(env) : dflt;
+}
+
+static void test_mixed_32_threads(void **state) {
+    (void)state;
+    run_mixed(RCACHE_POLICY_LRU, stress_ops(100000));
+}
+
+/* The same workload under each other policy (a quarter of the operations:
+ * the run is about races in the policies' list and counter work, which
+ * show within thousands of evictions). */
+static void test_mixed_32_threads_policies(void **state) {
+    (void)state;
+    for (int p = 1; p < RCACHE_POLICY_COUNT; p++) {
+        print_message("    policy %s\n", rcache_policy_name(p));
+        run_mixed(p, stress_ops(100000) / 4);
+    }
 }
 
 /* Concurrent fills never report a peak above max_bytes (regression: the
@@ -323,6 +353,7 @@ static void test_update_no_lost_increments(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mixed_32_threads),
+        cmocka_unit_test(test_mixed_32_threads_policies),
         cmocka_unit_test(test_concurrent_fill_peak),
         cmocka_unit_test(test_update_no_lost_increments),
     };
