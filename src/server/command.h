@@ -222,6 +222,7 @@ struct rcache__client {
 typedef struct rcache__cache_settings {
     uint64_t max_items, max_bytes, default_ttl_ms;
     int disabled;
+    int policy; /* rcache_policy_t */
 } rcache__cache_settings_t;
 
 /* The main loop, listeners, workers and timers are opaque here and belong

@@ -138,7 +138,10 @@ void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
         addf(b, "used_memory_peak_human:%s\r\n", h3);
         addf(b, "maxmemory:%llu\r\n", (unsigned long long)st.max_bytes);
         addf(b, "maxmemory_human:%s\r\n", h4);
-        addf(b, "maxmemory_policy:allkeys-lru\r\n");
+        addf(b, "maxmemory_policy:%s\r\n",
+             rcache__config_policy_name(rcache_get_policy(s->cache)));
+        addf(b, "eviction_policy:%s\r\n",
+             rcache_policy_name(rcache_get_policy(s->cache)));
         addf(b, "max_items:%llu\r\n", (unsigned long long)st.max_items);
         addf(b, "default_ttl_ms:%llu\r\n", (unsigned long long)st.default_ttl_ms);
         addf(b, "memory_utilization:%.4f\r\n", st.memory_utilization);
@@ -213,7 +216,6 @@ void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
 
 /* Redis parameters clients commonly read, with fixed values. */
 static const char *const EXTRA_GET[][2] = {
-    {"maxmemory-policy", "allkeys-lru"},
     {"appendonly", "no"},
     {"databases", "16"},
 };
@@ -286,10 +288,7 @@ static int config_set_one(rcache__config_t *next, struct config_set_edit *e,
                           const char *name, const char *value) {
     int known = name[0] && rcache__config_get(next, name, e->err, sizeof e->err) == 0;
     e->fail = NULL;
-    if (!strcmp(name, "maxmemory-policy")) {
-        if (strcasecmp(value, "allkeys-lru") != 0)
-            e->fail = "rcached only supports allkeys-lru";
-    } else if (!strcmp(name, "appendonly")) {
+    if (!strcmp(name, "appendonly")) {
         if (strcasecmp(value, "no") != 0)
             e->fail = "rcached does not persist data; only no is accepted";
     } else if (!known) {

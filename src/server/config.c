@@ -24,7 +24,7 @@
 #include <strings.h>
 
 enum opt_type { T_STR, T_UINT, T_SIZE, T_BOOL, T_LOGLEVEL, T_OCTAL, T_SAVE,
-                T_FILENAME, T_INT /* int64_t, -1 .. max */, T_COBL, T_NOTIFY };
+                T_FILENAME, T_INT /* int64_t, -1 .. max */, T_COBL, T_NOTIFY, T_POLICY };
 
 typedef struct opt {
     const char *name;
@@ -63,6 +63,9 @@ static const opt_t OPTS[] = {
      "TTL in ms of keys SET without EX/PX (0 = no expiry)"},
     {"shards", T_UINT, F(shards), 0, 1024, 0, "<n>", "0",
      "cache shards (0 = library default)"},
+    {"maxmemory-policy", T_POLICY, F(policy), 0, 0, 1, "<name>", "allkeys-lru",
+     "eviction policy: lru, s3fifo, sieve, wtinylfu, or Redis's allkeys-lru "
+     "(= lru), allkeys-lfu (= wtinylfu); also --eviction-policy"},
     {"maxclients", T_UINT, F(maxclients), 1, 1000000, 1, "<n>", "10000",
      "most simultaneous clients"},
     {"timeout", T_UINT, F(timeout_s), 0, 100000000, 1, "<s>", "0",
@@ -158,6 +161,30 @@ static const char *shown(const char *s, char *buf, size_t cap) {
     return buf;
 }
 
+/* maxmemory-policy: our policy names and Redis's allkeys-* ones that map
+ * to a policy (docs/SERVER.md). Redis's volatile-*, allkeys-random and
+ * noeviction have no equivalent: rcached evicts any key, by the policy. */
+int rcache__config_parse_policy(const char *t, int *out) {
+    if (!strcasecmp(t, "allkeys-lru")) {
+        *out = RCACHE_POLICY_LRU;
+        return 0;
+    }
+    if (!strcasecmp(t, "allkeys-lfu")) {
+        *out = RCACHE_POLICY_WTINYLFU;
+        return 0;
+    }
+    return rcache_policy_parse(t, out) == RCACHE_OK ? 0 : -1;
+}
+
+const char *rcache__config_policy_name(int policy) {
+    if (policy == RCACHE_POLICY_LRU)
+        return "allkeys-lru";
+    if (policy == RCACHE_POLICY_WTINYLFU)
+        return "allkeys-lfu";
+    const char *n = rcache_policy_name(policy);
+    return n ? n : "?";
+}
+
 static const opt_t *find_opt(const char *name) {
     char norm[64];
     size_t n = strlen(name);
@@ -167,6 +194,8 @@ static const opt_t *find_opt(const char *name) {
         char ch = rcache__lower_ascii(name[i]);
         norm[i] = ch == '_' ? '-' : ch;
     }
+    if (strcmp(norm, "eviction-policy") == 0) /* our name for it */
+        snprintf(norm, sizeof norm, "maxmemory-policy");
     for (size_t i = 0; i < NOPTS; i++)
         if (strcmp(OPTS[i].name, norm) == 0)
             return &OPTS[i];
@@ -351,6 +380,24 @@ static int set_opt(rcache__config_t *cfg, const opt_t *o, const char *value,
         *(int *)(void *)field = fl;
         return 0;
     }
+    case T_POLICY: {
+        int pol;
+        if (rcache__config_parse_policy(value, &pol) != 0) {
+            int redis = !strncasecmp(value, "volatile-", 9) ||
+                        !strcasecmp(value, "noeviction") ||
+                        !strcasecmp(value, "allkeys-random");
+            return fail(err, errlen,
+                        "invalid value for '%s': '%s' (%sexpected lru, s3fifo, "
+                        "sieve, wtinylfu, allkeys-lru or allkeys-lfu)",
+                        o->name, shown(value, vb, sizeof vb),
+                        redis ? "rcached evicts any key by its policy: "
+                                "volatile-*, allkeys-random and noeviction are "
+                                "not supported; "
+                              : "");
+        }
+        *(int *)(void *)field = pol;
+        return 0;
+    }
     case T_LOGLEVEL: {
         int l = rcache__loglevel_parse(value);
         if (l < 0)
@@ -448,6 +495,7 @@ static int take_field(rcache__config_t *live, rcache__config_t *next, size_t off
     }
     case T_NOTIFY:
     case T_BOOL:
+    case T_POLICY:
     case T_LOGLEVEL: {
         int *li = (int *)(void *)lf, *ni = (int *)(void *)nf;
         if (*li == *ni)
@@ -526,6 +574,10 @@ int rcache__config_get(const rcache__config_t *cfg, const char *name,
     case T_LOGLEVEL:
         snprintf(out, cap, "%s",
                  rcache__loglevel_name(*(const int *)(const void *)field));
+        break;
+    case T_POLICY:
+        snprintf(out, cap, "%s",
+                 rcache__config_policy_name(*(const int *)(const void *)field));
         break;
     }
     return 0;

@@ -42,6 +42,7 @@ typedef struct rcache__config {
     uint64_t max_items;       /* default 0 = unbounded */
     uint64_t default_ttl_ms;  /* default 0 = no expiry */
     uint64_t shards;          /* 0 = library default */
+    int policy;               /* rcache_policy_t (maxmemory-policy), lru */
     int disabled;             /* DISABLE_RESULT_CACHE; admin cache_enabled */
     /* clients */
     uint64_t maxclients;      /* default 10000 */
@@ -126,6 +127,12 @@ size_t rcache__config_take_runtime(rcache__config_t *live, rcache__config_t *nex
  * accepted for "-") from text. 0, or -1 with "…" naming it in err. */
 int rcache__config_set(rcache__config_t *cfg, const char *name,
                        const char *value, char *err, size_t errlen);
+
+/* maxmemory-policy values: parse one (0, or -1 if unknown) into a
+ * rcache_policy_t, and the name CONFIG GET and INFO show for a policy
+ * (Redis's allkeys-lru / allkeys-lfu where one maps, else ours). */
+int rcache__config_parse_policy(const char *text, int *out);
+const char *rcache__config_policy_name(int policy);
 
 /* Format one option's value as CONFIG GET shows it; -1 if unknown. */
 int rcache__config_get(const rcache__config_t *cfg, const char *name,

@@ -111,7 +111,7 @@ static void apply_hot_settings(rcache__server_t *s) {
 
 static rcache__cache_settings_t cache_settings_of(const rcache__config_t *cfg) {
     rcache__cache_settings_t cs = {cfg->max_items, cfg->maxmemory, cfg->default_ttl_ms,
-                                   cfg->disabled};
+                                   cfg->disabled, cfg->policy};
     return cs;
 }
 
@@ -132,6 +132,13 @@ static void apply_cache_settings(rcache__server_t *s) {
         rcache_set_default_ttl(s->cache, want.default_ttl_ms);
     if (want.disabled != have->disabled)
         rcache_set_disabled(s->cache, want.disabled);
+    if (want.policy != have->policy &&
+        rcache_set_policy(s->cache, want.policy) != RCACHE_OK) {
+        /* ENOMEM: the cache keeps its policy; report what it has */
+        rcache__log(RCACHE__LOG_WARNING, "cannot switch the eviction policy to %s: "
+                    "out of memory", rcache_policy_name(want.policy));
+        want.policy = rcache_get_policy(s->cache);
+    }
     *have = want;
     pthread_mutex_unlock(&s->apply_lock);
 }
@@ -242,6 +249,7 @@ static int open_cache(rcache__server_t *s) {
         lc.shards = (uint32_t)s->cfg.shards;
     lc.disabled = s->cfg.disabled;
     lc.on_removal = rcache__notify_removed; /* "expired"/"evicted" events */
+    lc.policy = s->cfg.policy;
     /* DEBUG's clock only when DEBUG is allowed: otherwise the library's
      * own clock, with no indirection on every call. */
     s->debug_enabled = s->cfg.enable_debug_command;

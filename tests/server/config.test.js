@@ -49,6 +49,7 @@ test('invalid options and values stop start-up naming them', async () => {
     [['--config', '/nonexistent/x.conf'], {}, /\/nonexistent\/x\.conf/],
     [[], { RCACHED_MAXCLIENTS: 'abc' }, /RCACHED_MAXCLIENTS/],
     [[], { CACHE_MAX_SIZE: 'abc' }, /CACHE_MAX_SIZE/],
+    [['--eviction-policy', 'volatile-ttl'], {}, /'maxmemory-policy'.*volatile-ttl.*not supported/],
   ];
   for (const [args, env, re] of cases) {
     const r = await runBin(['--admin-port', '0', ...args], env);

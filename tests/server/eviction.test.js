@@ -85,3 +85,40 @@ test('both limits together, and FLUSHALL resets the gauges', async () => {
     await srv.stop();
   }
 });
+
+test('--eviction-policy and maxmemory-policy: names, INFO, a live change, refusals', async () => {
+  const srv = await startServer(['--eviction-policy', 'sieve', '--max-items', '50', '--shards', '1']);
+  const r = new Redis({ port: srv.port, host: '127.0.0.1' });
+  try {
+    assert.deepEqual(await r.config('GET', 'maxmemory-policy'), ['maxmemory-policy', 'sieve']);
+    assert.match(await r.info('memory'), /eviction_policy:sieve\r\n/);
+    // SIEVE: a key read since it was stored survives the next sweep
+    for (let i = 0; i < 50; i++) await r.set(`k${i}`, 'v');
+    assert.equal(await r.get('k0'), 'v');
+    await r.set('new', 'v');
+    assert.equal(await r.get('k0'), 'v');
+    assert.equal(await r.exists('k1'), 0);
+    assert.equal(await r.dbsize(), 50);
+    // Redis names map; ours are accepted; the change applies to the live cache
+    assert.equal(await r.config('SET', 'maxmemory-policy', 'allkeys-lfu'), 'OK');
+    assert.deepEqual(await r.config('GET', 'maxmemory-policy'), ['maxmemory-policy', 'allkeys-lfu']);
+    assert.match(await r.info('memory'), /maxmemory_policy:allkeys-lfu\r\n/);
+    assert.match(await r.info('memory'), /eviction_policy:wtinylfu\r\n/);
+    assert.equal(await r.config('SET', 'maxmemory-policy', 'S3FIFO'), 'OK');
+    assert.match(await r.info('memory'), /eviction_policy:s3fifo\r\n/);
+    assert.equal(await r.dbsize(), 50); // switching evicts nothing
+    for (let i = 100; i < 300; i++) await r.set(`k${i}`, 'v');
+    assert.equal(await r.dbsize(), 50);
+    // Redis policies with no equivalent are refused, the policy is kept
+    for (const bad of ['volatile-lru', 'noeviction', 'allkeys-random']) {
+      await assert.rejects(r.config('SET', 'maxmemory-policy', bad), /not supported/);
+    }
+    await assert.rejects(r.config('SET', 'maxmemory-policy', 'fifo'), /expected lru, s3fifo/);
+    assert.match(await r.info('memory'), /eviction_policy:s3fifo\r\n/);
+    assert.equal(await r.config('SET', 'maxmemory-policy', 'allkeys-lru'), 'OK');
+    assert.match(await r.info('memory'), /eviction_policy:lru\r\n/);
+  } finally {
+    r.disconnect();
+    await srv.stop();
+  }
+});
