@@ -22,6 +22,19 @@ grep -q '| 10% | 122 | .* | 0.7572 |' <<<"$out" || fail "sweep table: $out"
 [ -s "$tmp/c.png" ] || fail "no plot"
 head -c 8 "$tmp/c.png" | od -An -tx1 | grep -q '89 50 4e 47' || fail "plot is not a PNG"
 
+# Policies: every one in one table with ratios to lru, one curve each.
+out=$("$bench" trace "$traces/caffeine/lirs/multi2.trace.gz" --policy all --sweep 1%,10% \
+      --plot "$tmp/p.png") || fail "policy sweep"
+grep -q '| lru | s3fifo | sieve | wtinylfu | s3fifo / lru |' <<<"$out" || fail "policy header: $out"
+grep -q '| 10% | 568 | 0.6308 | 0.5070 | 0.6384 |' <<<"$out" || fail "policy row: $out"
+head -c 8 "$tmp/p.png" | od -An -tx1 | grep -q '89 50 4e 47' || fail "policy plot is not a PNG"
+out=$("$bench" trace "$traces/caffeine/lirs/multi2.trace.gz" --policy sieve --capacity 568 --json) ||
+  fail "policy json"
+grep -q '"policy": "sieve"' <<<"$out" || fail "policy json: $out"
+grep -q '"miss_ratio": 0.638364' <<<"$out" || fail "sieve miss ratio: $out"
+if "$bench" trace "$traces/caffeine/lirs/multi2.trace.gz" --policy fifo 2>/dev/null; then
+  fail "unknown policy accepted"; fi
+
 out=$("$bench" trace "$traces/libcachesim/cloudPhysicsIO.oracleGeneral.bin" --capacity-bytes 64mb) || fail "bytes"
 grep -q '^requests     113872$' <<<"$out" || fail "bytes replay: $out"
 
