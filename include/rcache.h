@@ -188,13 +188,18 @@ typedef enum rcache_policy {
     RCACHE_POLICY_S3FIFO = 1,
     /** SIEVE: one FIFO, a visited bit and a hand; a hit sets the bit. */
     RCACHE_POLICY_SIEVE = 2,
-    /** W-TinyLFU: window LRU (1%), segmented LRU main (probation 1/5,
-     *  protected 4/5) and count-min frequency admission. A hit moves the
-     *  entry within its segment and counts it in the sketch. */
-    RCACHE_POLICY_WTINYLFU = 3
+    /** W-TinyLFU as Caffeine runs it: window LRU, segmented LRU main
+     *  (probation 1/5, protected 4/5), frequency-sketch admission, and the
+     *  window's size adapted by hill climbing on the hit ratio (from 1%).
+     *  A hit moves the entry within its segment and counts it in the
+     *  sketch. */
+    RCACHE_POLICY_WTINYLFU = 3,
+    /** W-TinyLFU with the window fixed at 1%, as libCacheSim's (the
+     *  variant its published figures are checked against). */
+    RCACHE_POLICY_WTINYLFU_FIXED = 4
 } rcache_policy_t;
 /** Number of policies (valid values are 0 .. RCACHE_POLICY_COUNT - 1). */
-#define RCACHE_POLICY_COUNT 4
+#define RCACHE_POLICY_COUNT 5
 
 typedef struct rcache_config {
     /** Most entries held at once; 0 = unbounded. Default 1000. */
@@ -911,7 +916,8 @@ int rcache_glob_match_lenient(const char *pattern, size_t pattern_len,
 int rcache_set_limits(rcache_t *c, uint64_t max_items, uint64_t max_bytes);
 
 /**
- * @brief Name of a policy: "lru", "s3fifo", "sieve", "wtinylfu".
+ * @brief Name of a policy: "lru", "s3fifo", "sieve", "wtinylfu",
+ *        "wtinylfu-fixed".
  * @param[in] policy a rcache_policy_t value.
  * @return a static string; NULL for a value out of range.
  * Thread-safety: pure function.
@@ -920,7 +926,8 @@ const char *rcache_policy_name(int policy);
 
 /**
  * @brief Parse a policy name (case-insensitive): "lru", "s3fifo",
- *        "sieve", "wtinylfu" ("w-tinylfu" and "tinylfu" also accepted).
+ *        "sieve", "wtinylfu" ("w-tinylfu" and "tinylfu" also accepted),
+ *        "wtinylfu-fixed".
  *        Redis's maxmemory-policy names are the server's business
  *        (docs/SERVER.md), not the library's.
  * @param[in] name NUL-terminated name.

@@ -148,7 +148,8 @@ int rcache_config_from_env(rcache_config_t *cfg, char *errbuf, size_t errlen) {
     if ((v = getenv("RCACHE_POLICY")) &&
         rcache_policy_parse(v, &t.policy) != RCACHE_OK)
         return env_error(errbuf, errlen, "RCACHE_POLICY", v,
-                         "expected lru, s3fifo, sieve or wtinylfu");
+                         "expected lru, s3fifo, sieve, wtinylfu or "
+                         "wtinylfu-fixed");
     if (shards > MAX_SHARDS)
         return env_error(errbuf, errlen, "RCACHE_SHARDS", getenv("RCACHE_SHARDS"),
                          "at most 1024 shards");

@@ -198,7 +198,8 @@ typedef struct rcache__shard_stats {
  *   for (i = 0; i < RCACHE__POL_LISTS; i++)
  *       for (e = s->pol.q[i]->next; e != s->pol.q[i]; e = e->next) ...
  * lru: q[0] the LRU list. sieve: q[0] the FIFO. s3fifo: q[0] small,
- * q[1] main. wtinylfu: q[0] window, q[1] probation, q[2] protected. */
+ * q[1] main. wtinylfu(-fixed): q[0] window, q[1] probation, q[2]
+ * protected. */
 #define RCACHE__POL_LISTS 3
 typedef struct rcache__ghost rcache__ghost_t;   /* policy_s3fifo.c */
 typedef struct rcache__sketch rcache__sketch_t; /* policy_wtinylfu.c */
@@ -212,6 +213,9 @@ typedef struct rcache__pol {
     rcache__entry_t *admit;    /* wtinylfu: window entry to admit when */
     rcache__entry_t *admit_for; /* ... this main victim is evicted */
     uint64_t aging;            /* wtinylfu: sketch increments since halving */
+    uint64_t win;              /* wtinylfu: window size, entries (0: 1%) */
+    uint64_t hc_hits, hc_reqs; /* wtinylfu: the climber's current sample */
+    double hc_prev, hc_step;   /* its last hit ratio and next step */
     rcache__ghost_t *ghost;    /* s3fifo: hashes of recent small evictions */
     rcache__sketch_t *sketch;  /* wtinylfu: frequency sketch */
 } rcache__pol_t;

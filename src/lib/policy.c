@@ -62,6 +62,7 @@ void rcache__pol_link_locked(rcache_t *c, rcache__shard_t *s,
         rcache__s3fifo_link(c, s, e);
         return;
     case RCACHE_POLICY_WTINYLFU:
+    case RCACHE_POLICY_WTINYLFU_FIXED:
         rcache__wtlfu_link(c, s, e);
         return;
     default: /* lru, sieve: one list, new entries at its head */
@@ -118,6 +119,7 @@ void rcache__pol_hit_locked(rcache_t *c, rcache__shard_t *s,
             e->pf++;
         return;
     case RCACHE_POLICY_WTINYLFU:
+    case RCACHE_POLICY_WTINYLFU_FIXED:
         rcache__wtlfu_hit(c, s, e);
         return;
     default:
@@ -167,6 +169,7 @@ rcache__entry_t *rcache__pol_victim_locked(rcache_t *c, rcache__shard_t *s,
     case RCACHE_POLICY_S3FIFO:
         return rcache__s3fifo_victim(c, s, keep);
     case RCACHE_POLICY_WTINYLFU:
+    case RCACHE_POLICY_WTINYLFU_FIXED:
         return rcache__wtlfu_victim(c, s, keep);
     default:
         return rcache__pol_tail(p, 0, keep);
@@ -177,6 +180,7 @@ void rcache__pol_evict_locked(rcache_t *c, rcache__shard_t *s,
                               rcache__entry_t *v) {
     switch (s->pol.kind) {
     case RCACHE_POLICY_WTINYLFU:
+    case RCACHE_POLICY_WTINYLFU_FIXED:
         rcache__wtlfu_evict(c, s, v);
         return;
     case RCACHE_POLICY_SIEVE:

@@ -16,6 +16,7 @@ static const char *const names[RCACHE_POLICY_COUNT] = {
     [RCACHE_POLICY_S3FIFO] = "s3fifo",
     [RCACHE_POLICY_SIEVE] = "sieve",
     [RCACHE_POLICY_WTINYLFU] = "wtinylfu",
+    [RCACHE_POLICY_WTINYLFU_FIXED] = "wtinylfu-fixed",
 };
 
 const char *rcache_policy_name(int policy) {

@@ -1,7 +1,9 @@
 /*
- * policy_wtinylfu.c - W-TinyLFU (Einziger, Friedman and Manes, 2017), as
- * libCacheSim's WTinyLFU.c implements it (fixed window, no hill
- * climbing), per shard: a window LRU (q[0], 1% of the shard's entries,
+ * policy_wtinylfu.c - W-TinyLFU (Einziger, Friedman and Manes, 2017), per
+ * shard, in two variants: wtinylfu-fixed as libCacheSim's WTinyLFU.c
+ * implements it (the window fixed at 1%, validated against its figures),
+ * and wtinylfu, the same with Caffeine's hill climbing of the window size
+ * (climb() below) and every hit counted in the sketch. Per shard: a window LRU (q[0], 1% of the shard's entries,
  * at least one), a main segmented LRU of probation (q[1], 1/5 of main)
  * and protected (q[2], 4/5), and a count-min frequency sketch.
  *
@@ -10,7 +12,8 @@
  *    (protected's tail drops to probation's head while protected is over
  *    its share). protected: to its head. A hit in main counts the key in
  *    the sketch; after 32 x main's size such counts every counter halves
- *    (aging). As in libCacheSim, window hits are not counted.
+ *    (aging). As in libCacheSim, wtinylfu-fixed does not count window
+ *    hits; wtinylfu does, as Caffeine.
  *  - evict: while main has room the window's tail moves into main
  *    (probation first, then protected). Then the window's tail W and
  *    main's victim M (probation's tail, else protected's) are compared by
@@ -50,14 +53,14 @@ static uint64_t mix(uint64_t x) { /* splitmix64's finaliser */
     return x;
 }
 
-static uint64_t main_max(uint64_t cap);
+static uint64_t main_max(const rcache__pol_t *p, uint64_t cap);
 
 /* The sketch for a shard of cap entries (rebuilt when much too small). */
 static rcache__sketch_t *sketch_for(const rcache_t *c, rcache__pol_t *p,
                                     uint64_t cap) {
     uint64_t hint = atomic_load_explicit(&c->max_items, memory_order_relaxed) /
                     c->nshards;
-    uint64_t n = main_max(cap > hint ? cap : hint);
+    uint64_t n = main_max(NULL, cap > hint ? cap : hint);
     if (n == 0)
         n = 1;
     if (!p->sketch || p->sketch->n * 2u < n) {
@@ -106,21 +109,61 @@ static unsigned estimate(const rcache__pol_t *p, uint32_t hash) {
     return p->sketch ? sketch_est(p->sketch, hash) : 0;
 }
 
-/* Shares of a shard of cap entries. */
-static uint64_t window_max(uint64_t cap) {
+/* Shares of a shard of cap entries: the window is 1% (at least one
+ * entry), or for the adaptive variant the size the climber chose (at most
+ * cap - 1, so main keeps an entry); main the rest. p NULL: 1%. */
+static uint64_t window_max(const rcache__pol_t *p, uint64_t cap) {
     uint64_t w = cap / 100u;
+    if (p && p->kind == RCACHE_POLICY_WTINYLFU && p->win)
+        w = p->win < cap ? p->win : cap - 1u;
     return w ? w : 1u;
 }
-static uint64_t main_max(uint64_t cap) {
-    return cap > window_max(cap) ? cap - window_max(cap) : 0;
+static uint64_t main_max(const rcache__pol_t *p, uint64_t cap) {
+    uint64_t w = window_max(p, cap);
+    return cap > w ? cap - w : 0;
+}
+
+/* Hill climbing (Caffeine's BoundedLocalCache.climb): every 10 x cap
+ * requests (hits and stores) compare the sample's hit ratio with the last
+ * one's; keep moving the window in the same direction while it improves,
+ * turn round when it worsens. The step starts at 6.25% of cap (towards a
+ * smaller window, as Caffeine's), decays by 0.98 a sample, and restarts at
+ * 6.25% when the hit ratio moves by 5 points or more. A larger window takes
+ * probation's (then protected's) oldest entries as its newest; a smaller one
+ * drains into main through eviction's "main has room" step. */
+static void climb(rcache__pol_t *p, uint64_t cap, int hit) {
+    if (p->kind != RCACHE_POLICY_WTINYLFU)
+        return;
+    p->hc_hits += hit != 0;
+    if (++p->hc_reqs < 10u * cap)
+        return;
+    double rate = (double)p->hc_hits / (double)p->hc_reqs;
+    double change = rate - p->hc_prev;
+    if (!p->win) {
+        p->win = window_max(NULL, cap);
+        p->hc_step = -0.0625 * (double)cap;
+    }
+    double amount = change >= 0 ? p->hc_step : -p->hc_step;
+    p->hc_step = (change >= 0.05 || change <= -0.05)
+                     ? 0.0625 * (double)cap * (amount >= 0 ? 1 : -1)
+                     : 0.98 * amount;
+    p->hc_prev = rate;
+    p->hc_hits = p->hc_reqs = 0;
+    double w = (double)p->win + amount;
+    uint64_t nw = w < 1 ? 1u : w > (double)(cap - 1u) ? cap - 1u : (uint64_t)w;
+    for (uint64_t i = p->win; i < nw && p->n[1] + p->n[2] > 0; i++)
+        rcache__pol_move_to(p, p->n[1] ? p->q[1]->prev : p->q[2]->prev, 0);
+    p->win = nw ? nw : 1u;
 }
 
 void rcache__wtlfu_link(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e) {
     rcache__pol_t *p = &s->pol;
+    uint64_t cap = rcache__pol_cap(c, s, NULL);
+    climb(p, cap, 0); /* first, so e is the window's newest either way */
     e->pq = 0;
     rcache__list_push(p->q[0], e);
     p->n[0]++;
-    sketch_add(c, p, rcache__pol_cap(c, s, NULL), e->hash);
+    sketch_add(c, p, cap, e->hash);
 }
 
 /* Insert e (off every list's count: the caller moves it) into main's
@@ -134,12 +177,15 @@ static void slru_insert(rcache__pol_t *p, rcache__entry_t *e, uint64_t mm) {
 
 void rcache__wtlfu_hit(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e) {
     rcache__pol_t *p = &s->pol;
+    uint64_t cap = rcache__pol_cap(c, s, NULL);
+    climb(p, cap, 1);
     if (e->pq == 0) {
         rcache__pol_move_to(p, e, 0);
+        if (p->kind == RCACHE_POLICY_WTINYLFU) /* Caffeine counts every hit */
+            sketch_add(c, p, cap, e->hash);
         return;
     }
-    uint64_t cap = rcache__pol_cap(c, s, NULL);
-    uint64_t mm = main_max(cap);
+    uint64_t mm = main_max(p, cap);
     rcache__pol_move_to(p, e, 2);
     while (p->n[2] > mm * 4u / 5u) /* protected over its share: demote */
         rcache__pol_move_to(p, p->q[2]->prev, 1);
@@ -162,7 +208,7 @@ rcache__entry_t *rcache__wtlfu_victim(rcache_t *c, rcache__shard_t *s,
                                       const rcache__entry_t *keep) {
     rcache__pol_t *p = &s->pol;
     uint64_t cap = rcache__pol_cap(c, s, keep);
-    uint64_t mm = main_max(cap);
+    uint64_t mm = main_max(p, cap);
     rcache__entry_t *w, *m;
     p->admit = p->admit_for = NULL;
     for (;;) {
@@ -196,5 +242,5 @@ void rcache__wtlfu_evict(rcache_t *c, rcache__shard_t *s, rcache__entry_t *v) {
     p->admit = p->admit_for = NULL;
     rcache__shard_unlink_locked(c, s, v);
     if (admit && w->pq == 0)
-        slru_insert(p, w, main_max(cap));
+        slru_insert(p, w, main_max(p, cap));
 }

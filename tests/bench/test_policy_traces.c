@@ -2,7 +2,9 @@
  * test_policy_traces.c - each eviction policy replayed over the traces of
  * ../shared/traces/POLICIES.md (one shard, count-bounded, 1% and 10% of
  * the unique keys) gives libCacheSim's miss ratio within 0.01; lru gives
- * it exactly (to 4 decimals).
+ * it exactly (to 4 decimals). W-TinyLFU is checked in its fixed-window
+ * variant (wtinylfu-fixed, libCacheSim's); the adaptive one (wtinylfu,
+ * hill climbing) has no published figures to meet.
  *
  * Two W-TinyLFU cells differ by more (docs/DESIGN.md, "W-TinyLFU"):
  * orm-busy 1% (ours 0.4802, libCacheSim 0.4033) and multi2 1% (0.7980 vs
@@ -38,8 +40,8 @@ typedef struct pinned {
 } pinned_t;
 
 static const pinned_t pins[] = {
-    {"caffeine/cache2k/orm-busy.trace.xz", 1, RCACHE_POLICY_WTINYLFU, 0.4802},
-    {"caffeine/lirs/multi2.trace.gz", 1, RCACHE_POLICY_WTINYLFU, 0.7980},
+    {"caffeine/cache2k/orm-busy.trace.xz", 1, RCACHE_POLICY_WTINYLFU_FIXED, 0.4802},
+    {"caffeine/lirs/multi2.trace.gz", 1, RCACHE_POLICY_WTINYLFU_FIXED, 0.7980},
 };
 
 static int slow;
@@ -90,7 +92,7 @@ static void check_policy(int policy)
 static void test_lru(void **state) { (void)state; check_policy(RCACHE_POLICY_LRU); }
 static void test_s3fifo(void **state) { (void)state; check_policy(RCACHE_POLICY_S3FIFO); }
 static void test_sieve(void **state) { (void)state; check_policy(RCACHE_POLICY_SIEVE); }
-static void test_wtinylfu(void **state) { (void)state; check_policy(RCACHE_POLICY_WTINYLFU); }
+static void test_wtinylfu(void **state) { (void)state; check_policy(RCACHE_POLICY_WTINYLFU_FIXED); }
 
 int main(int argc, char **argv)
 {

@@ -11,7 +11,8 @@
  *
  * The W-TinyLFU model carries its own copy of the sketch (same hash
  * positions, sizes, saturation and aging), since which entry wins an
- * admission depends on the estimates. One difference from libCacheSim is
+ * admission depends on the estimates, and of the hill climber (same
+ * sample, steps and window moves). One difference from libCacheSim is
  * modelled on purpose: the new key is counted when it is stored, before
  * the eviction it causes.
  *
@@ -21,6 +22,7 @@
  */
 #include "testutil.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 #define KEYS 64
@@ -38,6 +40,8 @@ typedef struct model {
     uint32_t hash[KEYS];
     uint8_t *cbf;    /* wtinylfu */
     uint64_t cbf_size, aging;
+    uint64_t win, hc_hits, hc_reqs; /* wtinylfu's hill climber */
+    double hc_prev, hc_step;
     uint64_t evictions;
 } model_t;
 
@@ -77,8 +81,16 @@ static uint64_t mix(uint64_t x) {
     x ^= x >> 31;
     return x;
 }
-static uint64_t wmax(uint64_t cap) { return cap / 100 ? cap / 100 : 1; }
-static uint64_t mmax(uint64_t cap) { return cap - wmax(cap); }
+static int is_wt(int kind) {
+    return kind == RCACHE_POLICY_WTINYLFU || kind == RCACHE_POLICY_WTINYLFU_FIXED;
+}
+static uint64_t wmax(const model_t *m, uint64_t cap) {
+    uint64_t w = cap / 100;
+    if (m && m->kind == RCACHE_POLICY_WTINYLFU && m->win)
+        w = m->win < cap ? m->win : cap - 1;
+    return w ? w : 1;
+}
+static uint64_t mmax(const model_t *m, uint64_t cap) { return cap - wmax(m, cap); }
 
 static unsigned est(const model_t *m, int k) {
     uint64_t h = mix(m->hash[k]);
@@ -99,6 +111,34 @@ static void add(model_t *m, int k) {
             (*c)++;
     }
 }
+/* Caffeine's hill climbing, as policy_wtinylfu.c documents it. */
+static void climb(model_t *m, uint64_t cap, int hit) {
+    if (m->kind != RCACHE_POLICY_WTINYLFU)
+        return;
+    m->hc_hits += hit != 0;
+    if (++m->hc_reqs < 10 * cap)
+        return;
+    double rate = (double)m->hc_hits / (double)m->hc_reqs;
+    double change = rate - m->hc_prev;
+    if (!m->win) {
+        m->win = wmax(NULL, cap);
+        m->hc_step = -0.0625 * (double)cap;
+    }
+    double amount = change >= 0 ? m->hc_step : -m->hc_step;
+    m->hc_step = fabs(change) >= 0.05 ? 0.0625 * (double)cap * (amount >= 0 ? 1 : -1)
+                                      : 0.98 * amount;
+    m->hc_prev = rate;
+    m->hc_hits = m->hc_reqs = 0;
+    double w = (double)m->win + amount;
+    uint64_t nw = w < 1 ? 1 : w > (double)(cap - 1) ? cap - 1 : (uint64_t)w;
+    for (uint64_t i = m->win; i < nw && m->n[1] + m->n[2] > 0; i++) {
+        int t = m->n[1] ? tail(m, 1) : tail(m, 2);
+        rm(m, t);
+        push(m, 0, t);
+    }
+    m->win = nw ? nw : 1;
+}
+
 static void slru_insert(model_t *m, int k, uint64_t mm) {
     push(m, (m->n[1] + 1 > (int)(mm / 5) && m->n[2] + 1 <= (int)(mm * 4 / 5)) ? 2 : 1, k);
 }
@@ -117,12 +157,15 @@ static void model_hit(model_t *m, int k) {
         m->pf[k] = m->pf[k] < 3 ? m->pf[k] + 1 : 3;
         break;
     default: {
+        climb(m, (uint64_t)count(m), 1);
         if (m->where[k] == 0) {
             rm(m, k);
             push(m, 0, k);
+            if (m->kind == RCACHE_POLICY_WTINYLFU)
+                add(m, k);
             break;
         }
-        uint64_t mm = mmax((uint64_t)count(m));
+        uint64_t mm = mmax(m, (uint64_t)count(m));
         rm(m, k);
         push(m, 2, k);
         while (m->n[2] > (int)(mm * 4 / 5)) {
@@ -199,7 +242,7 @@ static void s3fifo_evict(model_t *m) {
 }
 
 static void wtlfu_evict(model_t *m) {
-    uint64_t mm = mmax((uint64_t)count(m));
+    uint64_t mm = mmax(m, (uint64_t)count(m));
     for (;;) {
         int w = tail(m, 0);
         if (w < 0) {
@@ -229,8 +272,10 @@ static void wtlfu_evict(model_t *m) {
 static void model_insert(model_t *m, int k) {
     int l = 0;
     m->pf[k] = 0;
-    if (m->kind == RCACHE_POLICY_WTINYLFU)
+    if (is_wt(m->kind)) {
+        climb(m, (uint64_t)count(m) + 1, 0); /* the store counts the key */
         add(m, k); /* counted before the eviction, as librcache does */
+    }
     if (m->kind == RCACHE_POLICY_S3FIFO) { /* the lookup takes it from the ghost */
         for (int i = 0; i < m->ng; i++) {
             if (m->ghost[i] == k) {
@@ -277,7 +322,7 @@ static void compare(rcache_t *c, const model_t *m, long step) {
             if (e->klen != strlen(want) || memcmp(rcache__entry_key(e), want, e->klen) != 0)
                 fail_msg("step %ld: list %d position %d holds %.*s, model %s", step, l, i,
                          (int)e->klen, (const char *)rcache__entry_key(e), want);
-            if (m->kind != RCACHE_POLICY_WTINYLFU && m->kind != RCACHE_POLICY_LRU &&
+            if (!is_wt(m->kind) && m->kind != RCACHE_POLICY_LRU &&
                 (int)e->pf != m->pf[m->q[l][i]])
                 fail_msg("step %ld: %s has bits %u, model %d", step, want, e->pf,
                          m->pf[m->q[l][i]]);
@@ -313,7 +358,7 @@ static void run_policy(int kind, unsigned seed, long steps) {
         m.where[k] = -1;
         m.hash[k] = (uint32_t)rcache__hash(kn, strlen(kn));
     }
-    uint64_t n = mmax(CAP);
+    uint64_t n = mmax(NULL, CAP);
     m.cbf_size = (uint64_t)(14.3775 * (double)n) + 1;
     m.cbf = calloc(m.cbf_size, 1);
     srand(seed);
@@ -370,7 +415,12 @@ static void test_model_s3fifo(void **state) {
 static void test_model_wtinylfu(void **state) {
     (void)state;
     for (unsigned seed = 1; seed <= 3; seed++)
-        run_policy(RCACHE_POLICY_WTINYLFU, seed, 3000);
+        run_policy(RCACHE_POLICY_WTINYLFU, seed, 6000);
+}
+static void test_model_wtinylfu_fixed(void **state) {
+    (void)state;
+    for (unsigned seed = 1; seed <= 3; seed++)
+        run_policy(RCACHE_POLICY_WTINYLFU_FIXED, seed, 3000);
 }
 
 /* Both limits hold after every call, for every policy and shard count,
@@ -454,6 +504,7 @@ int main(void) {
         cmocka_unit_test(test_model_sieve),
         cmocka_unit_test(test_model_s3fifo),
         cmocka_unit_test(test_model_wtinylfu),
+        cmocka_unit_test(test_model_wtinylfu_fixed),
         cmocka_unit_test(test_limits_all_policies),
         cmocka_unit_test(test_policy_names),
     };
