@@ -22,9 +22,9 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ -x "$bench" ] || { echo "policies.sh: $bench not built" >&2; exit 1; }
-pols="lru s3fifo sieve wtinylfu"
-echo "| trace | cap | lru | s3fifo | sieve | wtinylfu | s3fifo/lru | sieve/lru | wtinylfu/lru |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+pols="lru s3fifo sieve wtinylfu wtinylfu-fixed"
+echo "| trace | cap | lru | s3fifo | sieve | wtinylfu | wtinylfu-fixed | s3fifo/lru | sieve/lru | wtinylfu/lru | wtinylfu-fixed/lru |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 # the .csv and .txt cloudPhysicsIO files replay the same keys as the .bin
 rows=$(find "$traces" -type f ! -name '*.md' ! -name 'LICENSE*' ! -name '*.csv' \
             ! -name 'cloudPhysicsIO.txt' | sort | grep -E -- "$only" |
@@ -33,15 +33,15 @@ rows=$(find "$traces" -type f ! -name '*.md' ! -name 'LICENSE*' ! -name '*.csv' 
     "$bench" trace "$f" --policy all --sweep 1%,10% --no-progress |
       awk -v n="$name" -F'|' '/^\| [0-9.]+%/ {
         gsub(/ /, "", $2); gsub(/ /, "", $3);
-        printf "| %s | %s (%s) |%s|%s|%s|%s|%s|%s|%s|\n",
-          n, $2, $3, $4, $5, $6, $7, $8, $9, $10 }'
+        printf "| %s | %s (%s) |%s|%s|%s|%s|%s|%s|%s|%s|%s|\n",
+          n, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 }'
   done)
 echo "$rows"
 echo
 echo "$rows" | awk -F'|' -v pols="$pols" '
-  { for (k = 0; k < 3; k++) { v = $(8 + k) + 0; l = $4 + 0;
+  { for (k = 0; k < 4; k++) { v = $(9 + k) + 0; l = $4 + 0;
       if (l > 0) { s[k] += v; n[k]++; if (v > w[k]) { w[k] = v; wc[k] = $2 $3 } } } }
   END { split(pols, p, " ");
-    for (k = 0; k < 3; k++)
+    for (k = 0; k < 4; k++)
       printf "%s: mean ratio to lru %.3f over %d cells where lru misses; worst %.3f (%s)\n",
         p[k + 2], s[k] / n[k], n[k], w[k], wc[k] }'

@@ -25,7 +25,7 @@ head -c 8 "$tmp/c.png" | od -An -tx1 | grep -q '89 50 4e 47' || fail "plot is no
 # Policies: every one in one table with ratios to lru, one curve each.
 out=$("$bench" trace "$traces/caffeine/lirs/multi2.trace.gz" --policy all --sweep 1%,10% \
       --plot "$tmp/p.png") || fail "policy sweep"
-grep -q '| lru | s3fifo | sieve | wtinylfu | s3fifo / lru |' <<<"$out" || fail "policy header: $out"
+grep -q '| lru | s3fifo | sieve | wtinylfu | wtinylfu-fixed | s3fifo / lru |' <<<"$out" || fail "policy header: $out"
 grep -q '| 10% | 568 | 0.6308 | 0.5070 | 0.6384 |' <<<"$out" || fail "policy row: $out"
 head -c 8 "$tmp/p.png" | od -An -tx1 | grep -q '89 50 4e 47' || fail "policy plot is not a PNG"
 out=$("$bench" trace "$traces/caffeine/lirs/multi2.trace.gz" --policy sieve --capacity 568 --json) ||
