@@ -496,6 +496,20 @@ static void test_policy_names(void **state) {
     assert_int_equal(got.policy, RCACHE_POLICY_SIEVE);
     assert_int_equal(rcache_set_policy(c, -1), RCACHE_EINVAL);
     rcache_close(c);
+    /* RCACHE_POLICY */
+    char err[256];
+    rcache_config_init(&cfg);
+    setenv("RCACHE_POLICY", "S3FIFO", 1);
+    assert_int_equal(rcache_config_from_env(&cfg, err, sizeof err), RCACHE_OK);
+    assert_int_equal(cfg.policy, RCACHE_POLICY_S3FIFO);
+    setenv("RCACHE_POLICY", "wtinylfu-fixed", 1);
+    assert_int_equal(rcache_config_from_env(&cfg, err, sizeof err), RCACHE_OK);
+    assert_int_equal(cfg.policy, RCACHE_POLICY_WTINYLFU_FIXED);
+    setenv("RCACHE_POLICY", "arc", 1);
+    assert_int_equal(rcache_config_from_env(&cfg, err, sizeof err), RCACHE_EINVAL);
+    assert_non_null(strstr(err, "RCACHE_POLICY=arc"));
+    assert_int_equal(cfg.policy, RCACHE_POLICY_WTINYLFU_FIXED); /* unchanged */
+    unsetenv("RCACHE_POLICY");
 }
 
 int main(void) {
