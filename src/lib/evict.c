@@ -4,8 +4,9 @@
  * rcache__evict() once, with no lock held, after its own work; nothing
  * else evicts.
  *
- * Order. Each shard keeps an exact LRU list, so the least recently used
- * entry of a shard is its list's tail. Across shards the order is
+ * Order. Within a shard the eviction policy (policy.c) names the victim:
+ * for lru, the least recently used entry, its list's tail ("tail" below
+ * means that victim, whatever the policy). Across shards the order is
  * approximated the way Redis's evict.c does it, by sampling: read the tails
  * of up to RCACHE__EVICT_SAMPLES shards, evict from the shard whose tail was
  * used longest ago, and keep evicting there while its tail stays older than
@@ -14,10 +15,12 @@
  * shard holding more entries goes first (then the lower index), so
  * evictions within one second spread over the shards instead of draining
  * one.
- *   - one shard: exact LRU, as before (the trace-replay tests rely on it);
+ *   - one shard: exactly the policy's order (for lru exact LRU, which the
+ *     trace-replay tests rely on);
  *   - at most RCACHE__EVICT_SAMPLES shards: every shard is in every sample,
- *     so each victim is the least recently used entry of the whole cache at
- *     1 s resolution;
+ *     so under lru each victim is the least recently used entry of the
+ *     whole cache at 1 s resolution (other policies: the longest unused of
+ *     the shards' own victims);
  *   - more shards: the victim is the oldest of the sampled shards' tails;
  *     consecutive samples rotate through the shards, so each is sampled in
  *     turn.
@@ -26,7 +29,12 @@
  * one shared cache line, which sharding exists to avoid.
  *
  * Locks. One shard lock at a time, never two, so eviction adds nothing to
- * the lock order. What a sample read may be stale by the time its shard is
+ * the lock order. A victim is read only while a limit is exceeded, and
+ * evicted in the same lock hold: reading it may do the policy's eviction
+ * work (move a sieve hand, reinsert s3fifo entries). keep is passed to the
+ * policy of its own shard only (found by hashing its immutable key), so the
+ * policy may read its fields under the lock that guards them. What a sample
+ * read may be stale by the time its shard is
  * locked again; the tail is re-read under the lock and a shard whose tail
  * turned younger is skipped (a bounded number of times, so a call always
  * ends). The entry the caller just stored (keep) is never evicted: the
