@@ -17,13 +17,13 @@ static inline void rcache__pol_move_to(rcache__pol_t *p, rcache__entry_t *e,
     e->pq = j & 3u;
     p->n[j]++;
 }
-/* Tail of list i other than keep (NULL when none): keep is always the
- * newest entry of its list, so only a one-entry list can end in it. */
+/* Tail of list i other than keep (NULL when none): when the tail is keep,
+ * the entry before it. */
 static inline rcache__entry_t *rcache__pol_tail(const rcache__pol_t *p,
                                                 unsigned i,
                                                 const rcache__entry_t *keep) {
     rcache__entry_t *e = p->q[i]->prev;
-    if (e == keep)
+    if (keep && e == keep)
         e = e->prev;
     return e == p->q[i] ? NULL : e;
 }

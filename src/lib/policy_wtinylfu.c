@@ -65,8 +65,8 @@ static rcache__sketch_t *sketch_for(const rcache_t *c, rcache__pol_t *p,
         n = 1;
     if (!p->sketch || p->sketch->n * 2u < n) {
         uint64_t size = (uint64_t)(SKETCH_PER_ENTRY * (double)n) + 1u;
-        if (size < 2u * SKETCH_HASHES)
-            size = 2u * SKETCH_HASHES;
+        if (size < (uint64_t)2u * SKETCH_HASHES)
+            size = (uint64_t)2u * SKETCH_HASHES;
         rcache__sketch_t *k = rcache__calloc(1, sizeof(*k) + size);
         if (k) {
             k->n = n;
