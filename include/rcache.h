@@ -213,9 +213,11 @@ typedef struct rcache_config {
     uint64_t default_ttl_ms;
     /** Number of shards, rounded up to a power of two, at most 1024;
      *  0 = choose: 32 per online CPU, at least 64 (fewer shards make
-     *  threads collide on shard locks). Eviction order is exact LRU with 1
-     *  shard, global LRU at 1 s resolution with up to 8, and sampled
-     *  (approximate) with more (docs/DESIGN.md). */
+     *  threads collide on shard locks). Under RCACHE_POLICY_LRU eviction
+     *  order is exact LRU with 1 shard, global LRU at 1 s resolution with
+     *  up to 8, and sampled (approximate) with more; other policies run per
+     *  shard and the same sampling picks between the shards' victims
+     *  (docs/DESIGN.md). */
     uint32_t shards;
     /** Non-zero: start disabled (see rcache_set_disabled()). Set by
      *  DISABLE_RESULT_CACHE=1. */
