@@ -25,13 +25,12 @@ static const char *const IGNORED[] = {
     "proc-title-template", "stop-writes-on-bgsave-error", "rdbcompression",
     "rdbchecksum", "rdb-del-sync-files", "acllog-max-len", "disable-thp",
     "appendfilename", "appenddirname", "appendfsync", "no-appendfsync-on-rewrite",
-    "notify-keyspace-events", "hll-sparse-max-bytes", "activerehashing",
+    "hll-sparse-max-bytes", "activerehashing",
     "activedefrag", "hz", "dynamic-hz", "rdb-save-incremental-fsync",
     "jemalloc-bg-thread", "maxmemory-samples", "maxmemory-eviction-tenacity",
     "lfu-log-factor", "lfu-decay-time", "io-threads", "io-threads-do-reads",
     "tracking-table-max-keys", "enable-protected-configs", "enable-module-command",
     "shutdown-timeout", "shutdown-on-sigint", "shutdown-on-sigterm",
-    "slowlog-log-slower-than", "slowlog-max-len", "latency-monitor-threshold",
     "active-expire-effort", "sanitize-dump-payload", "propagation-error-behavior",
     "ignore-warnings", "masterauth", "masteruser", "replica-announced",
     "lua-replicate-commands", "syslog-enabled", "syslog-ident",
@@ -62,10 +61,6 @@ static const struct {
     {"include", "include is not supported: put the directives in one file"},
 };
 
-static const char *const POLICIES[] = {
-    "volatile-lru", "allkeys-lru", "volatile-lfu", "allkeys-lfu", "volatile-random",
-    "allkeys-random", "volatile-ttl", "noeviction"};
-
 static int is_no(const char *v) {
     return !strcasecmp(v, "no") || !strcmp(v, "0") || !strcasecmp(v, "false");
 }
@@ -84,14 +79,6 @@ int rcache__conf_compat(rcache__config_t *cfg, const char *name, const char *val
             return -1;
         }
         return RCACHE__COMPAT_APPLIED;
-    }
-    if (!strcasecmp(name, "maxmemory-policy")) {
-        for (size_t i = 0; i < sizeof POLICIES / sizeof POLICIES[0]; i++)
-            if (!strcasecmp(value, POLICIES[i]))
-                return !strcasecmp(value, "allkeys-lru") ? RCACHE__COMPAT_APPLIED
-                                                          : RCACHE__COMPAT_IGNORED;
-        snprintf(err, errlen, "invalid value for 'maxmemory-policy': '%.40s'", value);
-        return -1;
     }
     if ((!strcasecmp(name, "appendonly") || !strcasecmp(name, "cluster-enabled"))) {
         if (is_no(value))
