@@ -1,0 +1,291 @@
+/*
+ * rcache_tier.h - librcache-redis: a Redis/Valkey second tier (L2) behind an
+ * rcache_t (L1), with server-assisted invalidation and distributed
+ * single-flight. Link with -lrcache-redis -lrcache (and hiredis).
+ *
+ * Model: the rcache_t handed to rcache_tier_open() is the node's L1. Every
+ * value written through the tier goes to L2 first (SET ... PX), then to L1.
+ * An L1 miss reads L2 (GET and PTTL, pipelined) and installs the value in L1
+ * with TTL = min(L2's remaining TTL, opts.l1_max_ttl_ms). Other nodes learn
+ * of changes through Redis's client-side caching in broadcast mode (CLIENT
+ * TRACKING on ... BCAST PREFIX <prefix> NOLOOP, redirected to a connection
+ * subscribed to __redis__:invalidate, served by a thread of the tier).
+ *
+ * The tier owns its L1: write the cache only through the tier while it is
+ * attached. When the tier cannot vouch for L1 any more (the invalidation
+ * connection is lost or misses its ping deadline, a connection is re-made,
+ * or Redis sends a null invalidation after FLUSHALL/FLUSHDB) it clears the
+ * whole L1 (rcache_clear) before serving from it again.
+ *
+ * Consistency guarantee: see docs/DESIGN.md, "Second tier".
+ */
+#ifndef RCACHE_TIER_H
+#define RCACHE_TIER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rcache.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Fail-closed tier: L2 could not be reached (connect, I/O, timeout or an
+ *  error reply); nothing was changed in L1. */
+#define RCACHE_TIER_EUNAVAIL (-40)
+
+/** When L2 is unreachable: serve L1 and compute/store locally (default). */
+#define RCACHE_TIER_FAIL_OPEN 0
+/** When L2 is unreachable: calls that need L2 return RCACHE_TIER_EUNAVAIL. */
+#define RCACHE_TIER_FAIL_CLOSED 1
+
+/** Opaque tier handle. */
+typedef struct rcache_tier rcache_tier_t;
+
+/**
+ * Serializer for object values written through the tier.
+ * @param[in] obj the object (as given to rcache_tier_set_object()).
+ * @param[out] buf_out a malloc'd byte string the tier frees with free().
+ * @param[out] len_out its length in bytes.
+ * @param[in] ctx opts.serializer_ctx.
+ * @return 0 on success, non-zero to refuse (the call returns RCACHE_EINVAL).
+ */
+typedef int (*rcache_tier_serialize_fn)(const void *obj, void **buf_out,
+                                        size_t *len_out, void *ctx);
+
+/**
+ * Deserializer: turns a value read from L2 into an object for L1.
+ * @param[in] buf,len the bytes read from L2 (valid during the call).
+ * @param[out] obj_out the object; L1 owns it on return 0 (ended with
+ *         *dtor_out).
+ * @param[out] charge_out what it costs against max_bytes.
+ * @param[out] dtor_out its destructor (may be left NULL).
+ * @param[in] ctx opts.serializer_ctx.
+ * @return 0: obj_out is the value; 1: keep the value as bytes; other: the
+ *         value is not installed (the read is a miss).
+ */
+typedef int (*rcache_tier_deserialize_fn)(const void *buf, size_t len,
+                                          void **obj_out, size_t *charge_out,
+                                          rcache_destructor_fn *dtor_out,
+                                          void *ctx);
+
+/** Test hook: called after an L2 value was read and before it is installed
+ *  in L1 (no lock held). Tests use it to script the fetch/invalidate race. */
+typedef void (*rcache_tier_hook_fn)(const void *key, size_t key_len, void *ctx);
+
+/** Options for rcache_tier_open(). Initialise with rcache_tier_opts_init(). */
+typedef struct rcache_tier_opts {
+    /** Prefix of every L2 key (L2 key = prefix + L1 key); NULL = "rc:".
+     *  1..64 bytes, not starting with byte 0xff (kept for lease keys). */
+    const char *key_prefix;
+    /** Longest TTL an entry read from L2 gets in L1, in ms: the safety net
+     *  if an invalidation is lost. 0 = the default, 600000 (10 min). */
+    uint64_t l1_max_ttl_ms;
+    /** Connect timeout in ms (each connection attempt). 0 = 1000. */
+    uint64_t connect_timeout_ms;
+    /** Timeout of one L2 command round trip in ms. 0 = 1000. */
+    uint64_t command_timeout_ms;
+    /** The invalidation connection sends PING this often, in ms. 0 = 500. */
+    uint64_t ping_interval_ms;
+    /** ...and is declared lost (L1 cleared, reconnect) when no reply came
+     *  for this long, in ms. 0 = 2000. */
+    uint64_t ping_deadline_ms;
+    /** Pause between reconnect attempts, in ms. 0 = 200. */
+    uint64_t reconnect_ms;
+    /** RCACHE_TIER_FAIL_OPEN (0, default) or RCACHE_TIER_FAIL_CLOSED. */
+    int fail_mode;
+    /** rcache_tier_memoize(): lease length in ms (the computation's time
+     *  budget before another node may take over). 0 = 30000. */
+    uint64_t lease_ms;
+    /** rcache_tier_memoize(): a waiter re-checks L2 at least this often,
+     *  in ms, besides being woken by invalidations. 0 = 100. */
+    uint64_t lease_poll_ms;
+    /** Object values: serializer/deserializer (both NULL = byte values
+     *  only; rcache_tier_set_object() then returns RCACHE_EINVAL). */
+    rcache_tier_serialize_fn serialize;
+    rcache_tier_deserialize_fn deserialize;
+    void *serializer_ctx;
+    /** Test hook (NULL in production), see rcache_tier_hook_fn. */
+    rcache_tier_hook_fn before_install;
+    void *hook_ctx;
+    /** Reserved for later options (tags); must be zero. */
+    uint64_t reserved[4];
+} rcache_tier_opts_t;
+
+/** @brief Fill opts with the defaults (all zero / NULL: every default
+ *  above). @param[out] opts the options. Thread-safety: pure. */
+void rcache_tier_opts_init(rcache_tier_opts_t *opts);
+
+/** Parsed L2 address (rcache_tier_parse_url()). */
+typedef struct rcache_tier_url {
+    int is_unix;        /**< 1: unix socket at path; 0: TCP host:port */
+    char host[256];     /**< TCP host (name, IPv4, or IPv6 without []) */
+    int port;           /**< TCP port, 1..65535 (default 6379) */
+    char path[108];     /**< unix socket path */
+    char user[128];     /**< ACL user ("" = none: AUTH <pass> alone) */
+    char pass[256];     /**< password ("" = no AUTH) */
+    int db;             /**< database number, 0..INT_MAX (default 0) */
+} rcache_tier_url_t;
+
+/**
+ * @brief Parse "redis://[[user]:pass@]host[:port][/db]" or "unix://path"
+ *        (also "unix://path?db=N"). User and password may be %XX-escaped.
+ * @param[in] url,url_len the text (need not be NUL-terminated).
+ * @param[out] out the fields (zeroed first).
+ * @return RCACHE_OK; RCACHE_EINVAL (unknown scheme, empty host, bad port or
+ *         db, a field too long, bad escape, NUL byte).
+ * Thread-safety: pure function, bounded by url_len.
+ */
+int rcache_tier_parse_url(const char *url, size_t url_len,
+                          rcache_tier_url_t *out);
+
+/**
+ * @brief Attach an L2 to cache c.
+ * @param[in] c the L1 cache; it must outlive the tier.
+ * @param[in] url the L2 address (see rcache_tier_parse_url()).
+ * @param[in] opts options; NULL = defaults.
+ * @param[out] out the tier; close it with rcache_tier_close().
+ * @return RCACHE_OK (fail-open: also when L2 is down; the tier connects in
+ *         the background); RCACHE_EINVAL (bad URL or options, NULL
+ *         argument); RCACHE_ENOMEM; RCACHE_TIER_EUNAVAIL (fail-closed and
+ *         L2 unreachable).
+ * Thread-safety: any thread; starts the tier's invalidation thread.
+ */
+int rcache_tier_open(rcache_t *c, const char *url,
+                     const rcache_tier_opts_t *opts, rcache_tier_t **out);
+
+/** @brief Stop the invalidation thread, close the connections, free the
+ *  tier (the cache stays open with its entries). NULL is a no-op.
+ *  Thread-safety: no other call on the tier may run or follow. */
+void rcache_tier_close(rcache_tier_t *t);
+
+/** @brief The L1 cache of the tier. */
+rcache_t *rcache_tier_cache(rcache_tier_t *t);
+
+/**
+ * @brief Read through: L1, then L2 (installing the value in L1).
+ * @param[out] ref_out a reference to the entry (release it with
+ *         rcache_release()); NULL on error.
+ * @return RCACHE_OK; RCACHE_ENOTFOUND (in neither tier; fail-open: also
+ *         when L2 is unreachable); RCACHE_TIER_EUNAVAIL (fail-closed);
+ *         RCACHE_EINVAL; RCACHE_ETOOBIG; RCACHE_ENOMEM.
+ * Thread-safety: thread-safe. An L1 hit costs one rcache_get_ref().
+ */
+int rcache_tier_get_ref(rcache_tier_t *t, const void *key, size_t key_len,
+                        rcache_ref_t **ref_out);
+
+/**
+ * @brief rcache_tier_get_ref() for byte values, returning a malloc'd copy.
+ * @param[out] val_out the copy (free() it); val_len_out its length.
+ * @return as rcache_tier_get_ref(), plus RCACHE_EWRONGTYPE (object entry).
+ * Thread-safety: thread-safe.
+ */
+int rcache_tier_get_alloc(rcache_tier_t *t, const void *key, size_t key_len,
+                          void **val_out, size_t *val_len_out);
+
+/**
+ * @brief Write through: SET in L2 (PX ttl_ms), then store in L1 with
+ *        TTL min(ttl_ms, l1_max_ttl_ms).
+ * @param[in] ttl_ms > 0: ms; 0: no expiry in L2 (L1 still gets the safety
+ *        net).
+ * @return RCACHE_OK (fail-open: also when only L1 was written because L2
+ *         is unreachable); RCACHE_TIER_EUNAVAIL (fail-closed; L1 unchanged
+ *         but the key is removed from it); RCACHE_EINVAL (negative ttl_ms,
+ *         bad key); RCACHE_ETOOBIG; RCACHE_ENOMEM.
+ * Thread-safety: thread-safe.
+ */
+int rcache_tier_set(rcache_tier_t *t, const void *key, size_t key_len,
+                    const void *val, size_t val_len, int64_t ttl_ms);
+
+/**
+ * @brief Write an object through: opts.serialize gives the L2 bytes; L1
+ *        keeps obj itself.
+ * @param[in] obj ownership passes to L1 on RCACHE_OK (ended with dtor);
+ *        on error it stays with the caller.
+ * @return as rcache_tier_set(); RCACHE_EINVAL also without a serializer.
+ * Thread-safety: thread-safe.
+ */
+int rcache_tier_set_object(rcache_tier_t *t, const void *key, size_t key_len,
+                           void *obj, size_t charge_bytes,
+                           rcache_destructor_fn dtor, void *dtor_ctx,
+                           int64_t ttl_ms);
+
+/**
+ * @brief Delete a key in L2 (UNLINK) and L1; other nodes drop it through
+ *        the invalidation bus.
+ * @return RCACHE_OK (deleted or absent); RCACHE_TIER_EUNAVAIL
+ *         (fail-closed; L1 entry still removed); RCACHE_EINVAL.
+ * Thread-safety: thread-safe.
+ */
+int rcache_tier_delete(rcache_tier_t *t, const void *key, size_t key_len);
+
+/**
+ * @brief Remove every key matching a glob pattern (rcache_invalidate()
+ *        syntax) from L1 and from L2 (SCAN MATCH + UNLINK, in batches of
+ *        up to 1000; never KEYS). Other nodes drop them through the bus.
+ * @param[out] removed_l1,removed_l2 counts (may be NULL).
+ * @return RCACHE_OK; RCACHE_EPATTERN; RCACHE_TIER_EUNAVAIL (L2 failed
+ *         part-way; fail-open returns it too, as the L2 part is unsure);
+ *         RCACHE_EINVAL; RCACHE_ENOMEM.
+ * Thread-safety: thread-safe; blocks on L2 for the whole scan.
+ */
+int rcache_tier_invalidate(rcache_tier_t *t, const char *pattern,
+                           size_t pattern_len, uint64_t *removed_l1,
+                           uint64_t *removed_l2);
+
+/**
+ * @brief rcache_memoize() across nodes. L1 hit: returned. Otherwise the
+ *        node's single-flight picks one local caller, which reads L2; on a
+ *        miss it takes the lease (SET <lease-key> <token> NX PX lease_ms),
+ *        re-reads L2, computes, writes the result through and releases the
+ *        lease (compare-and-delete). Nodes without the lease wait for the
+ *        value (woken by the invalidation bus, polling every lease_poll_ms)
+ *        and take the lease over once it expires (holder died).
+ *        Byte results are shared through L2; object results also when a
+ *        serializer is set.
+ * @param[in] opts memoize options (ttl_ms, wait_timeout_ms bounds the
+ *        wait for another node too, error_ttl_ms stays local, flags).
+ * @return as rcache_memoize(); fail-open: computes locally when L2 is
+ *         unreachable; fail-closed: RCACHE_TIER_EUNAVAIL.
+ * Thread-safety: thread-safe.
+ */
+int rcache_tier_memoize(rcache_tier_t *t, const void *key, size_t key_len,
+                        rcache_compute_fn fn, void *fn_ctx,
+                        const rcache_memo_opts_t *opts,
+                        rcache_ref_t **ref_out, int *how_out);
+
+/** Counters of one tier (since open). */
+typedef struct rcache_tier_stats {
+    uint64_t l1_hits;         /**< L1 hits (the cache's hit counter) */
+    uint64_t l2_hits;         /**< L1 misses served from L2 */
+    uint64_t misses;          /**< in neither tier */
+    uint64_t l2_errors;       /**< failed L2 round trips / connects */
+    uint64_t invalidations;   /**< invalidated keys received on the bus */
+    uint64_t null_invalidations; /**< FLUSHALL/FLUSHDB notices received */
+    uint64_t flushes_conn;    /**< L1 clears for connection loss, missed
+                                   ping deadline or reconnect */
+    uint64_t installs_dropped; /**< L2 replies not installed because the key
+                                    was invalidated meanwhile */
+    uint64_t lease_acquired;  /**< leases taken (computations for L2) */
+    uint64_t lease_waits;     /**< memoize calls that waited for a lease */
+    uint64_t lease_takeovers; /**< leases taken after a holder's expired */
+    uint64_t l2_roundtrips;   /**< L2 round trips timed */
+    uint64_t l2_rtt_us_total; /**< their summed time, microseconds */
+    uint64_t l2_rtt_us_max;   /**< the longest, microseconds */
+    uint64_t reconnects;      /**< connections re-made */
+    int connected;            /**< 1 when L2 and the bus are both up now */
+} rcache_tier_stats_t;
+
+/** @brief Snapshot the counters. @param[out] out filled (zeros if t is
+ *  NULL). Thread-safety: thread-safe. */
+void rcache_tier_stats(rcache_tier_t *t, rcache_tier_stats_t *out);
+
+/** @brief Text for an error code, RCACHE_TIER_EUNAVAIL included (others
+ *  as rcache_strerror()). Thread-safety: pure. */
+const char *rcache_tier_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RCACHE_TIER_H */
