@@ -1,0 +1,123 @@
+/*
+ * test_tier_url.c - the L2 URL parser (rcache_tier_parse_url): every
+ * documented form, defaults, escapes, and the malformed inputs it must
+ * refuse with RCACHE_EINVAL (leaving the output zeroed).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rcache_tier.h"
+
+static int parse(const char *s, rcache_tier_url_t *u) {
+    return rcache_tier_parse_url(s, strlen(s), u);
+}
+
+static void test_forms(void **state) {
+    rcache_tier_url_t u;
+    (void)state;
+    assert_int_equal(parse("redis://localhost", &u), RCACHE_OK);
+    assert_string_equal(u.host, "localhost");
+    assert_int_equal(u.port, 6379);
+    assert_int_equal(u.db, 0);
+    assert_int_equal(u.is_unix, 0);
+    assert_string_equal(u.pass, "");
+
+    assert_int_equal(parse("redis://127.0.0.1:7000/3", &u), RCACHE_OK);
+    assert_string_equal(u.host, "127.0.0.1");
+    assert_int_equal(u.port, 7000);
+    assert_int_equal(u.db, 3);
+
+    assert_int_equal(parse("redis://bob:s%40cret@h:1/", &u), RCACHE_OK);
+    assert_string_equal(u.user, "bob");
+    assert_string_equal(u.pass, "s@cret");
+    assert_string_equal(u.host, "h");
+    assert_int_equal(u.port, 1);
+
+    assert_int_equal(parse("redis://:pw@h", &u), RCACHE_OK);
+    assert_string_equal(u.user, "");
+    assert_string_equal(u.pass, "pw");
+
+    assert_int_equal(parse("redis://a@b@h:2", &u), RCACHE_OK); /* last @ */
+    assert_string_equal(u.pass, "a@b");
+    assert_string_equal(u.host, "h");
+
+    assert_int_equal(parse("redis://[::1]:6380/1", &u), RCACHE_OK);
+    assert_string_equal(u.host, "::1");
+    assert_int_equal(u.port, 6380);
+
+    assert_int_equal(parse("unix:///run/redis.sock", &u), RCACHE_OK);
+    assert_int_equal(u.is_unix, 1);
+    assert_string_equal(u.path, "/run/redis.sock");
+    assert_int_equal(parse("unix:///r.sock?db=5", &u), RCACHE_OK);
+    assert_int_equal(u.db, 5);
+
+    /* Not NUL-terminated: only url_len bytes are read. */
+    assert_int_equal(rcache_tier_parse_url("redis://h:12XYZ", 12, &u), RCACHE_OK);
+    assert_int_equal(u.port, 12);
+}
+
+static void test_refused(void **state) {
+    static const char *bad[] = {
+        "", "redis://", "http://h", "redis:/h", "redis://h:0", "redis://h:65536",
+        "redis://h:", "redis://h:x", "redis://h/x", "redis://h/-1",
+        "redis://h/99999999999", "redis://[::1", "redis://[::1]x",
+        "redis://u:%4@h", "redis://u:%zz@h", "redis://u:%00@h", "unix://",
+        "unix://p?db=", "unix://p?x=1", "redis://:p@", "redis://h h",
+        "REDIS://h"};
+    rcache_tier_url_t u;
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&u, 0x55, sizeof u);
+        if (parse(bad[i], &u) != RCACHE_EINVAL)
+            fail_msg("accepted: '%s'", bad[i]);
+        assert_int_equal(u.port, 0);
+        assert_int_equal(u.host[0], 0);
+    }
+    {
+        char longhost[400];
+        memcpy(longhost, "redis://", 8);
+        memset(longhost + 8, 'a', 300);
+        longhost[308] = 0;
+        assert_int_equal(parse(longhost, &u), RCACHE_EINVAL);
+    }
+    assert_int_equal(rcache_tier_parse_url(NULL, 3, &u), RCACHE_EINVAL);
+    assert_int_equal(rcache_tier_parse_url("redis://h", 9, NULL), RCACHE_EINVAL);
+    assert_int_equal(rcache_tier_parse_url("redis://h\0x", 11, &u), RCACHE_EINVAL);
+}
+
+static void test_open_refuses_bad_input(void **state) {
+    rcache_t *c = NULL;
+    rcache_tier_t *t = (rcache_tier_t *)1;
+    rcache_tier_opts_t o;
+    rcache_config_t cfg;
+    (void)state;
+    rcache_config_init(&cfg);
+    assert_int_equal(rcache_open(&cfg, &c), RCACHE_OK);
+    assert_int_equal(rcache_tier_open(c, "nope://", NULL, &t), RCACHE_EINVAL);
+    assert_null(t);
+    rcache_tier_opts_init(&o);
+    o.key_prefix = "";
+    assert_int_equal(rcache_tier_open(c, "redis://h", &o, &t), RCACHE_EINVAL);
+    rcache_tier_opts_init(&o);
+    o.reserved[0] = 1;
+    assert_int_equal(rcache_tier_open(c, "redis://h", &o, &t), RCACHE_EINVAL);
+    rcache_tier_opts_init(&o);
+    o.fail_mode = 7;
+    assert_int_equal(rcache_tier_open(c, "redis://h", &o, &t), RCACHE_EINVAL);
+    assert_string_equal(rcache_tier_strerror(RCACHE_TIER_EUNAVAIL),
+                        "second tier (L2) unreachable");
+    rcache_close(c);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_forms),
+        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_open_refuses_bad_input),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
