@@ -274,7 +274,8 @@ typedef struct rcache_tier_stats {
     uint64_t l2_rtt_us_total; /**< their summed time, microseconds */
     uint64_t l2_rtt_us_max;   /**< the longest, microseconds */
     uint64_t reconnects;      /**< connections re-made */
-    int connected;            /**< 1 when L2 and the bus are both up now */
+    int connected;            /**< 1 when L2 and the bus are up and tracking
+                                   is in place (L1 fills allowed) */
 } rcache_tier_stats_t;
 
 /** @brief Snapshot the counters. @param[out] out filled (zeros if t is

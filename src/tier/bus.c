@@ -156,6 +156,11 @@ static void *bus_main(void *arg) {
         pthread_cond_broadcast(&t->cv);
         pthread_mutex_unlock(&t->mu);
         ever = 1;
+        /* Point the data connection's tracking here now, not at its next
+         * command, so that other nodes' writes are reported from now on. */
+        pthread_mutex_lock(&t->conn_mu);
+        (void)rcache__tier_conn_ready(t);
+        pthread_mutex_unlock(&t->conn_mu);
         bus_serve(t, bc);
         pthread_mutex_lock(&t->mu);
         t->bus_live = 0;

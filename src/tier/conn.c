@@ -90,6 +90,7 @@ void rcache__tier_conn_drop(rcache_tier_t *t) {
     t->rc = NULL;
     atomic_store(&t->rc_up, 0);
     t->rc_tracking_epoch = 0;
+    atomic_store(&t->rc_tracked, 0);
     t->rc_retry_at_ms = rcache__tier_mono_ms() + t->o.reconnect_ms;
     rcache__tier_flush_l1(t, 1);
 }
@@ -148,6 +149,7 @@ int rcache__tier_conn_ready(rcache_tier_t *t) {
         rcache__tier_flush_l1(t, 1);
     t->rc_ever_tracked = 1;
     t->rc_tracking_epoch = epoch;
+    atomic_store(&t->rc_tracked, epoch);
     return 0;
 }
 

@@ -250,6 +250,7 @@ void rcache_tier_stats(rcache_tier_t *t, rcache_tier_stats_t *out) {
     out->l2_rtt_us_max = atomic_load(&t->n.rtt_us_max);
     out->reconnects = atomic_load(&t->n.reconnects);
     pthread_mutex_lock(&t->mu);
-    out->connected = t->bus_live && atomic_load(&t->rc_up);
+    out->connected = t->bus_live && atomic_load(&t->rc_up) &&
+                     atomic_load(&t->rc_tracked) == t->bus_epoch;
     pthread_mutex_unlock(&t->mu);
 }

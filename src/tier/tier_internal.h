@@ -42,6 +42,7 @@ struct rcache_tier {
     uint64_t rc_retry_at_ms;    /* no reconnect attempt before (monotonic) */
     int rc_ever_tracked;
     _Atomic int rc_up;          /* t->rc != NULL, for stats */
+    _Atomic uint64_t rc_tracked; /* rc_tracking_epoch, for stats */
 
     /* L1 fills and invalidations: mu orders installs against the bus. */
     pthread_mutex_t mu;
