@@ -130,6 +130,13 @@ static void bus_serve(rcache_tier_t *t, redisContext *bc) {
         }
         if (now - last_rx > t->o.ping_deadline_ms)
             return;
+        /* Tracking not (yet) in place, e.g. the data connection failed
+         * when the bus came up: try again, without waiting behind a call. */
+        if (atomic_load(&t->rc_tracked) != t->bus_epoch &&
+            pthread_mutex_trylock(&t->conn_mu) == 0) {
+            (void)rcache__tier_conn_ready(t);
+            pthread_mutex_unlock(&t->conn_mu);
+        }
     }
 }
 

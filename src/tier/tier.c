@@ -35,9 +35,9 @@ void rcache__tier_flush_l1(rcache_tier_t *t, int for_conn) {
     pthread_mutex_lock(&t->mu);
     for (rcache__pending_t *p = t->pending; p; p = p->next)
         p->dead = 1;
-    (void)rcache_clear(t->c, NULL);
     if (for_conn)
         atomic_fetch_add(&t->n.flushes_conn, 1);
+    (void)rcache_clear(t->c, NULL);
     t->events++;
     pthread_cond_broadcast(&t->cv);
     pthread_mutex_unlock(&t->mu);

@@ -62,6 +62,7 @@ static void test_read_through_then_l1(void **state) {
     freeReplyObject(r);
     assert_true(tt_l1_is(&n[0], "k1", "v1"));
     assert_true(tt_l1_is(&n[1], "k1", NULL));
+    tt_wait_inval(&n[1], 1);
     assert_true(tt_get_is(&n[1], "k1", "v1")); /* from L2 */
     rcache_tier_stats(n[1].t, &s);
     assert_int_equal(s.l2_hits, 1);
@@ -98,6 +99,7 @@ static void test_safety_net_caps_l1_ttl(void **state) {
     assert_int_equal(rcache_tier_set(a.t, "cap", 3, "x", 1, 0), RCACHE_OK);
     assert_int_equal(rcache_ttl(a.c, "cap", 3, &ttl), RCACHE_OK);
     assert_true(ttl > 0 && ttl <= 5000);
+    tt_wait_inval(&b, 1);
     assert_true(tt_get_is(&b, "cap", "x"));
     assert_int_equal(rcache_ttl(b.c, "cap", 3, &ttl), RCACHE_OK);
     assert_true(ttl > 0 && ttl <= 5000);
@@ -129,6 +131,8 @@ static void test_overwrite_propagates(void **state) {
     open3(n);
     assert_int_equal(rcache_tier_set(n[0].t, "hot", 3, prev, strlen(prev), 60000),
                      RCACHE_OK);
+    tt_wait_inval(&n[1], 1);
+    tt_wait_inval(&n[2], 1);
     for (int i = 0; i < ROUNDS; i++) {
         char v[32];
         uint64_t us[2] = {0, 0}, start, end;
@@ -170,11 +174,12 @@ static void test_invalidate_key_and_pattern(void **state) {
     (void)state;
     open3(n);
     const char *keys[] = {"user:1", "user:2", "user:3", "page:1"};
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 4; i++)
         assert_int_equal(rcache_tier_set(n[0].t, keys[i], strlen(keys[i]), "x", 1,
                                          60000), RCACHE_OK);
+    tt_wait_inval(&n[1], 4);
+    for (int i = 0; i < 4; i++)
         assert_true(tt_get_is(&n[1], keys[i], "x"));
-    }
     /* By key, on C. */
     assert_int_equal(rcache_tier_delete(n[2].t, "user:1", 6), RCACHE_OK);
     for (int j = 0; j < 2; j++) {

@@ -202,6 +202,25 @@ static inline int tt_node_connected(void *arg) {
     return s.connected;
 }
 
+typedef struct tt_inval_wait {
+    tt_node_t *n;
+    uint64_t count;
+} tt_inval_wait_t;
+
+static inline int tt_inval_reached(void *arg) {
+    tt_inval_wait_t *w = arg;
+    rcache_tier_stats_t s;
+    rcache_tier_stats(w->n->t, &s);
+    return s.invalidations >= w->count;
+}
+
+/* Wait until n's bus has received at least count invalidated keys (so a
+ * write's invalidation cannot land after a read the test makes next). */
+static inline void tt_wait_inval(tt_node_t *n, uint64_t count) {
+    tt_inval_wait_t w = {n, count};
+    assert_true(tt_wait(tt_inval_reached, &w));
+}
+
 /* The node's L1 alone holds key with value want (NULL: holds nothing). */
 static inline int tt_l1_is(tt_node_t *n, const char *key, const char *want) {
     void *v = NULL;
