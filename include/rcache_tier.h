@@ -214,7 +214,8 @@ int rcache_tier_set_object(rcache_tier_t *t, const void *key, size_t key_len,
 /**
  * @brief Delete a key in L2 (UNLINK) and L1; other nodes drop it through
  *        the invalidation bus.
- * @return RCACHE_OK (deleted or absent); RCACHE_TIER_EUNAVAIL
+ * @return RCACHE_OK (it was in L2 or L1); RCACHE_ENOTFOUND (in neither;
+ *         fail-open with L2 unreachable: not in L1); RCACHE_TIER_EUNAVAIL
  *         (fail-closed; L1 entry still removed); RCACHE_EINVAL.
  * Thread-safety: thread-safe.
  */

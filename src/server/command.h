@@ -241,6 +241,7 @@ struct rcache__server {
     pthread_mutex_t apply_lock;   /* orders pushes of cfg to the cache */
     rcache__cache_settings_t applied; /* what the cache has; apply_lock */
     rcache_t *cache;
+    struct rcache_tier *tier;     /* --l2 second tier (node.c), or NULL */
     struct event_base *base;      /* main thread */
     struct evconnlistener *tcp, *unix_l;
 #define RCACHE__MAX_BIND 16

@@ -16,6 +16,7 @@
 #include "db.h"
 #include "keyargs.h"
 #include "notify.h"
+#include "node.h"
 
 #include <event2/buffer.h>
 #include <stdint.h>
@@ -26,8 +27,7 @@
 void rcache__cmd_del(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
     long long n = 0;
     for (size_t i = 1; i < argc; i++) {
-        if (rcache__key_valid(&argv[i]) &&
-            rcache_delete(RCACHE__CACHE(c), RCACHE__KEY(argv[i])) == RCACHE_OK) {
+        if (rcache__key_valid(&argv[i]) && rcache__node_delete(c, &argv[i]) == RCACHE_OK) {
             n++;
             rcache__notify(RCACHE__NOTIFY_GENERIC, "del", argv[i].ptr, argv[i].len);
         }
@@ -423,7 +423,7 @@ void rcache__cmd_flushdb(rcache__client_t *c, size_t argc, const rcache__arg_t *
 void rcache__cmd_invalidate(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
     uint64_t removed = 0;
     (void)argc;
-    int rc = rcache_invalidate(RCACHE__CACHE(c), argv[1].ptr, argv[1].len, &removed);
+    int rc = rcache__node_invalidate(c, &argv[1], &removed);
     if (rc == RCACHE_EPATTERN)
         rcache__reply_error(c, "ERR invalid pattern");
     else if (rc != RCACHE_OK)

@@ -11,6 +11,7 @@
 #include "commands_admin.h"
 #include "db.h"
 #include "keyargs.h"
+#include "node.h"
 #include "persist.h"
 #include "pubsub.h"
 #include "version.h"
@@ -189,6 +190,12 @@ void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
     if (want(sections, "cpu", 1)) {
         SECTION("CPU");
         rcache__info_cpu(b);
+    }
+    if (want(sections, "tier", 0)) {
+        char tinfo[1024];
+        SECTION("Tier");
+        rcache__node_info(s, tinfo, sizeof tinfo);
+        addf(b, "%s", tinfo);
     }
     if (want(sections, "commandstats", 0)) {
         SECTION("Commandstats");

@@ -15,6 +15,7 @@
  */
 #include "keyargs.h"
 #include "notify.h"
+#include "node.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -49,7 +50,7 @@ static void reply_get(rcache__client_t *c, const rcache__arg_t *key) {
         rcache__reply_null(c);
         return;
     }
-    int rc = rcache_get_ref(RCACHE__CACHE(c), RCACHE__KEY(*key), &ref);
+    int rc = rcache__node_get_ref(c, key, &ref);
     note_miss(rc, key);
     reply_lookup(c, rc, ref);
 }
@@ -192,8 +193,13 @@ static int store_tagged(rcache__client_t *c, const rcache__arg_t *key,
     } else if (exp->kind == 3) {
         o.ttl_ms = RCACHE_TTL_KEEP;
     }
-    return rcache_set_ex(RCACHE__CACHE(c), RCACHE__KEY(*key), val->ptr, val->len, &o,
-                         want_old ? old : NULL);
+    if (c->srv->tier && !lib_flags && !want_old && exp->kind <= 1)
+        return rcache__node_set(c, key, val, o.ttl_ms);
+    int rc = rcache_set_ex(RCACHE__CACHE(c), RCACHE__KEY(*key), val->ptr, val->len, &o,
+                           want_old ? old : NULL);
+    if (rc == RCACHE_OK)
+        rcache__node_publish(c, key); /* the other forms: L1, then L2 */
+    return rc;
 }
 
 /* A store succeeded: "new" (if it created the key), "set", and "expire"

@@ -128,6 +128,15 @@ static const opt_t OPTS[] = {
      "yes", "save the snapshot on SIGTERM/SHUTDOWN (needs dir)"},
     {"pidfile", T_STR, F(pidfile), 0, 0, 0, "<path>", "(none)",
      "write the process id to this file at start (removed at exit)"},
+    /* The Redis/Valkey second tier (librcache-redis; docs/SERVER.md). */
+    {"l2", T_STR, F(l2), 0, 0, 0, "<url>", "(none)",
+     "share results through this Redis/Valkey (redis://[user:pass@]host:port[/db] or unix://path)"},
+    {"l2-prefix", T_STR, F(l2_prefix), 0, 0, 0, "<prefix>", "rc:",
+     "prefix of this cache's keys in the L2"},
+    {"l2-max-ttl", T_UINT, F(l2_max_ttl_ms), 0, U64MAX / 4, 0, "<ms>", "600000",
+     "longest time a value read from the L2 stays in this node (0 = default)"},
+    {"l2-fail-closed", T_BOOL, F(l2_fail_closed), 0, 1, 0, "yes|no", "no",
+     "answer errors instead of serving locally while the L2 is unreachable"},
     {"snapshot-required", T_BOOL, F(snapshot_required), 0, 1, 0, "yes|no", "no",
      "refuse to start when the snapshot cannot be loaded"},
 };
@@ -446,7 +455,7 @@ static const size_t STR_OFFS[] = {
     F(bind),        F(unixsocket),  F(requirepass),      F(logfile),
     F(admin_bind),  F(admin_token), F(admin_token_file), F(config_file),
     F(dir),         F(dbfilename),  F(save),            F(pidfile),
-    F(ignored)};
+    F(ignored),     F(l2),          F(l2_prefix)};
 #define NSTR (sizeof STR_OFFS / sizeof STR_OFFS[0])
 
 static char **str_field(rcache__config_t *cfg, size_t i) {

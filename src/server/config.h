@@ -83,6 +83,11 @@ typedef struct rcache__config {
     /* redis.conf directives accepted but not applied (conf_compat.c),
      * space-separated, each once; logged at start. NULL = none. */
     char *ignored;
+    /* second tier (librcache-redis), start-only */
+    char *l2;                 /* URL; NULL = no L2 */
+    char *l2_prefix;          /* NULL = library default "rc:" */
+    uint64_t l2_max_ttl_ms;   /* L1 safety net; 0 = library default */
+    int l2_fail_closed;       /* yes/no, default no (fail-open) */
     /* where the file came from, and flags that only make sense at start */
     char *config_file;
     int show_help;

@@ -8,6 +8,7 @@
 #include "admin/admin_config.h"
 #include "admin/metrics.h"
 #include "persist.h"
+#include "node.h"
 #include "server.h"
 
 #include <stdio.h>
@@ -83,11 +84,16 @@ static int snapshot_start(void *ctx, char *err, size_t errlen) {
     return rcache__persist_bgsave(ctx, 1, err, errlen) < 0 ? -1 : 0;
 }
 
+static int tier(void *ctx, rcache_tier_stats_t *out) {
+    return rcache__node_stats(ctx, out);
+}
+
 void rcache__server_hooks_init(rcache__server_t *s, struct rcache__server_hooks *h) {
     h->ctx = s;
     h->set_config = set_config;
     h->snapshot = snapshot;
     h->snapshot_start = snapshot_start;
+    h->tier = tier;
     h->figures = figures;
     h->foreach_command = foreach_command;
 }

@@ -14,6 +14,7 @@
  * and CLIENT LIST omem.
  */
 #include "command.h"
+#include "rcache_tier.h"
 
 #include <event2/buffer.h>
 #include <stdarg.h>
@@ -227,7 +228,7 @@ void rcache__reply_lib_error(rcache__client_t *c, int rc) {
         rcache__reply_error(c, "ERR invalid pattern");
         break;
     default:
-        rcache__reply_errorf(c, "ERR %s", rcache_strerror(rc));
+        rcache__reply_errorf(c, "ERR %s", rcache_tier_strerror(rc));
         break;
     }
 }

@@ -27,6 +27,7 @@
 #include "script.h"
 #include "server.h"
 #include "slowlog.h"
+#include "node.h"
 #include "version.h"
 
 #include <errno.h>
@@ -313,6 +314,7 @@ static void shutdown_server(rcache__server_t *s) {
     event_free(s->stop_timer);
     event_free(s->expire_timer);
     event_base_free(s->base);
+    rcache__node_close(s);
     rcache_close(s->cache);
     rcache__debug_clock_destroy(&s->dclock);
     if (s->cfg.pidfile)
@@ -395,6 +397,8 @@ int rcache__server_run(rcache__server_t *s) {
         return 1;
     /* The snapshot is loaded before any listener exists. */
     if (rcache__persist_init(s) != 0)
+        return 1;
+    if (rcache__node_open(s) != 0)
         return 1;
 
     rcache__log(RCACHE__LOG_NOTICE, "rcached %s starting (pid %d, %d worker threads)",

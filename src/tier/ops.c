@@ -279,12 +279,14 @@ int rcache_tier_delete(rcache_tier_t *t, const void *key, size_t key_len) {
     free(k);
     pthread_mutex_lock(&t->mu);
     kill_pending_locked(t, key, key_len, NULL);
-    (void)rcache_delete(t->c, key, key_len);
+    rc = rcache_delete(t->c, key, key_len);
     pthread_mutex_unlock(&t->mu);
     if (!r)
-        return rcache__tier_unavail(t) ? RCACHE_TIER_EUNAVAIL : RCACHE_OK;
+        return rcache__tier_unavail(t) ? RCACHE_TIER_EUNAVAIL : rc;
+    if (r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+        rc = RCACHE_OK;
     freeReplyObject(r);
-    return RCACHE_OK;
+    return rc;
 }
 
 /* prefix with glob specials escaped, then pattern; malloc'd. */

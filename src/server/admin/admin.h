@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "rcache.h"
+#include "rcache_tier.h"
 
 struct event_base;
 
@@ -83,6 +84,8 @@ typedef struct rcache__server_hooks {
     /* Start a background save (or schedule one behind a running save): 0,
      * or -1 with the reason in err (may be NULL). */
     int (*snapshot_start)(void *ctx, char *err, size_t errlen);
+    /* Second-tier figures (--l2): 0, or -1 without a tier (may be NULL). */
+    int (*tier)(void *ctx, rcache_tier_stats_t *out);
 } rcache__server_hooks_t;
 
 typedef struct rcache__admin rcache__admin_t;

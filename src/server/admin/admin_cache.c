@@ -27,6 +27,35 @@ static double mib(uint64_t bytes) { return round_to((double)bytes / 1048576.0, 0
 static json_t *limit_u64(uint64_t v) { return v ? ju64(v) : json_null(); }
 static json_t *limit_mib(uint64_t v) { return v ? json_real(mib(v)) : json_null(); }
 
+/* The second tier's figures (--l2), or null without one. */
+static json_t *tier_object(rcache__admin_t *a) {
+    rcache_tier_stats_t t;
+    json_t *o;
+    if (!a->hooks.tier || a->hooks.tier(a->hooks.ctx, &t) != 0)
+        return json_null();
+    o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "connected", json_boolean(t.connected));
+    json_object_set_new(o, "l1_hits", ju64(t.l1_hits));
+    json_object_set_new(o, "l2_hits", ju64(t.l2_hits));
+    json_object_set_new(o, "misses", ju64(t.misses));
+    json_object_set_new(o, "l2_errors", ju64(t.l2_errors));
+    json_object_set_new(o, "invalidations", ju64(t.invalidations));
+    json_object_set_new(o, "null_invalidations", ju64(t.null_invalidations));
+    json_object_set_new(o, "l1_flushes_connection", ju64(t.flushes_conn));
+    json_object_set_new(o, "installs_dropped", ju64(t.installs_dropped));
+    json_object_set_new(o, "lease_acquired", ju64(t.lease_acquired));
+    json_object_set_new(o, "lease_waits", ju64(t.lease_waits));
+    json_object_set_new(o, "lease_takeovers", ju64(t.lease_takeovers));
+    json_object_set_new(o, "reconnects", ju64(t.reconnects));
+    json_object_set_new(o, "l2_roundtrips", ju64(t.l2_roundtrips));
+    json_object_set_new(o, "l2_rtt_avg_us",
+                        ju64(t.l2_roundtrips ? t.l2_rtt_us_total / t.l2_roundtrips : 0));
+    json_object_set_new(o, "l2_rtt_max_us", ju64(t.l2_rtt_us_max));
+    return o;
+}
+
 static json_t *stats_object(rcache__admin_t *a) {
     rcache_stats_t s;
     rcache__server_figures_t f;
@@ -66,6 +95,7 @@ static json_t *stats_object(rcache__admin_t *a) {
     json_object_set_new(o, "tag_index_bytes", ju64(s.tag_bytes));
     json_object_set_new(o, "tag_invalidations", ju64(s.tag_invalidations));
     json_object_set_new(o, "tag_invalidated", ju64(s.tag_invalidated));
+    json_object_set_new(o, "tier", tier_object(a));
     return o;
 }
 

@@ -108,6 +108,44 @@ static void snapshot_metrics(struct render *r, const rcache__server_hooks_t *hoo
         "Duration of the start-up load.", f.last_load_seconds);
 }
 
+/* The second tier's figures (--l2); nothing without one. */
+static void tier_metrics(struct render *r, const rcache__server_hooks_t *hooks) {
+    rcache_tier_stats_t t;
+    if (!hooks || !hooks->tier || hooks->tier(hooks->ctx, &t) != 0)
+        return;
+    u64(r, "rcache_tier_connected", "gauge",
+        "1 when the L2 and the invalidation connection are up with tracking.",
+        (uint64_t)t.connected);
+    u64(r, "rcache_tier_l2_hits_total", "counter", "L1 misses served from the L2.",
+        t.l2_hits);
+    u64(r, "rcache_tier_misses_total", "counter", "Lookups found in neither tier.",
+        t.misses);
+    u64(r, "rcache_tier_l2_errors_total", "counter",
+        "Failed L2 round trips and connection attempts.", t.l2_errors);
+    u64(r, "rcache_tier_invalidations_total", "counter",
+        "Invalidated keys received on the invalidation connection.", t.invalidations);
+    u64(r, "rcache_tier_null_invalidations_total", "counter",
+        "FLUSHALL/FLUSHDB notices received.", t.null_invalidations);
+    u64(r, "rcache_tier_l1_flushes_total", "counter",
+        "L1 clears for a lost or re-made connection or a missed ping deadline.",
+        t.flushes_conn);
+    u64(r, "rcache_tier_installs_dropped_total", "counter",
+        "L2 replies not kept because the key was invalidated meanwhile.",
+        t.installs_dropped);
+    u64(r, "rcache_tier_lease_acquired_total", "counter",
+        "Leases taken to compute for the L2.", t.lease_acquired);
+    u64(r, "rcache_tier_lease_waits_total", "counter",
+        "Computations that waited for another node's lease.", t.lease_waits);
+    u64(r, "rcache_tier_lease_takeovers_total", "counter",
+        "Leases taken after the holder's expired.", t.lease_takeovers);
+    u64(r, "rcache_tier_reconnects_total", "counter", "L2 connections re-made.",
+        t.reconnects);
+    dbl(r, "rcache_tier_l2_rtt_seconds_total", "counter",
+        "Summed time of timed L2 round trips.", (double)t.l2_rtt_us_total / 1e6);
+    u64(r, "rcache_tier_l2_roundtrips_total", "counter", "Timed L2 round trips.",
+        t.l2_roundtrips);
+}
+
 int rcache__metrics_render(struct evbuffer *out, rcache_t *cache,
                            const rcache__server_figures_t *fig,
                            const rcache__server_hooks_t *hooks) {
@@ -182,6 +220,7 @@ int rcache__metrics_render(struct evbuffer *out, rcache_t *cache,
     if (hooks && hooks->foreach_command)
         hooks->foreach_command(hooks->ctx, command_line, &r);
     snapshot_metrics(&r, hooks);
+    tier_metrics(&r, hooks);
     u64(&r, "rcache_uptime_seconds", "gauge", "Seconds since the server started.", fig->uptime_s);
     dbl(&r, "process_cpu_seconds_total", "counter", "User and system CPU time spent.",
         fig->cpu_user_s + fig->cpu_sys_s);

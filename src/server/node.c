@@ -1,0 +1,150 @@
+/*
+ * node.c - rcached as a node of a shared second tier (--l2 redis://...):
+ * opening and closing the tier (librcache-redis), the few command paths
+ * that go through it, and its figures for INFO, the admin API and
+ * /metrics.
+ *
+ * What goes through the tier (docs/SERVER.md, "Second tier"): GET and MGET
+ * read through on an L1 miss; SET (every form), SETEX, PSETEX write
+ * through (forms with NX/XX/GET/KEEPTTL/EXAT/PXAT run on L1 first, then
+ * the resulting value and TTL are written to L2); DEL and UNLINK delete in
+ * both; RCACHE.INVALIDATE invalidates in both. Other writing commands
+ * (INCR, APPEND, RENAME, EXPIRE...) change this node's L1 only. An L1 miss
+ * blocks the worker thread for one L2 round trip (bounded by the command
+ * timeout).
+ */
+#include "node.h"
+
+#include "keyargs.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int rcache__node_open(rcache__server_t *s) {
+    rcache_tier_opts_t o;
+    int rc;
+    if (!s->cfg.l2)
+        return 0;
+    rcache_tier_opts_init(&o);
+    o.key_prefix = s->cfg.l2_prefix;
+    o.l1_max_ttl_ms = s->cfg.l2_max_ttl_ms;
+    o.fail_mode = s->cfg.l2_fail_closed ? RCACHE_TIER_FAIL_CLOSED
+                                        : RCACHE_TIER_FAIL_OPEN;
+    rc = rcache_tier_open(s->cache, s->cfg.l2, &o, &s->tier);
+    if (rc != RCACHE_OK) {
+        rcache__log(RCACHE__LOG_WARNING, "cannot use l2 %s: %s",
+                    rc == RCACHE_EINVAL ? "(bad URL or l2 options)" : "",
+                    rcache_tier_strerror(rc));
+        fprintf(stderr, "rcached: cannot use l2: %s\n", rcache_tier_strerror(rc));
+        return -1;
+    }
+    rcache__log(RCACHE__LOG_NOTICE, "second tier attached (prefix '%s', %s)",
+                s->cfg.l2_prefix ? s->cfg.l2_prefix : "rc:",
+                s->cfg.l2_fail_closed ? "fail-closed" : "fail-open");
+    return 0;
+}
+
+void rcache__node_close(rcache__server_t *s) {
+    rcache_tier_close(s->tier);
+    s->tier = NULL;
+}
+
+int rcache__node_get_ref(rcache__client_t *c, const rcache__arg_t *key,
+                         rcache_ref_t **ref) {
+    rcache_tier_t *t = c->srv->tier;
+    return t ? rcache_tier_get_ref(t, RCACHE__KEY(*key), ref)
+             : rcache_get_ref(RCACHE__CACHE(c), RCACHE__KEY(*key), ref);
+}
+
+int rcache__node_set(rcache__client_t *c, const rcache__arg_t *key,
+                     const rcache__arg_t *val, int64_t ttl_ms) {
+    uint64_t def;
+    rcache_config_t cfg;
+    if (ttl_ms == RCACHE_TTL_DEFAULT) {
+        rcache_get_config(RCACHE__CACHE(c), &cfg);
+        def = cfg.default_ttl_ms;
+        ttl_ms = (int64_t)def;
+    }
+    return rcache_tier_set(c->srv->tier, RCACHE__KEY(*key), val->ptr, val->len,
+                           ttl_ms);
+}
+
+void rcache__node_publish(rcache__client_t *c, const rcache__arg_t *key) {
+    rcache_t *cache = RCACHE__CACHE(c);
+    rcache_ref_t *ref = NULL;
+    int64_t ttl = 0;
+    const void *v;
+    size_t len;
+    if (!c->srv->tier)
+        return;
+    if (rcache_get_ref(cache, RCACHE__KEY(*key), &ref) != RCACHE_OK) {
+        (void)rcache_tier_delete(c->srv->tier, RCACHE__KEY(*key));
+        return;
+    }
+    v = rcache_ref_value(ref, &len);
+    if (rcache_ttl(cache, RCACHE__KEY(*key), &ttl) != RCACHE_OK || ttl < 0)
+        ttl = 0;
+    if (v)
+        (void)rcache_tier_set(c->srv->tier, RCACHE__KEY(*key), v, len, ttl);
+    rcache_release(ref);
+}
+
+int rcache__node_delete(rcache__client_t *c, const rcache__arg_t *key) {
+    return c->srv->tier ? rcache_tier_delete(c->srv->tier, RCACHE__KEY(*key))
+                        : rcache_delete(RCACHE__CACHE(c), RCACHE__KEY(*key));
+}
+
+int rcache__node_invalidate(rcache__client_t *c, const rcache__arg_t *pat,
+                            uint64_t *removed) {
+    uint64_t l2 = 0;
+    int rc;
+    if (!c->srv->tier)
+        return rcache_invalidate(RCACHE__CACHE(c), pat->ptr, pat->len, removed);
+    rc = rcache_tier_invalidate(c->srv->tier, pat->ptr, pat->len, removed, &l2);
+    if (rc == RCACHE_OK && l2 > *removed)
+        *removed = l2;
+    return rc;
+}
+
+int rcache__node_stats(const rcache__server_t *s, rcache_tier_stats_t *out) {
+    if (!s->tier)
+        return -1;
+    rcache_tier_stats(s->tier, out);
+    return 0;
+}
+
+size_t rcache__node_info(const rcache__server_t *s, char *buf, size_t cap) {
+    rcache_tier_stats_t st;
+    int n;
+    if (rcache__node_stats(s, &st) != 0)
+        n = snprintf(buf, cap, "tier_enabled:0\r\n");
+    else
+        n = snprintf(
+            buf, cap,
+            "tier_enabled:1\r\ntier_connected:%d\r\ntier_l1_hits:%llu\r\n"
+            "tier_l2_hits:%llu\r\ntier_misses:%llu\r\ntier_l2_errors:%llu\r\n"
+            "tier_invalidations:%llu\r\ntier_null_invalidations:%llu\r\n"
+            "tier_l1_flushes_conn:%llu\r\ntier_installs_dropped:%llu\r\n"
+            "tier_lease_acquired:%llu\r\ntier_lease_waits:%llu\r\n"
+            "tier_lease_takeovers:%llu\r\ntier_reconnects:%llu\r\n"
+            "tier_l2_roundtrips:%llu\r\ntier_l2_rtt_avg_us:%llu\r\n"
+            "tier_l2_rtt_max_us:%llu\r\n",
+            st.connected, (unsigned long long)st.l1_hits,
+            (unsigned long long)st.l2_hits, (unsigned long long)st.misses,
+            (unsigned long long)st.l2_errors,
+            (unsigned long long)st.invalidations,
+            (unsigned long long)st.null_invalidations,
+            (unsigned long long)st.flushes_conn,
+            (unsigned long long)st.installs_dropped,
+            (unsigned long long)st.lease_acquired,
+            (unsigned long long)st.lease_waits,
+            (unsigned long long)st.lease_takeovers,
+            (unsigned long long)st.reconnects,
+            (unsigned long long)st.l2_roundtrips,
+            (unsigned long long)(st.l2_roundtrips
+                                     ? st.l2_rtt_us_total / st.l2_roundtrips
+                                     : 0),
+            (unsigned long long)st.l2_rtt_us_max);
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}

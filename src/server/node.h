@@ -1,0 +1,36 @@
+/*
+ * node.h - rcached as a node of a shared Redis/Valkey second tier
+ * (node.c). Every function works without a tier too (plain L1 calls), so
+ * command code calls them unconditionally where noted.
+ */
+#ifndef RCACHE_SERVER_NODE_H
+#define RCACHE_SERVER_NODE_H
+
+#include "command.h"
+#include "rcache_tier.h"
+
+/* Open the tier when cfg.l2 is set: 0, or -1 (logged). */
+int rcache__node_open(rcache__server_t *s);
+void rcache__node_close(rcache__server_t *s);
+/* GET: L1, then L2 when a tier is attached. */
+int rcache__node_get_ref(rcache__client_t *c, const rcache__arg_t *key,
+                         rcache_ref_t **ref);
+/* Plain SET through the tier (c->srv->tier must be set); ttl_ms
+ * RCACHE_TTL_DEFAULT = the cache's default TTL. */
+int rcache__node_set(rcache__client_t *c, const rcache__arg_t *key,
+                     const rcache__arg_t *val, int64_t ttl_ms);
+/* After a write on L1 alone: write key's L1 value and TTL to L2 (or delete
+ * it there when L1 has none). No-op without a tier. */
+void rcache__node_publish(rcache__client_t *c, const rcache__arg_t *key);
+/* DEL/UNLINK of one key: RCACHE_OK if it existed (in L1 or L2). */
+int rcache__node_delete(rcache__client_t *c, const rcache__arg_t *key);
+/* RCACHE.INVALIDATE: removed = keys removed (the larger of L1's and L2's
+ * counts with a tier). */
+int rcache__node_invalidate(rcache__client_t *c, const rcache__arg_t *pat,
+                            uint64_t *removed);
+/* Tier figures: 0, or -1 without a tier. */
+int rcache__node_stats(const rcache__server_t *s, rcache_tier_stats_t *out);
+/* INFO's "tier" section body ("field:value\r\n" lines); bytes written. */
+size_t rcache__node_info(const rcache__server_t *s, char *buf, size_t cap);
+
+#endif

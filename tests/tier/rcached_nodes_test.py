@@ -1,0 +1,170 @@
+#!/usr/bin/python3
+"""rcached_nodes_test.py - three rcached nodes sharing one redis-server
+through --l2 (given as a flag, in a config file and in the environment),
+driven with redis-py, plus the admin API and /metrics of one of them.
+
+Checks: a SET on A is read on B from the L2, then from B's L1 (INFO tier);
+an overwrite on A reaches B and C (the propagation times are printed, not
+asserted); DEL and RCACHE.INVALIDATE on C empty A and B; redis-server
+killed: B keeps answering (fail-open), counts errors and L1 clears, and
+reconnects by itself when redis-server is back; the admin API and /metrics
+show the tier's figures. Every wait is a poll with a generous deadline.
+
+Usage: rcached_nodes_test.py <rcached> ; exits 77 without redis-server.
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import redis
+
+DEADLINE_S = 60
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def poll(fn, what):
+    end = time.monotonic() + DEADLINE_S
+    while time.monotonic() < end:
+        try:
+            v = fn()
+        except (redis.exceptions.ConnectionError, OSError):
+            v = None
+        if v:
+            return v
+        time.sleep(0.005)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def info_tier(r):
+    return r.info("tier")
+
+
+def start_redis(port, d):
+    return subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no", "--dir", d,
+                             "--logfile", os.path.join(d, "redis.log")])
+
+
+def main():
+    binary = sys.argv[1]
+    if not shutil.which("redis-server"):
+        print("redis-server missing: skipped")
+        sys.exit(77)
+    d = tempfile.mkdtemp(prefix="rcache-nodes-")
+    rport = free_port()
+    l2 = "redis://127.0.0.1:%d" % rport
+    rs = start_redis(rport, d)
+    L2 = redis.Redis(port=rport)
+    poll(lambda: L2.ping(), "redis-server")
+    ports = [free_port() for _ in range(3)]
+    admin_port = free_port()
+    conf = os.path.join(d, "b.conf")
+    with open(conf, "w") as f:
+        f.write('l2 "%s"\n' % l2)
+    common = ["--loglevel", "warning", "--threads", "2"]
+    env_c = dict(os.environ, RCACHED_L2=l2)
+    nodes = [
+        subprocess.Popen([binary, "--port", str(ports[0]), "--admin-port", "0", "--l2", l2]
+                         + common),
+        subprocess.Popen([binary, conf, "--port", str(ports[1]), "--admin-port",
+                          str(admin_port), "--admin-token", "t0ken"] + common),
+        subprocess.Popen([binary, "--port", str(ports[2]), "--admin-port", "0"] + common,
+                         env=env_c),
+    ]
+    A, B, C = (redis.Redis(port=p) for p in ports)
+    try:
+        for n in (A, B, C):
+            poll(lambda: n.ping() and info_tier(n)["tier_connected"] == 1, "node up")
+
+        # Read-through on B: L2 first, then L1.
+        assert A.set("greeting", "hello")
+        assert L2.get("rc:greeting") == b"hello"
+        poll(lambda: info_tier(B)["tier_invalidations"] >= 1, "B hears A's write")
+        assert B.get("greeting") == b"hello"
+        assert info_tier(B)["tier_l2_hits"] == 1
+        assert B.get("greeting") == b"hello"
+        assert info_tier(B)["tier_l2_hits"] == 1, "second read must come from L1"
+
+        # Overwrites on A reach B and C.
+        lat = []
+        prev = b"hello"
+        C.get("greeting")
+        for i in range(50):
+            v = ("v%d" % i).encode()
+            t0 = time.monotonic()
+            assert A.set("greeting", v)
+            for n in (B, C):
+                poll(lambda: n.get("greeting") == v, "new value on a node")
+                lat.append(time.monotonic() - t0)
+            prev = v
+        lat.sort()
+        print("propagation (write on A to read of the new value on B/C, "
+              "via redis-py): p50 %.2f ms, p90 %.2f ms, max %.2f ms"
+              % (lat[len(lat) // 2] * 1e3, lat[len(lat) * 9 // 10] * 1e3, lat[-1] * 1e3))
+        assert prev
+
+        # DEL and pattern invalidation on C.
+        for k in ("user:1", "user:2", "page:1"):
+            A.set(k, "x")
+        for k in ("user:1", "user:2", "page:1"):
+            poll(lambda: B.get(k) == b"x", "B reads " + k)
+        assert C.delete("user:1") == 1
+        poll(lambda: A.get("user:1") is None and B.get("user:1") is None, "DEL propagates")
+        assert C.execute_command("RCACHE.INVALIDATE", "user:*") >= 1
+        poll(lambda: A.get("user:2") is None and B.get("user:2") is None,
+             "invalidation propagates")
+        assert B.get("page:1") == b"x"
+        assert L2.exists("rc:user:2", "rc:page:1") == 1
+
+        # Admin API and /metrics on B.
+        req = urllib.request.Request("http://127.0.0.1:%d/api/cache/stats" % admin_port,
+                                     headers={"Authorization": "Bearer t0ken"})
+        st = json.load(urllib.request.urlopen(req, timeout=30))
+        tier = st["stats"]["tier"]
+        assert tier["connected"] is True and tier["l2_hits"] >= 1, tier
+        m = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % admin_port,
+                                   timeout=30).read().decode()
+        assert "rcache_tier_l2_hits_total " in m and "rcache_tier_connected 1" in m
+
+        # redis-server killed: B serves on (fail-open), then reconnects.
+        rs.kill()
+        rs.wait()
+        poll(lambda: info_tier(B)["tier_connected"] == 0, "B notices")
+        poll(lambda: B.get("page:1") is None, "B drops what came from L2")
+        assert B.set("local", "L")
+        assert B.get("local") == b"L"
+        t = info_tier(B)
+        assert t["tier_l2_errors"] >= 1 and t["tier_l1_flushes_conn"] >= 1, t
+        rs = start_redis(rport, d)
+        poll(lambda: L2.ping(), "redis-server back")
+        for n in (A, B, C):
+            poll(lambda: info_tier(n)["tier_connected"] == 1, "node reconnects")
+        assert A.set("after", "yes")
+        poll(lambda: B.get("after") == b"yes", "B reads through again")
+        assert info_tier(B)["tier_reconnects"] >= 1
+    finally:
+        for p in nodes:
+            p.terminate()
+        rcs = [p.wait(DEADLINE_S) for p in nodes]
+        rs.kill()
+        rs.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    assert rcs == [0, 0, 0], rcs
+    print("all ok")
+
+
+if __name__ == "__main__":
+    main()
