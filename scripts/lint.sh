@@ -10,10 +10,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 
-TIDY_DIRS=(src/lib src/server src/server/admin)
+TIDY_DIRS=(src/lib src/tier src/server src/server/admin)
 TIDY_SKIP=()
 # cppcheck: both directories (and src/server/admin below) are clean.
-CPPCHECK_DIRS=(src/lib src/server)
+CPPCHECK_DIRS=(src/lib src/tier src/server)
 
 db="$build/compile_commands.json"
 if [ ! -f "$db" ]; then

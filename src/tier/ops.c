@@ -300,7 +300,8 @@ static char *l2_pattern(rcache_tier_t *t, const char *pat, size_t plen,
             *o++ = '\\';
         *o++ = t->prefix[i];
     }
-    memcpy(o, pat, plen);
+    if (plen)
+        memcpy(o, pat, plen);
     *out_len = (size_t)(o - m) + plen;
     return m;
 }
