@@ -36,6 +36,11 @@ static int saw_inval(void *arg) {
     return s.invalidations >= 1;
 }
 
+static int read_into_l1(void *arg) {
+    tt_node_t *n = arg;
+    return tt_get_is(n, "s", "old") && tt_l1_is(n, "s", "old");
+}
+
 static int disconnected(void *arg) { return !tt_node_connected(arg); }
 
 static int l1_empty(void *arg) {
@@ -196,7 +201,7 @@ static void test_stalled_invalidation_connection(void **state) {
     snprintf(url, sizeof url, "redis://127.0.0.1:%d", proxy_port);
     rcache_tier_opts_init(&o);
     o.ping_interval_ms = 100;
-    o.ping_deadline_ms = 600;
+    o.ping_deadline_ms = 1000;
     o.command_timeout_ms = 300;
     o.connect_timeout_ms = 300;
     o.reconnect_ms = 50;
@@ -207,8 +212,9 @@ static void test_stalled_invalidation_connection(void **state) {
     assert_int_equal(rcache_tier_set(a.t, "s", 1, "old", 3, 60000), RCACHE_OK);
     /* Let that write's own invalidation reach P first. */
     assert_true(tt_wait(saw_inval, &p));
-    assert_true(tt_get_is(&p, "s", "old"));
-    assert_true(tt_l1_is(&p, "s", "old"));
+    /* (retried: a ping late past the deadline on a loaded machine clears
+     * L1 as it should, then the next read fills it again) */
+    assert_true(tt_wait(read_into_l1, &p));
 
     stall(1);
     assert_int_equal(rcache_tier_set(a.t, "s", 1, "new", 3, 60000), RCACHE_OK);

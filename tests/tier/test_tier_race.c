@@ -48,6 +48,7 @@ static void run(int mode, const char *want) {
     rcache_tier_stats_t s;
     redisReply *p;
     rcache_tier_opts_init(&o);
+    o.ping_deadline_ms = 120000; /* no flush for a slow ping on a loaded CI */
     o.before_install = hook;
     o.hook_ctx = &r;
     tt_node_open(&b, R.url, &o);
