@@ -31,10 +31,14 @@ static void hook(const void *key, size_t len, void *ctx) {
         return;
     r->armed = 0;
     if (r->mode == 0) {
-        redisReply *p = tt_cmd(&R, "SET rc:race new");
+        rcache_tier_stats_t s;
+        redisReply *p;
+        rcache_tier_stats(r->node->t, &s);
+        p = tt_cmd(&R, "SET rc:race new");
         assert_non_null(p);
         freeReplyObject(p);
-        assert_true(tt_wait(saw_inval, r->node));
+        /* this write's invalidation, not an earlier one */
+        tt_wait_inval(r->node, s.invalidations + 1);
     } else {
         assert_int_equal(rcache_tier_set(r->node->t, "race", 4, "mine", 4, 60000),
                          RCACHE_OK);
