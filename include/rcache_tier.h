@@ -247,8 +247,13 @@ int rcache_tier_invalidate(rcache_tier_t *t, const char *pattern,
  *        serializer is set.
  * @param[in] opts memoize options (ttl_ms, wait_timeout_ms bounds the
  *        wait for another node too, error_ttl_ms stays local, flags).
+ * @param[out] how_out as rcache_memoize(); a value another node computed
+ *         (read from L2 by this node's fill) gives RCACHE_MEMO_COMPUTED to
+ *         the caller that ran the fill and _SHARED to its local waiters.
  * @return as rcache_memoize(); fail-open: computes locally when L2 is
- *         unreachable; fail-closed: RCACHE_TIER_EUNAVAIL.
+ *         unreachable; fail-closed: RCACHE_TIER_EUNAVAIL; RCACHE_ETIMEDOUT
+ *         also when another node's lease outlasted wait_timeout_ms (it is
+ *         then the compute error, so error_ttl_ms would cache it).
  * Thread-safety: thread-safe.
  */
 int rcache_tier_memoize(rcache_tier_t *t, const void *key, size_t key_len,
