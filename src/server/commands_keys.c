@@ -413,7 +413,7 @@ void rcache__cmd_flushdb(rcache__client_t *c, size_t argc, const rcache__arg_t *
     }
     uint64_t removed = 0;
     if (rcache__arg_is(&argv[0], "flushall") || (c->db == 0 && !rcache__db_used()))
-        rcache_clear(RCACHE__CACHE(c), &removed);
+        (void)rcache__node_clear(c->srv, &removed);
     else
         removed = walk_db(c, 1);
     rcache__log(RCACHE__LOG_VERBOSE, "FLUSH removed %llu keys", (unsigned long long)removed);

@@ -88,12 +88,27 @@ static int tier(void *ctx, rcache_tier_stats_t *out) {
     return rcache__node_stats(ctx, out);
 }
 
+static int delete_key(void *ctx, const void *key, size_t len) {
+    return rcache__node_delete_key(ctx, key, len);
+}
+
+static int invalidate(void *ctx, const char *pat, size_t len, uint64_t *removed) {
+    return rcache__node_invalidate_pattern(ctx, pat, len, removed);
+}
+
+static int clear(void *ctx, uint64_t *removed) {
+    return rcache__node_clear(ctx, removed);
+}
+
 void rcache__server_hooks_init(rcache__server_t *s, struct rcache__server_hooks *h) {
     h->ctx = s;
     h->set_config = set_config;
     h->snapshot = snapshot;
     h->snapshot_start = snapshot_start;
     h->tier = tier;
+    h->delete_key = delete_key;
+    h->invalidate = invalidate;
+    h->clear = clear;
     h->figures = figures;
     h->foreach_command = foreach_command;
 }

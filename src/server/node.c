@@ -9,7 +9,8 @@
  * through (forms with NX/XX/GET/KEEPTTL/EXAT/PXAT run on L1 first, then
  * the resulting value and TTL are written to L2); DEL and UNLINK delete in
  * both; RCACHE.INVALIDATE invalidates in both. Other writing commands
- * (INCR, APPEND, RENAME, EXPIRE...) change this node's L1 only. An L1 miss
+ * (INCR, APPEND, RENAME, EXPIRE...) change this node's L1 only. FLUSHALL and
+ * the admin API's clear, invalidate and delete act on both tiers. An L1 miss
  * blocks the worker thread for one L2 round trip (bounded by the command
  * timeout).
  */
@@ -90,21 +91,36 @@ void rcache__node_publish(rcache__client_t *c, const rcache__arg_t *key) {
     rcache_release(ref);
 }
 
+int rcache__node_delete_key(rcache__server_t *s, const void *key, size_t len) {
+    return s->tier ? rcache_tier_delete(s->tier, key, len)
+                   : rcache_delete(s->cache, key, len);
+}
+
+int rcache__node_invalidate_pattern(rcache__server_t *s, const char *pat,
+                                    size_t len, uint64_t *removed) {
+    uint64_t l1 = 0, l2 = 0;
+    int rc;
+    if (!s->tier)
+        return rcache_invalidate(s->cache, pat, len, removed);
+    rc = rcache_tier_invalidate(s->tier, pat, len, &l1, &l2);
+    if (removed)
+        *removed = l2 > l1 ? l2 : l1;
+    return rc;
+}
+
+int rcache__node_clear(rcache__server_t *s, uint64_t *removed) {
+    if (!s->tier)
+        return rcache_clear(s->cache, removed);
+    return rcache__node_invalidate_pattern(s, "*", 1, removed);
+}
+
 int rcache__node_delete(rcache__client_t *c, const rcache__arg_t *key) {
-    return c->srv->tier ? rcache_tier_delete(c->srv->tier, RCACHE__KEY(*key))
-                        : rcache_delete(RCACHE__CACHE(c), RCACHE__KEY(*key));
+    return rcache__node_delete_key(c->srv, RCACHE__KEY(*key));
 }
 
 int rcache__node_invalidate(rcache__client_t *c, const rcache__arg_t *pat,
                             uint64_t *removed) {
-    uint64_t l2 = 0;
-    int rc;
-    if (!c->srv->tier)
-        return rcache_invalidate(RCACHE__CACHE(c), pat->ptr, pat->len, removed);
-    rc = rcache_tier_invalidate(c->srv->tier, pat->ptr, pat->len, removed, &l2);
-    if (rc == RCACHE_OK && l2 > *removed)
-        *removed = l2;
-    return rc;
+    return rcache__node_invalidate_pattern(c->srv, pat->ptr, pat->len, removed);
 }
 
 int rcache__node_stats(const rcache__server_t *s, rcache_tier_stats_t *out) {

@@ -28,6 +28,13 @@ int rcache__node_delete(rcache__client_t *c, const rcache__arg_t *key);
  * counts with a tier). */
 int rcache__node_invalidate(rcache__client_t *c, const rcache__arg_t *pat,
                             uint64_t *removed);
+/* The same for the admin API (no client): a key, a pattern, everything
+ * (FLUSHALL, POST /api/cache/clear: with a tier, every key under the
+ * prefix in the L2 too, so the other nodes drop theirs). */
+int rcache__node_delete_key(rcache__server_t *s, const void *key, size_t len);
+int rcache__node_invalidate_pattern(rcache__server_t *s, const char *pat,
+                                    size_t len, uint64_t *removed);
+int rcache__node_clear(rcache__server_t *s, uint64_t *removed);
 /* Tier figures: 0, or -1 without a tier. */
 int rcache__node_stats(const rcache__server_t *s, rcache_tier_stats_t *out);
 /* INFO's "tier" section body ("field:value\r\n" lines); bytes written. */

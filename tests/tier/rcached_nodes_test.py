@@ -139,7 +139,33 @@ def main():
                                    timeout=30).read().decode()
         assert "rcache_tier_l2_hits_total " in m and "rcache_tier_connected 1" in m
 
+        # The admin API's invalidate and delete on B reach A and the L2 too.
+        A.set("img:7:thumb", "t")
+        A.set("img:8:thumb", "t")
+        poll(lambda: B.get("img:7:thumb") == b"t", "B reads img:7")
+        req = urllib.request.Request(
+            "http://127.0.0.1:%d/api/cache/invalidate" % admin_port,
+            data=json.dumps({"pattern": "img:7:*"}).encode(), method="POST",
+            headers={"Authorization": "Bearer t0ken", "Content-Type": "application/json"})
+        assert json.load(urllib.request.urlopen(req, timeout=30))["removed"] >= 1
+        poll(lambda: A.get("img:7:thumb") is None, "admin invalidate reaches A")
+        assert L2.exists("rc:img:7:thumb") == 0
+        req = urllib.request.Request(
+            "http://127.0.0.1:%d/api/cache/entries/img:8:thumb" % admin_port,
+            method="DELETE", headers={"Authorization": "Bearer t0ken"})
+        assert json.load(urllib.request.urlopen(req, timeout=30))["deleted"] is True
+        poll(lambda: A.get("img:8:thumb") is None, "admin delete reaches A")
+
+        # FLUSHALL on a node empties every node and the prefix in L2.
+        A.set("f1", "x")
+        poll(lambda: C.get("f1") == b"x", "C reads f1")
+        assert B.flushall()
+        poll(lambda: A.get("f1") is None and C.get("f1") is None, "FLUSHALL propagates")
+        assert L2.keys("rc:*") == []
+
         # redis-server killed: B serves on (fail-open), then reconnects.
+        A.set("page:1", "x")
+        poll(lambda: B.get("page:1") == b"x", "B holds page:1 from L2")
         rs.kill()
         rs.wait()
         poll(lambda: info_tier(B)["tier_connected"] == 0, "B notices")

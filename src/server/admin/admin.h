@@ -86,6 +86,12 @@ typedef struct rcache__server_hooks {
     int (*snapshot_start)(void *ctx, char *err, size_t errlen);
     /* Second-tier figures (--l2): 0, or -1 without a tier (may be NULL). */
     int (*tier)(void *ctx, rcache_tier_stats_t *out);
+    /* Remove a key / keys matching a pattern / everything, in the second
+     * tier too when there is one (may be NULL: the cache alone). Return
+     * the rcache_delete / rcache_invalidate / rcache_clear codes. */
+    int (*delete_key)(void *ctx, const void *key, size_t len);
+    int (*invalidate)(void *ctx, const char *pat, size_t len, uint64_t *removed);
+    int (*clear)(void *ctx, uint64_t *removed);
 } rcache__server_hooks_t;
 
 typedef struct rcache__admin rcache__admin_t;

@@ -190,7 +190,10 @@ void rcache__admin_h_config(rcache__admin_t *a, struct evhttp_request *req,
 void rcache__admin_h_clear(rcache__admin_t *a, struct evhttp_request *req,
                            const char *rest, const char *query) {
     uint64_t removed = 0;
-    rcache_clear(a->cache, &removed);
+    if (a->hooks.clear)
+        (void)a->hooks.clear(a->hooks.ctx, &removed);
+    else
+        rcache_clear(a->cache, &removed);
     rcache__admin_reply_json(req, 200, json_pack("{s:s, s:o*}", "status", "success",
                                                  "removed", ju64(removed)));
 }
@@ -240,12 +243,17 @@ void rcache__admin_h_invalidate(rcache__admin_t *a, struct evhttp_request *req,
                                   "not a string");
         goto out;
     }
-    rc = rcache_invalidate(a->cache, json_string_value(p), json_string_length(p), &removed);
+    rc = a->hooks.invalidate
+             ? a->hooks.invalidate(a->hooks.ctx, json_string_value(p),
+                                   json_string_length(p), &removed)
+             : rcache_invalidate(a->cache, json_string_value(p), json_string_length(p),
+                                 &removed);
     if (rc == RCACHE_EPATTERN) {
         rcache__admin_reply_error(req, 400, "pattern", "invalid glob pattern: %s",
                                   rcache_strerror(rc));
     } else if (rc != RCACHE_OK) {
-        rcache__admin_reply_error(req, 500, NULL, "invalidate failed: %s", rcache_strerror(rc));
+        rcache__admin_reply_error(req, 500, NULL, "invalidate failed: %s",
+                                  rcache_tier_strerror(rc));
     } else {
         rcache__admin_reply_json(req, 200,
                                  json_pack("{s:s, s:o*, s:O}", "status", "success", "removed",

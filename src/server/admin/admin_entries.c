@@ -214,7 +214,8 @@ void rcache__admin_h_entry(rcache__admin_t *a, struct evhttp_request *req,
         goto out;
     }
     if (evhttp_request_get_command(req) == EVHTTP_REQ_DELETE) {
-        rc = rcache_delete(a->cache, key, key_len);
+        rc = a->hooks.delete_key ? a->hooks.delete_key(a->hooks.ctx, key, key_len)
+                                 : rcache_delete(a->cache, key, key_len);
         if (rc == RCACHE_OK) {
             json_t *o = json_pack("{s:s, s:b}", "status", "success", "deleted", 1);
             if (o && put_key(o, key, key_len) != 0) {
