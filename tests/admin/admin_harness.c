@@ -72,7 +72,7 @@ static void fill(rcache_t *c, long n, int specials) {
 
 int main(int argc, char **argv) {
     rcache__admin_opts_t o;
-    rcache__server_hooks_t hooks = {NULL, fake_figures, fake_foreach, NULL, NULL, NULL};
+    rcache__server_hooks_t hooks = {.figures = fake_figures, .foreach_command = fake_foreach};
     rcache_config_t cfg;
     rcache_t *cache;
     struct event_base *base;

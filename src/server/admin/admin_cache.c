@@ -253,7 +253,8 @@ void rcache__admin_h_invalidate(rcache__admin_t *a, struct evhttp_request *req,
                                   rcache_strerror(rc));
     } else if (rc != RCACHE_OK) {
         rcache__admin_reply_error(req, 500, NULL, "invalidate failed: %s",
-                                  rcache_tier_strerror(rc));
+                                  rc == RCACHE_TIER_EUNAVAIL ? "second tier (L2) unreachable"
+                                                             : rcache_strerror(rc));
     } else {
         rcache__admin_reply_json(req, 200,
                                  json_pack("{s:s, s:o*, s:O}", "status", "success", "removed",
