@@ -251,8 +251,10 @@ static void config_get(rcache__client_t *c, size_t argc, const rcache__arg_t *ar
     pthread_mutex_lock(&s->cfg_lock);
     for (size_t i = 0; i < rcache__config_count(); i++) {
         const char *name = rcache__config_name(i);
-        /* The admin API's token is not the data clients' business. */
-        if (!strcmp(name, "admin-token") || !pattern_match(&argv[2], argc - 2, name))
+        /* The admin API's token is not the data clients' business, nor
+         * the L2's URL (it may hold a password). */
+        if (!strcmp(name, "admin-token") || !strcmp(name, "l2") ||
+            !pattern_match(&argv[2], argc - 2, name))
             continue;
         rcache__config_get(&s->cfg, name, val, sizeof val);
         char hdr[RCACHE_RESP_HDR_MAX];

@@ -89,6 +89,9 @@ def main():
         for n in (A, B, C):
             poll(lambda: n.ping() and info_tier(n)["tier_connected"] == 1, "node up")
 
+        # The L2 URL may hold a password: CONFIG GET does not show it.
+        assert A.config_get("l2") == {} and "l2-prefix" in A.config_get("l2*")
+
         # Read-through on B: L2 first, then L1.
         assert A.set("greeting", "hello")
         assert L2.get("rc:greeting") == b"hello"
