@@ -100,26 +100,41 @@ int rcache__tier_l2_read(rcache_tier_t *t, const void *key, size_t klen,
     return RCACHE_OK;
 }
 
+/* Hands an L2 value that could not be kept in L1 (the bus is down, or the
+ * key changed meanwhile) to rcache_memoize() as an uncached result, which
+ * gives the caller a reference to an entry of its own. */
+static int detached_value(const void *key, size_t klen,
+                          rcache_memo_result_t *out, void *ctx) {
+    const fetched_t *f = ctx;
+    (void)key;
+    (void)klen;
+    out->val = f->r[0]->str;
+    out->val_len = f->r[0]->len;
+    out->no_store = 1;
+    return RCACHE_OK;
+}
+
 int rcache_tier_get_ref(rcache_tier_t *t, const void *key, size_t key_len,
                         rcache_ref_t **ref_out) {
+    fetched_t f;
     int rc;
     if (!t || !ref_out)
         return RCACHE_EINVAL;
     rc = rcache_get_ref(t->c, key, key_len, ref_out);
     if (rc != RCACHE_ENOTFOUND)
         return rc;
-    /* A reference needs an L1 entry: retry a fill that lost a race. */
-    for (int attempt = 0; attempt < 3; attempt++) {
-        fetched_t f;
-        rc = rcache__tier_l2_read(t, key, key_len, &f);
-        if (rc != RCACHE_OK)
-            return rc;
+    rc = rcache__tier_l2_read(t, key, key_len, &f);
+    if (rc != RCACHE_OK)
+        return rc;
+    if (f.installed && rcache_get_ref(t->c, key, key_len, ref_out) == RCACHE_OK) {
         rcache__tier_replies_free(2, f.r);
-        if (f.installed &&
-            rcache_get_ref(t->c, key, key_len, ref_out) == RCACHE_OK)
-            return RCACHE_OK;
+        return RCACHE_OK;
     }
-    return RCACHE_ENOTFOUND;
+    /* Not in L1: the value as read (objects: as bytes, see the header). */
+    rc = rcache_memoize(t->c, key, key_len, detached_value, &f, NULL, ref_out,
+                        NULL);
+    rcache__tier_replies_free(2, f.r);
+    return rc;
 }
 
 int rcache_tier_get_alloc(rcache_tier_t *t, const void *key, size_t key_len,

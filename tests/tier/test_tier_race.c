@@ -45,7 +45,7 @@ static void hook(const void *key, size_t len, void *ctx) {
     }
 }
 
-static void run(int mode, const char *want) {
+static void run(int mode, int use_ref, const char *want) {
     tt_node_t b;
     race_t r = {0, &b, mode};
     rcache_tier_opts_t o;
@@ -62,7 +62,16 @@ static void run(int mode, const char *want) {
     /* The bus reports that write too (B tracks the prefix): let it pass. */
     assert_true(tt_wait(saw_inval, &b));
     r.armed = 1;
-    {
+    if (use_ref) { /* ...as a reference to an entry outside L1 */
+        rcache_ref_t *ref = NULL;
+        const void *v;
+        size_t len = 0;
+        assert_int_equal(rcache_tier_get_ref(b.t, "race", 4, &ref), RCACHE_OK);
+        v = rcache_ref_value(ref, &len);
+        assert_int_equal(len, 3);
+        assert_memory_equal(v, "old", 3);
+        rcache_release(ref);
+    } else {
         void *v = NULL;
         size_t len = 0;
         /* The caller gets what L2 said at read time... */
@@ -83,12 +92,17 @@ static void run(int mode, const char *want) {
 
 static void test_remote_write_during_fetch(void **state) {
     (void)state;
-    run(0, "new");
+    run(0, 0, "new");
+}
+
+static void test_remote_write_during_fetch_ref(void **state) {
+    (void)state;
+    run(0, 1, "new");
 }
 
 static void test_local_write_during_fetch(void **state) {
     (void)state;
-    run(1, "mine");
+    run(1, 0, "mine");
 }
 
 static int setup(void **state) {
@@ -107,6 +121,7 @@ int main(void) {
     TT_SKIP_WITHOUT_REDIS();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_remote_write_during_fetch),
+        cmocka_unit_test(test_remote_write_during_fetch_ref),
         cmocka_unit_test(test_local_write_during_fetch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
