@@ -1,12 +1,20 @@
 /*
  * test_tier_url.c - the L2 URL parser (rcache_tier_parse_url): every
  * documented form, defaults, escapes, and the malformed inputs it must
- * refuse with RCACHE_EINVAL (leaving the output zeroed).
+ * refuse with RCACHE_EINVAL (leaving the output zeroed); and opening a
+ * tier on an address where nothing listens: fail-closed refuses with
+ * RCACHE_TIER_EUNAVAIL, fail-open opens and serves L1 alone.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -113,11 +121,57 @@ static void test_open_refuses_bad_input(void **state) {
     rcache_close(c);
 }
 
+/* A loopback port nothing listens on (bound, never listened, kept open). */
+static int dead_port(int *fd) {
+    struct sockaddr_in a = {0};
+    socklen_t len = sizeof a;
+    *fd = socket(AF_INET, SOCK_STREAM, 0);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(*fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(*fd, (struct sockaddr *)&a, &len), 0);
+    return ntohs(a.sin_port);
+}
+
+static void test_open_unreachable(void **state) {
+    rcache_t *c = NULL;
+    rcache_tier_t *t = NULL;
+    rcache_tier_opts_t o;
+    rcache_config_t cfg;
+    rcache_tier_stats_t st;
+    char url[64];
+    void *v = NULL;
+    size_t len = 0;
+    int fd;
+    (void)state;
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", dead_port(&fd));
+    rcache_config_init(&cfg);
+    assert_int_equal(rcache_open(&cfg, &c), RCACHE_OK);
+    rcache_tier_opts_init(&o);
+    o.fail_mode = RCACHE_TIER_FAIL_CLOSED;
+    assert_int_equal(rcache_tier_open(c, url, &o, &t), RCACHE_TIER_EUNAVAIL);
+    assert_null(t);
+    o.fail_mode = RCACHE_TIER_FAIL_OPEN;
+    assert_int_equal(rcache_tier_open(c, url, &o, &t), RCACHE_OK);
+    assert_int_equal(rcache_tier_get_alloc(t, "k", 1, &v, &len), RCACHE_ENOTFOUND);
+    assert_int_equal(rcache_tier_set(t, "k", 1, "v", 1, 60000), RCACHE_OK);
+    assert_int_equal(rcache_tier_get_alloc(t, "k", 1, &v, &len), RCACHE_OK);
+    assert_int_equal(len, 1);
+    free(v);
+    rcache_tier_stats(t, &st);
+    assert_int_equal(st.connected, 0);
+    assert_true(st.l2_errors >= 1);
+    rcache_tier_close(t);
+    rcache_close(c);
+    close(fd);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forms),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_open_refuses_bad_input),
+        cmocka_unit_test(test_open_unreachable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
