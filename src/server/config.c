@@ -448,6 +448,7 @@ void rcache__config_defaults(rcache__config_t *cfg) {
     cfg->dbfilename = strdup("dump.rdb");
     cfg->save = strdup("3600 1 300 100 60 10000");
     cfg->snapshot_on_shutdown = 1;
+    cfg->l2_max_ttl_ms = 600000; /* librcache-redis's default, shown as such */
 }
 
 /* The string fields a config owns. */

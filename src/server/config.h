@@ -86,7 +86,7 @@ typedef struct rcache__config {
     /* second tier (librcache-redis), start-only */
     char *l2;                 /* URL; NULL = no L2 */
     char *l2_prefix;          /* NULL = library default "rc:" */
-    uint64_t l2_max_ttl_ms;   /* L1 safety net; 0 = library default */
+    uint64_t l2_max_ttl_ms;   /* L1 safety net, default 600000; 0 = same */
     int l2_fail_closed;       /* yes/no, default no (fail-open) */
     /* where the file came from, and flags that only make sense at start */
     char *config_file;
