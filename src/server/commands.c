@@ -8,6 +8,7 @@
  * nothing.
  */
 #include "db.h"
+#include "node.h"
 #include "gate.h"
 #include "monitor.h"
 #include "script.h"
@@ -238,8 +239,10 @@ static void run_gated(rcache__client_t *c, const rcache__cmd_t *cmd, size_t argc
         return;
     }
     cmd->fn(c, argc, argv);
-    if (cmd->flags & RCACHE__CMD_WRITE)
+    if (cmd->flags & RCACHE__CMD_WRITE) {
         rcache__watch_after_write(cmd, argc, argv);
+        rcache__node_after_write(c, cmd, argc, argv);
+    }
     rcache__gate_leave(slot);
 }
 

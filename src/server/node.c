@@ -9,7 +9,8 @@
  * through (forms with NX/XX/GET/KEEPTTL/EXAT/PXAT run on L1 first, then
  * the resulting value and TTL are written to L2); DEL and UNLINK delete in
  * both; RCACHE.INVALIDATE invalidates in both. Other writing commands
- * (INCR, APPEND, RENAME, EXPIRE...) change this node's L1 only. FLUSHALL and
+ * (INCR, APPEND, RENAME, EXPIRE...) run on L1, then the dispatcher
+ * publishes their keys' new state to L2 (rcache__node_after_write). FLUSHALL and
  * the admin API's clear, invalidate and delete act on both tiers. An L1 miss
  * blocks the worker thread for one L2 round trip (bounded by the command
  * timeout).
@@ -89,6 +90,25 @@ void rcache__node_publish(rcache__client_t *c, const rcache__arg_t *key) {
     if (v)
         (void)rcache_tier_set(c->srv->tier, RCACHE__KEY(*key), v, len, ttl);
     rcache_release(ref);
+}
+
+/* Writing commands that reach the L2 on their own. */
+static const char *const THROUGH_TIER[] = {
+    "set", "setex", "psetex", "setnx", "getset", "mset", "msetnx", "del",
+    "unlink", "flushdb", "flushall", "rcache.invalidate"};
+
+void rcache__node_after_write(rcache__client_t *c, const rcache__cmd_t *cmd,
+                              size_t argc, const rcache__arg_t *argv) {
+    size_t last;
+    if (!c->srv->tier || cmd->first_key <= 0 || cmd->step <= 0)
+        return;
+    for (size_t i = 0; i < sizeof THROUGH_TIER / sizeof THROUGH_TIER[0]; i++)
+        if (!strcmp(cmd->name, THROUGH_TIER[i]))
+            return;
+    last = cmd->last_key < 0 ? argc + (size_t)cmd->last_key : (size_t)cmd->last_key;
+    for (size_t k = (size_t)cmd->first_key; k <= last && k < argc; k += (size_t)cmd->step)
+        if (argv[k].len)
+            rcache__node_publish(c, &argv[k]);
 }
 
 int rcache__node_delete_key(rcache__server_t *s, const void *key, size_t len) {

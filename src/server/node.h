@@ -22,6 +22,12 @@ int rcache__node_set(rcache__client_t *c, const rcache__arg_t *key,
 /* After a write on L1 alone: write key's L1 value and TTL to L2 (or delete
  * it there when L1 has none). No-op without a tier. */
 void rcache__node_publish(rcache__client_t *c, const rcache__arg_t *key);
+/* After a writing command ran on L1 (dispatcher): publish its keys to L2
+ * (rcache__node_publish) unless the command went through the tier itself
+ * (SET family, MSET, DEL, UNLINK, FLUSH*, RCACHE.INVALIDATE). No-op
+ * without a tier. */
+void rcache__node_after_write(rcache__client_t *c, const rcache__cmd_t *cmd,
+                              size_t argc, const rcache__arg_t *argv);
 /* DEL/UNLINK of one key: RCACHE_OK if it existed (in L1 or L2). */
 int rcache__node_delete(rcache__client_t *c, const rcache__arg_t *key);
 /* RCACHE.INVALIDATE: removed = keys removed (the larger of L1's and L2's

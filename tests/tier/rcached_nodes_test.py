@@ -132,6 +132,18 @@ def main():
         assert B.get("page:1") == b"x"
         assert L2.exists("rc:user:2", "rc:page:1") == 1
 
+        # Other writing commands run on L1, then reach the L2 and the nodes.
+        assert A.set("n", "1") and B.get("n") == b"1"
+        assert A.incr("n") == 2
+        poll(lambda: B.get("n") == b"2", "INCR reaches B")
+        assert A.append("n", "0") == 2
+        poll(lambda: B.get("n") == b"20", "APPEND reaches B")
+        assert A.rename("n", "m")
+        poll(lambda: B.get("n") is None and B.get("m") == b"20", "RENAME reaches B")
+        assert L2.get("rc:m") == b"20" and L2.exists("rc:n") == 0
+        assert A.expire("m", 1000)
+        assert 0 < L2.pttl("rc:m") <= 1000 * 1000
+
         # Admin API and /metrics on B.
         req = urllib.request.Request("http://127.0.0.1:%d/api/cache/stats" % admin_port,
                                      headers={"Authorization": "Bearer t0ken"})
