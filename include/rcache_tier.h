@@ -169,7 +169,7 @@ rcache_t *rcache_tier_cache(rcache_tier_t *t);
  *         rcache_release()); NULL on error. When the value read from L2
  *         cannot be kept in L1 (the invalidation bus is down, or the key
  *         changed while it was read), the reference is to an entry of its
- *         own, not in L1 (an object value then comes as its bytes).
+ *         own, not in L1.
  * @return RCACHE_OK; RCACHE_ENOTFOUND (in neither tier; fail-open: also
  *         when L2 is unreachable); RCACHE_TIER_EUNAVAIL (fail-closed);
  *         RCACHE_EINVAL; RCACHE_ETOOBIG; RCACHE_ENOMEM.

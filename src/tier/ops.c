@@ -103,14 +103,27 @@ int rcache__tier_l2_read(rcache_tier_t *t, const void *key, size_t klen,
 /* Hands an L2 value that could not be kept in L1 (the bus is down, or the
  * key changed meanwhile) to rcache_memoize() as an uncached result, which
  * gives the caller a reference to an entry of its own. */
+typedef struct detached {
+    rcache_tier_t *t;
+    const fetched_t *f;
+} detached_t;
+
 static int detached_value(const void *key, size_t klen,
                           rcache_memo_result_t *out, void *ctx) {
-    const fetched_t *f = ctx;
+    const detached_t *d = ctx;
+    const redisReply *v = d->f->r[0];
     (void)key;
     (void)klen;
-    out->val = f->r[0]->str;
-    out->val_len = f->r[0]->len;
     out->no_store = 1;
+    if (d->f->is_obj &&
+        d->t->o.deserialize(v->str, v->len, &out->obj, &out->charge_bytes,
+                            &out->dtor, d->t->o.serializer_ctx) == 0) {
+        out->dtor_ctx = d->t->o.serializer_ctx;
+        return RCACHE_OK;
+    }
+    out->obj = NULL;
+    out->val = v->str;
+    out->val_len = v->len;
     return RCACHE_OK;
 }
 
@@ -130,9 +143,12 @@ int rcache_tier_get_ref(rcache_tier_t *t, const void *key, size_t key_len,
         rcache__tier_replies_free(2, f.r);
         return RCACHE_OK;
     }
-    /* Not in L1: the value as read (objects: as bytes, see the header). */
-    rc = rcache_memoize(t->c, key, key_len, detached_value, &f, NULL, ref_out,
-                        NULL);
+    /* Not in L1: the value as read, in an entry of its own. */
+    {
+        detached_t d = {t, &f};
+        rc = rcache_memoize(t->c, key, key_len, detached_value, &d, NULL,
+                            ref_out, NULL);
+    }
     rcache__tier_replies_free(2, f.r);
     return rc;
 }
