@@ -188,7 +188,7 @@ static int write_local(rcache_tier_t *t, const void *key, size_t klen,
                        const void *val, size_t vlen, int64_t ttl_ms,
                        void *obj, size_t charge, rcache_destructor_fn dtor,
                        void *dtor_ctx) {
-    rcache_set_opts_t so = {rcache__tier_l1_ttl(t, ttl_ms), 0, 0};
+    rcache_set_opts_t so = {.ttl_ms = rcache__tier_l1_ttl(t, ttl_ms)};
     if (rcache__tier_unavail(t)) {
         (void)rcache_delete(t->c, key, klen);
         return RCACHE_TIER_EUNAVAIL;

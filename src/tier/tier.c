@@ -101,7 +101,7 @@ int rcache__tier_install(rcache_tier_t *t, rcache__pending_t *p,
                          const void *val, size_t val_len, int64_t l2_pttl_ms,
                          void *obj, size_t charge, rcache_destructor_fn dtor,
                          void *dtor_ctx) {
-    rcache_set_opts_t so = {rcache__tier_l1_ttl(t, l2_pttl_ms), 0, 0};
+    rcache_set_opts_t so = {.ttl_ms = rcache__tier_l1_ttl(t, l2_pttl_ms)};
     int rc = 1;
     if (t->o.before_install)
         t->o.before_install(p->key, p->key_len, t->o.hook_ctx);
