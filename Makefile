@@ -56,8 +56,11 @@ test-valgrind: build
 	 else echo "test-valgrind: scripts/test-valgrind.sh not present yet"; exit 1; fi
 
 # Build and start the server in the foreground with default settings.
+# Snapshots (dump.rdb) of `make run` go here, so a restart finds the cache.
+RUN_DIR  ?= $(BUILD)/data
 run: build
-	@if [ -x $(BUILD)/src/server/rcached ]; then exec $(BUILD)/src/server/rcached $(ARGS); \
+	@mkdir -p $(RUN_DIR)
+	@if [ -x $(BUILD)/src/server/rcached ]; then exec $(BUILD)/src/server/rcached --dir $(RUN_DIR) $(ARGS); \
 	 else echo "rcached is not built yet; running the library example"; \
 	      $(BUILD)/examples/rcache-example; fi
 
