@@ -495,7 +495,7 @@ int rcache_invalidate_tag(rcache_t *c, const void *tag, size_t tag_len,
     pthread_mutex_lock(&x->lock);
     tag_t *t = tag_find(x, rcache__hash(tag, tag_len), tag, tag_len);
     if (t) {
-        snap = rcache__malloc(t->n * sizeof(*snap));
+        snap = rcache__malloc(t->n * sizeof(rcache__entry_t *));
         if (!snap) {
             pthread_mutex_unlock(&x->lock);
             return RCACHE_ENOMEM;

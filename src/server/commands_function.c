@@ -95,6 +95,8 @@ static void reply_lib(rcache__client_t *c, const rcache__lib_t *lib, int withcod
 }
 
 static void function_list(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
+    if (!argv)
+        return;
     int withcode = 0;
     const rcache__arg_t *pat = NULL;
     for (size_t i = 2; i < argc; i++) {
@@ -238,6 +240,7 @@ static const char *const HELP[] = {
     "FLUSH [ASYNC|SYNC]",
     "    Delete all the libraries.",
     "DUMP",
+    // NOLINTNEXTLINE(bugprone-suspicious-missing-comma): Redis's one help line
     "    Return a serialized payload representing the current libraries, can be "
     "restored using FUNCTION RESTORE command",
     "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",

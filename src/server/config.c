@@ -732,9 +732,9 @@ int rcache__config_parse_text(rcache__config_t *cfg, const char *text,
         }
         /* Several `save` lines add up, as in Redis ("" clears them). */
         int more_save = !strcasecmp(name, "save") && saves++ && value[0] && cfg->save;
-        if (more_save && append_save(cfg, value, sub, sizeof sub) != 0)
-            rc = fail(err, errlen, "%s line %d: %s", origin, line, sub);
-        else if (!more_save && rcache__config_set(cfg, name, value, sub, sizeof sub) != 0)
+        int bad = more_save ? append_save(cfg, value, sub, sizeof sub) != 0
+                            : rcache__config_set(cfg, name, value, sub, sizeof sub) != 0;
+        if (bad)
             rc = fail(err, errlen, "%s line %d: %s", origin, line, sub);
     }
     free(buf);

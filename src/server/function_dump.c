@@ -175,8 +175,9 @@ static int get_str(rd_t *r, char **s, size_t *n) {
         int64_t v = 0;
         for (size_t i = 0; i < w; i++)
             v |= (int64_t)r->p[r->pos + i] << (8 * i);
-        if (w < 8 && (v >> (8 * w - 1)) & 1) /* sign-extend */
-            v -= (int64_t)1 << (8 * w);
+        unsigned bits = 8u * (unsigned)w; /* 8, 16 or 32 */
+        if (bits > 0 && bits < 64 && (v >> (bits - 1)) & 1) /* sign-extend */
+            v -= (int64_t)1 << bits;
         r->pos += w;
         char tmp[24];
         int k = snprintf(tmp, sizeof tmp, "%lld", (long long)v);

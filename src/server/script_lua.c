@@ -641,7 +641,7 @@ static void reply_run_error(rcache__client_t *c, lua_State *L, const char *name,
         size_t cl = strlen(chunk);
         int line = 0;
         if (m && strncmp(m, chunk, cl) == 0 && m[cl] == ':')
-            line = atoi(m + cl + 1);
+            line = (int)strtol(m + cl + 1, NULL, 10);
         rcache__reply_errorf(c, "ERR %s script: %s, on @%s:%d.", m ? m : "unknown error",
                              name, chunk, line);
     }
