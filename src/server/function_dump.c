@@ -176,7 +176,7 @@ static int get_str(rd_t *r, char **s, size_t *n) {
         for (size_t i = 0; i < w; i++)
             v |= (int64_t)r->p[r->pos + i] << (8 * i);
         unsigned bits = 8u * (unsigned)w; /* 8, 16 or 32 */
-        if (bits > 0 && bits < 64 && (v >> (bits - 1)) & 1) /* sign-extend */
+        if (bits > 0 && bits <= 32 && (v >> (bits - 1)) & 1) /* sign-extend */
             v -= (int64_t)1 << bits;
         r->pos += w;
         char tmp[24];
