@@ -167,7 +167,8 @@ const rcache__cmd_t *rcache__command_table(size_t *n) {
 
 const rcache__cmd_t *rcache__command_lookup(const char *name, size_t len) {
     char buf[32];
-    if (len == 0 || len >= sizeof buf)
+    /* a NUL inside the name must not end it early ("GET\0X" is no GET) */
+    if (len == 0 || len >= sizeof buf || memchr(name, '\0', len))
         return NULL;
     rcache__lower_copy(buf, name, len);
     buf[len] = '\0';

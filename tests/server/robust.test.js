@@ -476,3 +476,16 @@ test('admin connections are capped: the one over admin-max-connections is refuse
     await srv.stop();
   }
 });
+
+test('a command name with a NUL inside is unknown, not its prefix (found by fuzz_commands)', async () => {
+  const srv = await startServer([]);
+  try {
+    const c = await Conn.open(srv.port);
+    await c.cmd('SET', 'k', 'v');
+    await assert.rejects(c.cmd('GET\0X', 'k'), /ERR unknown command/);
+    assert.equal(await c.str('GET', 'k'), 'v');
+    c.close();
+  } finally {
+    await srv.stop();
+  }
+});
