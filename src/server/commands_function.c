@@ -205,26 +205,6 @@ static void function_stats(rcache__client_t *c) {
     rcache__reply_int(c, (long long)rcache__functions_count(1));
 }
 
-static void function_kill(rcache__client_t *c) {
-    switch (rcache__script_kill(1)) {
-    case RCACHE__KILL_OK:
-        rcache__reply_ok(c);
-        break;
-    case RCACHE__KILL_NOTBUSY:
-        rcache__reply_error(c, "NOTBUSY No scripts in execution right now.");
-        break;
-    case RCACHE__KILL_OTHER_KIND:
-        rcache__reply_error(c, "BUSY Redis is busy running a script. You can only call "
-                               "SCRIPT KILL or SHUTDOWN NOSAVE.");
-        break;
-    default:
-        rcache__reply_error(c, "UNKILLABLE Sorry the script already executed write "
-                               "commands against the dataset. You can either wait the "
-                               "script termination or kill the server in a hard way "
-                               "using the SHUTDOWN NOSAVE command.");
-    }
-}
-
 static const char *const HELP[] = {
     "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "LOAD [REPLACE] <FUNCTION CODE>",
@@ -288,7 +268,7 @@ static void function_gated(rcache__client_t *c, size_t argc, const rcache__arg_t
 void rcache__cmd_function(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
     const rcache__arg_t *sub = &argv[1];
     if (rcache__arg_is(sub, "kill") && argc == 2) {
-        function_kill(c);
+        rcache__reply_script_kill(c, 1);
     } else if (rcache__arg_is(sub, "stats") && argc == 2) {
         function_stats(c);
     } else if (rcache__arg_is(sub, "help") && argc == 2) {

@@ -70,17 +70,18 @@ void rcache__cmd_evalsha_ro(rcache__client_t *c, size_t argc, const rcache__arg_
     eval_common(c, argc, argv, 1, 1);
 }
 
-static void script_kill(rcache__client_t *c) {
-    switch (rcache__script_kill(0)) {
+void rcache__reply_script_kill(rcache__client_t *c, int function) {
+    switch (rcache__script_kill(function)) {
     case RCACHE__KILL_OK:
         rcache__reply_ok(c);
         break;
     case RCACHE__KILL_NOTBUSY:
         rcache__reply_error(c, "NOTBUSY No scripts in execution right now.");
         break;
-    case RCACHE__KILL_OTHER_KIND:
-        rcache__reply_error(c, "BUSY Redis is busy running a script. You can only call "
-                               "FUNCTION KILL or SHUTDOWN NOSAVE.");
+    case RCACHE__KILL_OTHER_KIND: /* name the KILL that would stop it */
+        rcache__reply_errorf(c, "BUSY Redis is busy running a script. You can only call "
+                                "%s KILL or SHUTDOWN NOSAVE.",
+                             function ? "SCRIPT" : "FUNCTION");
         break;
     default:
         rcache__reply_error(c, "UNKILLABLE Sorry the script already executed write "
@@ -138,7 +139,7 @@ static void script_gated(rcache__client_t *c, size_t argc, const rcache__arg_t *
 void rcache__cmd_script(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
     const rcache__arg_t *sub = &argv[1];
     if (rcache__arg_is(sub, "kill") && argc == 2) {
-        script_kill(c);
+        rcache__reply_script_kill(c, 0);
         return;
     }
     if (rcache__arg_is(sub, "help") && argc == 2) {

@@ -36,6 +36,10 @@ void rcache__script_flush(void);
 enum { RCACHE__KILL_OK, RCACHE__KILL_NOTBUSY, RCACHE__KILL_UNKILLABLE,
        RCACHE__KILL_OTHER_KIND };
 int rcache__script_kill(int function);
+/* SCRIPT KILL (function 0) or FUNCTION KILL (1): kill and reply, with
+ * Redis's NOTBUSY / BUSY / UNKILLABLE errors (commands_script.c). */
+struct rcache__client;
+void rcache__reply_script_kill(struct rcache__client *c, int function);
 
 /* ---- shared with the functions engine (functions.c) ---- */
 struct lua_State;

@@ -32,31 +32,14 @@ import time
 import redis
 from redis.exceptions import ResponseError, WatchError
 
+from rtest import DEADLINE_S, free_port, poll
+
 PORT = None
-DEADLINE_S = 60
 WORKERS = 8
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def client(db=0):
     return redis.Redis(host="127.0.0.1", port=PORT, db=db)
-
-
-def poll(fn, what):
-    end = time.monotonic() + DEADLINE_S
-    while time.monotonic() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.01)
-    raise AssertionError("timed out waiting for " + what)
 
 
 # ---- atomicity -------------------------------------------------------------

@@ -26,15 +26,8 @@ import sys
 import tempfile
 import time
 
-DEADLINE_S = 60  # generous bound on start-up polls; nothing asserts timing
+from rtest import DEADLINE_S, free_port
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 class Conn:

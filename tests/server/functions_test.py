@@ -20,16 +20,14 @@ Usage: functions_test.py <rcached binary>
 """
 import multiprocessing as mp
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 
 import redis
 from redis.exceptions import ResponseError
 
-DEADLINE_S = 60
+from rtest import DEADLINE_S, free_port, poll, start
+
 
 LIB1 = """#!lua name=lib1
 redis.register_function('echo', function(keys, args) return {keys[1], args[1], #keys, #args} end)
@@ -106,38 +104,6 @@ DIFF_CASES = [
     ("FUNCTION", "DELETE", "lib1"),
     ("FCALL", "echo", "0"),
 ]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def poll(fn, what):
-    end = time.monotonic() + DEADLINE_S
-    while time.monotonic() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.01)
-    raise AssertionError("timed out waiting for " + what)
-
-
-def start(argv, port):
-    p = subprocess.Popen(argv)
-    r = redis.Redis(host="127.0.0.1", port=port)
-
-    def up():
-        try:
-            return r.ping()
-        except redis.exceptions.ConnectionError:
-            assert p.poll() is None, "server exited"
-            return False
-    poll(up, "%s to start" % argv[0])
-    return p, r
 
 
 def expect_error(fn, want):

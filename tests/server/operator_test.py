@@ -27,7 +27,6 @@ Usage: operator_test.py <rcached binary>
 """
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -36,7 +35,12 @@ import time
 import redis
 from redis.exceptions import ResponseError
 
-DEADLINE_S = 60
+from rtest import DEADLINE_S, free_port, start
+
+
+def start_decoded(argv, port):
+    return start(argv, port, decode_responses=True)
+
 
 # Redis 7.0's CLIENT INFO fields, in order.
 CLIENT_FIELDS = ["id", "addr", "laddr", "fd", "name", "age", "idle", "flags", "db", "sub",
@@ -65,38 +69,6 @@ ERROR_CASES = [
     ("HELLO", "2", "AUTH", "default"),
     ("MEMORY", "NOSUCH"),
 ]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def poll(fn, what):
-    end = time.monotonic() + DEADLINE_S
-    while time.monotonic() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.01)
-    raise AssertionError("timed out waiting for " + what)
-
-
-def start(argv, port):
-    p = subprocess.Popen(argv)
-    r = redis.Redis(host="127.0.0.1", port=port, decode_responses=True)
-
-    def up():
-        try:
-            return r.ping()
-        except redis.exceptions.ConnectionError:
-            assert p.poll() is None, "server exited"
-            return False
-    poll(up, argv[0])
-    return p, r
 
 
 def err_of(r, cmd):
@@ -325,13 +297,13 @@ def main():
     port = free_port()
     procs, tmp = [], tempfile.mkdtemp()
     try:
-        p, r = start([binary, "--port", str(port), "--admin-port", "0", "--threads", "2",
+        p, r = start_decoded([binary, "--port", str(port), "--admin-port", "0", "--threads", "2",
                       "--loglevel", "warning", "--enable-debug-command", "yes"], port)
         procs.append(p)
         oracle, oport = None, None
         if shutil.which("redis-server"):
             oport = free_port()
-            p, oracle = start(["redis-server", "--port", str(oport), "--save", "",
+            p, oracle = start_decoded(["redis-server", "--port", str(oport), "--save", "",
                                "--appendonly", "no", "--dir", tmp, "--loglevel", "warning",
                                "--enable-debug-command", "yes"], oport)
             procs.append(p)

@@ -35,25 +35,8 @@ import time
 
 import redis
 
-DEADLINE_S = 60  # generous bound on polls; never an assertion on timing
+from rtest import DEADLINE_S, free_port, poll
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def poll(fn, what):
-    end = time.monotonic() + DEADLINE_S
-    while time.monotonic() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.01)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def start(argv, port, quiet=False):

@@ -23,7 +23,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,16 +30,9 @@ import time
 
 import redis
 
-DEADLINE_S = 60
+from rtest import DEADLINE_S, free_port
+
 STOCK = "/etc/redis/redis.conf"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def start(argv, port):

@@ -8,7 +8,6 @@ transaction and a WATCH aborted by a tag invalidation.
 
 Usage: tags_test.py <rcached binary>
 """
-import socket
 import subprocess
 import sys
 import time
@@ -16,15 +15,8 @@ import time
 import redis
 from redis.exceptions import ResponseError, WatchError
 
-DEADLINE_S = 60  # generous bound on polls; never an assertion on timing
+from rtest import DEADLINE_S, free_port
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def expect_error(fn, fragment):

@@ -1,0 +1,51 @@
+"""rtest.py - what the Python server tests share: a free TCP port, a poll
+with a generous deadline (waits on a condition; never an assertion on
+timing), and starting a server until it answers PING.
+
+Imported by the test scripts next to it (their directory is on sys.path
+when run as `/usr/bin/python3 tests/server/NAME_test.py`).
+"""
+import socket
+import subprocess
+import time
+
+import redis
+
+DEADLINE_S = 60  # generous bound on polls; never an assertion on timing
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def poll(fn, what):
+    """fn()'s first truthy value, polled every 10 ms for up to DEADLINE_S;
+    AssertionError naming `what` when the deadline passes."""
+    end = time.monotonic() + DEADLINE_S
+    while time.monotonic() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.01)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def start(argv, port, **client_kw):
+    """Start argv (a server listening on port) and wait until it answers
+    PING; (process, redis.Redis(**client_kw)). Fails at once if it exits."""
+    p = subprocess.Popen(argv)
+    r = redis.Redis(host="127.0.0.1", port=port, **client_kw)
+
+    def up():
+        try:
+            return r.ping()
+        except redis.exceptions.ConnectionError:
+            assert p.poll() is None, "%s exited with %s" % (argv[0], p.returncode)
+            return False
+    poll(up, "%s to start" % argv[0])
+    return p, r
