@@ -13,7 +13,9 @@
 #   SET and GET at -c 50 -P 1, -c 50 -P 16, -c 1 -P 1, -c 500 -P 1;
 #   GET with a new connection per request (-k 0), -c 50;
 #   GET of 1 MiB values (16 keys, loaded first), -c 50;
-#   MGET of 100 keys, -c 50.
+#   MGET of 100 keys, -c 50;
+#   EVALSHA of redis-py's Lock release script (GET, compare, DEL) at -c 50
+#   -P 1 and -P 16, after SCRIPT LOAD on both servers (issue 11).
 # On a 2-core machine the load generator competes with the server, so
 # requests/s mostly measure redis-benchmark; CPU per request is the figure
 # a server owner pays for.  The ratios are meaningful even on a loaded
@@ -159,6 +161,17 @@ done
 add "GET -k 0 (a connection per request) -c 50" 20000 "-t get -d 100 -r 100000 -c 50 -P 1 -k 0"
 add "GET 1 MiB values -c 50" 3000 "-r 16 -c 50 -P 1 GET big:__rand_int__"
 add "MGET 100 keys -c 50"   20000 "-r 100000 -c 50 -P 1 $mget"
+# redis-py's Lock.release script, as redis-py sends it; most lock keys are
+# absent, so the common path is GET + compare (both servers alike).
+release_lua="local token = redis.call('get', KEYS[1])
+if not token or token ~= ARGV[1] then
+    return 0
+end
+redis.call('del', KEYS[1])
+return 1"
+release_sha=$(printf '%s' "$release_lua" | sha1sum | cut -d' ' -f1)
+add "EVALSHA lock release -c 50 -P 1"  100000 "-r 100000 -c 50 -P 1 EVALSHA $release_sha 1 lock:__rand_int__ tok"
+add "EVALSHA lock release -c 50 -P 16" 400000 "-r 100000 -c 50 -P 16 EVALSHA $release_sha 1 lock:__rand_int__ tok"
 
 # 16 values of 1 MiB under big:000000000000 .. big:000000000015, and the
 # 100-byte keys MGET reads (the SET runs rewrite them with the same size).
@@ -171,6 +184,8 @@ for s in redis rcached; do
   done
   "$redis_benchmark" -h 127.0.0.1 -p "$port" -t set -d 100 -r 100000 -c 20 -P 64 \
     -n "$(count 500000)" -q >/dev/null 2>&1 || step_fail "loading keys into $s"
+  [ "$("$redis_cli" -h 127.0.0.1 -p "$port" SCRIPT LOAD "$release_lua")" = "$release_sha" ] ||
+    step_fail "SCRIPT LOAD of the lock release script into $s"
 done
 
 declare -A rps cpu p99

@@ -43,8 +43,13 @@ for d in "${TIDY_DIRS[@]}"; do
 done
 echo "lint.sh: clang-tidy on ${#files[@]} files (${TIDY_DIRS[*]})"
 if [ "${#files[@]}" -gt 0 ]; then
-  # -quiet: only findings; the pipeline keeps clang-tidy's exit status.
-  if ! clang-tidy -quiet -p "$build" "${files[@]}" 2>/dev/null; then
+  # One clang-tidy process per file (two at a time): clang 14's analyzer
+  # keeps va_list state across the files of one process and then reports
+  # "Initialized va_list is leaked" in functions that have no va_list
+  # (LLVM bug 41311; seen in CI on commands_db.c, depending on the order
+  # and addresses). -quiet: only findings; xargs exits non-zero if any did.
+  if ! printf '%s\0' "${files[@]}" |
+       xargs -0 -n1 -P2 clang-tidy -quiet -p "$build" 2>/dev/null; then
     echo "lint.sh: clang-tidy found problems" >&2
     status=1
   fi

@@ -9,23 +9,13 @@ settings. Polls only; no assertion on timing.
 Usage: django_redis_test.py <rcached binary>
 """
 import multiprocessing as mp
-import socket
-import subprocess
 import sys
-import time
 
 import django
+from rtest import free_port, start
 from django.conf import settings
 
 PORT = None
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def setup(port):
@@ -54,20 +44,11 @@ def locked_increments(port, n):
 def main():
     global PORT
     PORT = free_port()
-    srv = subprocess.Popen([sys.argv[1], "--port", str(PORT), "--admin-port", "0",
-                            "--threads", "2", "--loglevel", "warning"])
+    srv, _ = start([sys.argv[1], "--port", str(PORT), "--admin-port", "0",
+                    "--threads", "2", "--loglevel", "warning"], PORT)
     try:
         setup(PORT)
         from django.core.cache import cache, caches
-        end = time.monotonic() + 60
-        while True:
-            try:
-                cache.set("up", 1)
-                break
-            except Exception:
-                if time.monotonic() > end:
-                    raise
-                time.sleep(0.05)
         cache.clear()
         cache.set("dj-counter", 0, timeout=None)
         procs = [mp.Process(target=locked_increments, args=(PORT, 40)) for _ in range(4)]

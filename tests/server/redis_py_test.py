@@ -24,39 +24,19 @@ Usage: redis_py_test.py <rcached binary>
 """
 import multiprocessing as mp
 import os
-import socket
-import subprocess
 import sys
 import time
 
 import redis
+from rtest import DEADLINE_S, free_port, poll, start
 from redis.exceptions import (LockError, LockNotOwnedError, NoScriptError,
                               ResponseError, WatchError, ExecAbortError)
 
 PORT = None
-DEADLINE_S = 60  # generous bound on polls; never an assertion on timing
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def client(**kw):
     return redis.Redis(host="127.0.0.1", port=PORT, **kw)
-
-
-def poll(fn, what):
-    end = time.monotonic() + DEADLINE_S
-    while time.monotonic() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.01)
-    raise AssertionError("timed out waiting for " + what)
 
 
 # ---- workers (run in child processes) --------------------------------------
@@ -447,10 +427,9 @@ def main():
     global PORT
     binary = sys.argv[1]
     PORT = free_port()
-    srv = subprocess.Popen([binary, "--port", str(PORT), "--admin-port", "0",
-                            "--threads", "4", "--loglevel", "warning"])
+    srv, _ = start([binary, "--port", str(PORT), "--admin-port", "0",
+                    "--threads", "4", "--loglevel", "warning"], PORT)
     try:
-        poll(lambda: _ping(), "rcached to start")
         for t in (test_databases, test_register_script, test_watch_aborts, test_lock,
                   test_watch_contention, test_atomicity, test_bad_scripts,
                   test_busy_and_kill):
@@ -462,13 +441,6 @@ def main():
         rc = srv.wait(DEADLINE_S)
     assert rc == 0, "rcached exited with %d" % rc
     print("all ok")
-
-
-def _ping():
-    try:
-        return client().ping()
-    except redis.exceptions.ConnectionError:
-        return False
 
 
 if __name__ == "__main__":
