@@ -258,6 +258,14 @@ static size_t process(rcache__client_t *c, const char *buf, size_t len) {
         off += consumed;
         if (argc == 0)
             continue;
+        /* Scripts pending (script_thread.c): only more scripts may follow
+         * before their replies are in; anything else waits in the query
+         * buffer, like a paused command, until the last one resumes c. */
+        if (c->script_pending && (c->script_pending >= RCACHE__SCRIPT_PIPELINE_MAX ||
+                                  !rcache__dispatch_is_script(c, argc, c->argv))) {
+            c->flags |= RCACHE__CLIENT_SUSPENDED;
+            return off - consumed;
+        }
         /* The limit is checked before a command, not after: one reply
          * always goes out whole, so a stored value is always readable
          * however big (docs/SERVER.md); output piling up on top of it
@@ -403,7 +411,8 @@ void rcache__client_resume(rcache__client_t *c) {
         event_add(c->rev, NULL);
         if (c->qlen)
             consume_qbuf(c);
-        if (c->flags & (RCACHE__CLIENT_CLOSE_AFTER_REPLY | RCACHE__CLIENT_SUSPENDED))
+        if ((c->flags & (RCACHE__CLIENT_CLOSE_AFTER_REPLY | RCACHE__CLIENT_SUSPENDED)) ||
+            c->script_pending)
             event_del(c->rev);
     }
     flush_out(c);
@@ -489,7 +498,10 @@ static void on_read(evutil_socket_t fd, short what, void *arg) {
                     (unsigned long long)c->id, c->addr);
         c->flags |= RCACHE__CLIENT_CLOSING;
     }
-    if (c->flags & (RCACHE__CLIENT_CLOSE_AFTER_REPLY | RCACHE__CLIENT_SUSPENDED))
+    /* With scripts pending, read nothing more until they are answered (as
+     * when suspended): an end of file read now would drop their replies. */
+    if ((c->flags & (RCACHE__CLIENT_CLOSE_AFTER_REPLY | RCACHE__CLIENT_SUSPENDED)) ||
+        c->script_pending)
         event_del(c->rev);
     if (flush_out(c) == 0)
         publish_mem(c);

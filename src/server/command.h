@@ -80,6 +80,10 @@ const rcache__cmd_t *rcache__command_table(size_t *n);
 /* Run one parsed command for a client, with Redis's checks first. */
 void rcache__dispatch(rcache__client_t *c, size_t argc,
                       const rcache__arg_t *argv);
+/* 1 if rcache__dispatch() would hand this command to the script thread
+ * (so c's pending scripts may be joined by it), else 0. */
+int rcache__dispatch_is_script(const struct rcache__client *c, size_t argc,
+                               const rcache__arg_t *argv);
 
 /* Command implementations, one family per file. */
 #define RCACHE__DECL(fn) \
@@ -205,7 +209,11 @@ struct rcache__client {
     size_t nqueued, capqueued, queued_bytes;
     struct rcache__watched *watched; /* WATCHed keys */
     size_t nwatched, capwatched;
-    struct rcache__script_job *script_job; /* while SUSPENDED */
+    /* EVAL-family commands handed to the script thread, oldest first
+     * (script_thread.c); a pipelining client's consecutive scripts go
+     * together, anything else waits until they are answered. */
+    struct rcache__script_job *script_job, *script_last;
+    unsigned script_pending;
     int reply_mode;                /* CLIENT REPLY: RCACHE__REPLY_* */
     struct evbuffer *real_out;     /* out while this command's reply is dropped */
     struct event *pause_ev;        /* CLIENT PAUSE retry timer (client.c) */

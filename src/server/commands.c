@@ -218,12 +218,20 @@ static void run_gated(rcache__client_t *c, const rcache__cmd_t *cmd, size_t argc
         return;
     }
     if ((cmd->flags & RCACHE__CMD_SCRIPT) && !rcache__gate_held() && c->w) {
-        if (rcache__gate_busy()) {
+        /* With scripts pending, a reply now would overtake theirs: this
+         * one queues behind them (and runs once the busy script ends). */
+        if (!c->script_pending && rcache__gate_busy()) {
             rcache__reply_error(c, BUSY_MSG);
             return;
         }
         if (rcache__script_submit(c, cmd, argc, argv) == 0)
-            return; /* the reply comes back later; c is suspended */
+            return; /* the reply comes back later, in order */
+        if (c->script_pending) {
+            rcache__log(RCACHE__LOG_WARNING, "Out of memory queueing a script for client "
+                        "id=%llu: closing it", (unsigned long long)c->id);
+            c->flags |= RCACHE__CLIENT_CLOSING;
+            return;
+        }
     }
     if (cmd->flags & RCACHE__CMD_EXCL) {
         if (rcache__gate_excl_begin() != 0) {
@@ -245,6 +253,22 @@ static void run_gated(rcache__client_t *c, const rcache__cmd_t *cmd, size_t argc
         rcache__node_after_write(c, cmd, argc, argv);
     }
     rcache__gate_leave(slot);
+}
+
+/* Whether rcache__dispatch() would hand this command to the script thread
+ * rather than answer it here: the same checks, in the same order. */
+int rcache__dispatch_is_script(const rcache__client_t *c, size_t argc,
+                               const rcache__arg_t *argv) {
+    const rcache__cmd_t *cmd = rcache__command_lookup(argv[0].ptr, argv[0].len);
+    if (!cmd || !(cmd->flags & RCACHE__CMD_SCRIPT) || (cmd->flags & RCACHE__CMD_NOGATE))
+        return 0;
+    if ((cmd->arity > 0 && argc != (size_t)cmd->arity) ||
+        (cmd->arity < 0 && argc < (size_t)-cmd->arity))
+        return 0;
+    if (!c->authed && !(cmd->flags & RCACHE__CMD_NOAUTH) &&
+        atomic_load_explicit(&c->srv->auth_required, memory_order_relaxed))
+        return 0;
+    return !c->ps && !c->in_multi && c->w && !rcache__gate_held();
 }
 
 void rcache__dispatch(rcache__client_t *c, size_t argc,
@@ -283,6 +307,7 @@ void rcache__dispatch(rcache__client_t *c, size_t argc,
     /* SLOWLOG / LATENCY time top-level commands only (not EXEC's queued
      * ones or redis.call's: those run holding the gate), as Redis. */
     static _Thread_local int depth;
+    unsigned pending = c->script_pending;
     uint64_t t0 = depth++ == 0 && rcache__cmdtime_wanted() && !rcache__gate_held()
                       ? rcache__mono_us()
                       : 0;
@@ -292,7 +317,7 @@ void rcache__dispatch(rcache__client_t *c, size_t argc,
         run_gated(c, cmd, argc, argv);
     depth--;
     /* A command handed to the script thread is timed there (script_thread.c). */
-    if (t0 && !(c->flags & RCACHE__CLIENT_SUSPENDED))
+    if (t0 && c->script_pending == pending)
         rcache__cmdtime_record(c, cmd, argc, argv, rcache__mono_us() - t0);
     rcache__worker_t *w = c->w;
     atomic_store_explicit(&w->calls[cmd->id],

@@ -57,12 +57,16 @@ void rcache__lua_call(rcache__client_t *c, struct lua_State *L, int nargs,
  * answers jobs still queued with an error. */
 int rcache__script_thread_start(void);
 void rcache__script_thread_stop(void);
-/* Hand c's EVAL-family command to the script thread: c is suspended (reads
- * nothing more) until its reply is back on its worker. 0, or -1 (not
- * started, or no memory: run it in place). Worker thread of c only. */
+/* Hand c's EVAL-family command to the script thread. c goes on reading:
+ * the client loop (client.c) lets further script commands of a pipeline
+ * follow (up to RCACHE__SCRIPT_PIPELINE_MAX pending) and holds anything
+ * else until every pending reply is back on c's worker, in order; then c
+ * is resumed. 0, or -1 (not started, or no memory). Worker thread of c
+ * only. */
+#define RCACHE__SCRIPT_PIPELINE_MAX 64
 int rcache__script_submit(rcache__client_t *c, const rcache__cmd_t *cmd,
                           size_t argc, const rcache__arg_t *argv);
-/* c is being closed while suspended: its reply will be dropped. */
+/* c is being closed with scripts pending: their replies will be dropped. */
 void rcache__script_forget(rcache__client_t *c);
 
 /* Bytes the Lua states (scripts and functions) hold now (any thread). */

@@ -7,17 +7,27 @@
  * worker's event loop, so the worker's other clients could get neither
  * -BUSY replies nor through with SCRIPT KILL while a script loops, and
  * with one worker thread nobody could. Instead the worker hands the
- * command to this thread and suspends the client (it reads nothing more;
- * what it had pipelined stays in its query buffer), then goes on serving
- * its other clients, who wait at the gate and get -BUSY once the script
- * passes lua-time-limit. The reply is built in the job's own buffer and
- * sent back to the worker with event_base_once() (thread-safe: libevent
- * runs with pthreads locking), where the client is resumed.
+ * command to this thread and goes on serving its other clients, who wait
+ * at the gate and get -BUSY once the script passes lua-time-limit. The
+ * reply is built in the job's own buffer and sent back to the worker with
+ * event_base_once() (thread-safe: libevent runs with pthreads locking; a
+ * zero timeout makes the callback active at once, in posting order).
+ *
+ * Pipelines: a client that pipelines scripts (redis-py's Lock in a
+ * pipeline, a batch of EVALSHAs) hands over each of them as it is parsed,
+ * up to RCACHE__SCRIPT_PIPELINE_MAX, so one batch here runs them all
+ * under one exclusive section and one post answers them all; the client
+ * loop holds any other command in the query buffer until the client's
+ * pending list is empty (client.c), which keeps replies in order. One
+ * hand-over per script instead cost two thread wake-ups per command
+ * (bench/server_cpu.sh --only EVALSHA, DESIGN.md).
  *
  * Ownership: a job belongs to this thread from submit to completion post,
- * then to the client's worker. A client closed meanwhile only clears
- * job->client (both on the worker thread), and the completion drops the
- * reply. EVAL inside EXEC or from a script is nested: it runs in place.
+ * then to the client's worker. The client's pending list (cnext, oldest
+ * first) is touched on the worker thread only. A client closed meanwhile
+ * only clears job->client in each pending job, and the completion drops
+ * the reply. EVAL inside EXEC or from a script is nested: it runs in
+ * place.
  */
 #include "script.h"
 
@@ -33,7 +43,8 @@
 #include <string.h>
 
 typedef struct rcache__script_job {
-    struct rcache__script_job *next;
+    struct rcache__script_job *next;  /* queue here, then post chain */
+    struct rcache__script_job *cnext; /* client's pending list (worker) */
     rcache__client_t *client;  /* NULL once closed (worker thread only) */
     struct event_base *base;   /* the client's worker */
     rcache__client_t proxy;    /* replies land in proxy.out */
@@ -60,7 +71,8 @@ static void job_free(job_t *j) {
 }
 
 /* On the clients' worker: deliver the replies of a chain of jobs (linked
- * by next) and resume their clients. */
+ * by next) and resume each client whose last pending script this was.
+ * Jobs complete in submit order, so j is its client's oldest. */
 static void on_done(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
@@ -68,12 +80,15 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
         next = j->next;
         rcache__client_t *c = j->client;
         if (c) {
-            c->script_job = NULL;
+            c->script_job = j->cnext;
+            if (!c->script_job)
+                c->script_last = NULL;
+            c->script_pending--;
             if (!(c->flags & RCACHE__CLIENT_CLOSING) && !j->drop_reply)
                 evbuffer_add_buffer(c->out, j->proxy.out);
         }
         job_free(j);
-        if (c)
+        if (c && c->script_pending == 0)
             rcache__client_resume(c);
     }
 }
@@ -220,8 +235,12 @@ int rcache__script_submit(rcache__client_t *c, const rcache__cmd_t *cmd,
         job_free(j);
         return -1;
     }
-    c->script_job = j;
-    c->flags |= RCACHE__CLIENT_SUSPENDED;
+    if (c->script_last)
+        c->script_last->cnext = j;
+    else
+        c->script_job = j;
+    c->script_last = j;
+    c->script_pending++;
     pthread_mutex_lock(&T.m);
     if (T.tail)
         T.tail->next = j;
@@ -234,7 +253,8 @@ int rcache__script_submit(rcache__client_t *c, const rcache__cmd_t *cmd,
 }
 
 void rcache__script_forget(rcache__client_t *c) {
-    if (c->script_job)
-        c->script_job->client = NULL;
-    c->script_job = NULL;
+    for (job_t *j = c->script_job; j; j = j->cnext)
+        j->client = NULL;
+    c->script_job = c->script_last = NULL;
+    c->script_pending = 0;
 }
