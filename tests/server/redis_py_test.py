@@ -24,6 +24,7 @@ Usage: redis_py_test.py <rcached binary>
 """
 import multiprocessing as mp
 import os
+import socket
 import sys
 import time
 
@@ -273,6 +274,63 @@ def test_register_script():
     print("ok register_script and conversions")
 
 
+def test_pipelined_scripts():
+    """Scripts a client pipelines are handed to the script thread together
+    (script_thread.c): replies must stay in command order, with other
+    commands, errors, MULTI and a half-closed connection in between."""
+    r = client()
+    r.delete("pl:n")
+    incr = r.register_script("return redis.call('INCR', KEYS[1])")
+    incr(keys=["pl:warm"])  # loaded, so EVALSHA finds it
+    p = r.pipeline(transaction=False)
+    expect = []
+    for i in range(1, 301):
+        p.evalsha(incr.sha, 1, "pl:n")          # script: n = i
+        expect.append(i)
+        if i % 7 == 0:
+            p.get("pl:n")                       # must see the script's write
+            expect.append(str(i).encode())
+        if i % 11 == 0:
+            p.evalsha("f" * 40, 0)             # NOSCRIPT, from the script thread
+            expect.append("NOSCRIPT")
+        if i % 13 == 0:
+            p.execute_command("EVAL", "return 1")  # arity error, answered at once
+            expect.append("arity")
+        if i % 17 == 0:
+            p.set("pl:n", i)                    # a write between scripts
+            expect.append(True)
+    got = p.execute(raise_on_error=False)
+    assert len(got) == len(expect), (len(got), len(expect))
+    for k, (g, e) in enumerate(zip(got, expect)):
+        if e == "NOSCRIPT":
+            assert isinstance(g, NoScriptError), (k, g)
+        elif e == "arity":
+            assert isinstance(g, ResponseError) and "wrong number" in str(g), (k, g)
+        else:
+            assert g == e, (k, g, e)
+    # a transaction after pipelined scripts, and scripts inside it
+    p = r.pipeline(transaction=True)
+    p.evalsha(incr.sha, 1, "pl:n")
+    p.get("pl:n")
+    assert p.execute() == [301, b"301"]
+    # many scripts then end of input: every reply arrives before the close
+    s = socket.create_connection(("127.0.0.1", PORT))
+    cmd = b"*4\r\n$7\r\nEVALSHA\r\n$40\r\n" + incr.sha.encode() + \
+        b"\r\n$1\r\n1\r\n$4\r\npl:n\r\n"
+    s.sendall(cmd * 200 + b"*1\r\n$4\r\nPING\r\n")
+    s.shutdown(socket.SHUT_WR)
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    want = b"".join(b":%d\r\n" % n for n in range(302, 502)) + b"+PONG\r\n"
+    assert data == want, data[-200:]
+    print("ok pipelined scripts")
+
+
 def checker_reads(r, n):
     check = r.register_script("return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}")
     for i in range(n):
@@ -430,7 +488,8 @@ def main():
     srv, _ = start([binary, "--port", str(PORT), "--admin-port", "0",
                     "--threads", "4", "--loglevel", "warning"], PORT)
     try:
-        for t in (test_databases, test_register_script, test_watch_aborts, test_lock,
+        for t in (test_databases, test_register_script, test_pipelined_scripts,
+                  test_watch_aborts, test_lock,
                   test_watch_contention, test_atomicity, test_bad_scripts,
                   test_busy_and_kill):
             t0 = time.monotonic()
