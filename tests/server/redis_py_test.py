@@ -307,7 +307,7 @@ def test_pipelined_scripts():
         elif e == "arity":
             assert isinstance(g, ResponseError) and "wrong number" in str(g), (k, g)
         else:
-            assert g == e, (k, g, e)
+            assert g == e, (k, g, e, got[:40])
     # a transaction after pipelined scripts, and scripts inside it
     p = r.pipeline(transaction=True)
     p.evalsha(incr.sha, 1, "pl:n")
