@@ -35,6 +35,8 @@ static int should_fail(void) {
 static inline int should_fail(void) { return 0; }
 #endif
 
+int rcache__alloc_injected_failure(void) { return should_fail(); }
+
 void *rcache__malloc(size_t n) { return should_fail() ? NULL : malloc(n); }
 
 void *rcache__calloc(size_t n, size_t size) {

@@ -145,7 +145,7 @@ int rcache__bulk_add(rcache__bulk_t *b, const void *key, size_t klen,
         return rc;
     if (vlen > UINT32_MAX || (mb && rcache__entry_size(klen, vlen, 0, 0) > mb))
         return RCACHE_ETOOBIG;
-    rcache__entry_t *e = rcache__entry_new(key, klen, val, vlen);
+    rcache__entry_t *e = rcache__entry_new(b->c, key, klen, val, vlen);
     if (!e)
         return RCACHE_ENOMEM;
     uint64_t hash = rcache__hash(key, klen);

@@ -80,8 +80,10 @@ int rcache_open(const rcache_config_t *cfg, rcache_t **out) {
     if (buckets < 16)
         buckets = 16;
 
-    c->shards = rcache__calloc(n, sizeof(*c->shards));
+    c->slab = rcache__slab_new();
+    c->shards = c->slab ? rcache__calloc(n, sizeof(*c->shards)) : NULL;
     if (!c->shards) {
+        rcache__slab_free(c->slab);
         pthread_mutex_destroy(&c->policy_lock);
         rcache__free(c);
         return RCACHE_ENOMEM;
@@ -94,6 +96,7 @@ int rcache_open(const rcache_config_t *cfg, rcache_t **out) {
                 rcache__shard_fini(&c->shards[j], &r);
             pthread_mutex_destroy(&c->policy_lock);
             rcache__free(c->shards);
+            rcache__slab_free(c->slab);
             rcache__free(c);
             return RCACHE_ENOMEM;
         }
@@ -133,6 +136,7 @@ void rcache_close(rcache_t *c) {
     rcache__diag_free(rcache__diag_get(c));
     pthread_mutex_destroy(&c->policy_lock);
     rcache__free(c->shards);
+    rcache__slab_free(c->slab); /* every entry was released above */
     rcache__free(c);
 }
 
@@ -235,7 +239,7 @@ static int store(rcache_t *c, rcache__entry_t *e, uint64_t hash,
 
     /* with its tag record: what the entry alone will cost at least */
     if (mb && (charge > mb || rcache__tags_record_charge(tr) > mb - charge)) {
-        rcache__free(e);
+        rcache__entry_discard(e);
         rcache__tags_discard(tr);
         return RCACHE_ETOOBIG;
     }
@@ -291,7 +295,7 @@ static int store(rcache_t *c, rcache__entry_t *e, uint64_t hash,
     } else if (rc == RCACHE_OK) {
         rcache__reclaim_push(&r, e); /* ours now: released (dtor) below */
     } else {
-        rcache__free(e); /* refused: the caller keeps obj, no destructor */
+        rcache__entry_discard(e); /* refused: the caller keeps obj, no destructor */
     }
     rcache__tags_discard(tr);
     rcache__reclaim_run(&r);
@@ -322,7 +326,7 @@ int rcache_set_ex(rcache_t *c, const void *key, size_t key_len, const void *val,
         rcache__tags_discard(tr);
         return store_disabled(c, key, key_len, o->flags);
     }
-    e = rcache__entry_new(key, key_len, val, val_len);
+    e = rcache__entry_new(c, key, key_len, val, val_len);
     if (!e) {
         rcache__tags_discard(tr);
         return RCACHE_ENOMEM;
@@ -365,7 +369,7 @@ int rcache_set_object(rcache_t *c, const void *key, size_t key_len, void *obj,
             dtor(obj, dtor_ctx);
         return rc;
     }
-    e = rcache__entry_new_object(key, key_len, obj, charge_bytes, dtor,
+    e = rcache__entry_new_object(c, key, key_len, obj, charge_bytes, dtor,
                                  dtor_ctx);
     if (!e) {
         rcache__tags_discard(tr);

@@ -5,7 +5,8 @@
  * block (for an object entry, a small record holding the caller's pointer,
  * destructor and charge comes first). One block per entry halves allocator
  * overhead against separate key/value blocks and keeps a lookup to one or
- * two cache misses.
+ * two cache misses. Blocks of up to RCACHE__SLAB_MAX bytes are slots of
+ * the cache's slab store (slab.c); larger ones are malloc'd.
  *
  * The table holds one reference; every handle given out holds another. The
  * count is atomic so a handle can be released from any thread without a
@@ -13,8 +14,9 @@
  * which is why unref must never be called with a shard lock held.
  *
  * The charge of an entry (what it counts against max_bytes) is its real
- * footprint: the block as glibc malloc rounds it, plus the hash-table slot
- * it uses, plus, for an object, the charge its owner declared.
+ * footprint: the slab slot it takes (exact), or for a larger block the
+ * chunk glibc malloc gives it, plus the hash-table slot it uses, plus, for
+ * an object, the charge its owner declared.
  */
 #include "internal.h"
 
@@ -33,7 +35,9 @@ uint64_t rcache__entry_size(size_t klen, size_t vlen, int is_object,
      * size that would pass a limit. */
     uint64_t block = sizeof(rcache__entry_t) + (uint64_t)klen + (uint64_t)vlen +
                      (is_object ? sizeof(rcache__objext_t) : 0);
-    uint64_t size = rcache__alloc_footprint(block) + RCACHE__TABLE_SHARE;
+    uint64_t slot = rcache__slab_size((size_t)block);
+    uint64_t size = (slot ? slot : rcache__alloc_footprint(block)) +
+                    RCACHE__TABLE_SHARE;
     if (is_object)
         size = obj_charge > UINT64_MAX - size ? UINT64_MAX : size + obj_charge;
     return size;
@@ -45,12 +49,35 @@ uint64_t rcache__entry_charge(const rcache__entry_t *e) {
                               x ? x->charge_bytes : 0);
 }
 
-static rcache__entry_t *entry_alloc(size_t extra, const void *key,
-                                    size_t klen, size_t vlen) {
-    rcache__entry_t *e = rcache__malloc(sizeof(*e) + extra + klen + vlen);
+/* A block of n bytes: a slab slot when it fits one (flags say which). */
+static rcache__entry_t *block_alloc(rcache_t *c, size_t n) {
+    rcache__entry_t *e;
+    if (n <= RCACHE__SLAB_MAX) {
+        if (!(e = rcache__slab_alloc(c->slab, n)))
+            return NULL;
+        memset(e, 0, sizeof(*e));
+        e->flags = RCACHE__F_SLAB;
+    } else {
+        if (!(e = rcache__malloc(n)))
+            return NULL;
+        memset(e, 0, sizeof(*e));
+    }
+    return e;
+}
+
+static void block_free(rcache__entry_t *e) {
+    if (e->flags & RCACHE__F_SLAB)
+        rcache__slab_release(e);
+    else
+        rcache__free(e);
+}
+
+static rcache__entry_t *entry_alloc(rcache_t *c, size_t extra,
+                                    const void *key, size_t klen,
+                                    size_t vlen) {
+    rcache__entry_t *e = block_alloc(c, sizeof(*e) + extra + klen + vlen);
     if (!e)
         return NULL;
-    memset(e, 0, sizeof(*e));
     atomic_init(&e->refs, 1);
     e->klen = (uint32_t)klen;
     e->vlen = (uint32_t)vlen;
@@ -58,28 +85,59 @@ static rcache__entry_t *entry_alloc(size_t extra, const void *key,
     return e;
 }
 
-rcache__entry_t *rcache__entry_new(const void *key, size_t klen,
+rcache__entry_t *rcache__entry_new(rcache_t *c, const void *key, size_t klen,
                                    const void *val, size_t vlen) {
-    rcache__entry_t *e = entry_alloc(0, key, klen, vlen);
+    rcache__entry_t *e = entry_alloc(c, 0, key, klen, vlen);
     if (e && vlen && val)
         memcpy(rcache__entry_val(e), val, vlen);
     return e;
 }
 
-rcache__entry_t *rcache__entry_new_object(const void *key, size_t klen,
-                                          void *obj, uint64_t charge,
+rcache__entry_t *rcache__entry_new_object(rcache_t *c, const void *key,
+                                          size_t klen, void *obj,
+                                          uint64_t charge,
                                           rcache_destructor_fn dtor,
                                           void *dtor_ctx) {
-    rcache__entry_t *e = entry_alloc(sizeof(rcache__objext_t), key, klen, 0);
+    rcache__entry_t *e =
+        entry_alloc(c, sizeof(rcache__objext_t), key, klen, 0);
     if (!e)
         return NULL;
-    e->flags = RCACHE__F_OBJECT;
+    e->flags |= RCACHE__F_OBJECT;
     rcache__objext_t *x = rcache__entry_obj(e);
     x->obj = obj;
     x->dtor = dtor;
     x->dtor_ctx = dtor_ctx;
     x->charge_bytes = charge;
     return e;
+}
+
+rcache__entry_t *rcache__entry_resize(rcache_t *c, rcache__entry_t *e,
+                                      size_t vlen) {
+    size_t keep = sizeof(*e) + e->klen + (vlen < e->vlen ? vlen : e->vlen);
+    size_t size = sizeof(*e) + e->klen + vlen;
+    rcache__entry_t *n;
+    if (!(e->flags & RCACHE__F_SLAB) && size > RCACHE__SLAB_MAX) {
+        /* malloc'd before and after: realloc may grow it in place, and a
+         * large value is then never copied */
+        if (!(n = rcache__realloc(e, size)))
+            return NULL;
+        n->vlen = (uint32_t)vlen;
+        return n;
+    }
+    n = block_alloc(c, size);
+    if (!n)
+        return NULL;
+    unsigned slab = n->flags & RCACHE__F_SLAB;
+    memcpy(n, e, keep);
+    n->flags = (uint8_t)((n->flags & ~RCACHE__F_SLAB) | slab);
+    n->vlen = (uint32_t)vlen;
+    block_free(e);
+    return n;
+}
+
+void rcache__entry_discard(rcache__entry_t *e) {
+    if (e)
+        block_free(e);
 }
 
 void rcache__entry_ref(rcache__entry_t *e) {
@@ -92,5 +150,5 @@ void rcache__entry_unref(rcache__entry_t *e) {
     rcache__objext_t *x = rcache__entry_obj(e);
     if (x && x->dtor)
         x->dtor(x->obj, x->dtor_ctx);
-    rcache__free(e);
+    block_free(e);
 }

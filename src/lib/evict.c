@@ -178,8 +178,10 @@ void rcache__evict(rcache_t *c, const rcache__entry_t *keep,
     uint32_t stale = 0; /* drains that found their shard's tail younger */
     int fresh = 0;      /* t[] holds a sample */
     /* keep's shard (the key is immutable, so hashing it needs no lock) */
-    const rcache__shard_t *ks =
-        keep && rcache__over_limit(c) ? rcache__shard_of(c, rcache__hash(rcache__entry_key(keep),
+    const rcache__shard_t *ks;
+
+    rcache__compact(c); /* when slab.c asked for it: frees sparse pages */
+    ks = keep && rcache__over_limit(c) ? rcache__shard_of(c, rcache__hash(rcache__entry_key(keep),
                                                 keep->klen))
              : NULL;
 

@@ -27,6 +27,9 @@ void *rcache__malloc(size_t n);
 void *rcache__calloc(size_t n, size_t size);
 void *rcache__realloc(void *p, size_t n);
 void rcache__free(void *p);
+/* 1 when the allocation-failure build fails this allocation (counted as
+ * one); always 0 in other builds. For allocators of our own (slab.c). */
+int rcache__alloc_injected_failure(void);
 #ifdef RCACHE_ALLOC_FAIL
 /* Fail the nth allocation counted from now (1 = the next one) and every
  * one after it while `sticky`; 0 turns injection off. */
@@ -35,12 +38,54 @@ void rcache__alloc_fail_after(long nth, int sticky);
 long rcache__alloc_count(void);
 #endif
 
+/* ---- the entry store (slab.c) ---------------------------------------- */
+/* Entries of up to RCACHE__SLAB_MAX bytes live in slots of size classes
+ * (8-byte steps to 256 bytes, 16-byte steps above) carved from pages of
+ * RCACHE__SLAB_PAGE bytes; larger ones are malloc'd. One store per cache. */
+#define RCACHE__SLAB_MAX 1024u
+#define RCACHE__SLAB_PAGE ((size_t)32768)
+#define RCACHE__SLAB_CLASSES 77u /* 29 of 8-byte steps, 48 of 16-byte */
+#define RCACHE__SLAB_ARENAS 4u
+typedef struct rcache__slab rcache__slab_t;
+/* A new, empty store; NULL on ENOMEM. */
+rcache__slab_t *rcache__slab_new(void);
+/* Unmap every page. Every slot must have been released. NULL is fine. */
+void rcache__slab_free(rcache__slab_t *sl);
+/* Slot size for a block of n bytes, 0 when n > RCACHE__SLAB_MAX. */
+size_t rcache__slab_size(size_t n);
+/* A slot of rcache__slab_size(n) bytes (contents undefined); NULL when
+ * n > RCACHE__SLAB_MAX or on ENOMEM. Thread-safe. */
+void *rcache__slab_alloc(rcache__slab_t *sl, size_t n);
+/* Give a slot back (any thread, no lock of the caller's needed). */
+void rcache__slab_release(void *slot);
+/* Compaction (slab.c marks sparse pages draining, compact.c moves the
+ * entries out): is slot's page draining (read under the entry's shard
+ * lock); take the pending request (1 once per request); count a pass. */
+int rcache__slab_draining(void *slot);
+int rcache__slab_compact_wanted(rcache__slab_t *sl);
+void rcache__slab_count_compaction(rcache__slab_t *sl, uint64_t moved);
+/* Move the entries of draining slab pages that only the table holds into
+ * other slots, shard by shard, when slab.c asked for it (compact.c). No
+ * lock held. */
+void rcache__compact(rcache_t *c);
+/* What a store holds (for tests and diagnostics). */
+typedef struct rcache__slab_info {
+    uint64_t pages_bytes;  /* pages held by size classes (resident) */
+    uint64_t slot_bytes;   /* slots handed out (what entries are charged) */
+    uint64_t mapped_bytes; /* address space mapped, pooled pages included */
+    uint64_t compactions;  /* compaction passes run */
+    uint64_t moved;        /* entries they moved */
+} rcache__slab_info_t;
+void rcache__slab_info(rcache__slab_t *sl, rcache__slab_info_t *out);
+
 /* ---- entries (entry.c) ---------------------------------------------- */
 #define RCACHE__F_OBJECT 0x1u /* value is a caller object (rcache__objext) */
 #define RCACHE__F_TAGGED 0x2u /* set before the entry is published when it
                                  gets tags; never cleared (the tag index,
                                  tags.c, is the truth: the flag only spares
                                  untagged entries a look there) */
+#define RCACHE__F_SLAB 0x4u   /* the block is a slab slot (slab.c), not a
+                                 malloc'd block */
 
 /*
  * One cache entry, allocated in one block: the header, then for an object
@@ -109,15 +154,25 @@ uint64_t rcache__entry_size(size_t klen, size_t vlen, int is_object,
                             uint64_t obj_charge);
 /* Footprint of an existing entry. */
 uint64_t rcache__entry_charge(const rcache__entry_t *e);
-/* Allocate a byte-string entry (refs = 1); val NULL leaves the vlen value
- * bytes for the caller to fill. NULL on ENOMEM. */
-rcache__entry_t *rcache__entry_new(const void *key, size_t klen,
+/* Allocate a byte-string entry of c's store (refs = 1); val NULL leaves
+ * the vlen value bytes for the caller to fill. NULL on ENOMEM. */
+rcache__entry_t *rcache__entry_new(rcache_t *c, const void *key, size_t klen,
                                    const void *val, size_t vlen);
-/* Allocate an object entry (refs = 1). NULL on ENOMEM. */
-rcache__entry_t *rcache__entry_new_object(const void *key, size_t klen,
+/* Allocate an object entry of c's store (refs = 1). NULL on ENOMEM. */
+rcache__entry_t *rcache__entry_new_object(rcache_t *c, const void *key,
+                                          size_t klen,
                                           void *obj, uint64_t charge,
                                           rcache_destructor_fn dtor,
                                           void *dtor_ctx);
+/* Copy e (never linked elsewhere meanwhile) into a block for a value of
+ * vlen bytes (the first min(vlen, e->vlen) value bytes kept, the rest
+ * uninitialised) and free e. Returns the new entry, or NULL on ENOMEM
+ * with e unchanged. Byte-string entries only. */
+rcache__entry_t *rcache__entry_resize(rcache_t *c, rcache__entry_t *e,
+                                      size_t vlen);
+/* Free an entry no one else has seen, without running its destructor
+ * (a refused store: the caller keeps its object). */
+void rcache__entry_discard(rcache__entry_t *e);
 /* Take one more reference. */
 void rcache__entry_ref(rcache__entry_t *e);
 /* Drop a reference; the last one frees the entry and runs its destructor.
@@ -266,6 +321,7 @@ struct rcache {
     rcache_removal_fn on_removal;  /* set at open, read-only after */
     void *on_removal_ctx;
     struct rcache__tags *tags;           /* the tag index (tags.c) */
+    rcache__slab_t *slab;                /* the entry store (slab.c) */
     /* Global gauges, written by every store: their own cache line. */
     _Atomic uint64_t items __attribute__((aligned(64)));
     _Atomic uint64_t bytes;

@@ -332,7 +332,7 @@ static int compute(rcache_t *c, uint64_t hash, const void *key, size_t klen,
             rc = RCACHE_EINVAL;
         } else if (res.val_len > UINT32_MAX) {
             rc = RCACHE_ETOOBIG;
-        } else if (!(e = rcache__entry_new(key, klen, res.val,
+        } else if (!(e = rcache__entry_new(c, key, klen, res.val,
                                            res.val_len))) {
             rc = RCACHE_ENOMEM;
         } else {
@@ -351,7 +351,7 @@ static int compute(rcache_t *c, uint64_t hash, const void *key, size_t klen,
     /* Object: the cache owns it from here on. */
     memo_box_t *b = rcache__malloc(sizeof(*b));
     if (b)
-        e = rcache__entry_new_object(key, klen, res.obj, res.charge_bytes,
+        e = rcache__entry_new_object(c, key, klen, res.obj, res.charge_bytes,
                                      box_release, b);
     if (!e) {
         rcache__free(b);

@@ -268,15 +268,14 @@ rcache__entry_t *rcache__shard_regrow_locked(rcache_t *c, rcache__shard_t *s,
     uint64_t before = rcache__entry_charge(e);
     rcache__pol_move_t mv;
     /* out of the chain while it may move; the policy list keeps its place:
-     * realloc copies prev/next, and the neighbours are repointed after */
+     * the copy keeps prev/next, and the neighbours are repointed after */
     table_del_locked(s, e);
     rcache__pol_premove_locked(s, e, &mv);
-    rcache__entry_t *n = rcache__realloc(e, sizeof(*e) + e->klen + vlen);
+    rcache__entry_t *n = rcache__entry_resize(c, e, vlen);
     if (!n) {
         table_add_locked(s, e);
         return NULL;
     }
-    n->vlen = (uint32_t)vlen;
     rcache__pol_postmove_locked(s, n, &mv);
     table_add_locked(s, n);
     bytes_add(c, (int64_t)rcache__entry_charge(n) - (int64_t)before);

@@ -26,19 +26,23 @@ static uint64_t ttl_to_at(const rcache_t *c, int64_t ttl_ms, uint64_t at_ms,
 }
 
 /* Longest byte value whose entry fits under max_bytes: the exact inverse
- * of rcache__entry_size() (footprint = round16(header + key + value + 8)
- * + table share), so a value of this length fits and one byte more does not. */
+ * of rcache__entry_size() (non-decreasing in the value length), found by
+ * bisection, so a value of this length fits and one byte more does not. */
 static size_t max_value_len(const rcache_t *c, size_t klen) {
     uint64_t mb = atomic_load_explicit(&c->max_bytes, memory_order_relaxed);
-    uint64_t fixed = sizeof(rcache__entry_t) + 8u + klen;
-    if (!mb)
-        return UINT32_MAX; /* the entry format's own limit */
-    if (mb < RCACHE__TABLE_SHARE)
+    uint64_t lo = 0, hi = UINT32_MAX; /* the entry format's own limit */
+    if (!mb || rcache__entry_size(klen, UINT32_MAX, 0, 0) <= mb)
+        return UINT32_MAX;
+    if (rcache__entry_size(klen, 0, 0, 0) > mb)
         return 0;
-    uint64_t chunk = (mb - RCACHE__TABLE_SHARE) & ~(uint64_t)15u;
-    if (chunk < fixed)
-        return 0;
-    return chunk - fixed > UINT32_MAX ? UINT32_MAX : (size_t)(chunk - fixed);
+    while (lo < hi) { /* invariant: lo fits, hi + 1 does not */
+        uint64_t mid = lo + (hi - lo + 1) / 2;
+        if (rcache__entry_size(klen, (size_t)mid, 0, 0) <= mb)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return (size_t)lo;
 }
 
 /* Put the new entry e for a key in the table in place of old (NULL: the
@@ -72,7 +76,7 @@ static int store_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
         return RCACHE_ETOOBIG;
     if (!u->new_val && u->new_len)
         return RCACHE_EINVAL;
-    rcache__entry_t *e = rcache__entry_new(key, klen, u->new_val, u->new_len);
+    rcache__entry_t *e = rcache__entry_new(c, key, klen, u->new_val, u->new_len);
     if (!e)
         return RCACHE_ENOMEM;
     uint32_t now_s = rcache__clock_rel_s(&c->clock, rcache__op_now(c, t));
@@ -138,7 +142,7 @@ static int splice_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
         rcache__pol_hit_locked(c, s, e);
         e->atime_s = now_s;
     } else {
-        if (!(e = rcache__entry_new(key, klen, NULL, nl)))
+        if (!(e = rcache__entry_new(c, key, klen, NULL, nl)))
             return RCACHE_ENOMEM;
         splice_fill(rcache__entry_val(e), old ? rcache__entry_val(old) : NULL,
                     olen, off, u->new_val, u->new_len);
@@ -293,7 +297,7 @@ int rcache_rename(rcache_t *c, const void *src, size_t src_len,
     } else if (mb && rcache__entry_size(dst_len, e->vlen, 0, 0) > mb) {
         rc = RCACHE_ETOOBIG; /* as a store of that key and value would be */
     } else {
-        rcache__entry_t *n = rcache__entry_new(dst, dst_len,
+        rcache__entry_t *n = rcache__entry_new(c, dst, dst_len,
                                                rcache__entry_val(e), e->vlen);
         if (!n) {
             rc = RCACHE_ENOMEM;

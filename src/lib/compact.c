@@ -1,0 +1,68 @@
+/*
+ * compact.c - slab compaction: move entries out of draining pages.
+ *
+ * slab.c marks a size class's sparse pages draining when the class has
+ * many free slots (a shift in the mix of sizes, with a hot set keeping a
+ * few entries alive on every old page, would otherwise pin those pages
+ * and let the resident set grow past max_bytes). Here every shard is
+ * walked under its lock and each linked entry on a draining page is copied
+ * into a fresh slot of the same class and put in its old place: the same
+ * bucket-chain position, the same place on the policy's lists (neighbours
+ * and the policy's own pointers repointed, as for a regrow), the same
+ * charge. The old slot is then released; a draining page whose last slot
+ * goes returns to the page pool.
+ *
+ * Only entries the table alone holds move (refs == 1, read under the
+ * shard lock: every other reference is taken under that lock or while one
+ * is already held, so none can appear meanwhile), and never a tagged one
+ * (the tag index takes references under its own lock). An entry that
+ * stays is freed from its page when its last reference goes. A pass costs
+ * one walk of every table; a request needs a sixteenth of a class's slots
+ * freed since the last scan (slab.c), so passes are rare and their cost
+ * amortised over those frees. Runs from rcache__evict(), no lock held.
+ */
+#include "internal.h"
+
+/* Move the entry at *pp if it is on a draining page and only the table
+ * holds it. Returns 1 when moved. */
+static int move_locked(rcache_t *c, rcache__shard_t *s, rcache__entry_t **pp) {
+    rcache__entry_t *e = *pp;
+    if (!(e->flags & RCACHE__F_SLAB) || (e->flags & RCACHE__F_TAGGED) ||
+        !rcache__slab_draining(e) ||
+        atomic_load_explicit(&e->refs, memory_order_acquire) != 1)
+        return 0;
+    size_t n = sizeof(*e) + e->klen + e->vlen +
+               ((e->flags & RCACHE__F_OBJECT) ? sizeof(rcache__objext_t) : 0);
+    rcache__entry_t *ne = rcache__slab_alloc(c->slab, n);
+    if (!ne)
+        return 0; /* out of memory: it stays where it is */
+    rcache__pol_move_t mv;
+    rcache__pol_premove_locked(s, e, &mv);
+    memcpy(ne, e, n);
+    *pp = ne; /* hnext copied: the chain continues as before */
+    rcache__pol_postmove_locked(s, ne, &mv);
+    rcache__slab_release(e);
+    return 1;
+}
+
+static uint64_t compact_shard_locked(rcache_t *c, rcache__shard_t *s) {
+    uint64_t moved = 0;
+    for (size_t b = 0; b <= s->mask; b++) {
+        for (rcache__entry_t **pp = &s->buckets[b]; *pp; pp = &(*pp)->hnext)
+            moved += (uint64_t)move_locked(c, s, pp);
+    }
+    return moved;
+}
+
+void rcache__compact(rcache_t *c) {
+    if (!rcache__slab_compact_wanted(c->slab))
+        return;
+    uint64_t moved = 0;
+    for (uint32_t i = 0; i < c->nshards; i++) {
+        rcache__shard_t *s = &c->shards[i];
+        pthread_mutex_lock(&s->lock);
+        moved += compact_shard_locked(c, s);
+        pthread_mutex_unlock(&s->lock);
+    }
+    rcache__slab_count_compaction(c->slab, moved);
+}
