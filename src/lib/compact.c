@@ -19,7 +19,9 @@
  * stays is freed from its page when its last reference goes. A pass costs
  * one walk of every table; a request needs a sixteenth of a class's slots
  * freed since the last scan (slab.c), so passes are rare and their cost
- * amortised over those frees. Runs from rcache__evict(), no lock held.
+ * amortised over those frees; and it runs only while the pages held exceed
+ * max_bytes (below the limit RSS has room: the draining pages just empty
+ * as their entries go). Runs from rcache__evict(), no lock held.
  */
 #include "internal.h"
 
@@ -55,7 +57,12 @@ static uint64_t compact_shard_locked(rcache_t *c, rcache__shard_t *s) {
 }
 
 void rcache__compact(rcache_t *c) {
-    if (!rcache__slab_compact_wanted(c->slab))
+    uint64_t mb = atomic_load_explicit(&c->max_bytes, memory_order_relaxed);
+    /* worth a walk only when the pages held pass the byte limit (the
+     * slots in them never do): a cache below it, or without one, leaves
+     * the request pending and its draining pages empty as entries go */
+    if (mb == 0 || rcache__slab_pages_bytes(c->slab) <= mb ||
+        !rcache__slab_compact_wanted(c->slab))
         return;
     uint64_t moved = 0;
     for (uint32_t i = 0; i < c->nshards; i++) {

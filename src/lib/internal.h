@@ -63,6 +63,7 @@ void rcache__slab_release(void *slot);
  * lock); take the pending request (1 once per request); count a pass. */
 int rcache__slab_draining(void *slot);
 int rcache__slab_compact_wanted(rcache__slab_t *sl);
+uint64_t rcache__slab_pages_bytes(rcache__slab_t *sl); /* resident pages */
 void rcache__slab_count_compaction(rcache__slab_t *sl, uint64_t moved);
 /* Move the entries of draining slab pages that only the table holds into
  * other slots, shard by shard, when slab.c asked for it (compact.c). No

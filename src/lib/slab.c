@@ -359,6 +359,11 @@ int rcache__slab_draining(void *slot) {
     return atomic_load_explicit(&p->draining, memory_order_relaxed);
 }
 
+uint64_t rcache__slab_pages_bytes(rcache__slab_t *sl) {
+    return atomic_load_explicit(&sl->pages, memory_order_relaxed) *
+           RCACHE__SLAB_PAGE;
+}
+
 int rcache__slab_compact_wanted(rcache__slab_t *sl) {
     if (!atomic_load_explicit(&sl->compact_pending, memory_order_relaxed))
         return 0;
