@@ -312,6 +312,64 @@ static void test_compaction_bounds_pages(void **state) {
     rcache_close(c);
 }
 
+/* Compaction racing stores, evictions, handle holders and releases on
+ * other threads (also run under ThreadSanitizer): each thread shifts from
+ * 900-byte to 150-byte values while reading its hot keys through handles,
+ * and every value read must be the one its key was stored with. */
+typedef struct {
+    rcache_t *c;
+    unsigned id;
+    int bad;
+} cworker_t;
+
+static void *compact_worker(void *arg) {
+    cworker_t *w = arg;
+    char key[32], val[900];
+    const unsigned n = 4000;
+    for (unsigned i = 0; i < 3 * n; i++) {
+        int kl = snprintf(key, sizeof key, "t%u:%u", w->id, i);
+        memset(val, 'a' + (int)(i % 26u), sizeof val);
+        memcpy(val, key, (size_t)kl);
+        size_t vl = i < n ? 900 : 150;
+        if (rcache_set(w->c, key, (size_t)kl, val, vl, 0, 0) != RCACHE_OK)
+            w->bad = 1;
+        unsigned h = (i % (n / 10u)) * 10u; /* hot: t<id>:<multiple of 10> */
+        kl = snprintf(key, sizeof key, "t%u:%u", w->id, h);
+        rcache_ref_t *ref = NULL;
+        if (rcache_get_ref(w->c, key, (size_t)kl, &ref) == RCACHE_OK) {
+            size_t len = 0;
+            const unsigned char *v = rcache_ref_value(ref, &len);
+            if (len < (size_t)kl || memcmp(v, key, (size_t)kl) != 0 ||
+                v[len - 1] != (unsigned char)('a' + (int)(h % 26u)))
+                w->bad = 1;
+            rcache_release(ref);
+        }
+    }
+    return NULL;
+}
+
+static void test_compaction_threads(void **state) {
+    (void)state;
+    enum { T = 4 };
+    rcache_t *c = open_cache(0, 8ull << 20, 0, 8, NULL);
+    pthread_t th[T];
+    cworker_t w[T];
+    rcache__slab_info_t in;
+    for (unsigned i = 0; i < T; i++) {
+        w[i] = (cworker_t){c, i, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, compact_worker, &w[i]), 0);
+    }
+    for (unsigned i = 0; i < T; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(w[i].bad, 0);
+    }
+    rcache__slab_info(c->slab, &in);
+    printf("threads: %llu compactions moved %llu entries\n",
+           (unsigned long long)in.compactions, (unsigned long long)in.moved);
+    check_invariants(c);
+    rcache_close(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_class_selection),
@@ -320,6 +378,7 @@ int main(void) {
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_oom),
         cmocka_unit_test(test_compaction_bounds_pages),
+        cmocka_unit_test(test_compaction_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
