@@ -18,6 +18,7 @@ PKGS=(
   python3-flask python3-django python3-fastapi python3-starlette python3-httpx
   python3-cachetools
   liblua5.1-0-dev lua-cjson-dev nettle-dev python3-redis python3-django-redis
+  liburing-dev
 )
 [ -n "${RCACHE_EXTRA_PKGS:-}" ] && read -r -a extra <<<"$RCACHE_EXTRA_PKGS" && PKGS+=("${extra[@]}")
 

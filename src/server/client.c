@@ -11,6 +11,13 @@
  * in one writev at the end of the event; what the socket does not take
  * waits for EV_WRITE. A client whose pending output passes the output
  * limit is dropped at once (Redis's "client-output-buffer-limit").
+ *
+ * Under --io-engine uring the worker's ring does the socket I/O (uring.c):
+ * it hands received bytes to rcache__client_received, which runs them
+ * through the same parsing and commands, and flush_out hands the output
+ * to the ring instead of writing it. c->rev and c->wev are then events
+ * without a descriptor, kept so that CLIENT KILL and MONITOR can still
+ * wake the worker with event_active().
  */
 #include "commands_admin.h"
 #include "monitor.h"
@@ -38,6 +45,18 @@
 
 static void on_read(evutil_socket_t fd, short what, void *arg);
 static void on_write(evutil_socket_t fd, short what, void *arg);
+static void on_wake(evutil_socket_t fd, short what, void *arg);
+
+/* Reading on or off (epoll engine; under io_uring data keeps arriving and
+ * rcache__client_received holds or drops it by the same flags). */
+static void reading(rcache__client_t *c, int on) {
+    if (c->uc)
+        return;
+    if (on)
+        event_add(c->rev, NULL);
+    else
+        event_del(c->rev);
+}
 
 static void registry_add(rcache__server_t *s, rcache__client_t *c) {
     pthread_mutex_lock(&s->clients_lock);
@@ -100,9 +119,15 @@ rcache__client_t *rcache__client_new(rcache__worker_t *w, evutil_socket_t fd,
         free(c);
         return NULL;
     }
-    c->rev = event_new(w->base, fd, EV_READ | EV_PERSIST, on_read, c);
-    c->wev = event_new(w->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
-    if (!c->rev || !c->wev || event_add(c->rev, NULL) != 0) {
+    if (w->uring) {
+        c->rev = event_new(w->base, -1, 0, on_wake, c);
+        c->wev = event_new(w->base, -1, 0, on_write, c);
+    } else {
+        c->rev = event_new(w->base, fd, EV_READ | EV_PERSIST, on_read, c);
+        c->wev = event_new(w->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
+    }
+    if (!c->rev || !c->wev ||
+        (w->uring ? rcache__uring_client_start(c) : event_add(c->rev, NULL)) != 0) {
         if (c->rev)
             event_free(c->rev);
         if (c->wev)
@@ -161,6 +186,9 @@ void rcache__client_close(rcache__client_t *c) {
     if (c->pause_ev)
         event_free(c->pause_ev);
     evbuffer_free(c->out); /* releases referenced cache entries */
+    /* Under io_uring, operations still in flight keep c (and the output
+     * they send) until they complete; the socket closes now. */
+    int outlives = rcache__uring_client_closing(c);
     evutil_closesocket(c->fd);
     rcache__resp_parser_free(&c->parser);
     free(c->argv);
@@ -171,7 +199,8 @@ void rcache__client_close(rcache__client_t *c) {
     free(c->name);
     pthread_mutex_unlock(&s->clients_lock);
     rcache__log(RCACHE__LOG_DEBUG, "Client closed (id=%llu)", (unsigned long long)c->id);
-    free(c);
+    if (!outlives)
+        free(c);
     atomic_fetch_sub(&s->connected_clients, 1);
     if (w->draining && w->nclients == 0)
         event_base_loopbreak(w->base);
@@ -182,7 +211,7 @@ int rcache__client_output_over(rcache__client_t *c, size_t extra) {
         return 1;
     uint64_t olimit = atomic_load_explicit(&c->srv->output_buf_limit,
                                            memory_order_relaxed);
-    if (!olimit || evbuffer_get_length(c->out) + extra <= olimit)
+    if (!olimit || rcache__client_out_len(c) + extra <= olimit)
         return 0;
     rcache__log(RCACHE__LOG_WARNING,
                 "Client id=%llu addr=%s closed for overcoming of output buffer limits.",
@@ -295,6 +324,8 @@ static int flush_out(rcache__client_t *c) {
         rcache__client_close(c);
         return -1;
     }
+    if (c->uc)
+        return rcache__uring_flush(c);
     int rounds = 0;
     while (evbuffer_get_length(c->out) > 0 && rounds++ < 4) {
         int n = evbuffer_write(c->out, c->fd);
@@ -379,7 +410,7 @@ static void publish_mem(rcache__client_t *c) {
     atomic_store_explicit(&c->mem_qbuf, c->qlen, memory_order_relaxed);
     atomic_store_explicit(&c->mem_qfree, c->qcap - c->qlen, memory_order_relaxed);
     atomic_store_explicit(&c->mem_argv, argv, memory_order_relaxed);
-    atomic_store_explicit(&c->mem_out, evbuffer_get_length(c->out), memory_order_relaxed);
+    atomic_store_explicit(&c->mem_out, rcache__client_out_len(c), memory_order_relaxed);
     atomic_store_explicit(&c->mem_multi, c->queued_bytes, memory_order_relaxed);
     atomic_store_explicit(&c->shown_db, c->db, memory_order_relaxed);
     atomic_store_explicit(&c->shown_multi, c->in_multi ? (long)c->nqueued : -1,
@@ -408,14 +439,26 @@ static void consume_qbuf(rcache__client_t *c) {
 void rcache__client_resume(rcache__client_t *c) {
     c->flags &= ~RCACHE__CLIENT_SUSPENDED;
     if (!(c->flags & (RCACHE__CLIENT_CLOSING | RCACHE__CLIENT_CLOSE_AFTER_REPLY))) {
-        event_add(c->rev, NULL);
+        reading(c, 1);
         if (c->qlen)
             consume_qbuf(c);
         if ((c->flags & (RCACHE__CLIENT_CLOSE_AFTER_REPLY | RCACHE__CLIENT_SUSPENDED)) ||
             c->script_pending)
-            event_del(c->rev);
+            reading(c, 0);
     }
+    if ((c->flags & RCACHE__CLIENT_PEER_EOF) && !(c->flags & RCACHE__CLIENT_SUSPENDED) &&
+        !c->script_pending)
+        c->flags |= RCACHE__CLIENT_CLOSE_AFTER_REPLY; /* all answered: now the EOF */
     flush_out(c);
+}
+
+void rcache__client_eof(rcache__client_t *c) {
+    if (!(c->flags & (RCACHE__CLIENT_CLOSING | RCACHE__CLIENT_CLOSE_AFTER_REPLY)) &&
+        ((c->flags & RCACHE__CLIENT_SUSPENDED) || c->script_pending)) {
+        c->flags |= RCACHE__CLIENT_PEER_EOF;
+        return;
+    }
+    rcache__client_close(c);
 }
 
 static void on_pause_retry(evutil_socket_t fd, short what, void *arg) {
@@ -426,17 +469,94 @@ static void on_pause_retry(evutil_socket_t fd, short what, void *arg) {
     rcache__client_resume(c); /* runs the held command, or holds c again */
 }
 
+/* Run n bytes just received. data is a buffer of the engine's (the
+ * worker's scratch, or a ring buffer) unless in_qbuf: then they were read
+ * straight onto the end of the query buffer. With nothing buffered the
+ * commands are parsed in place and only a partial one is kept. */
+static void handle_input(rcache__client_t *c, const char *data, size_t n, int in_qbuf) {
+    atomic_store_explicit(&c->last_ms, rcache__mono_ms(), memory_order_relaxed);
+    if (in_qbuf || c->qlen) {
+        if (!in_qbuf) {
+            int grc = ensure_qbuf(c, n);
+            if (grc != 0) {
+                if (grc == -2)
+                    close_over_qlimit(c);
+                else
+                    rcache__client_close(c);
+                return;
+            }
+            memcpy(c->qbuf + c->qlen, data, n);
+        }
+        c->qlen += n;
+        consume_qbuf(c);
+    } else {
+        size_t used = process(c, data, n);
+        size_t rest = n - used;
+        if (rest && !(c->flags & (RCACHE__CLIENT_CLOSING | RCACHE__CLIENT_CLOSE_AFTER_REPLY))) {
+            int grc = ensure_qbuf(c, rest);
+            if (grc != 0) {
+                if (grc == -2)
+                    close_over_qlimit(c);
+                else
+                    rcache__client_close(c);
+                return;
+            }
+            memcpy(c->qbuf, data + used, rest);
+            c->qlen = rest;
+        }
+    }
+    uint64_t qlimit = atomic_load_explicit(&c->srv->query_buf_limit, memory_order_relaxed);
+    if (qlimit && c->qlen > qlimit) {
+        rcache__log(RCACHE__LOG_WARNING,
+                    "Closing client id=%llu addr=%s that reached max query buffer length",
+                    (unsigned long long)c->id, c->addr);
+        c->flags |= RCACHE__CLIENT_CLOSING;
+    }
+    /* With scripts pending, read nothing more until they are answered (as
+     * when suspended): an end of file read now would drop their replies
+     * (under io_uring, rcache__client_eof holds it instead). */
+    if ((c->flags & (RCACHE__CLIENT_CLOSE_AFTER_REPLY | RCACHE__CLIENT_SUSPENDED)) ||
+        c->script_pending)
+        reading(c, 0);
+    if (flush_out(c) == 0)
+        publish_mem(c);
+}
+
+/* CLIENT KILL from another thread: close c on its own worker. */
+static int killed(rcache__client_t *c) {
+    if (!atomic_load_explicit(&c->kill_requested, memory_order_relaxed))
+        return 0;
+    rcache__log(RCACHE__LOG_VERBOSE, "Client id=%llu addr=%s killed by CLIENT KILL",
+                (unsigned long long)c->id, c->addr);
+    rcache__client_close(c);
+    return 1;
+}
+
+void rcache__client_received(rcache__client_t *c, const char *data, size_t n) {
+    if (killed(c))
+        return;
+    /* What follows a reply that closes the client, or arrives while the
+     * server drains, is not read (the epoll engine stops reading). */
+    if ((c->flags & (RCACHE__CLIENT_CLOSING | RCACHE__CLIENT_CLOSE_AFTER_REPLY)) ||
+        c->w->draining)
+        return;
+    handle_input(c, data, n, 0);
+}
+
+/* io_uring engine: c->rev activated by CLIENT KILL. */
+static void on_wake(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    killed(arg);
+}
+
 static void on_read(evutil_socket_t fd, short what, void *arg) {
     rcache__client_t *c = arg;
     rcache__worker_t *w = c->w;
     ssize_t n;
     (void)what;
-    if (atomic_load_explicit(&c->kill_requested, memory_order_relaxed)) {
-        rcache__log(RCACHE__LOG_VERBOSE, "Client id=%llu addr=%s killed by CLIENT KILL",
-                    (unsigned long long)c->id, c->addr);
-        rcache__client_close(c);
+    if (killed(c))
         return;
-    }
     if (c->qlen == 0) {
         n = read(fd, w->rbuf, w->rbuf_cap);
     } else {
@@ -469,42 +589,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg) {
         rcache__client_close(c);
         return;
     }
-    atomic_store_explicit(&c->last_ms, rcache__mono_ms(), memory_order_relaxed);
-
-    size_t rest;
-    if (c->qlen == 0) {
-        size_t used = process(c, w->rbuf, (size_t)n);
-        rest = (size_t)n - used;
-        if (rest && !(c->flags & (RCACHE__CLIENT_CLOSING | RCACHE__CLIENT_CLOSE_AFTER_REPLY))) {
-            int grc = ensure_qbuf(c, rest);
-            if (grc != 0) {
-                if (grc == -2)
-                    close_over_qlimit(c);
-                else
-                    rcache__client_close(c);
-                return;
-            }
-            memcpy(c->qbuf, w->rbuf + used, rest);
-            c->qlen = rest;
-        }
-    } else {
-        c->qlen += (size_t)n;
-        consume_qbuf(c);
-    }
-    uint64_t qlimit = atomic_load_explicit(&c->srv->query_buf_limit, memory_order_relaxed);
-    if (qlimit && c->qlen > qlimit) {
-        rcache__log(RCACHE__LOG_WARNING,
-                    "Closing client id=%llu addr=%s that reached max query buffer length",
-                    (unsigned long long)c->id, c->addr);
-        c->flags |= RCACHE__CLIENT_CLOSING;
-    }
-    /* With scripts pending, read nothing more until they are answered (as
-     * when suspended): an end of file read now would drop their replies. */
-    if ((c->flags & (RCACHE__CLIENT_CLOSE_AFTER_REPLY | RCACHE__CLIENT_SUSPENDED)) ||
-        c->script_pending)
-        event_del(c->rev);
-    if (flush_out(c) == 0)
-        publish_mem(c);
+    handle_input(c, c->qlen ? NULL : w->rbuf, (size_t)n, c->qlen != 0);
 }
 
 static void on_write(evutil_socket_t fd, short what, void *arg) {
@@ -524,7 +609,7 @@ void rcache__clients_cron(rcache__worker_t *w) {
         rcache__client_t *next = c->next;
         uint64_t last = atomic_load_explicit(&c->last_ms, memory_order_relaxed);
         if (now > last && now - last > timeout * 1000 &&
-            evbuffer_get_length(c->out) == 0) {
+            rcache__client_out_len(c) == 0) {
             rcache__log(RCACHE__LOG_VERBOSE, "Closing idle client id=%llu addr=%s",
                         (unsigned long long)c->id, c->addr);
             rcache__client_close(c);
@@ -539,8 +624,8 @@ void rcache__clients_drain(rcache__worker_t *w) {
     rcache__client_t *c = w->clients;
     while (c) {
         rcache__client_t *next = c->next;
-        event_del(c->rev);
-        if (evbuffer_get_length(c->out) == 0)
+        reading(c, 0);
+        if (rcache__client_out_len(c) == 0)
             rcache__client_close(c);
         else
             flush_out(c);
@@ -597,5 +682,9 @@ void rcache__client_kill(rcache__client_t *o) {
 }
 
 const char *rcache__client_event_method(rcache__client_t *c) {
-    return event_base_get_method(c->w->base);
+    return c->w->uring ? "io_uring" : event_base_get_method(c->w->base);
+}
+
+size_t rcache__client_out_len(const rcache__client_t *c) {
+    return evbuffer_get_length(c->out) + rcache__uring_pending(c);
 }

@@ -172,6 +172,8 @@ void rcache__multi_discard(rcache__client_t *c);
 #define RCACHE__CLIENT_CLOSING           0x2u /* being torn down */
 #define RCACHE__CLIENT_SUSPENDED         0x4u /* its EVAL runs on the script thread */
 #define RCACHE__CLIENT_PAUSED            0x8u /* held by CLIENT PAUSE (with SUSPENDED) */
+#define RCACHE__CLIENT_PEER_EOF          0x10u /* io_uring: the peer's end of file, held
+                                                  until suspended commands are answered */
 /* CLIENT REPLY modes (commands_admin.c). */
 enum { RCACHE__REPLY_ON, RCACHE__REPLY_OFF, RCACHE__REPLY_SKIP_NEXT, RCACHE__REPLY_SKIPPING };
 
@@ -184,6 +186,7 @@ struct rcache__client {
     rcache__worker_t *w;
     struct event *rev, *wev;
     struct evbuffer *out;          /* replies not yet written */
+    struct rcache__uring_conn *uc; /* --io-engine uring: sends in flight (uring.c) */
     char *qbuf;                    /* unconsumed input: qbuf[0..qlen) */
     size_t qlen, qcap;
     rcache__resp_parser_t parser;
@@ -305,7 +308,11 @@ size_t rcache__client_describe(rcache__client_t *c, rcache__client_t *self,
 /* Ask o's worker to close o soon (CLIENT KILL; caller holds clients_lock;
  * client.c). */
 void rcache__client_kill(rcache__client_t *o);
-/* The event notification method of c's worker ("epoll"; client.c). */
+/* c's pending output in bytes: out plus, under io_uring, what a send in
+ * flight still holds (client.c). */
+size_t rcache__client_out_len(const rcache__client_t *c);
+/* The event notification method of c's worker ("epoll", or "io_uring"
+ * under --io-engine uring; client.c). */
 const char *rcache__client_event_method(rcache__client_t *c);
 /* Write c's pending output now (its worker); -1 if c was closed. */
 int rcache__client_flush(rcache__client_t *c);

@@ -24,7 +24,8 @@
 #include <strings.h>
 
 enum opt_type { T_STR, T_UINT, T_SIZE, T_BOOL, T_LOGLEVEL, T_OCTAL, T_SAVE,
-                T_FILENAME, T_INT /* int64_t, -1 .. max */, T_COBL, T_NOTIFY, T_POLICY };
+                T_FILENAME, T_INT /* int64_t, -1 .. max */, T_COBL, T_NOTIFY, T_POLICY,
+                T_ENGINE /* "epoll" or "uring", kept as a string */ };
 
 typedef struct opt {
     const char *name;
@@ -53,6 +54,9 @@ static const opt_t OPTS[] = {
      "listen() backlog"},
     {"tcp-keepalive", T_UINT, F(tcp_keepalive), 0, 86400, 0, "<s>", "300",
      "TCP keepalive interval in seconds (0 = off)"},
+    {"io-engine", T_ENGINE, F(io_engine), 0, 0, 0, "epoll|uring", "epoll",
+     "client I/O of the workers: epoll (libevent) or uring (io_uring; epoll is "
+     "used, with a log line, where the build or the kernel lacks it)"},
     {"threads", T_UINT, F(threads), 0, 256, 0, "<n>", "0",
      "worker threads (0 = number of cores)"},
     {"maxmemory", T_SIZE, F(maxmemory), 0, U64MAX, 1, "<size>", "512mb",
@@ -302,6 +306,11 @@ static int set_opt(rcache__config_t *cfg, const opt_t *o, const char *value,
                         o->name, shown(value, vb, sizeof vb));
         goto str;
     }
+    case T_ENGINE:
+        if (strcmp(value, "epoll") && strcmp(value, "uring"))
+            return fail(err, errlen, "invalid value for '%s': '%s' (expected epoll or uring)",
+                        o->name, shown(value, vb, sizeof vb));
+        goto str;
     case T_FILENAME:
         if (!value[0] || strchr(value, '/') || !strcmp(value, ".") ||
             !strcmp(value, ".."))
@@ -456,7 +465,7 @@ static const size_t STR_OFFS[] = {
     F(bind),        F(unixsocket),  F(requirepass),      F(logfile),
     F(admin_bind),  F(admin_token), F(admin_token_file), F(config_file),
     F(dir),         F(dbfilename),  F(save),            F(pidfile),
-    F(ignored),     F(l2),          F(l2_prefix)};
+    F(ignored),     F(l2),          F(l2_prefix),       F(io_engine)};
 #define NSTR (sizeof STR_OFFS / sizeof STR_OFFS[0])
 
 static char **str_field(rcache__config_t *cfg, size_t i) {
@@ -487,6 +496,7 @@ static int take_field(rcache__config_t *live, rcache__config_t *next, size_t off
     char *lf = (char *)live + off, *nf = (char *)next + off;
     switch (type) {
     case T_SAVE:
+    case T_ENGINE:
     case T_FILENAME:
     case T_STR: {
         char **lp = (char **)(void *)lf, **np = (char **)(void *)nf;
@@ -556,6 +566,7 @@ int rcache__config_get(const rcache__config_t *cfg, const char *name,
     const char *field = (const char *)cfg + o->off;
     switch (o->type) {
     case T_SAVE:
+    case T_ENGINE:
     case T_FILENAME:
     case T_STR: {
         const char *s = *(char *const *)(const void *)field;

@@ -37,6 +37,7 @@ typedef struct rcache__config {
     uint64_t tcp_backlog;     /* listen() backlog, default 511 */
     uint64_t tcp_keepalive;   /* seconds, 0 = off, default 300 */
     uint64_t threads;         /* worker threads, 0 = number of cores */
+    char *io_engine;          /* "epoll" (NULL too) or "uring" (start only) */
     /* cache */
     uint64_t maxmemory;       /* bytes, default 512 MiB, 0 = unbounded */
     uint64_t max_items;       /* default 0 = unbounded */

@@ -4,7 +4,8 @@
  * socket round-robin to a worker through a small locked queue plus
  * event_active() on the worker's notify event (libevent's pthread support
  * makes that call safe across threads). Each worker runs its own
- * event_base; client I/O lives in client.c.
+ * event_base; client I/O lives in client.c (and, under --io-engine
+ * uring, in the worker's ring: uring.c).
  *
  * Shutdown: the listeners are freed first (no new clients), then every
  * worker is told to drain: it stops reading, sends what it still owes and
@@ -271,7 +272,28 @@ static void *worker_main(void *arg) {
     /* Whatever is left after the deadline is closed unsent. */
     while (w->clients)
         rcache__client_close(w->clients);
+    rcache__uring_worker_free(w);
     return NULL;
+}
+
+/* --io-engine uring: a ring for every worker, or none: where the build or
+ * the kernel refuses one, every worker stays on epoll and one line says
+ * why. */
+static void engine_setup(rcache__server_t *s) {
+    if (!s->cfg.io_engine || strcmp(s->cfg.io_engine, "uring") != 0)
+        return;
+    char why[160] = "";
+    int i;
+    for (i = 0; i < s->nworkers; i++)
+        if (rcache__uring_worker_init(&s->workers[i], why, sizeof why) != 0)
+            break;
+    if (i == s->nworkers) {
+        rcache__log(RCACHE__LOG_NOTICE, "I/O engine: io_uring (%d worker rings)", s->nworkers);
+        return;
+    }
+    for (int j = 0; j <= i; j++)
+        rcache__uring_worker_free(&s->workers[j]);
+    rcache__log(RCACHE__LOG_WARNING, "io-engine uring unavailable (%s): using epoll", why);
 }
 
 int rcache__workers_start(rcache__server_t *s, char *err, size_t errlen) {
@@ -301,6 +323,7 @@ int rcache__workers_start(rcache__server_t *s, char *err, size_t errlen) {
             return -1;
         }
     }
+    engine_setup(s);
     for (int i = 0; i < s->nworkers; i++) {
         int rc = pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]);
         if (rc != 0) {
@@ -346,6 +369,7 @@ void rcache__workers_free(rcache__server_t *s) {
         for (size_t j = 0; j < w->npending; j++)
             evutil_closesocket(w->pending[j] >> 1);
         free(w->pending);
+        rcache__uring_worker_free(w); /* a worker that never ran */
         if (w->notify)
             event_free(w->notify);
         if (w->cron)

@@ -383,7 +383,7 @@ static void on_mailbox(evutil_socket_t fd, short what, void *arg) {
     }
     if (rcache__client_flush(c) != 0)
         return; /* closed */
-    size_t used = evbuffer_get_length(c->out);
+    size_t used = rcache__client_out_len(c);
     if (over_limits(ps, used)) {
         close_over_limit(c);
         return;

@@ -30,6 +30,7 @@ struct rcache__worker {
     int draining;              /* worker-side view of stopping */
     rcache__client_t *clients;
     size_t nclients;
+    struct rcache__uring *uring; /* --io-engine uring: the worker's ring, or NULL (epoll) */
     char *rbuf;                /* read scratch for clients with no backlog */
     size_t rbuf_cap;
     /* counters written only by this worker, read by anyone */
@@ -53,6 +54,38 @@ rcache__client_t *rcache__client_new(rcache__worker_t *w, evutil_socket_t fd,
 void rcache__clients_cron(rcache__worker_t *w);
 void rcache__clients_drain(rcache__worker_t *w);
 void rcache__client_close(rcache__client_t *c);
+/* Bytes received for c by the io_uring engine: parse and run them as the
+ * epoll path does after its read (the engine owns data; it is not kept). */
+void rcache__client_received(rcache__client_t *c, const char *data, size_t n);
+
+/* The io_uring engine read c's end of file. c is closed, unless commands
+ * it sent are still suspended (a script, CLIENT PAUSE): then it closes
+ * after their replies, as the epoll engine, which stops reading while
+ * they wait, would read the EOF only then. */
+void rcache__client_eof(rcache__client_t *c);
+
+/* ---- io_uring engine (uring.c; stubs that refuse without liburing) --- */
+
+/* Give worker w its ring, provided receive buffers and the libevent event
+ * that runs its completions. 0, or -1 with why (the caller falls back to
+ * epoll and frees what was made with rcache__uring_worker_free). */
+int rcache__uring_worker_init(rcache__worker_t *w, char *why, size_t whylen);
+/* After the worker's loop: cancel what is in flight, free the clients
+ * whose operations outlived their close, the ring and its buffers. */
+void rcache__uring_worker_free(rcache__worker_t *w);
+/* Start receiving for a new client of a uring worker. 0, or -1 (out of
+ * memory; nothing is left armed). */
+int rcache__uring_client_start(rcache__client_t *c);
+/* Hand c's output to the kernel unless a send is already in flight (its
+ * completion sends the rest). 0, or -1 when c was closed (nothing left to
+ * send and CLOSE_AFTER_REPLY, or draining). */
+int rcache__uring_flush(rcache__client_t *c);
+/* c is being closed: cancel its operations. 1 when c's memory must wait
+ * for their completions (uring.c frees it then), 0 when it may go now
+ * (the engine's part of c is freed then). */
+int rcache__uring_client_closing(rcache__client_t *c);
+/* Bytes of c's output a send in flight still holds. */
+size_t rcache__uring_pending(const rcache__client_t *c);
 
 /* ---- listeners and workers (net.c) ---------------------------------- */
 
