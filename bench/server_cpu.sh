@@ -23,6 +23,7 @@
 #
 # usage: bench/server_cpu.sh [--quick] [--build-dir DIR] [--rounds N]
 #                            [--scale F] [--out FILE] [--rcached-args "..."]
+#                            [--engines "epoll uring"]
 #   --quick        tiny counts, one round: checks that it runs (make test)
 #   --build-dir    where rcached was built (default: build)
 #   --rounds N     rounds per workload (default 3; medians)
@@ -30,6 +31,9 @@
 #   --out FILE     also write the table to FILE
 #   --rcached-args extra rcached options (e.g. "--threads 1")
 #   --only REGEX   run only the workloads whose label matches (grep -E)
+#   --engines LIST one rcached per I/O engine (--io-engine), all measured
+#                  in the same rounds as redis-server, e.g. "epoll uring";
+#                  default: one rcached with its default engine
 # Environment: RCACHED, REDIS_SERVER, REDIS_BENCHMARK, REDIS_CLI override
 # the programs.  Exit status: 0 when every figure was measured, 1 when a
 # step failed, 77 when rcached is not built (tests treat it as skipped),
@@ -45,6 +49,7 @@ scale=1
 outfile=
 rcached_args=
 only=
+engines=
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
@@ -54,6 +59,7 @@ while [ $# -gt 0 ]; do
     --out) outfile=$2; shift ;;
     --rcached-args) rcached_args=$2; shift ;;
     --only) only=$2; shift ;;
+    --engines) engines=$2; shift ;;
     -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "server_cpu.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -108,8 +114,15 @@ wait_up() {
   done
   return 1
 }
+servers=(redis)
+if [ -n "$engines" ]; then
+  for e in $engines; do servers+=("rcached_$e"); done
+else
+  servers+=(rcached)
+fi
 start() { # NAME: sets ${NAME}_pid and ${NAME}_port
-  local name=$1 try port pid
+  local name=$1 try port pid engine_arg=
+  [ "$name" = rcached ] || engine_arg="--io-engine ${name#rcached_}"
   for try in 1 2 3; do
     port=$(free_port) || break
     if [ "$name" = redis ]; then
@@ -119,8 +132,8 @@ start() { # NAME: sets ${NAME}_pid and ${NAME}_port
     else
       # shellcheck disable=SC2086
       "$rcached" --port "$port" --bind 127.0.0.1 --admin-port 0 --maxmemory 0 \
-        --max-items 0 --maxclients 10000 --loglevel warning $rcached_args \
-        >"$tmp/rcached.log" 2>&1 &
+        --max-items 0 --maxclients 10000 --loglevel warning $engine_arg $rcached_args \
+        >"$tmp/$name.log" 2>&1 &
     fi
     pid=$!
     pids+=("$pid")
@@ -134,9 +147,18 @@ start() { # NAME: sets ${NAME}_pid and ${NAME}_port
   cat "$tmp/$name.log" >&2 2>/dev/null
   return 1
 }
-for s in redis rcached; do start $s || exit 1; done
-echo "server_cpu.sh: redis-server pid $redis_pid port $redis_port;" \
-     "rcached pid $rcached_pid port $rcached_port" >&2
+for s in "${servers[@]}"; do
+  start "$s" || exit 1
+  eval "echo \"server_cpu.sh: $s pid \$${s}_pid port \$${s}_port\"" >&2
+done
+for s in "${servers[@]}"; do # an engine that fell back is not what was asked
+  case $s in rcached_*)
+    eval "port=\$${s}_port"
+    api=$("$redis_cli" -h 127.0.0.1 -p "$port" INFO server | tr -d '\r' | sed -n 's/^multiplexing_api://p')
+    want=${s#rcached_}; [ "$want" = uring ] && want=io_uring
+    [ "$api" = "$want" ] || { echo "server_cpu.sh: $s runs '$api', not $want; its log:" >&2; cat "$tmp/$s.log" >&2; exit 1; }
+  esac
+done
 
 hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
 # CPU ticks (utime + stime) of a process, all its threads.
@@ -176,7 +198,7 @@ add "EVALSHA lock release -c 50 -P 16" 400000 "-r 100000 -c 50 -P 16 EVALSHA $re
 # 16 values of 1 MiB under big:000000000000 .. big:000000000015, and the
 # 100-byte keys MGET reads (the SET runs rewrite them with the same size).
 head -c 1048576 /dev/zero | tr '\0' 'v' >"$tmp/big"
-for s in redis rcached; do
+for s in "${servers[@]}"; do
   eval "port=\$${s}_port"
   for i in $(seq 0 15); do
     "$redis_cli" -h 127.0.0.1 -p "$port" -x SET "$(printf 'big:%012d' "$i")" <"$tmp/big" >/dev/null ||
@@ -211,8 +233,9 @@ run_one() { # server workload-index
 }
 for r in $(seq 1 "$rounds"); do
   for i in "${!wl_label[@]}"; do
-    if [ $(((r + i) % 2)) = 1 ]; then order="redis rcached"; else order="rcached redis"; fi
-    for s in $order; do run_one $s "$i"; done
+    # rotate the order of the servers from run to run
+    k=$(((r + i) % ${#servers[@]}))
+    for s in "${servers[@]:$k}" "${servers[@]:0:$k}"; do run_one "$s" "$i"; done
   done
 done
 
@@ -222,31 +245,46 @@ ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f\n", a / b }'
   else echo "-"; fi
 }
+# One column group per figure: redis-server, then each rcached and its
+# ratio to redis-server.
+rcs=("${servers[@]:1}")
 {
-  echo "| workload | redis req/s | rcached req/s | ratio | redis CPU µs/req | rcached CPU µs/req | ratio | redis p99 ms | rcached p99 ms | ratio |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  h="| workload | redis req/s"; d="|---|---:"
+  for s in "${rcs[@]}"; do h+=" | ${s/_/ } req/s | ratio"; d+="|---:|---:"; done
+  h+=" | redis CPU µs/req"; d+="|---:"
+  for s in "${rcs[@]}"; do h+=" | ${s/_/ } CPU µs/req | ratio"; d+="|---:|---:"; done
+  h+=" | redis p99 ms"; d+="|---:"
+  for s in "${rcs[@]}"; do h+=" | ${s/_/ } p99 ms | ratio"; d+="|---:|---:"; done
+  echo "$h |"; echo "$d|"
   for i in "${!wl_label[@]}"; do
-    a=$(median "${rps[redis,$i]:-}"); b=$(median "${rps[rcached,$i]:-}")
-    ca=$(median "${cpu[redis,$i]:-}"); cb=$(median "${cpu[rcached,$i]:-}")
-    pa=$(median "${p99[redis,$i]:-}"); pb=$(median "${p99[rcached,$i]:-}")
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${wl_label[$i]}" \
-      "$a" "$b" "$(ratio "$b" "$a")" "$ca" "$cb" "$(ratio "$cb" "$ca")" "$pa" "$pb" "$(ratio "$pb" "$pa")"
+    line="| ${wl_label[$i]}"
+    for f in rps cpu p99; do
+      eval "a=\$(median \"\${$f[redis,\$i]:-}\")"
+      line+=" | $a"
+      for s in "${rcs[@]}"; do
+        eval "b=\$(median \"\${$f[$s,\$i]:-}\")"
+        line+=" | $b | $(ratio "$b" "$a")"
+      done
+    done
+    echo "$line |"
   done
 } >"$tmp/table.md"
 
 echo
 echo "server_cpu.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)," \
-     "$("$redis_server" --version | awk '{print $3}'), rounds=$rounds scale=$scale, rcached args: ${rcached_args:-none}"
+     "$("$redis_server" --version | awk '{print $3}'), rounds=$rounds scale=$scale, rcached args: ${rcached_args:-none}, engines: ${engines:-default}"
 echo
 cat "$tmp/table.md"
 echo
 echo "every round (req/s; CPU µs/req), in the order run:"
 for i in "${!wl_label[@]}"; do
-  echo "  ${wl_label[$i]}: redis ${rps[redis,$i]:-}; ${cpu[redis,$i]:-}| rcached ${rps[rcached,$i]:-}; ${cpu[rcached,$i]:-}"
+  line="  ${wl_label[$i]}:"
+  for s in "${servers[@]}"; do line+=" $s ${rps[$s,$i]:-}; ${cpu[$s,$i]:-}|"; done
+  echo "${line%|}"
 done
 [ -n "$outfile" ] && cp "$tmp/table.md" "$outfile"
 grep -q '| - |' "$tmp/table.md" && step_fail "a figure is missing from the table"
-for s in redis rcached; do
+for s in "${servers[@]}"; do
   eval "pid=\$${s}_pid"
   kill -0 "$pid" 2>/dev/null || step_fail "$s died during the run"
 done

@@ -86,6 +86,18 @@ async function ping(port, sockPath, { timeout = PATIENCE_MS } = {}) {
   return r.out.startsWith('+PONG') || r.out.startsWith('-NOAUTH');
 }
 
+// CTest's *_uring variants run every suite with RCACHED_IO_ENGINE=uring
+// and RCACHE_EXPECT_ENGINE=io_uring: make sure the server really runs that
+// engine (INFO's multiplexing_api), so the variant cannot pass on epoll.
+// Skipped where a test picks its engine itself or the server wants AUTH.
+async function checkEngine(port, sockPath, argv, env) {
+  const want = process.env.RCACHE_EXPECT_ENGINE;
+  if (!want || argv.includes('--io-engine') || env.RCACHED_IO_ENGINE || env.RCACHE_TEST_URING_REFUSE) return;
+  const r = await raw(port, 'INFO server\r\n', { until: (o) => /\r\n\r\n$|^-/.test(o) && o.includes('\r\n'), path: sockPath });
+  const m = r.out.match(/multiplexing_api:(\S+)/);
+  if (m && m[1] !== want) throw new Error(`RCACHE_EXPECT_ENGINE=${want} but the server runs ${m[1]}`);
+}
+
 async function startServer(args = [], { env = {}, noPort = false, readyTimeout = 30000 } = {}) {
   let lastLog = '';
   for (let attempt = 0; attempt < 10; attempt++) {
@@ -110,6 +122,13 @@ async function startServer(args = [], { env = {}, noPort = false, readyTimeout =
       await sleep(25);
     }
     if (ready) {
+      try {
+        await checkEngine(port, sockPath, argv, env);
+      } catch (e) {
+        proc.kill('SIGKILL');
+        await exited;
+        throw e;
+      }
       const srv = {
         port, proc, pid: proc.pid, exited,
         log: () => log,

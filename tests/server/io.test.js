@@ -13,7 +13,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const net = require('node:net');
-const { startServer, sleep } = require('./helpers');
+const { startServer, sleep, waitFor } = require('./helpers');
 const { Conn, command } = require('./resp_conn');
 
 const MIB = 1024 * 1024;
@@ -256,6 +256,46 @@ test('a zero-copy reply allocates nothing the size of its value', async (t) => {
     assert.ok(grown < SIZE, `VmSize grew by ${grown} bytes for 4 replies in flight`);
     for (const s of socks) s.destroy();
     await waitInfo(c, 'zero_copy_refs', (v) => v === 0);
+    c.close();
+  } finally {
+    await srv.stop();
+  }
+});
+
+// --io-engine uring where the kernel (or the build) refuses io_uring: the
+// server falls back to epoll, says why in one log line, and serves. The
+// refusal is simulated (RCACHE_TEST_URING_REFUSE) as this kernel allows it.
+test('--io-engine uring falls back to epoll with a log line when io_uring is refused', async () => {
+  const srv = await startServer(['--io-engine', 'uring', '--threads', '2'],
+    { env: { RCACHE_TEST_URING_REFUSE: '1' } });
+  try {
+    await waitFor(() => /io-engine uring unavailable \(.+\): using epoll/.test(srv.log()),
+      'the fallback log line');
+    const c = await Conn.open(srv.port);
+    assert.match(await c.str('INFO', 'server'), /^multiplexing_api:epoll\r?$/m);
+    assert.equal(await c.str('SET', 'k', pattern(64 * 1024, 3)), 'OK');
+    assert.ok((await c.cmd('GET', 'k')).equals(pattern(64 * 1024, 3)));
+    c.close();
+  } finally {
+    await srv.stop();
+  }
+});
+
+// Without the refusal, --io-engine uring runs io_uring wherever the build
+// has it (the log says which engine runs; the *_uring CTest variants run
+// every suite on it).
+test('--io-engine uring runs io_uring or says why not', async () => {
+  const srv = await startServer(['--io-engine', 'uring', '--threads', '2']);
+  try {
+    const c = await Conn.open(srv.port);
+    const api = (await c.str('INFO', 'server')).match(/^multiplexing_api:(\S+)/m)[1];
+    if (api === 'io_uring') {
+      assert.match(srv.log(), /I\/O engine: io_uring \(2 worker rings\)/);
+    } else {
+      assert.equal(api, 'epoll');
+      assert.match(srv.log(), /io-engine uring unavailable \(.+\): using epoll/);
+    }
+    assert.equal(await c.str('PING'), 'PONG');
     c.close();
   } finally {
     await srv.stop();

@@ -35,7 +35,7 @@ import time
 
 import redis
 
-from rtest import DEADLINE_S, free_port, poll
+from rtest import DEADLINE_S, check_engine, free_port, poll
 
 
 
@@ -577,6 +577,7 @@ def main():
     else:
         print("redis-server not found: differential checks skipped")
     try:
+        check_engine([binary], redis.Redis(port=port))
         test_basics(port)
         test_threads_and_order(port)
         test_subscriber_mode(port, oport)

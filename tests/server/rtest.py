@@ -6,6 +6,7 @@ Imported by the test scripts next to it (their directory is on sys.path
 when run as `/usr/bin/python3 tests/server/NAME_test.py`).
 """
 import socket
+import os
 import subprocess
 import time
 
@@ -48,4 +49,25 @@ def start(argv, port, **client_kw):
             assert p.poll() is None, "%s exited with %s" % (argv[0], p.returncode)
             return False
     poll(up, "%s to start" % argv[0])
+    try:
+        check_engine(argv, r)
+    except AssertionError:
+        p.kill()
+        p.wait()
+        raise
     return p, r
+
+
+def check_engine(argv, r):
+    """CTest's *_uring variants set RCACHED_IO_ENGINE=uring and
+    RCACHE_EXPECT_ENGINE=io_uring: fail if the server runs another engine
+    (not for redis-server, a test's own --io-engine, or a server wanting
+    AUTH)."""
+    want = os.environ.get("RCACHE_EXPECT_ENGINE")
+    if not want or "--io-engine" in argv or "redis-server" in os.path.basename(argv[0]):
+        return
+    try:
+        got = r.info("server").get("multiplexing_api")
+    except (redis.exceptions.ResponseError, redis.exceptions.AuthenticationError):
+        return
+    assert got == want, "RCACHE_EXPECT_ENGINE=%s but the server runs %s" % (want, got)

@@ -206,6 +206,16 @@ static void test_args(void **state) {
     assert_int_equal(rcache__config_from_argv(&c, 3, argv7, err, sizeof err), -1);
     assert_non_null(strstr(err, "/nonexistent/rcached.conf"));
     rcache__config_free(&c);
+
+    char *argv8[] = {"rcached", "--io-engine", "uring", NULL};
+    assert_int_equal(rcache__config_from_argv(&c, 3, argv8, err, sizeof err), 0);
+    assert_string_equal(c.io_engine, "uring");
+    rcache__config_free(&c);
+
+    char *argv9[] = {"rcached", "--io-engine", "kqueue", NULL};
+    assert_int_equal(rcache__config_from_argv(&c, 3, argv9, err, sizeof err), -1);
+    assert_non_null(strstr(err, "expected epoll or uring"));
+    rcache__config_free(&c);
 }
 
 static void test_precedence(void **state) {
