@@ -307,7 +307,7 @@ static int set_opt(rcache__config_t *cfg, const opt_t *o, const char *value,
         goto str;
     }
     case T_ENGINE:
-        if (strcmp(value, "epoll") && strcmp(value, "uring"))
+        if (strcmp(value, "epoll") != 0 && strcmp(value, "uring") != 0)
             return fail(err, errlen, "invalid value for '%s': '%s' (expected epoll or uring)",
                         o->name, shown(value, vb, sizeof vb));
         goto str;

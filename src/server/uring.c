@@ -14,6 +14,9 @@
  * it is readable while completions wait. Commands, parsing and replies are
  * client.c's, shared with the epoll engine (rcache__client_received).
  *
+ * Each submission's user_data points to its client's recv_op or send_op
+ * (a cancel's is NULL).
+ *
  * Output: a send takes the chains of c->out into c->uc->sending (moved,
  * not copied) and the kernel reads them in place, so zero-copy GET
  * references are held until the send completes; replies made meanwhile go
@@ -44,11 +47,16 @@
 #define BUF_BYTES 16384u    /* bytes of each */
 #define BGID 0
 #define SEND_IOV 64         /* chains per sendmsg */
-#define OP_RECV 1u
-#define OP_SEND 2u
-#define OP_MASK 3u          /* user_data low bits; 0 = ignore (cancels) */
+enum { OP_RECV = 1, OP_SEND };
+
+/* What a submission's user_data points to (NULL: a cancel, ignored). */
+struct op {
+    rcache__client_t *c;
+    int kind;
+};
 
 struct rcache__uring_conn {
+    struct op recv_op, send_op;
     struct evbuffer *sending;   /* bytes the send in flight covers */
     int ops;                    /* operations in flight */
     int send_busy;
@@ -67,10 +75,6 @@ struct rcache__uring {
     struct event *ev;           /* the ring's fd on the worker's base */
     rcache__client_t *zombies;  /* closed, operations still in flight */
 };
-
-static uint64_t tag(rcache__client_t *c, unsigned op) {
-    return (uint64_t)(uintptr_t)c | op;
-}
 
 static struct io_uring_sqe *get_sqe(struct rcache__uring *u) {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
@@ -97,7 +101,7 @@ static int arm_recv(rcache__client_t *c) {
         io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = BGID;
-    io_uring_sqe_set_data64(sqe, tag(c, OP_RECV));
+    io_uring_sqe_set_data(sqe, &c->uc->recv_op);
     c->uc->ops++;
     submit_unless_looping(u);
     return 0;
@@ -193,18 +197,13 @@ static void on_send(struct rcache__uring *u, rcache__client_t *c, int res) {
     rcache__client_flush(c); /* the rest, or what came meanwhile */
 }
 
-static void handle(struct rcache__uring *u, uint64_t data, int res, unsigned flags) {
-    rcache__client_t *c = (rcache__client_t *)(uintptr_t)(data & ~(uint64_t)OP_MASK);
-    switch ((unsigned)(data & OP_MASK)) {
-    case OP_RECV:
-        on_recv(u, c, res, flags);
-        break;
-    case OP_SEND:
-        on_send(u, c, res);
-        break;
-    default:
-        break; /* a cancel's own completion */
-    }
+static void handle(struct rcache__uring *u, const struct op *op, int res, unsigned flags) {
+    if (!op)
+        return; /* a cancel's own completion */
+    if (op->kind == OP_RECV)
+        on_recv(u, op->c, res, flags);
+    else
+        on_send(u, op->c, res);
 }
 
 /* The ring's fd is readable: handle every completion, submit what they
@@ -219,11 +218,11 @@ static void on_ring(evutil_socket_t fd, short what, void *arg) {
         struct io_uring_cqe *cqes[64];
         unsigned n = io_uring_peek_batch_cqe(&u->ring, cqes, 64);
         for (unsigned i = 0; i < n; i++) {
-            uint64_t data = cqes[i]->user_data;
+            const struct op *op = io_uring_cqe_get_data(cqes[i]);
             int res = cqes[i]->res;
             unsigned flags = cqes[i]->flags;
             io_uring_cqe_seen(&u->ring, cqes[i]);
-            handle(u, data, res, flags);
+            handle(u, op, res, flags);
         }
         if (io_uring_sq_ready(&u->ring))
             io_uring_submit(&u->ring);
@@ -291,8 +290,11 @@ void rcache__uring_worker_free(rcache__worker_t *w) {
         event_free(u->ev);
     if (u->ring_ok)
         io_uring_queue_exit(&u->ring); /* cancels and waits what is in flight */
-    while (u->zombies)
-        zombie_done(u, u->zombies);
+    for (rcache__client_t *c = u->zombies, *next; c; c = next) {
+        next = c->next;
+        free_conn_mem(c);
+    }
+    u->zombies = NULL;
     free(u->br);
     free(u->bufs);
     free(u);
@@ -303,6 +305,8 @@ int rcache__uring_client_start(rcache__client_t *c) {
     c->uc = calloc(1, sizeof *c->uc);
     if (!c->uc)
         return -1;
+    c->uc->recv_op = (struct op){c, OP_RECV};
+    c->uc->send_op = (struct op){c, OP_SEND};
     c->uc->sending = evbuffer_new();
     if (!c->uc->sending || arm_recv(c) != 0) {
         if (c->uc->sending)
@@ -346,7 +350,7 @@ int rcache__uring_flush(rcache__client_t *c) {
     uc->mh.msg_iov = uc->iov;
     uc->mh.msg_iovlen = (size_t)(n < SEND_IOV ? n : SEND_IOV);
     io_uring_prep_sendmsg(sqe, c->fd, &uc->mh, MSG_NOSIGNAL);
-    io_uring_sqe_set_data64(sqe, tag(c, OP_SEND));
+    io_uring_sqe_set_data(sqe, &uc->send_op);
     uc->ops++;
     uc->send_busy = 1;
     submit_unless_looping(u);
@@ -365,13 +369,13 @@ int rcache__uring_client_closing(rcache__client_t *c) {
         c->uc = NULL;
         return 0;
     }
-    static const unsigned ops[] = {OP_RECV, OP_SEND};
+    struct op *ops[] = {&uc->recv_op, &uc->send_op};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
         struct io_uring_sqe *sqe = get_sqe(u);
         if (!sqe)
             break; /* the ring's teardown cancels it */
-        io_uring_prep_cancel64(sqe, tag(c, ops[i]), IORING_ASYNC_CANCEL_ALL);
-        io_uring_sqe_set_data64(sqe, 0);
+        io_uring_prep_cancel(sqe, ops[i], IORING_ASYNC_CANCEL_ALL);
+        io_uring_sqe_set_data(sqe, NULL);
     }
     submit_unless_looping(u);
     c->prev = NULL;
