@@ -422,32 +422,6 @@ int rcache__uring_worker_init(rcache__worker_t *w, char *why, size_t whylen) {
     return -1;
 }
 
-/* Cancel everything in flight and take the completions, so no send reads
- * a buffer after it is freed (the ring's own teardown runs later, in the
- * kernel's time). Bounded: 1 s without a completion ends the wait. */
-static void reap(struct rcache__uring *u) {
-    if (!u->zombies)
-        return;
-    struct io_uring_sqe *sqe = get_sqe(u);
-    if (!sqe)
-        return;
-    io_uring_prep_cancel(sqe, NULL, IORING_ASYNC_CANCEL_ANY);
-    io_uring_sqe_set_data(sqe, NULL);
-    io_uring_submit(&u->ring);
-    u->in_loop = 1;
-    while (u->zombies) {
-        struct io_uring_cqe *cqe;
-        struct __kernel_timespec ts = {1, 0};
-        if (io_uring_wait_cqe_timeout(&u->ring, &cqe, &ts) != 0)
-            break;
-        const struct op *op = io_uring_cqe_get_data(cqe);
-        int res = cqe->res;
-        unsigned flags = cqe->flags;
-        io_uring_cqe_seen(&u->ring, cqe);
-        handle(u, op, res, flags);
-    }
-}
-
 void rcache__uring_worker_free(rcache__worker_t *w) {
     (void)w;
 }
