@@ -196,10 +196,19 @@ typedef enum rcache_policy {
     RCACHE_POLICY_WTINYLFU = 3,
     /** W-TinyLFU with the window fixed at 1%, as libCacheSim's (the
      *  variant its published figures are checked against). */
-    RCACHE_POLICY_WTINYLFU_FIXED = 4
+    RCACHE_POLICY_WTINYLFU_FIXED = 4,
+    /** GreedyDual-Size-Frequency, cost-aware: evicts the entry with the
+     *  lowest H = L + freq * cost / size, where cost is the entry's
+     *  compute_ms (memoize measures it; rcache_set_opts_t.compute_ms sets
+     *  it; 0 counts as 1 ms), freq its accesses since stored, size its
+     *  charge in bytes with a max_bytes limit (1 with only max_items), and
+     *  L the shard's inflation value (the H of its last victim). Keeps
+     *  what is expensive to recompute. A hit costs O(log n); the policy's
+     *  heap and index take about 64-96 bytes per entry outside max_bytes. */
+    RCACHE_POLICY_GDSF = 5
 } rcache_policy_t;
 /** Number of policies (valid values are 0 .. RCACHE_POLICY_COUNT - 1). */
-#define RCACHE_POLICY_COUNT 5
+#define RCACHE_POLICY_COUNT 6
 
 typedef struct rcache_config {
     /** Most entries held at once; 0 = unbounded. Default 1000. */
@@ -383,8 +392,12 @@ typedef struct rcache_set_opts {
     /** RCACHE_SET_NX or RCACHE_SET_XX (not both), optionally ORed with
      *  RCACHE_SET_EXPIRE_AT; or 0. */
     unsigned flags;
-    /** How long producing the value took, in ms; each later hit adds it to
-     *  the "compute time saved" statistic. 0 if unknown. */
+    /** How long producing the value took, in ms (the entry keeps it,
+     *  saturating at UINT32_MAX, in its header: no extra bytes); each later
+     *  hit adds it to the "compute time saved" statistic, and the `gdsf`
+     *  policy weighs it as the cost of evicting the entry. 0 if unknown
+     *  (gdsf counts it as 1 ms). rcache_memoize() sets it to the measured
+     *  time of the callback. */
     uint64_t compute_ms;
     /** Tags of the new entry (see "Tags" below), or NULL with ntags 0: no
      *  tags. A store always sets the entry's tags to exactly this list
@@ -919,7 +932,7 @@ int rcache_set_limits(rcache_t *c, uint64_t max_items, uint64_t max_bytes);
 
 /**
  * @brief Name of a policy: "lru", "s3fifo", "sieve", "wtinylfu",
- *        "wtinylfu-fixed".
+ *        "wtinylfu-fixed", "gdsf".
  * @param[in] policy a rcache_policy_t value.
  * @return a static string; NULL for a value out of range.
  * Thread-safety: pure function.
@@ -929,7 +942,7 @@ const char *rcache_policy_name(int policy);
 /**
  * @brief Parse a policy name (case-insensitive): "lru", "s3fifo",
  *        "sieve", "wtinylfu" ("w-tinylfu" and "tinylfu" also accepted),
- *        "wtinylfu-fixed".
+ *        "wtinylfu-fixed", "gdsf".
  *        Redis's maxmemory-policy names are the server's business
  *        (docs/SERVER.md), not the library's.
  * @param[in] name NUL-terminated name.

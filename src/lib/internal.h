@@ -255,10 +255,12 @@ typedef struct rcache__shard_stats {
  *       for (e = s->pol.q[i]->next; e != s->pol.q[i]; e = e->next) ...
  * lru: q[0] the LRU list. sieve: q[0] the FIFO. s3fifo: q[0] small,
  * q[1] main. wtinylfu(-fixed): q[0] window, q[1] probation, q[2]
- * protected. */
+ * protected. gdsf: q[0] entries in its heap (insertion order), q[1] those
+ * the heap could not take (ENOMEM), evicted first. */
 #define RCACHE__POL_LISTS 3
 typedef struct rcache__ghost rcache__ghost_t;   /* policy_s3fifo.c */
 typedef struct rcache__sketch rcache__sketch_t; /* policy_wtinylfu.c */
+typedef struct rcache__gdsf rcache__gdsf_t;     /* policy_gdsf.c */
 typedef struct rcache__pol {
     int kind;                               /* rcache_policy_t */
     rcache__entry_t *q[RCACHE__POL_LISTS];  /* list sentinels */
@@ -274,6 +276,7 @@ typedef struct rcache__pol {
     double hc_prev, hc_step;   /* its last hit ratio and next step */
     rcache__ghost_t *ghost;    /* s3fifo: hashes of recent small evictions */
     rcache__sketch_t *sketch;  /* wtinylfu: frequency sketch */
+    rcache__gdsf_t *gdsf;      /* gdsf: priority heap and its index */
 } rcache__pol_t;
 
 typedef struct rcache__shard {
@@ -437,7 +440,8 @@ void rcache__shard_replace_locked(rcache_t *c, rcache__shard_t *s,
  * entry's new address, or NULL on ENOMEM (e unchanged, still linked). */
 rcache__entry_t *rcache__shard_regrow_locked(rcache_t *c, rcache__shard_t *s,
                                              rcache__entry_t *e, size_t vlen);
-/* ---- eviction policies (policy.c, policy_s3fifo.c, policy_wtinylfu.c) */
+/* ---- eviction policies (policy.c, policy_s3fifo.c, policy_wtinylfu.c,
+ * policy_gdsf.c) */
 /* Set up p for policy kind with empty lists; RCACHE_ENOMEM. */
 int rcache__pol_init(rcache__pol_t *p, int kind);
 /* Free p's state (the entries on its lists are the caller's). */
@@ -468,6 +472,7 @@ void rcache__pol_evict_locked(rcache_t *c, rcache__shard_t *s,
 /* realloc support: what of the policy state points at e ... */
 typedef struct rcache__pol_move {
     int hand, admit, admit_for;
+    uintptr_t old; /* e's address (gdsf: the heap's index is by address) */
 } rcache__pol_move_t;
 void rcache__pol_premove_locked(const rcache__shard_t *s,
                                 const rcache__entry_t *e,

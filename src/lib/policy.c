@@ -15,7 +15,8 @@
  * counts the access in the shard's frequency sketch. Eviction is where
  * sieve and s3fifo do their list work, lazily: rcache__pol_victim_locked()
  * advances the sieve hand or reinserts accessed FIFO entries until it
- * finds the entry to evict.
+ * finds the entry to evict. gdsf (policy_gdsf.c) keeps a priority heap
+ * beside its list and updates the entry's priority on a hit.
  */
 #include "policy.h"
 
@@ -32,6 +33,10 @@ int rcache__pol_init(rcache__pol_t *p, int kind) {
         }
         rcache__list_init(p->q[i]);
     }
+    if (kind == RCACHE_POLICY_GDSF && !(p->gdsf = rcache__gdsf_new())) {
+        rcache__pol_fini(p);
+        return RCACHE_ENOMEM;
+    }
     return RCACHE_OK;
 }
 
@@ -42,8 +47,10 @@ void rcache__pol_fini(rcache__pol_t *p) {
     }
     rcache__ghost_free(p->ghost);
     rcache__sketch_free(p->sketch);
+    rcache__gdsf_free(p->gdsf);
     p->ghost = NULL;
     p->sketch = NULL;
+    p->gdsf = NULL;
 }
 
 uint64_t rcache__pol_cap(const rcache_t *c, const rcache__shard_t *s,
@@ -64,6 +71,9 @@ void rcache__pol_link_locked(rcache_t *c, rcache__shard_t *s,
     case RCACHE_POLICY_WTINYLFU:
     case RCACHE_POLICY_WTINYLFU_FIXED:
         rcache__wtlfu_link(c, s, e);
+        return;
+    case RCACHE_POLICY_GDSF:
+        rcache__gdsf_link(c, s, e);
         return;
     default: /* lru, sieve: one list, new entries at its head */
         e->pq = 0;
@@ -86,6 +96,8 @@ static void forget_locked(rcache__pol_t *p, const rcache__entry_t *e) {
 void rcache__pol_unlink_locked(rcache__shard_t *s, rcache__entry_t *e) {
     rcache__pol_t *p = &s->pol;
     forget_locked(p, e);
+    if (p->gdsf)
+        rcache__gdsf_unlink(s, e);
     p->n[e->pq]--;
     rcache__list_del(e);
 }
@@ -104,6 +116,8 @@ void rcache__pol_replace_locked(rcache_t *c, rcache__shard_t *s,
     old->prev = old->next = NULL;
     if (hand)
         p->hand = e;
+    if (p->gdsf)
+        rcache__gdsf_rename(s, (uintptr_t)old, e);
     rcache__pol_hit_locked(c, s, e);
 }
 
@@ -121,6 +135,9 @@ void rcache__pol_hit_locked(rcache_t *c, rcache__shard_t *s,
     case RCACHE_POLICY_WTINYLFU:
     case RCACHE_POLICY_WTINYLFU_FIXED:
         rcache__wtlfu_hit(c, s, e);
+        return;
+    case RCACHE_POLICY_GDSF:
+        rcache__gdsf_hit(c, s, e);
         return;
     default:
         if (p->q[0]->next != e) {
@@ -171,6 +188,8 @@ rcache__entry_t *rcache__pol_victim_locked(rcache_t *c, rcache__shard_t *s,
     case RCACHE_POLICY_WTINYLFU:
     case RCACHE_POLICY_WTINYLFU_FIXED:
         return rcache__wtlfu_victim(c, s, keep);
+    case RCACHE_POLICY_GDSF:
+        return rcache__gdsf_victim(s, keep);
     default:
         return rcache__pol_tail(p, 0, keep);
     }
@@ -182,6 +201,9 @@ void rcache__pol_evict_locked(rcache_t *c, rcache__shard_t *s,
     case RCACHE_POLICY_WTINYLFU:
     case RCACHE_POLICY_WTINYLFU_FIXED:
         rcache__wtlfu_evict(c, s, v);
+        return;
+    case RCACHE_POLICY_GDSF:
+        rcache__gdsf_evict(c, s, v);
         return;
     case RCACHE_POLICY_SIEVE:
         rcache__shard_unlink_locked(c, s, v);
@@ -206,6 +228,7 @@ void rcache__pol_premove_locked(const rcache__shard_t *s,
     m->hand = s->pol.hand == e;
     m->admit = s->pol.admit == e;
     m->admit_for = s->pol.admit_for == e;
+    m->old = (uintptr_t)e;
 }
 
 void rcache__pol_postmove_locked(rcache__shard_t *s, rcache__entry_t *n,
@@ -218,6 +241,8 @@ void rcache__pol_postmove_locked(rcache__shard_t *s, rcache__entry_t *n,
         s->pol.admit = n;
     if (m->admit_for)
         s->pol.admit_for = n;
+    if (s->pol.gdsf)
+        rcache__gdsf_rename(s, m->old, n);
 }
 
 void rcache__pol_switch_locked(rcache_t *c, rcache__shard_t *s,

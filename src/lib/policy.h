@@ -1,6 +1,6 @@
 /*
  * policy.h - what the eviction policy files share (policy.c dispatches to
- * policy_s3fifo.c and policy_wtinylfu.c). Every function expects the
+ * policy_s3fifo.c, policy_wtinylfu.c and policy_gdsf.c). Every function expects the
  * shard's lock held. Nothing here is part of the public API.
  */
 #ifndef RCACHE_POLICY_H
@@ -44,5 +44,24 @@ rcache__entry_t *rcache__wtlfu_victim(rcache_t *c, rcache__shard_t *s,
 /* Evict v (the victim just chosen) and admit the pending window entry. */
 void rcache__wtlfu_evict(rcache_t *c, rcache__shard_t *s, rcache__entry_t *v);
 void rcache__sketch_free(rcache__sketch_t *k);
+
+/* gdsf (policy_gdsf.c) */
+rcache__gdsf_t *rcache__gdsf_new(void); /* NULL on ENOMEM */
+void rcache__gdsf_free(rcache__gdsf_t *g);
+void rcache__gdsf_link(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e);
+void rcache__gdsf_hit(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e);
+/* e leaves the heap (before its list unlink). */
+void rcache__gdsf_unlink(rcache__shard_t *s, const rcache__entry_t *e);
+/* The entry at address old is now e (replaced, or moved by realloc). */
+void rcache__gdsf_rename(rcache__shard_t *s, uintptr_t old,
+                         rcache__entry_t *e);
+rcache__entry_t *rcache__gdsf_victim(rcache__shard_t *s,
+                                     const rcache__entry_t *keep);
+/* Raise L to v's priority, then unlink v. */
+void rcache__gdsf_evict(rcache_t *c, rcache__shard_t *s, rcache__entry_t *v);
+/* Tests: the shard's inflation value, and e's heap record (0: none). */
+double rcache__gdsf_inflation(const rcache__gdsf_t *g);
+int rcache__gdsf_peek(const rcache__shard_t *s, const rcache__entry_t *e,
+                      double *h, uint64_t *seq, uint32_t *freq);
 
 #endif

@@ -17,6 +17,7 @@ static const char *const names[RCACHE_POLICY_COUNT] = {
     [RCACHE_POLICY_SIEVE] = "sieve",
     [RCACHE_POLICY_WTINYLFU] = "wtinylfu",
     [RCACHE_POLICY_WTINYLFU_FIXED] = "wtinylfu-fixed",
+    [RCACHE_POLICY_GDSF] = "gdsf",
 };
 
 const char *rcache_policy_name(int policy) {

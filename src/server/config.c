@@ -68,7 +68,7 @@ static const opt_t OPTS[] = {
     {"shards", T_UINT, F(shards), 0, 1024, 0, "<n>", "0",
      "cache shards (0 = library default)"},
     {"maxmemory-policy", T_POLICY, F(policy), 0, 0, 1, "<name>", "allkeys-lru",
-     "eviction policy: lru, s3fifo, sieve, wtinylfu, wtinylfu-fixed, or "
+     "eviction policy: lru, s3fifo, sieve, wtinylfu, wtinylfu-fixed, gdsf, or "
      "Redis's allkeys-lru (= lru), allkeys-lfu (= wtinylfu); also "
      "--eviction-policy"},
     {"maxclients", T_UINT, F(maxclients), 1, 1000000, 1, "<n>", "10000",
@@ -407,7 +407,7 @@ static int set_opt(rcache__config_t *cfg, const opt_t *o, const char *value,
                         !strcasecmp(value, "allkeys-random");
             return fail(err, errlen,
                         "invalid value for '%s': '%s' (%sexpected lru, s3fifo, "
-                        "sieve, wtinylfu, wtinylfu-fixed, allkeys-lru or "
+                        "sieve, wtinylfu, wtinylfu-fixed, gdsf, allkeys-lru or "
                         "allkeys-lfu)",
                         o->name, shown(value, vb, sizeof vb),
                         redis ? "rcached evicts any key by its policy: "
