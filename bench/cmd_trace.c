@@ -1,7 +1,9 @@
 /*
  * cmd_trace.c - `rcache-bench trace FILE`: options, the unique-key pass,
  * one replay or a sweep of replays (replay.c), and the report as text,
- * markdown table or JSON, with an optional gnuplot curve (plot.c).
+ * markdown table or JSON, with an optional gnuplot curve (plot.c); with
+ * --cost, the compute time each policy made the application recompute
+ * (costmodel.c), against the best cost-blind policy's.
  */
 #include <getopt.h>
 #include <math.h>
@@ -51,9 +53,17 @@ static void trace_usage(FILE *f)
           "Replays FILE through librcache (1 shard): every request is a lookup, every\n"
           "miss inserts the key.\n"
           "  --policy LIST         eviction policies, comma-separated, or \"all\": lru\n"
-          "                        (default), s3fifo, sieve, wtinylfu. Several: a table\n"
-          "                        with one miss-ratio column per policy (and its ratio\n"
-          "                        to lru's when lru is among them)\n"
+          "                        (default), s3fifo, sieve, wtinylfu, wtinylfu-fixed,\n"
+          "                        gdsf. Several: a table with one miss-ratio column per\n"
+          "                        policy (and its ratio to lru's when lru is among them)\n"
+          "  --cost MODEL          per-key compute cost, seeded: lognormal[:MU,SIGMA]\n"
+          "                        (exp(N(MU,SIGMA)) ms, default 1,2) or size[:B]\n"
+          "                        (object size / B ms, default 1024; traces with\n"
+          "                        sizes). Each store passes the key's cost as\n"
+          "                        compute_ms; prints the compute time recomputed (sum\n"
+          "                        of the costs of the misses) per policy, and gdsf's\n"
+          "                        ratio to the best cost-blind policy's\n"
+          "  --seed N              seed of the cost model (default 1)\n"
           "  --capacity N|P%       item capacity: a count, or P% of the unique keys\n"
           "                        (max(1, floor(unique*P/100)); default 10%)\n"
           "  --capacity-bytes SIZE byte capacity (\"64mb\"); values are as long as the\n"
@@ -104,7 +114,8 @@ static int parse_zkind(const char *s, rcache__zkind_t *k)
 }
 
 static void print_result_json(FILE *f, const rcache__replay_result_t *r,
-                              uint64_t items, uint64_t bytes, const char *spec)
+                              uint64_t items, uint64_t bytes, const char *spec,
+                              int with_cost)
 {
     fprintf(f, "{\"capacity\": ");
     rcache__json_str(f, spec);
@@ -112,12 +123,16 @@ static void print_result_json(FILE *f, const rcache__replay_result_t *r,
                "\"requests\": %llu, \"hits\": %llu, \"misses\": %llu, "
                "\"hit_ratio\": %.6f, \"miss_ratio\": %.6f, \"evictions\": %llu, "
                "\"not_stored_too_big\": %llu, \"seconds\": %.6f, "
-               "\"requests_per_second\": %.0f}",
+               "\"requests_per_second\": %.0f",
             (unsigned long long)items, (unsigned long long)bytes,
             (unsigned long long)r->requests, (unsigned long long)r->hits,
             (unsigned long long)r->misses, r->hit_ratio, 1 - r->hit_ratio,
             (unsigned long long)r->evictions, (unsigned long long)r->too_big,
             r->seconds, r->seconds > 0 ? (double)r->requests / r->seconds : 0);
+    if (with_cost)
+        fprintf(f, ", \"compute_ms_recomputed\": %llu, \"compute_ms_total\": %llu",
+                (unsigned long long)r->cost_ms_missed, (unsigned long long)r->cost_ms_total);
+    fputc('}', f);
 }
 
 /* Everything one run measured: npol policies x ncap capacities. */
@@ -130,6 +145,7 @@ typedef struct runs {
     int npol;
     uint64_t items[MAX_SWEEP];
     uint64_t cap_bytes;
+    const rcache__cost_model_t *cost; /* NULL without --cost */
     rcache__replay_result_t res[RCACHE_POLICY_COUNT][MAX_SWEEP];
 } runs_t;
 
@@ -152,18 +168,80 @@ static void print_json(const runs_t *r, int is_sweep)
             for (size_t i = 0; i < r->ncap; i++) {
                 if (i)
                     printf(", ");
-                print_result_json(stdout, &r->res[k][i], r->items[i], 0, r->caps[i].text);
+                print_result_json(stdout, &r->res[k][i], r->items[i], 0, r->caps[i].text,
+                                  r->cost != NULL);
             }
             printf("]");
         } else {
             printf("\"result\": ");
             print_result_json(stdout, &r->res[k][0], r->items[0], r->cap_bytes,
-                              r->cap_bytes ? "bytes" : r->caps[0].text);
+                              r->cap_bytes ? "bytes" : r->caps[0].text, r->cost != NULL);
         }
         if (r->npol > 1)
             printf("}");
     }
+    if (r->cost) {
+        char spec[96];
+        rcache__cost_format(r->cost, spec, sizeof spec);
+        printf(", \"cost_model\": ");
+        rcache__json_str(stdout, spec);
+    }
     printf(r->npol > 1 ? "]}\n" : "}\n");
+}
+
+/* --cost: compute time recomputed per policy (s), and each cost-aware
+ * policy's ratio to the best cost-blind one's in the same row. */
+static void print_cost(const runs_t *r)
+{
+    char spec[96];
+    rcache__cost_format(r->cost, spec, sizeof spec);
+    int blind = 0, aware = 0;
+    for (int k = 0; k < r->npol; k++) {
+        if (r->pols[k] == RCACHE_POLICY_GDSF)
+            aware++;
+        else
+            blind++;
+    }
+    printf("\ncompute time recomputed, s (cost model %s; every request's cost summed: "
+           "%.1f s)\n\n| capacity | items |",
+           spec, (double)r->res[0][0].cost_ms_total / 1000.0);
+    for (int k = 0; k < r->npol; k++)
+        printf(" %s |", pol_name(r->pols[k]));
+    if (blind && aware)
+        printf(" best cost-blind |");
+    for (int k = 0; k < r->npol && blind; k++)
+        if (r->pols[k] == RCACHE_POLICY_GDSF)
+            printf(" %s / best |", pol_name(r->pols[k]));
+    printf("\n|---:|---:|");
+    for (int k = 0; k < r->npol; k++)
+        printf("---:|");
+    if (blind && aware)
+        printf("---|");
+    for (int k = 0; k < r->npol && blind; k++)
+        if (r->pols[k] == RCACHE_POLICY_GDSF)
+            printf("---:|");
+    printf("\n");
+    for (size_t i = 0; i < r->ncap; i++) {
+        printf("| %s | %llu |", r->cap_bytes ? "bytes" : r->caps[i].text,
+               (unsigned long long)(r->cap_bytes ? r->cap_bytes : r->items[i]));
+        int best = -1;
+        for (int k = 0; k < r->npol; k++) {
+            printf(" %.1f |", (double)r->res[k][i].cost_ms_missed / 1000.0);
+            if (r->pols[k] != RCACHE_POLICY_GDSF &&
+                (best < 0 || r->res[k][i].cost_ms_missed < r->res[best][i].cost_ms_missed))
+                best = k;
+        }
+        if (best >= 0 && aware)
+            printf(" %s |", pol_name(r->pols[best]));
+        for (int k = 0; k < r->npol && best >= 0; k++) {
+            if (r->pols[k] != RCACHE_POLICY_GDSF)
+                continue;
+            uint64_t b = r->res[best][i].cost_ms_missed;
+            printf(b ? " %.3f |" : " - |",
+                   b ? (double)r->res[k][i].cost_ms_missed / (double)b : 0);
+        }
+        printf("\n");
+    }
 }
 
 /* One policy over several capacities: the historical table. */
@@ -291,6 +369,8 @@ int rcache__cmd_trace(int argc, char **argv)
         {"json", no_argument, 0, 'j'},
         {"no-progress", no_argument, 0, 'n'},
         {"policy", required_argument, 0, 'P'},
+        {"cost", required_argument, 0, 'C'},
+        {"seed", required_argument, 0, 'S'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     cap_spec_t cap, sweep[MAX_SWEEP];
@@ -299,6 +379,8 @@ int rcache__cmd_trace(int argc, char **argv)
     uint64_t cap_bytes = 0;
     const char *plot = NULL;
     rcache__replay_opts_t ro = {0};
+    rcache__cost_model_t cost = {.kind = RCACHE__COST_NONE, .seed = 1};
+    const char *cost_spec = NULL;
     int pols[RCACHE_POLICY_COUNT] = {RCACHE_POLICY_LRU}, npol = 1;
     parse_cap("10%", &cap);
     int o;
@@ -352,10 +434,20 @@ int rcache__cmd_trace(int argc, char **argv)
         case 'P':
             if ((npol = parse_policies(optarg, pols)) < 0) {
                 fprintf(stderr, "rcache-bench: bad --policy '%s' (lru, s3fifo, sieve, "
-                                "wtinylfu, a comma-separated list, or all)\n", optarg);
+                                "wtinylfu, wtinylfu-fixed, gdsf, a comma-separated list, or all)\n", optarg);
                 return 2;
             }
             break;
+        case 'C': cost_spec = optarg; break;
+        case 'S': {
+            char *end;
+            cost.seed = strtoull(optarg, &end, 10);
+            if (end == optarg || *end || optarg[0] == '-') {
+                fprintf(stderr, "rcache-bench: bad --seed '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        }
         case 'j': json = 1; break;
         case 'n': progress = 0; break;
         case 'h': trace_usage(stdout); return 0;
@@ -367,6 +459,14 @@ int rcache__cmd_trace(int argc, char **argv)
         return 2;
     }
     const char *path = argv[optind];
+    if (cost_spec) {
+        char why[160];
+        if (rcache__cost_parse(cost_spec, &cost, why, sizeof why) != 0) {
+            fprintf(stderr, "rcache-bench: bad --cost: %s\n", why);
+            return 2;
+        }
+        ro.cost = &cost;
+    }
     if (plot && nsweep == 0) {
         fprintf(stderr, "rcache-bench: --plot needs --sweep\n");
         return 2;
@@ -389,6 +489,11 @@ int rcache__cmd_trace(int argc, char **argv)
     }
     ro.expect_requests = tc.requests;
     ro.progress = progress;
+    if (cost.kind == RCACHE__COST_SIZE && !tc.has_size) {
+        fprintf(stderr, "rcache-bench: --cost size needs a trace with object sizes; "
+                        "%s has none\n", path);
+        return 2;
+    }
     if (cap_bytes && !tc.has_size)
         fprintf(stderr, "rcache-bench: note: %s has no object sizes; values are empty and "
                         "only the per-entry overhead counts against --capacity-bytes\n", path);
@@ -406,6 +511,7 @@ int rcache__cmd_trace(int argc, char **argv)
     r.pols = pols;
     r.npol = npol;
     r.cap_bytes = cap_bytes;
+    r.cost = ro.cost;
     r.fmtname = rcache__trace_format_name(tc.format);
     for (int k = 0; k < npol; k++) {
         for (size_t i = 0; i < nsweep; i++) {
@@ -435,6 +541,8 @@ int rcache__cmd_trace(int argc, char **argv)
         print_sweep_policies(&r);
     else
         print_single(&r);
+    if (ro.cost && !json)
+        print_cost(&r);
 
     if (plot) {
         if (draw(&r, plot, err, sizeof err) != 0) {

@@ -3,8 +3,10 @@
 # of its unique keys (one shard, count-bounded, as ../shared/traces models
 # it), as one markdown table: miss ratio of each policy and its ratio to
 # LRU's, then per policy the mean ratio to LRU and the worst cell. Made with
-# `rcache-bench trace --policy all --sweep 1%,10%`; BENCHMARKS.md's policy
-# table and the choice of the default policy come from it.
+# `rcache-bench trace --policy lru,s3fifo,sieve,wtinylfu,wtinylfu-fixed
+# --sweep 1%,10%`; BENCHMARKS.md's policy table and the choice of the
+# default policy come from it. The cost-aware gdsf is compared on cost,
+# not misses, by bench/cost.sh.
 #
 # usage: bench/policies.sh [--bench PATH] [--traces DIR] [--only REGEX]
 set -euo pipefail
@@ -30,7 +32,7 @@ rows=$(find "$traces" -type f ! -name '*.md' ! -name 'LICENSE*' ! -name '*.csv' 
             ! -name 'cloudPhysicsIO.txt' | sort | grep -E -- "$only" |
   while read -r f; do
     name=${f#"$traces"/}
-    "$bench" trace "$f" --policy all --sweep 1%,10% --no-progress |
+    "$bench" trace "$f" --policy "${pols// /,}" --sweep 1%,10% --no-progress |
       awk -v n="$name" -F'|' '/^\| [0-9.]+%/ {
         gsub(/ /, "", $2); gsub(/ /, "", $3);
         printf "| %s | %s (%s) |%s|%s|%s|%s|%s|%s|%s|%s|%s|\n",

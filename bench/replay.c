@@ -8,6 +8,11 @@
  * With a byte capacity each value is as long as the trace says the object
  * is (max_items 0); the cache then charges its real per-entry footprint, so
  * results are close to, not equal to, a simulator that charges sizes only.
+ *
+ * With a cost model (costmodel.c) every store passes its key's cost as
+ * compute_ms, as memoize would pass the measured time, and the replay
+ * sums the costs of the misses: the compute time a cache with that policy
+ * would have spent recomputing.
  */
 #include "replay.h"
 
@@ -59,12 +64,17 @@ int rcache__replay(const char *path, const rcache__replay_opts_t *o,
     double t0 = rcache__bench_now();
     while ((r = rcache__trace_next(t, &rq)) == 1) {
         res->requests++;
+        uint64_t cost = o->cost ? rcache__cost_of(o->cost, rq.key, rq.key_len, rq.size,
+                                                  rq.has_size)
+                                : 0;
+        res->cost_ms_total += cost;
         size_t vlen = 0;
         rc = rcache_get(c, rq.key, rq.key_len, NULL, 0, &vlen);
         if (rc == RCACHE_OK || rc == RCACHE_ERANGE) {
             res->hits++;
         } else if (rc == RCACHE_ENOTFOUND) {
             res->misses++;
+            res->cost_ms_missed += cost;
             size_t want = sized && rq.has_size ? (size_t)rq.size : 0;
             if (want > val_cap) {
                 unsigned char *nv = realloc(val, want);
@@ -77,7 +87,8 @@ int rcache__replay(const char *path, const rcache__replay_opts_t *o,
                 val = nv;
                 val_cap = want;
             }
-            rc = rcache_set(c, rq.key, rq.key_len, val, want, 0, 0);
+            rcache_set_opts_t so = {.ttl_ms = 0, .compute_ms = cost};
+            rc = rcache_set_ex(c, rq.key, rq.key_len, val, want, &so, NULL);
             if (rc == RCACHE_ETOOBIG) {
                 res->too_big++;
             } else if (rc != RCACHE_OK) {

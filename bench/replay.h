@@ -6,6 +6,7 @@
 #ifndef RCACHE_BENCH_REPLAY_H
 #define RCACHE_BENCH_REPLAY_H
 
+#include "costmodel.h"
 #include "trace.h"
 #include "trace_count.h"
 
@@ -19,6 +20,9 @@ typedef struct rcache__replay_opts {
     int progress;                /* draw a progress bar if stderr is a tty */
     const char *label;           /* progress label */
     int policy;                  /* rcache_policy_t (0 = lru) */
+    const rcache__cost_model_t *cost; /* per-key compute cost, or NULL:
+                                    each store then passes its key's cost
+                                    as compute_ms, and misses add it up */
 } rcache__replay_opts_t;
 
 typedef struct rcache__replay_result {
@@ -26,6 +30,9 @@ typedef struct rcache__replay_result {
     uint64_t too_big;            /* misses not stored: larger than max_bytes */
     double hit_ratio;            /* hits / requests */
     double seconds;              /* wall time of the replay (decode included) */
+    uint64_t cost_ms_missed;     /* with a cost model: sum of the costs of
+                                    the misses ("compute time recomputed") */
+    uint64_t cost_ms_total;      /* ... and of every request */
 } rcache__replay_result_t;
 
 /* 0, or -1 with a message (file and offset for trace errors) in err. */

@@ -25,7 +25,8 @@ head -c 8 "$tmp/c.png" | od -An -tx1 | grep -q '89 50 4e 47' || fail "plot is no
 # Policies: every one in one table with ratios to lru, one curve each.
 out=$("$bench" trace "$traces/caffeine/lirs/multi2.trace.gz" --policy all --sweep 1%,10% \
       --plot "$tmp/p.png") || fail "policy sweep"
-grep -q '| lru | s3fifo | sieve | wtinylfu | wtinylfu-fixed | s3fifo / lru |' <<<"$out" || fail "policy header: $out"
+grep -q '| lru | s3fifo | sieve | wtinylfu | wtinylfu-fixed | gdsf | s3fifo / lru |' <<<"$out" ||
+  fail "policy header: $out"
 grep -q '| 10% | 568 | 0.6308 | 0.5070 | 0.6384 |' <<<"$out" || fail "policy row: $out"
 head -c 8 "$tmp/p.png" | od -An -tx1 | grep -q '89 50 4e 47' || fail "policy plot is not a PNG"
 out=$("$bench" trace "$traces/caffeine/lirs/multi2.trace.gz" --policy sieve --capacity 568 --json) ||
@@ -34,6 +35,33 @@ grep -q '"policy": "sieve"' <<<"$out" || fail "policy json: $out"
 grep -q '"miss_ratio": 0.638364' <<<"$out" || fail "sieve miss ratio: $out"
 if "$bench" trace "$traces/caffeine/lirs/multi2.trace.gz" --policy fifo 2>/dev/null; then
   fail "unknown policy accepted"; fi
+
+# Cost model: the same seed gives the same figures, another seed others;
+# gdsf is compared with the best cost-blind policy; JSON carries the sums.
+m2=$traces/caffeine/lirs/multi2.trace.gz
+out=$("$bench" trace "$m2" --policy lru,s3fifo,gdsf --capacity 10% --cost lognormal:1,2 --seed 7) ||
+  fail "cost"
+grep -q '^compute time recomputed, s (cost model lognormal:1,2 seed 7' <<<"$out" || fail "cost title: $out"
+row=$(grep '^| 10% | 568 |' <<<"$out" | tail -1)
+grep -qE '^\| 10% \| 568 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| s3fifo \| 0\.[0-9]+ \|$' <<<"$row" ||
+  fail "cost row: $out"
+again=$("$bench" trace "$m2" --policy lru,s3fifo,gdsf --capacity 10% --cost lognormal:1,2 --seed 7) ||
+  fail "cost again"
+[ "$(grep '^| 10%' <<<"$out")" = "$(grep '^| 10%' <<<"$again")" ] || fail "cost not reproducible"
+other=$("$bench" trace "$m2" --policy lru --capacity 10% --cost lognormal:1,2 --seed 8) || fail "seed 8"
+[ "$(grep 'every request' <<<"$out")" != "$(grep 'every request' <<<"$other")" ] || fail "seed ignored"
+out=$("$bench" trace "$m2" --policy gdsf --capacity 10% --cost lognormal --json) || fail "cost json"
+grep -qE '"compute_ms_recomputed": [1-9][0-9]*, "compute_ms_total": [1-9]' <<<"$out" || fail "cost json: $out"
+grep -q '"cost_model": "lognormal:1,2 seed 1"' <<<"$out" || fail "cost json model: $out"
+out=$("$bench" trace "$traces/caffeine/adapt_size/request.trace.xz" --policy lru,gdsf --capacity 1% \
+      --cost size:4096) || fail "cost size"
+grep -q 'cost model size:4096' <<<"$out" || fail "cost size: $out"
+for bad in nope lognormal:1 lognormal:1,-2 size:0 size:x; do
+  if "$bench" trace "$m2" --cost "$bad" 2>/dev/null; then fail "--cost $bad accepted"; fi
+done
+if err=$("$bench" trace "$m2" --cost size 2>&1); then fail "--cost size without sizes accepted"; fi
+grep -q 'needs a trace with object sizes' <<<"$err" || fail "cost size message: $err"
+if "$bench" trace "$m2" --cost lognormal --seed x 2>/dev/null; then fail "--seed x accepted"; fi
 
 out=$("$bench" trace "$traces/libcachesim/cloudPhysicsIO.oracleGeneral.bin" --capacity-bytes 64mb) || fail "bytes"
 grep -q '^requests     113872$' <<<"$out" || fail "bytes replay: $out"
