@@ -209,6 +209,7 @@ typedef struct cache_st {
     int nkeys;       /* keys k0..k{n-1} stored by prepare */
     int objects;     /* object entries stored by prepare */
     int tagged;      /* k0..k9 get tags "all" and "even"/"odd" */
+    int policy;      /* rcache_policy_t set before the keys are stored */
     /* op-specific */
     rcache_ref_t *ref;
     void *buf;
@@ -228,6 +229,7 @@ static void obj_dtor(void *obj, void *ctx) {
 static void cache_prepare(void *p) {
     cache_st_t *s = p;
     s->c = open_cache(s->max_items, s->max_bytes, 0, s->shards, &clk);
+    assert_int_equal(rcache_set_policy(s->c, s->policy), RCACHE_OK);
     for (int i = 0; i < s->nkeys; i++) {
         char k[32], v[64];
         snprintf(k, sizeof k, "k%d", i);
@@ -525,6 +527,41 @@ static void test_set(void **state) {
     run_cache_op("set new (evict)", set_new_run, set_new_check, full, 1);
     run_cache_op("set replace", set_replace_run, set_replace_check, MANY, 1);
     run_cache_op("set_ex get", set_get_run, set_get_check, MANY, 1);
+}
+
+/* gdsf: a store whose heap or heap index cannot grow still succeeds, the
+ * entry waiting outside the heap (list q[1]); its next hit, with memory
+ * back, moves it into the heap; and it is evictable meanwhile. */
+static long gdsf_waiting;
+static void gdsf_set_check(void *p, int rc) {
+    cache_st_t *s = p;
+    set_new_check(p, rc);
+    if (rc != RCACHE_OK)
+        return;
+    rcache__shard_t *sh = rcache__shard_of(s->c, rcache__hash("newkey", 6));
+    pthread_mutex_lock(&sh->lock);
+    uint64_t waiting = sh->pol.n[1];
+    pthread_mutex_unlock(&sh->lock);
+    gdsf_waiting += waiting != 0;
+    assert_value(s->c, "newkey", "newvalue"); /* a hit: retries the heap */
+    pthread_mutex_lock(&sh->lock);
+    assert_int_equal(sh->pol.n[1], 0);
+    pthread_mutex_unlock(&sh->lock);
+    assert_int_equal(rcache_set_limits(s->c, 3, 0), RCACHE_OK);
+    check_invariants(s->c);
+}
+
+static void test_gdsf(void **state) {
+    (void)state;
+    cache_st_t g = ONE_SHARD;
+    g.policy = RCACHE_POLICY_GDSF;
+    run_cache_op("gdsf set (grow)", set_new_run, gdsf_set_check, g, 2);
+    assert_true(gdsf_waiting > 0);
+    g.max_items = 16;
+    run_cache_op("gdsf set (evict)", set_new_run, set_new_check, g, 1);
+    cache_st_t m = MANY;
+    m.policy = RCACHE_POLICY_GDSF;
+    run_cache_op("gdsf set replace", set_replace_run, set_replace_check, m, 1);
 }
 
 static void test_set_object(void **state) {
@@ -938,6 +975,7 @@ int main(void) {
         cmocka_unit_test(test_open),
         cmocka_unit_test(test_set),
         cmocka_unit_test(test_set_object),
+        cmocka_unit_test(test_gdsf),
         cmocka_unit_test(test_get_alloc),
         cmocka_unit_test(test_update),
         cmocka_unit_test(test_splice_allocations),

@@ -109,6 +109,18 @@ test('--eviction-policy and maxmemory-policy: names, INFO, a live change, refusa
     assert.equal(await r.dbsize(), 50); // switching evicts nothing
     for (let i = 100; i < 300; i++) await r.set(`k${i}`, 'v');
     assert.equal(await r.dbsize(), 50);
+    // gdsf (cost-aware; plain SETs carry no compute time, so frequency
+    // decides): a key read 5 times outlives 60 newer keys, which under lru
+    // (capacity 50) it would not
+    assert.equal(await r.config('SET', 'maxmemory-policy', 'gdsf'), 'OK');
+    assert.deepEqual(await r.config('GET', 'maxmemory-policy'), ['maxmemory-policy', 'gdsf']);
+    assert.match(await r.info('memory'), /eviction_policy:gdsf\r\n/);
+    const hot = (await r.keys('k*'))[0];
+    for (let i = 0; i < 5; i++) assert.equal(await r.get(hot), 'v');
+    for (let i = 300; i < 360; i++) await r.set(`k${i}`, 'v');
+    assert.equal(await r.dbsize(), 50);
+    assert.equal(await r.exists(hot), 1);
+    assert.equal(await r.config('SET', 'maxmemory-policy', 's3fifo'), 'OK');
     // Redis policies with no equivalent are refused, the policy is kept
     for (const bad of ['volatile-lru', 'noeviction', 'allkeys-random']) {
       await assert.rejects(r.config('SET', 'maxmemory-policy', bad), /not supported/);
