@@ -204,7 +204,7 @@ typedef enum rcache_policy {
      *  charge in bytes with a max_bytes limit (1 with only max_items), and
      *  L the shard's inflation value (the H of its last victim). Keeps
      *  what is expensive to recompute. A hit costs O(log n); the policy's
-     *  heap and index take about 64-96 bytes per entry outside max_bytes. */
+     *  heap and index take about 64-128 bytes per entry outside max_bytes. */
     RCACHE_POLICY_GDSF = 5
 } rcache_policy_t;
 /** Number of policies (valid values are 0 .. RCACHE_POLICY_COUNT - 1). */

@@ -18,8 +18,9 @@
  * keeps, only under this policy, a binary min-heap of {H, seq, freq,
  * entry} (32 bytes per entry) and an open-addressing map from entry
  * address to heap position (16 bytes per slot, at most half full): about
- * 64-96 bytes per entry outside max_bytes' accounting, O(log n) per store,
- * hit and eviction. Entries also stay on list q[0] (insertion order), so
+ * 64-128 bytes per entry outside max_bytes' accounting, O(log n) per store,
+ * hit and eviction; both shrink by half when a quarter (heap) or an eighth
+ * (index) full. Entries also stay on list q[0] (insertion order), so
  * the walks over the policy lists (scan, diagnostics, policy switch) see
  * them as under any other policy. An entry the heap could not take
  * (ENOMEM growing it) waits on list q[1] instead and is evicted first,
@@ -103,11 +104,8 @@ static void map_put_nogrow(rcache__gdsf_t *g, const rcache__entry_t *e,
     g->used++;
 }
 
-/* Room for one more key at most half full; RCACHE_ENOMEM. */
-static int map_reserve(rcache__gdsf_t *g) {
-    if ((g->used + 1) * 2 <= g->mask + 1)
-        return RCACHE_OK;
-    size_t slots = (g->mask + 1) * 2;
+/* Rebuild the index with `slots` slots; RCACHE_ENOMEM keeps the old. */
+static int map_resize(rcache__gdsf_t *g, size_t slots) {
     gslot_t *old = g->map, *nm = rcache__calloc(slots, sizeof(gslot_t));
     if (!nm)
         return RCACHE_ENOMEM;
@@ -120,6 +118,13 @@ static int map_reserve(rcache__gdsf_t *g) {
             map_put_nogrow(g, old[i].e, old[i].pos);
     rcache__free(old);
     return RCACHE_OK;
+}
+
+/* Room for one more key at most half full; RCACHE_ENOMEM. */
+static int map_reserve(rcache__gdsf_t *g) {
+    if ((g->used + 1) * 2 <= g->mask + 1)
+        return RCACHE_OK;
+    return map_resize(g, (g->mask + 1) * 2);
 }
 
 static void map_del(rcache__gdsf_t *g, gslot_t *s) {
@@ -198,11 +203,27 @@ static int heap_add(rcache_t *c, rcache__gdsf_t *g, rcache__entry_t *e,
     return RCACHE_OK;
 }
 
+/* Give memory back once the shard has shrunk to a quarter of what the
+ * heap or the index was sized for (a failed reallocation keeps the old). */
+static void shrink(rcache__gdsf_t *g) {
+    if (g->cap > 16u && g->n < g->cap / 4) {
+        gnode_t *nh = rcache__realloc(g->heap, (size_t)(g->cap / 2) * sizeof(gnode_t));
+        if (nh) {
+            g->heap = nh;
+            g->cap /= 2;
+        }
+    }
+    size_t slots = g->mask + 1;
+    if (slots > GDSF_MIN_SLOTS && g->used * 8 < slots)
+        (void)map_resize(g, slots / 2);
+}
+
 static void heap_remove(rcache__gdsf_t *g, gslot_t *s) {
     uint32_t i = s->pos;
     map_del(g, s);
     if (--g->n > i)
         sift(g, i, g->heap[g->n]);
+    shrink(g);
 }
 
 /* ---- the policy hooks (policy.c dispatches here) ---- */

@@ -535,13 +535,14 @@ static void test_set(void **state) {
 static long gdsf_waiting;
 static void gdsf_set_check(void *p, int rc) {
     cache_st_t *s = p;
-    set_new_check(p, rc);
-    if (rc != RCACHE_OK)
-        return;
+    /* before set_new_check(), whose read is a hit */
     rcache__shard_t *sh = rcache__shard_of(s->c, rcache__hash("newkey", 6));
     pthread_mutex_lock(&sh->lock);
     uint64_t waiting = sh->pol.n[1];
     pthread_mutex_unlock(&sh->lock);
+    set_new_check(p, rc);
+    if (rc != RCACHE_OK)
+        return;
     gdsf_waiting += waiting != 0;
     assert_value(s->c, "newkey", "newvalue"); /* a hit: retries the heap */
     pthread_mutex_lock(&sh->lock);

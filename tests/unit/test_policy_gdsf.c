@@ -14,7 +14,8 @@
  * Then two behaviours the policy exists for, checked through the public
  * API only: an expensive entry outlives cheap ones that were used more
  * recently, and an expensive entry nobody reads again is still evicted
- * eventually (L catches up with it).
+ * eventually (L catches up with it); and the heap and its index shrink
+ * back after deletes without losing a priority.
  */
 #include "testutil.h"
 
@@ -243,11 +244,37 @@ static void test_expensive_kept_then_aged(void **state) {
     rcache_close(c);
 }
 
+/* The heap and its index grow to 2000 entries and shrink back as they are
+ * deleted; the priorities survive both rebuilds: the 5 cheapest go first. */
+static void test_grow_and_shrink(void **state) {
+    (void)state;
+    rcache_t *c = open_items(0);
+    char k[32];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(k, sizeof k, "k%d", i);
+        put(c, k, (uint64_t)i);
+    }
+    for (int i = 0; i < 2000; i++) {
+        snprintf(k, sizeof k, "k%d", i);
+        if (i % 200)
+            assert_int_equal(rcache_delete(c, k, strlen(k)), RCACHE_OK);
+    }
+    check_invariants(c);
+    assert_int_equal(rcache_set_limits(c, 5, 0), RCACHE_OK);
+    for (int i = 0; i < 2000; i += 200) {
+        snprintf(k, sizeof k, "k%d", i);
+        assert_int_equal(rcache_exists(c, k, strlen(k)), i >= 1000);
+    }
+    check_invariants(c);
+    rcache_close(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model_items),
         cmocka_unit_test(test_model_bytes),
         cmocka_unit_test(test_expensive_kept_then_aged),
+        cmocka_unit_test(test_grow_and_shrink),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
