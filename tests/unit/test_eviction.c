@@ -315,6 +315,36 @@ static void test_cross_shard_lru_bytes(void **state) {
     rcache_close(c);
 }
 
+/* test_cross_shard_lru_bytes under the other policies whose victim is a
+ * shard's oldest unused entry: one large value must not empty its own
+ * shard. Under s3fifo, sieve and gdsf (no hits, equal costs and sizes, so
+ * each shard's victim is its oldest entry) exactly the 30 oldest entries
+ * of the cache go, whatever shard holds them, as under lru.
+ * Not wtinylfu: its admission nominates a shard's newest entry, whose
+ * recent access time makes the cross-shard rule (evict.c) drain another
+ * shard completely in this very setup (11 entries to 0); a known gap of
+ * issue 13 step 6, not covered here. */
+static void test_cross_shard_bytes_other_policies(void **state) {
+    (void)state;
+    const int kinds[] = {RCACHE_POLICY_S3FIFO, RCACHE_POLICY_SIEVE, RCACHE_POLICY_GDSF};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        test_clock_t clk = {0};
+        uint64_t per = rcache__entry_size(10, 100, 0, 0);
+        rcache_t *c = open_cache(0, per * 100, 0, 8, &clk);
+        assert_int_equal(rcache_set_policy(c, kinds[k]), RCACHE_OK);
+        fill_seconds(c, &clk, 0, 100, 100);
+        char *big = calloc(1, per * 30);
+        assert_int_equal(rcache_set(c, "big", 3, big, per * 30 - 200, 0, 0), RCACHE_OK);
+        free(big);
+        rcache_stats_t st;
+        rcache_stats(c, &st);
+        assert_int_equal(st.evictions_bytes, 30);
+        expect_window(c, 30, 100);
+        check_invariants(c);
+        rcache_close(c);
+    }
+}
+
 static int grow_to(rcache_update_t *u, void *ctx) {
     static char v[4096];
     u->new_val = v;
@@ -397,6 +427,7 @@ int main(void) {
         cmocka_unit_test(test_touch_moves_to_mru),
         cmocka_unit_test(test_cross_shard_lru),
         cmocka_unit_test(test_cross_shard_lru_bytes),
+        cmocka_unit_test(test_cross_shard_bytes_other_policies),
         cmocka_unit_test(test_cross_shard_lru_update_and_limits),
         cmocka_unit_test(test_cross_shard_lru_sampled),
     };
