@@ -14,7 +14,10 @@
  * sample is used up. Ages are the entries' last-access seconds; on a tie the
  * shard holding more entries goes first (then the lower index), so
  * evictions within one second spread over the shards instead of draining
- * one.
+ * one. A victim's age is the policy's (rcache__pol_victim_age_locked):
+ * its own last access, except that wtinylfu ranks a rejected newcomer by
+ * the main entry it lost to, or its shard would be passed over while
+ * another is drained empty.
  *   - one shard: exactly the policy's order (for lru exact LRU, which the
  *     trace-replay tests rely on);
  *   - at most RCACHE__EVICT_SAMPLES shards: every shard is in every sample,
@@ -51,7 +54,8 @@ typedef struct tail {
     rcache__shard_t *s;
     rcache__entry_t *v; /* the victim read (valid under the lock only) */
     uint64_t count;   /* entries in the shard when read */
-    uint32_t atime_s; /* last access of the entry eviction would take */
+    uint32_t atime_s; /* last access of the entry eviction would take
+                         (rcache__pol_victim_age_locked) */
     int live;         /* 0: nothing to evict there */
 } tail_t;
 
@@ -74,7 +78,7 @@ static void read_tail_locked(rcache_t *c, tail_t *t,
         rcache__pol_victim_locked(c, t->s, t->s == keep_s ? keep : NULL);
     t->v = v;
     t->live = v != NULL;
-    t->atime_s = v ? v->atime_s : 0;
+    t->atime_s = v ? rcache__pol_victim_age_locked(t->s, v) : 0;
     t->count = t->s->count;
 }
 

@@ -464,6 +464,14 @@ void rcache__pol_hit_locked(rcache_t *c, rcache__shard_t *s,
  * an eviction in between returns the same entry. */
 rcache__entry_t *rcache__pol_victim_locked(rcache_t *c, rcache__shard_t *s,
                                            const rcache__entry_t *keep);
+/* The last-access second by which eviction (evict.c) ranks v, the victim
+ * rcache__pol_victim_locked() just returned, against other shards'
+ * victims: v's own, except under wtinylfu when v is a window entry its
+ * admission rejected: then the older of v and the main entry it lost to,
+ * so that a shard whose policy nominated a newcomer is not passed over
+ * while another shard is drained empty. */
+uint32_t rcache__pol_victim_age_locked(const rcache__shard_t *s,
+                                       const rcache__entry_t *v);
 /* Evict v, the entry rcache__pol_victim_locked() just returned: unlink it
  * (rcache__shard_unlink_locked) and do the policy's bookkeeping (ghost,
  * admission). The caller pushes v to a reclaim list. */

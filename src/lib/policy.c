@@ -195,6 +195,14 @@ rcache__entry_t *rcache__pol_victim_locked(rcache_t *c, rcache__shard_t *s,
     }
 }
 
+uint32_t rcache__pol_victim_age_locked(const rcache__shard_t *s,
+                                       const rcache__entry_t *v) {
+    if (s->pol.kind == RCACHE_POLICY_WTINYLFU ||
+        s->pol.kind == RCACHE_POLICY_WTINYLFU_FIXED)
+        return rcache__wtlfu_victim_age(s, v);
+    return v->atime_s;
+}
+
 void rcache__pol_evict_locked(rcache_t *c, rcache__shard_t *s,
                               rcache__entry_t *v) {
     switch (s->pol.kind) {

@@ -44,6 +44,8 @@ rcache__entry_t *rcache__wtlfu_victim(rcache_t *c, rcache__shard_t *s,
 /* Evict v (the victim just chosen) and admit the pending window entry. */
 void rcache__wtlfu_evict(rcache_t *c, rcache__shard_t *s, rcache__entry_t *v);
 void rcache__sketch_free(rcache__sketch_t *k);
+uint32_t rcache__wtlfu_victim_age(const rcache__shard_t *s,
+                                  const rcache__entry_t *v);
 
 /* gdsf (policy_gdsf.c) */
 rcache__gdsf_t *rcache__gdsf_new(void); /* NULL on ENOMEM */

@@ -231,6 +231,13 @@ rcache__entry_t *rcache__wtlfu_victim(rcache_t *c, rcache__shard_t *s,
     return m;
 }
 
+uint32_t rcache__wtlfu_victim_age(const rcache__shard_t *s,
+                                  const rcache__entry_t *v) {
+    const rcache__entry_t *m =
+        v->pq == 0 ? main_victim(&s->pol, s->pol.keep) : NULL;
+    return m && m->atime_s < v->atime_s ? m->atime_s : v->atime_s;
+}
+
 void rcache__wtlfu_evict(rcache_t *c, rcache__shard_t *s, rcache__entry_t *v) {
     rcache__pol_t *p = &s->pol;
     rcache__entry_t *w = p->admit;

@@ -320,10 +320,7 @@ static void test_cross_shard_lru_bytes(void **state) {
  * shard. Under s3fifo, sieve and gdsf (no hits, equal costs and sizes, so
  * each shard's victim is its oldest entry) exactly the 30 oldest entries
  * of the cache go, whatever shard holds them, as under lru.
- * Not wtinylfu: its admission nominates a shard's newest entry, whose
- * recent access time makes the cross-shard rule (evict.c) drain another
- * shard completely in this very setup (11 entries to 0); a known gap of
- * issue 13 step 6, not covered here. */
+ * wtinylfu: the next test. */
 static void test_cross_shard_bytes_other_policies(void **state) {
     (void)state;
     const int kinds[] = {RCACHE_POLICY_S3FIFO, RCACHE_POLICY_SIEVE, RCACHE_POLICY_GDSF};
@@ -340,6 +337,44 @@ static void test_cross_shard_bytes_other_policies(void **state) {
         rcache_stats(c, &st);
         assert_int_equal(st.evictions_bytes, 30);
         expect_window(c, 30, 100);
+        check_invariants(c);
+        rcache_close(c);
+    }
+}
+
+/* The same under wtinylfu, whose admission may nominate a shard's newest
+ * entry: the 30 evictions must not empty any shard (before evict.c ranked
+ * such a shard by its main victim's age, shard 0 went from 11 entries to
+ * 0 here) and must come from several shards. */
+static void test_cross_shard_bytes_wtinylfu(void **state) {
+    (void)state;
+    const int kinds[] = {RCACHE_POLICY_WTINYLFU, RCACHE_POLICY_WTINYLFU_FIXED};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        test_clock_t clk = {0};
+        uint64_t per = rcache__entry_size(10, 100, 0, 0);
+        rcache_t *c = open_cache(0, per * 100, 0, 8, &clk);
+        assert_int_equal(rcache_set_policy(c, kinds[k]), RCACHE_OK);
+        fill_seconds(c, &clk, 0, 100, 100);
+        uint64_t before[8];
+        for (int i = 0; i < 8; i++)
+            before[i] = c->shards[i].count;
+        char *big = calloc(1, per * 30);
+        assert_int_equal(rcache_set(c, "big", 3, big, per * 30 - 200, 0, 0), RCACHE_OK);
+        free(big);
+        rcache_stats_t st;
+        rcache_stats(c, &st);
+        assert_int_equal(st.evictions_bytes, 30);
+        const rcache__shard_t *bs = rcache__shard_of(c, rcache__hash("big", 3));
+        int touched = 0;
+        for (int i = 0; i < 8; i++) {
+            uint64_t now = c->shards[i].count - (&c->shards[i] == bs ? 1u : 0u);
+            touched += now < before[i];
+            if (now == 0)
+                fail_msg("%s: shard %d emptied (%llu entries before)",
+                         rcache_policy_name(kinds[k]), i, (unsigned long long)before[i]);
+        }
+        if (touched < 4)
+            fail_msg("%s: evictions from %d shards only", rcache_policy_name(kinds[k]), touched);
         check_invariants(c);
         rcache_close(c);
     }
@@ -428,6 +463,7 @@ int main(void) {
         cmocka_unit_test(test_cross_shard_lru),
         cmocka_unit_test(test_cross_shard_lru_bytes),
         cmocka_unit_test(test_cross_shard_bytes_other_policies),
+        cmocka_unit_test(test_cross_shard_bytes_wtinylfu),
         cmocka_unit_test(test_cross_shard_lru_update_and_limits),
         cmocka_unit_test(test_cross_shard_lru_sampled),
     };
