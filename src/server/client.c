@@ -650,6 +650,7 @@ size_t rcache__client_describe(rcache__client_t *c, rcache__client_t *self,
     long multi = atomic_load_explicit(&c->shown_multi, memory_order_relaxed);
     unsigned nsub = atomic_load_explicit(&c->nsub, memory_order_relaxed);
     unsigned npsub = atomic_load_explicit(&c->npsub, memory_order_relaxed);
+    int resp = atomic_load_explicit(&c->shown_resp, memory_order_relaxed);
     char flags[8], *f = flags;
     if (nsub + npsub)
         *f++ = 'P';
@@ -665,12 +666,13 @@ size_t rcache__client_describe(rcache__client_t *c, rcache__client_t *self,
                      "flags=%s db=%d sub=%u psub=%u ssub=0 multi=%ld qbuf=%zu "
                      "qbuf-free=%zu argv-mem=%zu multi-mem=%zu rbs=0 rbp=0 obl=0 "
                      "oll=0 omem=%zu tot-mem=%zu events=r cmd=%s user=default "
-                     "redir=-1 resp=2\n",
+                     "redir=-1 resp=%d\n",
                      (unsigned long long)c->id, c->addr, c->laddr, (int)c->fd,
                      c->name ? c->name : "",
                      (unsigned long long)((now - c->ctime_ms) / 1000),
                      (unsigned long long)(now > last ? (now - last) / 1000 : 0), flags, db,
-                     nsub, npsub, multi, qbuf, qfree, argv, mmem, omem, tot, cmd ? cmd : "NULL");
+                     nsub, npsub, multi, qbuf, qfree, argv, mmem, omem, tot, cmd ? cmd : "NULL",
+                     resp == 3 ? 3 : 2);
     if (n < 0)
         return 0;
     return (size_t)n < cap ? (size_t)n : cap - 1;

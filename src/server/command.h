@@ -218,6 +218,8 @@ struct rcache__client {
     struct rcache__script_job *script_job, *script_last;
     unsigned script_pending;
     int reply_mode;                /* CLIENT REPLY: RCACHE__REPLY_* */
+    int resp3;                     /* HELLO 3: replies in RESP3 (0: RESP2) */
+    _Atomic int shown_resp;        /* 2 or 3 for CLIENT LIST (0 before HELLO: 2) */
     struct evbuffer *real_out;     /* out while this command's reply is dropped */
     struct event *pause_ev;        /* CLIENT PAUSE retry timer (client.c) */
     _Atomic int no_evict;          /* CLIENT NO-EVICT (shown in CLIENT LIST) */
@@ -367,6 +369,19 @@ void rcache__reply_bulk_ll(rcache__client_t *c, long long v);
 void rcache__reply_null(rcache__client_t *c);
 void rcache__reply_null_array(rcache__client_t *c);
 void rcache__reply_array(rcache__client_t *c, long long n);
+/* RESP3 aggregate and scalar types (HELLO 3), each with Redis 7.0's RESP2
+ * form for a RESP2 client: a map of n pairs ("%n"; RESP2 "*2n"), a set
+ * ("~n"; "*n"), a push frame (">n"; "*n"), a double (",d"; a bulk of
+ * "%.17g", "inf", "-inf"), a boolean ("#t"/"#f"; ":1"/":0") and a verbatim
+ * string ("=len+4\r\nfmt:..."; a plain bulk; fmt is 3 bytes, e.g. "txt"). */
+void rcache__reply_map(rcache__client_t *c, long long n);
+void rcache__reply_set(rcache__client_t *c, long long n);
+void rcache__reply_push(rcache__client_t *c, long long n);
+void rcache__reply_double(rcache__client_t *c, double d);
+void rcache__reply_bool(rcache__client_t *c, int v);
+void rcache__reply_verbatim(rcache__client_t *c, const char *fmt, const void *p, size_t len);
+/* A big number ("(digits"; RESP2: a bulk of the digits). */
+void rcache__reply_bignum(rcache__client_t *c, const char *digits, size_t len);
 /* A SUBCOMMAND HELP reply: an array of status lines. */
 void rcache__reply_help(rcache__client_t *c, const char *const *lines, size_t n);
 /* Move everything in b (a reply built apart) to c's output. */

@@ -311,10 +311,8 @@ static void stat_int(rcache__client_t *c, const char *name, uint64_t v) {
 }
 
 static void stat_double(rcache__client_t *c, const char *name, double v) {
-    char buf[64];
-    int n = snprintf(buf, sizeof buf, "%.17g", v);
     rcache__reply_bulk_cstr(c, name);
-    rcache__reply_bulk(c, buf, (size_t)n);
+    rcache__reply_double(c, v);
 }
 
 void rcache__memory_stats(rcache__client_t *c) {
@@ -325,7 +323,7 @@ void rcache__memory_stats(rcache__client_t *c) {
     uint64_t clients = atomic_load(&s->connected_clients) * sizeof(rcache__client_t);
     uint64_t lua = rcache__lua_memory();
     uint64_t total = st.bytes + clients + lua;
-    rcache__reply_array(c, 36); /* 18 name/value pairs */
+    rcache__reply_map(c, 18);
     stat_int(c, "peak.allocated", st.peak_bytes > total ? st.peak_bytes : total);
     stat_int(c, "total.allocated", total);
     stat_int(c, "startup.allocated", 0);

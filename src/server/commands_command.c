@@ -2,7 +2,8 @@
  * commands_command.c - COMMAND, COMMAND COUNT, COMMAND LIST, COMMAND INFO
  * and COMMAND DOCS, built from the command table so that redis-cli's
  * hints and cluster-aware clients' key lookups see what rcached really
- * implements (Redis 7's reply shapes, RESP2 maps as flat arrays).
+ * implements (Redis 7's reply shapes: maps and sets in RESP3, flat arrays
+ * in RESP2).
  */
 #include "command.h"
 
@@ -25,7 +26,7 @@ static void reply_flags(rcache__client_t *c, const rcache__cmd_t *cmd) {
         f[n++] = "no_auth";
     else if (cmd->flags & RCACHE__CMD_NOQUEUE)
         f[n++] = "no_multi";
-    rcache__reply_array(c, n);
+    rcache__reply_set(c, n);
     for (int i = 0; i < n; i++)
         rcache__reply_status(c, f[i]);
 }
@@ -51,7 +52,7 @@ static void reply_acl(rcache__client_t *c, const rcache__cmd_t *cmd) {
         a[n++] = "@slow";
     if (cmd->flags & RCACHE__CMD_ADMIN)
         a[n++] = "@admin";
-    rcache__reply_array(c, n);
+    rcache__reply_set(c, n);
     for (int i = 0; i < n; i++)
         rcache__reply_status(c, a[i]);
 }
@@ -65,14 +66,14 @@ static void reply_info(rcache__client_t *c, const rcache__cmd_t *cmd) {
     rcache__reply_int(c, cmd->last_key);
     rcache__reply_int(c, cmd->step);
     reply_acl(c, cmd);
-    rcache__reply_array(c, 0); /* tips */
+    rcache__reply_set(c, 0);   /* tips */
     rcache__reply_array(c, 0); /* key specs */
     rcache__reply_array(c, 0); /* subcommands */
 }
 
 static void reply_docs(rcache__client_t *c, const rcache__cmd_t *cmd) {
     rcache__reply_bulk_cstr(c, cmd->name);
-    rcache__reply_array(c, 6);
+    rcache__reply_map(c, 3);
     rcache__reply_bulk_cstr(c, "summary");
     rcache__reply_bulk_cstr(c, cmd->summary);
     rcache__reply_bulk_cstr(c, "since");
@@ -114,7 +115,7 @@ void rcache__cmd_command(rcache__client_t *c, size_t argc, const rcache__arg_t *
         }
     } else if (rcache__arg_is(sub, "docs")) {
         if (argc == 2) {
-            rcache__reply_array(c, (long long)n * 2);
+            rcache__reply_map(c, (long long)n);
             for (size_t i = 0; i < n; i++)
                 reply_docs(c, &t[i]);
             return;
@@ -122,7 +123,7 @@ void rcache__cmd_command(rcache__client_t *c, size_t argc, const rcache__arg_t *
         long long found = 0;
         for (size_t i = 2; i < argc; i++)
             found += rcache__command_lookup(argv[i].ptr, argv[i].len) != NULL;
-        rcache__reply_array(c, found * 2);
+        rcache__reply_map(c, found);
         for (size_t i = 2; i < argc; i++) {
             const rcache__cmd_t *cmd = rcache__command_lookup(argv[i].ptr, argv[i].len);
             if (cmd)

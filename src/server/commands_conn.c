@@ -2,9 +2,9 @@
  * commands_conn.c - connection commands: PING, ECHO, QUIT, SELECT, AUTH,
  * HELLO, CLIENT and RESET, with Redis's replies and error texts.
  *
- * rcached has one database (0), one user ("default", whose password is
- * requirepass) and speaks RESP2 only; HELLO 3 is refused with -NOPROTO so
- * RESP3-capable clients fall back to RESP2 as they do with old Redis.
+ * rcached has one user ("default", whose password is requirepass) and
+ * speaks RESP2 until a client sends HELLO 3 (RESP3, per connection, until
+ * HELLO 2 or RESET), as Redis 7.0 does.
  */
 #include "commands_admin.h"
 #include "command.h"
@@ -22,7 +22,7 @@ void rcache__cmd_ping(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
         rcache__reply_arity(c, "ping");
         return;
     }
-    if (rcache__pubsub_count(c)) { /* RESP2 subscriber mode: a message */
+    if (!c->resp3 && rcache__pubsub_count(c)) { /* RESP2 subscriber mode: a message */
         rcache__reply_array(c, 2);
         rcache__reply_bulk(c, "pong", 4);
         rcache__reply_bulk(c, argc == 2 ? argv[1].ptr : "", argc == 2 ? argv[1].len : 0);
@@ -137,16 +137,18 @@ static const char BAD_NAME[] =
 
 void rcache__cmd_hello(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
     const rcache__arg_t *user = NULL, *pass = NULL, *name = NULL;
+    int resp3 = c->resp3;
     if (argc >= 2) {
         long long ver;
         if (!rcache__str2ll(argv[1].ptr, argv[1].len, &ver)) {
             rcache__reply_error(c, "ERR Protocol version is not an integer or out of range");
             return;
         }
-        if (ver != 2) {
+        if (ver != 2 && ver != 3) {
             rcache__reply_error(c, "NOPROTO unsupported protocol version");
             return;
         }
+        resp3 = ver == 3;
     }
     for (size_t i = 2; i < argc; i++) {
         size_t more = argc - i - 1;
@@ -185,13 +187,16 @@ void rcache__cmd_hello(rcache__client_t *c, size_t argc, const rcache__arg_t *ar
         }
         set_name(c, name);
     }
-    rcache__reply_array(c, 14);
+    c->resp3 = resp3;
+    atomic_store_explicit(&c->shown_resp, resp3 ? 3 : 2, memory_order_relaxed);
+    rcache__pubsub_set_resp(c);
+    rcache__reply_map(c, 7);
     rcache__reply_bulk_cstr(c, "server");
     rcache__reply_bulk_cstr(c, "redis");
     rcache__reply_bulk_cstr(c, "version");
     rcache__reply_bulk_cstr(c, RCACHE__REDIS_COMPAT_VERSION);
     rcache__reply_bulk_cstr(c, "proto");
-    rcache__reply_int(c, 2);
+    rcache__reply_int(c, resp3 ? 3 : 2);
     rcache__reply_bulk_cstr(c, "id");
     rcache__reply_int(c, (long long)c->id);
     rcache__reply_bulk_cstr(c, "mode");
@@ -202,23 +207,47 @@ void rcache__cmd_hello(rcache__client_t *c, size_t argc, const rcache__arg_t *ar
     rcache__reply_array(c, 0);
 }
 
+/* Redis's client types (getClientType): rcached has no replication, so
+ * master and replica match no client; MONITOR clients are normal. */
+enum { TYPE_NORMAL, TYPE_PUBSUB, TYPE_MASTER, TYPE_REPLICA };
+
+/* Redis's getClientTypeByName: the type, or -1. */
+static int client_type_by_name(const rcache__arg_t *a) {
+    if (rcache__arg_is(a, "normal"))
+        return TYPE_NORMAL;
+    if (rcache__arg_is(a, "pubsub"))
+        return TYPE_PUBSUB;
+    if (rcache__arg_is(a, "master"))
+        return TYPE_MASTER;
+    if (rcache__arg_is(a, "replica") || rcache__arg_is(a, "slave"))
+        return TYPE_REPLICA;
+    return -1;
+}
+
+/* o's type: pubsub while it has a subscription (RESP2 or RESP3). */
+static int client_type_of(rcache__client_t *o) {
+    unsigned subs = atomic_load_explicit(&o->nsub, memory_order_relaxed) +
+                    atomic_load_explicit(&o->npsub, memory_order_relaxed);
+    return subs ? TYPE_PUBSUB : TYPE_NORMAL;
+}
+
+static void reply_unknown_type(rcache__client_t *c, const rcache__arg_t *a) {
+    rcache__reply_errorf(c, "ERR Unknown client type '%.*s'", (int)(a->len > 64 ? 64 : a->len),
+                         a->ptr);
+}
+
 static void client_list(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
-    /* CLIENT LIST [TYPE normal] [ID id ...] */
+    /* CLIENT LIST [TYPE normal|pubsub|master|replica] [ID id ...] */
     long long *ids = NULL;
     size_t nids = 0;
+    int type = -1;
     for (size_t i = 2; i < argc; i++) {
         if (rcache__arg_is(&argv[i], "type") && i + 1 < argc) {
             i++;
-            if (!rcache__arg_is(&argv[i], "normal") && !rcache__arg_is(&argv[i], "master") &&
-                !rcache__arg_is(&argv[i], "replica") && !rcache__arg_is(&argv[i], "pubsub")) {
-                rcache__reply_errorf(c, "ERR Unknown client type '%.*s'",
-                                     (int)(argv[i].len > 64 ? 64 : argv[i].len), argv[i].ptr);
+            type = client_type_by_name(&argv[i]);
+            if (type < 0) {
+                reply_unknown_type(c, &argv[i]);
                 free(ids);
-                return;
-            }
-            if (!rcache__arg_is(&argv[i], "normal")) {
-                free(ids);
-                rcache__reply_bulk(c, "", 0);
                 return;
             }
         } else if (rcache__arg_is(&argv[i], "id") && i + 1 < argc) {
@@ -260,6 +289,8 @@ static void client_list(rcache__client_t *c, size_t argc, const rcache__arg_t *a
             if (!want)
                 continue;
         }
+        if (type >= 0 && client_type_of(o) != type)
+            continue;
         size_t n = rcache__client_describe(o, c, line, sizeof line);
         evbuffer_add(list, line, n);
     }
@@ -267,7 +298,7 @@ static void client_list(rcache__client_t *c, size_t argc, const rcache__arg_t *a
     free(ids);
     size_t len = evbuffer_get_length(list);
     const char *p = (const char *)evbuffer_pullup(list, -1);
-    rcache__reply_bulk(c, p ? p : "", p ? len : 0);
+    rcache__reply_verbatim(c, "txt", p ? p : "", p ? len : 0);
     evbuffer_free(list);
 }
 
@@ -283,7 +314,7 @@ static int arg_eq(const rcache__arg_t *a, const char *s) {
 static void client_kill(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
     const rcache__arg_t *addr = NULL, *laddr = NULL;
     long long id = 0;
-    int skipme = 1, old_form = 0, match_none = 0;
+    int skipme = 1, old_form = 0, type = -1;
     if (argc == 3) {
         old_form = 1;
         skipme = 0;
@@ -310,12 +341,9 @@ static void client_kill(rcache__client_t *c, size_t argc, const rcache__arg_t *a
                     return;
                 }
             } else if (rcache__arg_is(o, "type")) {
-                if (rcache__arg_is(v, "master") || rcache__arg_is(v, "replica") ||
-                    rcache__arg_is(v, "slave") || rcache__arg_is(v, "pubsub"))
-                    match_none = 1;
-                else if (!rcache__arg_is(v, "normal")) {
-                    rcache__reply_errorf(c, "ERR Unknown client type '%.*s'",
-                                         (int)(v->len > 64 ? 64 : v->len), v->ptr);
+                type = client_type_by_name(v);
+                if (type < 0) {
+                    reply_unknown_type(c, v);
                     return;
                 }
             } else if (rcache__arg_is(o, "user")) {
@@ -337,8 +365,10 @@ static void client_kill(rcache__client_t *c, size_t argc, const rcache__arg_t *a
     int self = 0;
     rcache__server_t *s = c->srv;
     pthread_mutex_lock(&s->clients_lock);
-    for (rcache__client_t *o = s->all_clients; o && !match_none; o = o->gnext) {
+    for (rcache__client_t *o = s->all_clients; o; o = o->gnext) {
         if (id && (long long)o->id != id)
+            continue;
+        if (type >= 0 && client_type_of(o) != type)
             continue;
         if (addr && !arg_eq(addr, o->addr))
             continue;
@@ -377,8 +407,8 @@ static const char *const CLIENT_HELP[] = {
     "    Kill connection made from <ip:port>.",
     "KILL <option> <value> [<option> <value> [...]]",
     "    Kill connections. Options are: ID <id>, ADDR <ip:port>, LADDR <ip:port>,",
-    "    TYPE normal, USER default, SKIPME (yes|no).",
-    "LIST [TYPE normal] [ID <id> [<id> ...]]",
+    "    TYPE (NORMAL|MASTER|REPLICA|PUBSUB), USER default, SKIPME (yes|no).",
+    "LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID <id> [<id> ...]]",
     "    Return information about client connections.",
     "NO-EVICT (ON|OFF)",
     "    Protect the current client connection from eviction (shown as flag e).",
@@ -433,7 +463,7 @@ void rcache__cmd_client(rcache__client_t *c, size_t argc, const rcache__arg_t *a
         pthread_mutex_lock(&c->srv->clients_lock);
         size_t n = rcache__client_describe(c, c, line, sizeof line);
         pthread_mutex_unlock(&c->srv->clients_lock);
-        rcache__reply_bulk(c, line, n);
+        rcache__reply_verbatim(c, "txt", line, n);
     } else if (rcache__arg_is(sub, "kill")) {
         atomic_store_explicit(&c->last_cmd, "client|kill", memory_order_relaxed);
         if (argc < 3)
@@ -485,5 +515,8 @@ void rcache__cmd_reset(rcache__client_t *c, size_t argc, const rcache__arg_t *ar
     rcache__pubsub_unsubscribe(c, 1, NULL, 1, 0);
     c->db = 0;
     c->authed = !atomic_load(&c->srv->auth_required);
+    c->resp3 = 0;
+    atomic_store_explicit(&c->shown_resp, 2, memory_order_relaxed);
+    rcache__pubsub_set_resp(c);
     rcache__reply_status(c, "RESET");
 }

@@ -62,7 +62,7 @@ static int name_matches(const rcache__arg_t *pat, const char *name) {
 }
 
 static void reply_lib(rcache__client_t *c, const rcache__lib_t *lib, int withcode) {
-    rcache__reply_array(c, withcode ? 8 : 6);
+    rcache__reply_map(c, withcode ? 4 : 3);
     rcache__reply_bulk_cstr(c, "library_name");
     rcache__reply_bulk_cstr(c, lib->name);
     rcache__reply_bulk_cstr(c, "engine");
@@ -71,7 +71,7 @@ static void reply_lib(rcache__client_t *c, const rcache__lib_t *lib, int withcod
     rcache__reply_array(c, (long long)lib->nfns);
     for (size_t j = 0; j < lib->nfns; j++) {
         const rcache__fn_t *fn = &lib->fns[j];
-        rcache__reply_array(c, 6);
+        rcache__reply_map(c, 3);
         rcache__reply_bulk_cstr(c, "name");
         rcache__reply_bulk_cstr(c, fn->name);
         rcache__reply_bulk_cstr(c, "description");
@@ -83,10 +83,10 @@ static void reply_lib(rcache__client_t *c, const rcache__lib_t *lib, int withcod
         int nf = 0;
         for (int f = 0; f < RCACHE__FN_NFLAGS; f++)
             nf += (fn->flags >> f) & 1;
-        rcache__reply_array(c, nf);
+        rcache__reply_set(c, nf);
         for (int f = 0; f < RCACHE__FN_NFLAGS; f++)
             if ((fn->flags >> f) & 1)
-                rcache__reply_bulk_cstr(c, rcache__fn_flag_name(f));
+                rcache__reply_status(c, rcache__fn_flag_name(f));
     }
     if (withcode) {
         rcache__reply_bulk_cstr(c, "library_code");
@@ -180,10 +180,10 @@ static void function_restore(rcache__client_t *c, size_t argc, const rcache__arg
 static void function_stats(rcache__client_t *c) {
     char name[128];
     uint64_t ms = 0;
-    rcache__reply_array(c, 4);
+    rcache__reply_map(c, 2);
     rcache__reply_bulk_cstr(c, "running_script");
     if (rcache__functions_running(name, sizeof name, &ms)) {
-        rcache__reply_array(c, 6);
+        rcache__reply_map(c, 3);
         rcache__reply_bulk_cstr(c, "name");
         rcache__reply_bulk_cstr(c, name);
         rcache__reply_bulk_cstr(c, "command");
@@ -196,9 +196,9 @@ static void function_stats(rcache__client_t *c) {
         rcache__reply_null(c);
     }
     rcache__reply_bulk_cstr(c, "engines");
-    rcache__reply_array(c, 2);
+    rcache__reply_map(c, 1);
     rcache__reply_bulk_cstr(c, "LUA");
-    rcache__reply_array(c, 4);
+    rcache__reply_map(c, 2);
     rcache__reply_bulk_cstr(c, "libraries_count");
     rcache__reply_int(c, (long long)rcache__functions_count(0));
     rcache__reply_bulk_cstr(c, "functions_count");

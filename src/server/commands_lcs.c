@@ -129,7 +129,7 @@ static int walk(const uint32_t *T, const unsigned char *a, uint32_t al,
 
 static void reply_idx(rcache__client_t *c, const range4_t *rs, size_t n, uint32_t len,
                       int withlen) {
-    rcache__reply_array(c, 4);
+    rcache__reply_map(c, 2);
     rcache__reply_bulk_cstr(c, "matches");
     rcache__reply_array(c, (long long)n);
     for (size_t k = 0; k < n; k++) {

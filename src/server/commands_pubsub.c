@@ -93,8 +93,8 @@ void rcache__cmd_pubsub(rcache__client_t *c, size_t argc, const rcache__arg_t *a
 }
 
 int rcache__pubsub_allowed(const rcache__client_t *c, const rcache__cmd_t *cmd) {
-    if (!c->ps || rcache__pubsub_count(c) == 0)
-        return 1;
+    if (!c->ps || c->resp3 || rcache__pubsub_count(c) == 0)
+        return 1; /* RESP3: push frames, any command allowed */
     rcache__cmd_fn f = cmd->fn;
     if (f == rcache__cmd_subscribe || f == rcache__cmd_psubscribe ||
         f == rcache__cmd_unsubscribe || f == rcache__cmd_punsubscribe ||

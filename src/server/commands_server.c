@@ -215,7 +215,7 @@ void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
 #undef SECTION
     size_t len = evbuffer_get_length(b);
     const char *p = len ? (const char *)evbuffer_pullup(b, -1) : "";
-    rcache__reply_bulk(c, p, len);
+    rcache__reply_verbatim(c, "txt", p, len);
     evbuffer_free(b);
 }
 
@@ -275,7 +275,7 @@ static void config_get(rcache__client_t *c, size_t argc, const rcache__arg_t *ar
         evbuffer_add_printf(b, "%s\r\n", EXTRA_GET[i][1]);
         n += 2;
     }
-    rcache__reply_array(c, n);
+    rcache__reply_map(c, n / 2);
     rcache__reply_buffer(c, b);
     evbuffer_free(b);
 }

@@ -57,6 +57,7 @@ struct rcache__pubsub_client {
     node_t **pats;
     size_t npats, cappats;
     uint64_t soft_since_ms; /* 0 = under the soft limit */
+    _Atomic int push;       /* RESP3 client: messages are '>' push frames */
 };
 typedef struct rcache__pubsub_client ps_t;
 
@@ -274,6 +275,14 @@ static void push_message(ps_t *ps, const char *buf, size_t len) {
     pthread_mutex_unlock(&mb->lock);
 }
 
+/* Append the message m (formatted once, as a RESP2 array) to ps's
+ * mailbox, as a RESP3 push frame ('>' for '*') when ps speaks RESP3. */
+static void deliver(ps_t *ps, char *m, size_t len) {
+    int push = atomic_load_explicit(&ps->push, memory_order_relaxed);
+    m[0] = push ? '>' : '*';
+    push_message(ps, m, len);
+}
+
 /* Append "$<len>\r\n<p>\r\n" at out; returns the end. */
 static char *put_bulk(char *out, const void *p, size_t len) {
     out += sprintf(out, "$%zu\r\n", len);
@@ -302,7 +311,7 @@ long long rcache__pubsub_publish(const void *channel, size_t clen, const void *m
             char *e = buf + sprintf(buf, "*3\r\n$7\r\nmessage\r\n");
             e = put_bulk(put_bulk(e, channel, clen), msg, mlen);
             for (size_t i = 0; i < n->nsubs; i++)
-                push_message(n->subs[i], buf, (size_t)(e - buf));
+                deliver(n->subs[i], buf, (size_t)(e - buf));
             receivers += (long long)n->nsubs;
         }
     }
@@ -316,7 +325,7 @@ long long rcache__pubsub_publish(const void *channel, size_t clen, const void *m
         char *e = pb + sprintf(pb, "*4\r\n$8\r\npmessage\r\n");
         e = put_bulk(put_bulk(put_bulk(e, p->name, p->len), channel, clen), msg, mlen);
         for (size_t i = 0; i < p->nsubs; i++)
-            push_message(p->subs[i], pb, (size_t)(e - pb));
+            deliver(p->subs[i], pb, (size_t)(e - pb));
         receivers += (long long)p->nsubs;
         if (pb != stack)
             free(pb);
@@ -411,15 +420,21 @@ static ps_t *ps_of(rcache__client_t *c) {
         return NULL;
     }
     pthread_mutex_init(&ps->mb.lock, NULL);
+    atomic_init(&ps->push, c->resp3);
     c->ps = ps;
     return ps;
 }
 
 /* ---- the SUBSCRIBE family ------------------------------------------------ */
 
+void rcache__pubsub_set_resp(rcache__client_t *c) {
+    if (c->ps)
+        atomic_store_explicit(&c->ps->push, c->resp3, memory_order_relaxed);
+}
+
 static void reply_confirm(rcache__client_t *c, const char *kind, const void *name,
                           size_t len, int null_name) {
-    rcache__reply_array(c, 3);
+    rcache__reply_push(c, 3);
     rcache__reply_bulk_cstr(c, kind);
     if (null_name)
         rcache__reply_null(c);
@@ -456,11 +471,13 @@ void rcache__pubsub_subscribe(rcache__client_t *c, size_t argc, const rcache__ar
     publish_counts(c);
 }
 
-/* Leave the i-th-from-last subscription of ps's list; reply if asked. */
+/* Leave one subscription of ps; reply if asked. Patterns go in the order
+ * they were subscribed, as Redis 7.0's list of them does; channels last
+ * first (Redis's order is its dict's, which no client can rely on). */
 static void leave_last(rcache__client_t *c, int pattern, int reply) {
     ps_t *ps = c->ps;
     pthread_rwlock_wrlock(&R.lock);
-    node_t *n = pattern ? ps->pats[ps->npats - 1] : ps->chans[ps->nchans - 1];
+    node_t *n = pattern ? ps->pats[0] : ps->chans[ps->nchans - 1];
     size_t len = n->len;
     char *name = reply ? malloc(len + 1) : NULL;
     if (name)

@@ -56,6 +56,9 @@ void rcache__pubsub_reply_channels(rcache__client_t *c, const rcache__arg_t *pat
 void rcache__pubsub_reply_numsub(rcache__client_t *c, size_t n,
                                  const rcache__arg_t *channels);
 void rcache__pubsub_reply_numpat(rcache__client_t *c);
+/* c->resp3 changed (HELLO, RESET): messages published from now on reach
+ * c as RESP3 push frames or RESP2 arrays accordingly (c's worker). */
+void rcache__pubsub_set_resp(rcache__client_t *c);
 /* Client going away (close) or RESET: leave every subscription; close
  * also frees the mailbox (c's worker). */
 void rcache__pubsub_forget(rcache__client_t *c);

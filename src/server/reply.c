@@ -1,5 +1,10 @@
 /*
- * reply.c - RESP2 reply encoding into a client's output evbuffer.
+ * reply.c - RESP2 and RESP3 reply encoding into a client's output evbuffer.
+ *
+ * A client speaks RESP2 until HELLO 3 (c->resp3). Only the replies whose
+ * form differs between the two protocols look at it (nulls, maps, sets,
+ * push frames, doubles, booleans, verbatim strings): one branch each, and
+ * the RESP2 bytes are those Redis 7.0 sends a RESP2 client.
  *
  * Replies are only appended here; net.c writes the whole batch once the
  * read event's commands have run, so a pipelined batch costs one write.
@@ -17,6 +22,7 @@
 #include "rcache_tier.h"
 
 #include <event2/buffer.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,11 +111,88 @@ void rcache__reply_bulk_ll(rcache__client_t *c, long long v) {
 }
 
 void rcache__reply_null(rcache__client_t *c) {
-    rcache__reply_raw(c, "$-1\r\n", 5);
+    if (c->resp3)
+        rcache__reply_raw(c, "_\r\n", 3);
+    else
+        rcache__reply_raw(c, "$-1\r\n", 5);
 }
 
 void rcache__reply_null_array(rcache__client_t *c) {
-    rcache__reply_raw(c, "*-1\r\n", 5);
+    if (c->resp3)
+        rcache__reply_raw(c, "_\r\n", 3);
+    else
+        rcache__reply_raw(c, "*-1\r\n", 5);
+}
+
+/* "<t><n>\r\n" */
+static void reply_hdr(rcache__client_t *c, char t, long long n) {
+    char buf[RCACHE_RESP_HDR_MAX];
+    size_t len = rcache__resp_fmt_array_hdr(buf, n);
+    buf[0] = t;
+    rcache__reply_raw(c, buf, len);
+}
+
+void rcache__reply_map(rcache__client_t *c, long long n) {
+    if (c->resp3)
+        reply_hdr(c, '%', n);
+    else
+        reply_hdr(c, '*', 2 * n);
+}
+
+void rcache__reply_set(rcache__client_t *c, long long n) {
+    reply_hdr(c, c->resp3 ? '~' : '*', n);
+}
+
+void rcache__reply_push(rcache__client_t *c, long long n) {
+    reply_hdr(c, c->resp3 ? '>' : '*', n);
+}
+
+void rcache__reply_double(rcache__client_t *c, double d) {
+    char buf[64];
+    int n;
+    if (isinf(d))
+        n = snprintf(buf, sizeof buf, "%s", d > 0 ? "inf" : "-inf");
+    else
+        n = snprintf(buf, sizeof buf, "%.17g", d);
+    if (!c->resp3) {
+        rcache__reply_bulk(c, buf, (size_t)n);
+        return;
+    }
+    char line[72];
+    int l = snprintf(line, sizeof line, ",%s\r\n", buf);
+    rcache__reply_raw(c, line, (size_t)l);
+}
+
+void rcache__reply_bool(rcache__client_t *c, int v) {
+    if (c->resp3)
+        rcache__reply_raw(c, v ? "#t\r\n" : "#f\r\n", 4);
+    else
+        rcache__reply_raw(c, v ? ":1\r\n" : ":0\r\n", 4);
+}
+
+void rcache__reply_bignum(rcache__client_t *c, const char *digits, size_t len) {
+    if (!c->resp3) {
+        rcache__reply_bulk(c, digits, len);
+        return;
+    }
+    rcache__reply_raw(c, "(", 1);
+    rcache__reply_raw(c, digits, len);
+    rcache__reply_raw(c, "\r\n", 2);
+}
+
+void rcache__reply_verbatim(rcache__client_t *c, const char *fmt, const void *p, size_t len) {
+    if (!c->resp3) {
+        rcache__reply_bulk(c, p, len);
+        return;
+    }
+    char buf[RCACHE_RESP_HDR_MAX + 4];
+    size_t n = rcache__resp_fmt_bulk_hdr(buf, len + 4);
+    buf[0] = '=';
+    memcpy(buf + n, fmt, 3);
+    buf[n + 3] = ':';
+    rcache__reply_raw(c, buf, n + 4);
+    rcache__reply_raw(c, p, len);
+    rcache__reply_raw(c, "\r\n", 2);
 }
 
 void rcache__reply_array(rcache__client_t *c, long long n) {

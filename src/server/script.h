@@ -1,6 +1,6 @@
 /*
- * script.h - the Lua scripting engine (script_lua.c) that EVAL, EVALSHA,
- * EVAL_RO, EVALSHA_RO and SCRIPT (commands_script.c) drive.
+ * script.h - the Lua scripting engine (script_lua.c, script_conv.c) that
+ * EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT (commands_script.c) drive.
  *
  * Thread-safety: one Lua state for the whole server, used only by the
  * holder of the exclusive gate (gate.h): every function here needs the
@@ -52,6 +52,19 @@ struct lua_State *rcache__lua_new_state(void);
  * or function name errors show; is_function: FCALL's error format. */
 void rcache__lua_call(rcache__client_t *c, struct lua_State *L, int nargs,
                       int readonly, const char *name, int is_function);
+/* ---- RESP <-> Lua conversions (script_conv.c; Redis 7.0's rules) ---- */
+/* Parse one reply at *pp (written by our own dispatcher, RESP2 or RESP3)
+ * and push it on L as redis.call returns it; *pp moves past it. 0, or -1
+ * when malformed or nested deeper than 1000 (nothing pushed). */
+int rcache__lua_from_resp(struct lua_State *L, const char **pp, const char *end,
+                          int depth);
+/* 1 when the value at the top of L nests tables (array parts) deeper than
+ * a client should be sent (128). */
+int rcache__lua_reply_too_deep(struct lua_State *L, int depth);
+/* Reply the value at the top of L (left there) to c, in c's protocol.
+ * script_resp3: the script called redis.setresp(3) (booleans are then
+ * RESP3 booleans, else true -> 1 and false -> null). */
+void rcache__lua_to_resp(rcache__client_t *c, struct lua_State *L, int script_resp3);
 /* ---- the script thread (script_thread.c) ---- */
 /* Start / stop the thread that runs EVAL-family commands. 0 or -1. Stop
  * answers jobs still queued with an error. */

@@ -19,10 +19,10 @@
  * past it gets a Lua "not enough memory" error, not the server.
  *
  * redis.call runs a command through the ordinary dispatcher on a private
- * client whose replies land in its own buffer; the RESP reply is then
- * converted to Lua values (integer -> number, bulk -> string, nil bulk or
- * nil array -> false, array -> table, status -> {ok=...}, error ->
- * {err=...}, raised by redis.call and returned by redis.pcall).
+ * client whose replies land in its own buffer, in RESP2 or, after
+ * redis.setresp(3), RESP3; script_conv.c converts that reply to Lua
+ * values (errors are raised by redis.call and returned by redis.pcall)
+ * and the script's result back to the caller's protocol.
  */
 #include "script.h"
 
@@ -42,8 +42,6 @@ int luaopen_cjson(lua_State *L);
 
 #define LUA_MEM_LIMIT ((size_t)512 * 1024 * 1024) /* as the largest string value */
 #define HOOK_EVERY 100000 /* instructions between time-limit checks */
-#define MAX_DEPTH 1000    /* nesting of converted replies */
-#define MAX_REPLY_DEPTH 128 /* nesting of a script's reply (clients recurse) */
 #define SCRIPTS_KEY "rcache_scripts"
 
 static struct {
@@ -97,73 +95,6 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     return np;
 }
 
-/* ---- RESP reply -> Lua ------------------------------------------------ */
-
-/* Parse one reply at *pp (a reply our own dispatcher wrote) and push it.
- * 0, or -1 if malformed or too deep (nothing pushed). */
-static int resp_to_lua(lua_State *L, const char **pp, const char *end, int depth) {
-    const char *p = *pp;
-    if (p >= end || depth > MAX_DEPTH || !lua_checkstack(L, 4))
-        return -1;
-    const char *eol = memchr(p, '\r', (size_t)(end - p));
-    if (!eol || eol + 1 >= end)
-        return -1;
-    char type = *p++;
-    long long n = 0;
-    if (type == ':' || type == '$' || type == '*') {
-        char num[32];
-        size_t l = (size_t)(eol - p);
-        if (l == 0 || l >= sizeof num)
-            return -1;
-        memcpy(num, p, l);
-        num[l] = '\0';
-        n = strtoll(num, NULL, 10);
-    }
-    const char *next = eol + 2;
-    switch (type) {
-    case '+':
-    case '-':
-        lua_newtable(L);
-        lua_pushstring(L, type == '+' ? "ok" : "err");
-        lua_pushlstring(L, p, (size_t)(eol - p));
-        lua_settable(L, -3);
-        break;
-    case ':':
-        lua_pushnumber(L, (lua_Number)n);
-        break;
-    case '$':
-        if (n < 0) {
-            lua_pushboolean(L, 0);
-            break;
-        }
-        if ((long long)(end - next) < n + 2)
-            return -1;
-        lua_pushlstring(L, next, (size_t)n);
-        next += n + 2;
-        break;
-    case '*':
-        if (n < 0) {
-            lua_pushboolean(L, 0);
-            break;
-        }
-        lua_createtable(L, n > 1024 ? 1024 : (int)n, 0);
-        for (long long i = 0; i < n; i++) {
-            if (resp_to_lua(L, &next, end, depth + 1) != 0) {
-                lua_pop(L, 1);
-                return -1;
-            }
-            lua_rawseti(L, -2, (int)i + 1);
-        }
-        break;
-    default:
-        return -1;
-    }
-    *pp = next;
-    return 0;
-}
-
-/* ---- Lua -> RESP reply ------------------------------------------------ */
-
 /* The string field `name` of the table at the top, or NULL. */
 static const char *table_str_field(lua_State *L, const char *name) {
     lua_pushstring(L, name);
@@ -171,82 +102,6 @@ static const char *table_str_field(lua_State *L, const char *name) {
     const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
     lua_pop(L, 1); /* the string stays alive: the table references it */
     return s;
-}
-
-/* 1 if the value at the top nests tables deeper than MAX_REPLY_DEPTH
- * (array part only, as the reply would; ok/err tables end a branch). */
-static int too_deep(lua_State *L, int depth) {
-    if (lua_type(L, -1) != LUA_TTABLE)
-        return 0;
-    if (depth >= MAX_REPLY_DEPTH || !lua_checkstack(L, 4))
-        return 1;
-    if (table_str_field(L, "err") || table_str_field(L, "ok"))
-        return 0;
-    for (int i = 1;; i++) {
-        lua_rawgeti(L, -1, i);
-        if (lua_isnil(L, -1)) {
-            lua_pop(L, 1);
-            return 0;
-        }
-        int deep = too_deep(L, depth + 1);
-        lua_pop(L, 1);
-        if (deep)
-            return 1;
-    }
-}
-
-/* Reply the value at the top of the stack (left there). */
-static void lua_to_resp(rcache__client_t *c, lua_State *L, int depth) {
-    if (depth > MAX_DEPTH || !lua_checkstack(L, 4)) {
-        rcache__reply_error(c, "ERR reached lua stack limit");
-        return;
-    }
-    switch (lua_type(L, -1)) {
-    case LUA_TSTRING: {
-        size_t len;
-        const char *s = lua_tolstring(L, -1, &len);
-        rcache__reply_bulk(c, s, len);
-        return;
-    }
-    case LUA_TBOOLEAN:
-        if (lua_toboolean(L, -1))
-            rcache__reply_int(c, 1);
-        else
-            rcache__reply_null(c);
-        return;
-    case LUA_TNUMBER:
-        rcache__reply_int(c, (long long)lua_tonumber(L, -1));
-        return;
-    case LUA_TTABLE:
-        break;
-    default:
-        rcache__reply_null(c);
-        return;
-    }
-    const char *s = table_str_field(L, "err");
-    if (s) {
-        rcache__reply_error(c, s);
-        return;
-    }
-    if ((s = table_str_field(L, "ok")) != NULL) {
-        rcache__reply_status(c, s);
-        return;
-    }
-    long long n = 0;
-    for (;;) {
-        lua_rawgeti(L, -1, (int)n + 1);
-        int nil = lua_isnil(L, -1);
-        lua_pop(L, 1);
-        if (nil)
-            break;
-        n++;
-    }
-    rcache__reply_array(c, n);
-    for (long long i = 0; i < n; i++) {
-        lua_rawgeti(L, -1, (int)i + 1);
-        lua_to_resp(c, L, depth + 1);
-        lua_pop(L, 1);
-    }
 }
 
 /* ---- the redis.* API -------------------------------------------------- */
@@ -283,6 +138,8 @@ static int run_call(lua_State *L) {
             refuse = "ERR Unknown Redis command called from script";
         else if (cmd->flags & RCACHE__CMD_NOSCRIPT)
             refuse = "ERR This Redis command is not allowed from script";
+        else if ((cmd->arity > 0 && argc != cmd->arity) || argc < -cmd->arity)
+            refuse = "ERR Wrong number of args calling Redis command from script";
         else if ((cmd->flags & RCACHE__CMD_WRITE) && S.readonly)
             refuse = "ERR Write commands are not allowed from read-only scripts.";
     }
@@ -310,7 +167,7 @@ static int run_call(lua_State *L) {
     size_t len = evbuffer_get_length(out);
     const char *p = (const char *)evbuffer_pullup(out, -1);
     int is_err = len > 0 && p[0] == '-';
-    if (!p || resp_to_lua(L, &p, p + len, 0) != 0) {
+    if (!p || rcache__lua_from_resp(L, &p, p + len, 0) != 0) {
         evbuffer_drain(out, len);
         lua_newtable(L);
         lua_pushstring(L, "err");
@@ -382,13 +239,15 @@ static int l_log(lua_State *L) {
     return 0;
 }
 
-/* RESP2 is what rcached speaks: 2 and 3 are accepted, replies stay RESP2. */
+/* The protocol redis.call's replies come in (and booleans go out in):
+ * 2 (the default at every script start) or 3. */
 static int l_setresp(lua_State *L) {
     if (lua_gettop(L) != 1)
-        return luaL_error(L, "redis.setresp() requires one argument.");
+        return raise_err(L, "ERR redis.setresp() requires one argument.");
     int v = (int)lua_tonumber(L, 1);
     if (v != 2 && v != 3)
-        return luaL_error(L, "RESP version must be 2 or 3.");
+        return raise_err(L, "ERR RESP version must be 2 or 3.");
+    S.fake.resp3 = v == 3;
     return 0;
 }
 
@@ -692,6 +551,7 @@ void rcache__lua_call(rcache__client_t *c, lua_State *L, int nargs, int readonly
     S.fake.authed = 1;
     S.fake.db = c->db; /* SELECT in a script changes only the script's */
     S.fake.id = c->id;
+    S.fake.resp3 = 0; /* redis.setresp(3) for RESP3 replies to redis.call */
     S.readonly = readonly;
     S.busy = 0;
     S.start_ms = rcache__mono_ms();
@@ -711,10 +571,10 @@ void rcache__lua_call(rcache__client_t *c, lua_State *L, int nargs, int readonly
     if (rc != 0)
         reply_run_error(c, L, name, is_function);
     else {
-        if (too_deep(L, 0))
+        if (rcache__lua_reply_too_deep(L, 0))
             rcache__reply_error(c, "ERR reached lua stack limit");
         else
-            lua_to_resp(c, L, 0);
+            rcache__lua_to_resp(c, L, S.fake.resp3);
         lua_pop(L, 1);
     }
     lua_pop(L, 1); /* the handler */

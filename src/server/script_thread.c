@@ -229,6 +229,7 @@ int rcache__script_submit(rcache__client_t *c, const rcache__cmd_t *cmd,
     j->proxy.w = c->w; /* call counters only */
     j->proxy.authed = 1;
     j->proxy.db = c->db;
+    j->proxy.resp3 = c->resp3; /* the reply in the caller's protocol */
     j->drop_reply = c->real_out != NULL;
     snprintf(j->proxy.addr, sizeof j->proxy.addr, "%s", c->addr); /* for SLOWLOG */
     if (c->name && !(j->proxy.name = strdup(c->name))) {

@@ -78,8 +78,10 @@ test('commands from stdin, INFO, CONFIG, CLIENT, COMMAND', async () => {
   assert.ok(Number(count.stdout) > 50);
   const docs = await cli(srv.port, ['COMMAND', 'DOCS', 'get']);
   assert.match(docs.stdout, /summary/);
-  const hello = await cli(srv.port, ['HELLO', '3']);
-  assert.match(hello.stdout, /NOPROTO/);
+  const hello = await cli(srv.port, ['-3', 'HELLO', '3']);
+  assert.match(hello.stdout, /^server redis\n[^]*\nproto 3\n/);
+  const nil = await cli(srv.port, ['-3', 'GET', 'no:such:key']);
+  assert.equal(nil.stdout, '\n');
 });
 
 test('--scan and --pipe mass insertion of 10k commands', async () => {

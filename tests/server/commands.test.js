@@ -52,7 +52,7 @@ test('connection: PING ECHO SELECT QUIT-less basics', async () => {
   await rejects(r.select(16), /^ERR DB index is out of range$/);
   await rejects(r.call('SELECT', 'x'), /^ERR value is not an integer or out of range$/);
   await rejects(r.call('AUTH', 'pw'), /^ERR AUTH <password> called without any password configured/);
-  await rejects(r.call('HELLO', '3'), /^NOPROTO/);
+  await rejects(r.call('HELLO', '4'), /^NOPROTO/);
   const hello = await r.call('HELLO', '2');
   assert.equal(hello[0], 'server');
   assert.equal(hello[5], 2);
