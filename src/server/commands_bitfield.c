@@ -15,6 +15,7 @@
  */
 #include "bits.h"
 #include "keyargs.h"
+#include "notify.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,6 +40,9 @@ typedef struct bf_ctx {
     unsigned char *span; /* hi - lo + 1 bytes */
     const unsigned char *old;
     size_t old_len;
+    size_t changes;      /* SET/INCRBY ops that changed bits or the key */
+    int created;         /* the key did not exist */
+    int dirty;           /* created or grown (Redis's lookupStringForBitCommand) */
 } bf_ctx_t;
 
 #define ERR_TYPE "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is."
@@ -223,6 +227,8 @@ static void run_write(bf_ctx_t *x, bf_op_t *op) {
         return;
     }
     set_bits(x, op->offset, op->bits, nv);
+    if (x->dirty || get_bits(x, op->offset, op->bits) != raw)
+        x->changes++; /* Redis 7.0: "setbit" only when something changed */
 }
 
 static void run_ops(bf_ctx_t *x) {
@@ -242,6 +248,9 @@ static int bitfield_cb(rcache_update_t *u, void *arg) {
     bf_ctx_t *x = arg;
     x->old = u->found ? u->old_val : NULL;
     x->old_len = u->found ? u->old_len : 0;
+    x->changes = 0; /* counted afresh if the library calls again */
+    x->created = !u->found;
+    x->dirty = !u->found || x->hi >= x->old_len;
     if (x->hi >= u->max_new_len)
         return RCACHE_ETOOBIG;
     size_t n = (size_t)(x->hi - x->lo + 1);
@@ -262,6 +271,8 @@ static int run_read_only(rcache__client_t *c, const rcache__arg_t *key, bf_ctx_t
     if (rcache__key_valid(key) &&
         rcache_get_ref(RCACHE__CACHE(c), RCACHE__KEY(*key), &ref) == RCACHE_OK)
         x->old = rcache_ref_value(ref, &x->old_len);
+    else /* Redis's lookupKeyRead: only GETs read the key */
+        rcache__notify(RCACHE__NOTIFY_KEY_MISS, "keymiss", key->ptr, key->len);
     run_ops(x);
     rcache_release(ref);
     return RCACHE_OK;
@@ -297,6 +308,12 @@ static void bitfield(rcache__client_t *c, size_t argc, const rcache__arg_t *argv
         rcache__reply_lib_error(c, rc);
         goto out;
     }
+    /* Redis 7.0's events: "new" when the writes created the key (even
+     * if every one failed its OVERFLOW FAIL), "setbit" when one applied */
+    if (writes && x.created)
+        rcache__notify(RCACHE__NOTIFY_NEW, "new", argv[1].ptr, argv[1].len);
+    if (writes && x.changes)
+        rcache__notify(RCACHE__NOTIFY_STRING, "setbit", argv[1].ptr, argv[1].len);
     rcache__reply_array(c, (long long)x.nops);
     for (size_t i = 0; i < x.nops; i++) {
         if (x.ops[i].is_null)

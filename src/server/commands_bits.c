@@ -98,15 +98,18 @@ void rcache__cmd_setbit(rcache__client_t *c, size_t argc, const rcache__arg_t *a
 }
 
 /* The value of key (a reference the caller releases), or NULL when the key
- * does not exist; *len gets its length (0 if none). */
+ * does not exist ("keymiss", as Redis's lookupKeyRead); *len gets its
+ * length (0 if none). */
 static rcache_ref_t *value_of(rcache__client_t *c, const rcache__arg_t *key,
                               const unsigned char **p, size_t *len) {
     rcache_ref_t *ref = NULL;
     *p = NULL;
     *len = 0;
     if (!rcache__key_valid(key) ||
-        rcache_get_ref(RCACHE__CACHE(c), RCACHE__KEY(*key), &ref) != RCACHE_OK)
+        rcache_get_ref(RCACHE__CACHE(c), RCACHE__KEY(*key), &ref) != RCACHE_OK) {
+        rcache__notify(RCACHE__NOTIFY_KEY_MISS, "keymiss", key->ptr, key->len);
         return NULL;
+    }
     *p = rcache_ref_value(ref, len);
     return ref;
 }
@@ -342,15 +345,27 @@ static void bitop_compute(int op, size_t n, const unsigned char *const *src,
     }
 }
 
-/* Store (or, when empty, delete) the BITOP result and reply its length. */
+/* Store (or, when empty, delete) the BITOP result and reply its length,
+ * with Redis 7.0's events: "new" (key created) and "set", or "del" when
+ * an empty result removed an existing key. */
 static void bitop_store(rcache__client_t *c, const rcache__arg_t *dest,
                         const unsigned char *res, size_t maxlen) {
     int rc = RCACHE_OK;
     if (maxlen == 0) {
-        rcache_delete(RCACHE__CACHE(c), RCACHE__KEY(*dest));
+        if (rcache_delete(RCACHE__CACHE(c), RCACHE__KEY(*dest)) == RCACHE_OK)
+            rcache__notify(RCACHE__NOTIFY_GENERIC, "del", dest->ptr, dest->len);
     } else {
         rcache_set_opts_t o = {.ttl_ms = RCACHE_TTL_DEFAULT};
-        rc = rcache_set_ex(RCACHE__CACHE(c), RCACHE__KEY(*dest), res, maxlen, &o, NULL);
+        rcache_ref_t *old = NULL;
+        int want_old = rcache__notify_wanted(RCACHE__NOTIFY_NEW);
+        rc = rcache_set_ex(RCACHE__CACHE(c), RCACHE__KEY(*dest), res, maxlen, &o,
+                           want_old ? &old : NULL);
+        if (rc == RCACHE_OK) {
+            if (want_old && !old)
+                rcache__notify(RCACHE__NOTIFY_NEW, "new", dest->ptr, dest->len);
+            rcache__notify(RCACHE__NOTIFY_STRING, "set", dest->ptr, dest->len);
+        }
+        rcache_release(old);
     }
     if (rc != RCACHE_OK)
         rcache__reply_lib_error(c, rc);

@@ -78,7 +78,7 @@ int rcache__str2ld(const char *s, size_t len, long double *out) {
     char *end;
     errno = 0;
     long double v = strtold(buf, &end);
-    if (*end != '\0' || (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || v == 0)) ||
+    if (end != buf + len || (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || v == 0)) ||
         isnan(v))
         return 0;
     *out = v;

@@ -311,6 +311,9 @@ decr n
 incrby n 5
 decrby n 5
 incrbyfloat n 1.5
+setrange nul 1 5
+incrbyfloat nul 1
+incr nul
 incr a
 get nosuch
 mget a nosuch b
@@ -350,6 +353,22 @@ setbit b1 3 1
 setbit b1 3 1
 setbit b1 3 0
 setbit b2 100 0
+bitop and b5 b1 b2
+bitop or b5 b1 b2
+bitop not b6 nosuch
+set b7 x
+bitop and b7 nosuch1 nosuch2
+bitop xor b7 nosuch1 nosuch2
+bitop not b1 b1
+bitfield b8 set u8 0 255
+bitfield b8 get u8 0
+bitfield b8 incrby u8 0 1
+bitfield b9 overflow fail incrby u2 0 5
+bitfield b8 overflow fail incrby u8 0 300
+bitfield b8 overflow sat incrby u8 0 300
+bitfield b10 get u8 0
+bitfield_ro b8 get u8 0
+bitop not b1 b1
 copy b1 b3
 copy b1 b3
 copy b1 b3 replace
@@ -388,6 +407,12 @@ def random_cmds(rng, n):
             ("pexpire", k, "0"), ("persist", k), ("getex", k, "ex", "50"),
             ("getex", k, "persist"), ("rename", k, k2), ("renamenx", k, k2),
             ("ttl", k), ("type", k), ("strlen", k),
+            ("setbit", k, str(rng.randrange(16)), str(rng.randrange(2))),
+            ("bitop", rng.choice(["and", "or", "xor"]), k, k2, rng.choice(keys)),
+            ("bitop", "not", k, k2),
+            ("bitfield", k, "overflow", rng.choice(["wrap", "sat", "fail"]),
+             "incrby", "u4", str(rng.randrange(8)), str(rng.randrange(20))),
+            ("bitfield", k, "get", "u8", "0"),
         ]))
     return out
 
