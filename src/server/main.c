@@ -13,7 +13,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "Usage: rcached [config-file] [--option value ...]\n"
             "       rcached --help | --version\n\n"
-            "rcached is a Redis-protocol (RESP2) server for librcache.\n"
+            "rcached is a Redis-protocol (RESP2/RESP3) server for librcache.\n"
             "Every option can also be set in the config file ('name value' lines)\n"
             "or in the environment as RCACHED_NAME (upper case, '-' -> '_');\n"
             "flags win over the file, the file over the environment. The library's\n"
