@@ -111,7 +111,7 @@ void rcache__cmd_command(rcache__client_t *c, size_t argc, const rcache__arg_t *
             if (cmd)
                 reply_info(c, cmd);
             else
-                rcache__reply_null_array(c);
+                rcache__reply_null(c); /* Redis 7.0: "$-1" in RESP2 */
         }
     } else if (rcache__arg_is(sub, "docs")) {
         if (argc == 2) {

@@ -147,7 +147,8 @@ def test_hello(ports):
     sets = [[Conn(p)] for p in ports]
     diff(sets, [
         ("hello",), ("hello", "3"), ("hello",), ("get", "nokey"), ("hello", "2"),
-        ("get", "nokey"), ("hello", "4"), ("hello", "1"), ("hello", "x"),
+        ("get", "nokey"), ("command", "info", "nosuch"), ("hello", "4"), ("hello", "1"),
+        ("hello", "x"),
         ("hello", "3", "setname", "n1"), ("client", "getname"),
         ("hello", "3", "auth", "default", "wrong"), ("hello", "3", "bogus"),
         ("hello", "3", "auth", "default"), ("get", "nokey"),
@@ -184,7 +185,7 @@ def test_types(ports):
         ("watch", "w"), ("set", "w", "1"), ("multi",), ("get", "w"), ("exec",),
         ("multi",), ("get", "w"), ("get", "nokey"), ("incrbyfloat", "f", "1"), ("exec",),
         ("multi",), ("discard",),
-        ("dbsize",), ("select", "1"), ("get", "a"), ("select", "0"),
+        ("command", "info", "nosuch"), ("dbsize",), ("select", "1"), ("get", "a"), ("select", "0"),
     ], "types")
     # INFO and CLIENT INFO / LIST: verbatim strings of type txt
     diff(sets, [("info", "server"), ("client", "info"), ("client", "list")], "verbatim")
@@ -319,6 +320,30 @@ def closed(c):
         return True
 
 
+def test_shapes(port):
+    """rcached only: replies whose fields differ from Redis's (rcached has
+    fewer MEMORY STATS fields, no key specs or arguments in COMMAND) still
+    use the RESP3 types Redis 7.0 uses for them; and the deliberate
+    difference: CLIENT TRACKING is refused."""
+    c = Conn(port)
+    c.run("hello", "3")
+    stats = c.run("memory", "stats")
+    assert stats.startswith(b"%18\r\n$14\r\npeak.allocated\r\n:"), stats[:60]
+    assert b"$18\r\ndataset.percentage\r\n," in stats, stats
+    info = c.run("command", "info", "get")
+    assert info.startswith(b"*1\r\n*10\r\n$3\r\nget\r\n:2\r\n~2\r\n+readonly\r\n+fast\r\n"
+                           b":1\r\n:1\r\n:1\r\n~"), info
+    docs = c.run("command", "docs", "get")
+    assert docs.startswith(b"%1\r\n$3\r\nget\r\n%3\r\n$7\r\nsummary\r\n"), docs
+    assert c.run("client", "tracking", "on").startswith(b"-ERR unknown subcommand 'tracking'")
+    c.run("hello", "2")  # and the RESP2 forms
+    stats2 = c.run("memory", "stats")
+    assert stats2.startswith(b"*36\r\n"), stats2[:20]
+    assert b"$18\r\ndataset.percentage\r\n$" in stats2
+    assert c.run("command", "docs", "get").startswith(b"*2\r\n$3\r\nget\r\n*6\r\n")
+    c.close()
+
+
 def test_redis_cli(ports):
     """redis-cli -3 prints the same for both servers."""
     cmds = [["hello", "3"], ["get", "nokey"], ["config", "get", "maxmemory-policy"],
@@ -371,6 +396,7 @@ def main():
         test_functions(ports)
         test_lua(ports)
         test_pubsub(ports)
+        test_shapes(port)
         if shutil.which("redis-cli"):
             test_redis_cli(ports)
     finally:
