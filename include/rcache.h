@@ -1057,8 +1057,10 @@ uint64_t rcache_count(rcache_t *c);
  * with their absolute expiry (RCACHE_SET_EXPIRE_AT; entries whose
  * EXPIRETIME has passed are skipped and counted) and no expiry for keys
  * that had none (not the cache's default TTL).  Other types (lists,
- * sets, hashes, sorted sets, streams, modules), other databases, empty
- * keys and functions are skipped safely and counted by name.  Both limits
+ * sets, hashes, sorted sets, streams, modules), other databases and
+ * empty keys are skipped safely and counted by name; function libraries
+ * go to rcache_snapshot_opts_t.function (counted as skipped without one)
+ * and are written from its function_codes.  Both limits
  * hold as in any store: what does not fit evicts the least recently used,
  * which are the ones written first.  rcache_snapshot_load() VERIFIES THE
  * WHOLE FILE FIRST (structure, lengths and CRC-64) and stores nothing from
@@ -1125,6 +1127,23 @@ typedef struct rcache_snapshot_opts {
     /** Load: longest string accepted; longer makes the file invalid.
      *  0 = 512 MiB. */
     uint64_t max_string_bytes;
+    /** Save: Redis 7 function libraries to write (RDB FUNCTION2 records,
+     *  after the AUX fields, as redis-server 7.0 does): nfunctions codes,
+     *  function_codes[i] of function_lens[i] bytes (the library's source,
+     *  "#!lua name=..." first line included). The library only reads them
+     *  during the call; the caller owns them. Default none (0 / NULL). */
+    const char *const *function_codes;
+    const size_t *function_lens;
+    size_t nfunctions;
+    /** Load: called once per FUNCTION2 record with the library's code
+     *  (code_len bytes, valid only during the call), in file order, while
+     *  the keys load; return 0 to go on, anything else stops the load
+     *  with RCACHE_ECANCELED. Not called by rcache_snapshot_verify() or
+     *  the checking pass of rcache_snapshot_load(). NULL (default): the
+     *  libraries are skipped and counted in skipped_unsupported as
+     *  "function". Runs on the loading thread. */
+    int (*function)(const void *code, size_t code_len, void *ctx);
+    void *function_ctx;
 } rcache_snapshot_opts_t;
 
 /** Outcome of a save or a load (every field is filled, also on error). */

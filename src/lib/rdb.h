@@ -85,8 +85,10 @@ enum {
     RCACHE__RDB_EV_SELECTDB,   /* n1 = db */
     RCACHE__RDB_EV_RESIZEDB,   /* n1 = keys, n2 = keys with expiry */
     RCACHE__RDB_EV_STRING,     /* key/val, expire_ms, idle_s, too_big */
-    RCACHE__RDB_EV_SKIPPED,    /* a non-string key or a function: type, key */
-    RCACHE__RDB_EV_EOF         /* end; CRC checked */
+    RCACHE__RDB_EV_SKIPPED,    /* a non-string key: type, key */
+    RCACHE__RDB_EV_EOF,        /* end; CRC checked */
+    RCACHE__RDB_EV_FUNCTION    /* FUNCTION2: val = the library's code (NULL
+                                  when not materialised or too_big) */
 };
 
 typedef struct rcache__rdb_item {

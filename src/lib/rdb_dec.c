@@ -569,13 +569,21 @@ int rcache__rdb_dec_next(rcache__rdb_dec_t *d, rcache__rdb_item_t *it) {
             return rd_aux(d, it);
         case RDB_OP_MODULE_AUX:
             return rd_module_aux(d, it, at);
-        case RDB_OP_FUNCTION2:
-            if (skip_str(d))
+        case RDB_OP_FUNCTION2: {
+            /* a function library's code: kept whole when materialising */
+            const unsigned char *p;
+            size_t n;
+            int dropped;
+            if (rd_str(d, 1, d->keep_max, &p, &n, &dropped))
                 return d->err;
-            it->kind = RCACHE__RDB_EV_SKIPPED;
+            it->kind = RCACHE__RDB_EV_FUNCTION;
             it->type = (int)op;
             it->type_name = rcache__rdb_type_name((int)op);
+            it->val = p;
+            it->vlen = n;
+            it->too_big = dropped;
             return 0;
+        }
         case RDB_OP_EOF:
             if (rd_eof(d))
                 return d->err;

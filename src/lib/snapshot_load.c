@@ -205,6 +205,18 @@ static void reserve(load_ctx_t *lc, uint64_t n) {
     rcache__bulk_reserve(lc->c, n);
 }
 
+/* A function library: to the caller's callback when loading (not when
+ * only checking), else counted as skipped ("function"). */
+static int function(load_ctx_t *lc, const rcache__rdb_item_t *it) {
+    const rcache_snapshot_opts_t *o = lc->o;
+    if (!lc->c || !o->function || !it->val) {
+        if (lc->c)
+            count_type(lc, it->type_name);
+        return RCACHE_OK;
+    }
+    return o->function(it->val, it->vlen, o->function_ctx) ? RCACHE_ECANCELED : RCACHE_OK;
+}
+
 /* Decode everything; store (or only count, c NULL). */
 static int run(load_ctx_t *lc, rcache__rdb_dec_t *d) {
     rcache__rdb_item_t it;
@@ -226,6 +238,7 @@ static int run(load_ctx_t *lc, rcache__rdb_dec_t *d) {
             if (it.kind == RCACHE__RDB_EV_SKIPPED)
                 count_type(lc, it.type_name);
             break;
+        case RCACHE__RDB_EV_FUNCTION: rc = function(lc, &it); break;
         case RCACHE__RDB_EV_STRING: rc = store(lc, &it); break;
         default: break;
         }

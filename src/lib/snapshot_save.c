@@ -277,6 +277,17 @@ static void write_aux(save_ctx_t *sc, uint64_t keys) {
     rcache__rdb_enc_aux(&sc->enc, "rcache-keys", num);
 }
 
+/* The function libraries the caller gave, one FUNCTION2 record each (the
+ * code as an RDB string), after the AUX fields as Redis 7.0 writes them. */
+static void write_functions(save_ctx_t *sc) {
+    const rcache_snapshot_opts_t *o = sc->o;
+    for (size_t i = 0; o && i < o->nfunctions; i++) {
+        unsigned char op = RDB_OP_FUNCTION2;
+        rcache__rdb_enc_raw(&sc->enc, &op, 1);
+        rcache__rdb_enc_str(&sc->enc, o->function_codes[i], o->function_lens[i]);
+    }
+}
+
 /* List every shard, then encode in merged order. */
 static int save_all(save_ctx_t *sc) {
     rcache_t *c = sc->c;
@@ -303,6 +314,7 @@ static int save_all(save_ctx_t *sc) {
             sift_down(&m, i);
         rcache__rdb_enc_header(&sc->enc);
         write_aux(sc, keys);
+        write_functions(sc);
         if (keys) {
             rcache__rdb_enc_selectdb(&sc->enc, 0);
             rcache__rdb_enc_resizedb(&sc->enc, keys, expires);

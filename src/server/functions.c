@@ -52,17 +52,68 @@ static struct {
     char running_name[128];
     uint64_t running_start;
     _Atomic size_t count_libs, count_fns; /* FUNCTION STATS, any thread */
-} F = {.m = PTHREAD_MUTEX_INITIALIZER};
+    /* the libraries' codes for snapshots (any thread), under codes_m */
+    pthread_mutex_t codes_m;
+    char **codes;
+    size_t *lens, ncodes;
+    int codes_oom;          /* the last copy failed: snapshots must not lie */
+} F = {.m = PTHREAD_MUTEX_INITIALIZER, .codes_m = PTHREAD_MUTEX_INITIALIZER};
 
 const char *rcache__fn_flag_name(int i) { return FLAG_NAMES[i]; }
 
-/* Publish the counts after a change of F.libs. */
+void rcache__functions_codes_free(char **codes, size_t *lens, size_t n) {
+    for (size_t i = 0; codes && i < n; i++)
+        free(codes[i]);
+    free(codes);
+    free(lens);
+}
+
+/* Copy n codes of libs (or of codes/lens when libs is NULL). 0 or -1. */
+static int copy_codes(const rcache__lib_t *libs, char *const *codes, const size_t *lens,
+                      size_t n, char ***codes_out, size_t **lens_out) {
+    char **c = calloc(n + 1, sizeof *c);
+    size_t *l = calloc(n + 1, sizeof *l);
+    int ok = c && l;
+    for (size_t i = 0; ok && i < n; i++) {
+        l[i] = libs ? libs[i].code_len : lens[i];
+        ok = (c[i] = malloc(l[i] + 1)) != NULL;
+        if (ok)
+            memcpy(c[i], libs ? libs[i].code : codes[i], l[i]);
+    }
+    if (!ok) {
+        rcache__functions_codes_free(c, l, n);
+        return -1;
+    }
+    *codes_out = c;
+    *lens_out = l;
+    return 0;
+}
+
+int rcache__functions_codes(char ***codes, size_t **lens, size_t *n) {
+    pthread_mutex_lock(&F.codes_m);
+    int rc = F.codes_oom ? -1 : copy_codes(NULL, F.codes, F.lens, F.ncodes, codes, lens);
+    *n = rc == 0 ? F.ncodes : 0;
+    pthread_mutex_unlock(&F.codes_m);
+    return rc;
+}
+
+/* Publish the counts and the codes after a change of F.libs. */
 static void recount(void) {
     size_t fns = 0;
     for (size_t i = 0; i < F.nlibs; i++)
         fns += F.libs[i].nfns;
     atomic_store(&F.count_libs, F.nlibs);
     atomic_store(&F.count_fns, fns);
+    char **codes = NULL;
+    size_t *lens = NULL;
+    int rc = copy_codes(F.libs, NULL, NULL, F.nlibs, &codes, &lens);
+    pthread_mutex_lock(&F.codes_m);
+    rcache__functions_codes_free(F.codes, F.lens, F.ncodes);
+    F.codes = codes;
+    F.lens = lens;
+    F.ncodes = rc == 0 ? F.nlibs : 0;
+    F.codes_oom = rc != 0;
+    pthread_mutex_unlock(&F.codes_m);
 }
 
 size_t rcache__functions_count(int fns) {
@@ -688,4 +739,10 @@ int rcache__functions_running(char *name, size_t cap, uint64_t *ms) {
 
 void rcache__functions_shutdown(void) {
     rcache__functions_flush();
+    pthread_mutex_lock(&F.codes_m);
+    rcache__functions_codes_free(F.codes, F.lens, F.ncodes);
+    F.codes = NULL;
+    F.lens = NULL;
+    F.ncodes = 0;
+    pthread_mutex_unlock(&F.codes_m);
 }

@@ -62,6 +62,12 @@ void rcache__functions_call(rcache__client_t *c, const rcache__arg_t *name,
 int rcache__functions_running(char *name, size_t cap, uint64_t *ms);
 /* Libraries (fns 0) or functions (fns 1) loaded now (any thread). */
 size_t rcache__functions_count(int fns);
+/* A copy of the loaded libraries' codes, as of the last change (for
+ * snapshots): *n codes, (*codes)[i] of (*lens)[i] bytes; the caller frees
+ * them with rcache__functions_codes_free(). 0, or -1 when out of memory
+ * (now or when the libraries last changed). Any thread. */
+int rcache__functions_codes(char ***codes, size_t **lens, size_t *n);
+void rcache__functions_codes_free(char **codes, size_t *lens, size_t n);
 /* Free everything at shutdown (after the workers stopped). */
 void rcache__functions_shutdown(void);
 

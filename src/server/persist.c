@@ -10,13 +10,22 @@
  * therefore not one point in time across keys (each key is whole, with its
  * own TTL).  "Changes since the last save" are the cache's stores plus
  * deletions (rcache_stats_t.sets + deletes) since then.
+ *
+ * Redis 7 function libraries go into the file as Redis 7.0 writes them
+ * (one RDB FUNCTION2 record per library: its code), from the copy
+ * functions.c publishes at each change; loading (at start-up and DEBUG
+ * RELOAD) replaces the loaded libraries with the file's, as FUNCTION
+ * RESTORE FLUSH would.
  */
 #include "persist.h"
 
 #include "command.h"
+#include "functions.h"
+#include "gate.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <pthread.h>
 #include <signal.h>
@@ -104,10 +113,21 @@ static int do_save(rcache__server_t *s, const char *who) {
         snprintf(res.error, sizeof res.error, "no snapshot directory (dir)");
         rc = RCACHE_EINVAL;
     } else {
+        char **codes = NULL;
+        size_t *lens = NULL, n = 0;
         rcache_snapshot_opts_init(&o);
         o.progress = save_progress;
         o.progress_ctx = p;
-        rc = rcache_snapshot_save(s->cache, path, &o, &res);
+        if (rcache__functions_codes(&codes, &lens, &n) != 0) {
+            snprintf(res.error, sizeof res.error, "out of memory copying the function libraries");
+            rc = RCACHE_ENOMEM;
+        } else {
+            o.function_codes = (const char *const *)codes;
+            o.function_lens = lens;
+            o.nfunctions = n;
+            rc = rcache_snapshot_save(s->cache, path, &o, &res);
+        }
+        rcache__functions_codes_free(codes, lens, n);
     }
     pthread_mutex_lock(&p->lock);
     p->f.last_save_ok = rc == RCACHE_OK;
@@ -448,6 +468,63 @@ static void record_load(rcache__server_t *s, const char *who, int rc,
                     "they were skipped", res->skipped_types);
 }
 
+/* ---- function libraries ----------------------------------------------- */
+
+/* The libraries a load met, kept until the keys are in. */
+typedef struct fn_list {
+    char **codes;
+    size_t *lens;
+    size_t n, cap;
+} fn_list_t;
+
+/* rcache_snapshot_opts_t.function: keep a copy. 0, or 1 (out of memory:
+ * the load stops rather than lose a library silently). */
+static int keep_function(const void *code, size_t len, void *ctx) {
+    fn_list_t *f = ctx;
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 8;
+        char **c = realloc(f->codes, cap * sizeof *c);
+        if (!c)
+            return 1;
+        f->codes = c;
+        size_t *l = realloc(f->lens, cap * sizeof *l);
+        if (!l)
+            return 1;
+        f->lens = l;
+        f->cap = cap;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return 1;
+    memcpy(copy, code, len);
+    f->codes[f->n] = copy;
+    f->lens[f->n++] = len;
+    return 0;
+}
+
+/* Make the loaded libraries those of the file (who: "" or "DEBUG RELOAD: "
+ * for the log). The caller holds the exclusive gate, or no thread serves
+ * clients yet. A library the engine refuses is logged, not fatal. */
+static void install_functions(fn_list_t *f, const char *who) {
+    rcache__client_t fake;
+    memset(&fake, 0, sizeof fake);
+    fake.out = evbuffer_new();
+    if (!fake.out) {
+        rcache__log(RCACHE__LOG_WARNING, "%sfunction libraries not loaded: out of memory", who);
+    } else if (rcache__functions_restore(&fake, f->codes, f->lens, f->n, 'F') != 0) {
+        size_t len = evbuffer_get_length(fake.out);
+        const char *e = len ? (const char *)evbuffer_pullup(fake.out, -1) : NULL;
+        rcache__log(RCACHE__LOG_WARNING, "%sfunction libraries not loaded: %.*s", who,
+                    e && len > 3 ? (int)len - 3 : 0, e ? e + 1 : "");
+    } else if (f->n) {
+        rcache__log(RCACHE__LOG_NOTICE, "%s%zu function libraries loaded", who, f->n);
+    }
+    if (fake.out)
+        evbuffer_free(fake.out);
+    rcache__functions_codes_free(f->codes, f->lens, f->n);
+    memset(f, 0, sizeof *f);
+}
+
 static int load_at_start(rcache__server_t *s, const char *path) {
     struct rcache__persist *p = s->persist;
     rcache_snapshot_opts_t o;
@@ -461,15 +538,21 @@ static int load_at_start(rcache__server_t *s, const char *path) {
     }
     rcache__log(RCACHE__LOG_NOTICE, "Loading the snapshot %s (%llu bytes)", path,
                 (unsigned long long)st.st_size);
+    fn_list_t fns = {0};
     rcache_snapshot_opts_init(&o);
     o.progress = load_progress;
     o.progress_ctx = &l;
+    o.function = keep_function;
+    o.function_ctx = &fns;
     atomic_store(&p->loading, 1);
     rc = rcache_snapshot_load(s->cache, path, &o, &res);
     atomic_store(&p->loading, 0);
     record_load(s, "", rc, &res);
-    if (rc == RCACHE_OK)
+    if (rc == RCACHE_OK) {
+        install_functions(&fns, "");
         return 0;
+    }
+    rcache__functions_codes_free(fns.codes, fns.lens, fns.n);
     if (s->cfg.snapshot_required) {
         rcache__log(RCACHE__LOG_WARNING,
                     "snapshot-required is set: refusing to start");
@@ -497,14 +580,24 @@ static int reload_steps(rcache__server_t *s, int flags, const char *path,
     /* Checked before anything is removed: a bad file leaves the cache
      * as it was. */
     rc = rcache_snapshot_verify(path, NULL, &res);
+    fn_list_t fns = {0};
     if (rc == RCACHE_OK) {
+        rcache_snapshot_opts_t o;
+        rcache_snapshot_opts_init(&o);
+        o.function = keep_function;
+        o.function_ctx = &fns;
         if (!(flags & RCACHE__RELOAD_NOFLUSH))
             rcache_clear(s->cache, NULL);
         atomic_store(&s->persist->loading, 1);
-        rc = rcache_snapshot_load(s->cache, path, NULL, &res);
+        rc = rcache_snapshot_load(s->cache, path, &o, &res);
         atomic_store(&s->persist->loading, 0);
     }
     record_load(s, "DEBUG RELOAD: ", rc, &res);
+    if (rc == RCACHE_OK && rcache__gate_excl_begin() == 0) {
+        install_functions(&fns, "DEBUG RELOAD: ");
+        rcache__gate_excl_end();
+    }
+    rcache__functions_codes_free(fns.codes, fns.lens, fns.n);
     if (rc != RCACHE_OK) {
         snprintf(err, errlen, "ERR Error trying to load the RDB dump: %s",
                  res.error[0] ? res.error : rcache_strerror(rc));

@@ -302,9 +302,9 @@ static void shutdown_server(rcache__server_t *s) {
     rcache__script_thread_stop();
     rcache__server_stop(s);
     rcache__workers_free(s);
-    rcache__functions_shutdown();
     rcache__script_shutdown();
     rcache__persist_shutdown(s); /* no client is left: the final snapshot */
+    rcache__functions_shutdown(); /* after it: the snapshot keeps them */
     rcache__gate_free();
     rcache__pubsub_free();
     event_free(s->sig_term);

@@ -12,13 +12,16 @@
 - error replies of bad libraries and bad calls compared text for text
   with redis-server's (a differential run over the same command list);
 - a looping function: other clients get BUSY, FUNCTION STATS shows it,
-  SCRIPT KILL refuses it, FUNCTION KILL stops it, the server serves on.
+  SCRIPT KILL refuses it, FUNCTION KILL stops it, the server serves on;
+- libraries in snapshots (RDB FUNCTION2): kept by SAVE and the shutdown
+  snapshot across restarts, redis-server loads our file and we load its.
 
 No assertion depends on time: waits poll a state with a generous deadline.
 
 Usage: functions_test.py <rcached binary>
 """
 import multiprocessing as mp
+import os
 import shutil
 import sys
 import tempfile
@@ -266,6 +269,80 @@ def test_kill(r, port):
     print("ok busy function, FUNCTION KILL")
 
 
+SNAP_LIB = ("#!lua name=snaplib\nredis.register_function{function_name='snapf', "
+            "callback=function(k, a) return 'kept' end, flags={'no-writes'}, "
+            "description='d'}\n")
+REDIS_LIB = ("#!lua name=rlib\n"
+             "redis.register_function('rf', function(k, a) return 'from redis' end)\n")
+
+
+def stop(p):
+    p.terminate()
+    assert p.wait(DEADLINE_S) == 0, "exit status %s" % p.returncode
+
+
+def test_snapshot(binary, tmp):
+    """Function libraries in snapshots (RDB FUNCTION2, as Redis 7.0): kept
+    by SAVE and by the shutdown snapshot across restarts; redis-server
+    loads our file; we load redis-server's."""
+    ours, theirs = os.path.join(tmp, "ours"), os.path.join(tmp, "theirs")
+    os.makedirs(ours)
+    os.makedirs(theirs)
+    running = []
+
+    def server(argv, d):
+        port = free_port()
+        p, r = start(argv + ["--port", str(port), "--dir", d, "--loglevel", "warning"], port)
+        running.append(p)
+        return p, r
+
+    def rcached(d):
+        return server([binary, "--admin-port", "0"], d)
+
+    def redis_server(d):
+        return server(["redis-server", "--save", "", "--appendonly", "no"], d)
+
+    try:
+        p, r = rcached(ours)
+        r.function_load(SNAP_LIB)
+        r.set("k", "v")
+        assert r.save()
+        listing = r.function_list()
+        stop(p)  # the shutdown snapshot is written again: it must keep them too
+        p, r = rcached(ours)
+        assert r.fcall("snapf", 0) == b"kept"
+        assert r.function_list() == listing, (r.function_list(), listing)
+        r.function_flush()
+        assert r.save()
+        stop(p)
+        p, r = rcached(ours)  # a flushed library stays gone
+        assert r.function_list() == []
+        r.function_load(SNAP_LIB)
+        stop(p)
+        if not shutil.which("redis-server"):
+            print("  snapshot: redis-server missing, cross-loading skipped")
+            return
+        p, s = redis_server(ours)
+        assert s.fcall("snapf", 0) == b"kept"
+        assert s.get("k") == b"v"
+        stop(p)
+        p, s = redis_server(theirs)
+        s.function_load(REDIS_LIB)
+        s.set("rk", "rv")
+        assert s.save()
+        stop(p)
+        p, r = rcached(theirs)
+        assert r.fcall("rf", 0) == b"from redis"
+        assert r.get("rk") == b"rv"
+        stop(p)
+    finally:
+        for p in running:
+            if p.poll() is None:
+                p.kill()
+                p.wait(DEADLINE_S)
+    print("  snapshot: libraries kept across restarts, loaded by redis-server and from it")
+
+
 def main():
     binary = sys.argv[1]
     port = free_port()
@@ -286,6 +363,7 @@ def main():
         test_dump_restore(r, oracle)
         test_differential(r, oracle)
         test_kill(r, port)
+        test_snapshot(binary, tmp)
     finally:
         for p in procs:
             p.terminate()
