@@ -68,17 +68,17 @@ void rcache__functions_codes_free(char **codes, size_t *lens, size_t n) {
     free(lens);
 }
 
-/* Copy n codes of libs (or of codes/lens when libs is NULL). 0 or -1. */
-static int copy_codes(const rcache__lib_t *libs, char *const *codes, const size_t *lens,
-                      size_t n, char ***codes_out, size_t **lens_out) {
+/* Copy n codes (codes[i] of lens[i] bytes) into new arrays. 0 or -1. */
+static int copy_codes(const char *const *codes, const size_t *lens, size_t n,
+                      char ***codes_out, size_t **lens_out) {
     char **c = calloc(n + 1, sizeof *c);
     size_t *l = calloc(n + 1, sizeof *l);
     int ok = c && l;
     for (size_t i = 0; ok && i < n; i++) {
-        l[i] = libs ? libs[i].code_len : lens[i];
+        l[i] = lens[i];
         ok = (c[i] = malloc(l[i] + 1)) != NULL;
         if (ok)
-            memcpy(c[i], libs ? libs[i].code : codes[i], l[i]);
+            memcpy(c[i], codes[i], l[i]);
     }
     if (!ok) {
         rcache__functions_codes_free(c, l, n);
@@ -91,7 +91,9 @@ static int copy_codes(const rcache__lib_t *libs, char *const *codes, const size_
 
 int rcache__functions_codes(char ***codes, size_t **lens, size_t *n) {
     pthread_mutex_lock(&F.codes_m);
-    int rc = F.codes_oom ? -1 : copy_codes(NULL, F.codes, F.lens, F.ncodes, codes, lens);
+    int rc = F.codes_oom ? -1
+                         : copy_codes((const char *const *)F.codes, F.lens, F.ncodes, codes,
+                                      lens);
     *n = rc == 0 ? F.ncodes : 0;
     pthread_mutex_unlock(&F.codes_m);
     return rc;
@@ -106,7 +108,18 @@ static void recount(void) {
     atomic_store(&F.count_fns, fns);
     char **codes = NULL;
     size_t *lens = NULL;
-    int rc = copy_codes(F.libs, NULL, NULL, F.nlibs, &codes, &lens);
+    const char **src = calloc(F.nlibs + 1, sizeof *src);
+    size_t *src_lens = calloc(F.nlibs + 1, sizeof *src_lens);
+    int rc = -1;
+    if (src && src_lens) {
+        for (size_t i = 0; i < F.nlibs; i++) {
+            src[i] = F.libs[i].code;
+            src_lens[i] = F.libs[i].code_len;
+        }
+        rc = copy_codes(src, src_lens, F.nlibs, &codes, &lens);
+    }
+    free(src);
+    free(src_lens);
     pthread_mutex_lock(&F.codes_m);
     rcache__functions_codes_free(F.codes, F.lens, F.ncodes);
     F.codes = codes;
