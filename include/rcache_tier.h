@@ -291,6 +291,63 @@ typedef struct rcache_tier_stats {
  *  NULL). Thread-safety: thread-safe. */
 void rcache_tier_stats(rcache_tier_t *t, rcache_tier_stats_t *out);
 
+/** Why the tier cleared L1 (rcache_tier_status_t.l1_clears[] index). */
+enum rcache_tier_clear_reason {
+    RCACHE_TIER_CLEAR_BUS_LOST = 0, /**< invalidation connection lost or its
+                                         ping deadline missed */
+    RCACHE_TIER_CLEAR_DATA_LOST,    /**< data connection lost (I/O error,
+                                         timeout) */
+    RCACHE_TIER_CLEAR_RESYNC,       /**< a connection re-made (bus reconnect
+                                         or tracking re-enabled) */
+    RCACHE_TIER_CLEAR_FLUSHALL,     /**< null invalidation: FLUSHALL/FLUSHDB
+                                         on L2 */
+    RCACHE_TIER_CLEAR__COUNT
+};
+
+/** Where a tier stands now (rcache_tier_status()), for dashboards. */
+typedef struct rcache_tier_status {
+    /** The L2 address with the password replaced by "***", NUL-terminated
+     *  (truncated if it does not fit): "redis://[user:***@]host:port/db"
+     *  (IPv6 host in [], user %XX-escaped) or "unix://path[?db=N]". */
+    char address[768];
+    int has_password;        /**< 1 when the URL carries a password (AUTH) */
+    int connected;           /**< as rcache_tier_stats_t.connected */
+    int ever_connected;      /**< 1 once L2 was usable since open: with
+                                  connected 0 the tier is reconnecting */
+    /** The last L2 failure ("" when none since open): what failed and
+     *  hiredis's or the server's text, NUL-terminated. */
+    char last_error[256];
+    uint64_t last_error_age_ms;   /**< ms since it (0 when none) */
+    uint64_t l1_clears[RCACHE_TIER_CLEAR__COUNT]; /**< L1 clears by reason */
+    int last_clear_reason;        /**< reason of the last clear, -1 = none */
+    uint64_t last_clear_age_ms;   /**< ms since it (0 when none) */
+} rcache_tier_status_t;
+
+/**
+ * @brief Snapshot where the tier stands: address, connection, last error,
+ *        L1 clears by reason.
+ * @param[in] t the tier (NULL: out is zeroed, last_clear_reason -1).
+ * @param[out] out filled; the caller owns it (no pointers inside).
+ * Thread-safety: thread-safe; takes the tier's short internal lock.
+ */
+void rcache_tier_status(rcache_tier_t *t, rcache_tier_status_t *out);
+
+/** @brief Name of a clear reason ("bus_lost", "data_lost", "resync",
+ *  "flushall"), or "unknown". Thread-safety: pure. */
+const char *rcache_tier_clear_reason_name(int reason);
+
+/**
+ * @brief Write url back as text with its password replaced by "***" (see
+ *        rcache_tier_status_t.address); it parses back to the same fields
+ *        but the password.
+ * @param[in] url a parsed address.
+ * @param[out] buf cap bytes; always NUL-terminated when cap > 0.
+ * @return the length of the full text (>= cap: truncated), as snprintf.
+ * Thread-safety: pure.
+ */
+size_t rcache_tier_format_url(const rcache_tier_url_t *url, char *buf,
+                              size_t cap);
+
 /** @brief Text for an error code, RCACHE_TIER_EUNAVAIL included (others
  *  as rcache_strerror()). Thread-safety: pure. */
 const char *rcache_tier_strerror(int err);

@@ -15,6 +15,7 @@
  * installed in L1.
  */
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -60,7 +61,7 @@ static void bus_event(rcache_tier_t *t, const redisReply *r) {
         return;
     if (!keys) {
         atomic_fetch_add(&t->n.null_inval, 1);
-        rcache__tier_flush_l1(t, 0);
+        rcache__tier_flush_l1(t, RCACHE_TIER_CLEAR_FLUSHALL);
         return;
     }
     for (size_t i = 0; i < keys->elements; i++) {
@@ -74,21 +75,35 @@ static void bus_event(rcache_tier_t *t, const redisReply *r) {
     pthread_mutex_unlock(&t->mu);
 }
 
-/* Connect and subscribe; the context, or NULL. */
-static redisContext *bus_connect(rcache_tier_t *t, uint64_t *id) {
-    char err[256];
-    redisContext *bc = rcache__tier_connect(t, err, sizeof err);
+/* Why a set-up command failed, into err. */
+static void setup_error(const redisContext *bc, const redisReply *r,
+                        const char *cmd, char *err, size_t errlen) {
+    snprintf(err, errlen, "%s: %s", cmd,
+             r && r->type == REDIS_REPLY_ERROR ? r->str
+             : r                               ? "unexpected reply"
+             : bc->errstr[0]                   ? bc->errstr
+                                               : "no reply");
+}
+
+/* Connect and subscribe; the context, or NULL with the reason in err. */
+static redisContext *bus_connect(rcache_tier_t *t, uint64_t *id, char *err,
+                                 size_t errlen) {
+    redisContext *bc = rcache__tier_connect(t, err, errlen);
     redisReply *r;
     if (!bc)
         return NULL;
     r = redisCommand(bc, "CLIENT ID");
-    if (!r || r->type != REDIS_REPLY_INTEGER)
+    if (!r || r->type != REDIS_REPLY_INTEGER) {
+        setup_error(bc, r, "CLIENT ID", err, errlen);
         goto fail;
+    }
     *id = (uint64_t)r->integer;
     freeReplyObject(r);
     r = redisCommand(bc, "SUBSCRIBE __redis__:invalidate");
-    if (!r || r->type != REDIS_REPLY_ARRAY)
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        setup_error(bc, r, "SUBSCRIBE", err, errlen);
         goto fail;
+    }
     freeReplyObject(r);
     return bc;
 fail:
@@ -98,8 +113,9 @@ fail:
     return NULL;
 }
 
-/* Serve one connection until it is lost or the tier stops. */
-static void bus_serve(rcache_tier_t *t, redisContext *bc) {
+/* Serve one connection until it is lost (returns why) or the tier stops
+ * (returns NULL). */
+static const char *bus_serve(rcache_tier_t *t, redisContext *bc) {
     uint64_t now = rcache__tier_mono_ms(), last_rx = now;
     uint64_t next_ping = now + t->o.ping_interval_ms;
     while (!atomic_load(&t->stopping)) {
@@ -111,25 +127,25 @@ static void bus_serve(rcache_tier_t *t, redisContext *bc) {
         now = rcache__tier_mono_ms();
         if (p[0].revents) {
             if (redisBufferRead(bc) != REDIS_OK)
-                return;
+                return bc->errstr[0] ? bc->errstr : "read failed";
             while (redisGetReplyFromReader(bc, &reply) == REDIS_OK && reply) {
                 last_rx = now;
                 bus_event(t, reply);
                 freeReplyObject(reply);
             }
             if (bc->err)
-                return;
+                return bc->errstr;
         }
         if (now >= next_ping) {
             int done = 0;
             redisAppendCommand(bc, "PING");
             while (!done)
                 if (redisBufferWrite(bc, &done) != REDIS_OK)
-                    return;
+                    return bc->errstr[0] ? bc->errstr : "write failed";
             next_ping = now + t->o.ping_interval_ms;
         }
         if (now - last_rx > t->o.ping_deadline_ms)
-            return;
+            return "no reply within the ping deadline";
         /* Tracking not (yet) in place, e.g. the data connection failed
          * when the bus came up: try again, without waiting behind a call. */
         if (atomic_load(&t->rc_tracked) != t->bus_epoch &&
@@ -138,6 +154,7 @@ static void bus_serve(rcache_tier_t *t, redisContext *bc) {
             pthread_mutex_unlock(&t->conn_mu);
         }
     }
+    return NULL;
 }
 
 static void *bus_main(void *arg) {
@@ -145,15 +162,17 @@ static void *bus_main(void *arg) {
     int ever = 0;
     while (!atomic_load(&t->stopping)) {
         uint64_t id = 0;
-        redisContext *bc = bus_connect(t, &id);
+        char err[256];
+        const char *why;
+        redisContext *bc = bus_connect(t, &id, err, sizeof err);
         if (!bc) {
-            atomic_fetch_add(&t->n.l2_errors, 1);
+            rcache__tier_error(t, "invalidation connection", err);
             pause_or_stop(t, t->o.reconnect_ms);
             continue;
         }
         if (ever) {
             atomic_fetch_add(&t->n.reconnects, 1);
-            rcache__tier_flush_l1(t, 1);
+            rcache__tier_flush_l1(t, RCACHE_TIER_CLEAR_RESYNC);
         }
         pthread_mutex_lock(&t->mu);
         t->bus_epoch++;
@@ -168,15 +187,18 @@ static void *bus_main(void *arg) {
         pthread_mutex_lock(&t->conn_mu);
         (void)rcache__tier_conn_ready(t);
         pthread_mutex_unlock(&t->conn_mu);
-        bus_serve(t, bc);
+        why = bus_serve(t, bc);
         pthread_mutex_lock(&t->mu);
         t->bus_live = 0;
         pthread_mutex_unlock(&t->mu);
-        redisFree(bc);
-        if (atomic_load(&t->stopping))
+        if (atomic_load(&t->stopping) || !why) {
+            redisFree(bc);
             break;
-        atomic_fetch_add(&t->n.l2_errors, 1);
-        rcache__tier_flush_l1(t, 1);
+        }
+        snprintf(err, sizeof err, "%s", why); /* may point into bc */
+        redisFree(bc);
+        rcache__tier_error(t, "invalidation connection lost", err);
+        rcache__tier_flush_l1(t, RCACHE_TIER_CLEAR_BUS_LOST);
         pause_or_stop(t, t->o.reconnect_ms);
     }
     return NULL;

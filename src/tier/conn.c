@@ -92,7 +92,7 @@ void rcache__tier_conn_drop(rcache_tier_t *t) {
     t->rc_tracking_epoch = 0;
     atomic_store(&t->rc_tracked, 0);
     t->rc_retry_at_ms = rcache__tier_mono_ms() + t->o.reconnect_ms;
-    rcache__tier_flush_l1(t, 1);
+    rcache__tier_flush_l1(t, RCACHE_TIER_CLEAR_DATA_LOST);
 }
 
 /* Enable tracking for the bus's current connection; 0 on success. */
@@ -125,7 +125,7 @@ int rcache__tier_conn_ready(rcache_tier_t *t) {
             return -1;
         t->rc = rcache__tier_connect(t, err, sizeof err);
         if (!t->rc) {
-            atomic_fetch_add(&t->n.l2_errors, 1);
+            rcache__tier_error(t, "data connection", err);
             t->rc_retry_at_ms = rcache__tier_mono_ms() + t->o.reconnect_ms;
             return -1;
         }
@@ -146,8 +146,11 @@ int rcache__tier_conn_ready(rcache_tier_t *t) {
         return t->rc ? 1 : -1;
     /* Writes between losing tracking and now were not reported. */
     if (t->rc_ever_tracked)
-        rcache__tier_flush_l1(t, 1);
+        rcache__tier_flush_l1(t, RCACHE_TIER_CLEAR_RESYNC);
     t->rc_ever_tracked = 1;
+    pthread_mutex_lock(&t->mu);
+    t->ever_up = 1;
+    pthread_mutex_unlock(&t->mu);
     t->rc_tracking_epoch = epoch;
     atomic_store(&t->rc_tracked, epoch);
     return 0;
@@ -161,13 +164,25 @@ void rcache__tier_replies_free(int n, redisReply **replies) {
     }
 }
 
+void rcache__tier_reply_error(rcache_tier_t *t, const char *cmd, int n,
+                              redisReply *const *r) {
+    const char *why = "unexpected reply";
+    for (int i = 0; i < n; i++)
+        if (r[i] && r[i]->type == REDIS_REPLY_ERROR) {
+            why = r[i]->str;
+            break;
+        }
+    rcache__tier_error(t, cmd, why);
+}
+
 int rcache__tier_roundtrip(rcache_tier_t *t, int n, redisReply **replies) {
     uint64_t t0 = rcache__tier_mono_us(), dt, max;
     for (int i = 0; i < n; i++) {
         void *r = NULL;
         if (redisGetReply(t->rc, &r) != REDIS_OK || !r) {
             rcache__tier_replies_free(i, replies);
-            atomic_fetch_add(&t->n.l2_errors, 1);
+            rcache__tier_error(t, "data connection lost",
+                               t->rc->errstr[0] ? t->rc->errstr : "no reply");
             rcache__tier_conn_drop(t);
             return -1;
         }

@@ -89,7 +89,7 @@ static int lease_try(rcache_tier_t *t, const void *key, size_t klen,
     got = r[0]->type == REDIS_REPLY_STATUS;
     have = r[1]->type == REDIS_REPLY_STRING;
     if (r[0]->type == REDIS_REPLY_ERROR || r[1]->type == REDIS_REPLY_ERROR) {
-        atomic_fetch_add(&t->n.l2_errors, 1);
+        rcache__tier_reply_error(t, "lease SET", 2, r);
         got = -1;
     }
     rcache__tier_replies_free(2, r);

@@ -60,7 +60,7 @@ int rcache__tier_l2_read(rcache_tier_t *t, const void *key, size_t klen,
         f->r[1]->type != REDIS_REPLY_INTEGER) {
         rcache__pending_drop(t, &p);
         if (!io)
-            atomic_fetch_add(&t->n.l2_errors, 1);
+            rcache__tier_reply_error(t, "GET", 2, f->r);
         rcache__tier_replies_free(2, f->r);
         f->unreachable = 1;
         rc = rcache__tier_unavail(t);
@@ -230,7 +230,7 @@ int rcache__tier_write_through(rcache_tier_t *t, const void *key, size_t klen,
     if (io || r->type == REDIS_REPLY_ERROR) {
         rcache__pending_drop(t, &p);
         if (!io)
-            atomic_fetch_add(&t->n.l2_errors, 1);
+            rcache__tier_reply_error(t, "SET", 1, &r);
         rcache__tier_replies_free(1, &r);
         return write_local(t, key, klen, l2val, l2len, ttl_ms, obj, charge,
                            dtor, dtor_ctx);
@@ -286,7 +286,7 @@ redisReply *rcache__tier_l2_command(rcache_tier_t *t, int argc, const char **arg
     }
     pthread_mutex_unlock(&t->conn_mu);
     if (r && r->type == REDIS_REPLY_ERROR) {
-        atomic_fetch_add(&t->n.l2_errors, 1);
+        rcache__tier_reply_error(t, argv[0], 1, &r);
         freeReplyObject(r);
         r = NULL;
     }

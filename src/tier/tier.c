@@ -13,6 +13,7 @@
  * after the install simply delete the entry. (Lettuce had this bug in its
  * client-side caching; this is the fix it adopted, per key.)
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,15 +32,28 @@ const char *rcache_tier_strerror(int err) {
 
 rcache_t *rcache_tier_cache(rcache_tier_t *t) { return t ? t->c : NULL; }
 
-void rcache__tier_flush_l1(rcache_tier_t *t, int for_conn) {
+void rcache__tier_flush_l1(rcache_tier_t *t, int reason) {
     pthread_mutex_lock(&t->mu);
     for (rcache__pending_t *p = t->pending; p; p = p->next)
         p->dead = 1;
-    if (for_conn)
+    if (reason != RCACHE_TIER_CLEAR_FLUSHALL)
         atomic_fetch_add(&t->n.flushes_conn, 1);
+    atomic_fetch_add(&t->n.clears[reason], 1);
+    t->last_clear = reason;
+    t->last_clear_ms = rcache__tier_mono_ms();
     (void)rcache_clear(t->c, NULL);
     t->events++;
     pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+}
+
+void rcache__tier_error(rcache_tier_t *t, const char *what,
+                        const char *detail) {
+    atomic_fetch_add(&t->n.l2_errors, 1);
+    pthread_mutex_lock(&t->mu);
+    snprintf(t->last_error, sizeof t->last_error, "%s%s%s", what,
+             detail && detail[0] ? ": " : "", detail ? detail : "");
+    t->last_error_ms = rcache__tier_mono_ms();
     pthread_mutex_unlock(&t->mu);
 }
 
@@ -193,6 +207,7 @@ int rcache_tier_open(rcache_t *c, const char *url,
         return rc;
     }
     t->c = c;
+    t->last_clear = -1;
     t->prefix_len = strlen(t->o.key_prefix);
     memcpy(t->prefix, t->o.key_prefix, t->prefix_len + 1);
     t->o.key_prefix = t->prefix;
@@ -252,5 +267,39 @@ void rcache_tier_stats(rcache_tier_t *t, rcache_tier_stats_t *out) {
     pthread_mutex_lock(&t->mu);
     out->connected = t->bus_live && atomic_load(&t->rc_up) &&
                      atomic_load(&t->rc_tracked) == t->bus_epoch;
+    pthread_mutex_unlock(&t->mu);
+}
+
+const char *rcache_tier_clear_reason_name(int reason) {
+    static const char *const names[RCACHE_TIER_CLEAR__COUNT] = {
+        "bus_lost", "data_lost", "resync", "flushall"};
+    return reason >= 0 && reason < RCACHE_TIER_CLEAR__COUNT ? names[reason]
+                                                             : "unknown";
+}
+
+void rcache_tier_status(rcache_tier_t *t, rcache_tier_status_t *out) {
+    rcache_tier_stats_t st;
+    uint64_t now;
+    if (!out)
+        return;
+    memset(out, 0, sizeof *out);
+    out->last_clear_reason = -1;
+    if (!t)
+        return;
+    rcache_tier_stats(t, &st);
+    (void)rcache_tier_format_url(&t->url, out->address, sizeof out->address);
+    out->has_password = t->url.pass[0] != 0;
+    out->connected = st.connected;
+    for (int i = 0; i < RCACHE_TIER_CLEAR__COUNT; i++)
+        out->l1_clears[i] = atomic_load(&t->n.clears[i]);
+    now = rcache__tier_mono_ms();
+    pthread_mutex_lock(&t->mu);
+    out->ever_connected = t->ever_up;
+    memcpy(out->last_error, t->last_error, sizeof out->last_error);
+    if (t->last_error[0])
+        out->last_error_age_ms = now - t->last_error_ms;
+    out->last_clear_reason = t->last_clear;
+    if (t->last_clear >= 0)
+        out->last_clear_age_ms = now - t->last_clear_ms;
     pthread_mutex_unlock(&t->mu);
 }

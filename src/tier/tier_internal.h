@@ -26,6 +26,7 @@ typedef struct rcache__counters {
     _Atomic uint64_t l2_hits, misses, l2_errors, invalidations, null_inval,
         flushes_conn, installs_dropped, lease_acquired, lease_waits,
         lease_takeovers, roundtrips, rtt_us_total, rtt_us_max, reconnects;
+    _Atomic uint64_t clears[RCACHE_TIER_CLEAR__COUNT]; /* L1 clears by reason */
 } rcache__counters_t;
 
 struct rcache_tier {
@@ -52,6 +53,12 @@ struct rcache_tier {
     uint64_t bus_client_id;
     int bus_live;             /* subscribed and within the ping deadline */
     uint64_t events;          /* bus events seen (wakes lease waiters) */
+    /* For rcache_tier_status(), under mu. */
+    char last_error[256];     /* "" until the first L2 failure */
+    uint64_t last_error_ms;   /* monotonic ms of it */
+    int last_clear;           /* reason of the last L1 clear, -1 = none */
+    uint64_t last_clear_ms;
+    int ever_up;              /* L2 was usable once (tracking enabled) */
 
     pthread_t bus_thread;
     int bus_started;
@@ -69,6 +76,10 @@ int rcache__tier_conn_ready(rcache_tier_t *t);
 void rcache__tier_conn_drop(rcache_tier_t *t);
 int rcache__tier_roundtrip(rcache_tier_t *t, int n, redisReply **replies);
 void rcache__tier_replies_free(int n, redisReply **replies);
+/* rcache__tier_error() for a bad reply to cmd: the error text when r is an
+ * error reply (the first of n that is), else "unexpected reply". */
+void rcache__tier_reply_error(rcache_tier_t *t, const char *cmd, int n,
+                              redisReply *const *r);
 
 /* bus.c */
 int rcache__tier_bus_start(rcache_tier_t *t);
@@ -94,7 +105,10 @@ redisReply *rcache__tier_l2_command(rcache_tier_t *t, int argc,
                                     const char **argv, const size_t *alen);
 
 /* tier.c */
-void rcache__tier_flush_l1(rcache_tier_t *t, int for_conn);
+void rcache__tier_flush_l1(rcache_tier_t *t, int reason);
+/* One L2 failure: counts it in l2_errors and keeps "what: detail" as the
+ * last error (detail may be NULL). Takes mu: call without it. */
+void rcache__tier_error(rcache_tier_t *t, const char *what, const char *detail);
 void rcache__tier_invalidate_key(rcache_tier_t *t, const char *l2key,
                                  size_t len);
 void rcache__pending_add(rcache_tier_t *t, rcache__pending_t *p,

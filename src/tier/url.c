@@ -8,6 +8,7 @@
  * fields of rcache_tier_url_t and never allocates.
  */
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "rcache_tier.h"
@@ -179,4 +180,57 @@ int rcache_tier_parse_url(const char *url, size_t url_len,
         return RCACHE_EINVAL;
     }
     return RCACHE_OK;
+}
+
+/* Append s to buf (cap bytes) at *o, escaping bytes outside
+ * [A-Za-z0-9-._~] as %XX when escape is set; *o counts the full length. */
+static void put(char *buf, size_t cap, size_t *o, const char *s, int escape) {
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        char e[3] = {(char)ch, 0, 0};
+        size_t n = 1;
+        if (escape && !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                        (ch >= '0' && ch <= '9') || strchr("-._~", ch))) {
+            e[0] = '%';
+            e[1] = hex[ch >> 4];
+            e[2] = hex[ch & 15];
+            n = 3;
+        }
+        for (size_t i = 0; i < n; i++, (*o)++)
+            if (*o + 1 < cap)
+                buf[*o] = e[i];
+    }
+}
+
+size_t rcache_tier_format_url(const rcache_tier_url_t *url, char *buf,
+                              size_t cap) {
+    char num[32];
+    size_t o = 0;
+    if (cap)
+        buf[0] = 0;
+    if (!url)
+        return 0;
+    if (url->is_unix) {
+        put(buf, cap, &o, "unix://", 0);
+        put(buf, cap, &o, url->path, 0);
+        if (url->db) {
+            snprintf(num, sizeof num, "?db=%d", url->db);
+            put(buf, cap, &o, num, 0);
+        }
+    } else {
+        int v6 = strchr(url->host, ':') != NULL;
+        put(buf, cap, &o, "redis://", 0);
+        if (url->user[0] || url->pass[0]) {
+            put(buf, cap, &o, url->user, 1);
+            put(buf, cap, &o, url->pass[0] ? ":***@" : ":@", 0);
+        }
+        put(buf, cap, &o, v6 ? "[" : "", 0);
+        put(buf, cap, &o, url->host, 0);
+        snprintf(num, sizeof num, "%s:%d/%d", v6 ? "]" : "", url->port, url->db);
+        put(buf, cap, &o, num, 0);
+    }
+    if (cap)
+        buf[o < cap ? o : cap - 1] = 0;
+    return o;
 }

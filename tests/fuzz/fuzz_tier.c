@@ -35,6 +35,19 @@ static void url(const uint8_t *d, size_t n) {
         CHECK(memchr(u.pass, 0, sizeof u.pass));
         CHECK(u.port >= 1 && u.port <= 65535 && u.db >= 0);
         CHECK(u.is_unix ? u.path[0] != 0 : u.host[0] != 0);
+        {   /* written back without the password, it parses the same */
+            char text[1200];
+            rcache_tier_url_t back;
+            size_t len = rcache_tier_format_url(&u, text, sizeof text);
+            CHECK(len < sizeof text && strlen(text) == len);
+            if (rcache_tier_parse_url(text, len, &back) == RCACHE_OK) {
+                memcpy(back.pass, u.pass, sizeof u.pass);
+                CHECK(memcmp(&back, &u, sizeof u) == 0);
+            } else {
+                /* only a host with brackets of its own, written raw */
+                CHECK(!u.is_unix && strpbrk(u.host, "[]"));
+            }
+        }
     } else {
         static const rcache_tier_url_t zero;
         CHECK(memcmp(&u, &zero, sizeof u) == 0);

@@ -122,6 +122,42 @@ static void test_open_refuses_bad_input(void **state) {
 }
 
 /* A loopback port nothing listens on (bound, never listened, kept open). */
+/* The address written back leaves the password out and parses again to
+ * the same fields. */
+static void test_format(void **state) {
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"redis://localhost", "redis://localhost:6379/0"},
+        {"redis://:s3cret@10.0.0.1:7000/3", "redis://:***@10.0.0.1:7000/3"},
+        {"redis://al%40ice:pw@h/1", "redis://al%40ice:***@h:6379/1"},
+        {"redis://bob:@h", "redis://bob:@h:6379/0"},
+        {"redis://[::1]:6380", "redis://[::1]:6380/0"},
+        {"unix:///run/r.sock?db=2", "unix:///run/r.sock?db=2"},
+        {"unix:///run/r.sock", "unix:///run/r.sock"},
+    };
+    char buf[400], small[8];
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rcache_tier_url_t u, back;
+        assert_int_equal(parse(cases[i].in, &u), RCACHE_OK);
+        assert_int_equal(rcache_tier_format_url(&u, buf, sizeof buf),
+                         strlen(cases[i].out));
+        assert_string_equal(buf, cases[i].out);
+        assert_null(strstr(buf, "s3cret"));
+        assert_null(strstr(buf, "pw"));
+        assert_int_equal(parse(buf, &back), RCACHE_OK);
+        memcpy(back.pass, u.pass, sizeof u.pass);
+        assert_memory_equal(&back, &u, sizeof u);
+    }
+    {
+        rcache_tier_url_t u;
+        assert_int_equal(parse("redis://localhost", &u), RCACHE_OK);
+        assert_int_equal(rcache_tier_format_url(&u, small, sizeof small), 24);
+        assert_string_equal(small, "redis:/");
+    }
+}
+
 static int dead_port(int *fd) {
     struct sockaddr_in a = {0};
     socklen_t len = sizeof a;
@@ -139,6 +175,7 @@ static void test_open_unreachable(void **state) {
     rcache_tier_opts_t o;
     rcache_config_t cfg;
     rcache_tier_stats_t st;
+    rcache_tier_status_t ss;
     char url[64];
     void *v = NULL;
     size_t len = 0;
@@ -161,6 +198,15 @@ static void test_open_unreachable(void **state) {
     rcache_tier_stats(t, &st);
     assert_int_equal(st.connected, 0);
     assert_true(st.l2_errors >= 1);
+    /* status: never connected, the connect failure kept as last error */
+    rcache_tier_status(t, &ss);
+    assert_int_equal(ss.connected, 0);
+    assert_int_equal(ss.ever_connected, 0);
+    assert_int_equal(ss.has_password, 0);
+    assert_non_null(strstr(ss.address, "redis://127.0.0.1:"));
+    assert_non_null(strstr(ss.last_error, "connection: "));
+    assert_non_null(strstr(ss.last_error, "refused"));
+    assert_int_equal(ss.last_clear_reason, -1);
     rcache_tier_close(t);
     rcache_close(c);
     close(fd);
@@ -170,6 +216,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forms),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_format),
         cmocka_unit_test(test_open_refuses_bad_input),
         cmocka_unit_test(test_open_unreachable),
     };
