@@ -88,6 +88,10 @@ static int tier(void *ctx, rcache_tier_stats_t *out) {
     return rcache__node_stats(ctx, out);
 }
 
+static int tier_status(void *ctx, rcache_tier_status_t *out) {
+    return rcache__node_status(ctx, out);
+}
+
 static int delete_key(void *ctx, const void *key, size_t len) {
     return rcache__node_delete_key(ctx, key, len);
 }
@@ -106,6 +110,7 @@ void rcache__server_hooks_init(rcache__server_t *s, struct rcache__server_hooks 
     h->snapshot = snapshot;
     h->snapshot_start = snapshot_start;
     h->tier = tier;
+    h->tier_status = tier_status;
     h->delete_key = delete_key;
     h->invalidate = invalidate;
     h->clear = clear;

@@ -150,6 +150,13 @@ int rcache__node_stats(const rcache__server_t *s, rcache_tier_stats_t *out) {
     return 0;
 }
 
+int rcache__node_status(const rcache__server_t *s, rcache_tier_status_t *out) {
+    if (!s->tier)
+        return -1;
+    rcache_tier_status(s->tier, out);
+    return 0;
+}
+
 size_t rcache__node_info(const rcache__server_t *s, char *buf, size_t cap) {
     rcache_tier_stats_t st;
     int n;

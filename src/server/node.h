@@ -43,6 +43,8 @@ int rcache__node_invalidate_pattern(rcache__server_t *s, const char *pat,
 int rcache__node_clear(rcache__server_t *s, uint64_t *removed);
 /* Tier figures: 0, or -1 without a tier. */
 int rcache__node_stats(const rcache__server_t *s, rcache_tier_stats_t *out);
+/* rcache_tier_status() of the node's tier: 0, or -1 without one. */
+int rcache__node_status(const rcache__server_t *s, rcache_tier_status_t *out);
 /* INFO's "tier" section body ("field:value\r\n" lines); bytes written. */
 size_t rcache__node_info(const rcache__server_t *s, char *buf, size_t cap);
 

@@ -86,6 +86,9 @@ typedef struct rcache__server_hooks {
     int (*snapshot_start)(void *ctx, char *err, size_t errlen);
     /* Second-tier figures (--l2): 0, or -1 without a tier (may be NULL). */
     int (*tier)(void *ctx, rcache_tier_stats_t *out);
+    /* Second-tier status (address, last error, L1 clears by reason): 0,
+     * or -1 without a tier (may be NULL). */
+    int (*tier_status)(void *ctx, rcache_tier_status_t *out);
     /* Remove a key / keys matching a pattern / everything, in the second
      * tier too when there is one (may be NULL: the cache alone). Return
      * the rcache_delete / rcache_invalidate / rcache_clear codes. */

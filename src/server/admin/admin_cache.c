@@ -27,6 +27,51 @@ static double mib(uint64_t bytes) { return round_to((double)bytes / 1048576.0, 0
 static json_t *limit_u64(uint64_t v) { return v ? ju64(v) : json_null(); }
 static json_t *limit_mib(uint64_t v) { return v ? json_real(mib(v)) : json_null(); }
 
+/* Text that may not be UTF-8 (a socket path, a server's error): as is when
+ * valid, else with every byte >= 0x80 shown as '?'. NULL on no memory. */
+static json_t *jtext(const char *s) {
+    char buf[800];
+    size_t n = strlen(s);
+    if (rcache__admin_utf8_ok(s, n))
+        return json_string(s);
+    n = n < sizeof buf - 1 ? n : sizeof buf - 1;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (unsigned char)s[i] >= 0x80 ? '?' : s[i];
+    buf[n] = 0;
+    return json_string(buf);
+}
+
+/* Seconds since, rounded to ms. */
+static json_t *age_s(uint64_t ms) { return json_real((double)ms / 1000.0); }
+
+/* Where the second tier stands: state, address (no password), last error,
+ * L1 clears by reason (docs/ADMIN.md, "tier"). */
+static void tier_status_fields(rcache__admin_t *a, json_t *o) {
+    rcache_tier_status_t st;
+    json_t *clears;
+    if (!a->hooks.tier_status || a->hooks.tier_status(a->hooks.ctx, &st) != 0)
+        return;
+    json_object_set_new(o, "state", json_string(st.connected        ? "connected"
+                                                : st.ever_connected ? "reconnecting"
+                                                                    : "connecting"));
+    json_object_set_new(o, "address", jtext(st.address));
+    json_object_set_new(o, "auth", json_boolean(st.has_password));
+    json_object_set_new(o, "last_error",
+                        st.last_error[0] ? jtext(st.last_error) : json_null());
+    json_object_set_new(o, "last_error_age_seconds",
+                        st.last_error[0] ? age_s(st.last_error_age_ms) : json_null());
+    clears = json_object();
+    for (int i = 0; clears && i < RCACHE_TIER_CLEAR__COUNT; i++)
+        json_object_set_new(clears, rcache_tier_clear_reason_name(i), ju64(st.l1_clears[i]));
+    json_object_set_new(o, "l1_clears", clears ? clears : json_null());
+    json_object_set_new(o, "last_l1_clear",
+                        st.last_clear_reason < 0
+                            ? json_null()
+                            : json_pack("{s:s, s:o}", "reason",
+                                        rcache_tier_clear_reason_name(st.last_clear_reason),
+                                        "age_seconds", age_s(st.last_clear_age_ms)));
+}
+
 /* The second tier's figures (--l2), or null without one. */
 static json_t *tier_object(rcache__admin_t *a) {
     rcache_tier_stats_t t;
@@ -53,6 +98,7 @@ static json_t *tier_object(rcache__admin_t *a) {
     json_object_set_new(o, "l2_rtt_avg_us",
                         ju64(t.l2_roundtrips ? t.l2_rtt_us_total / t.l2_roundtrips : 0));
     json_object_set_new(o, "l2_rtt_max_us", ju64(t.l2_rtt_us_max));
+    tier_status_fields(a, o);
     return o;
 }
 
