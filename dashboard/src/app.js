@@ -147,6 +147,65 @@
     card(c, 'expirations', fmtNum(s.expirations));
     card(c, 'compute saved', fmtSecs(s.compute_saved_seconds));
     card(c, 'uptime', fmtSecs(s.uptime_seconds));
+    renderTier(s.tier);
+  }
+
+  // ---- second tier (--l2) ----------------------------------------------
+  // From stats.tier (null without --l2): one row per figure, data-field
+  // names it and data-value holds a counter's raw number (the browser test
+  // reads them); the panel's data-state is
+  // connected / reconnecting / connecting, or none.
+  const TIER_STATE = {
+    connected: 'Connected',
+    reconnecting: 'Disconnected: reconnecting (L1 cleared, serving without L2)',
+    connecting: 'Not connected yet: connecting',
+  };
+  const CLEAR_REASON = {
+    bus_lost: 'invalidation connection lost', data_lost: 'data connection lost',
+    resync: 'reconnected (tracking re-enabled)', flushall: 'FLUSHALL/FLUSHDB on L2',
+  };
+
+  function renderTier(t) {
+    const panel = $('tier-panel'), tb = clearBody('tier');
+    if (!t) {
+      panel.dataset.state = 'none';
+      $('tier-state').textContent = 'No L2 configured (start rcached with --l2 redis://host:port).';
+      $('tier-error').textContent = '';
+      return;
+    }
+    panel.dataset.state = t.state || (t.connected ? 'connected' : 'reconnecting');
+    $('tier-state').textContent = (TIER_STATE[panel.dataset.state] || panel.dataset.state) +
+      (t.address ? ' — ' + t.address : '');
+    const row = (label, field, value) => {
+      const tr = document.createElement('tr');
+      tr.dataset.field = field;
+      if (typeof t[field] === 'number') tr.dataset.value = String(t[field]);
+      cell(tr, label);
+      cell(tr, value, 'num');
+      tb.appendChild(tr);
+    };
+    const looked = t.l1_hits + t.l2_hits + t.misses;
+    row('L1 hits', 'l1_hits', fmtNum(t.l1_hits));
+    row('L2 hits (L1 misses served by L2)', 'l2_hits', fmtNum(t.l2_hits));
+    row('misses (neither tier)', 'misses', fmtNum(t.misses));
+    row('hit ratio, both tiers', 'hit_ratio', looked ? pct((t.l1_hits + t.l2_hits) / looked) : '–');
+    row('L2 errors', 'l2_errors', fmtNum(t.l2_errors));
+    row('L2 round trips (avg / max)', 'rtt', fmtNum(t.l2_roundtrips) + ' (' + t.l2_rtt_avg_us + ' / ' +
+      t.l2_rtt_max_us + ' µs)');
+    row('invalidations received', 'invalidations', fmtNum(t.invalidations));
+    const clears = t.l1_clears || {};
+    const parts = Object.keys(CLEAR_REASON).filter((k) => clears[k]).map((k) => CLEAR_REASON[k] + ': ' + clears[k]);
+    const total = Object.keys(clears).reduce((n, k) => n + clears[k], 0);
+    row('L1 clears', 'l1_clears', String(total) + (parts.length ? ' (' + parts.join(', ') + ')' : ''));
+    row('last L1 clear', 'last_l1_clear', t.last_l1_clear
+      ? (CLEAR_REASON[t.last_l1_clear.reason] || t.last_l1_clear.reason) + ', ' +
+        fmtSecs(t.last_l1_clear.age_seconds) + ' ago' : 'none');
+    row('reconnects', 'reconnects', fmtNum(t.reconnects));
+    row('leases taken / waits / takeovers', 'leases', t.lease_acquired + ' / ' + t.lease_waits + ' / ' +
+      t.lease_takeovers);
+    row('L2 replies not installed (raced)', 'installs_dropped', fmtNum(t.installs_dropped));
+    $('tier-error').textContent = t.last_error
+      ? 'Last error (' + fmtSecs(t.last_error_age_seconds) + ' ago): ' + t.last_error : 'No L2 error since start.';
   }
 
   async function loadHistory() {

@@ -7,7 +7,8 @@
 // run, invalidating a tag from the browser (after a confirmation; a
 // cancelled one removes nothing) removes exactly the keys set with that tag
 // over RESP (RCACHE.SET ... TAGS), editing max items takes effect (CONFIG
-// GET / DBSIZE over RESP), the snapshot panel's "Save now" asks first
+// GET / DBSIZE over RESP), the tier panel says "No L2 configured" (no
+// --l2; tier.test.js covers a live L2), the snapshot panel's "Save now" asks first
 // (dismissed: no save) and then saves (INFO persistence over RESP), and the
 // panel shows that save.
 // Saves a screenshot. Nothing here asserts on elapsed time: every wait is
@@ -99,6 +100,10 @@ function resp(...args) {
     check(last.some((v) => v > 0), 'ops chart has non-zero data: ' + JSON.stringify(last));
     check(await page.locator('#ch-ops canvas').count() > 0, 'ops chart drawn (canvas)');
     check(await page.locator('#ch-mem canvas').count() > 0, 'memory chart drawn');
+    // no --l2 here: the tier panel says so and lists no figures
+    await page.waitForFunction(() => document.getElementById('tier-panel').dataset.state === 'none', null, { timeout: WAIT });
+    check(/No L2 configured/.test(await page.textContent('#tier-state')), 'tier panel: "No L2 configured"');
+    check(await page.locator('#tier tbody tr').count() === 0, 'tier panel: no figures without an L2');
 
     // 3. MRC panel
     await page.waitForFunction(() => /At 2× memory/.test(document.getElementById('mrc-readout').textContent), null, { timeout: WAIT });

@@ -12,17 +12,9 @@ set -u
 RCACHED=$1
 BUILD=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
-CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-[ -x "$CHROMIUM" ] || { echo "SKIP: $CHROMIUM not installed (scripts/deps.sh installs it)"; exit 77; }
-command -v npm >/dev/null && command -v node >/dev/null || { echo "SKIP: node/npm missing"; exit 77; }
-command -v redis-cli >/dev/null || { echo "SKIP: redis-cli missing"; exit 77; }
-
-NPMDIR=$BUILD/browser-npm
-mkdir -p "$NPMDIR" "$BUILD/artifacts"
-if ! cmp -s "$HERE/package-lock.json" "$NPMDIR/package-lock.json" || [ ! -d "$NPMDIR/node_modules/playwright-core" ]; then
-  cp "$HERE/package.json" "$HERE/package-lock.json" "$NPMDIR/"
-  (cd "$NPMDIR" && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm ci failed"; exit 1; }
-fi
+. "$HERE/lib.sh"
+browser_require
+browser_npm
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/rcache-browser.XXXXXX")
 SPID= BPID=
@@ -33,23 +25,10 @@ cleanup() {
 }
 trap cleanup EXIT
 TOKEN=browser-test-$RANDOM$RANDOM$RANDOM
-for _ in $(seq 20); do
-  RPORT=$((20000 + RANDOM % 40000)); APORT=$((RPORT + 1))
-  mkdir -p "$TMP/snap"
-  "$RCACHED" --port "$RPORT" --admin-port "$APORT" --admin-token "$TOKEN" --threads 2 \
-    --max-items 0 --admin-timeout 60 --dir "$TMP/snap" --save "" \
-    --snapshot-on-shutdown no >"$TMP/out" 2>"$TMP/err" &
-  SPID=$!
-  deadline=$((SECONDS + 60))
-  while [ "$SECONDS" -lt "$deadline" ]; do
-    kill -0 "$SPID" 2>/dev/null || break
-    if [ "$(redis-cli -p "$RPORT" PING 2>/dev/null)" = PONG ] &&
-       curl -s -m 60 -o /dev/null "http://127.0.0.1:$APORT/healthz"; then break 2; fi
-    sleep 0.05
-  done
-  kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null; SPID=
-done
-[ -n "$SPID" ] || { echo "rcached did not start: $(cat "$TMP/err")"; exit 1; }
+mkdir -p "$TMP/snap"
+start_rcached "$TOKEN" --threads 2 --max-items 0 --admin-timeout 60 --dir "$TMP/snap" \
+  --save "" --snapshot-on-shutdown no
+[ -n "$SPID" ] || exit 1
 
 redis-cli -p "$RPORT" SET victim:1 "delete me" >/dev/null
 redis-cli -p "$RPORT" SET '<img src=x onerror=alert(1)>' xss >/dev/null
