@@ -17,6 +17,13 @@
  * or Redis sends a null invalidation after FLUSHALL/FLUSHDB) it clears the
  * whole L1 (rcache_clear) before serving from it again.
  *
+ * Tags (rcache_set_opts_t.tags) cross the tier: a tagged write records in
+ * L2, next to the value, the key's tags and the key in each tag's set; a
+ * read-through installs the value in L1 with its tags; and
+ * rcache_tier_invalidate_tag() removes the tagged keys from L2, which the
+ * bus turns into L1 removals on every node (docs/DESIGN.md, "Tags across
+ * the tier", has the L2 layout).
+ *
  * Consistency guarantee: see docs/DESIGN.md, "Second tier".
  */
 #ifndef RCACHE_TIER_H
@@ -109,7 +116,7 @@ typedef struct rcache_tier_opts {
     /** Test hook (NULL in production), see rcache_tier_hook_fn. */
     rcache_tier_hook_fn before_install;
     void *hook_ctx;
-    /** Reserved for later options (tags); must be zero. */
+    /** Reserved for later options; must be zero. */
     uint64_t reserved[4];
 } rcache_tier_opts_t;
 
@@ -164,7 +171,8 @@ void rcache_tier_close(rcache_tier_t *t);
 rcache_t *rcache_tier_cache(rcache_tier_t *t);
 
 /**
- * @brief Read through: L1, then L2 (installing the value in L1).
+ * @brief Read through: L1, then L2 (installing the value in L1 with the
+ *        tags L2 recorded for it).
  * @param[out] ref_out a reference to the entry (release it with
  *         rcache_release()); NULL on error. When the value read from L2
  *         cannot be kept in L1 (the invalidation bus is down, or the key
@@ -189,7 +197,8 @@ int rcache_tier_get_alloc(rcache_tier_t *t, const void *key, size_t key_len,
 
 /**
  * @brief Write through: SET in L2 (PX ttl_ms), then store in L1 with
- *        TTL min(ttl_ms, l1_max_ttl_ms).
+ *        TTL min(ttl_ms, l1_max_ttl_ms). Untagged: the key's tags, if an
+ *        earlier write gave it some, are dropped in L2 too.
  * @param[in] ttl_ms > 0: ms; 0: no expiry in L2 (L1 still gets the safety
  *        net).
  * @return RCACHE_OK (fail-open: also when only L1 was written because L2
@@ -200,6 +209,24 @@ int rcache_tier_get_alloc(rcache_tier_t *t, const void *key, size_t key_len,
  */
 int rcache_tier_set(rcache_tier_t *t, const void *key, size_t key_len,
                     const void *val, size_t val_len, int64_t ttl_ms);
+
+/**
+ * @brief rcache_tier_set() with tags: L2 records them (the key's tag
+ *        record and the key in each tag's set, in the same atomic script
+ *        as the value, with the value's TTL; tags the key had before and
+ *        lacks now are taken off), and L1 stores the entry with them.
+ * @param[in] tags,ntags as rcache_set_opts_t.tags/.ntags (NULL and 0: no
+ *        tags; an untagged write also clears the key's old tags in L2).
+ *        Copied; the caller keeps them.
+ * @return as rcache_tier_set(); RCACHE_EINVAL also for tags NULL with
+ *         ntags > 0 or a tag with NULL data or length 0; RCACHE_ETOOBIG
+ *         for ntags above RCACHE_MAX_TAGS or a tag above
+ *         RCACHE_MAX_TAG_LEN bytes (nothing written).
+ * Thread-safety: thread-safe.
+ */
+int rcache_tier_set_tagged(rcache_tier_t *t, const void *key, size_t key_len,
+                           const void *val, size_t val_len, int64_t ttl_ms,
+                           const rcache_tag_t *tags, size_t ntags);
 
 /**
  * @brief Write an object through: opts.serialize gives the L2 bytes; L1
@@ -215,8 +242,8 @@ int rcache_tier_set_object(rcache_tier_t *t, const void *key, size_t key_len,
                            int64_t ttl_ms);
 
 /**
- * @brief Delete a key in L2 (UNLINK) and L1; other nodes drop it through
- *        the invalidation bus.
+ * @brief Delete a key in L2 (UNLINK, with its tag records) and L1; other
+ *        nodes drop it through the invalidation bus.
  * @return RCACHE_OK (it was in L2 or L1); RCACHE_ENOTFOUND (in neither;
  *         fail-open with L2 unreachable: not in L1); RCACHE_TIER_EUNAVAIL
  *         (fail-closed; L1 entry still removed); RCACHE_EINVAL.
@@ -239,6 +266,30 @@ int rcache_tier_invalidate(rcache_tier_t *t, const char *pattern,
                            uint64_t *removed_l2);
 
 /**
+ * @brief Remove every entry tagged with tag from this node's L1 at once,
+ *        from L2 (SSCAN of the tag's set, COUNT 1000, then one atomic
+ *        script per page that UNLINKs each member still tagged with it and
+ *        drops its tag records), and so from every other node's L1: the
+ *        bus reports each UNLINKed key to them.
+ * @param[in] tag,tag_len the tag; tag_len 1..RCACHE_MAX_TAG_LEN.
+ * @param[out] removed_l1 entries removed from this node's L1 (may be
+ *         NULL); removed_l2 values removed from L2 (may be NULL). 0 when
+ *         none had the tag.
+ * @return RCACHE_OK; RCACHE_EINVAL (t or tag NULL, tag_len 0);
+ *         RCACHE_ETOOBIG (tag_len too long); RCACHE_ENOMEM;
+ *         RCACHE_TIER_EUNAVAIL (L2 unreachable or failed part-way, in
+ *         fail-open mode too, as the L2 part is unsure: L1 was still
+ *         invalidated; call again when L2 is back).
+ * A key written with the tag while the call runs may survive (as
+ * rcache_invalidate_tag()). Cost: O(keys tagged) in L2, one round trip per
+ * 1000 of them. Thread-safety: thread-safe; blocks on L2 for the whole
+ * walk.
+ */
+int rcache_tier_invalidate_tag(rcache_tier_t *t, const void *tag,
+                               size_t tag_len, uint64_t *removed_l1,
+                               uint64_t *removed_l2);
+
+/**
  * @brief rcache_memoize() across nodes. L1 hit: returned. Otherwise the
  *        node's single-flight picks one local caller, which reads L2; on a
  *        miss it takes the lease (SET <lease-key> <token> NX PX lease_ms),
@@ -247,7 +298,8 @@ int rcache_tier_invalidate(rcache_tier_t *t, const char *pattern,
  *        value (woken by the invalidation bus, polling every lease_poll_ms)
  *        and take the lease over once it expires (holder died).
  *        Byte results are shared through L2; object results also when a
- *        serializer is set.
+ *        serializer is set; the result's tags (rcache_memo_result_t.tags)
+ *        go to L2 with it, as with rcache_tier_set_tagged().
  * @param[in] opts memoize options (ttl_ms, wait_timeout_ms bounds the
  *        wait for another node too, error_ttl_ms stays local, flags).
  * @param[out] how_out as rcache_memoize(); a value another node computed

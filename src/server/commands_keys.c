@@ -438,7 +438,7 @@ void rcache__cmd_tag_invalidate(rcache__client_t *c, size_t argc,
                                 const rcache__arg_t *argv) {
     uint64_t removed = 0;
     (void)argc;
-    int rc = rcache_invalidate_tag(RCACHE__CACHE(c), argv[1].ptr, argv[1].len, &removed);
+    int rc = rcache__node_invalidate_tag(c->srv, argv[1].ptr, argv[1].len, &removed);
     if (rc == RCACHE_EINVAL || rc == RCACHE_ETOOBIG)
         rcache__reply_errorf(c, "ERR a tag must be 1 to %u bytes", RCACHE_MAX_TAG_LEN);
     else if (rc != RCACHE_OK)

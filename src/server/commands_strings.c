@@ -194,7 +194,7 @@ static int store_tagged(rcache__client_t *c, const rcache__arg_t *key,
         o.ttl_ms = RCACHE_TTL_KEEP;
     }
     if (c->srv->tier && !lib_flags && !want_old && exp->kind <= 1)
-        return rcache__node_set(c, key, val, o.ttl_ms);
+        return rcache__node_set(c, key, val, o.ttl_ms, tags, ntags);
     int rc = rcache_set_ex(RCACHE__CACHE(c), RCACHE__KEY(*key), val->ptr, val->len, &o,
                            want_old ? old : NULL);
     if (rc == RCACHE_OK)

@@ -100,6 +100,10 @@ static int invalidate(void *ctx, const char *pat, size_t len, uint64_t *removed)
     return rcache__node_invalidate_pattern(ctx, pat, len, removed);
 }
 
+static int invalidate_tag(void *ctx, const void *tag, size_t len, uint64_t *removed) {
+    return rcache__node_invalidate_tag(ctx, tag, len, removed);
+}
+
 static int clear(void *ctx, uint64_t *removed) {
     return rcache__node_clear(ctx, removed);
 }
@@ -114,6 +118,7 @@ void rcache__server_hooks_init(rcache__server_t *s, struct rcache__server_hooks 
     h->delete_key = delete_key;
     h->invalidate = invalidate;
     h->clear = clear;
+    h->invalidate_tag = invalidate_tag;
     h->figures = figures;
     h->foreach_command = foreach_command;
 }

@@ -7,11 +7,13 @@
  * What goes through the tier (docs/SERVER.md, "Second tier"): GET and MGET
  * read through on an L1 miss; SET (every form), SETEX, PSETEX write
  * through (forms with NX/XX/GET/KEEPTTL/EXAT/PXAT run on L1 first, then
- * the resulting value and TTL are written to L2); DEL and UNLINK delete in
- * both; RCACHE.INVALIDATE invalidates in both. Other writing commands
+ * the resulting value, TTL and tags are written to L2), RCACHE.SET with its
+ * tags too; DEL and UNLINK delete in both; RCACHE.INVALIDATE and
+ * RCACHE.TAG.INVALIDATE invalidate in both (and so on every node). Other writing commands
  * (INCR, APPEND, RENAME, EXPIRE...) run on L1, then the dispatcher
- * publishes their keys' new state to L2 (rcache__node_after_write). FLUSHALL and
- * the admin API's clear, invalidate and delete act on both tiers. An L1 miss
+ * publishes their keys' new state, tags included, to L2
+ * (rcache__node_after_write). FLUSHALL and the admin API's clear,
+ * invalidate (pattern or tag) and delete act on both tiers. An L1 miss
  * blocks the worker thread for one L2 round trip (bounded by the command
  * timeout).
  */
@@ -60,7 +62,8 @@ int rcache__node_get_ref(rcache__client_t *c, const rcache__arg_t *key,
 }
 
 int rcache__node_set(rcache__client_t *c, const rcache__arg_t *key,
-                     const rcache__arg_t *val, int64_t ttl_ms) {
+                     const rcache__arg_t *val, int64_t ttl_ms,
+                     const rcache_tag_t *tags, size_t ntags) {
     uint64_t def;
     rcache_config_t cfg;
     if (ttl_ms == RCACHE_TTL_DEFAULT) {
@@ -68,13 +71,14 @@ int rcache__node_set(rcache__client_t *c, const rcache__arg_t *key,
         def = cfg.default_ttl_ms;
         ttl_ms = (int64_t)def;
     }
-    return rcache_tier_set(c->srv->tier, RCACHE__KEY(*key), val->ptr, val->len,
-                           ttl_ms);
+    return rcache_tier_set_tagged(c->srv->tier, RCACHE__KEY(*key), val->ptr,
+                                  val->len, ttl_ms, tags, ntags);
 }
 
 void rcache__node_publish(rcache__client_t *c, const rcache__arg_t *key) {
     rcache_t *cache = RCACHE__CACHE(c);
     rcache_ref_t *ref = NULL;
+    rcache_tag_list_t *tags = NULL;
     int64_t ttl = 0;
     const void *v;
     size_t len;
@@ -87,15 +91,21 @@ void rcache__node_publish(rcache__client_t *c, const rcache__arg_t *key) {
     v = rcache_ref_value(ref, &len);
     if (rcache_ttl(cache, RCACHE__KEY(*key), &ttl) != RCACHE_OK || ttl < 0)
         ttl = 0;
+    /* In-place changes (INCR, APPEND, EXPIRE...) keep the entry's tags. */
+    if (rcache_get_tags(cache, RCACHE__KEY(*key), &tags) != RCACHE_OK)
+        tags = NULL;
     if (v)
-        (void)rcache_tier_set(c->srv->tier, RCACHE__KEY(*key), v, len, ttl);
+        (void)rcache_tier_set_tagged(c->srv->tier, RCACHE__KEY(*key), v, len,
+                                     ttl, tags ? tags->tags : NULL,
+                                     tags ? tags->count : 0);
+    rcache_tag_list_free(tags);
     rcache_release(ref);
 }
 
 /* Writing commands that reach the L2 on their own. */
 static const char *const THROUGH_TIER[] = {
     "set", "setex", "psetex", "setnx", "getset", "mset", "msetnx", "del",
-    "unlink", "flushdb", "flushall", "rcache.invalidate"};
+    "unlink", "flushdb", "flushall", "rcache.invalidate", "rcache.set"};
 
 void rcache__node_after_write(rcache__client_t *c, const rcache__cmd_t *cmd,
                               size_t argc, const rcache__arg_t *argv) {
@@ -141,6 +151,18 @@ int rcache__node_delete(rcache__client_t *c, const rcache__arg_t *key) {
 int rcache__node_invalidate(rcache__client_t *c, const rcache__arg_t *pat,
                             uint64_t *removed) {
     return rcache__node_invalidate_pattern(c->srv, pat->ptr, pat->len, removed);
+}
+
+int rcache__node_invalidate_tag(rcache__server_t *s, const void *tag,
+                                size_t len, uint64_t *removed) {
+    uint64_t l1 = 0, l2 = 0;
+    int rc;
+    if (!s->tier)
+        return rcache_invalidate_tag(s->cache, tag, len, removed);
+    rc = rcache_tier_invalidate_tag(s->tier, tag, len, &l1, &l2);
+    if (removed)
+        *removed = l2 > l1 ? l2 : l1;
+    return rc;
 }
 
 int rcache__node_stats(const rcache__server_t *s, rcache_tier_stats_t *out) {

@@ -15,12 +15,13 @@ void rcache__node_close(rcache__server_t *s);
 /* GET: L1, then L2 when a tier is attached. */
 int rcache__node_get_ref(rcache__client_t *c, const rcache__arg_t *key,
                          rcache_ref_t **ref);
-/* Plain SET through the tier (c->srv->tier must be set); ttl_ms
- * RCACHE_TTL_DEFAULT = the cache's default TTL. */
+/* Plain SET (or RCACHE.SET: tags, ntags) through the tier (c->srv->tier
+ * must be set); ttl_ms RCACHE_TTL_DEFAULT = the cache's default TTL. */
 int rcache__node_set(rcache__client_t *c, const rcache__arg_t *key,
-                     const rcache__arg_t *val, int64_t ttl_ms);
-/* After a write on L1 alone: write key's L1 value and TTL to L2 (or delete
- * it there when L1 has none). No-op without a tier. */
+                     const rcache__arg_t *val, int64_t ttl_ms,
+                     const rcache_tag_t *tags, size_t ntags);
+/* After a write on L1 alone: write key's L1 value, TTL and tags to L2 (or
+ * delete it there when L1 has none). No-op without a tier. */
 void rcache__node_publish(rcache__client_t *c, const rcache__arg_t *key);
 /* After a writing command ran on L1 (dispatcher): publish its keys to L2
  * (rcache__node_publish) unless the command went through the tier itself
@@ -41,6 +42,12 @@ int rcache__node_delete_key(rcache__server_t *s, const void *key, size_t len);
 int rcache__node_invalidate_pattern(rcache__server_t *s, const char *pat,
                                     size_t len, uint64_t *removed);
 int rcache__node_clear(rcache__server_t *s, uint64_t *removed);
+/* RCACHE.TAG.INVALIDATE and the admin API's {"tag": ...}: with a tier,
+ * rcache_tier_invalidate_tag() (L1, L2 and every node's L1); removed = the
+ * larger of L1's and L2's counts. The rcache_invalidate_tag() codes, plus
+ * RCACHE_TIER_EUNAVAIL. */
+int rcache__node_invalidate_tag(rcache__server_t *s, const void *tag,
+                                size_t len, uint64_t *removed);
 /* Tier figures: 0, or -1 without a tier. */
 int rcache__node_stats(const rcache__server_t *s, rcache_tier_stats_t *out);
 /* rcache_tier_status() of the node's tier: 0, or -1 without one. */

@@ -7,7 +7,8 @@
  *     SET <0xff "lease:" prefix key> <token> NX PX <lease_ms>
  * pipelined with a second GET of the value (a holder writes the value
  * before releasing, so a lease won right after a release sees it). The
- * holder computes, writes the result through (SET ... PX, then L1) and
+ * holder computes, writes the result through (the write script of tags.c
+ * with the result's tags, then L1) and
  * releases with a compare-and-delete script, so an expired lease taken over
  * by another node is never deleted by its late first holder. Nodes without
  * the lease wait on the tier's condition variable, which the bus signals on
@@ -114,20 +115,20 @@ static int take_fetched(rcache_tier_t *t, rcache__fetched_t *f,
         int d = t->o.deserialize(v->str, v->len, &out->obj, &out->charge_bytes,
                                  &out->dtor, t->o.serializer_ctx);
         out->dtor_ctx = t->o.serializer_ctx;
-        rcache__tier_replies_free(2, f->r);
+        rcache__tier_replies_free(RCACHE__FETCH_REPLIES, f->r);
         out->no_store = 1;
         return d == 0 ? RCACHE_OK : RCACHE_ENOMEM;
     }
     out->val = malloc(v->len ? v->len : 1);
     if (!out->val) {
-        rcache__tier_replies_free(2, f->r);
+        rcache__tier_replies_free(RCACHE__FETCH_REPLIES, f->r);
         return RCACHE_ENOMEM;
     }
     memcpy((void *)out->val, v->str, v->len);
     out->val_len = v->len;
     out->val_free = free;
     out->no_store = 1;
-    rcache__tier_replies_free(2, f->r);
+    rcache__tier_replies_free(RCACHE__FETCH_REPLIES, f->r);
     return RCACHE_OK;
 }
 
@@ -146,27 +147,23 @@ static int compute_and_publish(memo_ctx_t *m, const void *key, size_t klen,
         ttl = (int64_t)cfg.default_ttl_ms;
     }
     if (!out->obj) {
-        (void)rcache__tier_write_through(t, key, klen, out->val, out->val_len,
-                                         ttl, NULL, 0, NULL, NULL);
+        rcache__write_t w = {.l2val = out->val, .l2len = out->val_len,
+                             .ttl_ms = ttl, .tags = out->tags,
+                             .ntags = out->ntags};
+        /* invalid tags: rcache_memoize() leaves the result uncached */
+        if (rcache__tier_tags_check(out->tags, out->ntags) != RCACHE_OK)
+            return rc;
+        (void)rcache__tier_write_through(t, key, klen, &w);
         out->no_store = 1; /* in L1 already (or deliberately not) */
     } else if (t->o.serialize) {
         void *buf = NULL;
         size_t len = 0;
-        if (t->o.serialize(out->obj, &buf, &len, t->o.serializer_ctx) == 0) {
+        if (rcache__tier_tags_check(out->tags, out->ntags) == RCACHE_OK &&
+            t->o.serialize(out->obj, &buf, &len, t->o.serializer_ctx) == 0) {
             /* L2 only; rcache_memoize() stores the object in L1. */
-            char *k;
-            size_t kl;
-            if (rcache__tier_l2key(t, key, klen, &k, &kl) == RCACHE_OK) {
-                char px[24];
-                const char *argv[5] = {"SET", k, buf ? buf : "", "PX", px};
-                size_t alen[5] = {3, kl, len, 2, 0};
-                redisReply *r;
-                alen[4] = (size_t)snprintf(px, sizeof px, "%lld", (long long)ttl);
-                r = rcache__tier_l2_command(t, ttl > 0 ? 5 : 3, argv, alen);
-                if (r)
-                    freeReplyObject(r);
-                free(k);
-            }
+            rcache__write_t w = {.l2val = buf, .l2len = len, .ttl_ms = ttl,
+                                 .tags = out->tags, .ntags = out->ntags};
+            (void)rcache__tier_l2_write(t, key, klen, &w);
             free(buf);
         }
         out->ttl_ms = rcache__tier_l1_ttl(t, ttl);

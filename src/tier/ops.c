@@ -1,8 +1,9 @@
 /*
  * ops.c - the tier's reads and writes: read-through (L1, then GET + PTTL
  * pipelined on L2, installed in L1 under the race check of tier.c),
- * write-through (SET ... PX on L2, then L1 synchronously), delete, and
- * pattern invalidation (SCAN MATCH + UNLINK in batches on L2).
+ * write-through (the write script of tags.c on L2: SET ... PX plus the
+ * key's tag records, then L1 synchronously), delete, and pattern
+ * invalidation (SCAN MATCH, then the drop script of tags.c per batch).
  *
  * Our own writes are not reported back by the bus (NOLOOP), so a write
  * kills, itself, the pending markers of local fetches of the same key that
@@ -32,70 +33,88 @@ typedef rcache__fetched_t fetched_t;
  * a miss), or the unavailability answer. */
 int rcache__tier_l2_read(rcache_tier_t *t, const void *key, size_t klen,
                          fetched_t *f) {
-    char *k;
-    size_t kl;
+    char *k, *kt = NULL;
+    size_t kl, ktl = 0;
     rcache__pending_t p;
+    rcache_tag_t tags[RCACHE_MAX_TAGS];
+    rcache__write_t w = {0};
     int rc = rcache__tier_l2key(t, key, klen, &k, &kl), ready, io;
-    const char *ga[2] = {"GET", k}, *pa[2] = {"PTTL", k};
-    size_t len[2] = {3, kl}, plen[2] = {4, kl};
     memset(f, 0, sizeof *f);
     if (rc)
         return rc;
+    if ((rc = rcache__tier_ktags_key(t, key, klen, &kt, &ktl)) != RCACHE_OK) {
+        free(k);
+        return rc;
+    }
     pthread_mutex_lock(&t->conn_mu);
     ready = rcache__tier_conn_ready(t);
     if (ready < 0) {
         pthread_mutex_unlock(&t->conn_mu);
         free(k);
+        free(kt);
         f->unreachable = 1;
         rc = rcache__tier_unavail(t);
         return rc ? rc : RCACHE_ENOTFOUND;
     }
     rcache__pending_add(t, &p, key, klen, ready == 0 ? t->rc_tracking_epoch : 0);
-    redisAppendCommandArgv(t->rc, 2, ga, len);
-    redisAppendCommandArgv(t->rc, 2, pa, plen);
-    io = rcache__tier_roundtrip(t, 2, f->r);
+    {
+        const char *ga[2] = {"GET", k}, *pa[2] = {"PTTL", k},
+                   *sa[2] = {"SMEMBERS", kt};
+        size_t len[2] = {3, kl}, plen[2] = {4, kl}, slen[2] = {8, ktl};
+        redisAppendCommandArgv(t->rc, 2, ga, len);
+        redisAppendCommandArgv(t->rc, 2, pa, plen);
+        redisAppendCommandArgv(t->rc, 2, sa, slen);
+    }
+    io = rcache__tier_roundtrip(t, RCACHE__FETCH_REPLIES, f->r);
     pthread_mutex_unlock(&t->conn_mu);
     free(k);
+    free(kt);
     if (io || f->r[0]->type == REDIS_REPLY_ERROR ||
         f->r[1]->type != REDIS_REPLY_INTEGER) {
         rcache__pending_drop(t, &p);
         if (!io)
-            rcache__tier_reply_error(t, "GET", 2, f->r);
-        rcache__tier_replies_free(2, f->r);
+            rcache__tier_reply_error(t, "GET", RCACHE__FETCH_REPLIES, f->r);
+        rcache__tier_replies_free(RCACHE__FETCH_REPLIES, f->r);
         f->unreachable = 1;
         rc = rcache__tier_unavail(t);
         return rc ? rc : RCACHE_ENOTFOUND;
     }
     if (f->r[0]->type != REDIS_REPLY_STRING || f->r[1]->integer == -2) {
         rcache__pending_drop(t, &p);
-        rcache__tier_replies_free(2, f->r);
+        rcache__tier_replies_free(RCACHE__FETCH_REPLIES, f->r);
         atomic_fetch_add(&t->n.misses, 1);
         return RCACHE_ENOTFOUND;
     }
     atomic_fetch_add(&t->n.l2_hits, 1);
+    /* A tag record of the wrong type or unreadable: installed untagged. */
+    w.tags = tags;
+    w.ntags = rcache__tier_tags_from_reply(f->r[2], tags);
+    w.ttl_ms = f->r[1]->integer;
     if (t->o.deserialize) {
-        void *obj = NULL;
-        size_t charge = 0;
         rcache_destructor_fn dtor = NULL;
-        int d = t->o.deserialize(f->r[0]->str, f->r[0]->len, &obj, &charge,
+        int d = t->o.deserialize(f->r[0]->str, f->r[0]->len, &w.obj, &w.charge,
                                  &dtor, t->o.serializer_ctx);
         if (d == 0) {
             f->is_obj = 1;
-            rc = rcache__tier_install(t, &p, NULL, 0, f->r[1]->integer, obj,
-                                      charge, dtor, t->o.serializer_ctx);
+            w.dtor = dtor;
+            w.dtor_ctx = t->o.serializer_ctx;
+            rc = rcache__tier_install(t, &p, &w);
             if (rc != RCACHE_OK && dtor)
-                dtor(obj, t->o.serializer_ctx);
+                dtor(w.obj, t->o.serializer_ctx);
             f->installed = rc == RCACHE_OK;
             return RCACHE_OK;
         }
         if (d != 1) {
             rcache__pending_drop(t, &p);
-            rcache__tier_replies_free(2, f->r);
+            rcache__tier_replies_free(RCACHE__FETCH_REPLIES, f->r);
             return RCACHE_ENOTFOUND;
         }
+        w.obj = NULL;
+        w.charge = 0;
     }
-    rc = rcache__tier_install(t, &p, f->r[0]->str, f->r[0]->len,
-                              f->r[1]->integer, NULL, 0, NULL, NULL);
+    w.l2val = f->r[0]->str;
+    w.l2len = f->r[0]->len;
+    rc = rcache__tier_install(t, &p, &w);
     f->installed = rc == RCACHE_OK;
     return RCACHE_OK;
 }
@@ -140,7 +159,7 @@ int rcache_tier_get_ref(rcache_tier_t *t, const void *key, size_t key_len,
     if (rc != RCACHE_OK)
         return rc;
     if (f.installed && rcache_get_ref(t->c, key, key_len, ref_out) == RCACHE_OK) {
-        rcache__tier_replies_free(2, f.r);
+        rcache__tier_replies_free(RCACHE__FETCH_REPLIES, f.r);
         return RCACHE_OK;
     }
     /* Not in L1: the value as read, in an entry of its own. */
@@ -149,7 +168,7 @@ int rcache_tier_get_ref(rcache_tier_t *t, const void *key, size_t key_len,
         rc = rcache_memoize(t->c, key, key_len, detached_value, &d, NULL,
                             ref_out, NULL);
     }
-    rcache__tier_replies_free(2, f.r);
+    rcache__tier_replies_free(RCACHE__FETCH_REPLIES, f.r);
     return rc;
 }
 
@@ -167,109 +186,165 @@ int rcache_tier_get_alloc(rcache_tier_t *t, const void *key, size_t key_len,
     if (rc != RCACHE_OK)
         return rc;
     if (f.is_obj) {
-        rcache__tier_replies_free(2, f.r);
+        rcache__tier_replies_free(RCACHE__FETCH_REPLIES, f.r);
         return RCACHE_EWRONGTYPE;
     }
     *val_out = malloc(f.r[0]->len ? f.r[0]->len : 1);
     if (!*val_out) {
-        rcache__tier_replies_free(2, f.r);
+        rcache__tier_replies_free(RCACHE__FETCH_REPLIES, f.r);
         return RCACHE_ENOMEM;
     }
     memcpy(*val_out, f.r[0]->str, f.r[0]->len);
     if (val_len_out)
         *val_len_out = f.r[0]->len;
-    rcache__tier_replies_free(2, f.r);
+    rcache__tier_replies_free(RCACHE__FETCH_REPLIES, f.r);
     return RCACHE_OK;
 }
 
 /* L2 unreachable during a write: fail-open keeps the value in L1 alone
  * (cleared again when the connection comes back); fail-closed drops it. */
 static int write_local(rcache_tier_t *t, const void *key, size_t klen,
-                       const void *val, size_t vlen, int64_t ttl_ms,
-                       void *obj, size_t charge, rcache_destructor_fn dtor,
-                       void *dtor_ctx) {
-    rcache_set_opts_t so = {.ttl_ms = rcache__tier_l1_ttl(t, ttl_ms)};
+                       const rcache__write_t *w) {
+    rcache_set_opts_t so = {.ttl_ms = rcache__tier_l1_ttl(t, w->ttl_ms),
+                            .tags = w->ntags ? w->tags : NULL,
+                            .ntags = w->ntags};
     if (rcache__tier_unavail(t)) {
         (void)rcache_delete(t->c, key, klen);
         return RCACHE_TIER_EUNAVAIL;
     }
-    return obj ? rcache_set_object(t->c, key, klen, obj, charge, dtor,
-                                   dtor_ctx, &so)
-               : rcache_set_ex(t->c, key, klen, val, vlen, &so, NULL);
+    return w->obj ? rcache_set_object(t->c, key, klen, w->obj, w->charge,
+                                      w->dtor, w->dtor_ctx, &so)
+                  : rcache_set_ex(t->c, key, klen, w->l2val, w->l2len, &so,
+                                  NULL);
 }
 
-/* SET on L2 then L1. l2val/l2len: the L2 bytes; obj: the L1 value when
- * not NULL (else the bytes). */
+/* The replies of a write (SET, then the tag script): 1 when the SET
+ * took (a failed tag script is counted as an L2 error: the value is
+ * written, its tag records may be stale). */
+static int write_replies_ok(rcache_tier_t *t, redisReply **r) {
+    if (r[0]->type == REDIS_REPLY_ERROR) {
+        rcache__tier_reply_error(t, "SET", 1, r);
+        return 0;
+    }
+    if (r[1]->type == REDIS_REPLY_ERROR)
+        rcache__tier_reply_error(t, "tag records script", 1, &r[1]);
+    return 1;
+}
+
+/* SET and the tag script on L2 (value, TTL, tags), then L1. */
 int rcache__tier_write_through(rcache_tier_t *t, const void *key, size_t klen,
-                         const void *l2val, size_t l2len, int64_t ttl_ms,
-                         void *obj, size_t charge, rcache_destructor_fn dtor,
-                         void *dtor_ctx) {
-    char *k, px[24];
-    size_t kl;
+                               const rcache__write_t *w) {
+    char *k, *kt = NULL;
+    size_t kl, ktl = 0;
     rcache__pending_t p;
-    redisReply *r = NULL;
+    redisReply *r[2] = {NULL, NULL};
     int rc = rcache__tier_l2key(t, key, klen, &k, &kl), ready, io;
-    const char *argv[5] = {"SET", k, l2val ? l2val : "", "PX", px};
-    size_t alen[5] = {3, kl, l2len, 2, 0};
     if (rc)
         return rc;
-    alen[4] = (size_t)snprintf(px, sizeof px, "%lld", (long long)ttl_ms);
+    if ((rc = rcache__tier_ktags_key(t, key, klen, &kt, &ktl)) != RCACHE_OK) {
+        free(k);
+        return rc;
+    }
     pthread_mutex_lock(&t->conn_mu);
     ready = rcache__tier_conn_ready(t);
     if (ready < 0) {
         pthread_mutex_unlock(&t->conn_mu);
         free(k);
-        return write_local(t, key, klen, l2val, l2len, ttl_ms, obj, charge,
-                           dtor, dtor_ctx);
+        free(kt);
+        return write_local(t, key, klen, w);
     }
     rcache__pending_add(t, &p, key, klen, ready == 0 ? t->rc_tracking_epoch : 0);
-    redisAppendCommandArgv(t->rc, ttl_ms > 0 ? 5 : 3, argv, alen);
-    io = rcache__tier_roundtrip(t, 1, &r);
+    rc = rcache__tier_append_write(t, k, kl, kt, ktl, key, klen, w->l2val,
+                                   w->l2len, w->ttl_ms, w->tags, w->ntags);
+    io = rc == RCACHE_OK ? rcache__tier_roundtrip(t, 2, r) : -1;
     pthread_mutex_unlock(&t->conn_mu);
     free(k);
-    if (io || r->type == REDIS_REPLY_ERROR) {
+    free(kt);
+    if (rc != RCACHE_OK) {
+        rcache__pending_drop(t, &p);
+        return rc;
+    }
+    if (io || !write_replies_ok(t, r)) {
         rcache__pending_drop(t, &p);
         if (!io)
-            rcache__tier_reply_error(t, "SET", 1, &r);
-        rcache__tier_replies_free(1, &r);
-        return write_local(t, key, klen, l2val, l2len, ttl_ms, obj, charge,
-                           dtor, dtor_ctx);
+            rcache__tier_replies_free(2, r);
+        return write_local(t, key, klen, w);
     }
-    freeReplyObject(r);
+    rcache__tier_replies_free(2, r);
     pthread_mutex_lock(&t->mu);
     kill_pending_locked(t, key, klen, &p);
     pthread_mutex_unlock(&t->mu);
-    rc = rcache__tier_install(t, &p, l2val, l2len, ttl_ms, obj, charge, dtor,
-                              dtor_ctx);
+    rc = rcache__tier_install(t, &p, w);
     if (rc == 1) { /* not kept in L1 (raced, or no tracking): L2 has it */
-        if (obj && dtor)
-            dtor(obj, dtor_ctx);
+        if (w->obj && w->dtor)
+            w->dtor(w->obj, w->dtor_ctx);
         rc = RCACHE_OK;
     }
     return rc;
 }
 
-int rcache_tier_set(rcache_tier_t *t, const void *key, size_t key_len,
-                    const void *val, size_t val_len, int64_t ttl_ms) {
+/* The write script alone (L2 only; the caller keeps L1). 0, or -1. */
+int rcache__tier_l2_write(rcache_tier_t *t, const void *key, size_t klen,
+                          const rcache__write_t *w) {
+    char *k, *kt = NULL;
+    size_t kl, ktl = 0;
+    redisReply *r[2] = {NULL, NULL};
+    int io = -1;
+    if (rcache__tier_l2key(t, key, klen, &k, &kl))
+        return -1;
+    if (rcache__tier_ktags_key(t, key, klen, &kt, &ktl)) {
+        free(k);
+        return -1;
+    }
+    pthread_mutex_lock(&t->conn_mu);
+    if (rcache__tier_conn_ready(t) >= 0 &&
+        rcache__tier_append_write(t, k, kl, kt, ktl, key, klen, w->l2val,
+                                  w->l2len, w->ttl_ms, w->tags,
+                                  w->ntags) == RCACHE_OK)
+        io = rcache__tier_roundtrip(t, 2, r);
+    pthread_mutex_unlock(&t->conn_mu);
+    free(k);
+    free(kt);
+    if (io)
+        return -1;
+    io = write_replies_ok(t, r) ? 0 : -1;
+    rcache__tier_replies_free(2, r);
+    return io;
+}
+
+int rcache_tier_set_tagged(rcache_tier_t *t, const void *key, size_t key_len,
+                           const void *val, size_t val_len, int64_t ttl_ms,
+                           const rcache_tag_t *tags, size_t ntags) {
+    rcache__write_t w = {.l2val = val, .l2len = val_len, .ttl_ms = ttl_ms,
+                         .tags = tags, .ntags = ntags};
+    int rc;
     if (!t || ttl_ms < 0 || (!val && val_len))
         return RCACHE_EINVAL;
-    return rcache__tier_write_through(t, key, key_len, val, val_len, ttl_ms, NULL, 0, NULL,
-                         NULL);
+    if ((rc = rcache__tier_tags_check(tags, ntags)) != RCACHE_OK)
+        return rc;
+    return rcache__tier_write_through(t, key, key_len, &w);
+}
+
+int rcache_tier_set(rcache_tier_t *t, const void *key, size_t key_len,
+                    const void *val, size_t val_len, int64_t ttl_ms) {
+    return rcache_tier_set_tagged(t, key, key_len, val, val_len, ttl_ms, NULL,
+                                  0);
 }
 
 int rcache_tier_set_object(rcache_tier_t *t, const void *key, size_t key_len,
                            void *obj, size_t charge_bytes,
                            rcache_destructor_fn dtor, void *dtor_ctx,
                            int64_t ttl_ms) {
+    rcache__write_t w = {.ttl_ms = ttl_ms, .obj = obj, .charge = charge_bytes,
+                         .dtor = dtor, .dtor_ctx = dtor_ctx};
     void *buf = NULL;
-    size_t len = 0;
     int rc;
     if (!t || !obj || ttl_ms < 0 || !t->o.serialize)
         return RCACHE_EINVAL;
-    if (t->o.serialize(obj, &buf, &len, t->o.serializer_ctx))
+    if (t->o.serialize(obj, &buf, &w.l2len, t->o.serializer_ctx))
         return RCACHE_EINVAL;
-    rc = rcache__tier_write_through(t, key, key_len, buf, len, ttl_ms, obj, charge_bytes,
-                       dtor, dtor_ctx);
+    w.l2val = buf;
+    rc = rcache__tier_write_through(t, key, key_len, &w);
     free(buf);
     return rc;
 }
@@ -294,30 +369,22 @@ redisReply *rcache__tier_l2_command(rcache_tier_t *t, int argc, const char **arg
 }
 
 int rcache_tier_delete(rcache_tier_t *t, const void *key, size_t key_len) {
-    char *k;
-    size_t kl;
-    redisReply *r;
-    int rc;
-    if (!t)
+    const char *keys[1] = {key};
+    size_t lens[1] = {key_len};
+    uint64_t n = 0;
+    int rc, l2rc;
+    if (!t || !key || key_len == 0)
         return RCACHE_EINVAL;
-    if ((rc = rcache__tier_l2key(t, key, key_len, &k, &kl)) != RCACHE_OK)
-        return rc;
-    {
-        const char *argv[2] = {"UNLINK", k};
-        size_t alen[2] = {6, kl};
-        r = rcache__tier_l2_command(t, 2, argv, alen);
-    }
-    free(k);
+    if (key_len > RCACHE_MAX_KEY_LEN)
+        return RCACHE_ETOOBIG;
+    l2rc = rcache__tier_l2_drop(t, NULL, 0, 1, keys, lens, &n);
     pthread_mutex_lock(&t->mu);
     kill_pending_locked(t, key, key_len, NULL);
     rc = rcache_delete(t->c, key, key_len);
     pthread_mutex_unlock(&t->mu);
-    if (!r)
+    if (l2rc)
         return rcache__tier_unavail(t) ? RCACHE_TIER_EUNAVAIL : rc;
-    if (r->type == REDIS_REPLY_INTEGER && r->integer > 0)
-        rc = RCACHE_OK;
-    freeReplyObject(r);
-    return rc;
+    return n > 0 ? RCACHE_OK : rc;
 }
 
 /* prefix with glob specials escaped, then pattern; malloc'd. */
@@ -337,38 +404,37 @@ static char *l2_pattern(rcache_tier_t *t, const char *pat, size_t plen,
     return m;
 }
 
-/* UNLINK the keys of one SCAN page; count them into *n. 0 or -1. */
+/* Drop the keys of one SCAN page (with their tag records); count them
+ * into *n. 0 or -1. */
 static int unlink_page(rcache_tier_t *t, const redisReply *keys, uint64_t *n) {
-    const char **argv;
-    size_t *alen;
-    redisReply *r;
+    const char **ks;
+    size_t *lens, m = 0;
+    int rc;
     if (keys->elements == 0)
         return 0;
-    argv = malloc((keys->elements + 1) * sizeof *argv);
-    alen = malloc((keys->elements + 1) * sizeof *alen);
-    if (!argv || !alen) {
-        free(argv);
-        free(alen);
+    ks = malloc(keys->elements * sizeof *ks);
+    lens = malloc(keys->elements * sizeof *lens);
+    if (!ks || !lens) {
+        free(ks);
+        free(lens);
         return -1;
     }
-    argv[0] = "UNLINK";
-    alen[0] = 6;
     for (size_t i = 0; i < keys->elements; i++) {
-        argv[i + 1] = keys->element[i]->str;
-        alen[i + 1] = keys->element[i]->len;
+        const redisReply *e = keys->element[i];
+        /* SCAN MATCH <prefix>...: every key starts with the prefix */
+        if (e && e->type == REDIS_REPLY_STRING && e->len > t->prefix_len &&
+            memcmp(e->str, t->prefix, t->prefix_len) == 0) {
+            ks[m] = e->str + t->prefix_len;
+            lens[m++] = e->len - t->prefix_len;
+        }
     }
-    r = rcache__tier_l2_command(t, (int)keys->elements + 1, argv, alen);
-    free(argv);
-    free(alen);
-    if (!r)
-        return -1;
-    if (r->type == REDIS_REPLY_INTEGER)
-        *n += (uint64_t)r->integer;
-    freeReplyObject(r);
-    return 0;
+    rc = rcache__tier_l2_drop(t, NULL, 0, m, ks, lens, n);
+    free(ks);
+    free(lens);
+    return rc;
 }
 
-/* SCAN MATCH + UNLINK over L2; 0, or -1 when L2 failed part-way. */
+/* SCAN MATCH + drop over L2; 0, or -1 when L2 failed part-way. */
 static int l2_invalidate(rcache_tier_t *t, const char *pat, size_t plen,
                          uint64_t *n) {
     size_t mlen;

@@ -107,25 +107,25 @@ int64_t rcache__tier_l1_ttl(rcache_tier_t *t, int64_t ttl_ms) {
     return ttl_ms > 0 && ttl_ms < cap ? ttl_ms : cap;
 }
 
-/* Install in L1 (bytes, or obj when not NULL) and unlink p. l2_pttl_ms is
- * L2's remaining TTL (<= 0: none). Returns RCACHE_OK when installed, 1 when
- * not (raced with an invalidation or the bus is down; obj not taken), or
- * the store's error (obj not taken). */
+/* Install in L1 (w->l2val bytes, or w->obj when not NULL, with w->tags)
+ * and unlink p. w->ttl_ms is L2's remaining TTL (<= 0: none). Returns
+ * RCACHE_OK when installed, 1 when not (raced with an invalidation or the
+ * bus is down; obj not taken), or the store's error (obj not taken). */
 int rcache__tier_install(rcache_tier_t *t, rcache__pending_t *p,
-                         const void *val, size_t val_len, int64_t l2_pttl_ms,
-                         void *obj, size_t charge, rcache_destructor_fn dtor,
-                         void *dtor_ctx) {
-    rcache_set_opts_t so = {.ttl_ms = rcache__tier_l1_ttl(t, l2_pttl_ms)};
+                         const rcache__write_t *w) {
+    rcache_set_opts_t so = {.ttl_ms = rcache__tier_l1_ttl(t, w->ttl_ms),
+                            .tags = w->ntags ? w->tags : NULL,
+                            .ntags = w->ntags};
     int rc = 1;
     if (t->o.before_install)
         t->o.before_install(p->key, p->key_len, t->o.hook_ctx);
     pthread_mutex_lock(&t->mu);
     pending_unlink(t, p);
     if (!p->dead && t->bus_live && p->epoch == t->bus_epoch && p->epoch) {
-        rc = obj ? rcache_set_object(t->c, p->key, p->key_len, obj, charge,
-                                     dtor, dtor_ctx, &so)
-                 : rcache_set_ex(t->c, p->key, p->key_len, val, val_len, &so,
-                                 NULL);
+        rc = w->obj ? rcache_set_object(t->c, p->key, p->key_len, w->obj,
+                                        w->charge, w->dtor, w->dtor_ctx, &so)
+                    : rcache_set_ex(t->c, p->key, p->key_len, w->l2val,
+                                    w->l2len, &so, NULL);
     } else {
         (void)rcache_delete(t->c, p->key, p->key_len);
         atomic_fetch_add(&t->n.installs_dropped, 1);
@@ -211,6 +211,7 @@ int rcache_tier_open(rcache_t *c, const char *url,
     t->prefix_len = strlen(t->o.key_prefix);
     memcpy(t->prefix, t->o.key_prefix, t->prefix_len + 1);
     t->o.key_prefix = t->prefix;
+    rcache__tier_tag_prefixes(t);
     pthread_mutex_init(&t->conn_mu, NULL);
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->cv, NULL);

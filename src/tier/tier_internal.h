@@ -35,6 +35,10 @@ struct rcache_tier {
     rcache_tier_opts_t o;
     char prefix[72];
     size_t prefix_len;
+    char kt_prefix[80];  /* 0xff "ktags:" prefix: tag records (tags.c) */
+    size_t kt_prefix_len;
+    char ts_prefix[80];  /* 0xff "tag:" prefix: tag sets (tags.c) */
+    size_t ts_prefix_len;
 
     /* Data connection: one, serialised by conn_mu. */
     pthread_mutex_t conn_mu;
@@ -90,17 +94,32 @@ int rcache__tier_bus_classify(const redisReply *r, const redisReply **keys);
 
 /* ops.c */
 typedef struct rcache__fetched {
-    redisReply *r[2]; /* GET and PTTL replies */
+    redisReply *r[3]; /* GET, PTTL and SMEMBERS <tag record> replies */
     int installed;    /* the value is in L1 now */
     int is_obj;       /* the deserializer made an object of it */
     int unreachable;  /* ENOTFOUND because L2 could not be reached */
 } rcache__fetched_t;
 int rcache__tier_l2_read(rcache_tier_t *t, const void *key, size_t klen,
                          rcache__fetched_t *f);
+#define RCACHE__FETCH_REPLIES 3
+/* A write through: the L2 bytes l2val, tags (checked by the caller), and
+ * the L1 value (obj when not NULL, else the bytes); obj_l2_only: write L2
+ * alone (the caller stores obj in L1 itself). */
+typedef struct rcache__write {
+    const void *l2val;
+    size_t l2len;
+    int64_t ttl_ms;
+    const rcache_tag_t *tags;
+    size_t ntags;
+    void *obj;
+    size_t charge;
+    rcache_destructor_fn dtor;
+    void *dtor_ctx;
+} rcache__write_t;
 int rcache__tier_write_through(rcache_tier_t *t, const void *key, size_t klen,
-                               const void *l2val, size_t l2len, int64_t ttl_ms,
-                               void *obj, size_t charge,
-                               rcache_destructor_fn dtor, void *dtor_ctx);
+                               const rcache__write_t *w);
+int rcache__tier_l2_write(rcache_tier_t *t, const void *key, size_t klen,
+                          const rcache__write_t *w);
 redisReply *rcache__tier_l2_command(rcache_tier_t *t, int argc,
                                     const char **argv, const size_t *alen);
 
@@ -114,13 +133,32 @@ void rcache__tier_invalidate_key(rcache_tier_t *t, const char *l2key,
 void rcache__pending_add(rcache_tier_t *t, rcache__pending_t *p,
                          const void *key, size_t key_len, uint64_t epoch);
 int rcache__tier_install(rcache_tier_t *t, rcache__pending_t *p,
-                         const void *val, size_t val_len, int64_t l2_pttl_ms,
-                         void *obj, size_t charge, rcache_destructor_fn dtor,
-                         void *dtor_ctx);
+                         const rcache__write_t *w);
 void rcache__pending_drop(rcache_tier_t *t, rcache__pending_t *p);
 int rcache__tier_l2key(rcache_tier_t *t, const void *key, size_t key_len,
                        char **out, size_t *out_len);
 int rcache__tier_unavail(rcache_tier_t *t);
 int64_t rcache__tier_l1_ttl(rcache_tier_t *t, int64_t ttl_ms);
+
+/* tags.c */
+int rcache__tier_tags_check(const rcache_tag_t *tags, size_t ntags);
+void rcache__tier_tag_prefixes(rcache_tier_t *t);
+int rcache__tier_ktags_key(rcache_tier_t *t, const void *key, size_t klen,
+                           char **out, size_t *out_len);
+/* The tags of a SMEMBERS reply (at most RCACHE_MAX_TAGS valid ones, which
+ * point into r); their count. Pure. */
+size_t rcache__tier_tags_from_reply(const redisReply *r, rcache_tag_t *out);
+/* Append the write script (value, TTL, tags) to the data connection;
+ * conn_mu held and the connection ready. RCACHE_OK or an error. */
+int rcache__tier_append_write(rcache_tier_t *t, const char *vkey, size_t vlen,
+                              const char *ktkey, size_t ktlen, const void *key,
+                              size_t klen, const void *val, size_t val_len,
+                              int64_t ttl_ms, const rcache_tag_t *tags,
+                              size_t ntags);
+/* Delete L1 keys from L2 with their tag records (tag not NULL: only those
+ * still tagged with it); adds the values unlinked to *removed. 0 or -1. */
+int rcache__tier_l2_drop(rcache_tier_t *t, const void *tag, size_t tag_len,
+                         size_t n, const char *const *keys, const size_t *lens,
+                         uint64_t *removed);
 
 #endif

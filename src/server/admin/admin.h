@@ -95,6 +95,10 @@ typedef struct rcache__server_hooks {
     int (*delete_key)(void *ctx, const void *key, size_t len);
     int (*invalidate)(void *ctx, const char *pat, size_t len, uint64_t *removed);
     int (*clear)(void *ctx, uint64_t *removed);
+    /* Remove every entry with a tag (in the second tier and on every
+     * node too when there is one; may be NULL: the cache alone). The
+     * rcache_invalidate_tag() codes, plus RCACHE_TIER_EUNAVAIL. */
+    int (*invalidate_tag)(void *ctx, const void *tag, size_t len, uint64_t *removed);
 } rcache__server_hooks_t;
 
 typedef struct rcache__admin rcache__admin_t;

@@ -253,9 +253,13 @@ static void invalidate_tag(rcache__admin_t *a, struct evhttp_request *req, json_
                                   RCACHE_MAX_TAG_LEN);
         return;
     }
-    int rc = rcache_invalidate_tag(a->cache, json_string_value(t), len, &removed);
+    int rc = a->hooks.invalidate_tag
+                 ? a->hooks.invalidate_tag(a->hooks.ctx, json_string_value(t), len, &removed)
+                 : rcache_invalidate_tag(a->cache, json_string_value(t), len, &removed);
     if (rc != RCACHE_OK)
-        rcache__admin_reply_error(req, 500, NULL, "invalidate failed: %s", rcache_strerror(rc));
+        rcache__admin_reply_error(req, 500, NULL, "invalidate failed: %s",
+                                  rc == RCACHE_TIER_EUNAVAIL ? "second tier (L2) unreachable"
+                                                             : rcache_strerror(rc));
     else
         rcache__admin_reply_json(req, 200,
                                  json_pack("{s:s, s:o*, s:O}", "status", "success", "removed",
