@@ -5,7 +5,9 @@ driven with redis-py, plus the admin API and /metrics of one of them.
 
 Checks: a SET on A is read on B from the L2, then from B's L1 (INFO tier);
 an overwrite on A reaches B and C (the propagation times are printed, not
-asserted); DEL and RCACHE.INVALIDATE on C empty A and B; redis-server
+asserted); DEL and RCACHE.INVALIDATE on C empty A and B; tags: RCACHE.SET
+TAGS on A reaches L2 and B's L1 (read-through), RCACHE.TAG.INVALIDATE on C
+and the admin API's {"tag"} on B empty the other nodes; redis-server
 killed: B keeps answering (fail-open), counts errors and L1 clears, and
 reconnects by itself when redis-server is back; the admin API and /metrics
 show the tier's figures. Every wait is a poll with a generous deadline.
@@ -144,6 +146,38 @@ def main():
         assert A.expire("m", 1000)
         assert 0 < L2.pttl("rc:m") <= 1000 * 1000
 
+        # Tags through the tier: RCACHE.SET ... TAGS on A records them in
+        # L2, a read-through on B brings them into B's L1 (RCACHE.TAGS reads
+        # L1 only), RCACHE.TAG.INVALIDATE on C empties A's and B's L1 and
+        # the L2 of the tagged keys; untagged and other-tag keys survive.
+        def l1_tags(n, k):
+            t = n.execute_command("RCACHE.TAGS", k)
+            return None if t is None else sorted(t)
+        assert A.execute_command("RCACHE.SET", "t:1", "one", "TAGS", "img:42", "user:7")
+        assert A.execute_command("RCACHE.SET", "t:2", "two", "EX", "100", "TAGS", "img:42")
+        assert A.execute_command("RCACHE.SET", "t:3", "three", "TAGS", "user:7")
+        assert A.set("t:4", "four")
+        assert L2.get("rc:t:1") == b"one" and L2.get("rc:t:2") == b"two"
+        assert L2.smembers(b"\xfftag:rc:img:42") == {b"t:1", b"t:2"}
+        assert 0 < L2.pttl(b"\xffktags:rc:t:2") <= 100000
+        for k, v in (("t:1", b"one"), ("t:2", b"two"), ("t:3", b"three"), ("t:4", b"four")):
+            poll(lambda: B.get(k) == v, "B reads " + k)
+        assert l1_tags(B, "t:1") == [b"img:42", b"user:7"]
+        assert l1_tags(B, "t:2") == [b"img:42"] and l1_tags(B, "t:4") == []
+        assert C.execute_command("RCACHE.TAG.INVALIDATE", "img:42") == 2
+        assert L2.exists("rc:t:1", "rc:t:2") == 0
+        poll(lambda: l1_tags(A, "t:1") is None and l1_tags(A, "t:2") is None,
+             "tag invalidation reaches A's L1")
+        poll(lambda: l1_tags(B, "t:1") is None and l1_tags(B, "t:2") is None,
+             "tag invalidation reaches B's L1")
+        assert l1_tags(B, "t:3") == [b"user:7"] and B.get("t:4") == b"four"
+        assert L2.smembers(b"\xfftag:rc:user:7") == {b"t:3"}
+        # In-place changes keep the tags in L2 too.
+        assert A.execute_command("RCACHE.SET", "ctr", "1", "TAGS", "counters")
+        assert A.incr("ctr") == 2
+        poll(lambda: L2.get("rc:ctr") == b"2", "INCR reaches L2")
+        assert L2.smembers(b"\xffktags:rc:ctr") == {b"counters"}
+
         # Admin API and /metrics on B.
         req = urllib.request.Request("http://127.0.0.1:%d/api/cache/stats" % admin_port,
                                      headers={"Authorization": "Bearer t0ken"})
@@ -171,12 +205,23 @@ def main():
         assert json.load(urllib.request.urlopen(req, timeout=30))["deleted"] is True
         poll(lambda: A.get("img:8:thumb") is None, "admin delete reaches A")
 
+        # The admin API's tag invalidation on B reaches A and the L2.
+        poll(lambda: A.get("t:3") == b"three", "A holds t:3")
+        req = urllib.request.Request(
+            "http://127.0.0.1:%d/api/cache/invalidate" % admin_port,
+            data=json.dumps({"tag": "user:7"}).encode(), method="POST",
+            headers={"Authorization": "Bearer t0ken", "Content-Type": "application/json"})
+        assert json.load(urllib.request.urlopen(req, timeout=30))["removed"] == 1
+        assert L2.exists("rc:t:3") == 0
+        poll(lambda: l1_tags(A, "t:3") is None, "admin tag invalidation reaches A")
+
         # FLUSHALL on a node empties every node and the prefix in L2.
         A.set("f1", "x")
         poll(lambda: C.get("f1") == b"x", "C reads f1")
         assert B.flushall()
         poll(lambda: A.get("f1") is None and C.get("f1") is None, "FLUSHALL propagates")
         assert L2.keys("rc:*") == []
+        assert L2.smembers(b"\xfftag:rc:counters") == set()
 
         # redis-server killed: B serves on (fail-open), then reconnects.
         A.set("page:1", "x")
