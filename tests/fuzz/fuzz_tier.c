@@ -1,16 +1,18 @@
 /*
  * fuzz_tier.c - libFuzzer target for the tier's two parsers of untrusted
- * text (src/tier/): the L2 URL parser (rcache_tier_parse_url) and the
+ * text (src/tier/): the L2 URL parser (rcache_tier_parse_url), the
  * classifier of messages on the invalidation connection
- * (rcache__tier_bus_classify), fed with whatever hiredis's RESP reader
- * makes of the input.
+ * (rcache__tier_bus_classify) and the reader of a key's tag record
+ * (rcache__tier_tags_from_reply), the last two fed with whatever hiredis's
+ * RESP reader makes of the input.
  *
  * Input: byte 0 even = a URL (the rest), odd = RESP bytes (the rest).
  * Checked: the URL parser returns OK or EINVAL only; on OK every string
  * field is NUL-terminated inside its array, the port is 1..65535 and the
  * db >= 0; on EINVAL the result is all zero. The classifier returns 0, 1
  * or 2, and for an invalidation the key list is an array whose elements
- * it may read.
+ * it may read. The tag reader returns at most RCACHE_MAX_TAGS tags, each
+ * 1..RCACHE_MAX_TAG_LEN bytes pointing into a string element of the reply.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -86,6 +88,21 @@ static void resp(const uint8_t *d, size_t n) {
         int kind;
         if (redisReaderGetReply(r, &reply) != REDIS_OK || !reply)
             break;
+        {
+            rcache_tag_t tags[RCACHE_MAX_TAGS];
+            const redisReply *rr = reply;
+            size_t nt = rcache__tier_tags_from_reply(rr, tags);
+            CHECK(nt <= RCACHE_MAX_TAGS);
+            CHECK(nt == 0 || rr->type == REDIS_REPLY_ARRAY);
+            for (size_t k = 0; k < nt; k++) {
+                int inside = 0;
+                CHECK(tags[k].len >= 1 && tags[k].len <= RCACHE_MAX_TAG_LEN);
+                for (size_t e = 0; e < rr->elements && !inside; e++)
+                    inside = rr->element[e] && rr->element[e]->str == tags[k].data &&
+                             rr->element[e]->len == tags[k].len;
+                CHECK(inside);
+            }
+        }
         kind = rcache__tier_bus_classify(reply, &keys);
         CHECK(kind >= 0 && kind <= 2);
         if (keys) {
