@@ -9,9 +9,9 @@
  * through (forms with NX/XX/GET/KEEPTTL/EXAT/PXAT run on L1 first, then
  * the resulting value, TTL and tags are written to L2), RCACHE.SET with its
  * tags too; DEL and UNLINK delete in both; RCACHE.INVALIDATE and
- * RCACHE.TAG.INVALIDATE invalidate in both (and so on every node). Other writing commands
- * (INCR, APPEND, RENAME, EXPIRE...) run on L1, then the dispatcher
- * publishes their keys' new state, tags included, to L2
+ * RCACHE.TAG.INVALIDATE invalidate in both (and so on every node). Other
+ * writing commands (INCR, APPEND, RENAME, EXPIRE...) run on L1, then the
+ * dispatcher publishes their keys' new state, tags included, to L2
  * (rcache__node_after_write). FLUSHALL and the admin API's clear,
  * invalidate (pattern or tag) and delete act on both tiers. An L1 miss
  * blocks the worker thread for one L2 round trip (bounded by the command

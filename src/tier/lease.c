@@ -7,10 +7,10 @@
  *     SET <0xff "lease:" prefix key> <token> NX PX <lease_ms>
  * pipelined with a second GET of the value (a holder writes the value
  * before releasing, so a lease won right after a release sees it). The
- * holder computes, writes the result through (the write script of tags.c
- * with the result's tags, then L1) and
- * releases with a compare-and-delete script, so an expired lease taken over
- * by another node is never deleted by its late first holder. Nodes without
+ * holder computes, writes the result through (SET and the tag script of
+ * tags.c, with the result's tags; then L1) and releases with a
+ * compare-and-delete script, so an expired lease taken over by another
+ * node is never deleted by its late first holder. Nodes without
  * the lease wait on the tier's condition variable, which the bus signals on
  * every invalidation (the holder's SET of the value is one), re-reading L2
  * at least every lease_poll_ms, until the value appears, the lease expires

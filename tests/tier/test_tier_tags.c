@@ -11,6 +11,7 @@
  *  - overwrites (untagged, other tags), deletes and pattern invalidation
  *    keep the L2 records exact; a stale tag-set member (its key rewritten
  *    outside the tier) only leaves the set;
+ *  - rcache_tier_memoize() results carry their tags to L2;
  *  - tag sets live at least as long as their members (TTL);
  *  - many members: several SSCAN pages;
  *  - the race of a tag invalidation with the node's own read-through
@@ -307,6 +308,49 @@ static void test_records_follow_overwrites_and_deletes(void **state) {
     close_n(n, 2);
 }
 
+/* rcache_tier_memoize(): the result's tags go to L2 with it. */
+static int tagged_compute(const void *key, size_t klen, rcache_memo_result_t *out,
+                          void *ctx) {
+    static const rcache_tag_t tags[1] = {{"memo-tag", 8}};
+    (void)key;
+    (void)klen;
+    (void)ctx;
+    out->val = "computed";
+    out->val_len = 8;
+    out->tags = tags;
+    out->ntags = 1;
+    return RCACHE_OK;
+}
+
+static void test_memoize_result_tags(void **state) {
+    tt_node_t n[2];
+    rcache_ref_t *ref = NULL;
+    uint64_t r1 = 0, r2 = 0;
+    char t[64];
+    (void)state;
+    open_n(n, 2, NULL);
+    assert_int_equal(rcache_tier_memoize(n[0].t, "m", 1, tagged_compute, NULL, NULL,
+                                         &ref, NULL),
+                     RCACHE_OK);
+    rcache_release(ref);
+    assert_int_equal(is_member("tag:", "memo-tag", "m"), 1);
+    assert_int_equal(is_member("ktags:", "m", "memo-tag"), 1);
+    l1_tags(&n[0], "m", t, sizeof t);
+    assert_string_equal(t, "memo-tag");
+    tt_wait_inval(&n[1], 1);
+    assert_true(tt_get_is(&n[1], "m", "computed"));
+    l1_tags(&n[1], "m", t, sizeof t);
+    assert_string_equal(t, "memo-tag");
+    assert_int_equal(rcache_tier_invalidate_tag(n[1].t, "memo-tag", 8, &r1, &r2),
+                     RCACHE_OK);
+    assert_int_equal(r2, 1);
+    {
+        gone_t g = {&n[0], {"m", NULL, NULL, NULL}};
+        assert_true(tt_wait(l1_all_gone, &g));
+    }
+    close_n(n, 2);
+}
+
 /* A tag set outlives each member; records share their key's TTL. */
 static void test_record_ttls(void **state) {
     tt_node_t n[1];
@@ -510,6 +554,7 @@ int main(void) {
         cmocka_unit_test(test_invalidate_tag_across_nodes),
         cmocka_unit_test(test_read_through_local_tag_invalidation),
         cmocka_unit_test(test_records_follow_overwrites_and_deletes),
+        cmocka_unit_test(test_memoize_result_tags),
         cmocka_unit_test(test_record_ttls),
         cmocka_unit_test(test_many_members),
         cmocka_unit_test(test_race_invalidate_during_read),
