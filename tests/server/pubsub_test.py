@@ -567,9 +567,10 @@ def test_soft_limit(port):
     def omem():
         line = client_line(r, slow_id)
         return int(line["omem"]) if line else -1
-    # fill until the server holds more than the soft limit for it
+    # fill until the server holds well over the soft limit for it (the
+    # kernel's socket buffers may still take some of it later)
     end = time.monotonic() + DEADLINE_S
-    while omem() <= 131072:
+    while omem() <= 4 * 131072:
         assert time.monotonic() < end and omem() >= 0, "soft limit never reached"
         r.publish("soft", payload)
     # 30 s later on the server clock: still connected
@@ -578,10 +579,16 @@ def test_soft_limit(port):
     r.publish("soft", payload)
     poll(lambda: omem() != before, "the next message to reach its output")
     assert client_line(r, slow_id) is not None, "dropped before soft seconds passed"
-    # past 60 s above the soft limit: the next message disconnects it
-    r.execute_command("debug", "clock-advance", "31000")
-    r.publish("soft", payload)
-    poll(lambda: client_line(r, slow_id) is None, "slow subscriber to be dropped")
+    # past 60 s above the soft limit: the next message disconnects it. If
+    # the kernel took enough of its output to bring it under the limit for
+    # a moment, the server rightly restarted the count: advance again.
+    def dropped():
+        if client_line(r, slow_id) is None:
+            return True
+        r.execute_command("debug", "clock-advance", "31000")
+        r.publish("soft", payload)
+        return client_line(r, slow_id) is None
+    poll(dropped, "slow subscriber to be dropped")
     assert r.ping()
     slow.close()
     r.config_set("client-output-buffer-limit", "pubsub 32mb 8mb 60")
