@@ -469,6 +469,19 @@ static void on_pause_retry(evutil_socket_t fd, short what, void *arg) {
     rcache__client_resume(c); /* runs the held command, or holds c again */
 }
 
+/* ensure_qbuf(), closing c when the buffer cannot grow (over the query
+ * buffer limit, or no memory): 0, or -1 when c was closed. */
+static int qbuf_room_or_close(rcache__client_t *c, size_t room) {
+    int grc = ensure_qbuf(c, room);
+    if (grc == 0)
+        return 0;
+    if (grc == -2)
+        close_over_qlimit(c);
+    else
+        rcache__client_close(c);
+    return -1;
+}
+
 /* Run n bytes just received. data is a buffer of the engine's (the
  * worker's scratch, or a ring buffer) unless in_qbuf: then they were read
  * straight onto the end of the query buffer. With nothing buffered the
@@ -477,14 +490,8 @@ static void handle_input(rcache__client_t *c, const char *data, size_t n, int in
     atomic_store_explicit(&c->last_ms, rcache__mono_ms(), memory_order_relaxed);
     if (in_qbuf || c->qlen) {
         if (!in_qbuf) {
-            int grc = ensure_qbuf(c, n);
-            if (grc != 0) {
-                if (grc == -2)
-                    close_over_qlimit(c);
-                else
-                    rcache__client_close(c);
+            if (qbuf_room_or_close(c, n) != 0)
                 return;
-            }
             memcpy(c->qbuf + c->qlen, data, n);
         }
         c->qlen += n;
@@ -493,14 +500,8 @@ static void handle_input(rcache__client_t *c, const char *data, size_t n, int in
         size_t used = process(c, data, n);
         size_t rest = n - used;
         if (rest && !(c->flags & (RCACHE__CLIENT_CLOSING | RCACHE__CLIENT_CLOSE_AFTER_REPLY))) {
-            int grc = ensure_qbuf(c, rest);
-            if (grc != 0) {
-                if (grc == -2)
-                    close_over_qlimit(c);
-                else
-                    rcache__client_close(c);
+            if (qbuf_room_or_close(c, rest) != 0)
                 return;
-            }
             memcpy(c->qbuf, data + used, rest);
             c->qlen = rest;
         }

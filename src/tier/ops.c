@@ -404,31 +404,33 @@ static char *l2_pattern(rcache_tier_t *t, const char *pat, size_t plen,
     return m;
 }
 
-/* Drop the keys of one SCAN page (with their tag records); count them
- * into *n. 0 or -1. */
-static int unlink_page(rcache_tier_t *t, const redisReply *keys, uint64_t *n) {
+/* The keys one SCAN or SSCAN page names, dropped from L2 with their tag
+ * records (tier_internal.h). */
+int rcache__tier_drop_page(rcache_tier_t *t, const void *tag, size_t tag_len,
+                           const redisReply *page, int prefixed, uint64_t *n) {
     const char **ks;
-    size_t *lens, m = 0;
+    size_t *lens, m = 0, cut = prefixed ? t->prefix_len : 0;
     int rc;
-    if (keys->elements == 0)
+    if (page->elements == 0)
         return 0;
-    ks = malloc(keys->elements * sizeof *ks);
-    lens = malloc(keys->elements * sizeof *lens);
+    ks = malloc(page->elements * sizeof *ks);
+    lens = malloc(page->elements * sizeof *lens);
     if (!ks || !lens) {
         free(ks);
         free(lens);
         return -1;
     }
-    for (size_t i = 0; i < keys->elements; i++) {
-        const redisReply *e = keys->element[i];
-        /* SCAN MATCH <prefix>...: every key starts with the prefix */
-        if (e && e->type == REDIS_REPLY_STRING && e->len > t->prefix_len &&
-            memcmp(e->str, t->prefix, t->prefix_len) == 0) {
-            ks[m] = e->str + t->prefix_len;
-            lens[m++] = e->len - t->prefix_len;
-        }
+    for (size_t i = 0; i < page->elements; i++) {
+        const redisReply *e = page->element[i];
+        if (!e || e->type != REDIS_REPLY_STRING)
+            continue;
+        /* SCAN MATCH <prefix>...: every name starts with the prefix */
+        if (prefixed && (e->len <= cut || memcmp(e->str, t->prefix, cut) != 0))
+            continue;
+        ks[m] = e->str + cut;
+        lens[m++] = e->len - cut;
     }
-    rc = rcache__tier_l2_drop(t, NULL, 0, m, ks, lens, n);
+    rc = rcache__tier_l2_drop(t, tag, tag_len, m, ks, lens, n);
     free(ks);
     free(lens);
     return rc;
@@ -457,7 +459,7 @@ static int l2_invalidate(rcache_tier_t *t, const char *pat, size_t plen,
         }
         memcpy(cursor, r->element[0]->str, r->element[0]->len);
         cursor[r->element[0]->len] = 0;
-        rc = unlink_page(t, r->element[1], n);
+        rc = rcache__tier_drop_page(t, NULL, 0, r->element[1], 1, n);
         freeReplyObject(r);
     } while (rc == 0 && strcmp(cursor, "0") != 0);
     free(m);

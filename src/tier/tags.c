@@ -326,34 +326,6 @@ int rcache__tier_l2_drop(rcache_tier_t *t, const void *tag, size_t tag_len,
     return rc;
 }
 
-/* Drop the members of one SSCAN page (their values carry the tag). */
-static int drop_page(rcache_tier_t *t, const void *tag, size_t tag_len,
-                     const redisReply *members, uint64_t *n) {
-    const char **keys;
-    size_t *lens, m = 0;
-    int rc;
-    if (members->elements == 0)
-        return 0;
-    keys = malloc(members->elements * sizeof *keys);
-    lens = malloc(members->elements * sizeof *lens);
-    if (!keys || !lens) {
-        free(keys);
-        free(lens);
-        return -1;
-    }
-    for (size_t i = 0; i < members->elements; i++) {
-        const redisReply *e = members->element[i];
-        if (e && e->type == REDIS_REPLY_STRING) {
-            keys[m] = e->str;
-            lens[m++] = e->len;
-        }
-    }
-    rc = rcache__tier_l2_drop(t, tag, tag_len, m, keys, lens, n);
-    free(keys);
-    free(lens);
-    return rc;
-}
-
 /* SSCAN the tag's set and drop each page; 0, or -1 when L2 failed. */
 static int l2_invalidate_tag(rcache_tier_t *t, const void *tag, size_t tag_len,
                              uint64_t *n) {
@@ -379,7 +351,7 @@ static int l2_invalidate_tag(rcache_tier_t *t, const void *tag, size_t tag_len,
         }
         memcpy(cursor, r->element[0]->str, r->element[0]->len);
         cursor[r->element[0]->len] = 0;
-        rc = drop_page(t, tag, tag_len, r->element[1], n);
+        rc = rcache__tier_drop_page(t, tag, tag_len, r->element[1], 0, n);
         freeReplyObject(r);
     } while (rc == 0 && strcmp(cursor, "0") != 0);
     free(set);

@@ -16,19 +16,7 @@
 
 #include "tiertest.h"
 
-static tt_redis_t R;
-
-static int setup(void **state) {
-    (void)state;
-    tt_redis_start(&R);
-    return 0;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    tt_redis_stop(&R);
-    return 0;
-}
+TT_REDIS_GROUP_FIXTURE
 
 static int saw_inval(void *arg) {
     rcache_tier_stats_t s;
@@ -243,5 +231,5 @@ int main(void) {
         cmocka_unit_test(test_redis_killed_and_back),
         cmocka_unit_test(test_stalled_invalidation_connection),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tt_group_setup, tt_group_teardown);
 }

@@ -15,19 +15,7 @@
 
 #include "tiertest.h"
 
-static tt_redis_t R;
-
-static int setup(void **state) {
-    (void)state;
-    tt_redis_start(&R);
-    return 0;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    tt_redis_stop(&R);
-    return 0;
-}
+TT_REDIS_GROUP_FIXTURE
 
 typedef struct child_ctx {
     int hang_fd; /* >= 0: report "computing" here, then hang forever */
@@ -185,5 +173,5 @@ int main(void) {
         cmocka_unit_test(test_ten_processes_one_compute),
         cmocka_unit_test(test_holder_killed_takeover),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tt_group_setup, tt_group_teardown);
 }

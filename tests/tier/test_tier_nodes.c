@@ -12,19 +12,7 @@
  */
 #include "tiertest.h"
 
-static tt_redis_t R;
-
-static int setup(void **state) {
-    (void)state;
-    tt_redis_start(&R);
-    return 0;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    tt_redis_stop(&R);
-    return 0;
-}
+TT_REDIS_GROUP_FIXTURE
 
 /* Nodes whose bus never declares the connection lost for a slow ping (a
  * loaded CI machine), so the L1 checks below see only real invalidations. */
@@ -324,5 +312,5 @@ int main(void) {
         cmocka_unit_test(test_flushall_empties_l1),
         cmocka_unit_test(test_objects),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tt_group_setup, tt_group_teardown);
 }

@@ -11,7 +11,7 @@
  */
 #include "tiertest.h"
 
-static tt_redis_t R;
+TT_REDIS_GROUP_FIXTURE
 
 typedef struct race {
     int armed;
@@ -105,18 +105,6 @@ static void test_local_write_during_fetch(void **state) {
     run(1, 0, "mine");
 }
 
-static int setup(void **state) {
-    (void)state;
-    tt_redis_start(&R);
-    return 0;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    tt_redis_stop(&R);
-    return 0;
-}
-
 int main(void) {
     TT_SKIP_WITHOUT_REDIS();
     const struct CMUnitTest tests[] = {
@@ -124,5 +112,5 @@ int main(void) {
         cmocka_unit_test(test_remote_write_during_fetch_ref),
         cmocka_unit_test(test_local_write_during_fetch),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tt_group_setup, tt_group_teardown);
 }

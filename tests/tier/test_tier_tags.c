@@ -25,19 +25,7 @@
 
 #include "tiertest.h"
 
-static tt_redis_t R;
-
-static int setup(void **state) {
-    (void)state;
-    tt_redis_start(&R);
-    return 0;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    tt_redis_stop(&R);
-    return 0;
-}
+TT_REDIS_GROUP_FIXTURE
 
 static void open_n(tt_node_t *n, int count, const rcache_tier_opts_t *base) {
     rcache_tier_opts_t o;
@@ -560,5 +548,5 @@ int main(void) {
         cmocka_unit_test(test_race_invalidate_during_read),
         cmocka_unit_test(test_concurrent_writers_records_match),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tt_group_setup, tt_group_teardown);
 }

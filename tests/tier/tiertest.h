@@ -255,4 +255,20 @@ static inline int tt_get_is(tt_node_t *n, const char *key, const char *want) {
         }                                                                    \
     } while (0)
 
+/* The group fixture of a test file whose cases share one redis-server:
+ * defines `static tt_redis_t R` and the cmocka group setup/teardown
+ * tt_group_setup / tt_group_teardown that start and stop it. */
+#define TT_REDIS_GROUP_FIXTURE                                                 \
+    static tt_redis_t R;                                                       \
+    static int tt_group_setup(void **state) {                                  \
+        (void)state;                                                           \
+        tt_redis_start(&R);                                                    \
+        return 0;                                                              \
+    }                                                                          \
+    static int tt_group_teardown(void **state) {                               \
+        (void)state;                                                           \
+        tt_redis_stop(&R);                                                     \
+        return 0;                                                              \
+    }
+
 #endif

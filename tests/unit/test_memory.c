@@ -11,27 +11,7 @@
 
 #include "rcache.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-
-#ifndef SANITIZED
-static long rss_bytes(void) {
-    long pages = 0, resident = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (!f || fscanf(f, "%ld %ld", &pages, &resident) != 2) {
-        if (f)
-            fclose(f);
-        return -1;
-    }
-    fclose(f);
-    return resident * sysconf(_SC_PAGESIZE);
-}
-#endif
+#include "rss.h"
 
 int main(void) {
 #ifdef SANITIZED

@@ -16,26 +16,9 @@
 
 #include "rcache.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
+#include "rss.h"
 
 #ifndef SANITIZED
-static long rss_bytes(void) {
-    long pages = 0, resident = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (!f || fscanf(f, "%ld %ld", &pages, &resident) != 2) {
-        if (f)
-            fclose(f);
-        return -1;
-    }
-    fclose(f);
-    return resident * sysconf(_SC_PAGESIZE);
-}
 
 static const uint64_t max = 128ull << 20;
 static long base, worst;
