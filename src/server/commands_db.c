@@ -414,10 +414,21 @@ out:
 
 /* ---- INFO keyspace ---------------------------------------------------- */
 
-void rcache__db_info_keyspace(rcache_t *cache, struct evbuffer *b) {
-    uint64_t keys[RCACHE__DB_COUNT] = {0}, expires[RCACHE__DB_COUNT] = {0};
+void rcache__db_keyspace(rcache_t *cache, rcache__db_keyspace_t *out) {
     long double ttl_sum[RCACHE__DB_COUNT] = {0};
     uint64_t cursor = 0;
+    rcache_stats_t st;
+    memset(out, 0, sizeof *out);
+    rcache_stats(cache, &st);
+    if (st.disabled)
+        return;
+    if (!rcache__db_used()) {
+        /* the library's counters: no entry is walked */
+        out->keys[0] = st.items;
+        out->expires[0] = st.expires;
+        out->avg_ttl_ms[0] = st.avg_ttl_ms;
+        return;
+    }
     do {
         rcache_scan_page_t page = {0};
         uint64_t next = 0;
@@ -430,20 +441,15 @@ void rcache__db_info_keyspace(rcache_t *cache, struct evbuffer *b) {
             const char *k;
             size_t kl;
             int db = rcache__db_of_key(e->key, e->key_len, &k, &kl);
-            keys[db]++;
+            out->keys[db]++;
             if (e->ttl_ms >= 0) {
-                expires[db]++;
+                out->expires[db]++;
                 ttl_sum[db] += (long double)e->ttl_ms;
             }
         }
         rcache_scan_page_free(&page);
         cursor = next;
     } while (cursor != 0);
-    for (int db = 0; db < RCACHE__DB_COUNT; db++) {
-        if (!keys[db])
-            continue;
-        evbuffer_add_printf(b, "db%d:keys=%llu,expires=%llu,avg_ttl=%llu\r\n", db,
-                            (unsigned long long)keys[db], (unsigned long long)expires[db],
-                            expires[db] ? (unsigned long long)(ttl_sum[db] / expires[db]) : 0ull);
-    }
+    for (int db = 0; db < RCACHE__DB_COUNT; db++)
+        out->avg_ttl_ms[db] = out->expires[db] ? (uint64_t)(ttl_sum[db] / out->expires[db]) : 0;
 }

@@ -203,14 +203,13 @@ void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
     }
     if (want(sections, "keyspace", 1)) {
         SECTION("Keyspace");
-        /* From the library's counters: no entry is walked, unless
-         * databases above 0 are in use (db.h). */
-        if (!st.disabled && rcache__db_used())
-            rcache__db_info_keyspace(s->cache, b);
-        else if (!st.disabled && st.items)
-            addf(b, "db0:keys=%llu,expires=%llu,avg_ttl=%llu\r\n",
-                 (unsigned long long)st.items, (unsigned long long)st.expires,
-                 (unsigned long long)st.avg_ttl_ms);
+        rcache__db_keyspace_t ks;
+        rcache__db_keyspace(s->cache, &ks);
+        for (int db = 0; db < RCACHE__DB_COUNT; db++)
+            if (ks.keys[db])
+                addf(b, "db%d:keys=%llu,expires=%llu,avg_ttl=%llu\r\n", db,
+                     (unsigned long long)ks.keys[db], (unsigned long long)ks.expires[db],
+                     (unsigned long long)ks.avg_ttl_ms[db]);
     }
 #undef SECTION
     size_t len = evbuffer_get_length(b);

@@ -16,25 +16,6 @@
 
 static _Atomic int used;
 
-int rcache__db_of_key(const void *key, size_t len, const char **user, size_t *user_len) {
-    const unsigned char *k = key;
-    if (len >= RCACHE__DB_PREFIX_LEN && k[0] == 0x00 && k[1] == 0xFF &&
-        k[2] > 0 && k[2] < RCACHE__DB_COUNT) {
-        *user = (const char *)key + RCACHE__DB_PREFIX_LEN;
-        *user_len = len - RCACHE__DB_PREFIX_LEN;
-        return k[2];
-    }
-    *user = key;
-    *user_len = len;
-    return 0;
-}
-
-void rcache__db_prefix(int db, char out[RCACHE__DB_PREFIX_LEN]) {
-    out[0] = 0x00;
-    out[1] = (char)0xFF;
-    out[2] = (char)db;
-}
-
 int rcache__db_used(void) {
     return atomic_load_explicit(&used, memory_order_relaxed);
 }

@@ -14,15 +14,7 @@
 #define RCACHE_SERVER_DB_H
 
 #include "command.h"
-
-#define RCACHE__DB_COUNT 16
-#define RCACHE__DB_PREFIX_LEN 3
-
-/* The database a stored key belongs to; user and user_len get the key as the
- * client sees it. */
-int rcache__db_of_key(const void *key, size_t len, const char **user, size_t *user_len);
-/* Write the prefix of database db (> 0) into out[0..3). */
-void rcache__db_prefix(int db, char out[RCACHE__DB_PREFIX_LEN]);
+#include "db_key.h" /* RCACHE__DB_COUNT, prefixes, rcache__db_keyspace_t */
 /* 1 once any client selected a database above 0 (DBSIZE/FLUSHDB of
  * database 0 can then no longer use the cache-wide figures). */
 int rcache__db_used(void);
@@ -34,11 +26,11 @@ void rcache__db_run(rcache__client_t *c, const rcache__cmd_t *cmd, size_t argc,
                     void (*run)(rcache__client_t *, const rcache__cmd_t *, size_t,
                                 const rcache__arg_t *));
 
-/* INFO keyspace when databases above 0 are in use: one
- * "dbN:keys=..,expires=..,avg_ttl=.." line per non-empty database, from a
- * walk of every key (defined in commands_db.c, with the commands that
- * cross databases). */
-struct evbuffer;
-void rcache__db_info_keyspace(rcache_t *cache, struct evbuffer *b);
+/* The figures of every database into *out: from the library's counters
+ * (database 0 only, no entry walked) until a client selects a database
+ * above 0, then from a walk of every key. One count for INFO keyspace and
+ * the admin API's /metrics (defined in commands_db.c, with the commands
+ * that cross databases). */
+void rcache__db_keyspace(rcache_t *cache, rcache__db_keyspace_t *out);
 
 #endif /* RCACHE_SERVER_DB_H */

@@ -7,6 +7,7 @@
 #include "admin/admin.h"
 #include "admin/admin_config.h"
 #include "admin/metrics.h"
+#include "db.h"
 #include "persist.h"
 #include "node.h"
 #include "server.h"
@@ -108,6 +109,11 @@ static int clear(void *ctx, uint64_t *removed) {
     return rcache__node_clear(ctx, removed);
 }
 
+static void keyspace(void *ctx, rcache__db_keyspace_t *out) {
+    rcache__server_t *s = ctx;
+    rcache__db_keyspace(s->cache, out);
+}
+
 void rcache__server_hooks_init(rcache__server_t *s, struct rcache__server_hooks *h) {
     h->ctx = s;
     h->set_config = set_config;
@@ -121,4 +127,5 @@ void rcache__server_hooks_init(rcache__server_t *s, struct rcache__server_hooks 
     h->invalidate_tag = invalidate_tag;
     h->figures = figures;
     h->foreach_command = foreach_command;
+    h->keyspace = keyspace;
 }

@@ -77,6 +77,8 @@ expect_body "rcache_hits_total $((h0 + 3))" "metrics hits"
 expect_body 'rcache_commands_total{command="get"} 5' "metrics GET count"
 expect_body 'rcache_commands_total{command="set"} 20' "metrics SET count"
 expect_body 'rcache_items 20' "metrics items"
+expect_body 'rcache_db_keys{db="0"} 20' "metrics db 0 keys (library counters)"
+expect_body 'rcache_db_expires{db="0"} 0' "metrics db 0 expires"
 if command -v promtool >/dev/null; then
   if promtool check metrics <"$TMP/b" >"$TMP/promtool" 2>&1; then ok
   else fail "promtool check metrics: $(cat "$TMP/promtool")"; fi
@@ -128,6 +130,79 @@ areq POST /api/cache/invalidate -d '{"pattern":"model:v3:*"}'
 expect_code 200 invalidate; expect_json removed 3 "invalidate removed"
 expect_eq "$(rc EXISTS model:v3:a model:v3:b model:v3:c)" 0 "invalidated keys gone"
 expect_eq "$(rc EXISTS model:v2:a)" 1 "other keys kept"
+
+# SELECT databases (?db=N): db 0 and db 3 hold the same names.
+# list_keys QUERY: every key of a full scan into $TMP/keys (one per line).
+list_keys() {
+  local cursor=0; : >"$TMP/keys"
+  while :; do
+    areq GET "/api/cache/entries?cursor=$cursor&count=7$1"
+    [ "$CODE" = 200 ] || { fail "listing $1: HTTP $CODE: $BODY"; return; }
+    if grep -qF '"key_encoding":"base64"' "$TMP/b"; then fail "listing $1 shows a raw key: $BODY"; fi
+    grep -o '"key":"[^"]*"' "$TMP/b" | cut -d'"' -f4 >>"$TMP/keys"
+    cursor=$(jfield next_cursor)
+    [ "$cursor" = 0 ] || [ -z "$cursor" ] && break
+  done
+}
+rc SET dbk:a zero >/dev/null; rc SET dbk:b zero >/dev/null
+rc -n 3 SET dbk:a three EX 1000 >/dev/null; rc -n 3 SET dbk:b three >/dev/null
+rc -n 3 SET only3 xyz >/dev/null
+n0=$(rc DBSIZE)
+list_keys ""
+expect_eq "$(wc -l <"$TMP/keys")" "$n0" "db 0 listing: DBSIZE keys"
+if grep -qx only3 "$TMP/keys"; then fail "db 3 key in db 0's listing"; else ok; fi
+expect_eq "$(grep -c '^dbk:' "$TMP/keys")" 2 "db 0 listing: its own dbk:* once each"
+list_keys "&db=3"
+expect_eq "$(sort "$TMP/keys" | tr '\n' ' ')" "dbk:a dbk:b only3 " "db 3 listing"
+list_keys "&db=3&match=dbk:*"
+expect_eq "$(sort "$TMP/keys" | tr '\n' ' ')" "dbk:a dbk:b " "db 3 listing with match"
+areq GET "/api/cache/entries?db=3&count=100"
+expect_json db 3 "listing names its db"
+areq GET "/api/cache/entries/dbk:a?db=3"
+expect_code 200 "db 3 entry"; expect_json value_bytes 5 "db 3 value"; expect_json key dbk:a "db 3 key shown bare"
+t=$(jfield ttl_seconds); t=${t%%.*}
+if [ "${t:-0}" -ge 990 ] && [ "${t:-0}" -le 1000 ]; then ok; else fail "db 3 ttl_seconds $t"; fi
+areq GET "/api/cache/entries/dbk:a"
+expect_code 200 "db 0 entry"; expect_json value_bytes 4 "db 0 value"
+areq GET "/api/cache/entries/only3"
+expect_code 404 "db 3 key not in db 0"
+areq DELETE "/api/cache/entries/dbk:b?db=3"
+expect_code 200 "db 3 delete"; expect_json key dbk:b "deleted key shown bare"
+expect_eq "$(rc -n 3 EXISTS dbk:b)" 0 "db 3 key deleted"
+expect_eq "$(rc EXISTS dbk:b)" 1 "db 0 key of the same name kept"
+areq POST "/api/cache/invalidate?db=3" -d '{"pattern":"dbk:*"}'
+expect_code 200 "db 3 invalidate"; expect_json removed 1 "db 3 invalidate removed"
+expect_json db 3 "invalidate names its db"
+expect_eq "$(rc -n 3 EXISTS dbk:a only3)" 1 "db 3: matched key gone, other kept"
+expect_eq "$(rc EXISTS dbk:a dbk:b)" 2 "db 0 keys of the same names kept"
+for q in "db=16" "db=abc" "db=-1" "db=1x" "db=99999999999999999999"; do
+  areq GET "/api/cache/entries?$q"
+  expect_code 400 "listing $q"; expect_body 'db must be a database number from 0 to 15' "listing $q says why"
+  areq GET "/api/cache/entries/dbk:a?$q"; expect_code 400 "entry $q"
+  areq DELETE "/api/cache/entries/dbk:a?$q"; expect_code 400 "delete $q"
+  areq POST "/api/cache/invalidate?$q" -d '{"pattern":"*"}'; expect_code 400 "invalidate $q"
+done
+expect_eq "$(rc EXISTS dbk:a)" 1 "nothing removed by bad db requests"
+areq POST "/api/cache/invalidate?db=3" -d '{"tag":"t"}'
+expect_code 400 "tag invalidation with db"
+# /metrics per db: the same figures as INFO keyspace.
+rc -n 5 SET k5 v EX 500 >/dev/null
+req GET /metrics
+expect_code 200 "metrics with databases"
+rc INFO keyspace | tr -d '\r' | grep '^db' >"$TMP/ks"
+expect_eq "$(wc -l <"$TMP/ks")" 3 "INFO keyspace: dbs 0, 3, 5"
+while IFS=: read -r d f; do
+  n=${d#db}; k=$(echo "$f" | sed 's/keys=\([0-9]*\).*/\1/'); e=$(echo "$f" | sed 's/.*expires=\([0-9]*\).*/\1/')
+  expect_body "rcache_db_keys{db=\"$n\"} $k" "metrics keys db $n"
+  expect_body "rcache_db_expires{db=\"$n\"} $e" "metrics expires db $n"
+done <"$TMP/ks"
+expect_body 'rcache_db_keys{db="3"} 1' "metrics db 3 keys"
+expect_body 'rcache_db_expires{db="5"} 1' "metrics db 5 expires"
+expect_no_body 'rcache_db_keys{db="4"}' "no line for an empty db"
+if command -v promtool >/dev/null; then
+  if promtool check metrics <"$TMP/b" >"$TMP/promtool" 2>&1; then ok
+  else fail "promtool check metrics (dbs): $(cat "$TMP/promtool")"; fi
+fi
 
 # Clear.
 areq POST /api/cache/clear

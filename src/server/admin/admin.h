@@ -15,6 +15,7 @@
 
 #include "rcache.h"
 #include "rcache_tier.h"
+#include "../db_key.h" /* SELECT databases: rcache__db_keyspace_t */
 
 struct event_base;
 
@@ -99,6 +100,10 @@ typedef struct rcache__server_hooks {
      * node too when there is one; may be NULL: the cache alone). The
      * rcache_invalidate_tag() codes, plus RCACHE_TIER_EUNAVAIL. */
     int (*invalidate_tag)(void *ctx, const void *tag, size_t len, uint64_t *removed);
+    /* Per-database key counts of SELECT's databases, as INFO keyspace
+     * reports them (/metrics rcache_db_keys, rcache_db_expires); may be
+     * NULL: no per-database lines. */
+    void (*keyspace)(void *ctx, rcache__db_keyspace_t *out);
 } rcache__server_hooks_t;
 
 typedef struct rcache__admin rcache__admin_t;

@@ -9,6 +9,7 @@
 #include "metrics.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -268,9 +269,14 @@ static void invalidate_tag(rcache__admin_t *a, struct evhttp_request *req, json_
 
 void rcache__admin_h_invalidate(rcache__admin_t *a, struct evhttp_request *req,
                                 const char *rest, const char *query) {
-    json_t *body = rcache__admin_read_json(a, req), *p, *t;
+    json_t *body, *p, *t;
     uint64_t removed = 0;
-    int rc;
+    char *pat = NULL;
+    size_t pat_len = 0;
+    int rc, db;
+    if (rcache__admin_query_db(req, query, &db) != 0)
+        return;
+    body = rcache__admin_read_json(a, req);
     if (!body)
         return;
     if (!json_is_object(body)) {
@@ -285,7 +291,11 @@ void rcache__admin_h_invalidate(rcache__admin_t *a, struct evhttp_request *req,
         goto out;
     }
     if (t) {
-        invalidate_tag(a, req, t);
+        if (db != 0)
+            rcache__admin_reply_error(req, 400, "db", "tags are not per database: no db with %s",
+                                      "\"tag\"");
+        else
+            invalidate_tag(a, req, t);
         goto out;
     }
     if (!json_is_string(p)) {
@@ -293,11 +303,14 @@ void rcache__admin_h_invalidate(rcache__admin_t *a, struct evhttp_request *req,
                                   "not a string");
         goto out;
     }
-    rc = a->hooks.invalidate
-             ? a->hooks.invalidate(a->hooks.ctx, json_string_value(p),
-                                   json_string_length(p), &removed)
-             : rcache_invalidate(a->cache, json_string_value(p), json_string_length(p),
-                                 &removed);
+    /* database N's keys: the pattern behind N's prefix (db_key.h) */
+    if (rcache__admin_db_key(db, json_string_value(p), json_string_length(p), &pat,
+                             &pat_len) != 0) {
+        rcache__admin_reply_error(req, 500, NULL, "out of memory");
+        goto out;
+    }
+    rc = a->hooks.invalidate ? a->hooks.invalidate(a->hooks.ctx, pat, pat_len, &removed)
+                             : rcache_invalidate(a->cache, pat, pat_len, &removed);
     if (rc == RCACHE_EPATTERN) {
         rcache__admin_reply_error(req, 400, "pattern", "invalid glob pattern: %s",
                                   rcache_strerror(rc));
@@ -307,10 +320,11 @@ void rcache__admin_h_invalidate(rcache__admin_t *a, struct evhttp_request *req,
                                                              : rcache_strerror(rc));
     } else {
         rcache__admin_reply_json(req, 200,
-                                 json_pack("{s:s, s:o*, s:O}", "status", "success", "removed",
-                                           ju64(removed), "pattern", p));
+                                 json_pack("{s:s, s:o*, s:O, s:i}", "status", "success",
+                                           "removed", ju64(removed), "pattern", p, "db", db));
     }
 out:
+    free(pat);
     json_decref(body);
 }
 

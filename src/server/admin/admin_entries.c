@@ -6,6 +6,9 @@
  * "key_encoding":"base64"; such keys are addressed back with
  * ?encoding=base64. Each entry lists its tags ("tags", with
  * "tags_encoding" utf-8, or base64 for every tag when one is not UTF-8).
+ * ?db=N addresses SELECT's database N (db_key.h): keys are looked up and
+ * listed with that database's prefix and shown without it; database 0's
+ * listing leaves the other databases' keys out.
  */
 #include "admin_internal.h"
 #include "util.h"
@@ -70,11 +73,15 @@ static int put_tags(json_t *o, rcache_t *c, const void *key, size_t len) {
 }
 
 /* now_ms and the entry's times are on the cache clock; wall_off_ms
- * (rcache_wall_offset_ms) turns the two absolute ones into wall time. */
+ * (rcache_wall_offset_ms) turns the two absolute ones into wall time.
+ * The key is shown as its database's clients see it. */
 static json_t *entry_object(rcache_t *c, const rcache_entry_info_t *e, uint64_t now_ms,
                             int64_t wall_off_ms) {
+    const char *user;
+    size_t user_len;
     json_t *o = json_object();
-    if (!o || put_key(o, e->key, e->key_len) != 0 ||
+    (void)rcache__db_of_key(e->key, e->key_len, &user, &user_len);
+    if (!o || put_key(o, user, user_len) != 0 ||
         put_tags(o, c, e->key, e->key_len) != 0) {
         json_decref(o);
         return NULL;
@@ -112,6 +119,47 @@ static int query_u64(const char *query, const char *name, uint64_t *out) {
     return rc;
 }
 
+int rcache__admin_query_db(struct evhttp_request *req, const char *query, int *db) {
+    uint64_t v = 0;
+    if (query_u64(query, "db", &v) < 0 || v >= RCACHE__DB_COUNT) {
+        rcache__admin_reply_error(req, 400, "db", "db must be a database number from 0 to %d",
+                                  RCACHE__DB_COUNT - 1);
+        return -1;
+    }
+    *db = (int)v;
+    return 0;
+}
+
+int rcache__admin_db_key(int db, const char *key, size_t len, char **out, size_t *out_len) {
+    size_t pre = db > 0 ? RCACHE__DB_PREFIX_LEN : 0;
+    char *k = malloc(pre + len + 1);
+    if (!k)
+        return -1;
+    if (pre)
+        rcache__db_prefix(db, k);
+    if (len)
+        memcpy(k + pre, key, len);
+    k[pre + len] = 0;
+    *out = k;
+    *out_len = pre + len;
+    return 0;
+}
+
+/* The scan pattern for database db: match (NULL: every key) behind the
+ * database's prefix; database 0's as given. 0, or -1 out of memory. */
+static int db_match(int db, char **match, size_t *match_len) {
+    char *p;
+    size_t n;
+    if (db == 0)
+        return 0;
+    if (rcache__admin_db_key(db, *match ? *match : "*", *match ? *match_len : 1, &p, &n) != 0)
+        return -1;
+    free(*match);
+    *match = p;
+    *match_len = n;
+    return 0;
+}
+
 void rcache__admin_h_entries(rcache__admin_t *a, struct evhttp_request *req,
                              const char *rest, const char *query) {
     uint64_t cursor = 0, count = DEFAULT_COUNT, next = 0;
@@ -120,8 +168,10 @@ void rcache__admin_h_entries(rcache__admin_t *a, struct evhttp_request *req,
     rcache_scan_page_t page = {0};
     json_t *arr, *o;
     uint64_t now;
-    int rc;
+    int rc, db;
 
+    if (rcache__admin_query_db(req, query, &db) != 0)
+        return;
     if (query_u64(query, "cursor", &cursor) < 0) {
         rcache__admin_reply_error(req, 400, "cursor", "cursor must be a decimal integer");
         return;
@@ -147,6 +197,11 @@ void rcache__admin_h_entries(rcache__admin_t *a, struct evhttp_request *req,
         rcache__admin_reply_error(req, 400, "match", "invalid glob pattern");
         return;
     }
+    if (db_match(db, &match, &match_len) != 0) {
+        free(match);
+        rcache__admin_reply_error(req, 500, NULL, "out of memory");
+        return;
+    }
     rc = rcache_scan(a->cache, cursor, (size_t)count, match, match_len, 1, &page, &next);
     free(match);
     if (rc == RCACHE_EPATTERN || rc == RCACHE_EINVAL) {
@@ -161,6 +216,11 @@ void rcache__admin_h_entries(rcache__admin_t *a, struct evhttp_request *req,
     now = rcache_now_ms(a->cache);
     arr = json_array();
     for (size_t i = 0; arr && i < page.count; i++) {
+        const char *user;
+        size_t user_len;
+        if (rcache__db_of_key(page.entries[i].key, page.entries[i].key_len, &user,
+                              &user_len) != db)
+            continue; /* another database's key (database 0's "*" matches them) */
         json_t *e = entry_object(a->cache, &page.entries[i], now,
                                  rcache_wall_offset_ms(a->cache));
         if (!e || json_array_append_new(arr, e) != 0) {
@@ -176,20 +236,22 @@ void rcache__admin_h_entries(rcache__admin_t *a, struct evhttp_request *req,
     {
         char nc[24];
         snprintf(nc, sizeof nc, "%llu", (unsigned long long)next);
-        o = json_pack("{s:s, s:I, s:o, s:s, s:b, s:o*}", "status", "success", "count",
-                      (json_int_t)json_array_size(arr), "entries", arr, "next_cursor", nc,
-                      "done", next == 0, "total_items", ju64(rcache_count(a->cache)));
+        o = json_pack("{s:s, s:i, s:I, s:o, s:s, s:b, s:o*}", "status", "success", "db", db,
+                      "count", (json_int_t)json_array_size(arr), "entries", arr, "next_cursor",
+                      nc, "done", next == 0, "total_items", ju64(rcache_count(a->cache)));
     }
     rcache__admin_reply_json(req, 200, o);
 }
 
 void rcache__admin_h_entry(rcache__admin_t *a, struct evhttp_request *req,
                            const char *rest, const char *query) {
-    char *key = NULL, *enc = NULL;
-    size_t key_len = 0, enc_len = 0;
+    char *key = NULL, *enc = NULL, *stored = NULL;
+    size_t key_len = 0, enc_len = 0, stored_len = 0;
     rcache_entry_info_t info;
-    int rc;
+    int rc, db;
 
+    if (rcache__admin_query_db(req, query, &db) != 0)
+        return;
     if (rcache__admin_pct_decode(rest, strlen(rest), 0, &key, &key_len) != 0) {
         rcache__admin_reply_error(req, 400, "key", "bad percent-encoding in the key");
         return;
@@ -213,9 +275,13 @@ void rcache__admin_h_entry(rcache__admin_t *a, struct evhttp_request *req,
         rcache__admin_reply_error(req, 400, "key", "empty key");
         goto out;
     }
+    if (rcache__admin_db_key(db, key, key_len, &stored, &stored_len) != 0) {
+        rcache__admin_reply_error(req, 500, NULL, "out of memory");
+        goto out;
+    }
     if (evhttp_request_get_command(req) == EVHTTP_REQ_DELETE) {
-        rc = a->hooks.delete_key ? a->hooks.delete_key(a->hooks.ctx, key, key_len)
-                                 : rcache_delete(a->cache, key, key_len);
+        rc = a->hooks.delete_key ? a->hooks.delete_key(a->hooks.ctx, stored, stored_len)
+                                 : rcache_delete(a->cache, stored, stored_len);
         if (rc == RCACHE_OK) {
             json_t *o = json_pack("{s:s, s:b}", "status", "success", "deleted", 1);
             if (o && put_key(o, key, key_len) != 0) {
@@ -230,7 +296,7 @@ void rcache__admin_h_entry(rcache__admin_t *a, struct evhttp_request *req,
         }
         goto out;
     }
-    rc = rcache_entry_info(a->cache, key, key_len, &info);
+    rc = rcache_entry_info(a->cache, stored, stored_len, &info);
     if (rc == RCACHE_OK) {
         json_t *e = entry_object(a->cache, &info, rcache_now_ms(a->cache),
                                  rcache_wall_offset_ms(a->cache));
@@ -244,5 +310,6 @@ void rcache__admin_h_entry(rcache__admin_t *a, struct evhttp_request *req,
     }
 out:
     free(key);
+    free(stored);
     free(enc);
 }

@@ -96,6 +96,13 @@ void rcache__admin_h_snapshot(rcache__admin_t *, struct evhttp_request *, const 
 /* admin_entries.c */
 void rcache__admin_h_entries(rcache__admin_t *, struct evhttp_request *, const char *, const char *);
 void rcache__admin_h_entry(rcache__admin_t *, struct evhttp_request *, const char *, const char *);
+/* The ?db= option (SELECT's database, 0..RCACHE__DB_COUNT-1, default 0)
+ * into *db: 0, or -1 after replying 400 (not a number, out of range). */
+int rcache__admin_query_db(struct evhttp_request *req, const char *query, int *db);
+/* The stored form of key[0..len) in database db (db_key.h): a malloc'd
+ * copy with db's prefix in *out (NUL-terminated), or -1 out of memory.
+ * Database 0 gets a plain copy. */
+int rcache__admin_db_key(int db, const char *key, size_t len, char **out, size_t *out_len);
 
 /* ---- codecs (admin_codec.c) ------------------------------------------ */
 /* 1 if s[0..n) is valid UTF-8 without NUL bytes. */

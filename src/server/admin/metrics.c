@@ -108,6 +108,27 @@ static void snapshot_metrics(struct render *r, const rcache__server_hooks_t *hoo
         "Duration of the start-up load.", f.last_load_seconds);
 }
 
+/* Keys per SELECT database holding any, from the count INFO keyspace
+ * reports (db.h: the library's counters until a database above 0 is
+ * used, then a walk of every key); nothing without the hook. */
+static void db_metrics(struct render *r, const rcache__server_hooks_t *hooks) {
+    rcache__db_keyspace_t ks;
+    if (!hooks || !hooks->keyspace)
+        return;
+    hooks->keyspace(hooks->ctx, &ks);
+    family(r, "rcache_db_keys", "gauge",
+           "Keys held now per database (SELECT), for each database holding keys.");
+    for (int db = 0; db < RCACHE__DB_COUNT; db++)
+        if (ks.keys[db])
+            put(r, "rcache_db_keys{db=\"%d\"} %llu\n", db, (unsigned long long)ks.keys[db]);
+    family(r, "rcache_db_expires", "gauge",
+           "Keys with a TTL held now per database, for each database holding keys.");
+    for (int db = 0; db < RCACHE__DB_COUNT; db++)
+        if (ks.keys[db])
+            put(r, "rcache_db_expires{db=\"%d\"} %llu\n", db,
+                (unsigned long long)ks.expires[db]);
+}
+
 /* The second tier's figures (--l2); nothing without one. */
 static void tier_metrics(struct render *r, const rcache__server_hooks_t *hooks) {
     rcache_tier_stats_t t;
@@ -198,6 +219,7 @@ int rcache__metrics_render(struct evbuffer *out, rcache_t *cache,
         s.hit_ratio);
     dbl(&r, "rcache_memory_utilization_ratio", "gauge",
         "Bytes held / byte limit (0 when unbounded).", s.memory_utilization);
+    db_metrics(&r, hooks);
     u64(&r, "rcache_enabled", "gauge", "1 when the cache is enabled, 0 when disabled.",
         s.disabled ? 0 : 1);
 
