@@ -565,8 +565,12 @@ int rcache__config_get(const rcache__config_t *cfg, const char *name,
         return -1;
     const char *field = (const char *)cfg + o->off;
     switch (o->type) {
+    case T_ENGINE: { /* NULL: the default engine, shown by name */
+        const char *s = *(char *const *)(const void *)field;
+        snprintf(out, cap, "%s", s ? s : "epoll");
+        break;
+    }
     case T_SAVE:
-    case T_ENGINE:
     case T_FILENAME:
     case T_STR: {
         const char *s = *(char *const *)(const void *)field;
