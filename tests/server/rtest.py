@@ -5,6 +5,7 @@ timing), and starting a server until it answers PING.
 Imported by the test scripts next to it (their directory is on sys.path
 when run as `/usr/bin/python3 tests/server/NAME_test.py`).
 """
+import random
 import socket
 import os
 import subprocess
@@ -15,13 +16,32 @@ import redis
 DEADLINE_S = 60  # generous bound on polls; never an assertion on timing
 
 
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        lo = 32768
+    return lo if lo > 12000 else 32768
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    """A TCP port on 127.0.0.1 that was free a moment ago, drawn below the
+    kernel's ephemeral range: a port the kernel hands out (bind to 0) can
+    be taken by another test's outgoing connection before the server binds
+    it (seen: "Address already in use" under a loaded make test)."""
+    lo = _ephemeral_low()
+    for _ in range(500):
+        p = random.randrange(10000, lo)
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        return p
+    raise AssertionError("no free TCP port below %d" % lo)
 
 
 def poll(fn, what):

@@ -17,7 +17,6 @@ Usage: rcached_nodes_test.py <rcached> ; exits 77 without redis-server.
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,15 +25,10 @@ import urllib.request
 
 import redis
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "server"))
+from rtest import free_port  # noqa: E402  (tests/server/rtest.py)
+
 DEADLINE_S = 60
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def poll(fn, what):
