@@ -173,6 +173,29 @@ typedef uint64_t (*rcache_clock_fn)(void *ctx);
  */
 typedef void (*rcache_removal_fn)(int cause, const void *key, size_t key_len, void *ctx);
 
+/** Most key classes a cache can count (rcache_config_t.key_classes). */
+#define RCACHE_MAX_KEY_CLASSES 256u
+
+/**
+ * Key classifier: puts a key in one of rcache_config_t.key_classes classes,
+ * a caller-defined partition of the keyspace (rcached's numbered databases:
+ * the class of a key is its database). The cache keeps, per class, the
+ * number of entries, of entries with a TTL and the sum of their expiry
+ * times, exactly and without walking entries (rcache_class_stats()), and
+ * can remove the entries of one class that match a pattern
+ * (rcache_invalidate_class()).
+ *
+ * @param[in] key, key_len a key being stored, removed or given a new TTL.
+ * @param[in] ctx rcache_config_t.key_class_ctx.
+ * @return the key's class, 0 .. key_classes - 1; a larger value counts as
+ *         class 0. It must be a pure function of the key (the same key
+ *         always in the same class).
+ *
+ * Called with a shard lock held, on every store, removal and TTL change:
+ * it must be quick and must not call into the cache.
+ */
+typedef uint32_t (*rcache_key_class_fn)(const void *key, size_t key_len, void *ctx);
+
 /** Configuration for rcache_open(). Initialise with rcache_config_init(). */
 /**
  * Eviction policies (rcache_config_t.policy, rcache_set_policy()). Each
@@ -245,6 +268,17 @@ typedef struct rcache_config {
     /** Eviction policy (rcache_policy_t). Default RCACHE_POLICY_LRU (0), so
      *  a zeroed or older config keeps LRU. Set by RCACHE_POLICY. */
     int policy;
+    /** Key classifier (see rcache_key_class_fn); NULL = no classes
+     *  (default): rcache_class_stats() and rcache_invalidate_class() then
+     *  see one class, 0, holding every key. */
+    rcache_key_class_fn key_class;
+    /** Passed to key_class. */
+    void *key_class_ctx;
+    /** Number of classes key_class returns, 1 .. RCACHE_MAX_KEY_CLASSES;
+     *  0 = none (key_class is then not used). Counting costs each shard
+     *  32 bytes per class and one key_class call per store, removal and
+     *  TTL change. */
+    uint32_t key_classes;
 } rcache_config_t;
 
 /**
@@ -285,8 +319,9 @@ int rcache_parse_size(const char *text, uint64_t *out_bytes);
  * @brief Create a cache.
  * @param[in] cfg configuration; NULL = rcache_config_init() defaults.
  * @param[out] out the new cache, to be freed with rcache_close().
- * @return RCACHE_OK, RCACHE_EINVAL (out NULL, or default_ttl_ms above
- *         INT64_MAX), RCACHE_ENOMEM.
+ * @return RCACHE_OK, RCACHE_EINVAL (out NULL, default_ttl_ms above
+ *         INT64_MAX, an unknown policy, key_classes above
+ *         RCACHE_MAX_KEY_CLASSES or without key_class), RCACHE_ENOMEM.
  */
 int rcache_open(const rcache_config_t *cfg, rcache_t **out);
 
@@ -804,6 +839,54 @@ void rcache_scan_page_free(rcache_scan_page_t *page);
  */
 int rcache_invalidate(rcache_t *c, const char *pattern, size_t pattern_len,
                       uint64_t *removed);
+
+/**
+ * @brief Remove every entry of one key class (rcache_config_t.key_class)
+ *        whose key matches a glob pattern: rcache_invalidate() restricted
+ *        to a class (rcached: a pattern within one numbered database).
+ * @param[in] cls the class, 0 .. key_classes - 1 (0 when the cache has no
+ *        classes: then every key is in class 0).
+ * @param[in] pattern glob (rcache_glob_match() syntax) matched against the
+ *        stored key; NULL with pattern_len 0 = every key of the class.
+ * @param[out] removed number removed (may be NULL).
+ * @return RCACHE_OK, RCACHE_EPATTERN (cache untouched), RCACHE_EINVAL (c
+ *         NULL, cls out of range, pattern NULL with a non-zero length).
+ * Thread-safety: thread-safe; one shard locked at a time, so it is not one
+ * atomic step across shards (as rcache_invalidate()).
+ */
+int rcache_invalidate_class(rcache_t *c, uint32_t cls, const char *pattern,
+                            size_t pattern_len, uint64_t *removed);
+
+/** Figures of one key class (rcache_class_stats()). */
+typedef struct rcache_class_stats {
+    uint64_t items;      /**< entries held, expired-not-yet-reclaimed included
+                              (as rcache_stats_t.items) */
+    uint64_t expires;    /**< of those, entries with a TTL */
+    uint64_t avg_ttl_ms; /**< mean remaining TTL of those, ms (0 when none;
+                              as rcache_stats_t.avg_ttl_ms) */
+} rcache_class_stats_t;
+
+/**
+ * @brief The figures of every key class, counted as entries are stored and
+ *        removed (no entry is walked: O(shards x classes)).
+ * @param[in] c the cache.
+ * @param[out] out array of n; out[i] gets class i for i < key_classes, and
+ *        zeros beyond. A cache without classes reports everything as class 0.
+ * @param[in] n entries of out.
+ * @return RCACHE_OK, RCACHE_EINVAL (c or out NULL).
+ * Thread-safety: thread-safe; each shard is read under its lock, so the
+ * sum is not one point in time across shards.
+ */
+int rcache_class_stats(rcache_t *c, rcache_class_stats_t *out, uint32_t n);
+
+/**
+ * @brief The class rcache_config_t.key_class gives a key (clamped as the
+ *        counts are): for callers that filter keys the way the cache counts
+ *        them (librcache-redis's L2 pattern invalidation).
+ * @return the class; 0 when c is NULL or has no classes.
+ * Thread-safety: thread-safe.
+ */
+uint32_t rcache_key_class(const rcache_t *c, const void *key, size_t key_len);
 
 /* ------------------------------------------------------------------ */
 /* Tags                                                                */

@@ -51,6 +51,8 @@ int rcache_open(const rcache_config_t *cfg, rcache_t **out) {
         return RCACHE_EINVAL;
     if (cfg->policy < 0 || cfg->policy >= RCACHE_POLICY_COUNT)
         return RCACHE_EINVAL;
+    if (cfg->key_classes > RCACHE_MAX_KEY_CLASSES || (cfg->key_classes && !cfg->key_class))
+        return RCACHE_EINVAL;
     c = rcache__calloc(1, sizeof(*c));
     if (!c)
         return RCACHE_ENOMEM;
@@ -62,6 +64,11 @@ int rcache_open(const rcache_config_t *cfg, rcache_t **out) {
     rcache__clock_init(&c->clock, cfg->clock, cfg->clock_ctx);
     c->on_removal = cfg->on_removal;
     c->on_removal_ctx = cfg->on_removal_ctx;
+    if (cfg->key_class && cfg->key_classes) {
+        c->kclass.fn = cfg->key_class;
+        c->kclass.ctx = cfg->key_class_ctx;
+        c->kclass.n = cfg->key_classes;
+    }
     atomic_init(&c->max_items, cfg->max_items);
     atomic_init(&c->max_bytes, cfg->max_bytes);
     atomic_init(&c->default_ttl_ms, cfg->default_ttl_ms);
@@ -101,7 +108,7 @@ int rcache_open(const rcache_config_t *cfg, rcache_t **out) {
             return RCACHE_ENOMEM;
         }
     }
-    if (rcache__tags_init(c) != RCACHE_OK) {
+    if (rcache__tags_init(c) != RCACHE_OK || rcache__kclass_init(c) != RCACHE_OK) {
         rcache_close(c);
         return RCACHE_ENOMEM;
     }
@@ -133,6 +140,7 @@ void rcache_close(rcache_t *c) {
         rcache__shard_fini(&c->shards[i], &r);
     rcache__reclaim_run(&r);
     rcache__tags_fini(c);
+    rcache__kclass_fini(c);
     rcache__diag_free(rcache__diag_get(c));
     pthread_mutex_destroy(&c->policy_lock);
     rcache__free(c->shards);

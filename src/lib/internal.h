@@ -279,6 +279,19 @@ typedef struct rcache__pol {
     rcache__gdsf_t *gdsf;      /* gdsf: priority heap and its index */
 } rcache__pol_t;
 
+/* Key classes (keyclass.c): the classifier of a cache
+ * (rcache_config_t.key_class), set at open, and the counts of one class in
+ * one shard, under the shard lock. */
+typedef struct rcache__kclass {
+    rcache_key_class_fn fn;
+    void *ctx;
+    uint32_t n; /* classes; 0 = none */
+} rcache__kclass_t;
+typedef struct rcache__kcls {
+    uint64_t items, nttl;
+    unsigned __int128 ttl_sum;
+} rcache__kcls_t;
+
 typedef struct rcache__shard {
     pthread_mutex_t lock;
     rcache__entry_t **buckets; /* chained hash table, power-of-two size */
@@ -295,6 +308,9 @@ typedef struct rcache__shard {
     unsigned __int128 ttl_sum; /* sum of their expire_at_ms (avg_ttl_ms in
                                   the stats without walking entries) */
     rcache__shard_stats_t st;
+    rcache__kcls_t *kcls;        /* per key class counts, NULL when the
+                                    cache has no classes */
+    const rcache__kclass_t *kcfg; /* the cache's classifier */
 } __attribute__((aligned(64))) rcache__shard_t;
 
 /* State that a layer above the core (memo.c) attaches to a cache on first
@@ -326,6 +342,7 @@ struct rcache {
     void *on_removal_ctx;
     struct rcache__tags *tags;           /* the tag index (tags.c) */
     rcache__slab_t *slab;                /* the entry store (slab.c) */
+    rcache__kclass_t kclass;             /* key classifier, set at open */
     /* Global gauges, written by every store: their own cache line. */
     _Atomic uint64_t items __attribute__((aligned(64)));
     _Atomic uint64_t bytes;
@@ -539,6 +556,21 @@ typedef struct rcache__loc {
  * call (remaining TTL, new expiry) reads the same value. */
 rcache__entry_t *rcache__lock_lookup(rcache_t *c, const void *key, size_t klen,
                                      rcache__loc_t *loc, rcache__reclaim_t *r);
+
+/* ---- key classes (keyclass.c) -------------------------------------- */
+/* Give every shard of c its class counters (c->kclass set). ENOMEM. */
+int rcache__kclass_init(rcache_t *c);
+void rcache__kclass_fini(rcache_t *c);
+/* Class of a key under c's classifier (0 without one). */
+uint32_t rcache__kclass_of(const rcache__kclass_t *k, const unsigned char *key,
+                           size_t klen);
+/* Count e in (sign 1) or out of (sign -1) its class; and a TTL change of
+ * linked e from its expire_at_ms to at_ms. Under s's lock; no-ops for a
+ * cache without classes. */
+void rcache__kclass_count_locked(rcache__shard_t *s, const rcache__entry_t *e,
+                                 int sign);
+void rcache__kclass_expire_locked(rcache__shard_t *s, const rcache__entry_t *e,
+                                  uint64_t at_ms);
 
 /* ---- tags (tags.c) -------------------------------------------------- */
 /* Lock order: a shard lock, then the index lock (inside tags.c only). */

@@ -237,9 +237,10 @@ void rcache_scan_page_free(rcache_scan_page_t *page) {
     page->count = 0;
 }
 
-/* Remove every entry of one shard for which keep() is false. */
+/* Remove every entry of one shard whose key matches pattern (NULL: every
+ * key) and, for cls >= 0, is of key class cls. */
 static uint64_t remove_matching(rcache_t *c, rcache__shard_t *s,
-                                const char *pattern, size_t plen) {
+                                const char *pattern, size_t plen, int64_t cls) {
     rcache__reclaim_t r = {0};
     uint64_t removed = 0;
     pthread_mutex_lock(&s->lock);
@@ -247,9 +248,9 @@ static uint64_t remove_matching(rcache_t *c, rcache__shard_t *s,
         rcache__entry_t *h = s->pol.q[i], *e = h->next;
         while (e != h) {
             rcache__entry_t *next = e->next;
-            if (!pattern ||
-                rcache__glob_match_valid(pattern, plen, rcache__entry_key(e),
-                                         e->klen)) {
+            const unsigned char *k = rcache__entry_key(e);
+            if ((cls < 0 || rcache__kclass_of(&c->kclass, k, e->klen) == (uint32_t)cls) &&
+                (!pattern || rcache__glob_match_valid(pattern, plen, k, e->klen))) {
                 rcache__shard_unlink_locked(c, s, e);
                 rcache__reclaim_push(&r, e);
                 removed++;
@@ -263,7 +264,8 @@ static uint64_t remove_matching(rcache_t *c, rcache__shard_t *s,
     return removed;
 }
 
-int rcache_invalidate(rcache_t *c, const char *pattern, size_t pattern_len,
+/* rcache_invalidate() and rcache_invalidate_class() (cls < 0: any). */
+static int invalidate(rcache_t *c, int64_t cls, const char *pattern, size_t pattern_len,
                       uint64_t *removed) {
     uint64_t n = 0;
     if (removed)
@@ -276,10 +278,26 @@ int rcache_invalidate(rcache_t *c, const char *pattern, size_t pattern_len,
         return RCACHE_OK;
     int all = pattern_len == 1 && pattern[0] == '*';
     for (uint32_t i = 0; i < c->nshards; i++)
-        n += remove_matching(c, &c->shards[i], all ? NULL : pattern, pattern_len);
+        n += remove_matching(c, &c->shards[i], all ? NULL : pattern, pattern_len, cls);
     if (removed)
         *removed = n;
     return RCACHE_OK;
+}
+
+int rcache_invalidate(rcache_t *c, const char *pattern, size_t pattern_len,
+                      uint64_t *removed) {
+    return invalidate(c, -1, pattern, pattern_len, removed);
+}
+
+int rcache_invalidate_class(rcache_t *c, uint32_t cls, const char *pattern,
+                            size_t pattern_len, uint64_t *removed) {
+    if (removed)
+        *removed = 0;
+    if (!c || cls >= (c->kclass.n ? c->kclass.n : 1u))
+        return RCACHE_EINVAL;
+    if (!pattern && !pattern_len)
+        return invalidate(c, c->kclass.n ? (int64_t)cls : -1, "*", 1, removed);
+    return invalidate(c, c->kclass.n ? (int64_t)cls : -1, pattern, pattern_len, removed);
 }
 
 int rcache_clear(rcache_t *c, uint64_t *removed) {
@@ -287,7 +305,7 @@ int rcache_clear(rcache_t *c, uint64_t *removed) {
     if (!c)
         return RCACHE_EINVAL;
     for (uint32_t i = 0; i < c->nshards; i++)
-        n += remove_matching(c, &c->shards[i], NULL, 0);
+        n += remove_matching(c, &c->shards[i], NULL, 0, -1);
     if (removed)
         *removed = n;
     return RCACHE_OK;

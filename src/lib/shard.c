@@ -191,6 +191,7 @@ static void table_add_locked(rcache__shard_t *s, rcache__entry_t *e) {
         s->nttl++;
         s->ttl_sum += e->expire_at_ms;
     }
+    rcache__kclass_count_locked(s, e, 1);
 }
 
 static void table_del_locked(rcache__shard_t *s, rcache__entry_t *e) {
@@ -204,6 +205,7 @@ static void table_del_locked(rcache__shard_t *s, rcache__entry_t *e) {
         s->nttl--;
         s->ttl_sum -= e->expire_at_ms;
     }
+    rcache__kclass_count_locked(s, e, -1);
 }
 
 /* Table and policy-list work of a link/unlink, without the gauges. */
@@ -284,6 +286,7 @@ rcache__entry_t *rcache__shard_regrow_locked(rcache_t *c, rcache__shard_t *s,
 
 void rcache__set_expire_locked(rcache__shard_t *s, rcache__entry_t *e,
                                uint64_t at_ms) {
+    rcache__kclass_expire_locked(s, e, at_ms);
     if (e->expire_at_ms && !at_ms)
         s->nttl--;
     else if (!e->expire_at_ms && at_ms)

@@ -118,4 +118,7 @@ void rcache_get_config(rcache_t *c, rcache_config_t *out) {
     out->clock = c->clock.fn;
     out->clock_ctx = c->clock.ctx;
     out->policy = rcache_get_policy(c);
+    out->key_class = c->kclass.fn;
+    out->key_class_ctx = c->kclass.ctx;
+    out->key_classes = c->kclass.n;
 }

@@ -15,6 +15,11 @@
  * held is not predicted: the model replays the evictions the cache made
  * and checks them against the per-shard order and the limits.
  *
+ * Every cache counts its keys in three key classes (the key's number
+ * modulo 3, rcache_config_t.key_class): after every step each class's
+ * figures (rcache_class_stats) must equal a recount of the model, and some
+ * invalidations are restricted to one class (rcache_invalidate_class).
+ *
  * Lazy expiry and the per-store sweep reclaim expired entries at moments a
  * model cannot predict, so before each operation both sides reclaim every
  * expired entry (the cache through rcache_expire_cycle); what is compared
@@ -175,6 +180,43 @@ static void purge_expired(model_t *m, uint64_t now) {
             i++;
 }
 
+#define NCLS 3u
+
+static uint32_t key_class(const void *key, size_t len, void *ctx) {
+    (void)ctx;
+    const unsigned char *p = key; /* "k<number>", not NUL-terminated */
+    uint32_t n = 0;
+    for (size_t i = 1; i < len && p[i] >= '0' && p[i] <= '9'; i++)
+        n = n * 10 + (uint32_t)(p[i] - '0');
+    return n % NCLS;
+}
+
+static uint32_t class_of(const char *k) { return key_class(k, strlen(k), NULL); }
+
+/* Each class's figures against a recount of the model at now_ms. */
+static void compare_classes(rcache_t *c, const model_t *m, uint64_t now_ms, long step) {
+    rcache_class_stats_t got[NCLS + 1];
+    uint64_t items[NCLS] = {0}, expires[NCLS] = {0}, sum[NCLS] = {0};
+    for (size_t i = 0; i < m->n; i++) {
+        uint32_t k = class_of(m->e[i].key);
+        items[k]++;
+        if (m->e[i].expire_at) {
+            expires[k]++;
+            sum[k] += m->e[i].expire_at;
+        }
+    }
+    assert_int_equal(rcache_class_stats(c, got, NCLS + 1), RCACHE_OK);
+    for (uint32_t k = 0; k < NCLS; k++) {
+        uint64_t avg = expires[k] && sum[k] / expires[k] > now_ms ? sum[k] / expires[k] - now_ms : 0;
+        if (got[k].items != items[k] || got[k].expires != expires[k] || got[k].avg_ttl_ms != avg)
+            fail_msg("step %ld: class %u: cache %llu keys %llu with TTL avg %llu, model %llu %llu %llu",
+                     step, k, (unsigned long long)got[k].items, (unsigned long long)got[k].expires,
+                     (unsigned long long)got[k].avg_ttl_ms, (unsigned long long)items[k],
+                     (unsigned long long)expires[k], (unsigned long long)avg);
+    }
+    assert_int_equal(got[NCLS].items, 0); /* beyond key_classes: zeros */
+}
+
 static void compare(rcache_t *c, const model_t *m, long step) {
     size_t total = 0;
     for (uint32_t sh = 0; sh < m->nshards; sh++) {
@@ -215,7 +257,19 @@ static void run_model(unsigned seed, long steps, uint32_t nshards) {
     m->nshards = nshards;
     m->exact_across = nshards <= RCACHE__EVICT_SAMPLES;
     const uint64_t unit = nshards > 1 ? 1000 : 1; /* ms per clock tick */
-    rcache_t *c = open_cache(m->max_items, m->max_bytes, 0, nshards, &clk);
+    rcache_config_t cfg;
+    rcache_t *c = NULL;
+    rcache_config_init(&cfg);
+    cfg.max_items = m->max_items;
+    cfg.max_bytes = m->max_bytes;
+    cfg.default_ttl_ms = 0;
+    cfg.shards = nshards;
+    clk.now_ms = 1700000000000ull;
+    cfg.clock = test_clock_fn;
+    cfg.clock_ctx = &clk;
+    cfg.key_class = key_class;
+    cfg.key_classes = NCLS;
+    assert_int_equal(rcache_open(&cfg, &c), RCACHE_OK);
     const uint64_t epoch = clk.now_ms;
     assert_int_equal(c->nshards, nshards);
     srand(seed);
@@ -281,21 +335,28 @@ static void run_model(unsigned seed, long steps, uint32_t nshards) {
             m->max_bytes = rand() % 4 == 0 ? 0 : 2000 + (uint64_t)(rand() % 12000);
             assert_int_equal(rcache_set_limits(c, m->max_items, m->max_bytes), RCACHE_OK);
             evict(c, m, 0, step);
-        } else { /* invalidate "k1*" style pattern */
+        } else { /* invalidate "k1*" style pattern, in one class or all */
             char pat[8];
             size_t pl = (size_t)sprintf(pat, "k%d*", rand() % 10);
+            int cls = rand() % 2 ? -1 : rand() % (int)NCLS;
             uint64_t removed, want = 0;
             for (size_t i = 0; i < m->n;)
-                if (rcache_glob_match(pat, pl, m->e[i].key, m->e[i].klen) == 1) {
+                if (rcache_glob_match(pat, pl, m->e[i].key, m->e[i].klen) == 1 &&
+                    (cls < 0 || class_of(m->e[i].key) == (uint32_t)cls)) {
                     remove_at(m, i);
                     want++;
                 } else {
                     i++;
                 }
-            assert_int_equal(rcache_invalidate(c, pat, pl, &removed), RCACHE_OK);
+            if (cls < 0)
+                assert_int_equal(rcache_invalidate(c, pat, pl, &removed), RCACHE_OK);
+            else
+                assert_int_equal(rcache_invalidate_class(c, (uint32_t)cls, pat, pl, &removed),
+                                 RCACHE_OK);
             assert_int_equal(removed, want);
         }
         compare(c, m, step);
+        compare_classes(c, m, clk.now_ms, step);
     }
     check_invariants(c);
     rcache_close(c);

@@ -401,6 +401,75 @@ static void test_stats_keyspace_counters(void **state) {
     rcache_close(c);
 }
 
+/* Key classes (rcache_config_t.key_class): the first byte of the key,
+ * 'a'.. 'c' -> 0..2, anything else a class out of range (counted as 0). */
+static uint32_t first_byte_class(const void *key, size_t len, void *ctx) {
+    (void)len;
+    *(int *)ctx += 1;
+    return (uint32_t)(((const unsigned char *)key)[0] - 'a');
+}
+
+static void test_key_classes(void **state) {
+    (void)state;
+    rcache_config_t cfg;
+    rcache_t *c = NULL;
+    int calls = 0;
+    rcache_class_stats_t st[4];
+    uint64_t removed = 0;
+    rcache_config_init(&cfg);
+    cfg.key_classes = 3; /* without key_class: refused */
+    assert_int_equal(rcache_open(&cfg, &c), RCACHE_EINVAL);
+    cfg.key_class = first_byte_class;
+    cfg.key_class_ctx = &calls;
+    cfg.key_classes = RCACHE_MAX_KEY_CLASSES + 1;
+    assert_int_equal(rcache_open(&cfg, &c), RCACHE_EINVAL);
+    cfg.key_classes = 3;
+    assert_int_equal(rcache_open(&cfg, &c), RCACHE_OK);
+    const char *keys[] = {"a1", "a2", "b1", "c1", "c2", "c3", "z1"};
+    for (size_t i = 0; i < 7; i++)
+        assert_int_equal(rcache_set(c, keys[i], 2, "v", 1, i % 2 ? 60000 : 0, 0), RCACHE_OK);
+    assert_true(calls > 0);
+    assert_int_equal(rcache_key_class(c, "b9", 2), 1);
+    assert_int_equal(rcache_key_class(c, "z9", 2), 0); /* out of range: 0 */
+    assert_int_equal(rcache_class_stats(c, st, 4), RCACHE_OK);
+    assert_int_equal(st[0].items, 3); /* a1 a2 z1 */
+    assert_int_equal(st[0].expires, 1); /* a2 */
+    assert_int_equal(st[1].items, 1);
+    assert_int_equal(st[2].items, 3);
+    assert_int_equal(st[2].expires, 2); /* c1 c3 (i = 3, 5) */
+    assert_true(st[2].avg_ttl_ms > 0 && st[2].avg_ttl_ms <= 60000);
+    assert_int_equal(st[3].items, 0);
+    /* a class's pattern invalidation leaves other classes' matches */
+    assert_int_equal(rcache_invalidate_class(c, 2, "*1", 2, &removed), RCACHE_OK);
+    assert_int_equal(removed, 1); /* c1, not a1, b1, z1 */
+    assert_int_equal(rcache_invalidate_class(c, 0, NULL, 0, &removed), RCACHE_OK);
+    assert_int_equal(removed, 3);
+    assert_int_equal(rcache_invalidate_class(c, 3, NULL, 0, &removed), RCACHE_EINVAL);
+    assert_int_equal(rcache_invalidate_class(c, 0, "[", 1, &removed), RCACHE_EPATTERN);
+    assert_int_equal(rcache_class_stats(c, st, 3), RCACHE_OK);
+    assert_int_equal(st[0].items + st[1].items + st[2].items, 3);
+    assert_int_equal(rcache_count(c), 3);
+    rcache_get_config(c, &cfg);
+    assert_int_equal(cfg.key_classes, 3);
+    assert_ptr_equal(cfg.key_class, first_byte_class);
+    rcache_close(c);
+
+    /* without classes: one class, 0, holding everything */
+    assert_int_equal(rcache_open(NULL, &c), RCACHE_OK);
+    assert_int_equal(rcache_set(c, "x", 1, "v", 1, 1000, 0), RCACHE_OK);
+    assert_int_equal(rcache_set(c, "y", 1, "v", 1, 0, 0), RCACHE_OK);
+    assert_int_equal(rcache_class_stats(c, st, 2), RCACHE_OK);
+    assert_int_equal(st[0].items, 2);
+    assert_int_equal(st[0].expires, 1);
+    assert_int_equal(st[1].items, 0);
+    assert_int_equal(rcache_key_class(c, "x", 1), 0);
+    assert_int_equal(rcache_invalidate_class(c, 1, "*", 1, &removed), RCACHE_EINVAL);
+    assert_int_equal(rcache_invalidate_class(c, 0, "x", 1, &removed), RCACHE_OK);
+    assert_int_equal(removed, 1);
+    assert_int_equal(rcache_class_stats(NULL, st, 2), RCACHE_EINVAL);
+    rcache_close(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scan_covers_all),
@@ -413,6 +482,7 @@ int main(void) {
         cmocka_unit_test(test_tables_shrink_after_mass_expiry),
         cmocka_unit_test(test_scan_during_shrink_and_growth),
         cmocka_unit_test(test_stats_keyspace_counters),
+        cmocka_unit_test(test_key_classes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
