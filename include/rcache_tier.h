@@ -266,6 +266,21 @@ int rcache_tier_invalidate(rcache_tier_t *t, const char *pattern,
                            uint64_t *removed_l2);
 
 /**
+ * @brief rcache_tier_invalidate() restricted to the keys of one key class
+ *        of L1's classifier (rcache_config_t.key_class; rcached: one
+ *        numbered database): L1 through rcache_invalidate_class(), and in
+ *        L2 only the names SCAN MATCH returns whose class is cls.
+ * @param[in] cls the class; must be below L1's key_classes (0 when L1 has
+ *        no classes: then every key).
+ * @return as rcache_tier_invalidate(); RCACHE_EINVAL also for cls out of
+ *         range.
+ * Thread-safety: thread-safe; blocks on L2 for the whole scan.
+ */
+int rcache_tier_invalidate_class(rcache_tier_t *t, uint32_t cls, const char *pattern,
+                                 size_t pattern_len, uint64_t *removed_l1,
+                                 uint64_t *removed_l2);
+
+/**
  * @brief Remove every entry tagged with tag from this node's L1 at once,
  *        from L2 (SSCAN of the tag's set, COUNT 1000, then one atomic
  *        script per page that UNLINKs each member still tagged with it and

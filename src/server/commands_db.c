@@ -415,41 +415,19 @@ out:
 /* ---- INFO keyspace ---------------------------------------------------- */
 
 void rcache__db_keyspace(rcache_t *cache, rcache__db_keyspace_t *out) {
-    long double ttl_sum[RCACHE__DB_COUNT] = {0};
-    uint64_t cursor = 0;
+    rcache_class_stats_t cls[RCACHE__DB_COUNT];
     rcache_stats_t st;
     memset(out, 0, sizeof *out);
     rcache_stats(cache, &st);
     if (st.disabled)
         return;
-    if (!rcache__db_used()) {
-        /* the library's counters: no entry is walked */
-        out->keys[0] = st.items;
-        out->expires[0] = st.expires;
-        out->avg_ttl_ms[0] = st.avg_ttl_ms;
+    /* the library counts each database's keys as its key class
+     * (rcache__db_class): no entry is walked */
+    if (rcache_class_stats(cache, cls, RCACHE__DB_COUNT) != RCACHE_OK)
         return;
+    for (int db = 0; db < RCACHE__DB_COUNT; db++) {
+        out->keys[db] = cls[db].items;
+        out->expires[db] = cls[db].expires;
+        out->avg_ttl_ms[db] = cls[db].avg_ttl_ms;
     }
-    do {
-        rcache_scan_page_t page = {0};
-        uint64_t next = 0;
-        /* expired entries not yet reclaimed count, as in the library's
-         * figures (and Redis's) used when only database 0 exists */
-        if (rcache_scan(cache, cursor, 1024, NULL, 0, 1, &page, &next) != RCACHE_OK)
-            break;
-        for (size_t i = 0; i < page.count; i++) {
-            const rcache_entry_info_t *e = &page.entries[i];
-            const char *k;
-            size_t kl;
-            int db = rcache__db_of_key(e->key, e->key_len, &k, &kl);
-            out->keys[db]++;
-            if (e->ttl_ms >= 0) {
-                out->expires[db]++;
-                ttl_sum[db] += (long double)e->ttl_ms;
-            }
-        }
-        rcache_scan_page_free(&page);
-        cursor = next;
-    } while (cursor != 0);
-    for (int db = 0; db < RCACHE__DB_COUNT; db++)
-        out->avg_ttl_ms[db] = out->expires[db] ? (uint64_t)(ttl_sum[db] / out->expires[db]) : 0;
 }

@@ -366,30 +366,13 @@ void rcache__cmd_randomkey(rcache__client_t *c, size_t argc, const rcache__arg_t
     rcache__reply_null(c);
 }
 
-/* Walk every key of c's database: count them, and delete them if del.
- * Used when databases above 0 exist (db.h). */
-static uint64_t walk_db(rcache__client_t *c, int del) {
-    rcache_t *cache = RCACHE__CACHE(c);
-    uint64_t cursor = 0, n = 0;
-    do {
-        rcache_scan_page_t page = {0};
-        uint64_t next = 0;
-        if (rcache_scan(cache, cursor, 256, NULL, 0, 0, &page, &next) != RCACHE_OK)
-            break;
-        for (size_t i = 0; i < page.count; i++) {
-            const rcache_entry_info_t *e = &page.entries[i];
-            const char *key;
-            size_t klen;
-            if (rcache__db_of_key(e->key, e->key_len, &key, &klen) != c->db)
-                continue;
-            n++;
-            if (del)
-                rcache_delete(cache, e->key, e->key_len);
-        }
-        rcache_scan_page_free(&page);
-        cursor = next;
-    } while (cursor != 0);
-    return n;
+/* Keys of the client's database (expired ones not yet reclaimed
+ * included, as Redis's DBSIZE): the library's count of its key class. */
+static uint64_t db_keys(rcache__client_t *c) {
+    rcache_class_stats_t cls[RCACHE__DB_COUNT];
+    if (rcache_class_stats(RCACHE__CACHE(c), cls, RCACHE__DB_COUNT) != RCACHE_OK)
+        return 0;
+    return cls[c->db].items;
 }
 
 void rcache__cmd_dbsize(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
@@ -402,7 +385,7 @@ void rcache__cmd_dbsize(rcache__client_t *c, size_t argc, const rcache__arg_t *a
     else if (c->db == 0 && !rcache__db_used())
         rcache__reply_int(c, (long long)rcache_count(RCACHE__CACHE(c)));
     else
-        rcache__reply_int(c, (long long)walk_db(c, 0));
+        rcache__reply_int(c, (long long)db_keys(c));
 }
 
 void rcache__cmd_flushdb(rcache__client_t *c, size_t argc, const rcache__arg_t *argv) {
@@ -414,8 +397,8 @@ void rcache__cmd_flushdb(rcache__client_t *c, size_t argc, const rcache__arg_t *
     uint64_t removed = 0;
     if (rcache__arg_is(&argv[0], "flushall") || (c->db == 0 && !rcache__db_used()))
         (void)rcache__node_clear(c->srv, &removed);
-    else
-        removed = walk_db(c, 1);
+    else /* this database's keys, in this node's L1 (as DEL of each) */
+        (void)rcache_invalidate_class(RCACHE__CACHE(c), (uint32_t)c->db, NULL, 0, &removed);
     rcache__log(RCACHE__LOG_VERBOSE, "FLUSH removed %llu keys", (unsigned long long)removed);
     rcache__reply_ok(c);
 }

@@ -19,6 +19,13 @@ int rcache__db_of_key(const void *key, size_t len, const char **user, size_t *us
     return 0;
 }
 
+uint32_t rcache__db_class(const void *key, size_t len, void *ctx) {
+    const char *user;
+    size_t user_len;
+    (void)ctx;
+    return (uint32_t)rcache__db_of_key(key, len, &user, &user_len);
+}
+
 void rcache__db_prefix(int db, char out[RCACHE__DB_PREFIX_LEN]) {
     out[0] = 0x00;
     out[1] = (char)0xFF;

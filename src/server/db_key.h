@@ -19,6 +19,10 @@
 /* The database a stored key belongs to; user and user_len get the key as the
  * client sees it. */
 int rcache__db_of_key(const void *key, size_t len, const char **user, size_t *user_len);
+/* The cache's key classifier (rcache_key_class_fn): a key's class is its
+ * database, so the library counts each database's keys, and invalidates
+ * one database's (rcache_class_stats, rcache_invalidate_class). */
+uint32_t rcache__db_class(const void *key, size_t len, void *ctx);
 /* Write the prefix of database db (> 0) into out[0..3). */
 void rcache__db_prefix(int db, char out[RCACHE__DB_PREFIX_LEN]);
 

@@ -97,8 +97,8 @@ static int delete_key(void *ctx, const void *key, size_t len) {
     return rcache__node_delete_key(ctx, key, len);
 }
 
-static int invalidate(void *ctx, const char *pat, size_t len, uint64_t *removed) {
-    return rcache__node_invalidate_pattern(ctx, pat, len, removed);
+static int invalidate(void *ctx, int db, const char *pat, size_t len, uint64_t *removed) {
+    return rcache__node_invalidate_pattern(ctx, db, pat, len, removed);
 }
 
 static int invalidate_tag(void *ctx, const void *tag, size_t len, uint64_t *removed) {

@@ -18,11 +18,13 @@
  * timeout).
  */
 #include "node.h"
+#include "db_key.h"
 
 #include "keyargs.h"
 #include "log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int rcache__node_open(rcache__server_t *s) {
@@ -126,13 +128,15 @@ int rcache__node_delete_key(rcache__server_t *s, const void *key, size_t len) {
                    : rcache_delete(s->cache, key, len);
 }
 
-int rcache__node_invalidate_pattern(rcache__server_t *s, const char *pat,
+int rcache__node_invalidate_pattern(rcache__server_t *s, int db, const char *pat,
                                     size_t len, uint64_t *removed) {
     uint64_t l1 = 0, l2 = 0;
     int rc;
     if (!s->tier)
-        return rcache_invalidate(s->cache, pat, len, removed);
-    rc = rcache_tier_invalidate(s->tier, pat, len, &l1, &l2);
+        return db < 0 ? rcache_invalidate(s->cache, pat, len, removed)
+                      : rcache_invalidate_class(s->cache, (uint32_t)db, pat, len, removed);
+    rc = db < 0 ? rcache_tier_invalidate(s->tier, pat, len, &l1, &l2)
+                : rcache_tier_invalidate_class(s->tier, (uint32_t)db, pat, len, &l1, &l2);
     if (removed)
         *removed = l2 > l1 ? l2 : l1;
     return rc;
@@ -141,7 +145,7 @@ int rcache__node_invalidate_pattern(rcache__server_t *s, const char *pat,
 int rcache__node_clear(rcache__server_t *s, uint64_t *removed) {
     if (!s->tier)
         return rcache_clear(s->cache, removed);
-    return rcache__node_invalidate_pattern(s, "*", 1, removed);
+    return rcache__node_invalidate_pattern(s, -1, "*", 1, removed);
 }
 
 int rcache__node_delete(rcache__client_t *c, const rcache__arg_t *key) {
@@ -150,7 +154,19 @@ int rcache__node_delete(rcache__client_t *c, const rcache__arg_t *key) {
 
 int rcache__node_invalidate(rcache__client_t *c, const rcache__arg_t *pat,
                             uint64_t *removed) {
-    return rcache__node_invalidate_pattern(c->srv, pat->ptr, pat->len, removed);
+    char buf[256] = {0};
+    char *p = buf;
+    size_t pre = c->db > 0 ? RCACHE__DB_PREFIX_LEN : 0;
+    if (pre + pat->len > sizeof buf && !(p = malloc(pre + pat->len)))
+        return RCACHE_ENOMEM;
+    if (pre) /* the database's prefix: a literal for the glob (bytes < 16) */
+        rcache__db_prefix(c->db, p);
+    if (pat->len)
+        memcpy(p + pre, pat->ptr, pat->len);
+    int rc = rcache__node_invalidate_pattern(c->srv, c->db, p, pre + pat->len, removed);
+    if (p != buf)
+        free(p);
+    return rc;
 }
 
 int rcache__node_invalidate_tag(rcache__server_t *s, const void *tag,

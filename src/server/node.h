@@ -31,15 +31,18 @@ void rcache__node_after_write(rcache__client_t *c, const rcache__cmd_t *cmd,
                               size_t argc, const rcache__arg_t *argv);
 /* DEL/UNLINK of one key: RCACHE_OK if it existed (in L1 or L2). */
 int rcache__node_delete(rcache__client_t *c, const rcache__arg_t *key);
-/* RCACHE.INVALIDATE: removed = keys removed (the larger of L1's and L2's
- * counts with a tier). */
+/* RCACHE.INVALIDATE: the keys of the client's database matching the
+ * pattern (as the client names them); removed = keys removed (the larger
+ * of L1's and L2's counts with a tier). */
 int rcache__node_invalidate(rcache__client_t *c, const rcache__arg_t *pat,
                             uint64_t *removed);
 /* The same for the admin API (no client): a key, a pattern, everything
  * (FLUSHALL, POST /api/cache/clear: with a tier, every key under the
  * prefix in the L2 too, so the other nodes drop theirs). */
 int rcache__node_delete_key(rcache__server_t *s, const void *key, size_t len);
-int rcache__node_invalidate_pattern(rcache__server_t *s, const char *pat,
+/* pat is matched against stored names (db_key.h): database db's (its
+ * key class), or every database's when db < 0. */
+int rcache__node_invalidate_pattern(rcache__server_t *s, int db, const char *pat,
                                     size_t len, uint64_t *removed);
 int rcache__node_clear(rcache__server_t *s, uint64_t *removed);
 /* RCACHE.TAG.INVALIDATE and the admin API's {"tag": ...}: with a tier,

@@ -28,6 +28,7 @@
 #include "server.h"
 #include "slowlog.h"
 #include "node.h"
+#include "db_key.h"
 #include "version.h"
 
 #include <errno.h>
@@ -251,6 +252,8 @@ static int open_cache(rcache__server_t *s) {
     lc.disabled = s->cfg.disabled;
     lc.on_removal = rcache__notify_removed; /* "expired"/"evicted" events */
     lc.policy = s->cfg.policy;
+    lc.key_class = rcache__db_class; /* per-database counts (db_key.h) */
+    lc.key_classes = RCACHE__DB_COUNT;
     /* DEBUG's clock only when DEBUG is allowed: otherwise the library's
      * own clock, with no indirection on every call. */
     s->debug_enabled = s->cfg.enable_debug_command;

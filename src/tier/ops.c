@@ -407,7 +407,8 @@ static char *l2_pattern(rcache_tier_t *t, const char *pat, size_t plen,
 /* The keys one SCAN or SSCAN page names, dropped from L2 with their tag
  * records (tier_internal.h). */
 int rcache__tier_drop_page(rcache_tier_t *t, const void *tag, size_t tag_len,
-                           const redisReply *page, int prefixed, uint64_t *n) {
+                           const redisReply *page, int prefixed, int64_t cls,
+                           uint64_t *n) {
     const char **ks;
     size_t *lens, m = 0, cut = prefixed ? t->prefix_len : 0;
     int rc;
@@ -427,6 +428,8 @@ int rcache__tier_drop_page(rcache_tier_t *t, const void *tag, size_t tag_len,
         /* SCAN MATCH <prefix>...: every name starts with the prefix */
         if (prefixed && (e->len <= cut || memcmp(e->str, t->prefix, cut) != 0))
             continue;
+        if (cls >= 0 && rcache_key_class(t->c, e->str + cut, e->len - cut) != (uint32_t)cls)
+            continue; /* another class (rcached: another database) */
         ks[m] = e->str + cut;
         lens[m++] = e->len - cut;
     }
@@ -436,8 +439,9 @@ int rcache__tier_drop_page(rcache_tier_t *t, const void *tag, size_t tag_len,
     return rc;
 }
 
-/* SCAN MATCH + drop over L2; 0, or -1 when L2 failed part-way. */
-static int l2_invalidate(rcache_tier_t *t, const char *pat, size_t plen,
+/* SCAN MATCH + drop over L2 (keys of class cls only when cls >= 0); 0,
+ * or -1 when L2 failed part-way. */
+static int l2_invalidate(rcache_tier_t *t, const char *pat, size_t plen, int64_t cls,
                          uint64_t *n) {
     size_t mlen;
     char *m = l2_pattern(t, pat, plen, &mlen), cursor[32] = "0";
@@ -459,14 +463,23 @@ static int l2_invalidate(rcache_tier_t *t, const char *pat, size_t plen,
         }
         memcpy(cursor, r->element[0]->str, r->element[0]->len);
         cursor[r->element[0]->len] = 0;
-        rc = rcache__tier_drop_page(t, NULL, 0, r->element[1], 1, n);
+        rc = rcache__tier_drop_page(t, NULL, 0, r->element[1], 1, cls, n);
         freeReplyObject(r);
     } while (rc == 0 && strcmp(cursor, "0") != 0);
     free(m);
     return rc;
 }
 
-int rcache_tier_invalidate(rcache_tier_t *t, const char *pattern,
+/* L1's part of a pattern invalidation (class cls only when cls >= 0). */
+static int l1_invalidate(rcache_tier_t *t, int64_t cls, const char *pat, size_t plen,
+                         uint64_t *n) {
+    return cls < 0 ? rcache_invalidate(t->c, pat, plen, n)
+                   : rcache_invalidate_class(t->c, (uint32_t)cls, pat, plen, n);
+}
+
+/* rcache_tier_invalidate() and rcache_tier_invalidate_class() (cls < 0:
+ * every class). */
+static int tier_invalidate(rcache_tier_t *t, int64_t cls, const char *pattern,
                            size_t pattern_len, uint64_t *removed_l1,
                            uint64_t *removed_l2) {
     uint64_t n1 = 0, n2 = 0, again = 0;
@@ -475,18 +488,37 @@ int rcache_tier_invalidate(rcache_tier_t *t, const char *pattern,
         return RCACHE_EINVAL;
     if ((rc = rcache_glob_validate(pattern, pattern_len)) != RCACHE_OK)
         return rc;
-    if ((rc = rcache_invalidate(t->c, pattern, pattern_len, &n1)) != RCACHE_OK)
+    if ((rc = l1_invalidate(t, cls, pattern, pattern_len, &n1)) != RCACHE_OK)
         return rc;
-    l2rc = l2_invalidate(t, pattern, pattern_len, &n2);
+    l2rc = l2_invalidate(t, pattern, pattern_len, cls, &n2);
     /* Fills sent before the UNLINKs may hold matching keys: drop them all
      * (a rare, conservative miss) and sweep L1 once more. */
     pthread_mutex_lock(&t->mu);
     kill_pending_locked(t, NULL, 0, NULL);
-    (void)rcache_invalidate(t->c, pattern, pattern_len, &again);
+    (void)l1_invalidate(t, cls, pattern, pattern_len, &again);
     pthread_mutex_unlock(&t->mu);
     if (removed_l1)
         *removed_l1 = n1 + again;
     if (removed_l2)
         *removed_l2 = n2;
     return l2rc ? RCACHE_TIER_EUNAVAIL : RCACHE_OK;
+}
+
+int rcache_tier_invalidate(rcache_tier_t *t, const char *pattern,
+                           size_t pattern_len, uint64_t *removed_l1,
+                           uint64_t *removed_l2) {
+    return tier_invalidate(t, -1, pattern, pattern_len, removed_l1, removed_l2);
+}
+
+int rcache_tier_invalidate_class(rcache_tier_t *t, uint32_t cls, const char *pattern,
+                                 size_t pattern_len, uint64_t *removed_l1,
+                                 uint64_t *removed_l2) {
+    if (!t)
+        return RCACHE_EINVAL;
+    rcache_config_t cfg;
+    rcache_get_config(t->c, &cfg);
+    if (cls >= (cfg.key_classes ? cfg.key_classes : 1u))
+        return RCACHE_EINVAL;
+    return tier_invalidate(t, cfg.key_classes ? (int64_t)cls : -1, pattern, pattern_len,
+                           removed_l1, removed_l2);
 }

@@ -351,7 +351,7 @@ static int l2_invalidate_tag(rcache_tier_t *t, const void *tag, size_t tag_len,
         }
         memcpy(cursor, r->element[0]->str, r->element[0]->len);
         cursor[r->element[0]->len] = 0;
-        rc = rcache__tier_drop_page(t, tag, tag_len, r->element[1], 0, n);
+        rc = rcache__tier_drop_page(t, tag, tag_len, r->element[1], 0, -1, n);
         freeReplyObject(r);
     } while (rc == 0 && strcmp(cursor, "0") != 0);
     free(set);

@@ -163,8 +163,10 @@ int rcache__tier_l2_drop(rcache_tier_t *t, const void *tag, size_t tag_len,
 /* rcache__tier_l2_drop() of the keys one SCAN or SSCAN reply page names
  * (non-string elements skipped). prefixed: the page holds L2 names (SCAN
  * MATCH <prefix>...), whose prefix is checked and cut; else L1 keys (a tag
- * set's members, tag their tag). 0 or -1 (L2 failed, or no memory). */
+ * set's members, tag their tag). cls >= 0: only the keys of L1's key
+ * class cls. 0 or -1 (L2 failed, or no memory). */
 int rcache__tier_drop_page(rcache_tier_t *t, const void *tag, size_t tag_len,
-                           const redisReply *page, int prefixed, uint64_t *n);
+                           const redisReply *page, int prefixed, int64_t cls,
+                           uint64_t *n);
 
 #endif

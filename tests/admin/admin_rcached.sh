@@ -203,6 +203,22 @@ if command -v promtool >/dev/null; then
   if promtool check metrics <"$TMP/b" >"$TMP/promtool" 2>&1; then ok
   else fail "promtool check metrics (dbs): $(cat "$TMP/promtool")"; fi
 fi
+# Database 0's pattern invalidation stays in database 0 (a pattern starting
+# with a wildcard used to remove other databases' keys too), and
+# RCACHE.INVALIDATE applies within the client's database.
+rc -n 3 SET dbw:x three >/dev/null; rc -n 5 SET dbw:y five >/dev/null; rc SET dbw:z zero >/dev/null
+areq POST "/api/cache/invalidate" -d '{"pattern":"*w:*"}'
+expect_code 200 "db 0 wildcard invalidate"; expect_json removed 1 "db 0 wildcard removed only db 0's"
+expect_eq "$(rc EXISTS dbw:z)" 0 "db 0 key invalidated"
+expect_eq "$(rc -n 3 EXISTS dbw:x)" 1 "db 3 key kept by db 0's invalidation"
+expect_eq "$(rc -n 5 EXISTS dbw:y)" 1 "db 5 key kept by db 0's invalidation"
+expect_eq "$(rc -n 3 RCACHE.INVALIDATE '*')" 2 "RCACHE.INVALIDATE in db 3 removes db 3's keys (only3 dbw:x)"
+expect_eq "$(rc -n 3 DBSIZE)" 0 "db 3 empty"
+expect_eq "$(rc -n 5 EXISTS dbw:y)" 1 "db 5 key kept by db 3's RCACHE.INVALIDATE"
+expect_eq "$(rc EXISTS dbk:a dbk:b)" 2 "db 0 keys kept by db 3's RCACHE.INVALIDATE"
+expect_eq "$(rc -n 5 FLUSHDB)" OK "FLUSHDB in db 5"
+expect_eq "$(rc -n 5 DBSIZE)" 0 "db 5 empty after FLUSHDB"
+expect_eq "$(rc EXISTS dbk:a dbk:b)" 2 "db 0 keys kept by db 5's FLUSHDB"
 
 # Clear.
 areq POST /api/cache/clear

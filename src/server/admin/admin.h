@@ -94,7 +94,9 @@ typedef struct rcache__server_hooks {
      * tier too when there is one (may be NULL: the cache alone). Return
      * the rcache_delete / rcache_invalidate / rcache_clear codes. */
     int (*delete_key)(void *ctx, const void *key, size_t len);
-    int (*invalidate)(void *ctx, const char *pat, size_t len, uint64_t *removed);
+    /* invalidate: pat matched against stored names (db_key.h) of
+     * database db only (the cache's key class db). */
+    int (*invalidate)(void *ctx, int db, const char *pat, size_t len, uint64_t *removed);
     int (*clear)(void *ctx, uint64_t *removed);
     /* Remove every entry with a tag (in the second tier and on every
      * node too when there is one; may be NULL: the cache alone). The

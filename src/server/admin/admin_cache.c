@@ -267,6 +267,16 @@ static void invalidate_tag(rcache__admin_t *a, struct evhttp_request *req, json_
                                            ju64(removed), "tag", t));
 }
 
+/* Without the server's hooks: the cache's key class db when it counts
+ * databases as classes (rcached does), else every stored name. */
+static int invalidate_db(rcache_t *cache, int db, const char *pat, size_t len,
+                         uint64_t *removed) {
+    rcache_config_t cfg;
+    rcache_get_config(cache, &cfg);
+    return cfg.key_classes ? rcache_invalidate_class(cache, (uint32_t)db, pat, len, removed)
+                           : rcache_invalidate(cache, pat, len, removed);
+}
+
 void rcache__admin_h_invalidate(rcache__admin_t *a, struct evhttp_request *req,
                                 const char *rest, const char *query) {
     json_t *body, *p, *t;
@@ -309,8 +319,9 @@ void rcache__admin_h_invalidate(rcache__admin_t *a, struct evhttp_request *req,
         rcache__admin_reply_error(req, 500, NULL, "out of memory");
         goto out;
     }
-    rc = a->hooks.invalidate ? a->hooks.invalidate(a->hooks.ctx, pat, pat_len, &removed)
-                             : rcache_invalidate(a->cache, pat, pat_len, &removed);
+    rc = a->hooks.invalidate
+             ? a->hooks.invalidate(a->hooks.ctx, db, pat, pat_len, &removed)
+             : invalidate_db(a->cache, db, pat, pat_len, &removed);
     if (rc == RCACHE_EPATTERN) {
         rcache__admin_reply_error(req, 400, "pattern", "invalid glob pattern: %s",
                                   rcache_strerror(rc));
