@@ -34,6 +34,9 @@
 #   --engines LIST one rcached per I/O engine (--io-engine), all measured
 #                  in the same rounds as redis-server, e.g. "epoll uring";
 #                  default: one rcached with its default engine
+#   --bins LIST    instead, one rcached per binary, LIST of LABEL=PATH
+#                  (e.g. "old=/tmp/old/rcached new=build/src/server/rcached"):
+#                  builds before and after a change in the same rounds
 # Environment: RCACHED, REDIS_SERVER, REDIS_BENCHMARK, REDIS_CLI override
 # the programs.  Exit status: 0 when every figure was measured, 1 when a
 # step failed, 77 when rcached is not built (tests treat it as skipped),
@@ -50,6 +53,7 @@ outfile=
 rcached_args=
 only=
 engines=
+bins=
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
@@ -60,6 +64,7 @@ while [ $# -gt 0 ]; do
     --rcached-args) rcached_args=$2; shift ;;
     --only) only=$2; shift ;;
     --engines) engines=$2; shift ;;
+    --bins) bins=$2; shift ;;
     -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "server_cpu.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -115,14 +120,24 @@ wait_up() {
   return 1
 }
 servers=(redis)
-if [ -n "$engines" ]; then
+if [ -n "$bins" ]; then
+  for b in $bins; do
+    l=${b%%=*}
+    case $l in *[!A-Za-z0-9_]*|'') echo "server_cpu.sh: bad label in --bins: '$b'" >&2; exit 2 ;; esac
+    [ -x "${b#*=}" ] || { echo "server_cpu.sh: --bins: ${b#*=} is not an executable" >&2; exit 2; }
+    servers+=("rbin_$l"); eval "bin_$l=\${b#*=}"
+  done
+elif [ -n "$engines" ]; then
   for e in $engines; do servers+=("rcached_$e"); done
 else
   servers+=(rcached)
 fi
 start() { # NAME: sets ${NAME}_pid and ${NAME}_port
-  local name=$1 try port pid engine_arg=
-  [ "$name" = rcached ] || engine_arg="--io-engine ${name#rcached_}"
+  local name=$1 try port pid engine_arg= prog=$rcached
+  case $name in
+    rcached_*) engine_arg="--io-engine ${name#rcached_}" ;;
+    rbin_*) eval "prog=\$bin_${name#rbin_}" ;;
+  esac
   for try in 1 2 3; do
     port=$(free_port) || break
     if [ "$name" = redis ]; then
@@ -131,7 +146,7 @@ start() { # NAME: sets ${NAME}_pid and ${NAME}_port
         --maxclients 10000 &
     else
       # shellcheck disable=SC2086
-      "$rcached" --port "$port" --bind 127.0.0.1 --admin-port 0 --maxmemory 0 \
+      "$prog" --port "$port" --bind 127.0.0.1 --admin-port 0 --maxmemory 0 \
         --max-items 0 --maxclients 10000 --loglevel warning $engine_arg $rcached_args \
         >"$tmp/$name.log" 2>&1 &
     fi
@@ -272,7 +287,7 @@ rcs=("${servers[@]:1}")
 
 echo
 echo "server_cpu.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)," \
-     "$("$redis_server" --version | awk '{print $3}'), rounds=$rounds scale=$scale, rcached args: ${rcached_args:-none}, engines: ${engines:-default}"
+     "$("$redis_server" --version | awk '{print $3}'), rounds=$rounds scale=$scale, rcached args: ${rcached_args:-none}, engines: ${engines:-default}${bins:+, bins: $bins}"
 echo
 cat "$tmp/table.md"
 echo

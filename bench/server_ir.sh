@@ -44,12 +44,13 @@ trap cleanup EXIT
 
 port=$((20000 + RANDOM % 8000))
 workloads=("SET -P 1:-t set -P 1" "GET -P 1:-t get -P 1" "SET -P 16:-t set -P 16" "GET -P 16:-t get -P 16")
-dump=0
-measure() { # measure ARGS...: instructions the server ran during redis-benchmark ARGS
+measure() { # measure DUMP ARGS...: instructions the server ran during
+            # redis-benchmark ARGS (callgrind's dump number DUMP: the
+            # function runs in a subshell, so the caller counts)
+  local dump=$1; shift
   callgrind_control -z "$spid" >/dev/null 2>&1
   # shellcheck disable=SC2068
   redis-benchmark -p "$port" -n "$n" -c 4 -r 100000 -d 100 -q $@ >/dev/null 2>&1 || return 1
-  dump=$((dump + 1))
   callgrind_control -d "$spid" >/dev/null 2>&1
   for _ in $(seq 600); do [ -s "$tmp/cg.$spid.$dump" ] && break; sleep 0.1; done
   awk '/^totals:/ { print $2 }' "$tmp/cg.$spid.$dump"
@@ -70,7 +71,8 @@ for s in "${servers[@]}"; do
   redis-benchmark -p "$port" -n 100000 -c 4 -r 100000 -d 100 -q -t set -P 16 >/dev/null 2>&1
   dump=0
   for w in "${workloads[@]}"; do
-    ir=$(measure "${w#*:}") || { echo "server_ir.sh: $label: ${w%%:*} failed"; exit 1; }
+    dump=$((dump + 1))
+    ir=$(measure "$dump" "${w#*:}") || { echo "server_ir.sh: $label: ${w%%:*} failed"; exit 1; }
     printf '%s\t%s\t%.0f\n' "$label" "${w%%:*}" "$(awk -v a="$ir" -v b="$n" 'BEGIN { print a / b }')" |
       tee -a "$tmp/results"
   done
