@@ -24,6 +24,7 @@
 #include "pubsub.h"
 #include "script.h"
 #include "server.h"
+#include "tracking.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -173,6 +174,7 @@ void rcache__client_close(rcache__client_t *c) {
     rcache__server_t *s = c->srv;
     rcache__monitor_forget(c);
     registry_del(s, c);
+    rcache__tracking_forget(c); /* before its mailbox goes */
     rcache__pubsub_forget(c);
     if (c->prev)
         c->prev->next = c->next;
@@ -652,11 +654,18 @@ size_t rcache__client_describe(rcache__client_t *c, rcache__client_t *self,
     unsigned nsub = atomic_load_explicit(&c->nsub, memory_order_relaxed);
     unsigned npsub = atomic_load_explicit(&c->npsub, memory_order_relaxed);
     int resp = atomic_load_explicit(&c->shown_resp, memory_order_relaxed);
-    char flags[8], *f = flags;
+    char flags[16], *f = flags;
     if (nsub + npsub)
         *f++ = 'P';
     if (multi >= 0)
         *f++ = 'x';
+    unsigned trk = atomic_load_explicit(&c->trk_shown, memory_order_relaxed);
+    if (trk & RCACHE__TRK_SHOWN_ON)
+        *f++ = 't';
+    if (trk & RCACHE__TRK_SHOWN_BROKEN)
+        *f++ = 'R';
+    if (trk & RCACHE__TRK_SHOWN_BCAST)
+        *f++ = 'B';
     if (atomic_load_explicit(&c->no_evict, memory_order_relaxed))
         *f++ = 'e';
     if (f == flags)
@@ -667,12 +676,15 @@ size_t rcache__client_describe(rcache__client_t *c, rcache__client_t *self,
                      "flags=%s db=%d sub=%u psub=%u ssub=0 multi=%ld qbuf=%zu "
                      "qbuf-free=%zu argv-mem=%zu multi-mem=%zu rbs=0 rbp=0 obl=0 "
                      "oll=0 omem=%zu tot-mem=%zu events=r cmd=%s user=default "
-                     "redir=-1 resp=%d\n",
+                     "redir=%lld resp=%d\n",
                      (unsigned long long)c->id, c->addr, c->laddr, (int)c->fd,
                      c->name ? c->name : "",
                      (unsigned long long)((now - c->ctime_ms) / 1000),
                      (unsigned long long)(now > last ? (now - last) / 1000 : 0), flags, db,
                      nsub, npsub, multi, qbuf, qfree, argv, mmem, omem, tot, cmd ? cmd : "NULL",
+                     (trk & RCACHE__TRK_SHOWN_ON)
+                         ? atomic_load_explicit(&c->trk_redir, memory_order_relaxed)
+                         : -1LL,
                      resp == 3 ? 3 : 2);
     if (n < 0)
         return 0;

@@ -226,6 +226,9 @@ struct rcache__client {
     int monitor;                   /* MONITOR: out is locked and fed (monitor.c) */
     struct rcache__pubsub_client *ps; /* subscriptions, mailbox (pubsub.c) */
     _Atomic unsigned nsub, npsub;  /* for CLIENT LIST */
+    struct rcache__tracking_client *trk; /* CLIENT TRACKING (tracking.c) */
+    _Atomic unsigned trk_shown;    /* t/R/B flags for CLIENT LIST (tracking.h) */
+    _Atomic long long trk_redir;   /* redir= for CLIENT LIST */
     char addr[128], laddr[128];
     rcache__client_t *prev, *next;   /* worker's list */
     rcache__client_t *gprev, *gnext; /* server registry (clients_lock) */

@@ -14,6 +14,7 @@
 #include "script.h"
 #include "server.h"
 #include "slowlog.h"
+#include "tracking.h"
 #include "watch.h"
 
 #include <stdio.h>
@@ -247,10 +248,13 @@ static void run_gated(rcache__client_t *c, const rcache__cmd_t *cmd, size_t argc
         rcache__reply_error(c, BUSY_MSG);
         return;
     }
+    if (c->trk && (cmd->flags & RCACHE__CMD_READONLY))
+        rcache__tracking_before_read(c, cmd, argc, argv); /* before: see tracking.c */
     cmd->fn(c, argc, argv);
     if (cmd->flags & RCACHE__CMD_WRITE) {
         rcache__watch_after_write(cmd, argc, argv);
         rcache__node_after_write(c, cmd, argc, argv);
+        rcache__tracking_after_write(c->id, cmd, argc, argv);
     }
     rcache__gate_leave(slot);
 }
@@ -316,6 +320,8 @@ void rcache__dispatch(rcache__client_t *c, size_t argc,
     else
         run_gated(c, cmd, argc, argv);
     depth--;
+    if (c->trk && depth == 0)
+        rcache__tracking_after_command(c, cmd); /* CLIENT CACHING lasts one command */
     /* A command handed to the script thread is timed there (script_thread.c). */
     if (t0 && c->script_pending == pending)
         rcache__cmdtime_record(c, cmd, argc, argv, rcache__mono_us() - t0);

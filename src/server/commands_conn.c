@@ -10,6 +10,7 @@
 #include "command.h"
 #include "db.h"
 #include "pubsub.h"
+#include "tracking.h"
 #include "version.h"
 
 #include <event2/buffer.h>
@@ -190,6 +191,7 @@ void rcache__cmd_hello(rcache__client_t *c, size_t argc, const rcache__arg_t *ar
     c->resp3 = resp3;
     atomic_store_explicit(&c->shown_resp, resp3 ? 3 : 2, memory_order_relaxed);
     rcache__pubsub_set_resp(c);
+    rcache__tracking_set_resp(c);
     rcache__reply_map(c, 7);
     rcache__reply_bulk_cstr(c, "server");
     rcache__reply_bulk_cstr(c, "redis");
@@ -418,6 +420,15 @@ static const char *const CLIENT_HELP[] = {
     "    Control the replies sent to the current connection.",
     "SETNAME <name>",
     "    Assign the name <name> to the current connection.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Control server assisted client side caching.",
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+    "GETREDIR",
+    "    Return the client ID we are redirecting to when tracking is enabled.",
+    "TRACKINGINFO",
+    "    Report tracking status for the current connection.",
     "UNPAUSE",
     "    Stop the current client pause, resuming traffic.",
     "SETINFO <LIB-NAME|LIB-VER> <value>",
@@ -482,6 +493,8 @@ void rcache__cmd_client(rcache__client_t *c, size_t argc, const rcache__arg_t *a
             return;
         }
         rcache__reply_ok(c);
+    } else if (rcache__tracking_command(c, argc, argv)) {
+        /* TRACKING, CACHING, GETREDIR, TRACKINGINFO (tracking.c) */
     } else if (rcache__client_admin(c, argc, argv)) {
         /* REPLY, PAUSE, UNPAUSE, NO-EVICT (commands_admin.c) */
     } else if (rcache__arg_is(sub, "no-touch")) {
@@ -518,5 +531,6 @@ void rcache__cmd_reset(rcache__client_t *c, size_t argc, const rcache__arg_t *ar
     c->resp3 = 0;
     atomic_store_explicit(&c->shown_resp, 2, memory_order_relaxed);
     rcache__pubsub_set_resp(c);
+    rcache__tracking_forget(c); /* Redis: RESET disables tracking */
     rcache__reply_status(c, "RESET");
 }

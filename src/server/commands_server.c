@@ -14,6 +14,7 @@
 #include "node.h"
 #include "persist.h"
 #include "pubsub.h"
+#include "tracking.h"
 #include "version.h"
 
 #include <event2/buffer.h>
@@ -121,7 +122,9 @@ void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
         addf(b, "connected_clients:%llu\r\n",
              (unsigned long long)atomic_load(&s->connected_clients));
         addf(b, "maxclients:%llu\r\n", (unsigned long long)atomic_load(&s->maxclients));
-        addf(b, "blocked_clients:0\r\ntracking_clients:0\r\n");
+        rcache__tracking_sizes_t ts;
+        rcache__tracking_sizes(&ts);
+        addf(b, "blocked_clients:0\r\ntracking_clients:%zu\r\n", ts.clients);
         rcache__info_clients_extra(s, b);
     }
     if (want(sections, "memory", 1)) {
@@ -177,6 +180,10 @@ void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
         rcache__pubsub_sizes(&pch, &ppat);
         addf(b, "pubsub_channels:%zu\r\npubsub_patterns:%zu\r\npubsub_shardchannels:0\r\n",
              pch, ppat);
+        rcache__tracking_sizes_t ts;
+        rcache__tracking_sizes(&ts);
+        addf(b, "tracking_total_keys:%zu\r\ntracking_total_items:%zu\r\n"
+                "tracking_total_prefixes:%zu\r\n", ts.keys, ts.items, ts.prefixes);
         addf(b, "keyspace_hit_ratio:%.4f\r\n", st.hit_ratio);
         addf(b, "cache_sets:%llu\r\n", (unsigned long long)st.sets);
         addf(b, "cache_deletes:%llu\r\n", (unsigned long long)st.deletes);

@@ -29,7 +29,7 @@ static const char *const IGNORED[] = {
     "activedefrag", "hz", "dynamic-hz", "rdb-save-incremental-fsync",
     "jemalloc-bg-thread", "maxmemory-samples", "maxmemory-eviction-tenacity",
     "lfu-log-factor", "lfu-decay-time", "io-threads", "io-threads-do-reads",
-    "tracking-table-max-keys", "enable-protected-configs", "enable-module-command",
+    "enable-protected-configs", "enable-module-command",
     "shutdown-timeout", "shutdown-on-sigint", "shutdown-on-sigterm",
     "active-expire-effort", "sanitize-dump-payload", "propagation-error-behavior",
     "ignore-warnings", "masterauth", "masteruser", "replica-announced",

@@ -93,6 +93,8 @@ static const opt_t OPTS[] = {
      "ms after which a running script gets other clients -BUSY (0 = never)"},
     {"slowlog-log-slower-than", T_INT, F(slowlog_slower_than_us), 0, U64MAX / 4, 1, "<us>",
      "10000", "SLOWLOG records commands taking at least this many us (-1 = off)"},
+    {"tracking-table-max-keys", T_UINT, F(tracking_max_keys), 0, U64MAX / 2, 1, "<n>",
+     "1000000", "keys CLIENT TRACKING remembers; over it, keys are invalidated (0 = no limit)"},
     {"slowlog-max-len", T_UINT, F(slowlog_max_len), 0, 1000000, 1, "<n>", "128",
      "entries SLOWLOG keeps"},
     {"latency-monitor-threshold", T_UINT, F(latency_threshold_ms), 0, U64MAX / 4, 1, "<ms>",
@@ -449,6 +451,7 @@ void rcache__config_defaults(rcache__config_t *cfg) {
     cfg->lua_time_limit_ms = 5000;
     cfg->slowlog_slower_than_us = 10000;
     cfg->slowlog_max_len = 128;
+    cfg->tracking_max_keys = 1000000;
     cfg->loglevel = RCACHE__LOG_NOTICE;
     cfg->admin_bind = strdup("127.0.0.1");
     cfg->admin_port = 6381;

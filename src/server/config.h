@@ -58,6 +58,7 @@ typedef struct rcache__config {
     uint64_t lua_time_limit_ms; /* BUSY after a script ran this long, 5000 */
     int64_t slowlog_slower_than_us; /* SLOWLOG threshold, -1 = off, 10000 */
     uint64_t slowlog_max_len;       /* SLOWLOG entries kept, 128 */
+    uint64_t tracking_max_keys;     /* tracking-table-max-keys, 1000000 (0 = none) */
     uint64_t latency_threshold_ms;  /* LATENCY threshold, 0 = off */
     int notify_flags;         /* notify-keyspace-events (notify.h), 0 = off */
     /* logging */

@@ -18,6 +18,7 @@
 
 #include "db.h"
 #include "pubsub.h"
+#include "tracking.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,7 @@ void rcache__notify(int type, const char *event, const void *key, size_t klen) {
 
 void rcache__notify_removed(int cause, const void *key, size_t klen, void *ctx) {
     (void)ctx;
+    rcache__tracking_invalidate(0, key, klen); /* one relaxed load when nobody tracks */
     if (cause == RCACHE_REMOVED_EXPIRED)
         rcache__notify(RCACHE__NOTIFY_EXPIRED, "expired", key, klen);
     else if (cause == RCACHE_REMOVED_EVICTED)

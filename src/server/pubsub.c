@@ -58,6 +58,8 @@ struct rcache__pubsub_client {
     size_t npats, cappats;
     uint64_t soft_since_ms; /* 0 = under the soft limit */
     _Atomic int push;       /* RESP3 client: messages are '>' push frames */
+    uint64_t id;            /* c->id, for the index by id (R.lock) */
+    struct rcache__pubsub_client *id_next;
 };
 typedef struct rcache__pubsub_client ps_t;
 
@@ -79,6 +81,9 @@ static struct {
     size_t npatterns;
     _Atomic size_t nsubscriptions; /* all clients, channels + patterns */
     _Atomic uint64_t hard, soft, soft_s;
+    /* every mailbox by client id, for rcache__pubsub_send_id (tracking) */
+#define ID_BUCKETS 256u
+    ps_t *by_id[ID_BUCKETS];
 } R;
 
 static uint64_t hash_of(const void *p, size_t len) {
@@ -421,8 +426,35 @@ static ps_t *ps_of(rcache__client_t *c) {
     }
     pthread_mutex_init(&ps->mb.lock, NULL);
     atomic_init(&ps->push, c->resp3);
+    ps->id = c->id;
+    pthread_rwlock_wrlock(&R.lock);
+    ps->id_next = R.by_id[ps->id % ID_BUCKETS];
+    R.by_id[ps->id % ID_BUCKETS] = ps;
+    pthread_rwlock_unlock(&R.lock);
     c->ps = ps;
     return ps;
+}
+
+int rcache__pubsub_open(rcache__client_t *c) {
+    return ps_of(c) ? 0 : -1;
+}
+
+int rcache__pubsub_send_id(uint64_t id, const char *push, size_t plen, const char *msg,
+                           size_t mlen) {
+    int found = 0;
+    pthread_rwlock_rdlock(&R.lock);
+    for (ps_t *ps = R.by_id[id % ID_BUCKETS]; ps; ps = ps->id_next) {
+        if (ps->id != id)
+            continue;
+        found = 1;
+        if (atomic_load_explicit(&ps->push, memory_order_relaxed))
+            push_message(ps, push, plen);
+        else if (msg && ps->nchans + ps->npats)
+            push_message(ps, msg, mlen);
+        break;
+    }
+    pthread_rwlock_unlock(&R.lock);
+    return found;
 }
 
 /* ---- the SUBSCRIBE family ------------------------------------------------ */
@@ -529,8 +561,15 @@ void rcache__pubsub_forget(rcache__client_t *c) {
         return;
     rcache__pubsub_unsubscribe(c, 1, NULL, 0, 0);
     rcache__pubsub_unsubscribe(c, 1, NULL, 1, 0);
-    /* No publisher can reach ps now (it left the registry under the write
-     * lock), so its mailbox goes without further locking. */
+    pthread_rwlock_wrlock(&R.lock);
+    ps_t **pp = &R.by_id[ps->id % ID_BUCKETS];
+    while (*pp && *pp != ps)
+        pp = &(*pp)->id_next;
+    if (*pp)
+        *pp = ps->id_next;
+    pthread_rwlock_unlock(&R.lock);
+    /* No publisher can reach ps now (it left the registry and the index
+     * under the write lock), so its mailbox goes without further locking. */
     event_free(ps->mb.ev);
     evbuffer_free(ps->mb.q);
     pthread_mutex_destroy(&ps->mb.lock);

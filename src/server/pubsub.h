@@ -62,6 +62,15 @@ void rcache__pubsub_set_resp(rcache__client_t *c);
 /* Client going away (close) or RESET: leave every subscription; close
  * also frees the mailbox (c's worker). */
 void rcache__pubsub_forget(rcache__client_t *c);
+/* Give c a mailbox without subscribing (a CLIENT TRACKING client, so
+ * invalidations reach it); 0, or -1 out of memory (c's worker). */
+int rcache__pubsub_open(rcache__client_t *c);
+/* Deliver to the client with this id, if it has a mailbox: push (a RESP3
+ * push frame) when it speaks RESP3, else msg (a RESP2 pub/sub message;
+ * NULL: nothing) when it is subscribed to something. Returns 1 when the
+ * client has a mailbox, 0 when none (gone, or never opened). Any thread. */
+int rcache__pubsub_send_id(uint64_t id, const char *push, size_t plen, const char *msg,
+                           size_t mlen);
 /* Move what c's mailbox holds into c->out now (before replies that must
  * follow the messages already published). */
 void rcache__pubsub_drain(rcache__client_t *c);

@@ -27,6 +27,7 @@
 #include "script.h"
 #include "server.h"
 #include "slowlog.h"
+#include "tracking.h"
 #include "node.h"
 #include "db_key.h"
 #include "version.h"
@@ -106,6 +107,7 @@ static void apply_hot_settings(rcache__server_t *s) {
     rcache__notify_set_flags(s->cfg.notify_flags);
     atomic_store(&s->auth_required, s->cfg.requirepass != NULL);
     atomic_store(&s->lua_time_limit_ms, s->cfg.lua_time_limit_ms);
+    rcache__tracking_set_max_keys(s->cfg.tracking_max_keys);
     rcache__slowlog_configure(s->cfg.slowlog_slower_than_us, s->cfg.slowlog_max_len,
                               s->cfg.latency_threshold_ms);
     rcache__log_set_level(s->cfg.loglevel);
