@@ -534,7 +534,7 @@ static int on_allowed(rcache__client_t *c, const tc_t *t, unsigned opts,
     else if ((opts & F_BCAST) && (opts & (F_OPTIN | F_OPTOUT)))
         err = "ERR OPTIN and OPTOUT are not compatible with BCAST";
     else if ((opts & F_OPTIN) && (opts & F_OPTOUT))
-        err = "ERR You can't use both OPTIN and OPTOUT";
+        err = "ERR You can't specify both OPTIN mode and OPTOUT mode";
     else if (((opts & F_OPTIN) && (f & F_OPTOUT)) || ((opts & F_OPTOUT) && (f & F_OPTIN)))
         err = "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this "
               "client, and then re-enabling it with a different mode.";

@@ -18,9 +18,9 @@ subscribed, a RESP2 and a RESP3 subscriber on one channel, and RESET back
 to RESP2. CLIENT LIST / CLIENT KILL TYPE pubsub|normal|master|replica are
 compared as counts (the lines hold addresses and ids).
 
-Deliberate differences (docs/SERVER.md): CLIENT TRACKING is not supported
-(rcached answers Redis's unknown-subcommand error), HELLO's id and the
-text of INFO / CLIENT INFO / CLIENT LIST are normalised before comparing.
+Deliberate differences (docs/SERVER.md): HELLO's id and the text of INFO /
+CLIENT INFO / CLIENT LIST are normalised before comparing. CLIENT TRACKING
+has its own differential test (tracking_diff_test.py).
 
 Usage: resp3_diff_test.py <rcached binary>
 """
@@ -327,8 +327,7 @@ def closed(c):
 def test_shapes(port):
     """rcached only: replies whose fields differ from Redis's (rcached has
     fewer MEMORY STATS fields, no key specs or arguments in COMMAND) still
-    use the RESP3 types Redis 7.0 uses for them; and the deliberate
-    difference: CLIENT TRACKING is refused."""
+    use the RESP3 types Redis 7.0 uses for them."""
     c = Conn(port)
     c.run("hello", "3")
     stats = c.run("memory", "stats")
@@ -339,7 +338,6 @@ def test_shapes(port):
                            b":1\r\n:1\r\n:1\r\n~"), info
     docs = c.run("command", "docs", "get")
     assert docs.startswith(b"%1\r\n$3\r\nget\r\n%3\r\n$7\r\nsummary\r\n"), docs
-    assert c.run("client", "tracking", "on").startswith(b"-ERR unknown subcommand 'tracking'")
     c.run("hello", "2")  # and the RESP2 forms
     stats2 = c.run("memory", "stats")
     assert stats2.startswith(b"*36\r\n"), stats2[:20]
