@@ -493,10 +493,9 @@ void rcache__cmd_client(rcache__client_t *c, size_t argc, const rcache__arg_t *a
             return;
         }
         rcache__reply_ok(c);
-    } else if (rcache__tracking_command(c, argc, argv)) {
-        /* TRACKING, CACHING, GETREDIR, TRACKINGINFO (tracking.c) */
-    } else if (rcache__client_admin(c, argc, argv)) {
-        /* REPLY, PAUSE, UNPAUSE, NO-EVICT (commands_admin.c) */
+    } else if (rcache__tracking_command(c, argc, argv) || rcache__client_admin(c, argc, argv)) {
+        /* TRACKING, CACHING, GETREDIR, TRACKINGINFO (tracking.c); REPLY,
+         * PAUSE, UNPAUSE, NO-EVICT (commands_admin.c) */
     } else if (rcache__arg_is(sub, "no-touch")) {
         if (argc != 3)
             goto arity;

@@ -140,13 +140,12 @@ static size_t frame(char *out, const char *head, size_t hlen, int resp3, const v
     size_t n = hlen;
     memcpy(out, head, hlen);
     if (null) {
-        const char *z = resp3 ? "_\r\n" : "$-1\r\n";
-        memcpy(out + n, z, strlen(z));
-        return n + strlen(z);
+        return n + (size_t)sprintf(out + n, "%s", resp3 ? "_\r\n" : "$-1\r\n");
     }
     n += (size_t)sprintf(out + n, "*1\r\n$%zu\r\n", klen);
     memcpy(out + n, key, klen);
-    memcpy(out + n + klen, "\r\n", 2);
+    out[n + klen] = '\r';
+    out[n + klen + 1] = '\n';
     return n + klen + 2;
 }
 
@@ -197,7 +196,7 @@ static entry_t **key_slot(const void *key, size_t klen) {
 
 static void grow_keys(void) {
     size_t nmask = T.mask * 2 + 1;
-    entry_t **nb = calloc(nmask + 1, sizeof *nb);
+    entry_t **nb = calloc(nmask + 1, sizeof(entry_t *));
     if (!nb)
         return; /* longer chains, still correct */
     for (size_t i = 0; i <= T.mask; i++) {
@@ -256,7 +255,7 @@ static void enforce_max(void) {
 
 static int remember(uint64_t id, const void *key, size_t klen) {
     if (!T.buckets) {
-        if (!(T.buckets = calloc(1024, sizeof *T.buckets)))
+        if (!(T.buckets = calloc(1024, sizeof(entry_t *))))
             return -1;
         T.mask = 1023;
     }
@@ -562,7 +561,7 @@ static int enable(rcache__client_t *c, uint64_t redir, unsigned opts,
     if ((opts & F_BCAST) && !(f & F_BCAST)) {
         if (T.nbcast == T.capbcast) {
             size_t ncap = T.capbcast ? T.capbcast * 2 : 8;
-            tc_t **n = realloc(T.bcast, ncap * sizeof *n);
+            tc_t **n = realloc(T.bcast, ncap * sizeof(tc_t *));
             if (!n)
                 return -1;
             T.bcast = n;
@@ -628,7 +627,7 @@ static void cmd_tracking(rcache__client_t *c, size_t argc, const rcache__arg_t *
     long long redir = 0;
     unsigned opts = 0;
     size_t npre = 0;
-    const rcache__arg_t **pre = malloc(argc * sizeof *pre);
+    const rcache__arg_t **pre = malloc(argc * sizeof(rcache__arg_t *));
     if (!pre) {
         rcache__reply_error(c, "ERR out of memory");
         return;
@@ -724,7 +723,7 @@ static void cmd_trackinginfo(rcache__client_t *c) {
     for (int i = 0; i < n; i++)
         rcache__reply_bulk_cstr(c, names[i]);
     rcache__reply_bulk_cstr(c, "redirect");
-    rcache__reply_int(c, (f & F_ON) ? (long long)t->redir : -1);
+    rcache__reply_int(c, t && (f & F_ON) ? (long long)t->redir : -1);
     rcache__reply_bulk_cstr(c, "prefixes");
     rcache__reply_array(c, t ? (long long)t->nprefixes : 0);
     for (size_t i = 0; t && i < t->nprefixes; i++)
@@ -752,7 +751,7 @@ int rcache__tracking_command(rcache__client_t *c, size_t argc, const rcache__arg
         if (argc != 2)
             rcache__reply_arity(c, "client|getredir");
         else
-            rcache__reply_int(c, (f & F_ON) ? (long long)c->trk->redir : -1);
+            rcache__reply_int(c, c->trk && (f & F_ON) ? (long long)c->trk->redir : -1);
     } else if (rcache__arg_is(sub, "trackinginfo")) {
         atomic_store_explicit(&c->last_cmd, "client|trackinginfo", memory_order_relaxed);
         if (argc != 2)
