@@ -41,7 +41,7 @@ static rcache__cmd_t TABLE[] = {
     {"select", rcache__cmd_select, 2, FA | CN, 0, 0, 0, "connection", "Changes the selected database (0..15).", 0},
     {"auth", rcache__cmd_auth, -2, FA | NA | CN | NS, 0, 0, 0, "connection", "Authenticates the connection.", 0},
     {"hello", rcache__cmd_hello, -1, FA | NA | CN | NS, 0, 0, 0, "connection", "Handshakes with the server (protocol 2 only).", 0},
-    {"client", rcache__cmd_client, -2, CN | NS, 0, 0, 0, "connection", "CLIENT SETNAME|GETNAME|ID|INFO|LIST|SETINFO|NO-EVICT|NO-TOUCH.", 0},
+    {"client", rcache__cmd_client, -2, CN | NS, 0, 0, 0, "connection", "CLIENT SETNAME|GETNAME|ID|INFO|LIST|SETINFO|NO-EVICT|NO-TOUCH|TRACKING|CACHING|GETREDIR|TRACKINGINFO.", 0},
     {"reset", rcache__cmd_reset, 1, FA | NA | CN | NQ | NS, 0, 0, 0, "connection", "Resets the connection.", 0},
     /* strings */
     {"get", rcache__cmd_get, 2, R | FA, 1, 1, 1, "string", "Returns the string value of a key.", 0},
