@@ -397,6 +397,59 @@ def test_rcached_only(port):
     w.close()
 
 
+def test_race(port):
+    """rcached only (worker threads): a tracking client reading a key while
+    two writers on other connections INCR it never keeps a stale value
+    without an invalidation after it. The client caches as a real one
+    does: a reply sets the value, an invalidation drops it; after the
+    writers stop, a sentinel key's invalidation (sent after theirs by the
+    last writer, one FIFO per receiver) marks the end of what is due."""
+    import threading
+    s = Side(port)
+    s.conn("w")
+    t = s.conn("t", 3)
+    t.run("client", "tracking", "on")
+    t.run("get", "sentinel")
+    writers = [Conn(port) for _ in range(2)]
+
+    def write(c):
+        for _ in range(1500):
+            assert c.run("incr", "ctr").startswith(b":")
+    threads = [threading.Thread(target=write, args=(c,)) for c in writers]
+    for th in threads:
+        th.start()
+    cached = None
+    inval = push(b"ctr")
+    while any(th.is_alive() for th in threads):
+        t.send("get", "ctr")
+        while True:
+            f = t.reply()
+            if f == inval:
+                cached = None
+            elif f.startswith(b"$") or f == b"_\r\n":
+                cached = f
+                break
+            else:
+                raise AssertionError("unexpected frame %r" % f)
+    for th in threads:
+        th.join()
+    writers[0].run("set", "sentinel", "x")
+    while True:
+        f = t.reply()
+        if f == push(b"sentinel"):
+            break
+        assert f == inval, f
+        cached = None
+    final = s.c["w"].run("get", "ctr")
+    assert cached is None or cached == final, (cached, final)
+    assert final == b"$4\r\n3000\r\n", final
+    for c in writers:
+        c.close()
+    t.close()
+    s.c["w"].close()
+    COMPARED[0] += 1
+
+
 def test_redis_py(ports):
     """redis-py (a client no one here wrote): RESP2 tracking redirected to
     its Pub/Sub connection, the way its client-side caching helpers do."""
@@ -439,6 +492,7 @@ def main():
         test_expiry(ports)
         test_redis_py(ports)
         test_rcached_only(port)
+        test_race(port)
     finally:
         srv.terminate()
         rc = srv.wait(DEADLINE_S)
