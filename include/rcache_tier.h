@@ -116,8 +116,16 @@ typedef struct rcache_tier_opts {
     /** Test hook (NULL in production), see rcache_tier_hook_fn. */
     rcache_tier_hook_fn before_install;
     void *hook_ctx;
+    /** Called after L1 dropped a key because the L2 reported it changed
+     *  (key, key_len: the L1 key), or with key NULL and key_len 0 after the
+     *  whole L1 was cleared (FLUSHALL on the L2, a lost connection). Runs
+     *  on the tier's invalidation thread with no tier or cache lock held;
+     *  must not block. rcached uses it to invalidate CLIENT TRACKING
+     *  clients. NULL = none. */
+    rcache_tier_hook_fn on_l1_invalidate;
+    void *invalidate_ctx; /**< passed to on_l1_invalidate */
     /** Reserved for later options; must be zero. */
-    uint64_t reserved[4];
+    uint64_t reserved[2];
 } rcache_tier_opts_t;
 
 /** @brief Fill opts with the defaults (all zero / NULL: every default

@@ -22,10 +22,21 @@
 
 #include "keyargs.h"
 #include "log.h"
+#include "tracking.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The tier dropped an L1 key (or all of L1) because the L2 changed:
+ * CLIENT TRACKING clients of this node hear of it (tracking.h). */
+static void l1_invalidated(const void *key, size_t klen, void *ctx) {
+    (void)ctx;
+    if (key)
+        rcache__tracking_invalidate(0, key, klen);
+    else
+        rcache__tracking_flush();
+}
 
 int rcache__node_open(rcache__server_t *s) {
     rcache_tier_opts_t o;
@@ -35,6 +46,7 @@ int rcache__node_open(rcache__server_t *s) {
     rcache_tier_opts_init(&o);
     o.key_prefix = s->cfg.l2_prefix;
     o.l1_max_ttl_ms = s->cfg.l2_max_ttl_ms;
+    o.on_l1_invalidate = l1_invalidated;
     o.fail_mode = s->cfg.l2_fail_closed ? RCACHE_TIER_FAIL_CLOSED
                                         : RCACHE_TIER_FAIL_OPEN;
     rc = rcache_tier_open(s->cache, s->cfg.l2, &o, &s->tier);

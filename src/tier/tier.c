@@ -45,6 +45,8 @@ void rcache__tier_flush_l1(rcache_tier_t *t, int reason) {
     t->events++;
     pthread_cond_broadcast(&t->cv);
     pthread_mutex_unlock(&t->mu);
+    if (t->o.on_l1_invalidate)
+        t->o.on_l1_invalidate(NULL, 0, t->o.invalidate_ctx);
 }
 
 void rcache__tier_error(rcache_tier_t *t, const char *what,
@@ -72,6 +74,8 @@ void rcache__tier_invalidate_key(rcache_tier_t *t, const char *l2key,
             p->dead = 1;
     (void)rcache_delete(t->c, key, klen);
     pthread_mutex_unlock(&t->mu);
+    if (t->o.on_l1_invalidate)
+        t->o.on_l1_invalidate(key, klen, t->o.invalidate_ctx);
 }
 
 void rcache__pending_add(rcache_tier_t *t, rcache__pending_t *p,
@@ -166,7 +170,7 @@ static int check_opts(rcache_tier_opts_t *o) {
     if (o->fail_mode != RCACHE_TIER_FAIL_OPEN &&
         o->fail_mode != RCACHE_TIER_FAIL_CLOSED)
         return RCACHE_EINVAL;
-    for (int i = 0; i < 4; i++)
+    for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
         if (o->reserved[i])
             return RCACHE_EINVAL;
     if ((o->serialize == NULL) != (o->deserialize == NULL))

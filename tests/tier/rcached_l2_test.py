@@ -9,12 +9,15 @@ Checks: the L2 shows the tracking connections (flags tB, redir= the bus
 client) and INFO tracking_*; a SET on A is read on B (L2, then L1); an
 overwrite on A, an INCR on A, a DEL and a write made directly on the L2
 each reach the other node's L1 (B's tier_invalidations grows, reads
-return the new value); FLUSHALL on the L2 empties both nodes. Every wait
+return the new value); a CLIENT TRACKING client of node B is told of a
+write made on node A and of the L2's FLUSHALL (the tier's invalidations of
+B's L1 reach B's tracking); FLUSHALL on the L2 empties both nodes. Every wait
 is a poll with a generous deadline.
 
 Usage: rcached_l2_test.py <rcached>
 """
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -99,9 +102,36 @@ def main():
         for n in (A, B):
             poll(lambda: n.get("shared") == b"new", "a write on the L2 reaches a node")
 
+        # A CLIENT TRACKING client of node B hears of a write made on node
+        # A (the tier's invalidation of B's L1 reaches B's tracking), and
+        # of the L2's FLUSHALL (the null).
+        tr = socket.create_connection(("127.0.0.1", bport))
+        tr.settimeout(DEADLINE_S)
+        tr.sendall(b"HELLO 3\r\nCLIENT TRACKING on\r\n")
+        got = b""
+        while not got.endswith(b"+OK\r\n"):
+            got += tr.recv(65536)
+        poll(lambda: B.get("watched") is None, "B reads watched")
+        tr.sendall(b"GET watched\r\n")
+        got = b""
+        while not got.endswith(b"_\r\n"):
+            got += tr.recv(65536)
+        assert A.set("watched", "1")
+        want = b">2\r\n$10\r\ninvalidate\r\n*1\r\n$7\r\nwatched\r\n"
+        got = b""
+        while len(got) < len(want):
+            got += tr.recv(65536)
+        assert got == want, got
+
         for n in (A, B):
             poll(lambda: l1_read(n, "shared", b"new"), "L1 holds the new value")
         assert L2.flushall()
+        want = b">2\r\n$10\r\ninvalidate\r\n_\r\n"
+        got = b""
+        while len(got) < len(want):
+            got += tr.recv(65536)
+        assert got == want, got
+        tr.close()
         for n in (A, B):
             poll(lambda: n.get("shared") is None, "FLUSHALL on the L2 empties the node")
         print("ok: two rcached nodes kept coherent through an rcached L2")
