@@ -17,6 +17,7 @@
  * watches on swapped databases (a superset: a spurious abort is retried).
  */
 #include "db.h"
+#include "tracking.h"
 #include "persist.h"
 #include "keyargs.h"
 #include "notify.h"
@@ -398,6 +399,7 @@ void rcache__cmd_swapdb(rcache__client_t *c, size_t argc, const rcache__arg_t *a
     if (rc == RCACHE_OK)
         rc = swap_all(RCACHE__CACHE(c), &la, &lb, a, b);
     rcache__watch_touch_all();
+    rcache__tracking_flush(); /* every tracked name may hold another value */
     if (rc != RCACHE_OK) {
         rcache__log(RCACHE__LOG_WARNING, "SWAPDB %d %d stopped part way: %s", a, b,
                     rcache_strerror(rc));

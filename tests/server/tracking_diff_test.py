@@ -17,7 +17,9 @@ server, and ids in replies are normalised.
 
 rcached only (Redis's eviction of the tracking table runs on its own
 schedule): tracking-table-max-keys invalidates keys to stay under the
-limit, and a receiver that never reads is disconnected at the pub/sub
+limit, SWAPDB sends the flush null (a deliberate difference), two writers
+on other workers racing a tracking reader never leave it a stale value,
+and a receiver that never reads is disconnected at the pub/sub
 output-buffer limit while the writer keeps going.
 
 Usage: tracking_diff_test.py <rcached binary>
@@ -379,6 +381,11 @@ def test_rcached_only(port):
     assert b"tracking_total_keys:2\r\ntracking_total_items:2\r\n" in info, info
     assert b"tracking_clients:1\r\n" in w.run("info", "clients")
     assert w.run("config", "set", "tracking-table-max-keys", "0") == b"+OK\r\n"
+    # SWAPDB: rcached sends the flush null (Redis 7.0 sends nothing)
+    assert w.run("swapdb", "0", "1") == b"+OK\r\n"
+    got = t.reply()
+    assert got == b">2\r\n$10\r\ninvalidate\r\n_\r\n", got
+    assert b"tracking_total_keys:0\r\n" in w.run("info", "stats")
     # A BCAST receiver that never reads: closed at the pub/sub limit, the
     # writer is never blocked.
     assert w.run("config", "set", "client-output-buffer-limit",
