@@ -8,6 +8,7 @@
 #include "admin/admin_config.h"
 #include "admin/metrics.h"
 #include "db.h"
+#include "tracking.h"
 #include "persist.h"
 #include "node.h"
 #include "server.h"
@@ -93,20 +94,30 @@ static int tier_status(void *ctx, rcache_tier_status_t *out) {
     return rcache__node_status(ctx, out);
 }
 
+/* The admin API's writes tell CLIENT TRACKING clients as commands do:
+ * the key, or the flush null for pattern, tag and whole-cache removals. */
 static int delete_key(void *ctx, const void *key, size_t len) {
-    return rcache__node_delete_key(ctx, key, len);
+    int rc = rcache__node_delete_key(ctx, key, len);
+    rcache__tracking_invalidate(0, key, len);
+    return rc;
 }
 
 static int invalidate(void *ctx, int db, const char *pat, size_t len, uint64_t *removed) {
-    return rcache__node_invalidate_pattern(ctx, db, pat, len, removed);
+    int rc = rcache__node_invalidate_pattern(ctx, db, pat, len, removed);
+    rcache__tracking_flush();
+    return rc;
 }
 
 static int invalidate_tag(void *ctx, const void *tag, size_t len, uint64_t *removed) {
-    return rcache__node_invalidate_tag(ctx, tag, len, removed);
+    int rc = rcache__node_invalidate_tag(ctx, tag, len, removed);
+    rcache__tracking_flush();
+    return rc;
 }
 
 static int clear(void *ctx, uint64_t *removed) {
-    return rcache__node_clear(ctx, removed);
+    int rc = rcache__node_clear(ctx, removed);
+    rcache__tracking_flush();
+    return rc;
 }
 
 static void keyspace(void *ctx, rcache__db_keyspace_t *out) {

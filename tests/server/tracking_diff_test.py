@@ -19,7 +19,7 @@ rcached only (Redis's eviction of the tracking table runs on its own
 schedule): tracking-table-max-keys invalidates keys to stay under the
 limit, SWAPDB sends the flush null (a deliberate difference), two writers
 on other workers racing a tracking reader never leave it a stale value,
-and a receiver that never reads is disconnected at the pub/sub
+the admin API's DELETE and invalidation reach tracking clients, and a receiver that never reads is disconnected at the pub/sub
 output-buffer limit while the writer keeps going.
 
 Usage: tracking_diff_test.py <rcached binary>
@@ -457,6 +457,43 @@ def test_race(port):
     COMPARED[0] += 1
 
 
+def test_admin(binary):
+    """rcached only: the admin API's writes reach tracking clients: an
+    entry's DELETE sends its key (database 3: the name without the
+    database), a pattern invalidation and a clear send the flush null."""
+    import urllib.request
+    port, aport = free_port(), free_port()
+    srv = start([binary, "--port", str(port), "--admin-port", str(aport), "--admin-token",
+                 "t0ken", "--loglevel", "warning"], port)
+    try:
+        s = Side(port)
+        w = s.conn("w")
+        t = s.conn("t", 3)
+        t.run("client", "tracking", "on")
+        assert w.run("select", "3") == b"+OK\r\n"
+        assert w.run("set", "user:1", "x") == b"+OK\r\n"
+        t.run("get", "user:1")
+
+        def admin(method, path, body=None):
+            req = urllib.request.Request(
+                "http://127.0.0.1:%d%s" % (aport, path), method=method,
+                data=body, headers={"Authorization": "Bearer t0ken",
+                                    "Content-Type": "application/json"})
+            return urllib.request.urlopen(req, timeout=DEADLINE_S).status
+        assert admin("DELETE", "/api/cache/entries/user:1?db=3") == 200
+        got = t.reply()
+        assert got == push(b"user:1"), got
+        assert admin("POST", "/api/cache/invalidate", b'{"pattern": "user:*"}') == 200
+        got = t.reply()
+        assert got == b">2\r\n$10\r\ninvalidate\r\n_\r\n", got
+        COMPARED[0] += 2
+        for c in s.c.values():
+            c.close()
+    finally:
+        srv.terminate()
+        assert srv.wait(DEADLINE_S) == 0
+
+
 def test_redis_py(ports):
     """redis-py (a client no one here wrote): RESP2 tracking redirected to
     its Pub/Sub connection, the way its client-side caching helpers do."""
@@ -500,6 +537,7 @@ def main():
         test_redis_py(ports)
         test_rcached_only(port)
         test_race(port)
+        test_admin(sys.argv[1])
     finally:
         srv.terminate()
         rc = srv.wait(DEADLINE_S)
