@@ -303,8 +303,13 @@ void rcache__tracking_before_read(rcache__client_t *c, const rcache__cmd_t *cmd,
         const char *k;
         size_t kl;
         rcache__db_of_key(argv[i].ptr, argv[i].len, &k, &kl);
-        if (remember(t->id, k, kl) != 0)
-            break; /* out of memory: the key is not tracked, say so below */
+        if (remember(t->id, k, kl) != 0) {
+            /* Out of memory: the key cannot be tracked, so the client must
+             * not keep what it reads. The flush null (no allocation here)
+             * reaches it after this command's reply: it drops everything. */
+            send_to(t, NULL, 0, 1);
+            break;
+        }
     }
     pthread_mutex_unlock(&T.mu);
 }
