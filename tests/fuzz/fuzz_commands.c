@@ -136,6 +136,20 @@ static int reply_value(const char *p, size_t n, size_t *off, int depth) {
         return -1;
     size_t after = *off + 1 + (size_t)l + 2;
     switch (t) {
+    case '_': /* RESP3 (HELLO 3): null, boolean, double, big number */
+        if (l != 0)
+            return -1;
+        *off = after;
+        return 0;
+    case '#':
+        if (l != 1 || (body[0] != 't' && body[0] != 'f'))
+            return -1;
+        *off = after;
+        return 0;
+    case ',':
+    case '(':
+        *off = after;
+        return l > 0 ? 0 : -1;
     case '+':
     case '-':
         if (t == '-' && l == 0)
@@ -148,7 +162,8 @@ static int reply_value(const char *p, size_t n, size_t *off, int depth) {
         *off = after;
         return 0;
     case '$':
-        if (parse_int(body, l, &v) || v < -1)
+    case '=': /* verbatim string (RESP3) */
+        if (parse_int(body, l, &v) || v < -1 || (t == '=' && v < 4))
             return -1;
         if (v == -1) {
             *off = after;
@@ -160,9 +175,14 @@ static int reply_value(const char *p, size_t n, size_t *off, int depth) {
         *off = after + (size_t)v + 2;
         return 0;
     case '*':
-        if (parse_int(body, l, &v) || v < -1)
+    case '~': /* set, push frame, map (RESP3) */
+    case '>':
+    case '%':
+        if (parse_int(body, l, &v) || v < (t == '*' ? -1 : 0))
             return -1;
         *off = after;
+        if (t == '%')
+            v *= 2;
         for (long long i = 0; i < v; i++)
             if (reply_value(p, n, off, depth + 1))
                 return -1;
