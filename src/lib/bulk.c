@@ -75,17 +75,14 @@ static void store_group(rcache__bulk_t *b, rcache__shard_t *s, const uint32_t *i
     uint64_t now_ms = rcache__op_stamp(c, &t);
     uint32_t now_rel = rcache__clock_rel_s(&c->clock, now_ms);
     for (size_t i = 0; i < n; i++) {
-        /* two stages: the bucket slot 2*AHEAD entries ahead, then the
-         * chain head it points to AHEAD entries ahead */
+        /* two stages: the bucket line 2*AHEAD entries ahead, then the
+         * entry its tag points to AHEAD entries ahead */
         if (i + 2 * PREFETCH_AHEAD < n)
-            __builtin_prefetch(
-                &s->buckets[(uint32_t)b->hash[ix[i + 2 * PREFETCH_AHEAD]] & s->mask]);
-        if (i + PREFETCH_AHEAD < n) {
-            rcache__entry_t *head =
-                s->buckets[(uint32_t)b->hash[ix[i + PREFETCH_AHEAD]] & s->mask];
-            if (head)
-                __builtin_prefetch(head);
-        }
+            rcache__index_prefetch(&s->idx,
+                                   (uint32_t)b->hash[ix[i + 2 * PREFETCH_AHEAD]]);
+        if (i + PREFETCH_AHEAD < n)
+            rcache__index_prefetch_entry(&s->idx,
+                                         (uint32_t)b->hash[ix[i + PREFETCH_AHEAD]]);
         e = b->e[ix[i]];
         rcache__entry_t *old = rcache__shard_lookup_locked(
             c, s, b->hash[ix[i]], rcache__entry_key(e), e->klen, &t, &r);
@@ -97,8 +94,12 @@ static void store_group(rcache__bulk_t *b, rcache__shard_t *s, const uint32_t *i
         if (old) {
             rcache__shard_replace_locked(c, s, old, e);
             rcache__reclaim_push(&r, old);
-        } else {
-            rcache__shard_link_locked(c, s, e);
+        } else if (rcache__shard_link_locked(c, s, e) != RCACHE_OK) {
+            /* no room in the index (ENOMEM): the entry is dropped, as an
+             * entry the limits would evict */
+            s->st.sets--;
+            b->charge[ix[i]] = 0;
+            rcache__reclaim_push(&r, e);
         }
     }
     rcache__entry_ref(e); /* kept across rcache__evict() */

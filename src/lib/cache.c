@@ -38,7 +38,7 @@ int rcache_open(const rcache_config_t *cfg, rcache_t **out) {
     rcache_config_t def;
     rcache_t *c;
     uint32_t n, bits = 0;
-    size_t buckets;
+    size_t entries;
 
     if (!out)
         return RCACHE_EINVAL;
@@ -80,12 +80,11 @@ int rcache_open(const rcache_config_t *cfg, rcache_t **out) {
     }
 
     /* Size the tables for the item limit when there is one (up to 64k
-     * buckets a shard), so a cache filling to its limit rarely rehashes. */
-    buckets = 16;
+     * entries a shard), so a cache filling to its limit rarely rehashes. */
+    entries = 16;
     if (cfg->max_items)
-        buckets = round_pow2(cfg->max_items / n + 1, 1u << 16);
-    if (buckets < 16)
-        buckets = 16;
+        entries = cfg->max_items / n + 1 < (1u << 16) ? cfg->max_items / n + 1
+                                                       : (1u << 16);
 
     c->slab = rcache__slab_new();
     c->shards = c->slab ? rcache__calloc(n, sizeof(*c->shards)) : NULL;
@@ -96,7 +95,7 @@ int rcache_open(const rcache_config_t *cfg, rcache_t **out) {
         return RCACHE_ENOMEM;
     }
     for (uint32_t i = 0; i < n; i++) {
-        if (rcache__shard_init(&c->shards[i], buckets, cfg->policy) !=
+        if (rcache__shard_init(&c->shards[i], entries, cfg->policy) !=
             RCACHE_OK) {
             rcache__reclaim_t r = {0};
             for (uint32_t j = 0; j < i; j++)
@@ -195,19 +194,19 @@ static int gauge_room(const rcache_t *c, uint64_t charge) {
 }
 
 /* Link e (the caller made sure it is wanted) in place of old (may be
- * NULL), handing old to old_out or r. */
-static void store_link_locked(rcache_t *c, rcache__shard_t *s,
-                              rcache__entry_t *e, rcache__entry_t *old,
-                              rcache__entry_t **old_out, rcache__reclaim_t *r) {
-    if (old) {
-        rcache__shard_replace_locked(c, s, old, e);
-        if (old_out)
-            *old_out = old; /* the table's reference moves to the caller */
-        else
-            rcache__reclaim_push(r, old);
-    } else {
-        rcache__shard_link_locked(c, s, e);
-    }
+ * NULL), handing old to old_out or r. RCACHE_ENOMEM: e not linked (the
+ * index found no room), nothing changed. */
+static int store_link_locked(rcache_t *c, rcache__shard_t *s,
+                             rcache__entry_t *e, rcache__entry_t *old,
+                             rcache__entry_t **old_out, rcache__reclaim_t *r) {
+    if (!old)
+        return rcache__shard_link_locked(c, s, e);
+    rcache__shard_replace_locked(c, s, old, e);
+    if (old_out)
+        *old_out = old; /* the table's reference moves to the caller */
+    else
+        rcache__reclaim_push(r, old);
+    return RCACHE_OK;
 }
 
 /* A store while disabled: caches nothing and drops the entry it would have
@@ -284,16 +283,21 @@ static int store(rcache_t *c, rcache__entry_t *e, uint64_t hash,
             rc = RCACHE_ENOMEM; /* nothing changed */
         } else {
             tr = NULL; /* the index holds it now */
-            s->st.sets++;
             e->ctime_s = e->atime_s =
                 rcache__clock_rel_s(&c->clock, rcache__op_stamp(c, &t));
-            store_link_locked(c, s, e, old, old_out, &r);
+            if (store_link_locked(c, s, e, old, old_out, &r) != RCACHE_OK) {
+                rcache__tags_leaving(c, e); /* back out: nothing changed */
+                rc = RCACHE_ENOMEM;
+                goto unlock;
+            }
+            s->st.sets++;
             linked = 1;
             rcache__shard_sweep_locked(c, s, SIZE_MAX, 1,
                                        rcache__op_stamp(c, &t), &r, NULL, NULL);
             rcache__entry_ref(e); /* held across rcache__evict(), which keeps e */
         }
     }
+unlock:
     pthread_mutex_unlock(&s->lock);
 
     if (linked) {

@@ -25,10 +25,9 @@
  */
 #include "internal.h"
 
-/* Move the entry at *pp if it is on a draining page and only the table
- * holds it. Returns 1 when moved. */
-static int move_locked(rcache_t *c, rcache__shard_t *s, rcache__entry_t **pp) {
-    rcache__entry_t *e = *pp;
+/* Move e if it is on a draining page and only the table holds it: the
+ * copy takes e's index slot in one store. Returns 1 when moved. */
+static int move_locked(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e) {
     if (!(e->flags & RCACHE__F_SLAB) || (e->flags & RCACHE__F_TAGGED) ||
         !rcache__slab_draining(e) ||
         atomic_load_explicit(&e->refs, memory_order_acquire) != 1)
@@ -41,7 +40,7 @@ static int move_locked(rcache_t *c, rcache__shard_t *s, rcache__entry_t **pp) {
     rcache__pol_move_t mv;
     rcache__pol_premove_locked(s, e, &mv);
     memcpy(ne, e, n);
-    *pp = ne; /* hnext copied: the chain continues as before */
+    rcache__index_replace(&s->idx, (uintptr_t)e, ne);
     rcache__pol_postmove_locked(s, ne, &mv);
     rcache__slab_release(e);
     return 1;
@@ -49,9 +48,13 @@ static int move_locked(rcache_t *c, rcache__shard_t *s, rcache__entry_t **pp) {
 
 static uint64_t compact_shard_locked(rcache_t *c, rcache__shard_t *s) {
     uint64_t moved = 0;
-    for (size_t b = 0; b <= s->mask; b++) {
-        for (rcache__entry_t **pp = &s->buckets[b]; *pp; pp = &(*pp)->hnext)
-            moved += (uint64_t)move_locked(c, s, pp);
+    size_t nb = rcache__index_buckets(&s->idx);
+    for (size_t b = 0; b < nb; b++) {
+        rcache__index_it_t it;
+        rcache__entry_t *e;
+        rcache__index_it_start(&s->idx, b, &it);
+        while ((e = rcache__index_it_next(&it)) != NULL)
+            moved += (uint64_t)move_locked(c, s, e);
     }
     return moved;
 }

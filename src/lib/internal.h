@@ -18,6 +18,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 /* ---- allocation (alloc.c) ------------------------------------------- */
@@ -91,11 +93,12 @@ void rcache__slab_info(rcache__slab_t *sl, rcache__slab_info_t *out);
 /*
  * One cache entry, allocated in one block: the header, then for an object
  * entry a struct rcache__objext, then the key, then the value bytes.
- * 64 bytes of header on LP64.
+ * 56 bytes of header on LP64 (the index, index.c, holds no link in it).
  */
 typedef struct rcache__entry {
-    struct rcache__entry *hnext; /* hash-chain link */
-    struct rcache__entry *prev;  /* policy list (policy.c): towards head */
+    struct rcache__entry *prev;  /* policy list (policy.c): towards head;
+                                    an entry removed from the table: the
+                                    reclaim chain (rcache__reclaim_t) */
     struct rcache__entry *next;  /* policy list: towards tail */
     uint64_t expire_at_ms;       /* absolute, cache clock; 0 = no expiry */
     _Atomic uint32_t refs;       /* 1 while in the table + 1 per handle */
@@ -122,15 +125,13 @@ typedef struct rcache__objext {
 
 #define RCACHE__HITS_MAX ((1u << 28) - 1u)
 
-/* Bytes one hash-table slot costs, charged to each entry: the bucket
- * array is kept between a quarter full and full (shard.c grows it when
- * full, shrinks it below a quarter), so a slot per entry costs 8 to 32
- * bytes; we charge the cost at half load, where a table is after it grows
- * or shrinks. */
-#define RCACHE__TABLE_SHARE 16u
-/* Smallest bucket array of a shard (the size a shard starts at when no
- * item limit sizes it; a table never shrinks below its starting size). */
-#define RCACHE__MIN_BUCKETS 16u
+/* Bytes the index (index.c) costs, charged to each entry: one 64-byte
+ * bucket line holds up to 8 entries and the table doubles when it holds
+ * RCACHE__INDEX_LOAD (6) a bucket on average and halves below a quarter of
+ * that, so it stays between 1.5 and 6 a bucket (10.7 to 43 bytes an
+ * entry); we charge the cost at 3 a bucket (64 / 3 = 21.3), where a table
+ * is after it grows or shrinks (see docs/DESIGN.md). */
+#define RCACHE__TABLE_SHARE 21u
 
 /* What an allocation of n bytes costs in glibc malloc (8-byte chunk
  * header, 16-byte granularity, 32-byte minimum). */
@@ -179,6 +180,113 @@ void rcache__entry_ref(rcache__entry_t *e);
 /* Drop a reference; the last one frees the entry and runs its destructor.
  * Never call with a shard lock held. */
 void rcache__entry_unref(rcache__entry_t *e);
+
+/* ---- the key index of a shard (index.c) ----------------------------- */
+/* A bucketized hash table: each bucket is one 64-byte line of 8 slot words,
+ * a slot the entry's address with a 16-bit tag of its hash in the top 16
+ * bits (user addresses fit 48 bits on x86-64 and aarch64; see index.c for
+ * the fallback), 0 when empty. The last slot of a full bucket holds instead
+ * the address of an overflow bucket, low bit set. Bucket = hash & mask:
+ * a bucket and its overflow chain are the unit of scans, sweeps, resizes.
+ * Every slot word is written with a release store and read with an acquire
+ * load, and a replaced entry's slot changes in one store, so that a reader
+ * without the lock (step 3 of issue 13) sees the old or the new entry;
+ * tables and overflow buckets a resize drops go through
+ * rcache__index_retire(). Everything else: under the shard lock. */
+#define RCACHE__INDEX_SLOTS 8u
+/* Entries a bucket holds on average when the table doubles. */
+#define RCACHE__INDEX_LOAD 6u
+/* Chains with an emptied overflow bucket remembered for the next tidy. */
+#define RCACHE__INDEX_TIDY 8u
+/* Smallest table (buckets); a table never shrinks below its starting size. */
+#define RCACHE__MIN_BUCKETS 4u
+typedef struct rcache__ibucket {
+    _Atomic uint64_t w[RCACHE__INDEX_SLOTS];
+} __attribute__((aligned(64))) rcache__ibucket_t;
+typedef struct rcache__itab {
+    size_t mask;          /* buckets - 1 (a power of two) */
+    rcache__ibucket_t b[]; /* the buckets, from the table's second line */
+} rcache__itab_t;
+typedef struct rcache__index {
+    rcache__itab_t *_Atomic tab; /* the table (release-stored on resize) */
+    _Atomic size_t pmask;  /* tab's mask, for a prefetch without the lock */
+    uint64_t count;        /* entries held */
+    size_t min_buckets;    /* size at init: never shrunk below it */
+    uint64_t overflow;     /* overflow buckets held */
+    uint64_t tagmask;      /* top 16 bits when tags are packed, else 0 */
+    uint32_t tagmul;       /* tag = top 16 bits of hash32 * tagmul */
+    uint32_t ntidy;        /* chains with an emptied overflow bucket ... */
+    uint32_t tidy[RCACHE__INDEX_TIDY]; /* ... (their hash32), for tidy() */
+} rcache__index_t;
+/* A walk over one bucket and its overflow chain. Removing or replacing the
+ * entry last returned is allowed during the walk (no bucket is freed until
+ * a resize, which nothing does while a walk is in progress). */
+typedef struct rcache__index_it {
+    const rcache__ibucket_t *b;
+    unsigned i;
+    uint64_t tagmask;
+} rcache__index_it_t;
+/* Test hook: set before a cache opens, every tag of its tables is equal
+ * (every lookup compares every key of the chain). */
+extern int rcache__index_test_same_tag;
+/* Set up an index sized for `entries` (a table of RCACHE__MIN_BUCKETS or
+ * more buckets holding RCACHE__INDEX_LOAD a bucket). RCACHE_ENOMEM. */
+int rcache__index_init(rcache__index_t *ix, size_t entries);
+/* Free the table and its overflow buckets (the entries are the caller's). */
+void rcache__index_fini(rcache__index_t *ix);
+/* Release a table or an overflow bucket dropped from the index: frees it
+ * now; readers without the lock (step 3) will make it an epoch-deferred
+ * free. The one place index memory is released while the index lives. */
+void rcache__index_retire(void *block);
+/* The entry with this key (hash32: low 32 bits of its hash), or NULL. */
+rcache__entry_t *rcache__index_find(const rcache__index_t *ix, uint32_t hash32,
+                                    const void *key, size_t klen);
+/* Add e (absent; e->hash set). Never resizes. RCACHE_ENOMEM when a full
+ * bucket chain needs an overflow bucket and none can be allocated (nothing
+ * changed). */
+int rcache__index_add(rcache__index_t *ix, rcache__entry_t *e);
+/* Remove e (present): its slot becomes empty; no bucket is freed (a walk
+ * may be inside it), but a chain whose overflow bucket this empties is
+ * remembered for rcache__index_tidy(). */
+void rcache__index_del(rcache__index_t *ix, const rcache__entry_t *e);
+/* Unlink and retire the empty overflow buckets of the chains remembered
+ * (not during a walk of the table). */
+void rcache__index_tidy(rcache__index_t *ix);
+/* Put e in the slot of the entry at address old (same key; old is not
+ * read, so it may already be freed), in one store. */
+void rcache__index_replace(rcache__index_t *ix, uintptr_t old,
+                           rcache__entry_t *e);
+/* Double the table when one more entry would pass the load; halve it
+ * (towards its starting size) when under a quarter of it; grow it for
+ * `entries`. On ENOMEM each keeps the old table (longer chains). */
+void rcache__index_maybe_grow(rcache__index_t *ix);
+void rcache__index_maybe_shrink(rcache__index_t *ix);
+void rcache__index_reserve(rcache__index_t *ix, size_t entries);
+/* Rehash into n buckets (a power of two), for tests; RCACHE_ENOMEM. */
+int rcache__index_resize(rcache__index_t *ix, size_t n);
+/* Store every entry untagged from now on (index.c calls it when an
+ * address does not fit 48 bits; tests call it to check that path). */
+void rcache__index_untag(rcache__index_t *ix);
+/* Buckets of the table (mask + 1). */
+static inline size_t rcache__index_buckets(const rcache__index_t *ix) {
+    return atomic_load_explicit(&ix->tab, memory_order_relaxed)->mask + 1;
+}
+/* Prefetch the bucket line of hash32; safe without the lock (reads only
+ * atomics and never dereferences a table). */
+static inline void rcache__index_prefetch(const rcache__index_t *ix,
+                                          uint32_t hash32) {
+    const rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_relaxed);
+    size_t m = atomic_load_explicit(&ix->pmask, memory_order_relaxed);
+    /* t and m may be a resize apart: a wrong line is only a wasted hint */
+    __builtin_prefetch((const char *)t + offsetof(rcache__itab_t, b) +
+                       sizeof(rcache__ibucket_t) * (hash32 & m));
+}
+/* Prefetch the first entry whose tag matches hash32 (under the lock). */
+void rcache__index_prefetch_entry(const rcache__index_t *ix, uint32_t hash32);
+/* Start a walk of bucket `bucket` (taken & mask) and step through it. */
+void rcache__index_it_start(const rcache__index_t *ix, size_t bucket,
+                            rcache__index_it_t *it);
+rcache__entry_t *rcache__index_it_next(rcache__index_it_t *it);
 
 /* ---- the cache clock (clock.c) --------------------------------------- */
 /* Every time below is ms on the cache clock (see clock.c and DESIGN.md):
@@ -294,9 +402,7 @@ typedef struct rcache__kcls {
 
 typedef struct rcache__shard {
     pthread_mutex_t lock;
-    rcache__entry_t **buckets; /* chained hash table, power-of-two size */
-    size_t mask;               /* bucket count - 1 */
-    size_t min_buckets;        /* size at open: never shrunk below it */
+    rcache__index_t idx;       /* the key index (index.c) */
     uint64_t count;            /* entries linked here */
     rcache__entry_t *lru;      /* == pol.q[0]: the LRU list under lru
                                   (lru->next MRU, lru->prev LRU) */
@@ -389,8 +495,8 @@ uint64_t rcache__expiry_for(const rcache_t *c, int64_t ttl_ms,
 
 /* ---- deferred release ------------------------------------------------ */
 /* Entries removed under a shard lock are collected here (chained through
- * hnext, which a removed entry no longer uses) and released after the lock
- * is dropped, so destructors never run under a lock. */
+ * prev, which an entry off the policy lists no longer uses) and released
+ * after the lock is dropped, so destructors never run under a lock. */
 typedef struct rcache__reclaim {
     rcache__entry_t *head;
     /* removed by the cache itself (expired, evicted): the removal listener
@@ -401,14 +507,14 @@ typedef struct rcache__reclaim {
 
 static inline void rcache__reclaim_push(rcache__reclaim_t *r,
                                         rcache__entry_t *e) {
-    e->hnext = r->head;
+    e->prev = r->head;
     r->head = e;
 }
 /* Collect an entry the cache removed by itself (cause RCACHE_REMOVED_*). */
 static inline void rcache__reclaim_push_removed(rcache__reclaim_t *r, rcache_t *c,
                                                 rcache__entry_t *e, int cause) {
     rcache__entry_t **head = cause == RCACHE_REMOVED_EXPIRED ? &r->expired : &r->evicted;
-    e->hnext = *head;
+    e->prev = *head;
     *head = e;
     r->cache = c;
 }
@@ -417,7 +523,8 @@ static inline void rcache__reclaim_push_removed(rcache__reclaim_t *r, rcache_t *
 void rcache__reclaim_run(rcache__reclaim_t *r);
 
 /* ---- shard operations (shard.c) ------------------------------------- */
-int rcache__shard_init(rcache__shard_t *s, size_t buckets, int policy);
+/* Set up s with an index sized for `entries` and policy kind; ENOMEM. */
+int rcache__shard_init(rcache__shard_t *s, size_t entries, int policy);
 /* Free the table; entries still linked are pushed to r. */
 void rcache__shard_fini(rcache__shard_t *s, rcache__reclaim_t *r);
 
@@ -436,9 +543,11 @@ rcache__entry_t *rcache__shard_lookup_locked(rcache_t *c, rcache__shard_t *s,
                                              size_t klen, rcache__optime_t *t,
                                              rcache__reclaim_t *r);
 /* Insert at the MRU end and count it; the caller made sure the key is
- * absent. Grows the table when it is full (keeps the old one on ENOMEM). */
-void rcache__shard_link_locked(rcache_t *c, rcache__shard_t *s,
-                               rcache__entry_t *e);
+ * absent. Grows the table when it is full (keeps the old one on ENOMEM).
+ * RCACHE_ENOMEM (rare: a full bucket chain and no overflow bucket to be
+ * had) leaves e unlinked and nothing changed. */
+int rcache__shard_link_locked(rcache_t *c, rcache__shard_t *s,
+                              rcache__entry_t *e);
 /* Remove from table and LRU list and uncount; the caller pushes e to a
  * reclaim list (or hands the table's reference to someone). May shrink the
  * table (a sparse one), so never call it while walking a bucket chain. */

@@ -147,11 +147,14 @@ static int scan_shard_locked(const rcache_t *c, const rcache__shard_t *s,
                              int include_expired, uint64_t now,
                              page_builder_t *b, size_t *examined,
                              size_t *visited) {
-    uint64_t mask = s->mask, cur = *v;
+    uint64_t mask = rcache__index_buckets(&s->idx) - 1, cur = *v;
     int rc = RCACHE_OK;
     do {
+        rcache__index_it_t it;
+        rcache__entry_t *e;
         (*visited)++;
-        for (rcache__entry_t *e = s->buckets[cur & mask]; e; e = e->hnext) {
+        rcache__index_it_start(&s->idx, (size_t)(cur & mask), &it);
+        while ((e = rcache__index_it_next(&it)) != NULL) {
             (*examined)++;
             if (!include_expired && rcache__expired(e, now))
                 continue;

@@ -1,13 +1,12 @@
 /*
- * shard.c - one shard: a chained hash table plus an exact LRU list.
+ * shard.c - one shard: a key index plus the eviction policy's lists.
  *
- * Each shard owns a lock, a power-of-two array of bucket chains and the
+ * Each shard owns a lock, a bucketized hash table (index.c) and the
  * eviction policy's lists threaded through the entries (policy.c: for lru
  * one doubly linked LRU list, MRU at the head).
- * Every operation here is O(1) on average: lookup walks a chain of at most
- * about one entry (the table doubles when it holds as many entries as
- * buckets and halves when a removal leaves it under a quarter full, so
- * load stays between 0.25 and 1), link/unlink/touch are pointer swaps, and
+ * Every operation here is O(1) on average: lookup reads one bucket line
+ * (rarely an overflow line too: the table doubles past 6 entries a bucket
+ * and halves under 1.5), link/unlink/touch are pointer swaps, and
  * eviction pops the LRU end, O(1) per evicted entry.
  *
  * Resizing rehashes the whole shard at once under its lock. Sharding bounds
@@ -38,18 +37,16 @@ static int init_lock(pthread_mutex_t *m) {
     return rc;
 }
 
-int rcache__shard_init(rcache__shard_t *s, size_t buckets, int policy) {
+int rcache__shard_init(rcache__shard_t *s, size_t entries, int policy) {
     memset(s, 0, sizeof(*s));
-    s->buckets = rcache__calloc(buckets, sizeof(rcache__entry_t *));
-    if (!s->buckets || rcache__pol_init(&s->pol, policy) != RCACHE_OK ||
+    if (rcache__index_init(&s->idx, entries) != RCACHE_OK)
+        return RCACHE_ENOMEM;
+    if (rcache__pol_init(&s->pol, policy) != RCACHE_OK ||
         init_lock(&s->lock) != 0) {
-        rcache__free(s->buckets);
+        rcache__index_fini(&s->idx);
         rcache__pol_fini(&s->pol);
-        s->buckets = NULL;
         return RCACHE_ENOMEM;
     }
-    s->mask = buckets - 1;
-    s->min_buckets = buckets;
     s->lru = s->pol.q[0];
     return RCACHE_OK;
 }
@@ -64,9 +61,8 @@ void rcache__shard_fini(rcache__shard_t *s, rcache__reclaim_t *r) {
             e = next;
         }
     }
-    rcache__free(s->buckets);
+    rcache__index_fini(&s->idx);
     rcache__pol_fini(&s->pol);
-    s->buckets = NULL;
     s->lru = NULL;
     pthread_mutex_destroy(&s->lock);
 }
@@ -74,7 +70,7 @@ void rcache__shard_fini(rcache__shard_t *s, rcache__reclaim_t *r) {
 static void release_removed(rcache__reclaim_t *r, rcache__entry_t *e, int cause) {
     rcache_t *c = r->cache;
     while (e) {
-        rcache__entry_t *next = e->hnext;
+        rcache__entry_t *next = e->prev; /* the reclaim chain */
         if (c && c->on_removal)
             c->on_removal(cause, rcache__entry_key(e), e->klen, c->on_removal_ctx);
         rcache__entry_unref(e);
@@ -92,7 +88,7 @@ void rcache__reclaim_run(rcache__reclaim_t *r) {
     }
     r->head = NULL;
     while (e) {
-        rcache__entry_t *next = e->hnext;
+        rcache__entry_t *next = e->prev; /* the reclaim chain */
         rcache__entry_unref(e);
         e = next;
     }
@@ -101,13 +97,7 @@ void rcache__reclaim_run(rcache__reclaim_t *r) {
 rcache__entry_t *rcache__shard_find_locked(const rcache__shard_t *s,
                                            uint64_t hash, const void *key,
                                            size_t klen) {
-    uint32_t h32 = (uint32_t)hash;
-    for (rcache__entry_t *e = s->buckets[h32 & s->mask]; e; e = e->hnext) {
-        if (e->hash == h32 && e->klen == klen &&
-            memcmp(rcache__entry_key(e), key, klen) == 0)
-            return e;
-    }
-    return NULL;
+    return rcache__index_find(&s->idx, (uint32_t)hash, key, klen);
 }
 
 rcache__entry_t *rcache__shard_lookup_locked(rcache_t *c, rcache__shard_t *s,
@@ -126,80 +116,41 @@ rcache__entry_t *rcache__shard_lookup_locked(rcache_t *c, rcache__shard_t *s,
     return e;
 }
 
-/* Rehash into a table of n buckets (a power of two); on allocation failure
- * keep the old one (chains just get longer, or the table stays sparse), so
- * neither a store nor a removal fails because of the table.  Not while a
- * save walks the table (s->pinned): its bucket cursor must stay valid; the
- * chains grow meanwhile and the first store after the save resizes. */
-static void resize_locked(rcache__shard_t *s, size_t n) {
-    if (s->pinned)
-        return;
-    rcache__entry_t **nb = rcache__calloc(n, sizeof(rcache__entry_t *));
-    if (!nb)
-        return;
-    for (size_t i = 0; i <= s->mask; i++) {
-        rcache__entry_t *e = s->buckets[i];
-        while (e) {
-            rcache__entry_t *next = e->hnext;
-            size_t b = e->hash & (n - 1);
-            e->hnext = nb[b];
-            nb[b] = e;
-            e = next;
-        }
-    }
-    rcache__free(s->buckets);
-    s->buckets = nb;
-    s->mask = n - 1;
-}
-
-/* Shrink once fewer than a quarter of the buckets hold an entry, to the
- * smallest table at most half full, but not below the size the shard
- * started at (sized for the item limit, so a cache refilling to its limit
- * does not rehash on the way): after a grow the load is >= 1/2, after
- * a shrink < 1/2, so a shard that hovers near a threshold does not rehash
- * back and forth (the next grow needs the entries to double, the next
- * shrink to halve). Without it a FLUSHALL or a mass expiry left every
- * table at its largest size, and every walk (scan, active expiry) paid for
- * the empty buckets. Called where no bucket chain is being walked. */
+/* Resizes wait while a save walks the table by bucket (s->pinned): its
+ * bucket cursor must stay valid; chains grow meanwhile and the first store
+ * after the save resizes. On ENOMEM the index keeps its table (longer
+ * chains, or a sparse table), so no store or removal fails for it. */
 static void maybe_shrink_locked(rcache__shard_t *s) {
-    size_t nb = s->mask + 1;
-    if (nb <= s->min_buckets || s->count >= nb / 4)
-        return;
-    size_t n = s->min_buckets;
-    while (n < s->count * 2)
-        n *= 2;
-    resize_locked(s, n);
+    /* a save keeps a bucket number between lock holds, never a pointer:
+     * emptied overflow buckets may go even while it is pinned */
+    rcache__index_tidy(&s->idx);
+    if (!s->pinned)
+        rcache__index_maybe_shrink(&s->idx);
 }
 
 void rcache__shard_reserve_locked(rcache__shard_t *s, size_t entries) {
-    size_t n = s->mask + 1;
-    while (n < entries && n <= (size_t)UINT32_MAX)
-        n *= 2;
-    if (n > s->mask + 1)
-        resize_locked(s, n);
+    if (!s->pinned)
+        rcache__index_reserve(&s->idx, entries);
 }
 
-/* Table work of a link/unlink, without the lists and global gauges. */
-static void table_add_locked(rcache__shard_t *s, rcache__entry_t *e) {
-    if (s->count > s->mask && s->mask < (size_t)UINT32_MAX)
-        resize_locked(s, (s->mask + 1) * 2);
-    size_t b = e->hash & s->mask;
-    e->hnext = s->buckets[b];
-    s->buckets[b] = e;
+/* Table work of a link/unlink, without the lists and global gauges.
+ * RCACHE_ENOMEM when the index needs an overflow bucket it cannot get. */
+static int table_add_locked(rcache__shard_t *s, rcache__entry_t *e) {
+    if (!s->pinned)
+        rcache__index_maybe_grow(&s->idx);
+    if (rcache__index_add(&s->idx, e) != RCACHE_OK)
+        return RCACHE_ENOMEM;
     s->count++;
     if (e->expire_at_ms) {
         s->nttl++;
         s->ttl_sum += e->expire_at_ms;
     }
     rcache__kclass_count_locked(s, e, 1);
+    return RCACHE_OK;
 }
 
 static void table_del_locked(rcache__shard_t *s, rcache__entry_t *e) {
-    rcache__entry_t **pp = &s->buckets[e->hash & s->mask];
-    while (*pp != e)
-        pp = &(*pp)->hnext;
-    *pp = e->hnext;
-    e->hnext = NULL;
+    rcache__index_del(&s->idx, e);
     s->count--;
     if (e->expire_at_ms) {
         s->nttl--;
@@ -209,10 +160,12 @@ static void table_del_locked(rcache__shard_t *s, rcache__entry_t *e) {
 }
 
 /* Table and policy-list work of a link/unlink, without the gauges. */
-static void attach_locked(rcache_t *c, rcache__shard_t *s,
-                          rcache__entry_t *e) {
-    table_add_locked(s, e);
+static int attach_locked(rcache_t *c, rcache__shard_t *s,
+                         rcache__entry_t *e) {
+    if (table_add_locked(s, e) != RCACHE_OK)
+        return RCACHE_ENOMEM;
     rcache__pol_link_locked(c, s, e);
+    return RCACHE_OK;
 }
 
 static void detach_locked(rcache__shard_t *s, rcache__entry_t *e) {
@@ -232,11 +185,13 @@ static void bytes_add(rcache_t *c, int64_t delta) {
     }
 }
 
-void rcache__shard_link_locked(rcache_t *c, rcache__shard_t *s,
-                               rcache__entry_t *e) {
-    attach_locked(c, s, e);
+int rcache__shard_link_locked(rcache_t *c, rcache__shard_t *s,
+                              rcache__entry_t *e) {
+    if (attach_locked(c, s, e) != RCACHE_OK)
+        return RCACHE_ENOMEM;
     atomic_fetch_add_explicit(&c->items, 1, memory_order_relaxed);
     bytes_add(c, (int64_t)rcache__entry_charge(e));
+    return RCACHE_OK;
 }
 
 /* Unlink without shrinking: for callers walking a bucket chain. */
@@ -257,8 +212,11 @@ void rcache__shard_unlink_locked(rcache_t *c, rcache__shard_t *s,
 void rcache__shard_replace_locked(rcache_t *c, rcache__shard_t *s,
                                   rcache__entry_t *old, rcache__entry_t *e) {
     rcache__tags_leaving(c, old); /* none left after a move to e */
-    table_del_locked(s, old);
-    table_add_locked(s, e);
+    /* e takes old's slot in one store (a reader sees one or the other) */
+    rcache__index_replace(&s->idx, (uintptr_t)old, e);
+    s->nttl += (uint64_t)(e->expire_at_ms != 0) - (uint64_t)(old->expire_at_ms != 0);
+    s->ttl_sum += e->expire_at_ms;
+    s->ttl_sum -= old->expire_at_ms;
     rcache__pol_replace_locked(c, s, old, e);
     /* one write to the shared gauge line instead of four */
     bytes_add(c, (int64_t)rcache__entry_charge(e) -
@@ -268,18 +226,16 @@ void rcache__shard_replace_locked(rcache_t *c, rcache__shard_t *s,
 rcache__entry_t *rcache__shard_regrow_locked(rcache_t *c, rcache__shard_t *s,
                                              rcache__entry_t *e, size_t vlen) {
     uint64_t before = rcache__entry_charge(e);
+    uintptr_t was = (uintptr_t)e;
     rcache__pol_move_t mv;
-    /* out of the chain while it may move; the policy list keeps its place:
-     * the copy keeps prev/next, and the neighbours are repointed after */
-    table_del_locked(s, e);
+    /* the policy list keeps its place: the copy keeps prev/next, and the
+     * neighbours are repointed after; the index slot is repointed too */
     rcache__pol_premove_locked(s, e, &mv);
     rcache__entry_t *n = rcache__entry_resize(c, e, vlen);
-    if (!n) {
-        table_add_locked(s, e);
+    if (!n)
         return NULL;
-    }
     rcache__pol_postmove_locked(s, n, &mv);
-    table_add_locked(s, n);
+    rcache__index_replace(&s->idx, was, n);
     bytes_add(c, (int64_t)rcache__entry_charge(n) - (int64_t)before);
     return n;
 }
@@ -303,12 +259,22 @@ uint64_t rcache__shard_sweep_locked(rcache_t *c, rcache__shard_t *s,
     uint64_t reclaimed = 0;
     size_t ex = 0, b = 0;
     if (s->nttl != 0) {
-        if (max_buckets > s->mask + 1) /* at most one pass over the table */
-            max_buckets = s->mask + 1;
-        for (; b < max_buckets && ex < max_entries; b++) {
-            rcache__entry_t *e = s->buckets[s->sweep_pos++ & s->mask];
-            while (e) {
-                rcache__entry_t *next = e->hnext;
+        size_t nb = rcache__index_buckets(&s->idx);
+        if (max_buckets > nb) /* at most one pass over the table */
+            max_buckets = nb;
+        while (b < max_buckets && ex < max_entries) {
+            rcache__index_it_t it;
+            rcache__entry_t *e;
+            b++;
+            /* removing the entry just returned is fine mid-walk; a bucket
+             * holds several entries, so the budget may end inside one:
+             * the next sweep starts over at that bucket */
+            rcache__index_it_start(&s->idx, s->sweep_pos++, &it);
+            while ((e = rcache__index_it_next(&it)) != NULL) {
+                if (ex == max_entries) {
+                    s->sweep_pos--;
+                    break;
+                }
                 ex++;
                 if (rcache__expired(e, now_ms)) {
                     unlink_keep_table_locked(c, s, e);
@@ -316,7 +282,6 @@ uint64_t rcache__shard_sweep_locked(rcache_t *c, rcache__shard_t *s,
                     rcache__reclaim_push_removed(r, c, e, RCACHE_REMOVED_EXPIRED);
                     reclaimed++;
                 }
-                e = next;
             }
         }
         if (reclaimed)

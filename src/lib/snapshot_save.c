@@ -138,9 +138,12 @@ static int list_shard(rcache_t *c, rcache__shard_t *s, run_t *r,
             r->v = v;
             r->cap = cap;
         }
-        for (; b <= s->mask && listed < LIST_CHUNK; b++) {
+        size_t nb = rcache__index_buckets(&s->idx); /* pinned: fixed */
+        for (; b < nb && listed < LIST_CHUNK; b++) {
+            rcache__index_it_t it;
             rcache__entry_t *e;
-            for (e = s->buckets[b]; e; e = e->hnext) {
+            rcache__index_it_start(&s->idx, b, &it);
+            while ((e = rcache__index_it_next(&it)) != NULL) {
                 if (rcache__expired(e, now)) {
                     (*expired)++;
                     continue;
@@ -153,7 +156,7 @@ static int list_shard(rcache_t *c, rcache__shard_t *s, run_t *r,
                 listed++;
             }
         }
-        if (b > s->mask)
+        if (b >= nb)
             break;
         pthread_mutex_unlock(&s->lock); /* let the shard's clients in */
         pthread_mutex_lock(&s->lock);

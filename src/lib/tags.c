@@ -91,16 +91,19 @@ struct rcache__tags {
 };
 
 #define MIN_BUCKETS 16u
+/* Bytes a chain slot of these maps costs a node: kept a quarter to fully
+ * loaded, 8-byte slots, charged at half load. */
+#define TAG_TABLE_SHARE 16u
 #define MIN_MEMBERS 4u
 
 static uint64_t rec_charge(uint32_t n) {
     return rcache__alloc_footprint(sizeof(rcache__tagrec_t) +
                                    (uint64_t)n * sizeof(slot_t)) +
-           RCACHE__TABLE_SHARE + 2u * sizeof(member_t) * (uint64_t)n;
+           TAG_TABLE_SHARE + 2u * sizeof(member_t) * (uint64_t)n;
 }
 
 static uint64_t tag_charge(size_t len) {
-    return rcache__alloc_footprint(sizeof(tag_t) + len) + RCACHE__TABLE_SHARE;
+    return rcache__alloc_footprint(sizeof(tag_t) + len) + TAG_TABLE_SHARE;
 }
 
 static void charge(rcache_t *c, int64_t delta) {

@@ -47,8 +47,9 @@ static size_t max_value_len(const rcache_t *c, size_t klen) {
 
 /* Put the new entry e for a key in the table in place of old (NULL: the
  * key was absent), keeping old's creation time and hit count; old goes to
- * the reclaim list. */
-static void install_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
+ * the reclaim list. RCACHE_ENOMEM (no room in the index for a new key):
+ * e is discarded, nothing changed. */
+static int install_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
                            rcache__entry_t *old, rcache__entry_t *e, uint32_t now_s,
                            uint64_t expire_at_ms, rcache__reclaim_t *r) {
     e->hash = (uint32_t)hash;
@@ -60,9 +61,11 @@ static void install_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
         rcache__tags_move_locked(c, old, e); /* modified, not replaced */
         rcache__shard_replace_locked(c, s, old, e);
         rcache__reclaim_push(r, old);
-    } else {
-        rcache__shard_link_locked(c, s, e);
+    } else if (rcache__shard_link_locked(c, s, e) != RCACHE_OK) {
+        rcache__entry_discard(e);
+        return RCACHE_ENOMEM;
     }
+    return RCACHE_OK;
 }
 
 /* Build the replacement entry for a STORE decision; keeps metadata. */
@@ -80,8 +83,9 @@ static int store_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
     if (!e)
         return RCACHE_ENOMEM;
     uint32_t now_s = rcache__clock_rel_s(&c->clock, rcache__op_now(c, t));
-    install_locked(c, s, hash, old, e, now_s,
-                   ttl_to_at(c, u->ttl_ms, u->expire_at_ms, old, t), r);
+    if (install_locked(c, s, hash, old, e, now_s,
+                       ttl_to_at(c, u->ttl_ms, u->expire_at_ms, old, t), r) != RCACHE_OK)
+        return RCACHE_ENOMEM;
     s->st.sets++;
     rcache__entry_ref(e); /* held across rcache__evict(), which keeps e */
     *stored = e;
@@ -146,7 +150,8 @@ static int splice_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
             return RCACHE_ENOMEM;
         splice_fill(rcache__entry_val(e), old ? rcache__entry_val(old) : NULL,
                     olen, off, u->new_val, u->new_len);
-        install_locked(c, s, hash, old, e, now_s, at, r);
+        if (install_locked(c, s, hash, old, e, now_s, at, r) != RCACHE_OK)
+            return RCACHE_ENOMEM;
     }
     s->st.sets++;
     rcache__entry_ref(e); /* held across rcache__evict(), which keeps e */
@@ -299,15 +304,21 @@ int rcache_rename(rcache_t *c, const void *src, size_t src_len,
     } else {
         rcache__entry_t *n = rcache__entry_new(c, dst, dst_len,
                                                rcache__entry_val(e), e->vlen);
-        if (!n) {
-            rc = RCACHE_ENOMEM;
-        } else {
+        if (n) {
             n->hash = (uint32_t)hd;
             n->ctime_s = e->ctime_s;
             n->atime_s = e->atime_s;
             n->hits = e->hits;
             n->compute_ms = e->compute_ms;
             n->expire_at_ms = e->expire_at_ms;
+        }
+        /* n is linked first (d, if any, still in the table: removed by
+         * address below), so a full index leaves everything unchanged */
+        if (!n || rcache__shard_link_locked(c, sd, n) != RCACHE_OK) {
+            if (n)
+                rcache__entry_discard(n);
+            rc = RCACHE_ENOMEM;
+        } else {
             rcache__tags_move_locked(c, e, n); /* the tags go with it */
             rcache__shard_unlink_locked(c, ss, e);
             rcache__reclaim_push(&r, e);
@@ -316,7 +327,6 @@ int rcache_rename(rcache_t *c, const void *src, size_t src_len,
                 sd->st.deletes++;
                 rcache__reclaim_push(&r, d);
             }
-            rcache__shard_link_locked(c, sd, n);
             rcache__entry_ref(n); /* held across rcache__evict(), which keeps n */
             moved = n;
         }

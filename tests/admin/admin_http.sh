@@ -133,7 +133,10 @@ expect_eq "$(grep -c '"key":"key:' "$TMP/keys")" 2500 "filled keys all listed"
 areq GET "/api/cache/entries?count=5000"
 expect_code 200 "entries count over the cap"
 n=$(grep -o '"key":' "$TMP/b" | wc -l)
-if [ "$n" -le 1000 ]; then ok; else fail "count not capped: $n entries"; fi
+# capped at 1000 examined; a page ends on a bucket boundary, and a bucket
+# of the index holds up to 8 entries (more with an overflow chain): "a few
+# more" than the count, as docs/ADMIN.md says, never the 5000 asked for
+if [ "$n" -le 1064 ]; then ok; else fail "count not capped: $n entries"; fi
 areq GET "/api/cache/entries?count=20"
 expect_body '"ttl_seconds":null' "entry without ttl"
 for f in key key_encoding size_bytes created_at age_seconds last_access_at access_count \

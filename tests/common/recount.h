@@ -18,18 +18,28 @@ static inline const char *rcache_test_recount(rcache_t *c) {
         uint64_t n = 0, lru_n = 0, nttl = 0;
         unsigned __int128 ttl_sum = 0;
         pthread_mutex_lock(&s->lock);
-        for (size_t b = 0; b <= s->mask && !why; b++)
-            for (rcache__entry_t *e = s->buckets[b]; e && !why; e = e->hnext) {
+        size_t nb = rcache__index_buckets(&s->idx);
+        for (size_t b = 0; b < nb && !why; b++) {
+            rcache__index_it_t it;
+            rcache__entry_t *e;
+            rcache__index_it_start(&s->idx, b, &it);
+            while (!why && (e = rcache__index_it_next(&it)) != NULL) {
                 n++;
                 tagged += (e->flags & RCACHE__F_TAGGED) && rcache__tags_has(c, e);
                 bytes += rcache__entry_charge(e);
                 nttl += e->expire_at_ms != 0;
                 ttl_sum += e->expire_at_ms;
-                if ((e->hash & s->mask) != b)
+                if ((e->hash & (nb - 1)) != b)
                     why = "entry in the wrong bucket";
                 else if (atomic_load(&e->refs) < 1)
                     why = "linked entry without the table's reference";
+                else if (rcache__index_find(&s->idx, e->hash, rcache__entry_key(e),
+                                            e->klen) != e)
+                    why = "linked entry not found by its key";
             }
+        }
+        if (!why && s->idx.count != s->count)
+            why = "index count differs from the shard's";
         for (unsigned q = 0; q < RCACHE__POL_LISTS && !why; q++) {
             uint64_t qn = 0;
             rcache__entry_t *h = s->pol.q[q];

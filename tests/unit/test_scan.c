@@ -175,7 +175,7 @@ static uint64_t visit_pos(uint64_t b, unsigned bits) {
  * buckets, with no key and a non-zero cursor (before: it walked ~78k empty
  * buckets to find its 10 keys). */
 static void test_scan_bounded_on_sparse_table(void **state) {
-    enum { NK = 1 << 17 };
+    enum { NK = 1 << 17, NB = 1 << 15, NB_BITS = 15 };
     rcache_t *c = open_cache(0, 0, 0, 1, NULL);
     char k[32];
     for (int i = 0; i < NK; i++) {
@@ -183,17 +183,17 @@ static void test_scan_bounded_on_sparse_table(void **state) {
         assert_int_equal(rcache_set(c, k, strlen(k), "v", 1, 0, 0), RCACHE_OK);
     }
     rcache__shard_t *s = &c->shards[0];
-    assert_int_equal(s->mask + 1, NK);
+    assert_int_equal(rcache__index_buckets(&s->idx), NB);
     uint64_t kept = 0;
     for (int i = 0; i < NK; i++) {
         sprintf(k, "k%d", i);
-        uint64_t b = (uint32_t)rcache__hash(k, strlen(k)) & s->mask;
-        if (visit_pos(b, 17) < (uint64_t)NK * 6 / 10)
+        uint64_t b = (uint32_t)rcache__hash(k, strlen(k)) & (NB - 1);
+        if (visit_pos(b, NB_BITS) < (uint64_t)NB * 6 / 10)
             assert_int_equal(rcache_delete(c, k, strlen(k)), RCACHE_OK);
         else
             kept++;
     }
-    assert_int_equal(s->mask + 1, NK); /* still over a quarter full */
+    assert_int_equal(rcache__index_buckets(&s->idx), NB); /* over a quarter */
     assert_int_equal(rcache_count(c), kept);
 
     rcache_scan_page_t page;
@@ -228,7 +228,8 @@ static void test_scan_bounded_on_sparse_table(void **state) {
 
 static void assert_tables_minimal(rcache_t *c) {
     for (uint32_t i = 0; i < c->nshards; i++)
-        assert_int_equal(c->shards[i].mask + 1, RCACHE__MIN_BUCKETS);
+        assert_int_equal(rcache__index_buckets(&c->shards[i].idx),
+                         RCACHE__MIN_BUCKETS);
 }
 
 /* 1M keys, then FLUSHALL: every table is back to its minimum and a scan of
@@ -241,7 +242,7 @@ static void test_tables_shrink_after_clear(void **state) {
         int n = sprintf(k, "key:%d", i);
         assert_int_equal(rcache_set(c, k, (size_t)n, "v", 1, 0, 0), RCACHE_OK);
     }
-    assert_true(c->shards[0].mask + 1 >= 32768);
+    assert_true(rcache__index_buckets(&c->shards[0].idx) >= 8192);
     uint64_t removed = 0;
     assert_int_equal(rcache_clear(c, &removed), RCACHE_OK);
     assert_int_equal(removed, NK);
@@ -269,14 +270,16 @@ static void test_tables_shrink_after_clear(void **state) {
 
     /* a table sized for the item limit at open is not shrunk below that */
     c = open_cache(65536, 0, 0, 4, NULL);
-    size_t start = c->shards[0].mask + 1; /* 32k: 65536 / 4 shards + 1, rounded up */
+    /* 4096 buckets: 65536 / 4 shards + 1 entries at 6 a bucket, rounded up */
+    size_t start = rcache__index_buckets(&c->shards[0].idx);
+    assert_int_equal(start, 4096);
     for (int i = 0; i < 200000; i++) {
         int n = sprintf(k, "key:%d", i);
         assert_int_equal(rcache_set(c, k, (size_t)n, "v", 1, 0, 0), RCACHE_OK);
     }
     assert_int_equal(rcache_clear(c, &removed), RCACHE_OK);
     for (uint32_t i = 0; i < c->nshards; i++)
-        assert_int_equal(c->shards[i].mask + 1, start);
+        assert_int_equal(rcache__index_buckets(&c->shards[i].idx), start);
     check_invariants(c);
     rcache_close(c);
 }

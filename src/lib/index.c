@@ -1,0 +1,474 @@
+/*
+ * index.c - the key index of a shard: a bucketized hash table of tagged
+ * entry addresses.
+ *
+ * Why: the chained table it replaces cost a hit three dependent loads
+ * before the key compare (the bucket slot, the entry header for its hash
+ * and chain link, then the key line) and 8 bytes of link in every entry.
+ * Here a bucket is one 64-byte line of 8 slot words; a slot is the entry's
+ * address with a 16-bit tag of its hash in the top 16 bits, so a lookup
+ * loads the bucket line, compares tags in registers and dereferences only
+ * an entry whose tag matches (a false match: 1 in 65,536 a slot): the
+ * bucket line and the entry's lines, nothing else.
+ *
+ * Layout: the table is one 64-byte-aligned block, a header line (the mask)
+ * then 2^k buckets; bucket = hash32 & mask, as before, so rcache_scan()'s
+ * reverse-binary cursor, the expiry sweep and resizing (split on grow,
+ * merge on shrink) keep their semantics with "bucket" meaning a bucket and
+ * its overflow chain. When the 8 slots of a bucket are taken, the 8th
+ * word becomes a link (address | 1) to an overflow bucket that receives the
+ * entry it held and the new one. The table doubles when it would hold more
+ * than RCACHE__INDEX_LOAD (6) entries a bucket on average and halves when
+ * under a quarter of that: at 3 to 6 a bucket (Poisson), 0.4% to 15% of
+ * buckets overflow and 0.2% to 9% of the entries sit in an overflow line.
+ * A removal moves the chain's last entry (if in a later bucket) into the
+ * slot it frees, so overflow buckets drain as the chain shrinks (without
+ * it they held entries, and memory, for a whole turnover of the cache:
+ * 19% of the buckets at 5 a bucket, against 8% with it). No bucket is
+ * freed under a walk; an overflow bucket left empty is unlinked by
+ * rcache__index_tidy(),
+ * which the shard calls after a removal where no walk is in progress (the
+ * chains are remembered, up to 8; others wait for the next resize).
+ *
+ * Tags need user addresses of at most 48 bits, which Linux gives on x86-64
+ * and aarch64 (a larger address only with an mmap hint asking for one).
+ * Init checks the platform and the table's own address; an entry address
+ * that does not fit turns the index untagged (rcache__index_untag: every
+ * slot holds the bare address and every key in the chain is compared), so
+ * the fallback is slower, never wrong.
+ *
+ * Ready for readers without the lock (issue 13, step 3): slot words are
+ * written with release stores and read with acquire loads; an entry that
+ * replaces another (same key) takes its slot in one store; moving a full
+ * bucket's last entry into a new overflow bucket fills the overflow bucket
+ * first and then stores the link, so a reader sees the entry in one place
+ * or the other; a resize builds the new table aside and publishes it with
+ * one release store of ix->tab; and the old table and overflow buckets go
+ * through rcache__index_retire(), which frees them now and will defer the
+ * free past the readers' epoch. Untagging rewrites slots in place and is
+ * the one step a lock-free reader must guard against (it reads tagmask).
+ *
+ * 32-bit entry ids instead of addresses were considered (issue 13): with
+ * the tag packed into the unused address bits a slot is 8 bytes anyway, 8
+ * to a line, and entries over RCACHE__SLAB_MAX are malloc'd, outside any
+ * id space; ids would save nothing per slot and add a translation load.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SLOTS RCACHE__INDEX_SLOTS
+#define LAST (RCACHE__INDEX_SLOTS - 1u)
+#define LINE sizeof(rcache__ibucket_t)
+#define LINK ((uint64_t)1)
+#define TAG_BITS ((uint64_t)0xffff << 48)
+#define TAG_MUL 0x9e3779b1u /* golden-ratio multiplier: mixes all 32 bits */
+/* No table over 2^32 buckets (as the chained table before). */
+#define MAX_BUCKETS ((size_t)1 << 32)
+
+int rcache__index_test_same_tag;
+
+/* A zeroed, 64-byte-aligned block of n lines, counted by the allocation-
+ * failure build like every allocation. */
+static void *lines_alloc(size_t n) {
+    if (rcache__alloc_injected_failure())
+        return NULL;
+    void *p = aligned_alloc(LINE, n * LINE);
+    if (p)
+        memset(p, 0, n * LINE);
+    return p;
+}
+
+void rcache__index_retire(void *block) { free(block); }
+
+static inline uint64_t tag_of(const rcache__index_t *ix, uint32_t h32) {
+    return ((uint64_t)((h32 * ix->tagmul) >> 16) << 48) & ix->tagmask;
+}
+
+static inline uint64_t word_of(const rcache__index_t *ix, const rcache__entry_t *e) {
+    return tag_of(ix, e->hash) | (uint64_t)(uintptr_t)e;
+}
+
+static inline rcache__entry_t *entry_of(uint64_t w, uint64_t tagmask) {
+    /* NOLINTNEXTLINE(performance-no-int-to-ptr): a tagged address */
+    return (rcache__entry_t *)(uintptr_t)(w & ~tagmask);
+}
+
+static inline rcache__ibucket_t *link_of(uint64_t w) {
+    /* NOLINTNEXTLINE(performance-no-int-to-ptr): a marked address */
+    return (rcache__ibucket_t *)(uintptr_t)(w & ~LINK);
+}
+
+static inline uint64_t load(const _Atomic uint64_t *w) {
+    return atomic_load_explicit(w, memory_order_acquire);
+}
+
+static inline void store(_Atomic uint64_t *w, uint64_t v) {
+    atomic_store_explicit(w, v, memory_order_release);
+}
+
+static rcache__itab_t *tab_new(size_t n) {
+    rcache__itab_t *t = lines_alloc(n + 1);
+    if (t)
+        t->mask = n - 1;
+    return t;
+}
+
+/* Retire every overflow bucket of t (not t itself). */
+static void retire_overflow(rcache__itab_t *t) {
+    for (size_t i = 0; i <= t->mask; i++) {
+        uint64_t l = load(&t->b[i].w[LAST]);
+        while (l & LINK) {
+            rcache__ibucket_t *o = link_of(l);
+            l = load(&o->w[LAST]);
+            rcache__index_retire(o);
+        }
+    }
+}
+
+int rcache__index_init(rcache__index_t *ix, size_t entries) {
+    size_t n = RCACHE__MIN_BUCKETS;
+    memset(ix, 0, sizeof(*ix));
+    while (n * RCACHE__INDEX_LOAD < entries && n < MAX_BUCKETS)
+        n *= 2;
+    rcache__itab_t *t = tab_new(n);
+    if (!t)
+        return RCACHE_ENOMEM;
+    ix->min_buckets = n;
+    ix->tagmul = rcache__index_test_same_tag ? 0u : TAG_MUL;
+#if UINTPTR_MAX == UINT64_MAX && (defined(__x86_64__) || defined(__aarch64__))
+    if (((uintptr_t)t >> 48) == 0)
+        ix->tagmask = TAG_BITS;
+#endif
+    atomic_init(&ix->tab, t);
+    atomic_init(&ix->pmask, t->mask);
+    return RCACHE_OK;
+}
+
+void rcache__index_fini(rcache__index_t *ix) {
+    rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_relaxed);
+    if (!t)
+        return;
+    retire_overflow(t);
+    rcache__index_retire(t);
+    atomic_store_explicit(&ix->tab, NULL, memory_order_relaxed);
+}
+
+rcache__entry_t *rcache__index_find(const rcache__index_t *ix, uint32_t hash32,
+                                    const void *key, size_t klen) {
+    const rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_acquire);
+    const rcache__ibucket_t *b = &t->b[hash32 & t->mask];
+    const uint64_t tm = ix->tagmask, want = tag_of(ix, hash32);
+    for (;;) {
+        for (unsigned i = 0; i < SLOTS; i++) {
+            uint64_t w = load(&b->w[i]);
+            if (w == 0)
+                continue;
+            if (i == LAST && (w & LINK)) {
+                b = link_of(w);
+                i = (unsigned)-1; /* the loop's i++ starts the next at 0 */
+                continue;
+            }
+            if ((w ^ want) & tm)
+                continue;
+            rcache__entry_t *e = entry_of(w, tm);
+            if (e->hash == hash32 && e->klen == klen &&
+                memcmp(rcache__entry_key(e), key, klen) == 0)
+                return e;
+        }
+        return NULL;
+    }
+}
+
+void rcache__index_prefetch_entry(const rcache__index_t *ix, uint32_t hash32) {
+    const rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_acquire);
+    const rcache__ibucket_t *b = &t->b[hash32 & t->mask];
+    const uint64_t tm = ix->tagmask, want = tag_of(ix, hash32);
+    for (unsigned i = 0; i < LAST; i++) {
+        uint64_t w = load(&b->w[i]);
+        if (w != 0 && ((w ^ want) & tm) == 0) {
+            __builtin_prefetch(entry_of(w, tm));
+            return;
+        }
+    }
+}
+
+/* Put slot word w in the first empty slot of the chain from b, adding an
+ * overflow bucket when the chain is full. RCACHE_ENOMEM: nothing changed. */
+static int chain_put(rcache__index_t *ix, rcache__ibucket_t *b, uint64_t w) {
+    for (;;) {
+        for (unsigned i = 0; i < LAST; i++) {
+            if (load(&b->w[i]) == 0) {
+                store(&b->w[i], w);
+                return RCACHE_OK;
+            }
+        }
+        uint64_t l = load(&b->w[LAST]);
+        if (l == 0) {
+            store(&b->w[LAST], w);
+            return RCACHE_OK;
+        }
+        if (!(l & LINK)) {
+            /* full: the last entry and w move to a new overflow bucket,
+             * filled before it is linked */
+            rcache__ibucket_t *o = lines_alloc(1);
+            if (!o)
+                return RCACHE_ENOMEM;
+            atomic_store_explicit(&o->w[0], l, memory_order_relaxed);
+            atomic_store_explicit(&o->w[1], w, memory_order_relaxed);
+            store(&b->w[LAST], (uint64_t)(uintptr_t)o | LINK);
+            ix->overflow++;
+            return RCACHE_OK;
+        }
+        b = link_of(l);
+    }
+}
+
+/* The slot holding word w in the chain of hash32's bucket, or NULL;
+ * *bucket (when not NULL) is the bucket that holds it. */
+static _Atomic uint64_t *slot_of(const rcache__index_t *ix, uint32_t hash32,
+                                 uint64_t w, rcache__ibucket_t **bucket) {
+    rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_relaxed);
+    rcache__ibucket_t *b = &t->b[hash32 & t->mask];
+    while (b) {
+        rcache__ibucket_t *next = NULL;
+        for (unsigned i = 0; i < SLOTS; i++) {
+            uint64_t x = load(&b->w[i]);
+            if (x == w) {
+                if (bucket)
+                    *bucket = b;
+                return &b->w[i];
+            }
+            if (i == LAST && (x & LINK))
+                next = link_of(x);
+        }
+        b = next;
+    }
+    return NULL;
+}
+
+/* Is overflow bucket o empty (no entry; its last word 0 or a link)? */
+static int bucket_empty(const rcache__ibucket_t *o) {
+    for (unsigned i = 0; i < LAST; i++)
+        if (load(&o->w[i]) != 0)
+            return 0;
+    uint64_t l = load(&o->w[LAST]);
+    return l == 0 || (l & LINK);
+}
+
+/* Unlink the empty overflow buckets of hash32's chain: the word linking
+ * one takes its own last word (the rest of the chain, or 0) in one store,
+ * so a reader inside it still finds its way; then it is retired. */
+static void tidy_chain(rcache__index_t *ix, uint32_t hash32) {
+    rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_relaxed);
+    rcache__ibucket_t *b = &t->b[hash32 & t->mask];
+    for (;;) {
+        uint64_t l = load(&b->w[LAST]);
+        if (!(l & LINK))
+            return;
+        rcache__ibucket_t *o = link_of(l);
+        if (bucket_empty(o)) {
+            store(&b->w[LAST], load(&o->w[LAST]));
+            rcache__index_retire(o);
+            ix->overflow--;
+        } else {
+            b = o;
+        }
+    }
+}
+
+void rcache__index_tidy(rcache__index_t *ix) {
+    for (uint32_t i = 0; i < ix->ntidy; i++)
+        tidy_chain(ix, ix->tidy[i]);
+    ix->ntidy = 0;
+}
+
+/* An address that does not fit under the tag: untag the index first. */
+static void fit(rcache__index_t *ix, const rcache__entry_t *e) {
+    if (ix->tagmask && ((uint64_t)(uintptr_t)e & ix->tagmask))
+        rcache__index_untag(ix);
+}
+
+int rcache__index_add(rcache__index_t *ix, rcache__entry_t *e) {
+    fit(ix, e);
+    rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_relaxed);
+    int rc = chain_put(ix, &t->b[e->hash & t->mask], word_of(ix, e));
+    if (rc == RCACHE_OK)
+        ix->count++;
+    return rc;
+}
+
+/* The last entry slot of the chain after bucket b (in an overflow
+ * bucket), or NULL; *in is the bucket holding it. */
+static _Atomic uint64_t *chain_last(rcache__ibucket_t *b, rcache__ibucket_t **in) {
+    _Atomic uint64_t *last = NULL;
+    for (;;) {
+        uint64_t l = load(&b->w[LAST]);
+        if (!(l & LINK))
+            return last;
+        b = link_of(l);
+        for (unsigned i = 0; i < SLOTS; i++) {
+            uint64_t x = load(&b->w[i]);
+            if (x && !(i == LAST && (x & LINK))) {
+                last = &b->w[i];
+                *in = b;
+            }
+        }
+    }
+}
+
+void rcache__index_del(rcache__index_t *ix, const rcache__entry_t *e) {
+    rcache__ibucket_t *b = NULL, *tail = NULL;
+    _Atomic uint64_t *w = slot_of(ix, e->hash, word_of(ix, e), &b);
+    if (!w)
+        return;
+    ix->count--;
+    /* the chain's last entry, if in a later bucket, takes the slot (copy,
+     * then clear): overflow buckets drain as soon as the chain fits */
+    _Atomic uint64_t *last = chain_last(b, &tail);
+    if (last) {
+        store(w, load(last));
+        w = last;
+        b = tail;
+    }
+    store(w, 0);
+    rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_relaxed);
+    if (b != &t->b[e->hash & t->mask] && bucket_empty(b) &&
+        ix->ntidy < RCACHE__INDEX_TIDY) /* else left for a resize */
+        ix->tidy[ix->ntidy++] = e->hash;
+}
+
+void rcache__index_replace(rcache__index_t *ix, uintptr_t old,
+                           rcache__entry_t *e) {
+    fit(ix, e);
+    _Atomic uint64_t *w =
+        slot_of(ix, e->hash, tag_of(ix, e->hash) | (uint64_t)old, NULL);
+    if (w)
+        store(w, word_of(ix, e));
+}
+
+/* Move every entry of t into nt; RCACHE_ENOMEM (nt partly filled). */
+static int rehash(rcache__index_t *ix, const rcache__itab_t *t,
+                  rcache__itab_t *nt) {
+    const uint64_t tm = ix->tagmask;
+    for (size_t i = 0; i <= t->mask; i++) {
+        const rcache__ibucket_t *b = &t->b[i];
+        while (b) {
+            const rcache__ibucket_t *next = NULL;
+            for (unsigned j = 0; j < SLOTS; j++) {
+                uint64_t w = load(&b->w[j]);
+                if (w == 0)
+                    continue;
+                if (j == LAST && (w & LINK)) {
+                    next = link_of(w);
+                    continue;
+                }
+                if (chain_put(ix, &nt->b[entry_of(w, tm)->hash & nt->mask], w) !=
+                    RCACHE_OK)
+                    return RCACHE_ENOMEM;
+            }
+            b = next;
+        }
+    }
+    return RCACHE_OK;
+}
+
+int rcache__index_resize(rcache__index_t *ix, size_t n) {
+    rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_relaxed);
+    rcache__itab_t *nt = tab_new(n);
+    if (!nt)
+        return RCACHE_ENOMEM;
+    uint64_t overflow = ix->overflow;
+    ix->overflow = 0;
+    if (rehash(ix, t, nt) != RCACHE_OK) {
+        retire_overflow(nt);
+        rcache__index_retire(nt);
+        ix->overflow = overflow;
+        return RCACHE_ENOMEM;
+    }
+    atomic_store_explicit(&ix->tab, nt, memory_order_release);
+    atomic_store_explicit(&ix->pmask, nt->mask, memory_order_relaxed);
+    ix->ntidy = 0; /* the new chains have no empty bucket */
+    retire_overflow(t);
+    rcache__index_retire(t);
+    return RCACHE_OK;
+}
+
+void rcache__index_maybe_grow(rcache__index_t *ix) {
+    size_t n = rcache__index_buckets(ix);
+    if (ix->count >= (uint64_t)n * RCACHE__INDEX_LOAD && n < MAX_BUCKETS)
+        (void)rcache__index_resize(ix, n * 2);
+}
+
+/* Shrink once under a quarter of the load, to the smallest table at most
+ * half loaded (not below the starting size): after a grow the load is over
+ * half, after a shrink under half, so a shard near a threshold does not
+ * resize back and forth. */
+void rcache__index_maybe_shrink(rcache__index_t *ix) {
+    size_t nb = rcache__index_buckets(ix);
+    if (nb <= ix->min_buckets ||
+        ix->count * 4 >= (uint64_t)nb * RCACHE__INDEX_LOAD)
+        return;
+    size_t n = ix->min_buckets;
+    while ((uint64_t)n * RCACHE__INDEX_LOAD < ix->count * 2)
+        n *= 2;
+    (void)rcache__index_resize(ix, n);
+}
+
+void rcache__index_reserve(rcache__index_t *ix, size_t entries) {
+    size_t nb = rcache__index_buckets(ix), n = nb;
+    while ((uint64_t)n * RCACHE__INDEX_LOAD < entries && n < MAX_BUCKETS)
+        n *= 2;
+    if (n > nb)
+        (void)rcache__index_resize(ix, n);
+}
+
+void rcache__index_untag(rcache__index_t *ix) {
+    const uint64_t tm = ix->tagmask;
+    rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_relaxed);
+    if (!tm)
+        return;
+    for (size_t i = 0; i <= t->mask; i++) {
+        rcache__ibucket_t *b = &t->b[i];
+        while (b) {
+            rcache__ibucket_t *next = NULL;
+            for (unsigned j = 0; j < SLOTS; j++) {
+                uint64_t w = load(&b->w[j]);
+                if (j == LAST && (w & LINK))
+                    next = link_of(w);
+                else if (w)
+                    store(&b->w[j], w & ~tm);
+            }
+            b = next;
+        }
+    }
+    ix->tagmask = 0;
+}
+
+void rcache__index_it_start(const rcache__index_t *ix, size_t bucket,
+                            rcache__index_it_t *it) {
+    const rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_relaxed);
+    it->b = &t->b[bucket & t->mask];
+    it->i = 0;
+    it->tagmask = ix->tagmask;
+}
+
+rcache__entry_t *rcache__index_it_next(rcache__index_it_t *it) {
+    while (it->b) {
+        while (it->i < SLOTS) {
+            unsigned i = it->i++;
+            uint64_t w = load(&it->b->w[i]);
+            if (w == 0)
+                continue;
+            if (i == LAST && (w & LINK)) {
+                it->b = link_of(w);
+                it->i = 0;
+                continue;
+            }
+            return entry_of(w, it->tagmask);
+        }
+        it->b = NULL;
+    }
+    return NULL;
+}
