@@ -254,6 +254,7 @@ static int store(rcache_t *c, rcache__entry_t *e, uint64_t hash,
     e->compute_ms = o->compute_ms > UINT32_MAX ? UINT32_MAX
                                                : (uint32_t)o->compute_ms;
 
+    rcache__index_prefetch(&s->idx, (uint32_t)hash); /* overlaps the lock */
     pthread_mutex_lock(&s->lock);
     old = rcache__shard_lookup_locked(c, s, hash, key, klen, &t, &r);
     if ((o->flags & RCACHE_SET_NX) && old) {

@@ -300,6 +300,8 @@ rcache__entry_t *rcache__lock_lookup(rcache_t *c, const void *key, size_t klen,
     loc->s = rcache__shard_of(c, loc->hash);
     loc->t.state = RCACHE__T_NONE;
     loc->t.ms = 0;
+    /* the bucket line's miss overlaps taking the lock */
+    rcache__index_prefetch(&loc->s->idx, (uint32_t)loc->hash);
     pthread_mutex_lock(&loc->s->lock);
     return rcache__shard_lookup_locked(c, loc->s, loc->hash, key, klen,
                                        &loc->t, r);
