@@ -513,9 +513,67 @@ static void run_cache_op(const char *name, int (*run)(void *),
     assert_true(f >= min_failures);
 }
 
-/* 16 keys in one shard of 16 buckets: the next new key grows the table. */
-static const cache_st_t ONE_SHARD = {.max_items = 0, .shards = 1, .nkeys = 16,
+/* 24 keys in one shard of 4 buckets (6 a bucket): the next new key grows
+ * the table. */
+static const cache_st_t ONE_SHARD = {.max_items = 0, .shards = 1,
+                                     .nkeys = RCACHE__MIN_BUCKETS * RCACHE__INDEX_LOAD,
                                      .objects = 0};
+
+/* Entries in bucket 0 of the one shard's index (its chain included). */
+static int bucket0_entries(rcache_t *c, int *overflowed) {
+    rcache__index_it_t it;
+    int n = 0;
+    rcache__index_it_start(&c->shards[0].idx, 0, &it);
+    while (rcache__index_it_next(&it))
+        n++;
+    *overflowed = c->shards[0].idx.overflow != 0;
+    return n;
+}
+
+/* A key not stored yet whose bucket is 0 (of 4). */
+static void bucket0_key(rcache_t *c, const char *prefix, int *next, char *k, size_t cap) {
+    for (;; (*next)++) {
+        snprintf(k, cap, "%s%d", prefix, *next);
+        if ((rcache__hash(k, strlen(k)) & 3u) == 0 && !rcache_exists(c, k, strlen(k)))
+            return;
+    }
+}
+
+/* 16 keys, then bucket 0 filled to its 8 slots: the next key of bucket 0
+ * needs an overflow bucket, the table (20 or so of 24) no grow. */
+static char overflow_key[32];
+static void overflow_prepare(void *p) {
+    cache_st_t *s = p;
+    int next = 0, ov = 0;
+    cache_prepare(p);
+    while (bucket0_entries(s->c, &ov) < 8) {
+        char k[32];
+        bucket0_key(s->c, "f", &next, k, sizeof k);
+        assert_int_equal(rcache_set(s->c, k, strlen(k), "v", 1, 0, 0), RCACHE_OK);
+    }
+    assert_int_equal(bucket0_entries(s->c, &ov), 8);
+    assert_int_equal(ov, 0);
+    assert_true(rcache_count(s->c) < RCACHE__MIN_BUCKETS * RCACHE__INDEX_LOAD);
+    next = 0;
+    bucket0_key(s->c, "n", &next, overflow_key, sizeof overflow_key);
+    snap_free(&s->before);
+    snap_take(s->c, &s->before);
+}
+static int overflow_run(void *p) {
+    return set_str(((cache_st_t *)p)->c, overflow_key, "newvalue");
+}
+static void overflow_check(void *p, int rc) {
+    cache_st_t *s = p;
+    int ov = 0;
+    check_ok_or_unchanged(s, rc);
+    if (rc == RCACHE_OK) {
+        assert_value(s->c, overflow_key, "newvalue");
+        assert_int_equal(bucket0_entries(s->c, &ov), 9);
+        assert_int_equal(ov, 1);
+    } else {
+        assert_int_equal(rcache_exists(s->c, overflow_key, strlen(overflow_key)), 0);
+    }
+}
 static const cache_st_t MANY = {.max_items = 0, .shards = 4, .nkeys = 300,
                                 .objects = 3};
 
@@ -523,8 +581,18 @@ static void test_set(void **state) {
     (void)state;
     run_cache_op("set new (grow)", set_new_run, set_new_check, ONE_SHARD, 2);
     cache_st_t full = ONE_SHARD;
+    full.nkeys = 16;
     full.max_items = 16; /* the set evicts one */
     run_cache_op("set new (evict)", set_new_run, set_new_check, full, 1);
+    /* a full bucket: the overflow bucket's allocation fails, nothing
+     * changes (the entry's slot and the overflow bucket: 2 failures) */
+    cache_st_t crowded = ONE_SHARD;
+    crowded.nkeys = 16;
+    op_t op = {"set new (overflow)", overflow_prepare, overflow_run, overflow_check,
+               cache_finish};
+    long f = sweep(&op, &crowded);
+    print_message("  %-18s %ld injected failures\n", "set new (overflow)", f);
+    assert_true(f >= 2);
     run_cache_op("set replace", set_replace_run, set_replace_check, MANY, 1);
     run_cache_op("set_ex get", set_get_run, set_get_check, MANY, 1);
 }
@@ -555,6 +623,7 @@ static void gdsf_set_check(void *p, int rc) {
 static void test_gdsf(void **state) {
     (void)state;
     cache_st_t g = ONE_SHARD;
+    g.nkeys = 16; /* the heap index (16 slots to start) grows on the 17th */
     g.policy = RCACHE_POLICY_GDSF;
     run_cache_op("gdsf set (grow)", set_new_run, gdsf_set_check, g, 2);
     assert_true(gdsf_waiting > 0);
