@@ -138,7 +138,7 @@ static void run_random(int same_tag, uint32_t hash_mask, int untag_at,
     rcache__index_test_same_tag = same_tag;
     assert_int_equal(rcache__index_init(&ix, 16), RCACHE_OK);
     rcache__index_test_same_tag = 0;
-    for (long i = 0; i < 60000; i++) {
+    for (long i = 0; i < 30000; i++) {
         step(&ix, &r, untag_at, i);
         if (ix.overflow > max_overflow)
             max_overflow = ix.overflow;
@@ -175,7 +175,7 @@ static void test_index_overflow_chains(void **state) {
 
 static void test_index_untagged_fallback(void **state) {
     (void)state;
-    run_random(0, UINT32_MAX, 30000, 0);
+    run_random(0, UINT32_MAX, 15000, 0);
     run_random(1, 0xfff0000fu, 100, 1);
 }
 
@@ -217,7 +217,7 @@ static void test_index_load(void **state) {
 /* rcache_scan across grows and shrinks with every tag equal: every key
  * present for the whole scan is listed at least once. */
 static void scan_across_resizes(int same_tag) {
-    enum { STABLE = 2000, CHURN = 20000 };
+    enum { STABLE = 2000, BATCH = 200, PERIOD = 40 };
     static int seen[STABLE];
     char k[32];
     rcache__index_test_same_tag = same_tag;
@@ -233,7 +233,7 @@ static void scan_across_resizes(int same_tag) {
     size_t smallest = SIZE_MAX, largest = 0;
     do {
         rcache_scan_page_t page;
-        assert_int_equal(rcache_scan(c, cursor, 7, NULL, 0, 0, &page, &cursor),
+        assert_int_equal(rcache_scan(c, cursor, 40, NULL, 0, 0, &page, &cursor),
                          RCACHE_OK);
         for (size_t i = 0; i < page.count; i++)
             if (((const char *)page.entries[i].key)[0] == 's')
@@ -241,9 +241,9 @@ static void scan_across_resizes(int same_tag) {
         rcache_scan_page_free(&page);
         /* alternately add and remove churn keys: the table doubles and
          * halves several times during the scan */
-        int add = (round / 40) % 2 == 0;
-        for (int j = 0; j < 500; j++) {
-            int n = sprintf(k, "c%d", (round % 40) * 500 + j);
+        int add = (round / PERIOD) % 2 == 0;
+        for (int j = 0; j < BATCH; j++) {
+            int n = sprintf(k, "c%d", (round % PERIOD) * BATCH + j);
             if (add)
                 assert_int_equal(rcache_set(c, k, (size_t)n, "v", 1, 0, 0),
                                  RCACHE_OK);
@@ -260,7 +260,6 @@ static void scan_across_resizes(int same_tag) {
         assert_true(seen[i] >= 1);
     check_invariants(c);
     rcache_close(c);
-    (void)CHURN;
 }
 
 static void test_index_scan_across_resizes(void **state) {
