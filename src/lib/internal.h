@@ -219,8 +219,10 @@ typedef struct rcache__index {
     uint32_t tidy[RCACHE__INDEX_TIDY]; /* ... (their hash32), for tidy() */
 } rcache__index_t;
 /* A walk over one bucket and its overflow chain. Removing or replacing the
- * entry last returned is allowed during the walk (no bucket is freed until
- * a resize, which nothing does while a walk is in progress). */
+ * entry last returned is allowed during the walk (no bucket is freed by a
+ * removal: only by a resize or rcache__index_tidy(), which nothing calls
+ * while a walk is in progress); a removal may move a later entry of the
+ * chain into a slot already passed, which this walk then does not see. */
 typedef struct rcache__index_it {
     const rcache__ibucket_t *b;
     unsigned i;
@@ -245,9 +247,11 @@ rcache__entry_t *rcache__index_find(const rcache__index_t *ix, uint32_t hash32,
  * bucket chain needs an overflow bucket and none can be allocated (nothing
  * changed). */
 int rcache__index_add(rcache__index_t *ix, rcache__entry_t *e);
-/* Remove e (present): its slot becomes empty; no bucket is freed (a walk
- * may be inside it), but a chain whose overflow bucket this empties is
- * remembered for rcache__index_tidy(). */
+/* Remove e (present): the chain's last entry, when in a later (overflow)
+ * bucket, moves into e's slot (stored there, then cleared where it was),
+ * else e's slot becomes empty. No bucket is freed (a walk may be inside
+ * it), but a chain whose overflow bucket this empties is remembered for
+ * rcache__index_tidy(). */
 void rcache__index_del(rcache__index_t *ix, const rcache__entry_t *e);
 /* Unlink and retire the empty overflow buckets of the chains remembered
  * (not during a walk of the table). */
