@@ -23,7 +23,7 @@
 #
 # usage: bench/server_cpu.sh [--quick] [--build-dir DIR] [--rounds N]
 #                            [--scale F] [--out FILE] [--rcached-args "..."]
-#                            [--engines "epoll uring"]
+#                            [--engines "epoll uring"] [--baseline BIN]
 #   --quick        tiny counts, one round: checks that it runs (make test)
 #   --build-dir    where rcached was built (default: build)
 #   --rounds N     rounds per workload (default 3; medians)
@@ -37,6 +37,9 @@
 #   --bins LIST    instead, one rcached per binary, LIST of LABEL=PATH
 #                  (e.g. "old=/tmp/old/rcached new=build/src/server/rcached"):
 #                  builds before and after a change in the same rounds
+#   --baseline BIN another rcached binary (e.g. main's, copied aside) run as
+#                  "base" (or "base_ENGINE" per --engines) in the same
+#                  rounds: an old-vs-new A/B with redis-server alongside
 # Environment: RCACHED, REDIS_SERVER, REDIS_BENCHMARK, REDIS_CLI override
 # the programs.  Exit status: 0 when every figure was measured, 1 when a
 # step failed, 77 when rcached is not built (tests treat it as skipped),
@@ -54,6 +57,7 @@ rcached_args=
 only=
 engines=
 bins=
+baseline=
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
@@ -65,6 +69,7 @@ while [ $# -gt 0 ]; do
     --only) only=$2; shift ;;
     --engines) engines=$2; shift ;;
     --bins) bins=$2; shift ;;
+    --baseline) baseline=$2; shift ;;
     -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "server_cpu.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -76,6 +81,10 @@ rcached=${RCACHED:-$build/src/server/rcached}
 redis_server=${REDIS_SERVER:-redis-server}
 redis_benchmark=${REDIS_BENCHMARK:-redis-benchmark}
 redis_cli=${REDIS_CLI:-redis-cli}
+if [ -n "$baseline" ] && [ ! -x "$baseline" ]; then
+  echo "server_cpu.sh: --baseline $baseline is not an executable" >&2
+  exit 2
+fi
 if [ ! -x "$rcached" ]; then
   echo "server_cpu.sh: rcached is not built ($rcached); skipping" >&2
   exit 77
@@ -129,15 +138,18 @@ if [ -n "$bins" ]; then
   done
 elif [ -n "$engines" ]; then
   for e in $engines; do servers+=("rcached_$e"); done
+  [ -n "$baseline" ] && for e in $engines; do servers+=("base_$e"); done
 else
   servers+=(rcached)
+  [ -n "$baseline" ] && servers+=(base)
 fi
 start() { # NAME: sets ${NAME}_pid and ${NAME}_port
   local name=$1 try port pid engine_arg= prog=$rcached
   case $name in
-    rcached_*) engine_arg="--io-engine ${name#rcached_}" ;;
     rbin_*) eval "prog=\$bin_${name#rbin_}" ;;
+    base*) prog=$baseline ;;
   esac
+  case $name in rcached_*|base_*) engine_arg="--io-engine ${name#*_}" ;; esac
   for try in 1 2 3; do
     port=$(free_port) || break
     if [ "$name" = redis ]; then
@@ -167,10 +179,10 @@ for s in "${servers[@]}"; do
   eval "echo \"server_cpu.sh: $s pid \$${s}_pid port \$${s}_port\"" >&2
 done
 for s in "${servers[@]}"; do # an engine that fell back is not what was asked
-  case $s in rcached_*)
+  case $s in rcached_*|base_*)
     eval "port=\$${s}_port"
     api=$("$redis_cli" -h 127.0.0.1 -p "$port" INFO server | tr -d '\r' | sed -n 's/^multiplexing_api://p')
-    want=${s#rcached_}; [ "$want" = uring ] && want=io_uring
+    want=${s#*_}; [ "$want" = uring ] && want=io_uring
     [ "$api" = "$want" ] || { echo "server_cpu.sh: $s runs '$api', not $want; its log:" >&2; cat "$tmp/$s.log" >&2; exit 1; }
   esac
 done
@@ -287,7 +299,7 @@ rcs=("${servers[@]:1}")
 
 echo
 echo "server_cpu.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)," \
-     "$("$redis_server" --version | awk '{print $3}'), rounds=$rounds scale=$scale, rcached args: ${rcached_args:-none}, engines: ${engines:-default}${bins:+, bins: $bins}"
+     "$("$redis_server" --version | awk '{print $3}'), rounds=$rounds scale=$scale, rcached args: ${rcached_args:-none}, engines: ${engines:-default}${bins:+, bins: $bins}${baseline:+, baseline: $baseline}"
 echo
 cat "$tmp/table.md"
 echo
