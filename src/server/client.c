@@ -341,10 +341,14 @@ static int flush_out(rcache__client_t *c) {
             break;
     }
     if (evbuffer_get_length(c->out) > 0) {
-        event_add(c->wev, NULL);
+        if (!c->wev_on && event_add(c->wev, NULL) == 0)
+            c->wev_on = 1;
         return 0;
     }
-    event_del(c->wev);
+    if (c->wev_on) {
+        event_del(c->wev);
+        c->wev_on = 0;
+    }
     if ((c->flags & RCACHE__CLIENT_CLOSE_AFTER_REPLY) || c->w->draining) {
         rcache__client_close(c);
         return -1;

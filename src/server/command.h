@@ -185,6 +185,7 @@ struct rcache__client {
     rcache__server_t *srv;
     rcache__worker_t *w;
     struct event *rev, *wev;
+    int wev_on;                    /* wev is added (epoll engine): saves event_del's lock */
     struct evbuffer *out;          /* replies not yet written */
     struct rcache__uring_conn *uc; /* --io-engine uring: sends in flight (uring.c) */
     char *qbuf;                    /* unconsumed input: qbuf[0..qlen) */
