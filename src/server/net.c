@@ -268,6 +268,10 @@ static void on_cron(evutil_socket_t fd, short what, void *arg) {
 
 static void *worker_main(void *arg) {
     rcache__worker_t *w = arg;
+    int rc = rcache__uring_worker_enter(w);
+    if (rc != 0) /* not expected: the ring was made for this */
+        rcache__log(RCACHE__LOG_WARNING, "worker %d: enabling its io_uring ring: %s", w->index,
+                    strerror(-rc));
     event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
     /* Whatever is left after the deadline is closed unsent. */
     while (w->clients)

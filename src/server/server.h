@@ -73,6 +73,9 @@ int rcache__uring_worker_init(rcache__worker_t *w, char *why, size_t whylen);
 /* After the worker's loop: cancel what is in flight, free the clients
  * whose operations outlived their close, the ring and its buffers. */
 void rcache__uring_worker_free(rcache__worker_t *w);
+/* On the worker's own thread, before its loop: a deferred-task-work ring
+ * is enabled there (its single issuer). 0, or a negative errno. */
+int rcache__uring_worker_enter(rcache__worker_t *w);
 /* Start receiving for a new client of a uring worker. 0, or -1 (out of
  * memory; nothing is left armed). */
 int rcache__uring_client_start(rcache__client_t *c);

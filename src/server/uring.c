@@ -39,7 +39,10 @@
 #ifdef RCACHE_HAVE_URING
 
 #include <liburing.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <sys/uio.h>
 
 #define RING_ENTRIES 1024u
@@ -68,6 +71,8 @@ struct rcache__uring_conn {
 struct rcache__uring {
     struct io_uring ring;
     int ring_ok;
+    int deferred;               /* DEFER_TASKRUN: completions wait for get_events */
+    int efd;                    /* eventfd the kernel signals (deferred), or -1 */
     struct io_uring_buf_ring *br;
     char *bufs;
     int in_loop;                /* completions being handled: submit after */
@@ -214,6 +219,8 @@ static void on_ring(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     u->in_loop = 1;
+    if (u->deferred)
+        io_uring_submit_and_get_events(&u->ring); /* run the deferred task work */
     for (int round = 0; round < 16; round++) {
         struct io_uring_cqe *cqes[64];
         unsigned n = io_uring_peek_batch_cqe(&u->ring, cqes, 64);
@@ -224,12 +231,32 @@ static void on_ring(evutil_socket_t fd, short what, void *arg) {
             io_uring_cqe_seen(&u->ring, cqes[i]);
             handle(u, op, res, flags);
         }
-        if (io_uring_sq_ready(&u->ring))
+        if (u->deferred)
+            io_uring_submit_and_get_events(&u->ring);
+        else if (io_uring_sq_ready(&u->ring))
             io_uring_submit(&u->ring);
         if (n == 0 && !io_uring_cq_ready(&u->ring))
             break;
     }
     u->in_loop = 0;
+}
+
+/* The ring, with task work deferred to the worker's own io_uring_enter
+ * (DEFER_TASKRUN, which needs SINGLE_ISSUER: the ring starts disabled and
+ * the worker thread enables it, so it is the issuer) where the kernel
+ * allows; otherwise a plain ring, whose completions are posted by task
+ * work that interrupts the worker wherever it is (epoll_wait's EINTR). */
+static int ring_init(struct rcache__uring *u) {
+    const char *plain = getenv("RCACHE_TEST_URING_PLAIN");
+    struct io_uring_params p;
+    memset(&p, 0, sizeof p);
+    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED;
+    int rc = plain && plain[0] == '1' ? -EINVAL : io_uring_queue_init_params(RING_ENTRIES, &u->ring, &p);
+    if (rc == 0) {
+        u->deferred = 1;
+        return 0;
+    }
+    return io_uring_queue_init(RING_ENTRIES, &u->ring, 0);
 }
 
 int rcache__uring_worker_init(rcache__worker_t *w, char *why, size_t whylen) {
@@ -244,7 +271,8 @@ int rcache__uring_worker_init(rcache__worker_t *w, char *why, size_t whylen) {
         return -1;
     }
     w->uring = u;
-    int rc = io_uring_queue_init(RING_ENTRIES, &u->ring, 0);
+    u->efd = -1;
+    int rc = ring_init(u);
     if (rc < 0) {
         snprintf(why, whylen, "io_uring_queue_init: %s", strerror(-rc));
         return -1;
@@ -274,7 +302,21 @@ int rcache__uring_worker_init(rcache__worker_t *w, char *why, size_t whylen) {
         io_uring_buf_ring_add(u->br, u->bufs + (size_t)i * BUF_BYTES, BUF_BYTES,
                               (unsigned short)i, io_uring_buf_ring_mask(NBUFS), (int)i);
     io_uring_buf_ring_advance(u->br, (int)NBUFS);
-    u->ev = event_new(w->base, u->ring.ring_fd, EV_READ | EV_PERSIST, on_ring, u);
+    /* Deferred: the kernel signals the eventfd when completion work
+     * waits (polling the ring's fd would not wake up for it); edge
+     * triggered, so it is never read. */
+    int wfd = u->ring.ring_fd;
+    short wev = EV_READ | EV_PERSIST;
+    if (u->deferred) {
+        u->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (u->efd < 0 || io_uring_register_eventfd(&u->ring, u->efd) != 0) {
+            snprintf(why, whylen, "io_uring eventfd: %s", strerror(errno));
+            return -1;
+        }
+        wfd = u->efd;
+        wev |= EV_ET;
+    }
+    u->ev = event_new(w->base, wfd, wev, on_ring, u);
     if (!u->ev || event_add(u->ev, NULL) != 0) {
         snprintf(why, whylen, "cannot add the ring to the event loop");
         return -1;
@@ -308,12 +350,25 @@ static void reap(struct rcache__uring *u) {
     }
 }
 
+int rcache__uring_worker_enter(rcache__worker_t *w) {
+    struct rcache__uring *u = w->uring;
+    if (!u || !u->deferred)
+        return 0;
+    /* io_uring_enable_rings() is declared but not exported by liburing
+     * 2.3: the register call it wraps. */
+    long rc = syscall(__NR_io_uring_register, u->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS,
+                      NULL, 0);
+    return rc < 0 ? -errno : 0;
+}
+
 void rcache__uring_worker_free(rcache__worker_t *w) {
     struct rcache__uring *u = w->uring;
     if (!u)
         return;
     if (u->ev)
         event_free(u->ev);
+    if (u->efd >= 0)
+        close(u->efd);
     if (u->ring_ok) {
         reap(u);
         io_uring_queue_exit(&u->ring);
@@ -420,6 +475,11 @@ int rcache__uring_worker_init(rcache__worker_t *w, char *why, size_t whylen) {
     (void)w;
     snprintf(why, whylen, "built without liburing");
     return -1;
+}
+
+int rcache__uring_worker_enter(rcache__worker_t *w) {
+    (void)w;
+    return 0;
 }
 
 void rcache__uring_worker_free(rcache__worker_t *w) {
