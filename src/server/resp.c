@@ -578,6 +578,70 @@ static size_t progress(const rcache__resp_parser_t *p)
     return p->pos;
 }
 
+/*
+ * Fast path: the digits of a well-formed count or length line whose prefix
+ * byte is at buf[i - 1] ("0", or 1 to 18 digits without a leading zero,
+ * then '\r' and one more byte, within the line limit). Returns the '\r'
+ * index, or 0 when the general steps must decide (anything else, errors
+ * included).
+ */
+static size_t fast_digits(const char *buf, size_t len, size_t i, size_t max_line,
+                          long long *out)
+{
+    size_t start = i;
+    unsigned long long v = 0;
+
+    if (i >= len || buf[i] < '0' || buf[i] > '9')
+        return 0;
+    if (buf[i] == '0') {
+        i++;
+    } else {
+        while (i < len && i - start < 18 && buf[i] >= '0' && buf[i] <= '9')
+            v = v * 10 + (unsigned)(buf[i++] - '0');
+    }
+    if (i + 1 >= len || buf[i] != '\r' || i - (start - 1) > max_line)
+        return 0;
+    *out = (long long)v;
+    return i;
+}
+
+/*
+ * Fast path for the usual request: a whole multibulk command already in
+ * buf, every line well formed. It takes the arguments the general steps
+ * would take, without their per-line state and memchr; on anything else
+ * it leaves p as it found it and returns 0, and the general steps run (so
+ * errors, partial commands and their texts are theirs alone).
+ */
+static int fast_command(rcache__resp_parser_t *p, const char *buf, size_t len)
+{
+    long long n, blen;
+    size_t max_line = p->lim.max_inline_len;
+    size_t cr = fast_digits(buf, len, 1, max_line, &n);
+    size_t pos;
+
+    if (!cr || n == 0 || (unsigned long long)n > p->lim.max_args)
+        return 0;
+    pos = cr + 2;
+    for (long long k = 0; k < n; k++) {
+        if (pos >= len || buf[pos] != '$')
+            break;
+        cr = fast_digits(buf, len, pos + 1, max_line, &blen);
+        if (!cr || (unsigned long long)blen > p->lim.max_bulk_len)
+            break;
+        pos = cr + 2;
+        if (len - pos < 2 || len - pos - 2 < (size_t)blen ||
+            push_arg(p, pos, (size_t)blen) != 0)
+            break;
+        pos += (size_t)blen + 2;
+    }
+    if (p->argc != (size_t)n) {
+        p->argc = 0;
+        return 0;
+    }
+    p->pos = pos;
+    return 1;
+}
+
 int rcache__resp_parse(rcache__resp_parser_t *p, const char *buf, size_t len,
                        rcache__resp_arg_t **argv, size_t *argv_cap,
                        size_t *argc, size_t *consumed)
@@ -586,6 +650,8 @@ int rcache__resp_parse(rcache__resp_parser_t *p, const char *buf, size_t len,
 
     *argc = 0;
     *consumed = 0;
+    if (p->state == ST_START && len > 0 && buf[0] == '*' && fast_command(p, buf, len))
+        return finish(p, buf, argv, argv_cap, argc, consumed);
     if (p->state != ST_ERROR && len < progress(p))
         return RCACHE_RESP_NEED_MORE; /* caller broke the contract: wait */
     while (r == STEP_GO) {
