@@ -656,6 +656,45 @@ static void test_limit_bulk(void **state)
     fx_free(&f);
 }
 
+/* The fast path for whole multibulk commands (resp.c fast_command) hands
+ * over to the general steps at each of its edges; whole input must give
+ * what byte-by-byte input gives. */
+static void test_fast_path_edges(void **state)
+{
+    rcache__resp_limits_t tiny = { 10, 1000, 4 }; /* lines of 4 bytes at most */
+    rcache__resp_limits_t big = { 10, (size_t)-1, 100 };
+    fx_t f;
+    const blob_t ab[] = { B("a"), B("") };
+
+    (void)state;
+    /* 18 digits: read by the fast path; 19: left to the general steps */
+    CHECK_ERROR(NULL, "*1\r\n$100000000000000000\r\n", E_BULK);
+    CHECK_ERROR(NULL, "*1\r\n$1000000000000000000\r\n", E_BULK);
+    fx_init(&f, &big);
+    assert_int_equal(PARSE_LIT(&f, "*1\r\n$100000000000000000\r\n"),
+                     RCACHE_RESP_NEED_MORE);
+    assert_int_equal(f.p.bulk_len, 100000000000000000LL);
+    fx_free(&f);
+    /* the line limit counts the prefix byte, as the general steps do */
+    fx_init(&f, &tiny);
+    assert_int_equal(PARSE_LIT(&f, "*2\r\n$1\r\na\r\n$0\r\n\r\n"), RCACHE_RESP_OK);
+    assert_args(&f, 2, ab);
+    fx_free(&f);
+    CHECK_ERROR(&tiny, "*2\r\n$1000\r\n", E_BULK_BIG);
+    CHECK_ERROR(&tiny, "*10000\r\n", E_MBULK_BIG);
+    tiny.max_inline_len = 2; /* "$10" is one byte too long, data and all */
+    CHECK_ERROR(&tiny, "*1\r\n$10\r\n0123456789\r\n", E_BULK_BIG);
+    /* a count line needs the byte after its '\r'; a payload its two */
+    fx_init(&f, NULL);
+    assert_int_equal(PARSE_LIT(&f, "*1\r\n$1\r\na\r"), RCACHE_RESP_NEED_MORE);
+    assert_int_equal(PARSE_LIT(&f, "*1\r\n$1\r\na\r\n"), RCACHE_RESP_OK);
+    assert_int_equal(f.consumed, 11);
+    /* a whole command, then part of the next: one at a time */
+    assert_int_equal(PARSE_LIT(&f, "*1\r\n$1\r\na\r\n*2\r\n$1"), RCACHE_RESP_OK);
+    assert_int_equal(f.consumed, 11);
+    fx_free(&f);
+}
+
 /* A line of n bytes of `c`, then `tail`. */
 static char *line_of(char first, char c, size_t n, const char *tail,
                      size_t *len)
@@ -1163,6 +1202,7 @@ int main(void)
         cmocka_unit_test(test_parse_out_of_memory),
 #endif
         cmocka_unit_test(test_random_roundtrip),
+        cmocka_unit_test(test_fast_path_edges),
         cmocka_unit_test(test_encoders),
         cmocka_unit_test(test_encoders_parse_back),
     };
