@@ -10,8 +10,11 @@
  * event_base keeps everything else that wakes a worker (hand-over of new
  * sockets, pub/sub mailboxes, MONITOR, CLIENT KILL, CLIENT PAUSE and idle
  * timers, the script thread's replies), all through event_active() from
- * other threads. The ring's own file descriptor is polled by that base:
- * it is readable while completions wait. Commands, parsing and replies are
+ * other threads. Where the kernel allows, the ring defers its task work
+ * (DEFER_TASKRUN): completions are posted only when the worker asks, and
+ * the kernel signals a registered eventfd, polled by that base, when
+ * there is work to ask for; otherwise the ring's own file descriptor is
+ * polled (readable while completions wait). Commands, parsing and replies are
  * client.c's, shared with the epoll engine (rcache__client_received).
  *
  * Each submission's user_data points to its client's recv_op or send_op
