@@ -9,24 +9,28 @@
 # Each server given runs under `valgrind --tool=callgrind` (all threads
 # counted together); the counters are zeroed and dumped with
 # callgrind_control around each workload, so start-up and the fill are not
-# counted. Workloads (redis-benchmark, 100-byte values, -r 100000, -c 4):
+# counted. Workloads (redis-benchmark, 100-byte values, -r 100000, -c 4 or
+# --clients):
 # SET and GET at -P 1 and -P 16, N requests each (after a SET fill). Kernel
 # time (syscalls, the network stack) is not counted: compare with
 # server_cpu.sh for that share.
 #
-# usage: bench/server_ir.sh [--n N] LABEL=PROGRAM [LABEL=PROGRAM ...]
+# usage: bench/server_ir.sh [--n N] [--clients C] LABEL=PROGRAM [LABEL=PROGRAM ...]
 #   PROGRAM is an rcached binary (started with --port P --admin-port 0) or
 #   a redis-server binary (--port P --save "" --appendonly no).
 #   --n N  requests per workload (default 20000)
+#   --clients C  redis-benchmark connections (-c, default 4)
 # Prints one line per server and workload, then each server's ratio to the
 # first one. Exit 77 when valgrind or redis-benchmark is missing, 1 when a
 # step failed, 2 for bad usage.
 set -u
 n=20000
+clients=4
 servers=()
 while [ $# -gt 0 ]; do
   case $1 in
     --n) n=$2; shift ;;
+    --clients) clients=$2; shift ;;
     -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *=*) servers+=("$1") ;;
     *) echo "server_ir.sh: bad argument '$1' (see --help)" >&2; exit 2 ;;
@@ -50,7 +54,7 @@ measure() { # measure DUMP ARGS...: instructions the server ran during
   local dump=$1; shift
   callgrind_control -z "$spid" >/dev/null 2>&1
   # shellcheck disable=SC2068
-  redis-benchmark -p "$port" -n "$n" -c 4 -r 100000 -d 100 -q $@ >/dev/null 2>&1 || return 1
+  redis-benchmark -p "$port" -n "$n" -c "$clients" -r 100000 -d 100 -q $@ >/dev/null 2>&1 || return 1
   callgrind_control -d "$spid" >/dev/null 2>&1
   for _ in $(seq 600); do [ -s "$tmp/cg.$spid.$dump" ] && break; sleep 0.1; done
   awk '/^totals:/ { print $2 }' "$tmp/cg.$spid.$dump"
