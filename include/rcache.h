@@ -1429,7 +1429,7 @@ typedef struct rcache_hotkey {
 
 /**
  * @brief Create a top-K sketch with k counters (1..65536); memory is fixed
- *        at about k * (RCACHE_HOTKEY_MAX_KEY + 48) bytes. Every key with
+ *        at about k * (RCACHE_HOTKEY_MAX_KEY + 80) bytes. Every key with
  *        more than total/k references holds a counter.
  * @return RCACHE_OK, RCACHE_EINVAL, RCACHE_ENOMEM.
  */
@@ -1458,17 +1458,18 @@ void rcache_topk_reset(rcache_topk_t *t);
 typedef struct rcache_diag_opts {
     size_t mrc_mem_bytes;  /**< MRC memory bound; default 2 MiB */
     double mrc_max_rate;   /**< largest MRC sampling rate, in (0, 1];
-                                default 1/64, so at most ~1.6% of lookups
+                                default 1/128, so about 0.8% of lookups
                                 do the estimator's work (the curve of a
                                 small cache is then coarse: raise it, as
                                 rcached does with 1, when a lookup costs
                                 far more than ~100 ns anyway) */
     uint32_t hotkeys_k;    /**< hot-key counters; default 128 */
-    uint32_t hotkeys_every;/**< sample about 1 lookup in this many (a
-                                random draw per thread); default 64 */
+    uint32_t hotkeys_every;/**< sample 1 hit and 1 miss in this many per
+                                shard (rounded up to a power of two;
+                                counted, not drawn); default 128 */
 } rcache_diag_opts_t;
 
-/** @brief Defaults: 2 MiB, rate 1/64, 128 counters, 1 lookup in 64. */
+/** @brief Defaults: 2 MiB, rate 1/128, 128 counters, 1 lookup in 128. */
 void rcache_diag_opts_init(rcache_diag_opts_t *o);
 
 /**
@@ -1476,9 +1477,10 @@ void rcache_diag_opts_init(rcache_diag_opts_t *o);
  *        rcache_config_t.diagnostics). When on, every lookup of a sampled
  *        key feeds the miss-ratio-curve estimator (a store of one moves it
  *        to the top of the estimator's LRU stack, without counting a
- *        lookup) and about one lookup in hotkeys_every, drawn at random,
- *        feeds the hot-key sketch. Cost when never enabled: one pointer
- *        load per lookup. The first enabling allocates the state (opts
+ *        lookup) and one lookup in hotkeys_every (every hotkeys_every-th hit
+ *        and miss of each shard) feeds the hot-key sketch. Cost per lookup,
+ *        on or off: two loads and two compares; only sampled lookups do
+ *        more (take the estimator's or the sketch's lock). The first enabling allocates the state (opts
  *        apply then; later calls only flip the switch); it is freed by
  *        rcache_close(). Turning it back on after a pause starts the curve
  *        and the hot keys afresh (rcache_diag_reset()).
@@ -1506,7 +1508,7 @@ rcache_mrc_t *rcache_diag_mrc(rcache_t *c);
 
 /**
  * @brief The hottest keys from the cache's sketch, most referenced first;
- *        counts are scaled by the sampling (about 1 in hotkeys_every lookups).
+ *        counts are scaled by the sampling (1 in hotkeys_every lookups).
  * @param[out] sampled_total lookups the counts stand for (may be NULL).
  * @return the number written to out (0 when diagnostics were never on).
  */

@@ -69,7 +69,6 @@ static void store_group(rcache__bulk_t *b, rcache__shard_t *s, const uint32_t *i
     rcache_t *c = b->c;
     rcache__reclaim_t r = {0};
     rcache__optime_t t = {0, RCACHE__T_NONE};
-    rcache__diag_t *d = rcache__diag_get(c);
     rcache__entry_t *e = NULL;
     pthread_mutex_lock(&s->lock);
     uint64_t now_ms = rcache__op_stamp(c, &t);
@@ -105,7 +104,7 @@ static void store_group(rcache__bulk_t *b, rcache__shard_t *s, const uint32_t *i
     rcache__entry_ref(e); /* kept across rcache__evict() */
     pthread_mutex_unlock(&s->lock);
     for (size_t i = 0; i < n; i++)
-        rcache__diag_store(d, b->hash[ix[i]], b->charge[ix[i]]);
+        rcache__diag_store(c, b->hash[ix[i]], b->charge[ix[i]]);
     rcache__evict(c, e, &r);
     rcache__entry_unref(e);
     rcache__reclaim_run(&r);

@@ -74,6 +74,8 @@ int rcache_open(const rcache_config_t *cfg, rcache_t **out) {
     atomic_init(&c->default_ttl_ms, cfg->default_ttl_ms);
     atomic_init(&c->disabled, cfg->disabled ? 1 : 0);
     atomic_init(&c->policy, cfg->policy);
+    atomic_init(&c->diag_mrc_th, 0);            /* diagnostics off: */
+    atomic_init(&c->diag_hot_mask, UINT64_MAX); /* no lookup sampled */
     if (pthread_mutex_init(&c->policy_lock, NULL) != 0) {
         rcache__free(c);
         return RCACHE_ENOMEM;
@@ -302,7 +304,7 @@ unlock:
     pthread_mutex_unlock(&s->lock);
 
     if (linked) {
-        rcache__diag_store(rcache__diag_get(c), hash, charge);
+        rcache__diag_store(c, hash, charge);
         rcache__evict(c, e, &r);
         rcache__entry_unref(e);
     } else if (rc == RCACHE_OK) {
@@ -412,8 +414,7 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
     rcache__reclaim_t r = {0};
     rcache__shard_t *s;
     rcache__entry_t *e;
-    rcache__diag_t *d;
-    unsigned pick;
+    unsigned pick = 0;
     uint64_t charge = 0;
     int rc = RCACHE_OK;
 
@@ -424,17 +425,15 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
     rcache__loc_t l;
     e = rcache__lock_lookup(c, key, klen, &l, &r);
     s = l.s;
-    d = rcache__diag_get(c);
-    pick = rcache__diag_pick_lookup(d, l.hash); /* 0 unless sampled */
     if (rcache__disabled(c))
         e = NULL; /* disabled: every lookup misses */
     if (!e) {
-        s->st.misses++;
+        pick = rcache__diag_pick_lookup(c, l.hash, ++s->st.misses); /* 0 unless sampled */
         rc = RCACHE_ENOTFOUND;
     } else if (!allow_object && (e->flags & RCACHE__F_OBJECT)) {
         rc = RCACHE_EWRONGTYPE;
     } else {
-        s->st.hits++;
+        pick = rcache__diag_pick_lookup(c, l.hash, ++s->st.hits);
         s->st.compute_saved_ms += e->compute_ms;
         if (e->hits != RCACHE__HITS_MAX)
             e->hits++;
@@ -454,7 +453,7 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
     }
     pthread_mutex_unlock(&s->lock);
     rcache__reclaim_run(&r);
-    rcache__diag_lookup(d, pick, key, klen, l.hash, charge);
+    rcache__diag_lookup(c, pick, key, klen, l.hash, charge);
     return rc;
 }
 

@@ -6,10 +6,17 @@
  * namespace).
  *
  * Off by default. The first rcache_diag_enable() allocates the state, which
- * then lives until rcache_close(): lookups read the pointer without a lock,
- * so it is never freed while the cache is open; disabling only clears a flag.
- * The hooks in cache.c cost one pointer load when diagnostics were never
- * enabled (diag.h has the inline fast path).
+ * then lives until rcache_close(): sampled lookups read the pointer without
+ * a lock, so it is never freed while the cache is open; disabling clears a
+ * flag and the two sampling fields in the cache (diag.h's fast path reads
+ * only those: a lookup that samples nothing never reaches this file).
+ *
+ * The hot-key sample is deterministic: 1 hit and 1 miss in hot_every (a
+ * power of two) per shard, counted with the shard's own hit and miss
+ * counters, which the lookup writes under the shard lock anyway. A random
+ * per-lookup draw (the earlier design) cost a thread-local read and write
+ * per lookup; with 64 shards interleaving keys, a period in the access
+ * pattern would have to match the sampling in every shard to alias.
  *
  * The census is computed, not maintained: it walks every shard's LRU list
  * under that shard's lock (one shard at a time), so it is exact for each
@@ -21,11 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-_Thread_local uint32_t rcache__diag_rng;
-
 #define DEFAULT_HOT_K 128u
-#define DEFAULT_HOT_EVERY 64u
-#define DEFAULT_MAX_RATE (1.0 / 64)
+#define DEFAULT_HOT_EVERY 128u
+#define DEFAULT_MAX_RATE (1.0 / 128)
 
 void rcache_diag_opts_init(rcache_diag_opts_t *o) {
     memset(o, 0, sizeof *o);
@@ -51,9 +56,19 @@ static rcache__diag_t *diag_new(const rcache_diag_opts_t *o) {
         rcache__free(d);
         return NULL;
     }
-    d->mrc_threshold = rcache__mrc_threshold(d->mrc);
-    d->hot_every = o->hotkeys_every ? o->hotkeys_every : DEFAULT_HOT_EVERY;
+    uint32_t every = o->hotkeys_every ? o->hotkeys_every : DEFAULT_HOT_EVERY;
+    d->hot_every = 1;
+    while (d->hot_every < every && d->hot_every < (1u << 30))
+        d->hot_every *= 2; /* a mask test: round up to a power of two */
     return d;
+}
+
+/* Open or close the fast path's sampling test (diag.h). */
+static void sampling_set(rcache_t *c, const rcache__diag_t *d, int on) {
+    atomic_store_explicit(&c->diag_mrc_th, on ? rcache__mrc_threshold(d->mrc) : 0,
+                          memory_order_relaxed);
+    atomic_store_explicit(&c->diag_hot_mask, on ? (uint64_t)d->hot_every - 1 : UINT64_MAX,
+                          memory_order_relaxed);
 }
 
 int rcache_diag_enable_ex(rcache_t *c, int on, const rcache_diag_opts_t *opts) {
@@ -84,10 +99,13 @@ int rcache_diag_enable_ex(rcache_t *c, int on, const rcache_diag_opts_t *opts) {
     if (d) {
         /* Back on after a pause: the lookups in between were not sampled,
          * so the curve starts again. */
-        if (on && !atomic_exchange(&d->on, 1))
+        if (on && !atomic_exchange(&d->on, 1)) {
             rcache_diag_reset(c);
-        else if (!on)
+            sampling_set(c, d, 1);
+        } else if (!on) {
             atomic_store_explicit(&d->on, 0, memory_order_relaxed);
+            sampling_set(c, d, 0);
+        }
     }
     return RCACHE_OK;
 }
@@ -107,16 +125,38 @@ void rcache__diag_free(rcache__diag_t *d) {
     rcache__free(d);
 }
 
-void rcache__diag_lookup_slow(rcache__diag_t *d, const void *key, size_t klen,
-                              uint64_t hash, uint64_t charge, int mrc, int hot) {
-    if (mrc)
+/* The MRC sample shrank (its threshold fell): lower the fast path's copy,
+ * unless diagnostics were switched off meanwhile (the compare-exchange
+ * then finds 0 and leaves it). A stale, higher copy only sends a few more
+ * lookups here, which record_locked() turns away. */
+static void mrc_threshold_follow(rcache_t *c, const rcache__diag_t *d) {
+    uint32_t cur = atomic_load_explicit(&c->diag_mrc_th, memory_order_relaxed);
+    uint32_t th = rcache__mrc_threshold(d->mrc);
+    while (th < cur && !atomic_compare_exchange_weak_explicit(
+                           &c->diag_mrc_th, &cur, th, memory_order_relaxed,
+                           memory_order_relaxed)) {
+    }
+}
+
+void rcache__diag_lookup_slow(rcache_t *c, unsigned pick, const void *key, size_t klen,
+                              uint64_t hash, uint64_t charge) {
+    rcache__diag_t *d = rcache__diag_get(c);
+    if (!d || !atomic_load_explicit(&d->on, memory_order_relaxed))
+        return;
+    if (pick & RCACHE__DIAG_MRC) {
         rcache__mrc_record(d->mrc, hash, charge);
-    if (hot)
+        mrc_threshold_follow(c, d);
+    }
+    if (pick & RCACHE__DIAG_HOT)
         rcache_topk_add(d->hot, key, klen, hash, charge, d->hot_every);
 }
 
-void rcache__diag_store_slow(rcache__diag_t *d, uint64_t hash, uint64_t charge) {
+void rcache__diag_store_slow(rcache_t *c, uint64_t hash, uint64_t charge) {
+    rcache__diag_t *d = rcache__diag_get(c);
+    if (!d || !atomic_load_explicit(&d->on, memory_order_relaxed))
+        return;
     rcache__mrc_touch(d->mrc, hash, charge);
+    mrc_threshold_follow(c, d);
 }
 
 rcache_mrc_t *rcache_diag_mrc(rcache_t *c) {

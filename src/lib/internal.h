@@ -436,6 +436,14 @@ struct rcache {
     rcache__shard_t *shards;
     uint32_t nshards;
     uint32_t shard_shift; /* shard = hash >> shard_shift (64-bit hash) */
+    /* The diagnostics' sampling test (diag.h), read by every lookup next
+     * to the fields above and written only when diagnostics are switched
+     * or the MRC sample shrinks: a lookup's key joins the MRC sample when
+     * RCACHE__MRC_T(hash) < diag_mrc_th (0: off), and a lookup joins the
+     * hot-key sample when its shard's hit (or miss) count & diag_hot_mask
+     * is 0 (UINT64_MAX: off). */
+    _Atomic uint32_t diag_mrc_th;
+    _Atomic uint64_t diag_hot_mask;
     rcache__clock_t clock; /* the cache clock (clock.c) */
     _Atomic uint64_t max_items;
     _Atomic uint64_t max_bytes;

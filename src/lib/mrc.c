@@ -374,8 +374,8 @@ static void record_locked(rcache_mrc_t *m, uint64_t hash, uint64_t size, int cou
     m->live_bytes += nd->size;
 }
 
-const _Atomic uint32_t *rcache__mrc_threshold(const rcache_mrc_t *m) {
-    return &m->threshold;
+uint32_t rcache__mrc_threshold(const rcache_mrc_t *m) {
+    return atomic_load_explicit(&m->threshold, memory_order_relaxed);
 }
 
 void rcache__mrc_record(rcache_mrc_t *m, uint64_t hash, uint64_t size_bytes) {

@@ -99,6 +99,64 @@ static void test_topk_zipf(void **state) {
     free(cdf);
 }
 
+/* Space-Saving's guarantees under heavy churn (a small K, a long tail, so
+ * nearly every add replaces the smallest counter: the index and the heap
+ * are exercised on every path): counts sum to the total; each held key's
+ * true count lies in [count - error, count]; every key with more than
+ * total/K references is held; and a reset empties the sketch. */
+static void test_topk_guarantees(void **state) {
+    (void)state;
+    const size_t n = 5000, refs = 200000;
+    const uint32_t k = 16;
+    double *cdf = zipf_cdf(n, 0.8);
+    uint32_t *counts = calloc(n, sizeof *counts);
+    char key[32];
+    rcache_topk_t *t = NULL;
+    assert_non_null(counts);
+    assert_int_equal(rcache_topk_new(k, &t), RCACHE_OK);
+    for (size_t i = 0; i < refs; i++) {
+        size_t r = zipf_draw(cdf, n), kl = key_of(key, r);
+        uint64_t w = 1 + (i % 3); /* weights vary, as scaled samples do */
+        counts[r] += (uint32_t)w;
+        rcache_topk_add(t, key, kl, rcache_key_hash(key, kl), 10, w);
+    }
+    rcache_hotkey_t out[16];
+    uint64_t total = 0, sum = 0, wsum = 0;
+    size_t got = rcache_topk_list(t, out, k, &total);
+    assert_int_equal(got, k);
+    for (size_t r = 0; r < n; r++)
+        wsum += counts[r];
+    assert_int_equal(total, wsum);
+    for (size_t i = 0; i < got; i++) {
+        sum += out[i].count;
+        if (i > 0)
+            assert_true(out[i - 1].count >= out[i].count);
+        size_t r;
+        for (r = 0; r < n; r++) {
+            size_t kl = key_of(key, r);
+            if (kl == out[i].key_len && memcmp(key, out[i].key, kl) == 0)
+                break;
+        }
+        assert_true(r < n);
+        assert_true(out[i].count - out[i].error <= counts[r]);
+        assert_true(counts[r] <= out[i].count);
+    }
+    assert_int_equal(sum, total);
+    for (size_t r = 0; r < n; r++)
+        if (counts[r] > total / k)
+            assert_true(in_list(out, got, (key_of(key, r), key)));
+    rcache_topk_reset(t);
+    assert_int_equal(rcache_topk_list(t, out, k, &total), 0);
+    assert_int_equal(total, 0);
+    rcache_topk_add(t, "a", 1, rcache_key_hash("a", 1), 0, 5);
+    assert_int_equal(rcache_topk_list(t, out, k, &total), 1);
+    assert_int_equal(out[0].count, 5);
+    assert_int_equal(out[0].error, 0);
+    rcache_topk_free(t);
+    free(counts);
+    free(cdf);
+}
+
 /* Through a cache: a random 1 lookup in 16 sampled, counts scaled back. */
 static void test_cache_hotkeys_zipf(void **state) {
     (void)state;
@@ -110,7 +168,7 @@ static void test_cache_hotkeys_zipf(void **state) {
     assert_int_equal(rcache_diag_enabled(c), 0);
     rcache_diag_opts_t o;
     rcache_diag_opts_init(&o);
-    o.hotkeys_every = 16; /* the default (64) needs more lookups for a tight top 10 */
+    o.hotkeys_every = 16; /* the default (128) needs more lookups for a tight top 10 */
     assert_int_equal(rcache_diag_enable_ex(c, 1, &o), RCACHE_OK);
     assert_int_equal(rcache_diag_enabled(c), 1);
     for (size_t i = 0; i < refs; i++) {
@@ -273,7 +331,7 @@ static void test_cache_mrc_predicts(void **state) {
     assert_int_equal(rcache_diag_enabled(c), 1); /* on from the config */
     rcache_diag_opts_t o;
     rcache_diag_opts_init(&o);
-    assert_true(o.mrc_max_rate > 0 && o.mrc_max_rate < 0.02); /* 1/64 by default */
+    assert_true(o.mrc_max_rate > 0 && o.mrc_max_rate < 0.02); /* 1/128 by default */
     rcache_mrc_info_t i0;
     rcache_mrc_info(rcache_diag_mrc(c), &i0);
     assert_true(fabs(i0.sampling_rate - o.mrc_max_rate) < 1e-6);
@@ -344,6 +402,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_off_by_default),
         cmocka_unit_test(test_topk_zipf),
+        cmocka_unit_test(test_topk_guarantees),
         cmocka_unit_test(test_cache_hotkeys_zipf),
         cmocka_unit_test(test_census_recount),
         cmocka_unit_test(test_mrc_memory_bound),
