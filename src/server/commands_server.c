@@ -199,7 +199,7 @@ void rcache__cmd_info(rcache__client_t *c, size_t argc, const rcache__arg_t *arg
         rcache__info_cpu(b);
     }
     if (want(sections, "tier", 0)) {
-        char tinfo[1024];
+        char tinfo[4096]; /* figures, address (<= 768) and last error (<= 256) */
         SECTION("Tier");
         rcache__node_info(s, tinfo, sizeof tinfo);
         addf(b, "%s", tinfo);

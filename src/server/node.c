@@ -207,6 +207,50 @@ int rcache__node_status(const rcache__server_t *s, rcache_tier_status_t *out) {
     return 0;
 }
 
+/* An INFO value: text with control characters (CR, LF among them) as '?',
+ * so a field stays on its line. */
+static void info_text(char *dst, size_t cap, const char *src) {
+    size_t i = 0;
+    for (; src[i] && i + 1 < cap; i++)
+        dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f ? '?' : src[i];
+    dst[i] = '\0';
+}
+
+/* The status part of INFO tier: state, address, last error, L1 clears by
+ * reason (the admin API's stats.tier fields, docs/SERVER.md). */
+static size_t node_status_info(const rcache__server_t *s, char *buf, size_t cap) {
+    rcache_tier_status_t st;
+    char addr[sizeof st.address], err[sizeof st.last_error];
+    size_t used;
+    int n;
+    if (rcache__node_status(s, &st) != 0)
+        return 0;
+    info_text(addr, sizeof addr, st.address);
+    info_text(err, sizeof err, st.last_error);
+    n = snprintf(buf, cap,
+                 "tier_state:%s\r\ntier_address:%s\r\ntier_auth:%d\r\n"
+                 "tier_last_error:%s\r\ntier_last_error_age_ms:%lld\r\n",
+                 st.connected ? "connected" : st.ever_connected ? "reconnecting" : "connecting",
+                 addr, st.has_password, err,
+                 st.last_error[0] ? (long long)st.last_error_age_ms : -1LL);
+    used = n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+    for (int i = 0; i < RCACHE_TIER_CLEAR__COUNT && used + 1 < cap; i++) {
+        n = snprintf(buf + used, cap - used, "tier_l1_clears_%s:%llu\r\n",
+                     rcache_tier_clear_reason_name(i), (unsigned long long)st.l1_clears[i]);
+        used += n < 0 ? 0 : (size_t)n < cap - used ? (size_t)n : cap - used - 1;
+    }
+    if (used + 1 < cap) {
+        n = snprintf(buf + used, cap - used,
+                     "tier_last_l1_clear_reason:%s\r\ntier_last_l1_clear_age_ms:%lld\r\n",
+                     st.last_clear_reason < 0
+                         ? "none"
+                         : rcache_tier_clear_reason_name(st.last_clear_reason),
+                     st.last_clear_reason < 0 ? -1LL : (long long)st.last_clear_age_ms);
+        used += n < 0 ? 0 : (size_t)n < cap - used ? (size_t)n : cap - used - 1;
+    }
+    return used;
+}
+
 size_t rcache__node_info(const rcache__server_t *s, char *buf, size_t cap) {
     rcache_tier_stats_t st;
     int n;
@@ -239,5 +283,8 @@ size_t rcache__node_info(const rcache__server_t *s, char *buf, size_t cap) {
                                      ? st.l2_rtt_us_total / st.l2_roundtrips
                                      : 0),
             (unsigned long long)st.l2_rtt_us_max);
-    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+    size_t used = n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+    if (used + 1 < cap)
+        used += node_status_info(s, buf + used, cap - used);
+    return used;
 }

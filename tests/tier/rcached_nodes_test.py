@@ -9,7 +9,9 @@ asserted); DEL and RCACHE.INVALIDATE on C empty A and B; tags: RCACHE.SET
 TAGS on A reaches L2 and B's L1 (read-through), RCACHE.TAG.INVALIDATE on C
 and the admin API's {"tag"} on B empty the other nodes; redis-server
 killed: B keeps answering (fail-open), counts errors and L1 clears, and
-reconnects by itself when redis-server is back; the admin API and /metrics
+reconnects by itself when redis-server is back; the tier's status (state,
+address, last error, L1 clears by reason) in INFO tier, /metrics and the
+admin API agree; the admin API and /metrics
 show the tier's figures. Every wait is a poll with a generous deadline.
 
 Usage: rcached_nodes_test.py <rcached> ; exits 77 without redis-server.
@@ -189,6 +191,18 @@ def main():
         m = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % admin_port,
                                    timeout=30).read().decode()
         assert "rcache_tier_l2_hits_total " in m and "rcache_tier_connected 1" in m
+        # The tier panel's status fields, in INFO tier and /metrics too.
+        t = info_tier(B)
+        addr = "redis://127.0.0.1:%d/0" % rport
+        assert t["tier_state"] == "connected" == tier["state"], (t, tier)
+        assert t["tier_address"] == addr == tier["address"], (t, tier)
+        assert t["tier_auth"] == 0
+        for reason in ("bus_lost", "data_lost", "resync", "flushall"):
+            assert t["tier_l1_clears_" + reason] == tier["l1_clears"][reason], (t, tier)
+        assert 'rcache_tier_state{state="connected"} 1\n' in m, m
+        assert 'rcache_tier_state{state="reconnecting"} 0\n' in m, m
+        assert 'rcache_tier_info{address="%s",auth="false"} 1\n' % addr in m, m
+        assert 'rcache_tier_l1_clears_total{reason="bus_lost"} ' in m, m
 
         # The admin API's invalidate and delete on B reach A and the L2 too.
         A.set("img:7:thumb", "t")
@@ -236,6 +250,24 @@ def main():
         assert B.get("local") == b"L"
         t = info_tier(B)
         assert t["tier_l2_errors"] >= 1 and t["tier_l1_flushes_conn"] >= 1, t
+        # The status fields while the L2 is down (it stays down until
+        # restarted below, so the state cannot move on meanwhile).
+        assert t["tier_state"] == "reconnecting", t
+        assert t["tier_last_error"] != "" and t["tier_last_error_age_ms"] >= 0, t
+        assert t["tier_l1_clears_bus_lost"] + t["tier_l1_clears_data_lost"] >= 1, t
+        assert t["tier_last_l1_clear_reason"] in ("bus_lost", "data_lost"), t
+        assert t["tier_last_l1_clear_age_ms"] >= 0, t
+        m = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % admin_port,
+                                   timeout=30).read().decode()
+        assert 'rcache_tier_state{state="reconnecting"} 1\n' in m, m
+        assert 'rcache_tier_state{state="connected"} 0\n' in m, m
+        assert 'rcache_tier_last_error_info{error="' in m, m
+        assert "\nrcache_tier_last_error_age_seconds " in m, m
+        assert 'rcache_tier_last_l1_clear_age_seconds{reason="' in m, m
+        req = urllib.request.Request("http://127.0.0.1:%d/api/cache/stats" % admin_port,
+                                     headers={"Authorization": "Bearer t0ken"})
+        tier = json.load(urllib.request.urlopen(req, timeout=30))["stats"]["tier"]
+        assert tier["state"] == "reconnecting" and tier["last_error"], tier
         rs = start_redis(rport, d)
         poll(lambda: L2.ping(), "redis-server back")
         for n in (A, B, C):
@@ -243,6 +275,7 @@ def main():
         assert A.set("after", "yes")
         poll(lambda: B.get("after") == b"yes", "B reads through again")
         assert info_tier(B)["tier_reconnects"] >= 1
+        assert info_tier(B)["tier_state"] == "connected"
     finally:
         for p in nodes:
             p.terminate()

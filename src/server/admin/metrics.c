@@ -167,6 +167,60 @@ static void tier_metrics(struct render *r, const rcache__server_hooks_t *hooks) 
         t.l2_roundtrips);
 }
 
+/* Where the second tier stands (the dashboard's tier panel, INFO tier):
+ * state as a one-hot gauge, address and auth as an info metric, the last
+ * error and the last L1 clear as info metrics with their age, L1 clears by
+ * reason. Nothing without a tier; the last-error and last-clear families
+ * only once there is one. */
+/* A label value from free text (an address, an error message): bytes
+ * outside printable ASCII as '?', so the exposition stays valid UTF-8
+ * whatever the text holds. */
+static void label_text(struct render *r, const char *s) {
+    char buf[1024];
+    size_t i = 0;
+    for (; s[i] && i + 1 < sizeof buf; i++)
+        buf[i] = (unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f ? '?' : s[i];
+    buf[i] = '\0';
+    label_value(r, buf);
+}
+
+static void tier_status_metrics(struct render *r, const rcache__server_hooks_t *hooks) {
+    static const char *const states[] = {"connecting", "reconnecting", "connected"};
+    rcache_tier_status_t st;
+    if (!hooks || !hooks->tier_status || hooks->tier_status(hooks->ctx, &st) != 0)
+        return;
+    int now = st.connected ? 2 : st.ever_connected ? 1 : 0;
+    family(r, "rcache_tier_state", "gauge",
+           "1 for the tier's state now: connecting (never yet), reconnecting, connected.");
+    for (int i = 0; i < 3; i++)
+        put(r, "rcache_tier_state{state=\"%s\"} %d\n", states[i], i == now);
+    family(r, "rcache_tier_info", "gauge",
+           "The L2 address (password shown as ***) and whether it carries one.");
+    put(r, "rcache_tier_info{address=\"");
+    label_text(r, st.address);
+    put(r, "\",auth=\"%s\"} 1\n", st.has_password ? "true" : "false");
+    family(r, "rcache_tier_l1_clears_total", "counter", "L1 clears by the tier, by reason.");
+    for (int i = 0; i < RCACHE_TIER_CLEAR__COUNT; i++)
+        put(r, "rcache_tier_l1_clears_total{reason=\"%s\"} %llu\n",
+            rcache_tier_clear_reason_name(i), (unsigned long long)st.l1_clears[i]);
+    if (st.last_error[0]) {
+        family(r, "rcache_tier_last_error_info", "gauge",
+               "The last L2 failure since start, as its text.");
+        put(r, "rcache_tier_last_error_info{error=\"");
+        label_text(r, st.last_error);
+        put(r, "\"} 1\n");
+        dbl(r, "rcache_tier_last_error_age_seconds", "gauge", "Seconds since the last L2 failure.",
+            (double)st.last_error_age_ms / 1000.0);
+    }
+    if (st.last_clear_reason >= 0) {
+        family(r, "rcache_tier_last_l1_clear_age_seconds", "gauge",
+               "Seconds since the last L1 clear, labelled with its reason.");
+        put(r, "rcache_tier_last_l1_clear_age_seconds{reason=\"%s\"} %.17g\n",
+            rcache_tier_clear_reason_name(st.last_clear_reason),
+            (double)st.last_clear_age_ms / 1000.0);
+    }
+}
+
 int rcache__metrics_render(struct evbuffer *out, rcache_t *cache,
                            const rcache__server_figures_t *fig,
                            const rcache__server_hooks_t *hooks) {
@@ -243,6 +297,7 @@ int rcache__metrics_render(struct evbuffer *out, rcache_t *cache,
         hooks->foreach_command(hooks->ctx, command_line, &r);
     snapshot_metrics(&r, hooks);
     tier_metrics(&r, hooks);
+    tier_status_metrics(&r, hooks);
     u64(&r, "rcache_uptime_seconds", "gauge", "Seconds since the server started.", fig->uptime_s);
     dbl(&r, "process_cpu_seconds_total", "counter", "User and system CPU time spent.",
         fig->cpu_user_s + fig->cpu_sys_s);
