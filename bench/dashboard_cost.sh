@@ -11,7 +11,10 @@
 #    total_commands_processed) and so its CPU per command. Reported: the
 #    median CPU per command with the page open over closed, and the extra CPU
 #    as % of one core. On a shared machine the phases see different
-#    neighbours: read the spread.
+#    neighbours: read the spread. RCACHE_COST_LOAD=0: no redis-benchmark, the
+#    page alone (issue 15's "the dashboard at 1 s refresh costs rcached <= 1%
+#    CPU", measured directly): rcached's CPU as % of one core with the page
+#    open and closed, their medians and the difference.
 # 2. Instructions (callgrind; repeat on any machine load): rcached under
 #    valgrind --tool=callgrind, counters zeroed and dumped with
 #    callgrind_control around (a) G GETs from redis-benchmark and (b) 60
@@ -32,6 +35,7 @@
 set -u
 BUILD=${1:-build}; KEYS=${2:-100000}; SECS=${3:-20}; ROUNDS=${4:-3}
 PARTS=${RCACHE_COST_PARTS:-1 2 3}
+LOAD=${RCACHE_COST_LOAD:-1}
 RCACHED=$BUILD/src/server/rcached
 HERE=$(cd "$(dirname "$0")" && pwd)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/rcache-cost.XXXXXX")
@@ -85,10 +89,15 @@ part1() {
   fi
   start_server "" 1
   fill
-  redis-benchmark -p "$RPORT" -t get -r "$KEYS" -n 2000000000 -c 8 -q >/dev/null 2>&1 &
-  local bpid=$!; PIDS+=("$bpid")
+  local bpid= what="redis-benchmark GET -c 8"
+  if [ "$LOAD" = 1 ]; then
+    redis-benchmark -p "$RPORT" -t get -r "$KEYS" -n 2000000000 -c 8 -q >/dev/null 2>&1 &
+    bpid=$!; PIDS+=("$bpid")
+  else
+    what="no other load"
+  fi
   sleep 2
-  echo "part 1: rcached, $KEYS keys, redis-benchmark GET -c 8; $ROUNDS rounds of $SECS s closed / $SECS s open"
+  echo "part 1: rcached, $KEYS keys, $what; $ROUNDS rounds of $SECS s closed / $SECS s open"
   printf '%-7s %-6s %10s %12s %14s\n' round page "CPU %core" "kcmd/s" "CPU us/cmd"
   : >"$TMP/p1"
   for r in $(seq "$ROUNDS"); do
@@ -108,12 +117,21 @@ part1() {
       c0=$(cpu); n0=$(cmds); sleep "$SECS"; c1=$(cpu); n1=$(cmds)
       [ -n "$ppid" ] && { exec 9>&-; wait "$ppid" 2>/dev/null; }
       awk -v r="$r" -v m="$mode" -v c=$((c1 - c0)) -v n=$((n1 - n0)) -v t="$TCK" -v s="$SECS" 'BEGIN {
-        printf "%-7s %-6s %10.1f %12.1f %14.2f\n", r, m, 100 * c / t / s, n / s / 1000, 1e6 * c / t / n }' |
+        printf "%-7s %-6s %10.3f %12.1f %14.2f\n", r, m, 100 * c / t / s, n / s / 1000, 1e6 * c / t / n }' |
         tee -a "$TMP/p1"
     done
   done
-  kill "$bpid" 2>/dev/null; wait "$bpid" 2>/dev/null
+  [ -n "$bpid" ] && { kill "$bpid" 2>/dev/null; wait "$bpid" 2>/dev/null; }
   stop_server
+  if [ "$LOAD" != 1 ]; then # the page alone: CPU % of one core, medians
+    awk '{ c[$2] = c[$2] " " $3 }
+      function med(s,  a, n, i, j, x) { n = split(s, a, " ")
+        for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+      END { printf "median CPU, %% of one core: closed %.3f, open %.3f: the page costs %+.3f%% of one core\n",
+                   med(c["closed"]), med(c["open"]), med(c["open"]) - med(c["closed"]) }' "$TMP/p1"
+    return
+  fi
   awk -v t="$TCK" '{ us[$2] = us[$2] " " $5; cpu[$2] += $3; k[$2] += $4; n[$2]++ }
     function med(s,  a, n, i, j, x) { n = split(s, a, " ")
       for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }

@@ -47,8 +47,9 @@ done
   for i in $(seq 1 200); do echo "SET user:$i v$i"; done
   for i in $(seq 1 50); do echo "SET session:$i $(printf '%0300d' "$i")"; done
   echo "SET plainkey x"
-  # the hot-key sample is a random 1 in 64 lookups: 4000 lookups of user:7
-  # give it ~60 samples, every other key at most a few
+  # rcached's hot-key sample is 1 in 16 lookups (every 16th hit of each
+  # shard): 4000 lookups of user:7 give it ~250 samples, every other key at
+  # most a few
   for i in $(seq 1 4000); do echo "GET user:7"; [ $((i % 10)) -eq 0 ] && echo "GET user:$((i / 10 % 200 + 1))"; done
 } | rc >/dev/null
 DB=$(rc DBSIZE)
@@ -64,6 +65,24 @@ expect_body '"items":200,"bytes":' "user namespace count"
 expect_body '"name":"user"' "user namespace"
 expect_body '"items":50,' "session namespace count"
 expect_body '"has_prefix":false' "keys without prefix"
+
+# The census behind sizes and namespaces is kept while the cache does not
+# change (the same walk served again: its age grows) and counted afresh
+# after a change (a small cache's census is never kept across one).
+age_grew() {
+  areq GET /api/cache/sizes
+  grep -qE '"age_seconds":0\.0*[1-9]|"age_seconds":[1-9]' "$TMP/b"
+}
+deadline=$((SECONDS + HTTP_MAX_S))
+until age_grew || [ "$SECONDS" -ge "$deadline" ]; do sleep 0.2; done
+age_grew && ok || fail "census not kept while the cache is unchanged: $BODY"
+rc SET user:201 v201 >/dev/null
+areq GET /api/cache/namespaces; expect_code 200 "namespaces after a SET"
+expect_body '"items":201,"bytes":' "namespaces recounted after a SET"
+expect_body '"age_seconds":0' "a fresh census"
+areq GET /api/cache/sizes; expect_json items 252 "sizes recounted after a SET"
+rc DEL user:201 >/dev/null
+areq GET /api/cache/sizes; expect_json items 251 "sizes recounted after a DEL"
 
 areq GET "/api/cache/hotkeys?n=5"; expect_code 200 "hotkeys"
 expect_json key "user:7" "hottest key first"

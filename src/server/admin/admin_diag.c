@@ -9,7 +9,8 @@
  * Starting the admin module turns the library's diagnostics on (the MRC
  * estimator and the hot-key sketch are off by default in librcache). The
  * sampler is a 1 s timer on the admin event base: one rcache_stats() and
- * one figures call a second, everything else is computed on request.
+ * one figures call a second, everything else is computed on request (the
+ * census behind /sizes and /namespaces kept a while: census()).
  */
 #include "admin_diag.h"
 #include "admin_internal.h"
@@ -38,11 +39,22 @@ typedef struct hist_prev {
     int valid;
 } hist_prev_t;
 
+/* What a census reflects: if none of these moved, the cache holds the
+ * same entries (a store, delete, eviction or expiry moves one). */
+typedef struct census_mark {
+    uint64_t items, bytes, sets, deletes, ev_items, ev_bytes, expirations;
+} census_mark_t;
+
 struct rcache__admin_diag {
     struct event *timer;
     hist_sample_t ring[HIST_SLOTS];
     unsigned head, n;
     hist_prev_t prev;
+    /* The last census (GET /sizes and /namespaces share it), see
+     * census_get(); NULL until the first. */
+    rcache_census_t *census;
+    census_mark_t census_mark;
+    uint64_t census_at_ms, census_took_ms; /* monotonic */
 };
 
 static json_t *ju64(uint64_t v) {
@@ -132,6 +144,7 @@ void rcache__admin_diag_stop(rcache__admin_t *a) {
         return;
     if (a->diag->timer)
         event_free(a->diag->timer);
+    free(a->diag->census);
     free(a->diag);
     a->diag = NULL;
 }
@@ -321,13 +334,67 @@ void rcache__admin_h_hotkeys(rcache__admin_t *a, struct evhttp_request *req, con
 
 /* ---- GET /api/cache/sizes, /api/cache/namespaces ---------------------- */
 
-static rcache_census_t *census(rcache__admin_t *a, struct evhttp_request *req) {
+/* A census walks every entry (~20 ms for 100,000 keys, mostly cache
+ * misses), and the dashboard asks for two every 5 s: done each time, that
+ * alone was ~0.9% of a core (BENCHMARKS.md, issue 15's <= 1%). So the last
+ * one is kept and served again while the cache has not changed since (a
+ * recount would be the same), or, for a census that took at least
+ * CENSUS_SLOW_MS, while it is younger than CENSUS_SPREAD times its own
+ * duration (at most CENSUS_MAX_AGE_MS): a slow census then costs at most
+ * ~1/CENSUS_SPREAD of a core, and a small cache is always counted afresh
+ * after a change. The reply says how old its census is (age_seconds). */
+#define CENSUS_SLOW_MS 2u
+#define CENSUS_SPREAD 400u
+#define CENSUS_MAX_AGE_MS 30000u
+
+static census_mark_t census_mark(rcache_t *cache) {
+    rcache_stats_t st;
+    rcache_stats(cache, &st);
+    census_mark_t m = {st.items,    st.bytes,           st.sets,       st.deletes,
+                       st.evictions_items, st.evictions_bytes, st.expirations};
+    return m;
+}
+
+static int census_fresh(const rcache__admin_diag_t *d, const census_mark_t *now,
+                        uint64_t mono) {
+    if (!d->census)
+        return 0;
+    if (memcmp(now, &d->census_mark, sizeof *now) == 0)
+        return 1;
+    uint64_t age = mono - d->census_at_ms, keep = d->census_took_ms * CENSUS_SPREAD;
+    return d->census_took_ms >= CENSUS_SLOW_MS &&
+           age < (keep < CENSUS_MAX_AGE_MS ? keep : CENSUS_MAX_AGE_MS);
+}
+
+/* The census to reply with (owned by a->diag, or by the caller when
+ * *owned), and its age; NULL after a 500 reply. */
+static rcache_census_t *census(rcache__admin_t *a, struct evhttp_request *req, int *owned,
+                               double *age_s) {
+    rcache__admin_diag_t *d = a->diag;
+    census_mark_t mark = census_mark(a->cache);
+    uint64_t t0 = rcache__admin_mono_ms();
+    *owned = 0;
+    *age_s = 0;
+    if (d && census_fresh(d, &mark, t0)) {
+        *age_s = (double)(t0 - d->census_at_ms) / 1000.0;
+        return d->census;
+    }
     rcache_census_t *c = malloc(sizeof *c);
     if (!c || rcache_diag_census(a->cache, c) != RCACHE_OK) {
         free(c);
         rcache__admin_reply_error(req, 500, NULL, "out of memory");
         return NULL;
     }
+    if (!d) {
+        *owned = 1;
+        return c;
+    }
+    free(d->census);
+    d->census = c;
+    d->census_mark = mark; /* taken before the walk: a change during it
+                              makes the next request count again */
+    d->census_at_ms = t0;
+    d->census_took_ms = rcache__admin_mono_ms() - t0;
     return c;
 }
 
@@ -335,7 +402,9 @@ void rcache__admin_h_sizes(rcache__admin_t *a, struct evhttp_request *req, const
                            const char *query) {
     (void)rest;
     (void)query;
-    rcache_census_t *c = census(a, req);
+    int owned;
+    double age;
+    rcache_census_t *c = census(a, req, &owned, &age);
     if (!c)
         return;
     json_t *arr = json_array();
@@ -349,16 +418,20 @@ void rcache__admin_h_sizes(rcache__admin_t *a, struct evhttp_request *req, const
                                              ju64(c->size_bytes[b])));
     }
     rcache__admin_reply_json(req, 200,
-                             json_pack("{s:s, s:o, s:o, s:o}", "status", "success", "items",
-                                       ju64(c->items), "bytes", ju64(c->bytes), "buckets", arr));
-    free(c);
+                             json_pack("{s:s, s:o, s:o, s:o, s:f}", "status", "success", "items",
+                                       ju64(c->items), "bytes", ju64(c->bytes), "buckets", arr,
+                                       "age_seconds", age));
+    if (owned)
+        free(c);
 }
 
 void rcache__admin_h_namespaces(rcache__admin_t *a, struct evhttp_request *req,
                                 const char *rest, const char *query) {
     (void)rest;
     (void)query;
-    rcache_census_t *c = census(a, req);
+    int owned;
+    double age;
+    rcache_census_t *c = census(a, req, &owned, &age);
     if (!c)
         return;
     json_t *arr = json_array();
@@ -375,8 +448,9 @@ void rcache__admin_h_namespaces(rcache__admin_t *a, struct evhttp_request *req,
     }
     rcache__admin_reply_json(
         req, 200,
-        json_pack("{s:s, s:o, s:o, s:o, s:{s:o, s:o}}", "status", "success", "items",
+        json_pack("{s:s, s:o, s:o, s:o, s:{s:o, s:o}, s:f}", "status", "success", "items",
                   ju64(c->items), "bytes", ju64(c->bytes), "namespaces", arr, "other", "items",
-                  ju64(c->other_items), "bytes", ju64(c->other_bytes)));
-    free(c);
+                  ju64(c->other_items), "bytes", ju64(c->other_bytes), "age_seconds", age));
+    if (owned)
+        free(c);
 }
