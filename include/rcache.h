@@ -1458,7 +1458,7 @@ void rcache_topk_reset(rcache_topk_t *t);
 typedef struct rcache_diag_opts {
     size_t mrc_mem_bytes;  /**< MRC memory bound; default 2 MiB */
     double mrc_max_rate;   /**< largest MRC sampling rate, in (0, 1];
-                                default 1/128, so about 0.8% of lookups
+                                default 1/256, so about 0.4% of lookups
                                 do the estimator's work (the curve of a
                                 small cache is then coarse: raise it, as
                                 rcached does with 1, when a lookup costs
@@ -1466,10 +1466,10 @@ typedef struct rcache_diag_opts {
     uint32_t hotkeys_k;    /**< hot-key counters; default 128 */
     uint32_t hotkeys_every;/**< sample 1 hit and 1 miss in this many per
                                 shard (rounded up to a power of two;
-                                counted, not drawn); default 128 */
+                                counted, not drawn); default 256 */
 } rcache_diag_opts_t;
 
-/** @brief Defaults: 2 MiB, rate 1/128, 128 counters, 1 lookup in 128. */
+/** @brief Defaults: 2 MiB, rate 1/256, 128 counters, 1 lookup in 256. */
 void rcache_diag_opts_init(rcache_diag_opts_t *o);
 
 /**

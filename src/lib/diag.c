@@ -29,8 +29,8 @@
 #include <string.h>
 
 #define DEFAULT_HOT_K 128u
-#define DEFAULT_HOT_EVERY 128u
-#define DEFAULT_MAX_RATE (1.0 / 128)
+#define DEFAULT_HOT_EVERY 256u
+#define DEFAULT_MAX_RATE (1.0 / 256)
 
 void rcache_diag_opts_init(rcache_diag_opts_t *o) {
     memset(o, 0, sizeof *o);

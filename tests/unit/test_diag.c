@@ -168,7 +168,7 @@ static void test_cache_hotkeys_zipf(void **state) {
     assert_int_equal(rcache_diag_enabled(c), 0);
     rcache_diag_opts_t o;
     rcache_diag_opts_init(&o);
-    o.hotkeys_every = 16; /* the default (128) needs more lookups for a tight top 10 */
+    o.hotkeys_every = 16; /* the default (256) needs more lookups for a tight top 10 */
     assert_int_equal(rcache_diag_enable_ex(c, 1, &o), RCACHE_OK);
     assert_int_equal(rcache_diag_enabled(c), 1);
     for (size_t i = 0; i < refs; i++) {
@@ -331,7 +331,7 @@ static void test_cache_mrc_predicts(void **state) {
     assert_int_equal(rcache_diag_enabled(c), 1); /* on from the config */
     rcache_diag_opts_t o;
     rcache_diag_opts_init(&o);
-    assert_true(o.mrc_max_rate > 0 && o.mrc_max_rate < 0.02); /* 1/128 by default */
+    assert_true(o.mrc_max_rate > 0 && o.mrc_max_rate < 0.02); /* 1/256 by default */
     rcache_mrc_info_t i0;
     rcache_mrc_info(rcache_diag_mrc(c), &i0);
     assert_true(fabs(i0.sampling_rate - o.mrc_max_rate) < 1e-6);

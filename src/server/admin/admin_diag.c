@@ -128,7 +128,7 @@ int rcache__admin_diag_start(rcache__admin_t *a) {
     }
     /* A network round trip dwarfs the estimator's cost, so rcached samples
      * at rate 1 (exact curves up to ~25k keys) and 1 lookup in 16 for the
-     * hot keys, where the library's defaults (1/64) keep an embedded
+     * hot keys, where the library's defaults (1/256, 1 in 256) keep an embedded
      * cache's get path within a few per cent. */
     rcache_diag_opts_t o;
     rcache_diag_opts_init(&o);
