@@ -16,7 +16,7 @@
  *                       [--mode off|lib|rcached]
  *   off      diagnostics off
  *   lib      rcache_diag_enable() with the library defaults (MRC rate at
- *            most 1/64, hot keys 1 lookup in 64)
+ *            most 1/256, hot keys 1 lookup in 256)
  *   rcached  the options rcached uses (MRC rate 1, hot keys 1 in 16)
  * Keys of 14 bytes and values of 100 (as micro); a warm-up pass of K
  * lookups, then K measured ones with the same key sequence.
