@@ -384,9 +384,9 @@ typedef struct rcache__pol {
     rcache__entry_t *admit_for; /* ... this main victim is evicted */
     uint64_t aging;            /* wtinylfu: sketch increments since halving */
     uint64_t win;              /* wtinylfu: window size, entries (0: 1%) */
-    uint64_t hc_hits, hc_reqs; /* wtinylfu: the climber's current sample */
-    double hc_prev, hc_step;   /* its last hit ratio and next step */
-    rcache__ghost_t *ghost;    /* s3fifo: hashes of recent small evictions */
+    rcache__ghost_t *ghost;    /* s3fifo: hashes of recent small evictions;
+                                  wtinylfu: of rejected window entries */
+    rcache__ghost_t *ghost2;   /* wtinylfu: hashes of main's victims */
     rcache__sketch_t *sketch;  /* wtinylfu: frequency sketch */
     rcache__gdsf_t *gdsf;      /* gdsf: priority heap and its index */
 } rcache__pol_t;

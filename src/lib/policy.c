@@ -46,9 +46,10 @@ void rcache__pol_fini(rcache__pol_t *p) {
         p->q[i] = NULL;
     }
     rcache__ghost_free(p->ghost);
+    rcache__ghost_free(p->ghost2);
     rcache__sketch_free(p->sketch);
     rcache__gdsf_free(p->gdsf);
-    p->ghost = NULL;
+    p->ghost = p->ghost2 = NULL;
     p->sketch = NULL;
     p->gdsf = NULL;
 }

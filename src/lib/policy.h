@@ -34,7 +34,14 @@ rcache__entry_t *rcache__s3fifo_victim(rcache_t *c, rcache__shard_t *s,
                                        const rcache__entry_t *keep);
 void rcache__s3fifo_evicted(rcache_t *c, rcache__shard_t *s,
                             const rcache__entry_t *v);
+/* The ghost (policy_s3fifo.c): a FIFO of key hashes. add remembers hash
+ * in *gp (created on first use), dropping the oldest beyond limit; a hash
+ * already there stays where it is; on ENOMEM it remembers nothing. take
+ * forgets hash: 1 if it was there. len: hashes held. */
 void rcache__ghost_free(rcache__ghost_t *g);
+void rcache__ghost_add(rcache__ghost_t **gp, uint32_t hash, uint64_t limit);
+int rcache__ghost_take(rcache__ghost_t *g, uint32_t hash);
+uint64_t rcache__ghost_len(const rcache__ghost_t *g);
 
 /* wtinylfu (policy_wtinylfu.c) */
 void rcache__wtlfu_link(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e);

@@ -109,15 +109,14 @@ static int ghost_grow(rcache__ghost_t *g) {
     return 0;
 }
 
-/* Remember hash, keeping at most limit hashes (oldest dropped first). */
-static void ghost_add(rcache__pol_t *p, uint32_t hash, uint64_t limit) {
-    rcache__ghost_t *g = p->ghost;
+void rcache__ghost_add(rcache__ghost_t **gp, uint32_t hash, uint64_t limit) {
+    rcache__ghost_t *g = *gp;
     if (limit == 0)
         return;
     if (!g) {
         if (!(g = rcache__calloc(1, sizeof(*g))))
             return;
-        p->ghost = g;
+        *gp = g;
     }
     if (g->nbuckets && ghost_find(g, hash))
         return; /* already remembered: libCacheSim's ghost "hit" */
@@ -142,9 +141,7 @@ static void ghost_add(rcache__pol_t *p, uint32_t hash, uint64_t limit) {
     g->used++;
 }
 
-/* Forget hash if remembered; 1 if it was. */
-static int ghost_take(rcache__pol_t *p, uint32_t hash) {
-    rcache__ghost_t *g = p->ghost;
+int rcache__ghost_take(rcache__ghost_t *g, uint32_t hash) {
     uint32_t i;
     if (!g || !g->nbuckets || !(i = ghost_find(g, hash)))
         return 0;
@@ -152,11 +149,13 @@ static int ghost_take(rcache__pol_t *p, uint32_t hash) {
     return 1;
 }
 
+uint64_t rcache__ghost_len(const rcache__ghost_t *g) { return g ? g->used : 0; }
+
 void rcache__s3fifo_link(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e) {
     (void)c;
     rcache__pol_t *p = &s->pol;
     unsigned q = 0;
-    if (ghost_take(p, e->hash))
+    if (rcache__ghost_take(p->ghost, e->hash))
         q = 1;
     e->pq = q & 1u;
     rcache__list_push(p->q[q], e);
@@ -214,6 +213,6 @@ void rcache__s3fifo_evicted(rcache_t *c, rcache__shard_t *s,
         /* cap counts v, which is still linked: the ghost's share is
          * computed from the full cache, as libCacheSim sizes it */
         cap = cap > 1 ? cap - 1 : cap;
-        ghost_add(p, v->hash, cap * 9u / 10u);
+        rcache__ghost_add(&p->ghost, v->hash, cap * 9u / 10u);
     }
 }

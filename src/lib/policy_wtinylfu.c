@@ -2,39 +2,63 @@
  * policy_wtinylfu.c - W-TinyLFU (Einziger, Friedman and Manes, 2017), per
  * shard, in two variants: wtinylfu-fixed as libCacheSim's WTinyLFU.c
  * implements it (the window fixed at 1%, validated against its figures),
- * and wtinylfu, the same with Caffeine's hill climbing of the window size
- * (climb() below) and every hit counted in the sketch. Per shard: a window LRU (q[0], 1% of the shard's entries,
- * at least one), a main segmented LRU of probation (q[1], 1/5 of main)
- * and protected (q[2], 4/5), and a count-min frequency sketch.
+ * and wtinylfu, whose window size adapts to the trace (adapt() below) and
+ * whose sketch ages as Caffeine's does. Per shard: a window LRU (q[0], 1%
+ * of the shard's entries, at least one), a main segmented LRU of probation
+ * (q[1], 1/5 of main) and protected (q[2], 4/5), and a frequency sketch.
  *
  *  - insert: to the window's head; the key's count goes up.
  *  - hit: window: to the window's head. probation: to protected's head
  *    (protected's tail drops to probation's head while protected is over
  *    its share). protected: to its head. A hit in main counts the key in
- *    the sketch; after 32 x main's size such counts every counter halves
- *    (aging). As in libCacheSim, wtinylfu-fixed does not count window
- *    hits; wtinylfu does, as Caffeine.
+ *    the sketch (wtinylfu counts window hits too, as Caffeine).
  *  - evict: while main has room the window's tail moves into main
  *    (probation first, then protected). Then the window's tail W and
  *    main's victim M (probation's tail, else protected's) are compared by
  *    estimated frequency: W enters probation and M is evicted if W's is
- *    higher, else W is evicted; either way W's count goes up.
+ *    higher, else W is evicted; either way W's count goes up (as a move
+ *    into main does: libCacheSim's extra increments, kept by both
+ *    variants: without them the cross-shard test in test_eviction.c saw
+ *    a small shard drained empty, every estimate there being 0).
  * The entry just stored (keep) counts in no queue.
+ *
+ * Aging. wtinylfu-fixed (libCacheSim): 8-bit counters saturating at 255,
+ * every counter halves after 32 x main's size hits in main. wtinylfu
+ * (Caffeine's FrequencySketch): counters saturate at 15 (4 bits) and
+ * halve after 10 x the shard's capacity increments, so the estimates
+ * follow a shifting popularity within ten cache turnovers.
+ *
+ * Window adaptation (wtinylfu). Caffeine climbs the hit ratio (a sample
+ * every 10 x capacity requests, steps of 6.25% decaying by 0.98): on the
+ * shared traces it had too few, too noisy samples and kept a small window
+ * where recency wins (sprite 10%: 1.40x LRU's misses, corda 10%: 1.16x;
+ * BENCHMARKS.md). wtinylfu instead adapts as ARC (Megiddo and Modha, 2003)
+ * adapts its T1/T2 split, from two ghosts of key hashes: the window
+ * candidates that admission rejected (the last 3/4 x capacity of them)
+ * and main's victims (the last 1/2 x capacity). A miss on a key in the
+ * first means a larger window would have hit: the window grows by one
+ * entry (main's oldest becomes the window's newest); a miss on a key in
+ * the second means a larger main would have: it shrinks by one (draining
+ * into main through eviction's "main has room" step). The ghost sizes are
+ * the two parameters, tuned on the shared traces (docs/DESIGN.md).
  *
  * The sketch is libCacheSim's counting Bloom filter: one array of
  * ceil(14.38 x n) counters for n = main's size (a 0.1% false-positive
  * rate), each key counted in 10 of them ((a + i b) mod size), its estimate
- * their minimum. Counters are 8-bit, saturating at 255 (libCacheSim's are
- * 32-bit; aging keeps them far below that), so it costs about 14 bytes per
- * entry of the shard. It is sized from max(max_items / shards, entries)
- * on first use and rebuilt (cleared) when main grows past twice its size;
- * on ENOMEM the old one stays.
+ * their minimum; 8-bit counters, about 14 bytes per entry of the shard. It
+ * is sized from max(max_items / shards, entries) on first use and rebuilt
+ * (cleared) when main grows past twice its size; on ENOMEM the old one
+ * stays. The ghosts (policy_s3fifo.c's) cost about 20-40 bytes per entry
+ * of the shard under wtinylfu; on ENOMEM they forget, which only slows the
+ * adaptation.
  */
 #include "policy.h"
 
 #define SKETCH_HASHES 10u
 #define SKETCH_PER_ENTRY 14.3775 /* -ln(0.001) / ln(2)^2 */
 #define SKETCH_MAX 255u
+#define SKETCH_CMAX 15u   /* wtinylfu: 4-bit counters, as Caffeine */
+#define SKETCH_SAMPLE 10u /* wtinylfu: halve every 10 x cap increments */
 
 struct rcache__sketch {
     uint64_t n;    /* entries it was sized for */
@@ -91,17 +115,28 @@ static unsigned sketch_est(const rcache__sketch_t *k, uint32_t hash) {
     return m;
 }
 
+static void sketch_halve(rcache__sketch_t *k) {
+    for (uint64_t i = 0; i < k->size; i++)
+        k->t[i] >>= 1;
+}
+
 static void sketch_add(const rcache_t *c, rcache__pol_t *p, uint64_t cap,
                        uint32_t hash) {
     rcache__sketch_t *k = sketch_for(c, p, cap);
     if (!k)
         return;
+    unsigned max = p->kind == RCACHE_POLICY_WTINYLFU ? SKETCH_CMAX : SKETCH_MAX;
     uint64_t h = mix(hash);
     uint32_t a = (uint32_t)h, b = (uint32_t)(h >> 32);
     for (uint32_t i = 0; i < SKETCH_HASHES; i++) {
         uint8_t *v = &k->t[(uint32_t)(a + i * b) % k->size];
-        if (*v < SKETCH_MAX)
+        if (*v < max)
             (*v)++;
+    }
+    if (p->kind == RCACHE_POLICY_WTINYLFU &&
+        ++p->aging >= SKETCH_SAMPLE * (cap ? cap : 1u)) {
+        sketch_halve(k);
+        p->aging = 0;
     }
 }
 
@@ -110,7 +145,7 @@ static unsigned estimate(const rcache__pol_t *p, uint32_t hash) {
 }
 
 /* Shares of a shard of cap entries: the window is 1% (at least one
- * entry), or for the adaptive variant the size the climber chose (at most
+ * entry), or for the adaptive variant the size adapt() chose (at most
  * cap - 1, so main keeps an entry); main the rest. p NULL: 1%. */
 static uint64_t window_max(const rcache__pol_t *p, uint64_t cap) {
     uint64_t w = cap / 100u;
@@ -123,43 +158,31 @@ static uint64_t main_max(const rcache__pol_t *p, uint64_t cap) {
     return cap > w ? cap - w : 0;
 }
 
-/* Hill climbing (Caffeine's BoundedLocalCache.climb): every 10 x cap
- * requests (hits and stores) compare the sample's hit ratio with the last
- * one's; keep moving the window in the same direction while it improves,
- * turn round when it worsens. The step starts at 6.25% of cap (towards a
- * smaller window, as Caffeine's), decays by 0.98 a sample, and restarts at
- * 6.25% when the hit ratio moves by 5 points or more. A larger window takes
- * probation's (then protected's) oldest entries as its newest; a smaller one
- * drains into main through eviction's "main has room" step. */
-static void climb(rcache__pol_t *p, uint64_t cap, int hit) {
-    if (p->kind != RCACHE_POLICY_WTINYLFU)
+/* wtinylfu: a stored key (a miss) found in a ghost moves the window by
+ * one entry (see the top of the file). A larger window takes probation's
+ * (then protected's) oldest entry as its newest; a smaller one drains
+ * into main through eviction's "main has room" step. */
+static void adapt(rcache__pol_t *p, uint64_t cap, uint32_t hash) {
+    if (p->kind != RCACHE_POLICY_WTINYLFU || cap < 2u)
         return;
-    p->hc_hits += hit != 0;
-    if (++p->hc_reqs < 10u * cap)
-        return;
-    double rate = (double)p->hc_hits / (double)p->hc_reqs;
-    double change = rate - p->hc_prev;
-    if (!p->win) {
+    if (!p->win)
         p->win = window_max(NULL, cap);
-        p->hc_step = -0.0625 * (double)cap;
+    if (rcache__ghost_take(p->ghost, hash)) {
+        if (p->win >= cap - 1u)
+            return;
+        if (p->n[1] + p->n[2] > 0)
+            rcache__pol_move_to(p, p->n[1] ? p->q[1]->prev : p->q[2]->prev,
+                                0);
+        p->win++;
+    } else if (rcache__ghost_take(p->ghost2, hash) && p->win > 1u) {
+        p->win--;
     }
-    double amount = change >= 0 ? p->hc_step : -p->hc_step;
-    p->hc_step = (change >= 0.05 || change <= -0.05)
-                     ? 0.0625 * (double)cap * (amount >= 0 ? 1 : -1)
-                     : 0.98 * amount;
-    p->hc_prev = rate;
-    p->hc_hits = p->hc_reqs = 0;
-    double w = (double)p->win + amount;
-    uint64_t nw = w < 1 ? 1u : w > (double)(cap - 1u) ? cap - 1u : (uint64_t)w;
-    for (uint64_t i = p->win; i < nw && p->n[1] + p->n[2] > 0; i++)
-        rcache__pol_move_to(p, p->n[1] ? p->q[1]->prev : p->q[2]->prev, 0);
-    p->win = nw ? nw : 1u;
 }
 
 void rcache__wtlfu_link(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e) {
     rcache__pol_t *p = &s->pol;
     uint64_t cap = rcache__pol_cap(c, s, NULL);
-    climb(p, cap, 0); /* first, so e is the window's newest either way */
+    adapt(p, cap, e->hash); /* first, so e is the window's newest */
     e->pq = 0;
     rcache__list_push(p->q[0], e);
     p->n[0]++;
@@ -178,7 +201,6 @@ static void slru_insert(rcache__pol_t *p, rcache__entry_t *e, uint64_t mm) {
 void rcache__wtlfu_hit(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e) {
     rcache__pol_t *p = &s->pol;
     uint64_t cap = rcache__pol_cap(c, s, NULL);
-    climb(p, cap, 1);
     if (e->pq == 0) {
         rcache__pol_move_to(p, e, 0);
         if (p->kind == RCACHE_POLICY_WTINYLFU) /* Caffeine counts every hit */
@@ -190,10 +212,9 @@ void rcache__wtlfu_hit(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e) {
     while (p->n[2] > mm * 4u / 5u) /* protected over its share: demote */
         rcache__pol_move_to(p, p->q[2]->prev, 1);
     sketch_add(c, p, cap, e->hash);
-    if (++p->aging >= 32u * (mm ? mm : 1u) && p->sketch) {
-        rcache__sketch_t *k = p->sketch;
-        for (uint64_t i = 0; i < k->size; i++)
-            k->t[i] >>= 1;
+    if (p->kind == RCACHE_POLICY_WTINYLFU_FIXED &&
+        ++p->aging >= 32u * (mm ? mm : 1u) && p->sketch) {
+        sketch_halve(p->sketch);
         p->aging = 0;
     }
 }
@@ -247,6 +268,12 @@ void rcache__wtlfu_evict(rcache_t *c, rcache__shard_t *s, rcache__entry_t *v) {
     if (w && p->admit_for == v)
         sketch_add(c, p, cap, w->hash);
     p->admit = p->admit_for = NULL;
+    if (p->kind == RCACHE_POLICY_WTINYLFU) { /* adapt()'s ghosts */
+        if (v->pq == 0)
+            rcache__ghost_add(&p->ghost, v->hash, cap * 3u / 4u);
+        else
+            rcache__ghost_add(&p->ghost2, v->hash, cap / 2u);
+    }
     rcache__shard_unlink_locked(c, s, v);
     if (admit && w->pq == 0)
         slru_insert(p, w, main_max(p, cap));

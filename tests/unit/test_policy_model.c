@@ -11,8 +11,8 @@
  *
  * The W-TinyLFU model carries its own copy of the sketch (same hash
  * positions, sizes, saturation and aging), since which entry wins an
- * admission depends on the estimates, and of the hill climber (same
- * sample, steps and window moves). One difference from libCacheSim is
+ * admission depends on the estimates, and of wtinylfu's window adaptation
+ * (its two ghosts, their sizes and the window moves). One difference from libCacheSim is
  * modelled on purpose: the new key is counted when it is stored, before
  * the eviction it causes.
  *
@@ -40,8 +40,9 @@ typedef struct model {
     uint32_t hash[KEYS];
     uint8_t *cbf;    /* wtinylfu */
     uint64_t cbf_size, aging;
-    uint64_t win, hc_hits, hc_reqs; /* wtinylfu's hill climber */
-    double hc_prev, hc_step;
+    uint64_t win;    /* wtinylfu's adaptive window (0: 1%) */
+    int gw[KEYS], ngw; /* its ghosts, oldest first: rejected candidates */
+    int gm[KEYS], ngm; /* ... and main's victims */
     uint64_t evictions;
 } model_t;
 
@@ -102,41 +103,66 @@ static unsigned est(const model_t *m, int k) {
     }
     return v;
 }
-static void add(model_t *m, int k) {
+static void add(model_t *m, int k, uint64_t cap) {
     uint64_t h = mix(m->hash[k]);
     uint32_t a = (uint32_t)h, b = (uint32_t)(h >> 32);
+    unsigned max = m->kind == RCACHE_POLICY_WTINYLFU ? 15 : 255;
     for (uint32_t i = 0; i < 10; i++) {
         uint8_t *c = &m->cbf[(uint32_t)(a + i * b) % m->cbf_size];
-        if (*c < 255)
+        if (*c < max)
             (*c)++;
     }
+    if (m->kind == RCACHE_POLICY_WTINYLFU && ++m->aging >= 10 * (cap ? cap : 1)) {
+        for (uint64_t i = 0; i < m->cbf_size; i++)
+            m->cbf[i] >>= 1;
+        m->aging = 0;
+    }
 }
-/* Caffeine's hill climbing, as policy_wtinylfu.c documents it. */
-static void climb(model_t *m, uint64_t cap, int hit) {
-    if (m->kind != RCACHE_POLICY_WTINYLFU)
+/* A ghost of keys: add keeps at most limit (oldest dropped), a key already
+ * there stays where it is; take removes k, 1 if it was there. */
+static void gadd(int *g, int *n, int k, int limit) {
+    if (limit <= 0)
         return;
-    m->hc_hits += hit != 0;
-    if (++m->hc_reqs < 10 * cap)
+    for (int i = 0; i < *n; i++)
+        if (g[i] == k)
+            return;
+    while (*n >= limit && *n > 0) {
+        memmove(&g[0], &g[1], (size_t)(*n - 1) * sizeof(int));
+        (*n)--;
+    }
+    g[(*n)++] = k;
+}
+static int gtake(int *g, int *n, int k) {
+    for (int i = 0; i < *n; i++) {
+        if (g[i] == k) {
+            memmove(&g[i], &g[i + 1], (size_t)(*n - i - 1) * sizeof(int));
+            (*n)--;
+            return 1;
+        }
+    }
+    return 0;
+}
+/* wtinylfu's window adaptation, as policy_wtinylfu.c documents it: a
+ * stored key found in the rejected candidates' ghost grows the window by
+ * one (main's oldest becomes its newest), one in main's victims' ghost
+ * shrinks it by one. */
+static void adapt(model_t *m, uint64_t cap, int k) {
+    if (m->kind != RCACHE_POLICY_WTINYLFU || cap < 2)
         return;
-    double rate = (double)m->hc_hits / (double)m->hc_reqs;
-    double change = rate - m->hc_prev;
-    if (!m->win) {
+    if (!m->win)
         m->win = wmax(NULL, cap);
-        m->hc_step = -0.0625 * (double)cap;
+    if (gtake(m->gw, &m->ngw, k)) {
+        if (m->win >= cap - 1)
+            return;
+        if (m->n[1] + m->n[2] > 0) {
+            int t = m->n[1] ? tail(m, 1) : tail(m, 2);
+            rm(m, t);
+            push(m, 0, t);
+        }
+        m->win++;
+    } else if (gtake(m->gm, &m->ngm, k) && m->win > 1) {
+        m->win--;
     }
-    double amount = change >= 0 ? m->hc_step : -m->hc_step;
-    m->hc_step = fabs(change) >= 0.05 ? 0.0625 * (double)cap * (amount >= 0 ? 1 : -1)
-                                      : 0.98 * amount;
-    m->hc_prev = rate;
-    m->hc_hits = m->hc_reqs = 0;
-    double w = (double)m->win + amount;
-    uint64_t nw = w < 1 ? 1 : w > (double)(cap - 1) ? cap - 1 : (uint64_t)w;
-    for (uint64_t i = m->win; i < nw && m->n[1] + m->n[2] > 0; i++) {
-        int t = m->n[1] ? tail(m, 1) : tail(m, 2);
-        rm(m, t);
-        push(m, 0, t);
-    }
-    m->win = nw ? nw : 1;
 }
 
 static void slru_insert(model_t *m, int k, uint64_t mm) {
@@ -157,12 +183,12 @@ static void model_hit(model_t *m, int k) {
         m->pf[k] = m->pf[k] < 3 ? m->pf[k] + 1 : 3;
         break;
     default: {
-        climb(m, (uint64_t)count(m), 1);
+        uint64_t cap = (uint64_t)count(m);
         if (m->where[k] == 0) {
             rm(m, k);
             push(m, 0, k);
             if (m->kind == RCACHE_POLICY_WTINYLFU)
-                add(m, k);
+                add(m, k, cap);
             break;
         }
         uint64_t mm = mmax(m, (uint64_t)count(m));
@@ -173,8 +199,8 @@ static void model_hit(model_t *m, int k) {
             rm(m, t);
             push(m, 1, t);
         }
-        add(m, k);
-        if (++m->aging >= 32 * mm) {
+        add(m, k, cap);
+        if (m->kind == RCACHE_POLICY_WTINYLFU_FIXED && ++m->aging >= 32 * mm) {
             for (uint64_t i = 0; i < m->cbf_size; i++)
                 m->cbf[i] >>= 1;
             m->aging = 0;
@@ -242,28 +268,36 @@ static void s3fifo_evict(model_t *m) {
 }
 
 static void wtlfu_evict(model_t *m) {
-    uint64_t mm = mmax(m, (uint64_t)count(m));
+    uint64_t cap = (uint64_t)count(m), mm = mmax(m, cap);
+    int wt = m->kind == RCACHE_POLICY_WTINYLFU;
     for (;;) {
         int w = tail(m, 0);
         if (w < 0) {
-            evict_key(m, m->n[1] ? tail(m, 1) : tail(m, 2));
+            int v = m->n[1] ? tail(m, 1) : tail(m, 2);
+            evict_key(m, v);
+            if (wt)
+                gadd(m->gm, &m->ngm, v, (int)(cap / 2));
             return;
         }
         if ((uint64_t)(m->n[1] + m->n[2]) + 1 <= mm) {
-            add(m, w);
+            add(m, w, cap); /* libCacheSim counts the move */
             rm(m, w);
             slru_insert(m, w, mm);
             continue;
         }
         int v = m->n[1] ? tail(m, 1) : tail(m, 2);
         int admit = est(m, w) > est(m, v);
-        add(m, w);
+        add(m, w, cap); /* ... and the candidate, either way */
         if (admit) {
             evict_key(m, v);
             rm(m, w);
             slru_insert(m, w, mm);
+            if (wt)
+                gadd(m->gm, &m->ngm, v, (int)(cap / 2));
         } else {
             evict_key(m, w);
+            if (wt)
+                gadd(m->gw, &m->ngw, w, (int)(cap * 3 / 4));
         }
         return;
     }
@@ -273,8 +307,8 @@ static void model_insert(model_t *m, int k) {
     int l = 0;
     m->pf[k] = 0;
     if (is_wt(m->kind)) {
-        climb(m, (uint64_t)count(m) + 1, 0); /* the store counts the key */
-        add(m, k); /* counted before the eviction, as librcache does */
+        adapt(m, (uint64_t)count(m) + 1, k); /* the store counts the key */
+        add(m, k, (uint64_t)count(m) + 1); /* before the eviction, as librcache */
     }
     if (m->kind == RCACHE_POLICY_S3FIFO) { /* the lookup takes it from the ghost */
         for (int i = 0; i < m->ng; i++) {
