@@ -4,7 +4,11 @@
  * the unique keys) gives libCacheSim's miss ratio within 0.01; lru gives
  * it exactly (to 4 decimals). W-TinyLFU is checked in its fixed-window
  * variant (wtinylfu-fixed, libCacheSim's); the adaptive one (wtinylfu,
- * hill climbing) has no published figures to meet.
+ * its window moved by two ghosts) has no published figures to meet, and
+ * is held instead to issue 13's rule for a default policy on the same
+ * cells: never more than 1.02x LRU's misses (test_wtinylfu_adaptive; the
+ * hill climber it replaced gave 1.40x on sprite 10%, 1.17x on orm-busy
+ * 1%).
  *
  * Two W-TinyLFU cells differ by more (docs/DESIGN.md, "W-TinyLFU"):
  * orm-busy 1% (ours 0.4802, libCacheSim 0.4033) and multi2 1% (0.7980 vs
@@ -94,6 +98,26 @@ static void test_s3fifo(void **state) { (void)state; check_policy(RCACHE_POLICY_
 static void test_sieve(void **state) { (void)state; check_policy(RCACHE_POLICY_SIEVE); }
 static void test_wtinylfu(void **state) { (void)state; check_policy(RCACHE_POLICY_WTINYLFU_FIXED); }
 
+static void test_wtinylfu_adaptive(void **state)
+{
+    (void)state;
+    int ran = 0;
+    for (size_t i = 0; i < POLICY_REF_COUNT; i++) {
+        const policy_ref_t *r = &policy_refs[i];
+        if (r->slow != slow)
+            continue;
+        double lru = replay_miss(r, RCACHE_POLICY_LRU);
+        double got = replay_miss(r, RCACHE_POLICY_WTINYLFU);
+        print_message("    wtinylfu %-46s %3.0f%% miss %.4f (lru %.4f, %.3fx)\n", r->file,
+                      r->pct, got, lru, got / lru);
+        if (got > 1.02 * lru)
+            fail_msg("wtinylfu on %s at %g%%: miss ratio %.4f, %.3fx lru's %.4f", r->file,
+                     r->pct, got, got / lru, lru);
+        ran++;
+    }
+    assert_true(ran > 0);
+}
+
 int main(int argc, char **argv)
 {
     slow = argc > 1 && strcmp(argv[1], "--slow") == 0;
@@ -102,6 +126,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_s3fifo),
         cmocka_unit_test(test_sieve),
         cmocka_unit_test(test_wtinylfu),
+        cmocka_unit_test(test_wtinylfu_adaptive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
