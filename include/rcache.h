@@ -211,11 +211,12 @@ typedef enum rcache_policy {
     RCACHE_POLICY_S3FIFO = 1,
     /** SIEVE: one FIFO, a visited bit and a hand; a hit sets the bit. */
     RCACHE_POLICY_SIEVE = 2,
-    /** W-TinyLFU as Caffeine runs it: window LRU, segmented LRU main
-     *  (probation 1/5, protected 4/5), frequency-sketch admission, and the
-     *  window's size adapted by hill climbing on the hit ratio (from 1%).
-     *  A hit moves the entry within its segment and counts it in the
-     *  sketch. */
+    /** W-TinyLFU: window LRU, segmented LRU main (probation 1/5,
+     *  protected 4/5), frequency-sketch admission (aged as Caffeine's), and
+     *  the window's size adapted from 1% by two ghosts of evicted keys
+     *  (ARC-style: a miss on a rejected candidate grows the window by one
+     *  entry, on a main victim shrinks it). A hit moves the entry within
+     *  its segment and counts it in the sketch. */
     RCACHE_POLICY_WTINYLFU = 3,
     /** W-TinyLFU with the window fixed at 1%, as libCacheSim's (the
      *  variant its published figures are checked against). */
