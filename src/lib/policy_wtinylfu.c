@@ -48,7 +48,7 @@
  * their minimum; 8-bit counters, about 14 bytes per entry of the shard. It
  * is sized from max(max_items / shards, entries) on first use and rebuilt
  * (cleared) when main grows past twice its size; on ENOMEM the old one
- * stays. The ghosts (policy_s3fifo.c's) cost about 20-40 bytes per entry
+ * stays. The ghosts (policy_s3fifo.c's) cost about 25-50 bytes per entry
  * of the shard under wtinylfu; on ENOMEM they forget, which only slows the
  * adaptation.
  */
