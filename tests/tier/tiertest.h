@@ -57,16 +57,31 @@ static inline int tt_wait(int (*cond)(void *), void *arg) {
     return 1;
 }
 
+/* A free port below the kernel's ephemeral range (as tests/server/rtest.py
+ * does): a kernel-chosen port can be taken by another test's outgoing
+ * connection while a server is being restarted on it. */
 static inline int tt_free_port(void) {
-    struct sockaddr_in a = {0};
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    port = ntohs(a.sin_port);
-    close(fd);
+    int lo = 32768, port = 0;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        if (fscanf(f, "%d", &lo) != 1 || lo <= 12000)
+            lo = 32768;
+        fclose(f);
+    }
+    unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+    for (int i = 0; i < 200 && !port; i++) {
+        struct sockaddr_in a = {0};
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        int p = 10000 + (int)(rand_r(&seed) % (unsigned)(lo - 10000));
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons((uint16_t)p);
+        assert_true(fd >= 0);
+        if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0)
+            port = p;
+        close(fd);
+    }
+    assert_true(port != 0);
     return port;
 }
 
