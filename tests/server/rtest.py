@@ -44,12 +44,17 @@ def free_port():
     raise AssertionError("no free TCP port below %d" % lo)
 
 
-def poll(fn, what):
+def poll(fn, what, errors=()):
     """fn()'s first truthy value, polled every 10 ms for up to DEADLINE_S;
-    AssertionError naming `what` when the deadline passes."""
+    an exception of a class in `errors` (e.g. a connection refused while a
+    server restarts) counts as a falsy value. AssertionError naming `what`
+    when the deadline passes."""
     end = time.monotonic() + DEADLINE_S
     while time.monotonic() < end:
-        v = fn()
+        try:
+            v = fn()
+        except errors:
+            v = None
         if v:
             return v
         time.sleep(0.01)

@@ -20,27 +20,19 @@ import os
 import socket
 import subprocess
 import sys
-import time
 
 import redis
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "server"))
-from rtest import free_port  # noqa: E402  (tests/server/rtest.py)
+import rtest  # noqa: E402  (tests/server/rtest.py)
+from rtest import free_port  # noqa: E402
 
 DEADLINE_S = 60
 
 
 def poll(fn, what):
-    end = time.monotonic() + DEADLINE_S
-    while time.monotonic() < end:
-        try:
-            v = fn()
-        except (redis.exceptions.ConnectionError, OSError):
-            v = None
-        if v:
-            return v
-        time.sleep(0.005)
-    raise AssertionError("timed out waiting for " + what)
+    """rtest.poll, a connection error counting as "not yet"."""
+    return rtest.poll(fn, what, errors=(redis.exceptions.ConnectionError, OSError))
 
 
 def l1_read(n, k, v):
