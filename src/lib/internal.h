@@ -692,6 +692,11 @@ void rcache__kclass_count_locked(rcache__shard_t *s, const rcache__entry_t *e,
                                  int sign);
 void rcache__kclass_expire_locked(rcache__shard_t *s, const rcache__entry_t *e,
                                   uint64_t at_ms);
+/* e takes linked old's place (the same key, so the same class): only the
+ * TTL figures can change, and the class is not computed when the two
+ * expiries are equal (a plain SET over a key without TTL). */
+void rcache__kclass_replace_locked(rcache__shard_t *s, const rcache__entry_t *old,
+                                   const rcache__entry_t *e);
 
 /* ---- tags (tags.c) -------------------------------------------------- */
 /* Lock order: a shard lock, then the index lock (inside tags.c only). */

@@ -78,6 +78,12 @@ void rcache__kclass_expire_locked(rcache__shard_t *s, const rcache__entry_t *e,
     k->ttl_sum += at_ms;
 }
 
+void rcache__kclass_replace_locked(rcache__shard_t *s, const rcache__entry_t *old,
+                                   const rcache__entry_t *e) {
+    if (s->kcls && old->expire_at_ms != e->expire_at_ms)
+        rcache__kclass_expire_locked(s, old, e->expire_at_ms);
+}
+
 uint32_t rcache_key_class(const rcache_t *c, const void *key, size_t key_len) {
     if (!c || !key)
         return 0;

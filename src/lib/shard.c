@@ -217,8 +217,7 @@ void rcache__shard_replace_locked(rcache_t *c, rcache__shard_t *s,
     s->nttl += (uint64_t)(e->expire_at_ms != 0) - (uint64_t)(old->expire_at_ms != 0);
     s->ttl_sum += e->expire_at_ms;
     s->ttl_sum -= old->expire_at_ms;
-    rcache__kclass_count_locked(s, old, -1);
-    rcache__kclass_count_locked(s, e, 1);
+    rcache__kclass_replace_locked(s, old, e);
     rcache__pol_replace_locked(c, s, old, e);
     /* one write to the shared gauge line instead of four */
     bytes_add(c, (int64_t)rcache__entry_charge(e) -
