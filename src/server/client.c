@@ -409,6 +409,15 @@ static void trim_qbuf(rcache__client_t *c) {
 }
 
 /* Publish the client's footprint for CLIENT LIST (owner thread only). */
+/* The command state CLIENT LIST shows (db, MULTI), published before the
+ * replies go out: a client that has read its +QUEUED then finds itself
+ * "in MULTI" in another client's CLIENT LIST. */
+static void publish_state(rcache__client_t *c) {
+    atomic_store_explicit(&c->shown_db, c->db, memory_order_relaxed);
+    atomic_store_explicit(&c->shown_multi, c->in_multi ? (long)c->nqueued : -1,
+                          memory_order_release);
+}
+
 static void publish_mem(rcache__client_t *c) {
     const rcache__resp_parser_t *p = &c->parser;
     size_t argv = c->argv_cap * sizeof(rcache__arg_t) + p->cap * 2 * sizeof(size_t) +
@@ -418,9 +427,7 @@ static void publish_mem(rcache__client_t *c) {
     atomic_store_explicit(&c->mem_argv, argv, memory_order_relaxed);
     atomic_store_explicit(&c->mem_out, rcache__client_out_len(c), memory_order_relaxed);
     atomic_store_explicit(&c->mem_multi, c->queued_bytes, memory_order_relaxed);
-    atomic_store_explicit(&c->shown_db, c->db, memory_order_relaxed);
-    atomic_store_explicit(&c->shown_multi, c->in_multi ? (long)c->nqueued : -1,
-                          memory_order_relaxed);
+    publish_state(c);
 }
 
 static void close_over_qlimit(rcache__client_t *c) {
@@ -525,6 +532,7 @@ static void handle_input(rcache__client_t *c, const char *data, size_t n, int in
     if ((c->flags & (RCACHE__CLIENT_CLOSE_AFTER_REPLY | RCACHE__CLIENT_SUSPENDED)) ||
         c->script_pending)
         reading(c, 0);
+    publish_state(c);
     if (flush_out(c) == 0)
         publish_mem(c);
 }
