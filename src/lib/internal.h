@@ -81,6 +81,48 @@ typedef struct rcache__slab_info {
 } rcache__slab_info_t;
 void rcache__slab_info(rcache__slab_t *sl, rcache__slab_info_t *out);
 
+/* ---- epoch-based reclamation (epoch.c) ------------------------------ */
+/* Lock-free readers run inside a section: between enter and leave, every
+ * block they reach through a shared structure stays allocated. A writer
+ * that unlinked a block retires it; it is freed once every section that
+ * could have seen it has ended. Process-wide (one domain for every cache).
+ * docs/DESIGN.md ("Reads without locks") has the ordering argument. */
+#define RCACHE__EPOCH_STRIPES 8u  /* limbo lists (a thread uses one) */
+#define RCACHE__EPOCH_BATCH 64u   /* retirements between collections */
+/* Retired bytes beyond which a retirement outside a section waits for the
+ * readers (a stalled reader cannot make memory grow without bound). */
+#define RCACHE__EPOCH_MAX_PENDING ((uint64_t)64 << 20)
+typedef void (*rcache__epoch_free_fn)(void *p);
+/* Enter a section (nests). 0, or -1 when this thread could not get a
+ * record (ENOMEM): the caller takes its locked path instead. Cheap: a
+ * store to this thread's own record and a fence. Any thread. */
+int rcache__epoch_enter(void);
+/* Leave the section entered last. */
+void rcache__epoch_leave(void);
+/* 1 inside a section. */
+int rcache__epoch_inside(void);
+/* Free p with fn(p) once no section can still see it; bytes is what p
+ * holds (counted against RCACHE__EPOCH_MAX_PENDING). Call after p was made
+ * unreachable, with no lock held that fn's leaf locks order after, and
+ * never inside a section. fn must not run caller code (destructors). May
+ * free older blocks (its own batch) before returning. */
+void rcache__epoch_retire(void *p, uint64_t bytes, rcache__epoch_free_fn fn);
+/* Try to advance the epoch and free what is old enough (never waits). */
+void rcache__epoch_collect(void);
+/* Wait until every section that began before the call has ended, then
+ * free everything retired before it (rcache_close: no slab slot may be
+ * freed after its store is unmapped). Does nothing inside a section. */
+void rcache__epoch_barrier(void);
+/* Figures for tests and diagnostics. */
+typedef struct rcache__epoch_info {
+    uint64_t epoch;         /* the global epoch */
+    uint64_t pending_items; /* retired, not yet freed */
+    uint64_t pending_bytes; /* their bytes */
+    uint64_t freed_items;   /* freed since start */
+    uint64_t waits;         /* retirements that waited at the bound */
+} rcache__epoch_info_t;
+void rcache__epoch_info(rcache__epoch_info_t *out);
+
 /* ---- entries (entry.c) ---------------------------------------------- */
 #define RCACHE__F_OBJECT 0x1u /* value is a caller object (rcache__objext) */
 #define RCACHE__F_TAGGED 0x2u /* set before the entry is published when it
