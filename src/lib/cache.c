@@ -140,6 +140,9 @@ void rcache_close(rcache_t *c) {
     for (uint32_t i = 0; i < c->nshards; i++)
         rcache__shard_fini(&c->shards[i], &r);
     rcache__reclaim_run(&r);
+    /* every block retired so far freed: none may reach the slab store
+     * after it is unmapped below */
+    rcache__epoch_barrier();
     rcache__tags_fini(c);
     rcache__kclass_fini(c);
     rcache__diag_free(rcache__diag_get(c));

@@ -9,14 +9,15 @@
  * into a fresh slot of the same class and put in its old place: the same
  * bucket-chain position, the same place on the policy's lists (neighbours
  * and the policy's own pointers repointed, as for a regrow), the same
- * charge. The old slot is then released; a draining page whose last slot
+ * charge. The old slot is then retired; a draining page whose last slot
  * goes returns to the page pool.
  *
- * Only entries the table alone holds move (refs == 1, read under the
- * shard lock: every other reference is taken under that lock or while one
- * is already held, so none can appear meanwhile), and never a tagged one
- * (the tag index takes references under its own lock). An entry that
- * stays is freed from its page when its last reference goes. A pass costs
+ * Only entries the table alone holds move (taken exclusively, refs 1 ->
+ * 1 | WRITE, so neither a locked nor a lock-free reader takes a reference
+ * meanwhile), and never a tagged one (the tag index takes references under
+ * its own lock). The old slot is retired (epoch.c): a lock-free reader may
+ * still be looking at it. An entry that stays is freed from its page when
+ * its last reference goes. A pass costs
  * one walk of every table; a request needs a sixteenth of a class's slots
  * freed since the last scan (slab.c), so passes are rare and their cost
  * amortised over those frees; and it runs only while the pages held exceed
@@ -29,20 +30,24 @@
  * copy takes e's index slot in one store. Returns 1 when moved. */
 static int move_locked(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e) {
     if (!(e->flags & RCACHE__F_SLAB) || (e->flags & RCACHE__F_TAGGED) ||
-        !rcache__slab_draining(e) ||
-        atomic_load_explicit(&e->refs, memory_order_acquire) != 1)
+        !rcache__slab_draining(e) || !rcache__entry_write_begin(e))
         return 0;
     size_t n = sizeof(*e) + e->klen + e->vlen +
                ((e->flags & RCACHE__F_OBJECT) ? sizeof(rcache__objext_t) : 0);
     rcache__entry_t *ne = rcache__slab_alloc(c->slab, n);
-    if (!ne)
+    if (!ne) {
+        rcache__entry_write_end(e);
         return 0; /* out of memory: it stays where it is */
+    }
     rcache__pol_move_t mv;
     rcache__pol_premove_locked(s, e, &mv);
     memcpy(ne, e, n);
-    rcache__index_replace(&s->idx, (uintptr_t)e, ne);
+    atomic_store_explicit(&ne->refs, 1, memory_order_relaxed); /* the copy's */
+    rcache__index_replace(&s->idx, (uintptr_t)e, ne); /* release: publishes ne */
     rcache__pol_postmove_locked(s, ne, &mv);
-    rcache__slab_release(e);
+    /* e keeps the write bit: a lock-free reader that still reaches it
+     * fails its try-get and takes the locked path, which finds ne */
+    rcache__entry_retire(e);
     return 1;
 }
 
@@ -75,4 +80,7 @@ void rcache__compact(rcache_t *c) {
         pthread_mutex_unlock(&s->lock);
     }
     rcache__slab_count_compaction(c->slab, moved);
+    /* the moved-from slots were retired: free them now unless a reader is
+     * inside, so their pages go back to the pool */
+    rcache__epoch_collect();
 }

@@ -10,8 +10,15 @@
  *
  * The table holds one reference; every handle given out holds another. The
  * count is atomic so a handle can be released from any thread without a
- * shard lock: the last release frees the block and runs the destructor,
- * which is why unref must never be called with a shard lock held.
+ * shard lock: the last release runs the destructor, which is why unref
+ * must never be called with a shard lock held, and retires the block
+ * (epoch.c): a reader without the lock may still be looking at it, so its
+ * memory is freed once every such reader has left. A lock-free reader
+ * takes a reference only while the count is nonzero and no writer holds
+ * the entry (rcache__entry_try_ref); a writer that changes an entry in
+ * place (update.c's splice, a regrow, compaction) first takes it
+ * exclusively, 1 -> 1 | RCACHE__REFS_WRITE, so such a reader falls back
+ * to the locked path instead of reading half-written bytes.
  *
  * The charge of an entry (what it counts against max_bytes) is its real
  * footprint: the slab slot it takes (exact), or for a larger block the
@@ -20,6 +27,7 @@
  */
 #include "internal.h"
 
+#include <malloc.h>
 #include <string.h>
 #include <xxhash.h>
 
@@ -65,11 +73,25 @@ static rcache__entry_t *block_alloc(rcache_t *c, size_t n) {
     return e;
 }
 
-static void block_free(rcache__entry_t *e) {
+/* Free a block now: one no lock-free reader can reach (never published,
+ * or past its grace period: the epoch's free function). */
+static void block_free_now(void *p) {
+    rcache__entry_t *e = p;
     if (e->flags & RCACHE__F_SLAB)
         rcache__slab_release(e);
     else
         rcache__free(e);
+}
+
+/* Bytes a block holds (the slot, or the malloc'd request). */
+static uint64_t block_bytes(const rcache__entry_t *e) {
+    size_t n = sizeof(*e) + e->klen + e->vlen +
+               ((e->flags & RCACHE__F_OBJECT) ? sizeof(rcache__objext_t) : 0);
+    return (e->flags & RCACHE__F_SLAB) ? rcache__slab_size(n) : n;
+}
+
+void rcache__entry_retire(rcache__entry_t *e) {
+    rcache__epoch_retire(e, block_bytes(e), block_free_now);
 }
 
 static rcache__entry_t *entry_alloc(rcache_t *c, size_t extra,
@@ -116,39 +138,69 @@ rcache__entry_t *rcache__entry_resize(rcache_t *c, rcache__entry_t *e,
     size_t keep = sizeof(*e) + e->klen + (vlen < e->vlen ? vlen : e->vlen);
     size_t size = sizeof(*e) + e->klen + vlen;
     rcache__entry_t *n;
-    if (!(e->flags & RCACHE__F_SLAB) && size > RCACHE__SLAB_MAX) {
-        /* malloc'd before and after: realloc may grow it in place, and a
-         * large value is then never copied */
-        if (!(n = rcache__realloc(e, size)))
-            return NULL;
-        n->vlen = (uint32_t)vlen;
-        return n;
+    /* a malloc'd block whose chunk already has the room grows where it
+     * is; realloc is never used: it could free the old block under a
+     * lock-free reader, so a move copies and retires the old one */
+    if (!(e->flags & RCACHE__F_SLAB) && size > RCACHE__SLAB_MAX &&
+        malloc_usable_size(e) >= size) {
+        e->vlen = (uint32_t)vlen;
+        return e;
     }
-    n = block_alloc(c, size);
+    /* a large value growing (APPEND) gets a quarter more room, so a run
+     * of appends copies each byte a bounded number of times instead of
+     * once per append; the slack is not charged (at most a quarter of
+     * such an entry's value: see docs/DESIGN.md) */
+    size_t room = size;
+    if (size > RCACHE__SLAB_MAX && vlen > e->vlen)
+        room = size + size / 4;
+    n = block_alloc(c, room);
     if (!n)
         return NULL;
     unsigned slab = n->flags & RCACHE__F_SLAB;
     memcpy(n, e, keep);
     n->flags = (uint8_t)((n->flags & ~RCACHE__F_SLAB) | slab);
     n->vlen = (uint32_t)vlen;
-    block_free(e);
+    rcache__entry_retire(e);
     return n;
 }
 
 void rcache__entry_discard(rcache__entry_t *e) {
     if (e)
-        block_free(e);
+        block_free_now(e); /* never published: no reader saw it */
 }
 
 void rcache__entry_ref(rcache__entry_t *e) {
     atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
 }
 
+int rcache__entry_try_ref(rcache__entry_t *e) {
+    uint32_t r = atomic_load_explicit(&e->refs, memory_order_relaxed);
+    do {
+        if (r == 0 || (r & RCACHE__REFS_WRITE))
+            return 0;
+    } while (!atomic_compare_exchange_weak_explicit(
+        &e->refs, &r, r + 1, memory_order_acquire, memory_order_relaxed));
+    return 1;
+}
+
+int rcache__entry_write_begin(rcache__entry_t *e) {
+    uint32_t one = 1;
+    return atomic_compare_exchange_strong_explicit(
+        &e->refs, &one, 1u | RCACHE__REFS_WRITE, memory_order_acquire,
+        memory_order_relaxed);
+}
+
+void rcache__entry_write_end(rcache__entry_t *e) {
+    atomic_store_explicit(&e->refs, 1, memory_order_release);
+}
+
 void rcache__entry_unref(rcache__entry_t *e) {
     if (atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) != 1)
         return;
+    /* the destructor runs now, with no lock held; only the block's memory
+     * waits for the lock-free readers that may still look at it */
     rcache__objext_t *x = rcache__entry_obj(e);
     if (x && x->dtor)
         x->dtor(x->obj, x->dtor_ctx);
-    block_free(e);
+    rcache__entry_retire(e);
 }

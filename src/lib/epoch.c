@@ -24,7 +24,8 @@
  * Retired blocks wait in RCACHE__EPOCH_STRIPES limbo lists (a thread uses
  * its own stripe, so two writers rarely share a lock) and are freed in
  * batches: every RCACHE__EPOCH_BATCH retirements on a stripe, the retiring
- * thread tries to advance the epoch and frees what is old enough, calling
+ * thread tries to advance the epoch twice (with no reader inside, so that
+ * everything retired so far is old enough) and frees what is, calling
  * the free functions after the stripe lock is dropped. A free function
  * may take leaf locks only (slab.c's class locks, malloc's) and must not
  * run caller code such as destructors: those run when the last reference
@@ -230,7 +231,8 @@ void rcache__epoch_barrier(void) {
 }
 
 void rcache__epoch_collect(void) {
-    try_advance();
+    if (try_advance()) /* with no reader inside: everything retired so far */
+        try_advance();
     for (unsigned i = 0; i < RCACHE__EPOCH_STRIPES; i++)
         collect_stripe(&stripes[i]);
 }
@@ -274,7 +276,8 @@ void rcache__epoch_retire(void *p, uint64_t bytes, rcache__epoch_free_fn fn) {
     if (pend > RCACHE__EPOCH_MAX_PENDING && !my_depth) {
         over_bound();
     } else if (due) {
-        try_advance();
+        if (try_advance())
+            try_advance();
         collect_stripe(s);
     }
 }

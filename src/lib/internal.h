@@ -88,7 +88,7 @@ void rcache__slab_info(rcache__slab_t *sl, rcache__slab_info_t *out);
  * could have seen it has ended. Process-wide (one domain for every cache).
  * docs/DESIGN.md ("Reads without locks") has the ordering argument. */
 #define RCACHE__EPOCH_STRIPES 8u  /* limbo lists (a thread uses one) */
-#define RCACHE__EPOCH_BATCH 64u   /* retirements between collections */
+#define RCACHE__EPOCH_BATCH 16u   /* retirements between collections */
 /* Retired bytes beyond which a retirement outside a section waits for the
  * readers (a stalled reader cannot make memory grow without bound). */
 #define RCACHE__EPOCH_MAX_PENDING ((uint64_t)64 << 20)
@@ -210,17 +210,35 @@ rcache__entry_t *rcache__entry_new_object(rcache_t *c, const void *key,
                                           void *dtor_ctx);
 /* Copy e (never linked elsewhere meanwhile) into a block for a value of
  * vlen bytes (the first min(vlen, e->vlen) value bytes kept, the rest
- * uninitialised) and free e. Returns the new entry, or NULL on ENOMEM
- * with e unchanged. Byte-string entries only. */
+ * uninitialised) and retire e (a malloc'd block whose chunk has the room
+ * is grown where it is and returned). Returns the new entry (its refs
+ * copied from e), or NULL on ENOMEM with e unchanged. Byte-string entries
+ * only. */
 rcache__entry_t *rcache__entry_resize(rcache_t *c, rcache__entry_t *e,
                                       size_t vlen);
 /* Free an entry no one else has seen, without running its destructor
  * (a refused store: the caller keeps its object). */
 void rcache__entry_discard(rcache__entry_t *e);
-/* Take one more reference. */
+/* Take one more reference (the caller holds one, or the shard lock). */
 void rcache__entry_ref(rcache__entry_t *e);
-/* Drop a reference; the last one frees the entry and runs its destructor.
- * Never call with a shard lock held. */
+/* refs bit of a writer that holds the entry exclusively to change it in
+ * place (see entry.c); set only from refs == 1 (the table's alone). */
+#define RCACHE__REFS_WRITE 0x80000000u
+/* Take a reference unless the count is 0 (being freed) or a writer holds
+ * the entry: 1 when taken. For readers without the shard lock, inside an
+ * epoch section. */
+int rcache__entry_try_ref(rcache__entry_t *e);
+/* Under the shard lock: take e exclusively (refs 1 -> 1 | WRITE) to write
+ * it in place; 0 when anyone else holds a reference. A copy of the header
+ * (regrow, compaction) carries the bit; write_end clears it (refs = 1) on
+ * the entry that stays linked. */
+int rcache__entry_write_begin(rcache__entry_t *e);
+void rcache__entry_write_end(rcache__entry_t *e);
+/* Free a block once no lock-free reader can see it (epoch.c); for a block
+ * that left the table or was replaced by a copy. Runs no destructor. */
+void rcache__entry_retire(rcache__entry_t *e);
+/* Drop a reference; the last one runs the destructor and retires the
+ * block (freed after the lock-free readers). Never with a shard lock held. */
 void rcache__entry_unref(rcache__entry_t *e);
 
 /* ---- the key index of a shard (index.c) ----------------------------- */
@@ -616,7 +634,8 @@ void rcache__shard_replace_locked(rcache_t *c, rcache__shard_t *s,
  * (realloc: the old bytes stay, the new ones are uninitialised), keeping
  * its place on the policy's list (the caller records the access with
  * rcache__pol_hit_locked()); the byte gauge moves by the change. The caller
- * holds the only reference (refs == 1, read under the lock). Returns the
+ * holds e exclusively (rcache__entry_write_begin); the new block carries
+ * the write bit, for the caller to clear. Returns the
  * entry's new address, or NULL on ENOMEM (e unchanged, still linked). */
 rcache__entry_t *rcache__shard_regrow_locked(rcache_t *c, rcache__shard_t *s,
                                              rcache__entry_t *e, size_t vlen);

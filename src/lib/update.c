@@ -110,9 +110,9 @@ static void splice_fill(unsigned char *dst, const unsigned char *old,
 }
 
 /* Apply a SPLICE decision: the new value is written once, into the entry
- * that will hold it. With no reference held outside the table (refs == 1
- * under the lock: references are only taken under it) the entry itself is
- * grown and written in place, so a repeated APPEND copies nothing (realloc
+ * that will hold it. With no reference held outside the table (taken
+ * exclusively, refs 1 -> 1 | WRITE, so a lock-free reader's try-get fails
+ * meanwhile) the entry itself is grown and written in place, so a repeated APPEND copies nothing (realloc
  * may move the block once in a while); else a new entry is built from the
  * old one, copying the old bytes once (copy-on-write: handles keep seeing
  * the value they got). */
@@ -136,12 +136,15 @@ static int splice_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
     /* A tagged entry is never grown in place: realloc would move it while
      * rcache_invalidate_tag() may be taking a reference from the index. */
     if (old && !(old->flags & RCACHE__F_TAGGED) &&
-        atomic_load_explicit(&old->refs, memory_order_acquire) == 1) {
+        rcache__entry_write_begin(old)) {
         e = nl > olen ? rcache__shard_regrow_locked(c, s, old, nl) : old;
-        if (!e)
+        if (!e) {
+            rcache__entry_write_end(old);
             return RCACHE_ENOMEM;
+        }
         splice_fill(rcache__entry_val(e), rcache__entry_val(e), olen, off,
                     u->new_val, u->new_len);
+        rcache__entry_write_end(e); /* readers may take it again */
         rcache__set_expire_locked(s, e, at);
         rcache__pol_hit_locked(c, s, e);
         e->atime_s = now_s;
