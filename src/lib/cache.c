@@ -89,8 +89,11 @@ int rcache_open(const rcache_config_t *cfg, rcache_t **out) {
                                                        : (1u << 16);
 
     c->slab = rcache__slab_new();
-    c->shards = c->slab ? rcache__calloc(n, sizeof(*c->shards)) : NULL;
+    c->ctrs = c->slab ? rcache__calloc(RCACHE__CTR_SLOTS, sizeof(*c->ctrs))
+                      : NULL;
+    c->shards = c->ctrs ? rcache__calloc(n, sizeof(*c->shards)) : NULL;
     if (!c->shards) {
+        rcache__free(c->ctrs);
         rcache__slab_free(c->slab);
         pthread_mutex_destroy(&c->policy_lock);
         rcache__free(c);
@@ -104,6 +107,7 @@ int rcache_open(const rcache_config_t *cfg, rcache_t **out) {
                 rcache__shard_fini(&c->shards[j], &r);
             pthread_mutex_destroy(&c->policy_lock);
             rcache__free(c->shards);
+            rcache__free(c->ctrs);
             rcache__slab_free(c->slab);
             rcache__free(c);
             return RCACHE_ENOMEM;
@@ -148,6 +152,7 @@ void rcache_close(rcache_t *c) {
     rcache__diag_free(rcache__diag_get(c));
     pthread_mutex_destroy(&c->policy_lock);
     rcache__free(c->shards);
+    rcache__free(c->ctrs);
     rcache__slab_free(c->slab); /* every entry was released above */
     rcache__free(c);
 }
@@ -431,13 +436,17 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
     if (rcache__disabled(c))
         e = NULL; /* disabled: every lookup misses */
     if (!e) {
-        pick = rcache__diag_pick_lookup(c, l.hash, ++s->st.misses); /* 0 unless sampled */
+        /* 0 unless sampled: the hot-key sample counts this thread's lookups */
+        pick = rcache__diag_pick_lookup(c, l.hash,
+                                        rcache__ctr_add(&rcache__ctr(c)->misses, 1));
         rc = RCACHE_ENOTFOUND;
     } else if (!allow_object && (e->flags & RCACHE__F_OBJECT)) {
         rc = RCACHE_EWRONGTYPE;
     } else {
-        pick = rcache__diag_pick_lookup(c, l.hash, ++s->st.hits);
-        s->st.compute_saved_ms += e->compute_ms;
+        rcache__ctr_t *k = rcache__ctr(c);
+        pick = rcache__diag_pick_lookup(c, l.hash, rcache__ctr_add(&k->hits, 1));
+        if (e->compute_ms)
+            rcache__ctr_add(&k->compute_saved_ms, e->compute_ms);
         if (e->hits != RCACHE__HITS_MAX)
             e->hits++;
         accessed_locked(c, s, e, &l.t);

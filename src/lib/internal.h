@@ -404,16 +404,33 @@ int64_t rcache__ttl_left(const rcache__entry_t *e, uint64_t now);
 
 /* ---- shards and the cache (shard.c, cache.c) ------------------------ */
 
+/* Counters a lookup bumps (hits, misses, compute_saved_ms) live in
+ * per-thread slots of the cache (a thread's slot is picked once, round
+ * robin; threads beyond RCACHE__CTR_SLOTS share slots), added with relaxed
+ * atomics, so a hit writes no line another thread writes (when threads <=
+ * slots) and needs no shard lock; rcache_stats() sums them. 128 bytes
+ * apart, so two slots never share a cache line whatever the alignment. */
+#define RCACHE__CTR_SLOTS 32u
+typedef struct rcache__ctr {
+    _Atomic uint64_t hits;             /* lookups that found a live entry */
+    _Atomic uint64_t misses;           /* lookups that found none */
+    _Atomic uint64_t compute_saved_ms; /* sum of compute_ms over hits */
+    unsigned char pad[128 - 3 * sizeof(uint64_t)];
+} rcache__ctr_t;
+/* This thread's counter slot of c. */
+rcache__ctr_t *rcache__ctr(const rcache_t *c);
+/* Add n; returns the slot's new value (the diagnostics' sampling count). */
+static inline uint64_t rcache__ctr_add(_Atomic uint64_t *v, uint64_t n) {
+    return atomic_fetch_add_explicit(v, n, memory_order_relaxed) + n;
+}
+
 /* Counters of one shard, updated under its lock. */
 typedef struct rcache__shard_stats {
-    uint64_t hits;             /* lookups that found a live entry */
-    uint64_t misses;           /* lookups that found none */
     uint64_t sets;             /* successful stores */
     uint64_t deletes;          /* explicit removals */
     uint64_t evictions_items;  /* removed to honour max_items */
     uint64_t evictions_bytes;  /* removed to honour max_bytes */
     uint64_t expirations;      /* removed because expired */
-    uint64_t compute_saved_ms; /* sum of compute_ms over hits */
     uint64_t scan_buckets;     /* buckets rcache_scan() visited (tests use
                                   it to check the per-call bound) */
 } rcache__shard_stats_t;
@@ -521,6 +538,7 @@ struct rcache {
     struct rcache__tags *tags;           /* the tag index (tags.c) */
     rcache__slab_t *slab;                /* the entry store (slab.c) */
     rcache__kclass_t kclass;             /* key classifier, set at open */
+    rcache__ctr_t *ctrs;                 /* RCACHE__CTR_SLOTS lookup counters */
     /* Global gauges, written by every store: their own cache line. */
     _Atomic uint64_t items __attribute__((aligned(64)));
     _Atomic uint64_t bytes;

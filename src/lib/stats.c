@@ -1,11 +1,17 @@
 /*
  * stats.c - statistics snapshots and runtime reconfiguration.
  *
- * Counters live in each shard and are bumped under that shard's lock, so the
- * hot path shares no written cache line between threads except the two
- * global gauges (items, bytes) that the limits need. A snapshot sums the
- * shards one lock at a time: each counter is exact, the sum is a consistent
- * view of each shard but not a single instant across shards.
+ * Store counters live in each shard and are bumped under that shard's
+ * lock; lookup counters (hits, misses, compute_saved_ms) live in per-thread
+ * slots (internal.h, rcache__ctr_t), so a hit writes no shared line and
+ * needs no lock. A snapshot sums the shards one lock at a time and the
+ * slots with relaxed loads: each counter is exact once the calls counted
+ * have returned, but the snapshot is not a single instant.
+ *
+ * rcache_stats_reset() zeroes every counter: the shards under their locks,
+ * the slots with atomic stores. A lookup that runs during the reset is
+ * counted either before the reset (and zeroed) or after it; a hit and its
+ * compute_saved_ms may fall on either side of it independently.
  */
 #include "internal.h"
 
@@ -21,6 +27,15 @@ static uint64_t avg_ttl(unsigned __int128 sum, uint64_t n, uint64_t now) {
     return avg > now ? (uint64_t)(avg - now) : 0;
 }
 
+rcache__ctr_t *rcache__ctr(const rcache_t *c) {
+    static _Atomic unsigned next_slot;
+    static _Thread_local unsigned slot = UINT32_MAX;
+    if (slot == UINT32_MAX)
+        slot = atomic_fetch_add_explicit(&next_slot, 1, memory_order_relaxed) %
+               RCACHE__CTR_SLOTS;
+    return &c->ctrs[slot];
+}
+
 void rcache_stats(rcache_t *c, rcache_stats_t *out) {
     unsigned __int128 ttl_sum = 0;
     if (!out)
@@ -31,17 +46,21 @@ void rcache_stats(rcache_t *c, rcache_stats_t *out) {
     for (uint32_t i = 0; i < c->nshards; i++) {
         rcache__shard_t *s = &c->shards[i];
         pthread_mutex_lock(&s->lock);
-        out->hits += s->st.hits;
-        out->misses += s->st.misses;
         out->sets += s->st.sets;
         out->deletes += s->st.deletes;
         out->evictions_items += s->st.evictions_items;
         out->evictions_bytes += s->st.evictions_bytes;
         out->expirations += s->st.expirations;
-        out->compute_saved_ms += s->st.compute_saved_ms;
         out->expires += s->nttl;
         ttl_sum += s->ttl_sum;
         pthread_mutex_unlock(&s->lock);
+    }
+    for (uint32_t i = 0; i < RCACHE__CTR_SLOTS; i++) {
+        rcache__ctr_t *k = &c->ctrs[i];
+        out->hits += atomic_load_explicit(&k->hits, memory_order_relaxed);
+        out->misses += atomic_load_explicit(&k->misses, memory_order_relaxed);
+        out->compute_saved_ms +=
+            atomic_load_explicit(&k->compute_saved_ms, memory_order_relaxed);
     }
     out->avg_ttl_ms = avg_ttl(ttl_sum, out->expires, rcache__clock_now(&c->clock));
     out->evictions = out->evictions_items + out->evictions_bytes;
@@ -69,6 +88,12 @@ void rcache_stats_reset(rcache_t *c) {
         pthread_mutex_lock(&s->lock);
         memset(&s->st, 0, sizeof(s->st));
         pthread_mutex_unlock(&s->lock);
+    }
+    for (uint32_t i = 0; i < RCACHE__CTR_SLOTS; i++) {
+        rcache__ctr_t *k = &c->ctrs[i];
+        atomic_store_explicit(&k->hits, 0, memory_order_relaxed);
+        atomic_store_explicit(&k->misses, 0, memory_order_relaxed);
+        atomic_store_explicit(&k->compute_saved_ms, 0, memory_order_relaxed);
     }
     rcache__tags_stats_reset(c);
     atomic_store(&c->computations, 0);

@@ -350,12 +350,53 @@ static void test_update_no_lost_increments(void **state) {
     rcache_close(cache);
 }
 
+/* Lookup counters are per-thread slots (stats.c): with more threads than
+ * slots (so some share one), every hit, miss and compute_saved_ms is
+ * counted exactly once the threads are joined, and a reset zeroes them. */
+#define CTR_THREADS 40
+#define CTR_OPS 2000
+static void *ctr_worker(void *arg) {
+    rcache_t *c = arg;
+    char out[8];
+    size_t len;
+    for (int i = 0; i < CTR_OPS; i++) {
+        assert_int_equal(rcache_get(c, "hot", 3, out, sizeof out, &len), RCACHE_OK);
+        assert_int_equal(rcache_get(c, "absent", 6, out, sizeof out, &len),
+                         RCACHE_ENOTFOUND);
+    }
+    return NULL;
+}
+
+static void test_counters_threads(void **state) {
+    (void)state;
+    rcache_t *c = open_cache(0, 0, 0, 4, NULL);
+    rcache_set_opts_t o = {RCACHE_TTL_DEFAULT, 0, 7, NULL, 0};
+    assert_int_equal(rcache_set_ex(c, "hot", 3, "v", 1, &o, NULL), RCACHE_OK);
+    pthread_t th[CTR_THREADS];
+    for (int i = 0; i < CTR_THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, ctr_worker, c), 0);
+    for (int i = 0; i < CTR_THREADS; i++)
+        pthread_join(th[i], NULL);
+    rcache_stats_t st;
+    rcache_stats(c, &st);
+    assert_int_equal(st.hits, (uint64_t)CTR_THREADS * CTR_OPS);
+    assert_int_equal(st.misses, (uint64_t)CTR_THREADS * CTR_OPS);
+    assert_int_equal(st.compute_saved_ms, 7ull * CTR_THREADS * CTR_OPS);
+    rcache_stats_reset(c);
+    rcache_stats(c, &st);
+    assert_int_equal(st.hits, 0);
+    assert_int_equal(st.misses, 0);
+    assert_int_equal(st.compute_saved_ms, 0);
+    rcache_close(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mixed_32_threads),
         cmocka_unit_test(test_mixed_32_threads_policies),
         cmocka_unit_test(test_concurrent_fill_peak),
         cmocka_unit_test(test_update_no_lost_increments),
+        cmocka_unit_test(test_counters_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
