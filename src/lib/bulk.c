@@ -86,8 +86,9 @@ static void store_group(rcache__bulk_t *b, rcache__shard_t *s, const uint32_t *i
         rcache__entry_t *old = rcache__shard_lookup_locked(
             c, s, b->hash[ix[i]], rcache__entry_key(e), e->klen, &t, &r);
         e->ctime_s = now_rel;
-        e->atime_s = b->idle_s[ix[i]] > 0 ? atime_of(c, now_ms, b->idle_s[ix[i]])
-                                          : now_rel;
+        rcache__atime_set(e, b->idle_s[ix[i]] > 0
+                                 ? atime_of(c, now_ms, b->idle_s[ix[i]])
+                                 : now_rel);
         s->st.sets++;
         b->charge[ix[i]] = rcache__entry_charge(e);
         if (old) {

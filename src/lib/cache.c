@@ -294,8 +294,8 @@ static int store(rcache_t *c, rcache__entry_t *e, uint64_t hash,
             rc = RCACHE_ENOMEM; /* nothing changed */
         } else {
             tr = NULL; /* the index holds it now */
-            e->ctime_s = e->atime_s =
-                rcache__clock_rel_s(&c->clock, rcache__op_stamp(c, &t));
+            e->ctime_s = rcache__clock_rel_s(&c->clock, rcache__op_stamp(c, &t));
+            rcache__atime_set(e, e->ctime_s);
             if (store_link_locked(c, s, e, old, old_out, &r) != RCACHE_OK) {
                 rcache__tags_leaving(c, e); /* back out: nothing changed */
                 rc = RCACHE_ENOMEM;
@@ -408,9 +408,7 @@ int rcache_set_object(rcache_t *c, const void *key, size_t key_len, void *obj,
  * coarse clock, which can lag the exact time the entry was stored with). */
 static void accessed_locked(rcache_t *c, rcache__shard_t *s,
                             rcache__entry_t *e, rcache__optime_t *t) {
-    uint32_t at = rcache__clock_rel_s(&c->clock, rcache__op_stamp(c, t));
-    if (at > e->atime_s)
-        e->atime_s = at;
+    rcache__atime_touch(e, rcache__clock_rel_s(&c->clock, rcache__op_stamp(c, t)));
     rcache__pol_hit_locked(c, s, e);
 }
 
@@ -447,8 +445,7 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
         pick = rcache__diag_pick_lookup(c, l.hash, rcache__ctr_add(&k->hits, 1));
         if (e->compute_ms)
             rcache__ctr_add(&k->compute_saved_ms, e->compute_ms);
-        if (e->hits != RCACHE__HITS_MAX)
-            e->hits++;
+        rcache__hits_bump(e);
         accessed_locked(c, s, e, &l.t);
         if (pick)
             charge = rcache__entry_charge(e);

@@ -31,6 +31,9 @@
 #include <string.h>
 #include <xxhash.h>
 
+/* the hit fields were split into atomics without growing the header */
+_Static_assert(sizeof(rcache__entry_t) <= 64, "the entry header must not grow");
+
 uint64_t rcache__hash(const void *key, size_t klen) {
     return XXH3_64bits(key, klen);
 }

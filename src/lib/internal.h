@@ -149,11 +149,16 @@ typedef struct rcache__entry {
     uint32_t flags : 8;          /* RCACHE__F_* */
     uint32_t vlen;               /* value length (0 for objects) */
     uint32_t ctime_s;            /* created, s since the cache epoch */
-    uint32_t atime_s;            /* last access, s since the cache epoch */
-    uint32_t hits : 28;          /* hits since stored (saturating at
-                                    RCACHE__HITS_MAX) */
-    uint32_t pq : 2;             /* policy: which list of the shard */
-    uint32_t pf : 2;             /* policy: visited bit / access counter */
+    _Atomic uint32_t atime_s;    /* last access, s since the cache epoch
+                                    (a hit may store it without the lock:
+                                    relaxed, rcache__atime_touch) */
+    _Atomic uint32_t acc;        /* what a hit writes, without the lock
+                                    too (rcache__pf etc. below): bits 0-1
+                                    pf, the policy's visited bit / access
+                                    counter; bits 2-3 pq, which list of
+                                    the shard (written under the lock
+                                    only); bits 4-31 hits since stored
+                                    (saturating at RCACHE__HITS_MAX) */
     uint32_t compute_ms;         /* compute time recorded (saturating) */
     unsigned char data[];        /* [objext] key value */
 } rcache__entry_t;
@@ -166,6 +171,78 @@ typedef struct rcache__objext {
 } rcache__objext_t;
 
 #define RCACHE__HITS_MAX ((1u << 28) - 1u)
+
+/* The fields of e->acc. Reads are relaxed; every change is a CAS loop on
+ * the whole word, so a lock-free hit (pf, hits) and a locked policy change
+ * (pq, pf) never undo each other's other bits. A policy's read-then-write
+ * of pf under the lock (s3fifo's decrement) may lose a hit that lands in
+ * between: hit bits are lossy, as in Caffeine's read buffers. */
+#define RCACHE__ACC_PF 0x3u
+#define RCACHE__ACC_PQ_SHIFT 2
+#define RCACHE__ACC_HITS_SHIFT 4
+static inline unsigned rcache__pf(const rcache__entry_t *e) {
+    return atomic_load_explicit(&e->acc, memory_order_relaxed) & RCACHE__ACC_PF;
+}
+static inline unsigned rcache__pq(const rcache__entry_t *e) {
+    return (atomic_load_explicit(&e->acc, memory_order_relaxed) >>
+            RCACHE__ACC_PQ_SHIFT) & 3u;
+}
+static inline uint32_t rcache__hits(const rcache__entry_t *e) {
+    return atomic_load_explicit(&e->acc, memory_order_relaxed) >>
+           RCACHE__ACC_HITS_SHIFT;
+}
+/* Replace the bits of mask by v (already shifted into place). */
+static inline void rcache__acc_set(rcache__entry_t *e, uint32_t mask,
+                                   uint32_t v) {
+    uint32_t o = atomic_load_explicit(&e->acc, memory_order_relaxed);
+    while ((o & mask) != v &&
+           !atomic_compare_exchange_weak_explicit(&e->acc, &o, (o & ~mask) | v,
+                                                  memory_order_relaxed,
+                                                  memory_order_relaxed))
+        ;
+}
+static inline void rcache__set_pf(rcache__entry_t *e, unsigned v) {
+    rcache__acc_set(e, RCACHE__ACC_PF, v & 3u);
+}
+static inline void rcache__set_pq(rcache__entry_t *e, unsigned v) {
+    rcache__acc_set(e, 3u << RCACHE__ACC_PQ_SHIFT,
+                    (v & 3u) << RCACHE__ACC_PQ_SHIFT);
+}
+static inline void rcache__set_hits(rcache__entry_t *e, uint32_t v) {
+    rcache__acc_set(e, ~(uint32_t)0 << RCACHE__ACC_HITS_SHIFT,
+                    (v > RCACHE__HITS_MAX ? RCACHE__HITS_MAX : v)
+                        << RCACHE__ACC_HITS_SHIFT);
+}
+/* pf += 1 up to max (sieve: max 1 sets the bit; s3fifo: max 3). No write
+ * when already there: a hot entry's line is not dirtied again. */
+static inline void rcache__pf_bump(rcache__entry_t *e, unsigned max) {
+    uint32_t o = atomic_load_explicit(&e->acc, memory_order_relaxed);
+    while ((o & RCACHE__ACC_PF) < max &&
+           !atomic_compare_exchange_weak_explicit(&e->acc, &o, o + 1u,
+                                                  memory_order_relaxed,
+                                                  memory_order_relaxed))
+        ;
+}
+/* Count a hit (saturating). */
+static inline void rcache__hits_bump(rcache__entry_t *e) {
+    uint32_t o = atomic_load_explicit(&e->acc, memory_order_relaxed);
+    while ((o >> RCACHE__ACC_HITS_SHIFT) < RCACHE__HITS_MAX &&
+           !atomic_compare_exchange_weak_explicit(
+               &e->acc, &o, o + (1u << RCACHE__ACC_HITS_SHIFT),
+               memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+/* Move the access time forward to at_s (never back). */
+static inline void rcache__atime_touch(rcache__entry_t *e, uint32_t at_s) {
+    if (at_s > atomic_load_explicit(&e->atime_s, memory_order_relaxed))
+        atomic_store_explicit(&e->atime_s, at_s, memory_order_relaxed);
+}
+static inline void rcache__atime_set(rcache__entry_t *e, uint32_t at_s) {
+    atomic_store_explicit(&e->atime_s, at_s, memory_order_relaxed);
+}
+static inline uint32_t rcache__atime(const rcache__entry_t *e) {
+    return atomic_load_explicit(&e->atime_s, memory_order_relaxed);
+}
 
 /* Bytes the index (index.c) costs, charged to each entry: one 64-byte
  * bucket line holds up to 8 entries and the table doubles when it holds

@@ -5,9 +5,11 @@
  *
  * A shard's policy state (rcache__pol_t) lives in the shard and is used
  * under its lock only. Entries are threaded on up to RCACHE__POL_LISTS
- * circular lists through their prev/next links; e->pq names the list and
- * e->pf holds the policy's per-entry bits (sieve's visited bit, s3fifo's
- * 2-bit access counter), so no policy adds to the entry header.
+ * circular lists through their prev/next links; rcache__pq(e) names the
+ * list and rcache__pf(e) holds the policy's per-entry bits (sieve's visited
+ * bit, s3fifo's 2-bit access counter), both in the entry's atomic `acc`
+ * word (internal.h), so no policy adds to the entry header and a hit may
+ * update them without the lock.
  *
  * What a hit does: lru moves the entry to the head of its list (exact
  * LRU, as before policies existed); sieve sets a bit; s3fifo bumps a
@@ -64,7 +66,7 @@ uint64_t rcache__pol_cap(const rcache_t *c, const rcache__shard_t *s,
 void rcache__pol_link_locked(rcache_t *c, rcache__shard_t *s,
                              rcache__entry_t *e) {
     rcache__pol_t *p = &s->pol;
-    e->pf = 0;
+    rcache__set_pf(e, 0);
     switch (p->kind) {
     case RCACHE_POLICY_S3FIFO:
         rcache__s3fifo_link(c, s, e);
@@ -77,7 +79,7 @@ void rcache__pol_link_locked(rcache_t *c, rcache__shard_t *s,
         rcache__gdsf_link(c, s, e);
         return;
     default: /* lru, sieve: one list, new entries at its head */
-        e->pq = 0;
+        rcache__set_pq(e, 0);
         rcache__list_push(p->q[0], e);
         p->n[0]++;
         return;
@@ -87,7 +89,7 @@ void rcache__pol_link_locked(rcache_t *c, rcache__shard_t *s,
 /* Repoint what referred to e before it leaves its place. */
 static void forget_locked(rcache__pol_t *p, const rcache__entry_t *e) {
     if (p->hand == e) /* sieve: the hand moves on towards the head */
-        p->hand = e->prev == p->q[e->pq] ? NULL : e->prev;
+        p->hand = e->prev == p->q[rcache__pq(e)] ? NULL : e->prev;
     if (p->admit == e || p->admit_for == e)
         p->admit = p->admit_for = NULL;
     if (p->keep == e)
@@ -99,7 +101,7 @@ void rcache__pol_unlink_locked(rcache__shard_t *s, rcache__entry_t *e) {
     forget_locked(p, e);
     if (p->gdsf)
         rcache__gdsf_unlink(s, e);
-    p->n[e->pq]--;
+    p->n[rcache__pq(e)]--;
     rcache__list_del(e);
 }
 
@@ -108,8 +110,8 @@ void rcache__pol_replace_locked(rcache_t *c, rcache__shard_t *s,
     rcache__pol_t *p = &s->pol;
     int hand = p->hand == old;
     forget_locked(p, old);
-    e->pq = old->pq;
-    e->pf = old->pf;
+    rcache__set_pq(e, rcache__pq(old));
+    rcache__set_pf(e, rcache__pf(old));
     e->prev = old->prev;
     e->next = old->next;
     e->prev->next = e;
@@ -127,11 +129,10 @@ void rcache__pol_hit_locked(rcache_t *c, rcache__shard_t *s,
     rcache__pol_t *p = &s->pol;
     switch (p->kind) {
     case RCACHE_POLICY_SIEVE:
-        e->pf = 1;
+        rcache__pf_bump(e, 1);
         return;
     case RCACHE_POLICY_S3FIFO:
-        if (e->pf < 3)
-            e->pf++;
+        rcache__pf_bump(e, 3);
         return;
     case RCACHE_POLICY_WTINYLFU:
     case RCACHE_POLICY_WTINYLFU_FIXED:
@@ -168,9 +169,9 @@ static rcache__entry_t *sieve_victim(rcache__pol_t *p,
             e = e->prev;
             continue;
         }
-        if (!e->pf)
+        if (!rcache__pf(e))
             break;
-        e->pf = 0;
+        rcache__set_pf(e, 0);
         e = e->prev;
     }
     p->hand = e;
@@ -201,7 +202,7 @@ uint32_t rcache__pol_victim_age_locked(const rcache__shard_t *s,
     if (s->pol.kind == RCACHE_POLICY_WTINYLFU ||
         s->pol.kind == RCACHE_POLICY_WTINYLFU_FIXED)
         return rcache__wtlfu_victim_age(s, v);
-    return v->atime_s;
+    return rcache__atime(v);
 }
 
 void rcache__pol_evict_locked(rcache_t *c, rcache__shard_t *s,

@@ -11,10 +11,10 @@
 /* Move e (on list i of p) to list j's head, keeping the counts. */
 static inline void rcache__pol_move_to(rcache__pol_t *p, rcache__entry_t *e,
                                        unsigned j) {
-    p->n[e->pq]--;
+    p->n[rcache__pq(e)]--;
     rcache__list_del(e);
     rcache__list_push(p->q[j], e);
-    e->pq = j & 3u;
+    rcache__set_pq(e, j & 3u);
     p->n[j]++;
 }
 /* Tail of list i other than keep (NULL when none): when the tail is keep,

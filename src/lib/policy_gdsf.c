@@ -230,7 +230,7 @@ static void heap_remove(rcache__gdsf_t *g, gslot_t *s) {
 void rcache__gdsf_link(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e) {
     rcache__pol_t *p = &s->pol;
     unsigned l = heap_add(c, p->gdsf, e, 1) == RCACHE_OK ? 0u : 1u;
-    e->pq = l;
+    rcache__set_pq(e, l);
     rcache__list_push(p->q[l], e);
     p->n[l]++;
 }

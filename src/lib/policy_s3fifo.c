@@ -157,7 +157,7 @@ void rcache__s3fifo_link(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e) {
     unsigned q = 0;
     if (rcache__ghost_take(p->ghost, e->hash))
         q = 1;
-    e->pq = q & 1u;
+    rcache__set_pq(e, q & 1u);
     rcache__list_push(p->q[q], e);
     p->n[q]++;
 }
@@ -166,13 +166,13 @@ void rcache__s3fifo_link(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e) {
  * inserts the new entry after its eviction, so the new entry is newer. */
 static void to_main(rcache__pol_t *p, rcache__entry_t *e,
                     const rcache__entry_t *keep) {
-    p->n[e->pq]--;
+    p->n[rcache__pq(e)]--;
     rcache__list_del(e);
-    if (keep && keep->pq == 1 && p->q[1]->next == keep)
+    if (keep && rcache__pq(keep) == 1 && p->q[1]->next == keep)
         rcache__list_push((rcache__entry_t *)keep, e);
     else
         rcache__list_push(p->q[1], e);
-    e->pq = 1;
+    rcache__set_pq(e, 1);
     p->n[1]++;
 }
 
@@ -181,34 +181,34 @@ rcache__entry_t *rcache__s3fifo_victim(rcache_t *c, rcache__shard_t *s,
     rcache__pol_t *p = &s->pol;
     uint64_t cap = rcache__pol_cap(c, s, keep);
     uint64_t main_max = cap - cap / 10u;
-    uint64_t nsmall = p->n[0] - (keep && keep->pq == 0);
-    uint64_t nmain = p->n[1] - (keep && keep->pq == 1);
+    uint64_t nsmall = p->n[0] - (keep && rcache__pq(keep) == 0);
+    uint64_t nmain = p->n[1] - (keep && rcache__pq(keep) == 1);
     rcache__entry_t *e;
 
     if (nmain <= main_max && nsmall > 0) {
         /* from small, until one is evicted or small runs out */
         while ((e = rcache__pol_tail(p, 0, keep)) != NULL) {
-            if (e->pf < 2)
+            if (rcache__pf(e) < 2)
                 return e;
             to_main(p, e, keep);
-            e->pf = 0;
+            rcache__set_pf(e, 0);
         }
     }
     for (;;) {
         if (!(e = rcache__pol_tail(p, 1, keep)))
             return NULL;
-        if (e->pf == 0)
+        if (rcache__pf(e) == 0)
             return e;
-        unsigned f = e->pf;
+        unsigned f = rcache__pf(e);
         to_main(p, e, keep);
-        e->pf = (f - 1u) & 3u;
+        rcache__set_pf(e, (f - 1u) & 3u);
     }
 }
 
 void rcache__s3fifo_evicted(rcache_t *c, rcache__shard_t *s,
                             const rcache__entry_t *v) {
     rcache__pol_t *p = &s->pol;
-    if (v->pq == 0) {
+    if (rcache__pq(v) == 0) {
         uint64_t cap = rcache__pol_cap(c, s, NULL);
         /* cap counts v, which is still linked: the ghost's share is
          * computed from the full cache, as libCacheSim sizes it */

@@ -183,7 +183,7 @@ void rcache__wtlfu_link(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e) {
     rcache__pol_t *p = &s->pol;
     uint64_t cap = rcache__pol_cap(c, s, NULL);
     adapt(p, cap, e->hash); /* first, so e is the window's newest */
-    e->pq = 0;
+    rcache__set_pq(e, 0);
     rcache__list_push(p->q[0], e);
     p->n[0]++;
     sketch_add(c, p, cap, e->hash);
@@ -201,7 +201,7 @@ static void slru_insert(rcache__pol_t *p, rcache__entry_t *e, uint64_t mm) {
 void rcache__wtlfu_hit(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e) {
     rcache__pol_t *p = &s->pol;
     uint64_t cap = rcache__pol_cap(c, s, NULL);
-    if (e->pq == 0) {
+    if (rcache__pq(e) == 0) {
         rcache__pol_move_to(p, e, 0);
         if (p->kind == RCACHE_POLICY_WTINYLFU) /* Caffeine counts every hit */
             sketch_add(c, p, cap, e->hash);
@@ -235,7 +235,7 @@ rcache__entry_t *rcache__wtlfu_victim(rcache_t *c, rcache__shard_t *s,
     for (;;) {
         if (!(w = rcache__pol_tail(p, 0, keep)))
             return main_victim(p, keep);
-        uint64_t nmain = p->n[1] + p->n[2] - (keep && keep->pq != 0);
+        uint64_t nmain = p->n[1] + p->n[2] - (keep && rcache__pq(keep) != 0);
         if (nmain + 1u > mm)
             break;
         sketch_add(c, p, cap, w->hash); /* main has room: w moves in */
@@ -255,8 +255,9 @@ rcache__entry_t *rcache__wtlfu_victim(rcache_t *c, rcache__shard_t *s,
 uint32_t rcache__wtlfu_victim_age(const rcache__shard_t *s,
                                   const rcache__entry_t *v) {
     const rcache__entry_t *m =
-        v->pq == 0 ? main_victim(&s->pol, s->pol.keep) : NULL;
-    return m && m->atime_s < v->atime_s ? m->atime_s : v->atime_s;
+        rcache__pq(v) == 0 ? main_victim(&s->pol, s->pol.keep) : NULL;
+    uint32_t va = rcache__atime(v);
+    return m && rcache__atime(m) < va ? rcache__atime(m) : va;
 }
 
 void rcache__wtlfu_evict(rcache_t *c, rcache__shard_t *s, rcache__entry_t *v) {
@@ -269,12 +270,12 @@ void rcache__wtlfu_evict(rcache_t *c, rcache__shard_t *s, rcache__entry_t *v) {
         sketch_add(c, p, cap, w->hash);
     p->admit = p->admit_for = NULL;
     if (p->kind == RCACHE_POLICY_WTINYLFU) { /* adapt()'s ghosts */
-        if (v->pq == 0)
+        if (rcache__pq(v) == 0)
             rcache__ghost_add(&p->ghost, v->hash, cap * 3u / 4u);
         else
             rcache__ghost_add(&p->ghost2, v->hash, cap / 2u);
     }
     rcache__shard_unlink_locked(c, s, v);
-    if (admit && w->pq == 0)
+    if (admit && rcache__pq(w) == 0)
         slru_insert(p, w, main_max(p, cap));
 }

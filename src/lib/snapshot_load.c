@@ -88,7 +88,7 @@ static void set_idle(rcache_t *c, const unsigned char *key, size_t klen,
     if (e) {
         uint64_t now = rcache__clock_now(&c->clock);
         uint64_t at = (uint64_t)idle_s * 1000u < now ? now - (uint64_t)idle_s * 1000u : 0;
-        e->atime_s = rcache__clock_rel_s(&c->clock, at);
+        rcache__atime_set(e, rcache__clock_rel_s(&c->clock, at));
     }
     pthread_mutex_unlock(&l.s->lock);
     rcache__reclaim_run(&r);

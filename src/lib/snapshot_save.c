@@ -150,7 +150,7 @@ static int list_shard(rcache_t *c, rcache__shard_t *s, run_t *r,
                 }
                 rcache__entry_ref(e);
                 r->v[r->n].e = e;
-                r->v[r->n].atime_s = e->atime_s;
+                r->v[r->n].atime_s = rcache__atime(e);
                 r->v[r->n].expire_ms = e->expire_at_ms;
                 r->n++;
                 listed++;

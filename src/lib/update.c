@@ -53,9 +53,9 @@ static int install_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
                            rcache__entry_t *old, rcache__entry_t *e, uint32_t now_s,
                            uint64_t expire_at_ms, rcache__reclaim_t *r) {
     e->hash = (uint32_t)hash;
-    e->atime_s = now_s;
+    rcache__atime_set(e, now_s);
     e->ctime_s = old ? old->ctime_s : now_s;
-    e->hits = old ? old->hits : 0;
+    rcache__set_hits(e, old ? rcache__hits(old) : 0);
     e->expire_at_ms = expire_at_ms;
     if (old) {
         rcache__tags_move_locked(c, old, e); /* modified, not replaced */
@@ -147,7 +147,7 @@ static int splice_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
         rcache__entry_write_end(e); /* readers may take it again */
         rcache__set_expire_locked(s, e, at);
         rcache__pol_hit_locked(c, s, e);
-        e->atime_s = now_s;
+        rcache__atime_set(e, now_s);
     } else {
         if (!(e = rcache__entry_new(c, key, klen, NULL, nl)))
             return RCACHE_ENOMEM;
@@ -310,8 +310,8 @@ int rcache_rename(rcache_t *c, const void *src, size_t src_len,
         if (n) {
             n->hash = (uint32_t)hd;
             n->ctime_s = e->ctime_s;
-            n->atime_s = e->atime_s;
-            n->hits = e->hits;
+            rcache__atime_set(n, rcache__atime(e));
+            rcache__set_hits(n, rcache__hits(e));
             n->compute_ms = e->compute_ms;
             n->expire_at_ms = e->expire_at_ms;
         }

@@ -46,7 +46,7 @@ static inline const char *rcache_test_recount(rcache_t *c) {
             for (rcache__entry_t *e = h->next; e != h && !why; e = e->next) {
                 if (e->next->prev != e)
                     why = "policy list links disagree";
-                else if (e->pq != q)
+                else if (rcache__pq(e) != q)
                     why = "entry on a list its pq does not name";
                 qn++;
             }

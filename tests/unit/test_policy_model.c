@@ -357,8 +357,8 @@ static void compare(rcache_t *c, const model_t *m, long step) {
                 fail_msg("step %ld: list %d position %d holds %.*s, model %s", step, l, i,
                          (int)e->klen, (const char *)rcache__entry_key(e), want);
             if (!is_wt(m->kind) && m->kind != RCACHE_POLICY_LRU &&
-                (int)e->pf != m->pf[m->q[l][i]])
-                fail_msg("step %ld: %s has bits %u, model %d", step, want, e->pf,
+                (int)rcache__pf(e) != m->pf[m->q[l][i]])
+                fail_msg("step %ld: %s has bits %u, model %d", step, want, rcache__pf(e),
                          m->pf[m->q[l][i]]);
         }
         if (e != h)
