@@ -33,6 +33,7 @@ typedef struct cfg {
     uint64_t entries;
     size_t key_size, value_size;
     int threads, runs, json, shards;
+    int policy; /* rcache_policy_t */
     uint64_t ops; /* per run, all threads together */
     int do_uniform, do_zipf;
 } cfg_t;
@@ -228,6 +229,7 @@ static rcache_t *open_cache(void)
     cfg.max_bytes = 0;
     cfg.default_ttl_ms = 0;
     cfg.shards = (uint32_t)C.shards;
+    cfg.policy = C.policy;
     rcache_t *c = NULL;
     if (rcache_open(&cfg, &c) != RCACHE_OK) {
         fprintf(stderr, "rcache-bench: rcache_open failed\n");
@@ -369,6 +371,7 @@ static void micro_usage(FILE *f)
           "  --ops N          operations per run, all threads together (default = entries)\n"
           "  --dist D         uniform, zipf or both (default both; zipf = Zipf(0.99))\n"
           "  --shards S       cache shards (default 0: the library chooses)\n"
+          "  --policy P       eviction policy (lru, sieve, s3fifo, ...; default lru)\n"
           "  --quick          small and fast: 100000 entries, 3 runs\n"
           "  --json           machine-readable output\n", f);
 }
@@ -381,6 +384,7 @@ int rcache__cmd_micro(int argc, char **argv)
         {"runs", required_argument, 0, 'r'}, {"ops", required_argument, 0, 'o'},
         {"dist", required_argument, 0, 'd'}, {"shards", required_argument, 0, 's'},
         {"quick", no_argument, 0, 'q'}, {"json", no_argument, 0, 'j'},
+        {"policy", required_argument, 0, 'p'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     C = (cfg_t){.entries = 1000000, .key_size = 14, .value_size = 100,
@@ -401,6 +405,12 @@ int rcache__cmd_micro(int argc, char **argv)
             break;
         case 's': C.shards = (int)(num_opt("shards", optarg) > 1024 ? 1025 : num_opt("shards", optarg)); break;
         case 'q': C.entries = 100000; C.runs = 3; break;
+        case 'p':
+            if (rcache_policy_parse(optarg, &C.policy) != RCACHE_OK) {
+                fprintf(stderr, "rcache-bench: unknown policy '%s'\n", optarg);
+                return 2;
+            }
+            break;
         case 'j': C.json = 1; break;
         case 'h': micro_usage(stdout); return 0;
         default: micro_usage(stderr); return 2;
@@ -566,9 +576,9 @@ int rcache__cmd_micro(int argc, char **argv)
         return 0;
     }
     printf("librcache micro-benchmarks: %llu entries, %zu-byte keys, %zu-byte values, "
-           "%d shards, %d runs per figure, %llu ops per run, %ld CPUs\n",
+           "%d shards, policy %s, %d runs per figure, %llu ops per run, %ld CPUs\n",
            (unsigned long long)C.entries, C.key_size, C.value_size, nshards,
-           C.runs, (unsigned long long)C.ops, ncpu);
+           rcache_policy_name(C.policy), C.runs, (unsigned long long)C.ops, ncpu);
     printf("reference: one dependent random load over 128 MiB (a DRAM miss) takes %.1f ns here\n\n",
            dram_ns);
     printf("| operation | keys | threads | ns/op median | min | max | CPU ns/op | ops/s (all threads) |\n"
