@@ -112,8 +112,9 @@ static void splice_fill(unsigned char *dst, const unsigned char *old,
 /* Apply a SPLICE decision: the new value is written once, into the entry
  * that will hold it. With no reference held outside the table (taken
  * exclusively, refs 1 -> 1 | WRITE, so a lock-free reader's try-get fails
- * meanwhile) the entry itself is grown and written in place, so a repeated APPEND copies nothing (realloc
- * may move the block once in a while); else a new entry is built from the
+ * meanwhile) the entry itself is grown and written in place, so a repeated
+ * APPEND rarely copies (a large value moves into a block with a quarter
+ * more room once in a while: entry.c); else a new entry is built from the
  * old one, copying the old bytes once (copy-on-write: handles keep seeing
  * the value they got). */
 static int splice_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
@@ -133,7 +134,7 @@ static int splice_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
         return RCACHE_ETOOBIG;
     uint64_t at = ttl_to_at(c, u->ttl_ms, u->expire_at_ms, old, t);
     rcache__entry_t *e;
-    /* A tagged entry is never grown in place: realloc would move it while
+    /* A tagged entry is never grown in place: a regrow would move it while
      * rcache_invalidate_tag() may be taking a reference from the index. */
     if (old && !(old->flags & RCACHE__F_TAGGED) &&
         rcache__entry_write_begin(old)) {
