@@ -95,7 +95,9 @@ void rcache__slab_info(rcache__slab_t *sl, rcache__slab_info_t *out);
 typedef void (*rcache__epoch_free_fn)(void *p);
 /* Enter a section (nests). 0, or -1 when this thread could not get a
  * record (ENOMEM): the caller takes its locked path instead. Cheap: a
- * store to this thread's own record and a fence. Any thread. */
+ * store to this thread's own record and a fence. Any thread. Inside a
+ * section take no lock and run no caller code: a writer past the pending
+ * bound waits for every section to end, possibly under a shard lock. */
 int rcache__epoch_enter(void);
 /* Leave the section entered last. */
 void rcache__epoch_leave(void);
