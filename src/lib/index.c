@@ -44,8 +44,8 @@
  * first and then stores the link, so a reader sees the entry in one place
  * or the other; a resize builds the new table aside and publishes it with
  * one release store of ix->tab; and the old table and overflow buckets go
- * through rcache__index_retire(), which frees them now and will defer the
- * free past the readers' epoch. Untagging rewrites slots in place and is
+ * through rcache__index_retire(), which defers the free past the readers'
+ * epoch (rcache__epoch_retire). Untagging rewrites slots in place and is
  * the one step a lock-free reader must guard against (it reads tagmask).
  *
  * 32-bit entry ids instead of addresses were considered (issue 13): with
@@ -80,7 +80,11 @@ static void *lines_alloc(size_t n) {
     return p;
 }
 
-void rcache__index_retire(void *block) { free(block); }
+/* Free a dropped table or overflow bucket once no lock-free reader can
+ * still be walking it (epoch.c). */
+void rcache__index_retire(void *block, size_t bytes) {
+    rcache__epoch_retire(block, bytes, free);
+}
 
 static inline uint64_t tag_of(const rcache__index_t *ix, uint32_t h32) {
     return ((uint64_t)((h32 * ix->tagmul) >> 16) << 48) & ix->tagmask;
@@ -122,7 +126,7 @@ static void retire_overflow(rcache__itab_t *t) {
         while (l & LINK) {
             rcache__ibucket_t *o = link_of(l);
             l = load(&o->w[LAST]);
-            rcache__index_retire(o);
+            rcache__index_retire(o, LINE);
         }
     }
 }
@@ -151,7 +155,7 @@ void rcache__index_fini(rcache__index_t *ix) {
     if (!t)
         return;
     retire_overflow(t);
-    rcache__index_retire(t);
+    rcache__index_retire(t, (t->mask + 2) * LINE);
     atomic_store_explicit(&ix->tab, NULL, memory_order_relaxed);
 }
 
@@ -270,7 +274,7 @@ static void tidy_chain(rcache__index_t *ix, uint32_t hash32) {
         rcache__ibucket_t *o = link_of(l);
         if (bucket_empty(o)) {
             store(&b->w[LAST], load(&o->w[LAST]));
-            rcache__index_retire(o);
+            rcache__index_retire(o, LINE);
             ix->overflow--;
         } else {
             b = o;
@@ -383,7 +387,7 @@ int rcache__index_resize(rcache__index_t *ix, size_t n) {
     ix->overflow = 0;
     if (rehash(ix, t, nt) != RCACHE_OK) {
         retire_overflow(nt);
-        rcache__index_retire(nt);
+        rcache__index_retire(nt, (nt->mask + 2) * LINE);
         ix->overflow = overflow;
         return RCACHE_ENOMEM;
     }
@@ -391,7 +395,7 @@ int rcache__index_resize(rcache__index_t *ix, size_t n) {
     atomic_store_explicit(&ix->pmask, nt->mask, memory_order_relaxed);
     ix->ntidy = 0; /* the new chains have no empty bucket */
     retire_overflow(t);
-    rcache__index_retire(t);
+    rcache__index_retire(t, (t->mask + 2) * LINE);
     return RCACHE_OK;
 }
 

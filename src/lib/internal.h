@@ -375,10 +375,11 @@ extern int rcache__index_test_same_tag;
 int rcache__index_init(rcache__index_t *ix, size_t entries);
 /* Free the table and its overflow buckets (the entries are the caller's). */
 void rcache__index_fini(rcache__index_t *ix);
-/* Release a table or an overflow bucket dropped from the index: frees it
- * now; readers without the lock (step 3) will make it an epoch-deferred
- * free. The one place index memory is released while the index lives. */
-void rcache__index_retire(void *block);
+/* Release a table or an overflow bucket (bytes: its size) dropped from the
+ * index: freed through rcache__epoch_retire once no lock-free reader can
+ * still reach it. The one place index memory is released. Never inside an
+ * epoch section. */
+void rcache__index_retire(void *block, size_t bytes);
 /* The entry with this key (hash32: low 32 bits of its hash), or NULL. */
 rcache__entry_t *rcache__index_find(const rcache__index_t *ix, uint32_t hash32,
                                     const void *key, size_t klen);
