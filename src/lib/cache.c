@@ -412,6 +412,64 @@ static void accessed_locked(rcache_t *c, rcache__shard_t *s,
     rcache__pol_hit_locked(c, s, e);
 }
 
+/* The lock-free hit (docs/DESIGN.md "Reads without locks"): only for
+ * policies whose hit sets a bit or bumps a small counter, and only a hit on
+ * a live entry that no writer holds; everything else returns
+ * RCACHE__NOLOCK_FALLBACK and the caller runs the locked lookup, unchanged
+ * (so a miss, an expiry, memoize and single-flight never come from here).
+ * Inside the epoch section: the index walk and the try-ref, nothing else
+ * (no lock, no caller code: the clock may be the caller's function). */
+#define RCACHE__NOLOCK_FALLBACK 1000
+static int lookup_nolock(rcache_t *c, const void *key, size_t klen, void *buf,
+                         size_t cap, size_t *len_out, rcache__entry_t **ref_out,
+                         int allow_object) {
+    int pol = atomic_load_explicit(&c->policy, memory_order_relaxed);
+    if ((pol != RCACHE_POLICY_S3FIFO && pol != RCACHE_POLICY_SIEVE) ||
+        rcache__disabled(c))
+        return RCACHE__NOLOCK_FALLBACK;
+    uint64_t hash = rcache__hash(key, klen);
+    rcache__shard_t *s = rcache__shard_of(c, hash);
+    rcache__index_prefetch(&s->idx, (uint32_t)hash);
+    if (rcache__epoch_enter() != 0)
+        return RCACHE__NOLOCK_FALLBACK;
+    rcache__entry_t *e = rcache__index_find_nolock(&s->idx, (uint32_t)hash, key, klen);
+    int got = e && rcache__entry_try_ref(e);
+    rcache__epoch_leave(); /* before any unref: no retirement inside */
+    if (!got)
+        return RCACHE__NOLOCK_FALLBACK;
+    rcache__optime_t t = {0};
+    /* the expiry may change under the lock (EXPIRE): one relaxed read */
+    uint64_t exp = __atomic_load_n(&e->expire_at_ms, __ATOMIC_RELAXED);
+    if ((exp && rcache__op_now(c, &t) >= exp) ||
+        (!allow_object && (e->flags & RCACHE__F_OBJECT))) {
+        rcache__entry_unref(e); /* the locked path unlinks or refuses it */
+        return RCACHE__NOLOCK_FALLBACK;
+    }
+    rcache__ctr_t *k = rcache__ctr(c);
+    unsigned pick = rcache__diag_pick_lookup(c, hash, rcache__ctr_add(&k->hits, 1));
+    rcache__ctr_add(&k->nolock_hits, 1);
+    if (e->compute_ms)
+        rcache__ctr_add(&k->compute_saved_ms, e->compute_ms);
+    rcache__hits_bump(e);
+    rcache__atime_touch(e, rcache__clock_rel_s(&c->clock, rcache__op_stamp(c, &t)));
+    rcache__pf_bump(e, pol == RCACHE_POLICY_SIEVE ? 1u : 3u);
+    uint64_t charge = pick ? rcache__entry_charge(e) : 0;
+    int rc = RCACHE_OK;
+    if (len_out)
+        *len_out = e->vlen;
+    if (ref_out) {
+        *ref_out = e; /* the try-ref's reference is the caller's */
+    } else {
+        if (e->vlen > cap)
+            rc = RCACHE_ERANGE;
+        else if (e->vlen)
+            memcpy(buf, rcache__entry_val(e), e->vlen);
+        rcache__entry_unref(e);
+    }
+    rcache__diag_lookup(c, pick, key, klen, hash, charge);
+    return rc;
+}
+
 /* Find a live entry and count a hit (touching it) or a miss. With want_ref
  * a reference is taken. For bytes, copies into buf when it fits. */
 static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
@@ -428,6 +486,10 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
         return RCACHE_EINVAL;
     if ((rc = rcache__key_check(key, klen)))
         return rc;
+    rc = lookup_nolock(c, key, klen, buf, cap, len_out, ref_out, allow_object);
+    if (rc != RCACHE__NOLOCK_FALLBACK)
+        return rc;
+    rc = RCACHE_OK;
     rcache__loc_t l;
     e = rcache__lock_lookup(c, key, klen, &l, &r);
     s = l.s;

@@ -41,7 +41,7 @@ static int move_locked(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e) {
     }
     rcache__pol_move_t mv;
     rcache__pol_premove_locked(s, e, &mv);
-    memcpy(ne, e, n);
+    rcache__entry_copy(ne, e, n);
     atomic_store_explicit(&ne->refs, 1, memory_order_relaxed); /* the copy's */
     rcache__index_replace(&s->idx, (uintptr_t)e, ne); /* release: publishes ne */
     rcache__pol_postmove_locked(s, ne, &mv);

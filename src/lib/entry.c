@@ -27,6 +27,8 @@
  */
 #include "internal.h"
 
+#include <stddef.h>
+
 #include <malloc.h>
 #include <string.h>
 #include <xxhash.h>
@@ -136,6 +138,18 @@ rcache__entry_t *rcache__entry_new_object(rcache_t *c, const void *key,
     return e;
 }
 
+void rcache__entry_copy(rcache__entry_t *n, rcache__entry_t *e, size_t bytes) {
+    /* refs is skipped by the byte copies: a lock-free reader's try-ref may
+     * compare-exchange it meanwhile (and fail, the write bit being set) */
+    const size_t at = offsetof(rcache__entry_t, refs), after = at + sizeof(e->refs);
+    memcpy(n, e, at);
+    memcpy((unsigned char *)n + after, (const unsigned char *)e + after,
+           bytes - after);
+    atomic_store_explicit(&n->refs,
+                          atomic_load_explicit(&e->refs, memory_order_relaxed),
+                          memory_order_relaxed);
+}
+
 rcache__entry_t *rcache__entry_resize(rcache_t *c, rcache__entry_t *e,
                                       size_t vlen) {
     size_t keep = sizeof(*e) + e->klen + (vlen < e->vlen ? vlen : e->vlen);
@@ -160,11 +174,10 @@ rcache__entry_t *rcache__entry_resize(rcache_t *c, rcache__entry_t *e,
     if (!n)
         return NULL;
     unsigned slab = n->flags & RCACHE__F_SLAB;
-    memcpy(n, e, keep);
+    rcache__entry_copy(n, e, keep);
     n->flags = (uint8_t)((n->flags & ~RCACHE__F_SLAB) | slab);
     n->vlen = (uint32_t)vlen;
-    rcache__entry_retire(e);
-    return n;
+    return n; /* the caller retires e once n has taken its index slot */
 }
 
 void rcache__entry_discard(rcache__entry_t *e) {

@@ -185,6 +185,43 @@ rcache__entry_t *rcache__index_find(const rcache__index_t *ix, uint32_t hash32,
     }
 }
 
+rcache__entry_t *rcache__index_find_nolock(const rcache__index_t *ix,
+                                           uint32_t hash32, const void *key,
+                                           size_t klen) {
+    /* untagging stores tagmask 0 (release) before it stores any untagged
+     * word a stale mask would misread; a word loaded with acquire after
+     * that store makes the recheck below see it */
+    const uint64_t tm = __atomic_load_n(&ix->tagmask, __ATOMIC_ACQUIRE);
+    if (!tm)
+        return NULL; /* untagged index: the locked path */
+    const rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_acquire);
+    const rcache__ibucket_t *b = &t->b[hash32 & t->mask];
+    const uint64_t want = ((uint64_t)((hash32 * ix->tagmul) >> 16) << 48) & tm;
+    for (;;) {
+        for (unsigned i = 0; i < SLOTS; i++) {
+            uint64_t w = load(&b->w[i]);
+            if (w == 0)
+                continue;
+            if (i == LAST && (w & LINK)) {
+                b = link_of(w);
+                i = (unsigned)-1;
+                continue;
+            }
+            if ((w ^ want) & tm)
+                continue;
+            if (__atomic_load_n(&ix->tagmask, __ATOMIC_RELAXED) != tm)
+                return NULL;
+            /* published with a release store: hash, klen, key are set and
+             * never change while the block lives (the section keeps it) */
+            rcache__entry_t *e = entry_of(w, tm);
+            if (e->hash == hash32 && e->klen == klen &&
+                memcmp(rcache__entry_key(e), key, klen) == 0)
+                return e;
+        }
+        return NULL;
+    }
+}
+
 void rcache__index_prefetch_entry(const rcache__index_t *ix, uint32_t hash32) {
     const rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_acquire);
     const rcache__ibucket_t *b = &t->b[hash32 & t->mask];
@@ -447,7 +484,7 @@ void rcache__index_untag(rcache__index_t *ix) {
             b = next;
         }
     }
-    ix->tagmask = 0;
+    __atomic_store_n(&ix->tagmask, 0, __ATOMIC_RELEASE);
 }
 
 void rcache__index_it_start(const rcache__index_t *ix, size_t bucket,

@@ -287,10 +287,17 @@ rcache__entry_t *rcache__entry_new_object(rcache_t *c, const void *key,
                                           void *obj, uint64_t charge,
                                           rcache_destructor_fn dtor,
                                           void *dtor_ctx);
+/* Copy the first bytes (>= the header) of e into n, refs included but
+ * read and written atomically (a lock-free reader's try-ref may touch e's
+ * meanwhile); for a writer holding e's write bit. */
+void rcache__entry_copy(rcache__entry_t *n, rcache__entry_t *e, size_t bytes);
 /* Copy e (never linked elsewhere meanwhile) into a block for a value of
  * vlen bytes (the first min(vlen, e->vlen) value bytes kept, the rest
- * uninitialised) and retire e (a malloc'd block whose chunk has the room
- * is grown where it is and returned). Returns the new entry (its refs
+ * uninitialised); a malloc'd block whose chunk has the room is grown where
+ * it is and returned. When the result is another block, the caller
+ * retires e (rcache__entry_retire) after the copy replaced it in the
+ * index, never before: a reader entering between a retirement and the
+ * unlinking could still reach e after its grace period. Returns the new entry (its refs
  * copied from e), or NULL on ENOMEM with e unchanged. Byte-string entries
  * only. */
 rcache__entry_t *rcache__entry_resize(rcache_t *c, rcache__entry_t *e,
@@ -383,6 +390,14 @@ void rcache__index_retire(void *block, size_t bytes);
 /* The entry with this key (hash32: low 32 bits of its hash), or NULL. */
 rcache__entry_t *rcache__index_find(const rcache__index_t *ix, uint32_t hash32,
                                     const void *key, size_t klen);
+/* The same without the shard lock, inside an epoch section (the lock-free
+ * hit path, cache.c). The entry may be unlinked or replaced meanwhile (the
+ * caller's try-ref decides); NULL is not a miss: a removal's move of an
+ * overflow entry into an earlier slot, or the untagging, can hide a key
+ * for a moment, so the caller re-runs the lookup under the lock. */
+rcache__entry_t *rcache__index_find_nolock(const rcache__index_t *ix,
+                                           uint32_t hash32, const void *key,
+                                           size_t klen);
 /* Add e (absent; e->hash set). Never resizes. RCACHE_ENOMEM when a full
  * bucket chain needs an overflow bucket and none can be allocated (nothing
  * changed). */
@@ -495,8 +510,13 @@ typedef struct rcache__ctr {
     _Atomic uint64_t hits;             /* lookups that found a live entry */
     _Atomic uint64_t misses;           /* lookups that found none */
     _Atomic uint64_t compute_saved_ms; /* sum of compute_ms over hits */
-    unsigned char pad[128 - 3 * sizeof(uint64_t)];
+    _Atomic uint64_t nolock_hits;      /* of hits, those without the lock
+                                          (tests and benchmarks) */
+    unsigned char pad[128 - 4 * sizeof(uint64_t)];
 } rcache__ctr_t;
+/* Hits served without the shard lock since open or the last reset (the sum
+ * over the slots; tests and rcache-bench). */
+uint64_t rcache__nolock_hits(const rcache_t *c);
 /* This thread's counter slot of c. */
 rcache__ctr_t *rcache__ctr(const rcache_t *c);
 /* Add n; returns the slot's new value (the diagnostics' sampling count). */

@@ -237,6 +237,8 @@ rcache__entry_t *rcache__shard_regrow_locked(rcache_t *c, rcache__shard_t *s,
         return NULL;
     rcache__pol_postmove_locked(s, n, &mv);
     rcache__index_replace(&s->idx, was, n);
+    if (n != e)
+        rcache__entry_retire(e); /* unreachable now: EBR frees it later */
     bytes_add(c, (int64_t)rcache__entry_charge(n) - (int64_t)before);
     return n;
 }
@@ -250,7 +252,8 @@ void rcache__set_expire_locked(rcache__shard_t *s, rcache__entry_t *e,
         s->nttl++;
     s->ttl_sum -= e->expire_at_ms;
     s->ttl_sum += at_ms;
-    e->expire_at_ms = at_ms;
+    /* a lock-free hit reads it (cache.c lookup_nolock) */
+    __atomic_store_n(&e->expire_at_ms, at_ms, __ATOMIC_RELAXED);
 }
 
 uint64_t rcache__shard_sweep_locked(rcache_t *c, rcache__shard_t *s,

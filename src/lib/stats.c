@@ -94,6 +94,7 @@ void rcache_stats_reset(rcache_t *c) {
         atomic_store_explicit(&k->hits, 0, memory_order_relaxed);
         atomic_store_explicit(&k->misses, 0, memory_order_relaxed);
         atomic_store_explicit(&k->compute_saved_ms, 0, memory_order_relaxed);
+        atomic_store_explicit(&k->nolock_hits, 0, memory_order_relaxed);
     }
     rcache__tags_stats_reset(c);
     atomic_store(&c->computations, 0);
@@ -146,4 +147,11 @@ void rcache_get_config(rcache_t *c, rcache_config_t *out) {
     out->key_class = c->kclass.fn;
     out->key_class_ctx = c->kclass.ctx;
     out->key_classes = c->kclass.n;
+}
+
+uint64_t rcache__nolock_hits(const rcache_t *c) {
+    uint64_t n = 0;
+    for (unsigned i = 0; i < RCACHE__CTR_SLOTS; i++)
+        n += atomic_load_explicit(&c->ctrs[i].nolock_hits, memory_order_relaxed);
+    return n;
 }

@@ -1,0 +1,356 @@
+/*
+ * test_reads.c - the lock-free hit path (issue 13 step 3, cache.c
+ * lookup_nolock): readers that find and copy or reference values without
+ * the shard lock, racing overwrites, deletes, evictions, APPEND-style
+ * in-place growth (and regrows) and compaction moves on other threads,
+ * must never see a torn or freed value. Every value carries a pattern the
+ * reader checks byte by byte: byte 0 is a generation g, byte p (p >= 1) is
+ * (g + 31 * key + 7 * p) & 0xff, and its length is a multiple of 16 (an
+ * append adds 16 bytes continuing the pattern). A torn copy (a length from
+ * one write and bytes from another, or bytes of a reused slot) breaks the
+ * pattern; a read of a freed block is reported by AddressSanitizer. Run
+ * under ThreadSanitizer and ASan too (labels unit;tsan). Also checks that
+ * the lock-free path is the one taken (rcache__nolock_hits) and that what
+ * it cannot serve (miss, expiry, lru) still behaves as before.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "testutil.h"
+
+#define NKEYS 512u
+#define UNIT 16u
+#define MAXV 2048u
+
+static size_t make_val(unsigned char *v, unsigned key, unsigned g, size_t len) {
+    v[0] = (unsigned char)g;
+    for (size_t p = 1; p < len; p++)
+        v[p] = (unsigned char)(g + 31u * key + 7u * p);
+    return len;
+}
+
+/* 1 when v[0..len) is a whole value of key */
+static int val_ok(const unsigned char *v, size_t len, unsigned key) {
+    if (len == 0 || len % UNIT)
+        return 0;
+    unsigned g = v[0];
+    for (size_t p = 1; p < len; p++)
+        if (v[p] != (unsigned char)(g + 31u * key + 7u * p))
+            return 0;
+    return 1;
+}
+
+static int key_of(char *buf, unsigned k) {
+    return snprintf(buf, 32, "key:%u", k);
+}
+
+/* Append UNIT bytes continuing the pattern (the callback sees the old
+ * value under the lock). */
+typedef struct {
+    unsigned key;
+    unsigned char add[UNIT];
+} app_t;
+
+static int append_cb(rcache_update_t *u, void *ctx) {
+    app_t *a = ctx;
+    if (!u->found || u->old_len == 0 || u->old_len + UNIT > MAXV)
+        return RCACHE_UPDATE_KEEP;
+    unsigned g = ((const unsigned char *)u->old_val)[0];
+    for (unsigned i = 0; i < UNIT; i++)
+        a->add[i] = (unsigned char)(g + 31u * a->key + 7u * (u->old_len + i));
+    u->new_val = a->add;
+    u->new_len = UNIT;
+    u->splice_offset = RCACHE_SPLICE_END;
+    return RCACHE_UPDATE_SPLICE;
+}
+
+typedef struct {
+    rcache_t *c;
+    unsigned id;
+    unsigned iters;
+    atomic_int *stop;
+    int bad;
+    uint64_t hits;
+    unsigned span; /* hot_reader: keys iters + 10 * [0, span) */
+} worker_t;
+
+static unsigned rnd(unsigned *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 17;
+    *s ^= *s << 5;
+    return *s;
+}
+
+static void *reader(void *arg) {
+    worker_t *w = arg;
+    unsigned char buf[MAXV];
+    char key[32];
+    unsigned s = 0x9e3779b9u ^ (w->id * 7919u);
+    while (!atomic_load(w->stop)) {
+        unsigned k = rnd(&s) % NKEYS;
+        int kl = key_of(key, k);
+        size_t len = 0;
+        if (rnd(&s) & 1) {
+            int rc = rcache_get(w->c, key, (size_t)kl, buf, sizeof buf, &len);
+            if (rc == RCACHE_OK) {
+                w->hits++;
+                if (!val_ok(buf, len, k))
+                    w->bad++;
+            } else if (rc != RCACHE_ENOTFOUND) {
+                w->bad++;
+            }
+        } else {
+            rcache_ref_t *ref = NULL;
+            if (rcache_get_ref(w->c, key, (size_t)kl, &ref) == RCACHE_OK) {
+                w->hits++;
+                const unsigned char *v = rcache_ref_value(ref, &len);
+                /* checked twice: a writer may not change it meanwhile */
+                if (!val_ok(v, len, k) || !val_ok(v, len, k))
+                    w->bad++;
+                rcache_release(ref);
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Overwrites (new generation, length shifting between size classes so
+ * pages drain and compaction moves entries), appends, deletes; the byte
+ * limit makes the stores evict. */
+static void *writer(void *arg) {
+    worker_t *w = arg;
+    unsigned char val[MAXV];
+    char key[32];
+    unsigned s = 0x7f4a7c15u ^ (w->id * 104729u);
+    for (unsigned i = 0; i < w->iters; i++) {
+        unsigned k = rnd(&s) % NKEYS;
+        int kl = key_of(key, k);
+        unsigned op = rnd(&s) % 16u;
+        if (op < 9) {
+            /* phases of large then small values: a class goes out of use */
+            int big = (i / 2000u) % 2u == 0;
+            size_t len = UNIT * (big ? 40u + rnd(&s) % 24u : 1u + rnd(&s) % 8u);
+            make_val(val, k, rnd(&s), len);
+            if (rcache_set(w->c, key, (size_t)kl, val, len, 0, 0) != RCACHE_OK)
+                w->bad++;
+        } else if (op < 14) {
+            app_t a = {.key = k};
+            int rc = rcache_update(w->c, key, (size_t)kl, append_cb, &a);
+            if (rc != RCACHE_OK && rc != RCACHE_ENOTFOUND)
+                w->bad++;
+        } else {
+            (void)rcache_delete(w->c, key, (size_t)kl);
+        }
+    }
+    return NULL;
+}
+
+static void race(int policy, unsigned nr, unsigned nw, unsigned iters) {
+    rcache_config_t cfg;
+    rcache_t *c = NULL;
+    rcache_config_init(&cfg);
+    cfg.max_items = 0;
+    cfg.max_bytes = 256u << 10; /* far below NKEYS x ~700 bytes: evictions */
+    cfg.shards = 4;
+    cfg.policy = policy;
+    assert_int_equal(rcache_open(&cfg, &c), RCACHE_OK);
+    unsigned char val[MAXV];
+    char key[32];
+    for (unsigned k = 0; k < NKEYS; k++) {
+        int kl = key_of(key, k);
+        size_t len = make_val(val, k, k, UNIT * 4u);
+        assert_int_equal(rcache_set(c, key, (size_t)kl, val, len, 0, 0), RCACHE_OK);
+    }
+    atomic_int stop = 0;
+    pthread_t th[16];
+    worker_t w[16] = {{0}};
+    assert_true(nr + nw <= 16);
+    for (unsigned i = 0; i < nr + nw; i++) {
+        w[i] = (worker_t){c, i, iters, &stop, 0, 0, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, i < nr ? reader : writer, &w[i]), 0);
+    }
+    for (unsigned i = nr; i < nr + nw; i++)
+        pthread_join(th[i], NULL);
+    atomic_store(&stop, 1);
+    uint64_t hits = 0;
+    for (unsigned i = 0; i < nr; i++) {
+        pthread_join(th[i], NULL);
+        hits += w[i].hits;
+    }
+    for (unsigned i = 0; i < nr + nw; i++)
+        assert_int_equal(w[i].bad, 0);
+    rcache__slab_info_t in;
+    rcache__slab_info(c->slab, &in);
+    rcache_stats_t st;
+    rcache_stats(c, &st);
+    uint64_t nl = rcache__nolock_hits(c);
+    printf("%s: %llu reader hits, %llu without the lock; %llu evictions, "
+           "%llu compactions moved %llu entries\n",
+           rcache_policy_name(policy), (unsigned long long)hits,
+           (unsigned long long)nl, (unsigned long long)st.evictions,
+           (unsigned long long)in.compactions, (unsigned long long)in.moved);
+    assert_true(hits > 0);
+    assert_true(st.evictions > 0);
+    if (policy == RCACHE_POLICY_LRU)
+        assert_int_equal(nl, 0); /* lru keeps the locked hit */
+    else
+        assert_true(nl > 0);
+    check_invariants(c);
+    rcache_close(c);
+}
+
+static void test_race_s3fifo(void **state) {
+    (void)state;
+    race(RCACHE_POLICY_S3FIFO, 3, 2, 20000);
+}
+
+static void test_race_sieve(void **state) {
+    (void)state;
+    race(RCACHE_POLICY_SIEVE, 2, 2, 12000);
+}
+
+static void test_race_lru(void **state) {
+    (void)state;
+    race(RCACHE_POLICY_LRU, 2, 2, 6000);
+}
+
+/* Compaction moves hot entries while readers hit them: the single writer
+ * shifts the whole cache from 1 KiB to 160-byte values (as test_slab's
+ * bound case) and the readers read hot keys among the last stored 1 KiB
+ * ones (every 8th of the last NKEYS) throughout. */
+static void *hot_reader(void *arg) {
+    worker_t *w = arg;
+    unsigned char buf[MAXV];
+    char key[32];
+    unsigned s = 0x2545f491u ^ w->id;
+    while (!atomic_load(w->stop)) {
+        unsigned k = w->iters + (rnd(&s) % w->span) * 10u; /* iters: base */
+        int kl = key_of(key, k);
+        size_t len = 0;
+        if (rcache_get(w->c, key, (size_t)kl, buf, sizeof buf, &len) == RCACHE_OK) {
+            w->hits++;
+            if (!val_ok(buf, len, k))
+                w->bad++;
+        }
+    }
+    return NULL;
+}
+
+static void test_race_compaction(void **state) {
+    (void)state;
+    const size_t SMALL = 160, BIG = 896; /* two size classes, 16 | both */
+    const uint64_t max = 16ull << 20;
+    rcache_config_t cfg;
+    rcache_t *c = NULL;
+    rcache_config_init(&cfg);
+    cfg.max_items = 0; /* the byte limit alone */
+    cfg.max_bytes = max;
+    cfg.shards = 4;
+    cfg.policy = RCACHE_POLICY_S3FIFO;
+    assert_int_equal(rcache_open(&cfg, &c), RCACHE_OK);
+    unsigned char val[MAXV];
+    char key[32];
+    const unsigned n1 = (unsigned)(max / 1000); /* fills the cache */
+    for (unsigned k = 0; k < n1; k++) {
+        int kl = key_of(key, k);
+        make_val(val, k, k, BIG);
+        assert_int_equal(rcache_set(c, key, (size_t)kl, val, BIG, 0, 0), RCACHE_OK);
+    }
+    rcache_stats_t st;
+    rcache_stats(c, &st);
+    /* hot: every 10th of the live ones, spread over all their pages */
+    const unsigned lo = ((unsigned)(n1 - st.items) + 9u) / 10u * 10u;
+    const unsigned span = (n1 - lo) / 10u;
+    atomic_int stop = 0;
+    pthread_t th[2];
+    worker_t w[2] = {{0}};
+    const unsigned nr = 2;
+    for (unsigned i = 0; i < nr; i++) {
+        w[i] = (worker_t){c, i, lo, &stop, 0, 0, span};
+        assert_int_equal(pthread_create(&th[i], NULL, hot_reader, &w[i]), 0);
+    }
+    for (unsigned i = 0; i < 4 * n1; i++) {
+        unsigned k = n1 + i;
+        int kl = key_of(key, k);
+        make_val(val, k, i, SMALL);
+        assert_int_equal(rcache_set(c, key, (size_t)kl, val, SMALL, 0, 0), RCACHE_OK);
+        /* keep the hot keys hot from this thread too (the readers may be
+         * descheduled on a loaded machine) */
+        unsigned h = lo + (i % span) * 10u;
+        kl = key_of(key, h);
+        size_t len = 0;
+        if (rcache_get(c, key, (size_t)kl, val, sizeof val, &len) == RCACHE_OK)
+            assert_true(val_ok(val, len, h));
+    }
+    atomic_store(&stop, 1);
+    for (unsigned i = 0; i < nr; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(w[i].bad, 0);
+    }
+    rcache__slab_info_t in;
+    rcache__slab_info(c->slab, &in);
+    printf("compaction: %llu + %llu reader hits, %llu compactions moved %llu, "
+           "%llu hits without the lock\n",
+           (unsigned long long)w[0].hits, (unsigned long long)w[1].hits,
+           (unsigned long long)in.compactions, (unsigned long long)in.moved,
+           (unsigned long long)rcache__nolock_hits(c));
+    assert_true(in.moved > 0);
+    assert_true(rcache__nolock_hits(c) > 0);
+    check_invariants(c);
+    rcache_close(c);
+}
+
+/* What the lock-free path must leave to the locked one: a miss is counted
+ * as a miss, an expired entry is unlinked and counted as an expiration,
+ * a hit is counted once and serves the value. */
+static void test_fallbacks(void **state) {
+    (void)state;
+    test_clock_t clk = {0};
+    rcache_config_t cfg;
+    rcache_t *c = NULL;
+    rcache_config_init(&cfg);
+    cfg.policy = RCACHE_POLICY_S3FIFO;
+    cfg.shards = 1;
+    clk.now_ms = 1700000000000ull;
+    cfg.clock = test_clock_fn;
+    cfg.clock_ctx = &clk;
+    assert_int_equal(rcache_open(&cfg, &c), RCACHE_OK);
+    char buf[16];
+    size_t len = 0;
+    assert_int_equal(rcache_set(c, "a", 1, "xy", 2, 1000, 0), RCACHE_OK);
+    assert_int_equal(rcache_get(c, "a", 1, buf, sizeof buf, &len), RCACHE_OK);
+    assert_int_equal(len, 2);
+    assert_int_equal(rcache__nolock_hits(c), 1);
+    assert_int_equal(rcache_get(c, "a", 1, buf, 1, &len), RCACHE_ERANGE);
+    assert_int_equal(rcache_get(c, "b", 1, buf, sizeof buf, &len), RCACHE_ENOTFOUND);
+    clk.now_ms += 1000;
+    assert_int_equal(rcache_get(c, "a", 1, buf, sizeof buf, &len), RCACHE_ENOTFOUND);
+    rcache_stats_t st;
+    rcache_stats(c, &st);
+    assert_int_equal(st.hits, 2);
+    assert_int_equal(st.misses, 2);
+    assert_int_equal(st.expirations, 1);
+    assert_int_equal(st.items, 0);
+    assert_int_equal(rcache__nolock_hits(c), 2);
+    int obj = 5;
+    assert_int_equal(rcache_set_object(c, "o", 1, &obj, 8, NULL, NULL, NULL), RCACHE_OK);
+    assert_int_equal(rcache_get(c, "o", 1, buf, sizeof buf, &len), RCACHE_EWRONGTYPE);
+    rcache_ref_t *ref = NULL;
+    assert_int_equal(rcache_get_ref(c, "o", 1, &ref), RCACHE_OK);
+    assert_ptr_equal(rcache_ref_object(ref), &obj);
+    rcache_release(ref);
+    check_invariants(c);
+    rcache_close(c);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fallbacks),
+        cmocka_unit_test(test_race_s3fifo),
+        cmocka_unit_test(test_race_sieve),
+        cmocka_unit_test(test_race_lru),
+        cmocka_unit_test(test_race_compaction),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
