@@ -12,8 +12,8 @@
  * only those: a lookup that samples nothing never reaches this file).
  *
  * The hot-key sample is deterministic: 1 hit and 1 miss in hot_every (a
- * power of two) per shard, counted with the shard's own hit and miss
- * counters, which the lookup writes under the shard lock anyway. A random
+ * power of two) per counter slot, counted with the thread's own hit and
+ * miss counters (rcache__ctr_t), which the lookup writes anyway. A random
  * per-lookup draw (the earlier design) cost a thread-local read and write
  * per lookup; with 64 shards interleaving keys, a period in the access
  * pattern would have to match the sampling in every shard to alias.

@@ -4,7 +4,7 @@
  * lookup and store. Whether diagnostics are on or not, the fast path is two
  * relaxed loads from the cache's first cache line (which every lookup reads
  * anyway) and two compares: the key hash against the MRC threshold, the
- * shard's hit count against the hot-key sampling mask. No call, no atomic
+ * thread's hit count (its counter slot) against the hot-key sampling mask. No call, no atomic
  * read-modify-write, no shared line written; only a sampled lookup calls
  * into diag.c (issue 15's <= 5% of a get hit).
  */
@@ -48,9 +48,10 @@ static inline rcache__diag_t *rcache__diag_get(const rcache_t *c) {
 /* Which samples a lookup joins: RCACHE__DIAG_MRC (its key is in the MRC
  * sample), RCACHE__DIAG_HOT (this lookup is in the hot-key sample), or 0
  * (nothing more to do: the common case, and always when diagnostics are
- * off). n = the shard's hit count after counting this hit (its miss count
- * on a miss), so 1 hit and 1 miss in hot_every per shard join the hot-key
- * sample. Call under the shard lock (n is the shard's). The whole test is
+ * off). n = the calling thread's counter slot's hit count after counting
+ * this hit (its miss count on a miss; rcache__ctr_add's result), so 1 hit
+ * and 1 miss in hot_every per slot join the hot-key sample. No lock needed
+ * (the lock-free hit path calls it too). The whole test is
  * two loads from the cache's first line, two compares: no call, no write. */
 enum { RCACHE__DIAG_MRC = 1, RCACHE__DIAG_HOT = 2 };
 static inline unsigned rcache__diag_pick_lookup(const rcache_t *c, uint64_t hash,
