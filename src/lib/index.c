@@ -159,11 +159,13 @@ void rcache__index_fini(rcache__index_t *ix) {
     atomic_store_explicit(&ix->tab, NULL, memory_order_relaxed);
 }
 
-rcache__entry_t *rcache__index_find(const rcache__index_t *ix, uint32_t hash32,
-                                    const void *key, size_t klen) {
-    const rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_acquire);
-    const rcache__ibucket_t *b = &t->b[hash32 & t->mask];
-    const uint64_t tm = ix->tagmask, want = tag_of(ix, hash32);
+/* The entry of key in the chain from b: slot words whose tag (want, under
+ * mask tm) matches are dereferenced and compared. recheck (the lock-free
+ * path): a tag mask changed under the walk (untagging) ends it with NULL,
+ * which sends the caller to the locked path. */
+static inline rcache__entry_t *chain_find(const rcache__index_t *ix, const rcache__ibucket_t *b,
+                                          uint64_t tm, uint64_t want, uint32_t hash32,
+                                          const void *key, size_t klen, int recheck) {
     for (;;) {
         for (unsigned i = 0; i < SLOTS; i++) {
             uint64_t w = load(&b->w[i]);
@@ -176,6 +178,11 @@ rcache__entry_t *rcache__index_find(const rcache__index_t *ix, uint32_t hash32,
             }
             if ((w ^ want) & tm)
                 continue;
+            if (recheck && __atomic_load_n(&ix->tagmask, __ATOMIC_RELAXED) != tm)
+                return NULL;
+            /* lock-free: published with a release store; hash, klen, key
+             * are set and never change while the block lives (the epoch
+             * section keeps it) */
             rcache__entry_t *e = entry_of(w, tm);
             if (e->hash == hash32 && e->klen == klen &&
                 memcmp(rcache__entry_key(e), key, klen) == 0)
@@ -185,41 +192,25 @@ rcache__entry_t *rcache__index_find(const rcache__index_t *ix, uint32_t hash32,
     }
 }
 
+rcache__entry_t *rcache__index_find(const rcache__index_t *ix, uint32_t hash32,
+                                    const void *key, size_t klen) {
+    const rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_acquire);
+    return chain_find(ix, &t->b[hash32 & t->mask], ix->tagmask, tag_of(ix, hash32), hash32,
+                      key, klen, 0);
+}
+
 rcache__entry_t *rcache__index_find_nolock(const rcache__index_t *ix,
                                            uint32_t hash32, const void *key,
                                            size_t klen) {
     /* untagging stores tagmask 0 (release) before it stores any untagged
      * word a stale mask would misread; a word loaded with acquire after
-     * that store makes the recheck below see it */
+     * that store makes the recheck in chain_find see it */
     const uint64_t tm = __atomic_load_n(&ix->tagmask, __ATOMIC_ACQUIRE);
     if (!tm)
         return NULL; /* untagged index: the locked path */
     const rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_acquire);
-    const rcache__ibucket_t *b = &t->b[hash32 & t->mask];
     const uint64_t want = ((uint64_t)((hash32 * ix->tagmul) >> 16) << 48) & tm;
-    for (;;) {
-        for (unsigned i = 0; i < SLOTS; i++) {
-            uint64_t w = load(&b->w[i]);
-            if (w == 0)
-                continue;
-            if (i == LAST && (w & LINK)) {
-                b = link_of(w);
-                i = (unsigned)-1;
-                continue;
-            }
-            if ((w ^ want) & tm)
-                continue;
-            if (__atomic_load_n(&ix->tagmask, __ATOMIC_RELAXED) != tm)
-                return NULL;
-            /* published with a release store: hash, klen, key are set and
-             * never change while the block lives (the section keeps it) */
-            rcache__entry_t *e = entry_of(w, tm);
-            if (e->hash == hash32 && e->klen == klen &&
-                memcmp(rcache__entry_key(e), key, klen) == 0)
-                return e;
-        }
-        return NULL;
-    }
+    return chain_find(ix, &t->b[hash32 & t->mask], tm, want, hash32, key, klen, 1);
 }
 
 void rcache__index_prefetch_entry(const rcache__index_t *ix, uint32_t hash32) {
