@@ -11,14 +11,12 @@ browser_require() {
   command -v redis-cli >/dev/null || { echo "SKIP: redis-cli missing"; exit 77; }
 }
 
-# npm ci into $BUILD/browser-npm when the lockfile changed; sets NPMDIR.
+# npm ci into $BUILD/browser-npm when the lockfile changed (scripts/npm-ci-once.sh:
+# the two browser tests run in parallel); sets NPMDIR.
 browser_npm() {
   NPMDIR=$BUILD/browser-npm
   mkdir -p "$NPMDIR" "$BUILD/artifacts"
-  if ! cmp -s "$HERE/package-lock.json" "$NPMDIR/package-lock.json" || [ ! -d "$NPMDIR/node_modules/playwright-core" ]; then
-    cp "$HERE/package.json" "$HERE/package-lock.json" "$NPMDIR/"
-    (cd "$NPMDIR" && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm ci failed"; exit 1; }
-  fi
+  "$HERE/../../scripts/npm-ci-once.sh" "$HERE" "$NPMDIR" || { echo "npm ci failed"; exit 1; }
 }
 
 # start_rcached TOKEN [rcached options...]: rcached on a free port pair
