@@ -29,6 +29,7 @@
 #include "pubsub.h"
 
 #include "server.h"
+#include "strtab.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -65,19 +66,16 @@ typedef struct rcache__pubsub_client ps_t;
 
 /* One channel or pattern with its subscribers. */
 struct node {
-    node_t *next; /* hash chain (channels) or list (patterns) */
+    rcache__strtab_node_t h; /* named: in R.chans, or on R.patterns */
     ps_t **subs;
     size_t nsubs, capsubs;
-    size_t len;
     char name[];
 };
 
 static struct {
     pthread_rwlock_t lock;
-    node_t **buckets;
-    size_t mask;
-    size_t nchannels;
-    node_t *patterns;
+    rcache__strtab_t chans;
+    rcache__strtab_node_t *patterns; /* in PSUBSCRIBE order */
     size_t npatterns;
     _Atomic size_t nsubscriptions; /* all clients, channels + patterns */
     _Atomic uint64_t hard, soft, soft_s;
@@ -86,18 +84,8 @@ static struct {
     ps_t *by_id[ID_BUCKETS];
 } R;
 
-static uint64_t hash_of(const void *p, size_t len) {
-    const unsigned char *s = p;
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ s[i]) * 1099511628211ull;
-    return h;
-}
-
 int rcache__pubsub_init(void) {
-    R.mask = 63;
-    R.buckets = calloc(R.mask + 1, sizeof(node_t *));
-    if (!R.buckets)
+    if (rcache__strtab_init(&R.chans, 64) != 0)
         return -1;
     pthread_rwlock_init(&R.lock, NULL);
     return 0;
@@ -105,8 +93,7 @@ int rcache__pubsub_init(void) {
 
 void rcache__pubsub_free(void) {
     /* Every client is closed by now: the registry is empty. */
-    free(R.buckets);
-    R.buckets = NULL;
+    rcache__strtab_fini(&R.chans);
     pthread_rwlock_destroy(&R.lock);
 }
 
@@ -121,7 +108,7 @@ void rcache__pubsub_sizes(size_t *channels, size_t *patterns) {
     if (rcache__pubsub_idle())
         return; /* also before init and after free */
     pthread_rwlock_rdlock(&R.lock);
-    *channels = R.nchannels;
+    *channels = R.chans.count;
     *patterns = R.npatterns;
     pthread_rwlock_unlock(&R.lock);
 }
@@ -136,39 +123,15 @@ size_t rcache__pubsub_count(const rcache__client_t *c) {
 
 /* ---- registry (write lock held unless said) ----------------------------- */
 
-static node_t **chan_slot(const void *name, size_t len) {
-    node_t **p = &R.buckets[hash_of(name, len) & R.mask];
-    while (*p && !((*p)->len == len && memcmp((*p)->name, name, len) == 0))
-        p = &(*p)->next;
-    return p;
+/* The link holding the channel (or pattern) named (name, len), or where it
+ * would go. */
+static rcache__strtab_node_t **slot_of(const void *name, size_t len, int pattern) {
+    return pattern ? rcache__strtab_list_slot(&R.patterns, name, len)
+                   : rcache__strtab_slot(&R.chans, name, len);
 }
 
-static node_t **pat_slot(const void *name, size_t len) {
-    node_t **p = &R.patterns;
-    while (*p && !((*p)->len == len && memcmp((*p)->name, name, len) == 0))
-        p = &(*p)->next;
-    return p;
-}
-
-static void grow_table(void) {
-    size_t nmask = R.mask * 2 + 1;
-    node_t **nb = calloc(nmask + 1, sizeof(node_t *));
-    if (!nb)
-        return; /* longer chains, still correct */
-    for (size_t i = 0; i <= R.mask; i++) {
-        node_t *n = R.buckets[i];
-        while (n) {
-            node_t *next = n->next;
-            node_t **b = &nb[hash_of(n->name, n->len) & nmask];
-            n->next = *b;
-            *b = n;
-            n = next;
-        }
-    }
-    free(R.buckets);
-    R.buckets = nb;
-    R.mask = nmask;
-}
+/* The node held by a link (NULL: none). */
+static node_t *node_at(rcache__strtab_node_t **slot) { return (node_t *)*slot; }
 
 static int push_ptr(void ***arr, size_t *n, size_t *cap, void *p) {
     if (*n == *cap) {
@@ -203,8 +166,8 @@ static void drop_ptr(void **arr, size_t *n, const void *p) {
 
 /* Add ps to the channel or pattern; 1 added, 0 already there, -1 OOM. */
 static int reg_add(ps_t *ps, const void *name, size_t len, int pattern) {
-    node_t **slot = pattern ? pat_slot(name, len) : chan_slot(name, len);
-    node_t *n = *slot;
+    rcache__strtab_node_t **slot = slot_of(name, len, pattern);
+    node_t *n = node_at(slot);
     int created = 0;
     if (n && has_ptr((void **)(pattern ? ps->pats : ps->chans),
                      pattern ? ps->npats : ps->nchans, n))
@@ -214,7 +177,8 @@ static int reg_add(ps_t *ps, const void *name, size_t len, int pattern) {
         if (!n)
             return -1;
         memcpy(n->name, name, len);
-        n->len = len;
+        n->h.name = n->name;
+        n->h.len = len;
         created = 1;
     }
     if (push_ptr((void ***)&n->subs, &n->nsubs, &n->capsubs, ps) != 0 ||
@@ -229,11 +193,11 @@ static int reg_add(ps_t *ps, const void *name, size_t len, int pattern) {
         return -1;
     }
     if (created) {
-        *slot = n;
         if (pattern) {
+            *slot = &n->h; /* the end of the list */
             R.npatterns++;
-        } else if (++R.nchannels > R.mask + 1) {
-            grow_table();
+        } else {
+            rcache__strtab_link(&R.chans, slot, &n->h);
         }
     }
     atomic_fetch_add(&R.nsubscriptions, 1);
@@ -250,12 +214,13 @@ static void reg_del(ps_t *ps, node_t *n, int pattern) {
     atomic_fetch_sub(&R.nsubscriptions, 1);
     if (n->nsubs)
         return;
-    node_t **slot = pattern ? pat_slot(n->name, n->len) : chan_slot(n->name, n->len);
-    *slot = n->next;
-    if (pattern)
+    rcache__strtab_node_t **slot = slot_of(n->name, n->h.len, pattern);
+    if (pattern) {
+        *slot = n->h.next;
         R.npatterns--;
-    else
-        R.nchannels--;
+    } else {
+        rcache__strtab_unlink(&R.chans, slot);
+    }
     free(n->subs);
     free(n);
 }
@@ -309,7 +274,7 @@ long long rcache__pubsub_publish(const void *channel, size_t clen, const void *m
     if (rcache__pubsub_idle())
         return 0;
     pthread_rwlock_rdlock(&R.lock);
-    node_t *n = *chan_slot(channel, clen);
+    node_t *n = node_at(slot_of(channel, clen, 0));
     if (n && n->nsubs) {
         buf = base <= sizeof stack ? stack : (heap = malloc(base));
         if (buf) {
@@ -320,15 +285,15 @@ long long rcache__pubsub_publish(const void *channel, size_t clen, const void *m
             receivers += (long long)n->nsubs;
         }
     }
-    for (node_t *p = R.patterns; p; p = p->next) {
-        if (rcache_glob_match_lenient(p->name, p->len, channel, clen) != 1)
+    for (node_t *p = (node_t *)R.patterns; p; p = (node_t *)p->h.next) {
+        if (rcache_glob_match_lenient(p->name, p->h.len, channel, clen) != 1)
             continue;
-        size_t need = base + p->len;
+        size_t need = base + p->h.len;
         char *pb = need <= sizeof stack ? stack : malloc(need);
         if (!pb)
             continue;
         char *e = pb + sprintf(pb, "*4\r\n$8\r\npmessage\r\n");
-        e = put_bulk(put_bulk(put_bulk(e, p->name, p->len), channel, clen), msg, mlen);
+        e = put_bulk(put_bulk(put_bulk(e, p->name, p->h.len), channel, clen), msg, mlen);
         for (size_t i = 0; i < p->nsubs; i++)
             deliver(p->subs[i], pb, (size_t)(e - pb));
         receivers += (long long)p->nsubs;
@@ -511,7 +476,7 @@ static void leave_next(rcache__client_t *c, int pattern, int reply) {
     pthread_rwlock_wrlock(&R.lock);
     node_t *n = pattern ? ps->pats[0] : ps->chans[ps->nchans - 1];
     /* the analyzer misses reg_del's memmove: pats[0] is never a freed node */
-    size_t len = n->len; // NOLINT(clang-analyzer-unix.Malloc)
+    size_t len = n->h.len; // NOLINT(clang-analyzer-unix.Malloc)
     char *name = reply ? malloc(len + 1) : NULL;
     if (name)
         memcpy(name, n->name, len);
@@ -543,8 +508,7 @@ void rcache__pubsub_unsubscribe(rcache__client_t *c, size_t argc, const rcache__
     for (size_t i = 1; i < argc; i++) {
         if (ps) {
             pthread_rwlock_wrlock(&R.lock);
-            node_t *n = *(pattern ? pat_slot(argv[i].ptr, argv[i].len)
-                                  : chan_slot(argv[i].ptr, argv[i].len));
+            node_t *n = node_at(slot_of(argv[i].ptr, argv[i].len, pattern));
             if (n && has_ptr((void **)n->subs, n->nsubs, ps))
                 reg_del(ps, n, pattern);
             pthread_rwlock_unlock(&R.lock);
@@ -589,13 +553,13 @@ void rcache__pubsub_reply_channels(rcache__client_t *c, const rcache__arg_t *pat
         return;
     }
     pthread_rwlock_rdlock(&R.lock);
-    for (size_t i = 0; i <= R.mask; i++) {
-        for (node_t *ch = R.buckets[i]; ch; ch = ch->next) {
+    for (size_t i = 0; i <= R.chans.mask; i++) {
+        for (node_t *ch = node_at(&R.chans.buckets[i]); ch; ch = (node_t *)ch->h.next) {
             if (pattern && rcache_glob_match_lenient(pattern->ptr, pattern->len, ch->name,
-                                                     ch->len) != 1)
+                                                     ch->h.len) != 1)
                 continue;
-            evbuffer_add_printf(b, "$%zu\r\n", ch->len);
-            evbuffer_add(b, ch->name, ch->len);
+            evbuffer_add_printf(b, "$%zu\r\n", ch->h.len);
+            evbuffer_add(b, ch->name, ch->h.len);
             evbuffer_add(b, "\r\n", 2);
             n++;
         }
@@ -610,7 +574,7 @@ void rcache__pubsub_reply_numsub(rcache__client_t *c, size_t n, const rcache__ar
     rcache__reply_array(c, 2 * (long long)n);
     for (size_t i = 0; i < n; i++) {
         pthread_rwlock_rdlock(&R.lock);
-        node_t *ch = *chan_slot(channels[i].ptr, channels[i].len);
+        node_t *ch = node_at(slot_of(channels[i].ptr, channels[i].len, 0));
         long long subs = ch ? (long long)ch->nsubs : 0;
         pthread_rwlock_unlock(&R.lock);
         rcache__reply_bulk(c, channels[i].ptr, channels[i].len);

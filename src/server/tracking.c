@@ -35,6 +35,7 @@
 
 #include "db.h"
 #include "pubsub.h"
+#include "strtab.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,10 +71,9 @@ typedef struct rcache__tracking_client tc_t;
 
 /* A key read by default-mode clients, with their ids. */
 typedef struct entry {
-    struct entry *next;
+    rcache__strtab_node_t h; /* in T.keys, named by key */
     uint64_t *ids;
     size_t nids, capids;
-    size_t klen;
     char key[];
 } entry_t;
 
@@ -86,20 +86,12 @@ static struct {
     tc_t *clients[CLIENT_BUCKETS];
     tc_t **bcast;
     size_t nbcast, capbcast;
-    entry_t **buckets; /* NULL until a key is remembered */
-    size_t mask, nkeys, nitems, cursor;
+    rcache__strtab_t keys; /* buckets NULL until a key is remembered */
+    size_t nitems, cursor;
 } T = {.mu = PTHREAD_MUTEX_INITIALIZER, .max_keys = 1000000};
 
 void rcache__tracking_set_max_keys(uint64_t max_keys) {
     atomic_store_explicit(&T.max_keys, max_keys, memory_order_relaxed);
-}
-
-static uint64_t hash_of(const void *p, size_t len) {
-    const unsigned char *s = p;
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ s[i]) * 1099511628211ull;
-    return h;
 }
 
 static tc_t *find_client(uint64_t id) {
@@ -187,87 +179,57 @@ static void send_to(tc_t *t, const void *key, size_t klen, int null) {
 
 /* ---- the key table (T.mu held) ------------------------------------------ */
 
-static entry_t **key_slot(const void *key, size_t klen) {
-    entry_t **p = &T.buckets[hash_of(key, klen) & T.mask];
-    while (*p && !((*p)->klen == klen && memcmp((*p)->key, key, klen) == 0))
-        p = &(*p)->next;
-    return p;
-}
-
-static void grow_keys(void) {
-    size_t nmask = T.mask * 2 + 1;
-    entry_t **nb = calloc(nmask + 1, sizeof(entry_t *));
-    if (!nb)
-        return; /* longer chains, still correct */
-    for (size_t i = 0; i <= T.mask; i++) {
-        for (entry_t *e = T.buckets[i], *next; e; e = next) {
-            next = e->next;
-            entry_t **b = &nb[hash_of(e->key, e->klen) & nmask];
-            e->next = *b;
-            *b = e;
-        }
-    }
-    free(T.buckets);
-    T.buckets = nb;
-    T.mask = nmask;
-}
-
-static void drop_entry(entry_t **slot) {
-    entry_t *e = *slot;
-    *slot = e->next;
-    T.nkeys--;
+static void drop_entry(rcache__strtab_node_t **slot) {
+    entry_t *e = (entry_t *)rcache__strtab_unlink(&T.keys, slot);
     T.nitems -= e->nids;
     free(e->ids);
     free(e);
 }
 
 /* Invalidate the entry at slot for its default-mode clients, forget it. */
-static void invalidate_entry(entry_t **slot, uint64_t writer) {
-    entry_t *e = *slot;
+static void invalidate_entry(rcache__strtab_node_t **slot, uint64_t writer) {
+    entry_t *e = (entry_t *)*slot;
     for (size_t i = 0; i < e->nids; i++) {
         tc_t *t = find_client(e->ids[i]);
         unsigned f = t ? atomic_load_explicit(&t->flags, memory_order_relaxed) : 0;
         if (!(f & F_ON) || (f & F_BCAST) || ((f & F_NOLOOP) && t->id == writer))
             continue;
-        send_to(t, e->key, e->klen, 0);
+        send_to(t, e->key, e->h.len, 0);
     }
     drop_entry(slot);
 }
 
 static void clear_keys(void) {
-    if (!T.buckets)
+    if (!T.keys.buckets)
         return;
-    for (size_t i = 0; i <= T.mask; i++)
-        while (T.buckets[i])
-            drop_entry(&T.buckets[i]);
+    for (size_t i = 0; i <= T.keys.mask; i++)
+        while (T.keys.buckets[i])
+            drop_entry(&T.keys.buckets[i]);
 }
 
 /* tracking-table-max-keys: over it, invalidate keys until under. */
 static void enforce_max(void) {
     uint64_t max = atomic_load_explicit(&T.max_keys, memory_order_relaxed);
-    while (max && T.nkeys > max) {
-        T.cursor &= T.mask;
-        while (!T.buckets[T.cursor])
-            T.cursor = (T.cursor + 1) & T.mask;
-        invalidate_entry(&T.buckets[T.cursor], 0);
+    while (max && T.keys.count > max) {
+        T.cursor &= T.keys.mask;
+        while (!T.keys.buckets[T.cursor])
+            T.cursor = (T.cursor + 1) & T.keys.mask;
+        invalidate_entry(&T.keys.buckets[T.cursor], 0);
     }
 }
 
 static int remember(uint64_t id, const void *key, size_t klen) {
-    if (!T.buckets) {
-        if (!(T.buckets = calloc(1024, sizeof(entry_t *))))
-            return -1;
-        T.mask = 1023;
-    }
-    entry_t **slot = key_slot(key, klen), *e = *slot;
+    if (!T.keys.buckets && rcache__strtab_init(&T.keys, 1024) != 0)
+        return -1;
+    rcache__strtab_node_t **slot = rcache__strtab_slot(&T.keys, key, klen);
+    entry_t *e = (entry_t *)*slot;
     if (!e) {
         if (!(e = calloc(1, sizeof *e + klen)))
             return -1;
         memcpy(e->key, key, klen);
-        e->klen = klen;
-        *slot = e;
-        if (++T.nkeys > 2 * (T.mask + 1))
-            grow_keys();
+        e->h.name = e->key;
+        e->h.len = klen;
+        rcache__strtab_link(&T.keys, slot, &e->h);
     }
     for (size_t i = 0; i < e->nids; i++)
         if (e->ids[i] == id)
@@ -350,8 +312,8 @@ void rcache__tracking_invalidate(uint64_t writer_id, const void *key, size_t kle
     pthread_mutex_lock(&T.mu);
     if (T.nbcast)
         broadcast(k, kl, writer_id);
-    if (T.buckets) {
-        entry_t **slot = key_slot(k, kl);
+    if (T.keys.buckets) {
+        rcache__strtab_node_t **slot = rcache__strtab_slot(&T.keys, k, kl);
         if (*slot)
             invalidate_entry(slot, writer_id);
     }
@@ -448,7 +410,7 @@ void rcache__tracking_sizes(rcache__tracking_sizes_t *out) {
     memset(out, 0, sizeof *out);
     out->clients = atomic_load_explicit(&T.nclients, memory_order_relaxed);
     pthread_mutex_lock(&T.mu);
-    out->keys = T.nkeys;
+    out->keys = T.keys.count;
     out->items = T.nitems;
     /* distinct prefixes (Redis's PrefixTable size) */
     for (size_t i = 0; i < T.nbcast; i++) {
