@@ -293,7 +293,7 @@ static void test_mrc_memory_bound(void **state) {
     assert_true(info.mem_bytes <= RCACHE_MRC_DEFAULT_MEM_BYTES);
     /* the allocator's view agrees (0 under sanitizers that hide it) */
     if (created > before)
-        assert_true(created - before <= RCACHE_MRC_DEFAULT_MEM_BYTES + 64u * 1024u);
+        assert_true(created - before <= RCACHE_MRC_DEFAULT_MEM_BYTES + (size_t)64 * 1024);
     const uint64_t nkeys = 10000000;
     for (uint64_t i = 0; i < nkeys + 2000000; i++) {
         uint64_t k = i < nkeys ? i : rng() % nkeys;
