@@ -173,13 +173,12 @@ static int try_advance(void) {
     return 1;
 }
 
-static unsigned my_stripe(void) {
-    static _Atomic unsigned next_stripe;
-    static _Thread_local unsigned idx = UINT32_MAX;
-    if (idx == UINT32_MAX)
-        idx = atomic_fetch_add_explicit(&next_stripe, 1, memory_order_relaxed) %
-              RCACHE__EPOCH_STRIPES;
-    return idx;
+unsigned rcache__thread_ordinal(void) {
+    static _Atomic unsigned next;
+    static _Thread_local unsigned ord = UINT32_MAX;
+    if (ord == UINT32_MAX)
+        ord = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed) & 0x7fffffffu;
+    return ord;
 }
 
 /* Free what stripe s holds that no reader can see any more. */
@@ -244,7 +243,7 @@ static void over_bound(void) {
 }
 
 void rcache__epoch_retire(void *p, uint64_t bytes, rcache__epoch_free_fn fn) {
-    stripe_t *s = &stripes[my_stripe()];
+    stripe_t *s = &stripes[rcache__thread_ordinal() % RCACHE__EPOCH_STRIPES];
     /* the unlinking that made p unreachable is ordered before the epoch
      * read that stamps it */
     atomic_thread_fence(memory_order_seq_cst);

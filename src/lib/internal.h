@@ -93,6 +93,10 @@ void rcache__slab_info(rcache__slab_t *sl, rcache__slab_info_t *out);
  * readers (a stalled reader cannot make memory grow without bound). */
 #define RCACHE__EPOCH_MAX_PENDING ((uint64_t)64 << 20)
 typedef void (*rcache__epoch_free_fn)(void *p);
+/* This thread's ordinal: 0, 1, 2... in the order threads first ask (below
+ * 2^31). Spreads threads round-robin over the epoch stripes and the
+ * entry store's arenas. */
+unsigned rcache__thread_ordinal(void);
 /* Enter a section (nests). 0, or -1 when this thread could not get a
  * record (ENOMEM): the caller takes its locked path instead. Cheap: a
  * store to this thread's own record and a fence. Any thread. Inside a

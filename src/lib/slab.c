@@ -247,19 +247,10 @@ static void list_del(page_t *p) {
     p->prev = p->next = NULL;
 }
 
-static unsigned thread_arena(void) {
-    static _Atomic unsigned next_arena;
-    static _Thread_local unsigned arena = UINT32_MAX;
-    if (arena == UINT32_MAX)
-        arena = atomic_fetch_add_explicit(&next_arena, 1, memory_order_relaxed) %
-                RCACHE__SLAB_ARENAS;
-    return arena;
-}
-
 void *rcache__slab_alloc(rcache__slab_t *sl, size_t n) {
     if (n > RCACHE__SLAB_MAX || rcache__alloc_injected_failure())
         return NULL;
-    unsigned a = thread_arena(), k = class_of(n);
+    unsigned a = rcache__thread_ordinal() % RCACHE__SLAB_ARENAS, k = class_of(n);
     size_t sz = class_size(k);
     cls_t *c = &sl->cls[a][k];
     page_t *p;
