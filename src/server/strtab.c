@@ -3,23 +3,15 @@
  * registry and the tracking key table (strtab.h). One implementation so the
  * two keep one hash, one growth rule and one binary-safe compare.
  *
- * FNV-1a hashes the names: channel names and tracked keys are short, the
- * tables are small next to the cache, and neither is reachable by a client
- * choosing names to collide any more cheaply than by filling it (each has
- * its own size limit).
+ * Names are hashed with the cache's own key hash (rcache_key_hash, XXH3)
+ * rather than a second hash function of this file's own.
  */
 #include "strtab.h"
 
+#include "rcache.h"
+
 #include <stdlib.h>
 #include <string.h>
-
-static uint64_t hash_of(const void *p, size_t len) {
-    const unsigned char *s = p;
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ s[i]) * 1099511628211ull;
-    return h;
-}
 
 int rcache__strtab_init(rcache__strtab_t *t, size_t nbuckets) {
     rcache__strtab_node_t **b = calloc(nbuckets, sizeof(rcache__strtab_node_t *));
@@ -47,7 +39,7 @@ rcache__strtab_node_t **rcache__strtab_list_slot(rcache__strtab_node_t **head,
 
 rcache__strtab_node_t **rcache__strtab_slot(const rcache__strtab_t *t,
                                             const void *name, size_t len) {
-    return rcache__strtab_list_slot(&t->buckets[hash_of(name, len) & t->mask],
+    return rcache__strtab_list_slot(&t->buckets[rcache_key_hash(name, len) & t->mask],
                                     name, len);
 }
 
@@ -59,7 +51,7 @@ static void grow(rcache__strtab_t *t) {
     for (size_t i = 0; i <= t->mask; i++) {
         for (rcache__strtab_node_t *n = t->buckets[i], *next; n; n = next) {
             next = n->next;
-            rcache__strtab_node_t **b = &nb[hash_of(n->name, n->len) & nmask];
+            rcache__strtab_node_t **b = &nb[rcache_key_hash(n->name, n->len) & nmask];
             n->next = *b;
             *b = n;
         }
