@@ -146,11 +146,10 @@ int rcache__bulk_add(rcache__bulk_t *b, const void *key, size_t klen,
         return rc;
     if (vlen > UINT32_MAX || (mb && rcache__entry_size(klen, vlen, 0, 0) > mb))
         return RCACHE_ETOOBIG;
-    rcache__entry_t *e = rcache__entry_new(b->c, key, klen, val, vlen);
+    rcache__entry_t *e = rcache__entry_new(b->c, key, klen, val, vlen, 0);
     if (!e)
         return RCACHE_ENOMEM;
     uint64_t hash = rcache__hash(key, klen);
-    e->hash = (uint32_t)hash;
     e->expire_at_ms = expire_at_ms;
     b->e[b->n] = e;
     b->hash[b->n] = hash;

@@ -260,10 +260,6 @@ static int store(rcache_t *c, rcache__entry_t *e, uint64_t hash,
         rcache__tags_discard(tr);
         return RCACHE_ETOOBIG;
     }
-    e->hash = (uint32_t)hash;
-    e->compute_ms = o->compute_ms > UINT32_MAX ? UINT32_MAX
-                                               : (uint32_t)o->compute_ms;
-
     rcache__index_prefetch(&s->idx, (uint32_t)hash); /* overlaps the lock */
     pthread_mutex_lock(&s->lock);
     old = rcache__shard_lookup_locked(c, s, hash, key, klen, &t, &r);
@@ -349,7 +345,7 @@ int rcache_set_ex(rcache_t *c, const void *key, size_t key_len, const void *val,
         rcache__tags_discard(tr);
         return store_disabled(c, key, key_len, o->flags);
     }
-    e = rcache__entry_new(c, key, key_len, val, val_len);
+    e = rcache__entry_new(c, key, key_len, val, val_len, o->compute_ms);
     if (!e) {
         rcache__tags_discard(tr);
         return RCACHE_ENOMEM;
@@ -393,7 +389,7 @@ int rcache_set_object(rcache_t *c, const void *key, size_t key_len, void *obj,
         return rc;
     }
     e = rcache__entry_new_object(c, key, key_len, obj, charge_bytes, dtor,
-                                 dtor_ctx);
+                                 dtor_ctx, o->compute_ms);
     if (!e) {
         rcache__tags_discard(tr);
         return RCACHE_ENOMEM;
@@ -448,8 +444,8 @@ static int lookup_nolock(rcache_t *c, const void *key, size_t klen, void *buf,
     rcache__ctr_t *k = rcache__ctr(c);
     unsigned pick = rcache__diag_pick_lookup(c, hash, rcache__ctr_add(&k->hits, 1));
     rcache__ctr_add(&k->nolock_hits, 1);
-    if (e->compute_ms)
-        rcache__ctr_add(&k->compute_saved_ms, e->compute_ms);
+    if (e->flags & RCACHE__F_COST)
+        rcache__ctr_add(&k->compute_saved_ms, rcache__entry_compute_ms(e));
     rcache__hits_bump(e);
     rcache__atime_touch(e, rcache__clock_rel_s(&c->clock, rcache__op_stamp(c, &t)));
     rcache__pf_bump(e, pol == RCACHE_POLICY_SIEVE ? 1u : 3u);
@@ -505,8 +501,8 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
     } else {
         rcache__ctr_t *k = rcache__ctr(c);
         pick = rcache__diag_pick_lookup(c, l.hash, rcache__ctr_add(&k->hits, 1));
-        if (e->compute_ms)
-            rcache__ctr_add(&k->compute_saved_ms, e->compute_ms);
+        if (e->flags & RCACHE__F_COST)
+            rcache__ctr_add(&k->compute_saved_ms, rcache__entry_compute_ms(e));
         rcache__hits_bump(e);
         accessed_locked(c, s, e, &l.t);
         if (pick)

@@ -32,8 +32,7 @@ static int move_locked(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e) {
     if (!(e->flags & RCACHE__F_SLAB) || (e->flags & RCACHE__F_TAGGED) ||
         !rcache__slab_draining(e) || !rcache__entry_write_begin(e))
         return 0;
-    size_t n = sizeof(*e) + e->klen + e->vlen +
-               ((e->flags & RCACHE__F_OBJECT) ? sizeof(rcache__objext_t) : 0);
+    size_t n = rcache__entry_block_len(e);
     rcache__entry_t *ne = rcache__slab_alloc(c->slab, n);
     if (!ne) {
         rcache__entry_write_end(e);

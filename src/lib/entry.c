@@ -1,9 +1,11 @@
 /*
  * entry.c - cache entries: one allocation each, reference counted.
  *
- * An entry is a 64-byte header followed by the key and the value in the same
+ * An entry is a 48-byte header followed by the key and the value in the same
  * block (for an object entry, a small record holding the caller's pointer,
- * destructor and charge comes first). One block per entry halves allocator
+ * destructor and charge comes first; for an entry with a recorded compute
+ * time, memoize's, that time's 4 bytes come next: most entries have
+ * neither, so neither is a header field). One block per entry halves allocator
  * overhead against separate key/value blocks and keeps a lookup to one or
  * two cache misses. Blocks of up to RCACHE__SLAB_MAX bytes are slots of
  * the cache's slab store (slab.c); larger ones are malloc'd.
@@ -33,21 +35,22 @@
 #include <string.h>
 #include <xxhash.h>
 
-/* the hit fields were split into atomics without growing the header */
-_Static_assert(sizeof(rcache__entry_t) <= 64, "the entry header must not grow");
+/* the header is what every entry pays (docs/DESIGN.md "entry layout") */
+_Static_assert(sizeof(rcache__entry_t) <= 48, "the entry header must not grow");
 
 uint64_t rcache__hash(const void *key, size_t klen) {
     return XXH3_64bits(key, klen);
 }
 
-uint64_t rcache__entry_size(size_t klen, size_t vlen, int is_object,
+uint64_t rcache__entry_size(size_t klen, size_t vlen, unsigned ext,
                             uint64_t obj_charge) {
+    const int is_object = (ext & RCACHE__F_OBJECT) != 0;
     /* klen < 2^24 and vlen < 2^32 (checked by every caller) cannot wrap
      * the block; the declared charge of an object is checked before it is
      * stored, but saturate anyway so no sum here ever wraps to a small
      * size that would pass a limit. */
     uint64_t block = sizeof(rcache__entry_t) + (uint64_t)klen + (uint64_t)vlen +
-                     (is_object ? sizeof(rcache__objext_t) : 0);
+                     rcache__ext_bytes(ext & (RCACHE__F_OBJECT | RCACHE__F_COST));
     uint64_t slot = rcache__slab_size((size_t)block);
     uint64_t size = (slot ? slot : rcache__alloc_footprint(block)) +
                     RCACHE__TABLE_SHARE;
@@ -58,7 +61,7 @@ uint64_t rcache__entry_size(size_t klen, size_t vlen, int is_object,
 
 uint64_t rcache__entry_charge(const rcache__entry_t *e) {
     const rcache__objext_t *x = rcache__entry_obj(e);
-    return rcache__entry_size(e->klen, e->vlen, x != NULL,
+    return rcache__entry_size(e->klen, e->vlen, e->flags,
                               x ? x->charge_bytes : 0);
 }
 
@@ -90,8 +93,7 @@ static void block_free_now(void *p) {
 
 /* Bytes a block holds (the slot, or the malloc'd request). */
 static uint64_t block_bytes(const rcache__entry_t *e) {
-    size_t n = sizeof(*e) + e->klen + e->vlen +
-               ((e->flags & RCACHE__F_OBJECT) ? sizeof(rcache__objext_t) : 0);
+    size_t n = rcache__entry_block_len(e);
     return (e->flags & RCACHE__F_SLAB) ? rcache__slab_size(n) : n;
 }
 
@@ -99,22 +101,33 @@ void rcache__entry_retire(rcache__entry_t *e) {
     rcache__epoch_retire(e, block_bytes(e), block_free_now);
 }
 
-static rcache__entry_t *entry_alloc(rcache_t *c, size_t extra,
-                                    const void *key, size_t klen,
-                                    size_t vlen) {
-    rcache__entry_t *e = block_alloc(c, sizeof(*e) + extra + klen + vlen);
+/* ext: RCACHE__F_OBJECT or 0; a compute time adds RCACHE__F_COST. */
+static rcache__entry_t *entry_alloc(rcache_t *c, unsigned ext,
+                                    uint64_t compute_ms, const void *key,
+                                    size_t klen, size_t vlen) {
+    if (compute_ms)
+        ext |= RCACHE__F_COST;
+    rcache__entry_t *e =
+        block_alloc(c, sizeof(*e) + rcache__ext_bytes(ext) + klen + vlen);
     if (!e)
         return NULL;
     atomic_init(&e->refs, 1);
     e->klen = (uint32_t)klen;
     e->vlen = (uint32_t)vlen;
-    memcpy(e->data + extra, key, klen);
+    e->flags = (uint8_t)(e->flags | ext);
+    if (compute_ms) {
+        uint32_t ms = compute_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)compute_ms;
+        memcpy(e->data + rcache__ext_bytes(ext & RCACHE__F_OBJECT), &ms,
+               sizeof ms);
+    }
+    memcpy(e->data + rcache__ext_bytes(ext), key, klen);
     return e;
 }
 
 rcache__entry_t *rcache__entry_new(rcache_t *c, const void *key, size_t klen,
-                                   const void *val, size_t vlen) {
-    rcache__entry_t *e = entry_alloc(c, 0, key, klen, vlen);
+                                   const void *val, size_t vlen,
+                                   uint64_t compute_ms) {
+    rcache__entry_t *e = entry_alloc(c, 0, compute_ms, key, klen, vlen);
     if (e && vlen && val)
         memcpy(rcache__entry_val(e), val, vlen);
     return e;
@@ -124,12 +137,11 @@ rcache__entry_t *rcache__entry_new_object(rcache_t *c, const void *key,
                                           size_t klen, void *obj,
                                           uint64_t charge,
                                           rcache_destructor_fn dtor,
-                                          void *dtor_ctx) {
+                                          void *dtor_ctx, uint64_t compute_ms) {
     rcache__entry_t *e =
-        entry_alloc(c, sizeof(rcache__objext_t), key, klen, 0);
+        entry_alloc(c, RCACHE__F_OBJECT, compute_ms, key, klen, 0);
     if (!e)
         return NULL;
-    e->flags |= RCACHE__F_OBJECT;
     rcache__objext_t *x = rcache__entry_obj(e);
     x->obj = obj;
     x->dtor = dtor;
@@ -152,8 +164,9 @@ void rcache__entry_copy(rcache__entry_t *n, rcache__entry_t *e, size_t bytes) {
 
 rcache__entry_t *rcache__entry_resize(rcache_t *c, rcache__entry_t *e,
                                       size_t vlen) {
-    size_t keep = sizeof(*e) + e->klen + (vlen < e->vlen ? vlen : e->vlen);
-    size_t size = sizeof(*e) + e->klen + vlen;
+    size_t head = sizeof(*e) + rcache__ext_bytes(e->flags) + e->klen;
+    size_t keep = head + (vlen < e->vlen ? vlen : e->vlen);
+    size_t size = head + vlen;
     rcache__entry_t *n;
     /* a malloc'd block whose chunk already has the room grows where it
      * is; realloc is never used: it could free the old block under a

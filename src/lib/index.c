@@ -90,8 +90,9 @@ static inline uint64_t tag_of(const rcache__index_t *ix, uint32_t h32) {
     return ((uint64_t)((h32 * ix->tagmul) >> 16) << 48) & ix->tagmask;
 }
 
-static inline uint64_t word_of(const rcache__index_t *ix, const rcache__entry_t *e) {
-    return tag_of(ix, e->hash) | (uint64_t)(uintptr_t)e;
+static inline uint64_t word_of(const rcache__index_t *ix,
+                               const rcache__entry_t *e, uint32_t h32) {
+    return tag_of(ix, h32) | (uint64_t)(uintptr_t)e;
 }
 
 static inline rcache__entry_t *entry_of(uint64_t w, uint64_t tagmask) {
@@ -140,6 +141,7 @@ int rcache__index_init(rcache__index_t *ix, size_t entries) {
     if (!t)
         return RCACHE_ENOMEM;
     ix->min_buckets = n;
+    ix->hash_of = rcache__entry_hash32;
     ix->tagmul = rcache__index_test_same_tag ? 0u : TAG_MUL;
 #if UINTPTR_MAX == UINT64_MAX && (defined(__x86_64__) || defined(__aarch64__))
     if (((uintptr_t)t >> 48) == 0)
@@ -180,11 +182,11 @@ static inline rcache__entry_t *chain_find(const rcache__index_t *ix, const rcach
                 continue;
             if (recheck && __atomic_load_n(&ix->tagmask, __ATOMIC_RELAXED) != tm)
                 return NULL;
-            /* lock-free: published with a release store; hash, klen, key
+            /* lock-free: published with a release store; klen and key
              * are set and never change while the block lives (the epoch
              * section keeps it) */
             rcache__entry_t *e = entry_of(w, tm);
-            if (e->hash == hash32 && e->klen == klen &&
+            if (e->klen == klen &&
                 memcmp(rcache__entry_key(e), key, klen) == 0)
                 return e;
         }
@@ -325,7 +327,8 @@ static void fit(rcache__index_t *ix, const rcache__entry_t *e) {
 int rcache__index_add(rcache__index_t *ix, rcache__entry_t *e) {
     fit(ix, e);
     rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_relaxed);
-    int rc = chain_put(ix, &t->b[e->hash & t->mask], word_of(ix, e));
+    const uint32_t h = ix->hash_of(e);
+    int rc = chain_put(ix, &t->b[h & t->mask], word_of(ix, e, h));
     if (rc == RCACHE_OK)
         ix->count++;
     return rc;
@@ -352,7 +355,8 @@ static _Atomic uint64_t *chain_last(rcache__ibucket_t *b, rcache__ibucket_t **in
 
 void rcache__index_del(rcache__index_t *ix, const rcache__entry_t *e) {
     rcache__ibucket_t *b = NULL, *tail = NULL;
-    _Atomic uint64_t *w = slot_of(ix, e->hash, word_of(ix, e), &b);
+    const uint32_t h = ix->hash_of(e);
+    _Atomic uint64_t *w = slot_of(ix, h, word_of(ix, e, h), &b);
     if (!w)
         return;
     ix->count--;
@@ -366,18 +370,18 @@ void rcache__index_del(rcache__index_t *ix, const rcache__entry_t *e) {
     }
     store(w, 0);
     rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_relaxed);
-    if (b != &t->b[e->hash & t->mask] && bucket_empty(b) &&
+    if (b != &t->b[h & t->mask] && bucket_empty(b) &&
         ix->ntidy < RCACHE__INDEX_TIDY) /* else left for a resize */
-        ix->tidy[ix->ntidy++] = e->hash;
+        ix->tidy[ix->ntidy++] = h;
 }
 
 void rcache__index_replace(rcache__index_t *ix, uintptr_t old,
                            rcache__entry_t *e) {
     fit(ix, e);
-    _Atomic uint64_t *w =
-        slot_of(ix, e->hash, tag_of(ix, e->hash) | (uint64_t)old, NULL);
+    const uint32_t h = ix->hash_of(e); /* old's too: the same key */
+    _Atomic uint64_t *w = slot_of(ix, h, tag_of(ix, h) | (uint64_t)old, NULL);
     if (w)
-        store(w, word_of(ix, e));
+        store(w, word_of(ix, e, h));
 }
 
 /* Move every entry of t into nt; RCACHE_ENOMEM (nt partly filled). */
@@ -396,8 +400,8 @@ static int rehash(rcache__index_t *ix, const rcache__itab_t *t,
                     next = link_of(w);
                     continue;
                 }
-                if (chain_put(ix, &nt->b[entry_of(w, tm)->hash & nt->mask], w) !=
-                    RCACHE_OK)
+                if (chain_put(ix, &nt->b[ix->hash_of(entry_of(w, tm)) & nt->mask],
+                              w) != RCACHE_OK)
                     return RCACHE_ENOMEM;
             }
             b = next;

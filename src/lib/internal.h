@@ -137,11 +137,17 @@ void rcache__epoch_info(rcache__epoch_info_t *out);
                                  untagged entries a look there) */
 #define RCACHE__F_SLAB 0x4u   /* the block is a slab slot (slab.c), not a
                                  malloc'd block */
+#define RCACHE__F_COST 0x8u   /* a compute time was recorded: a uint32
+                                 (ms, saturating) precedes the key */
 
 /*
  * One cache entry, allocated in one block: the header, then for an object
- * entry a struct rcache__objext, then the key, then the value bytes.
- * 56 bytes of header on LP64 (the index, index.c, holds no link in it).
+ * entry a struct rcache__objext, then for an entry with a recorded compute
+ * time its uint32 (RCACHE__F_COST), then the key, then the value bytes.
+ * 48 bytes of header on LP64: the index (index.c) holds no link in it, and
+ * neither the key's hash (recomputed from the key where an entry's own
+ * hash is needed: index moves, policy ghosts and sketches) nor a compute
+ * time most entries do not have.
  */
 typedef struct rcache__entry {
     struct rcache__entry *prev;  /* policy list (policy.c): towards head;
@@ -150,7 +156,6 @@ typedef struct rcache__entry {
     struct rcache__entry *next;  /* policy list: towards tail */
     uint64_t expire_at_ms;       /* absolute, cache clock; 0 = no expiry */
     _Atomic uint32_t refs;       /* 1 while in the table + 1 per handle */
-    uint32_t hash;               /* low 32 bits of the key hash */
     uint32_t klen : 24;          /* key length (<= RCACHE_MAX_KEY_LEN) */
     uint32_t flags : 8;          /* RCACHE__F_* */
     uint32_t vlen;               /* value length (0 for objects) */
@@ -165,8 +170,7 @@ typedef struct rcache__entry {
                                     the shard (written under the lock
                                     only); bits 4-31 hits since stored
                                     (saturating at RCACHE__HITS_MAX) */
-    uint32_t compute_ms;         /* compute time recorded (saturating) */
-    unsigned char data[];        /* [objext] key value */
+    unsigned char data[];        /* [objext] [compute ms] key value */
 } rcache__entry_t;
 
 typedef struct rcache__objext {
@@ -265,9 +269,32 @@ static inline uint64_t rcache__alloc_footprint(uint64_t n) {
     return chunk < 32u ? 32u : chunk;
 }
 
+/* 64-bit hash of a key (XXH3). */
+uint64_t rcache__hash(const void *key, size_t klen);
+
+/* Bytes between the header and the key for these RCACHE__F_* flags. */
+static inline size_t rcache__ext_bytes(unsigned flags) {
+    return ((flags & RCACHE__F_OBJECT) ? sizeof(rcache__objext_t) : 0) +
+           ((flags & RCACHE__F_COST) ? sizeof(uint32_t) : 0);
+}
 static inline unsigned char *rcache__entry_key(const rcache__entry_t *e) {
-    return (unsigned char *)e->data +
-           ((e->flags & RCACHE__F_OBJECT) ? sizeof(rcache__objext_t) : 0);
+    return (unsigned char *)e->data + rcache__ext_bytes(e->flags);
+}
+/* The block's bytes as requested: header, extensions, key, value. */
+static inline size_t rcache__entry_block_len(const rcache__entry_t *e) {
+    return sizeof(*e) + rcache__ext_bytes(e->flags) + e->klen + e->vlen;
+}
+/* The compute time recorded with e, ms (0: none). */
+static inline uint32_t rcache__entry_compute_ms(const rcache__entry_t *e) {
+    uint32_t ms = 0;
+    if (e->flags & RCACHE__F_COST)
+        memcpy(&ms, rcache__entry_key(e) - sizeof ms, sizeof ms);
+    return ms;
+}
+/* The low 32 bits of e's key hash (rcache__hash), recomputed: the header
+ * does not keep it. */
+static inline uint32_t rcache__entry_hash32(const rcache__entry_t *e) {
+    return (uint32_t)rcache__hash(rcache__entry_key(e), e->klen);
 }
 static inline unsigned char *rcache__entry_val(const rcache__entry_t *e) {
     return rcache__entry_key(e) + e->klen;
@@ -276,21 +303,27 @@ static inline rcache__objext_t *rcache__entry_obj(const rcache__entry_t *e) {
     return (e->flags & RCACHE__F_OBJECT) ? (rcache__objext_t *)e->data : NULL;
 }
 
-/* Footprint of an entry with these sizes (what max_bytes is charged). */
-uint64_t rcache__entry_size(size_t klen, size_t vlen, int is_object,
+/* Footprint of an entry with these sizes (what max_bytes is charged);
+ * ext: its RCACHE__F_OBJECT and RCACHE__F_COST bits (0: a plain byte
+ * string; 1 is RCACHE__F_OBJECT). */
+uint64_t rcache__entry_size(size_t klen, size_t vlen, unsigned ext,
                             uint64_t obj_charge);
 /* Footprint of an existing entry. */
 uint64_t rcache__entry_charge(const rcache__entry_t *e);
 /* Allocate a byte-string entry of c's store (refs = 1); val NULL leaves
- * the vlen value bytes for the caller to fill. NULL on ENOMEM. */
+ * the vlen value bytes for the caller to fill; compute_ms: the compute time
+ * to record (0: none, and no room taken for it; saturates at UINT32_MAX).
+ * NULL on ENOMEM. */
 rcache__entry_t *rcache__entry_new(rcache_t *c, const void *key, size_t klen,
-                                   const void *val, size_t vlen);
-/* Allocate an object entry of c's store (refs = 1). NULL on ENOMEM. */
+                                   const void *val, size_t vlen,
+                                   uint64_t compute_ms);
+/* Allocate an object entry of c's store (refs = 1); compute_ms as above.
+ * NULL on ENOMEM. */
 rcache__entry_t *rcache__entry_new_object(rcache_t *c, const void *key,
                                           size_t klen,
                                           void *obj, uint64_t charge,
                                           rcache_destructor_fn dtor,
-                                          void *dtor_ctx);
+                                          void *dtor_ctx, uint64_t compute_ms);
 /* Copy the first bytes (>= the header) of e into n, refs included but
  * read and written atomically (a lock-free reader's try-ref may touch e's
  * meanwhile); for a writer holding e's write bit. */
@@ -365,6 +398,9 @@ typedef struct rcache__index {
     uint64_t overflow;     /* overflow buckets held */
     uint64_t tagmask;      /* top 16 bits when tags are packed, else 0 */
     uint32_t tagmul;       /* tag = top 16 bits of hash32 * tagmul */
+    /* an entry's hash32, recomputed (the header keeps none): set by init
+     * to rcache__entry_hash32; tests may give fake entries fake hashes */
+    uint32_t (*hash_of)(const rcache__entry_t *e);
     uint32_t ntidy;        /* chains with an emptied overflow bucket ... */
     uint32_t tidy[RCACHE__INDEX_TIDY]; /* ... (their hash32), for tidy() */
 } rcache__index_t;
@@ -402,7 +438,7 @@ rcache__entry_t *rcache__index_find(const rcache__index_t *ix, uint32_t hash32,
 rcache__entry_t *rcache__index_find_nolock(const rcache__index_t *ix,
                                            uint32_t hash32, const void *key,
                                            size_t klen);
-/* Add e (absent; e->hash set). Never resizes. RCACHE_ENOMEM when a full
+/* Add e (absent). Never resizes. RCACHE_ENOMEM when a full
  * bucket chain needs an overflow bucket and none can be allocated (nothing
  * changed). */
 int rcache__index_add(rcache__index_t *ix, rcache__entry_t *e);
@@ -671,9 +707,6 @@ static inline int rcache__key_check(const void *key, size_t klen) {
         return RCACHE_ETOOBIG;
     return RCACHE_OK;
 }
-
-/* 64-bit hash of a key (XXH3). */
-uint64_t rcache__hash(const void *key, size_t klen);
 
 static inline rcache__shard_t *rcache__shard_of(const rcache_t *c,
                                                 uint64_t hash) {

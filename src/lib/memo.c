@@ -333,11 +333,9 @@ static int compute(rcache_t *c, uint64_t hash, const void *key, size_t klen,
         } else if (res.val_len > UINT32_MAX) {
             rc = RCACHE_ETOOBIG;
         } else if (!(e = rcache__entry_new(c, key, klen, res.val,
-                                           res.val_len))) {
+                                           res.val_len, ms))) {
             rc = RCACHE_ENOMEM;
         } else {
-            e->hash = (uint32_t)hash;
-            e->compute_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
             if (store)
                 (void)rcache_set_ex(c, key, klen, res.val, res.val_len, &so,
                                     NULL);
@@ -352,15 +350,13 @@ static int compute(rcache_t *c, uint64_t hash, const void *key, size_t klen,
     memo_box_t *b = rcache__malloc(sizeof(*b));
     if (b)
         e = rcache__entry_new_object(c, key, klen, res.obj, res.charge_bytes,
-                                     box_release, b);
+                                     box_release, b, ms);
     if (!e) {
         rcache__free(b);
         if (res.dtor)
             res.dtor(res.obj, res.dtor_ctx);
         return RCACHE_ENOMEM;
     }
-    e->hash = (uint32_t)hash;
-    e->compute_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
     b->obj = res.obj;
     b->dtor = res.dtor;
     b->dtor_ctx = res.dtor_ctx;

@@ -172,7 +172,8 @@ static void sift(rcache__gdsf_t *g, uint32_t i, gnode_t x) {
 }
 
 static uint64_t cost_ms(const rcache__entry_t *e) {
-    return e->compute_ms ? e->compute_ms : 1u;
+    uint32_t ms = rcache__entry_compute_ms(e);
+    return ms ? ms : 1u;
 }
 
 static double prio(const rcache_t *c, const rcache__gdsf_t *g,

@@ -155,7 +155,7 @@ void rcache__s3fifo_link(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e) {
     (void)c;
     rcache__pol_t *p = &s->pol;
     unsigned q = 0;
-    if (rcache__ghost_take(p->ghost, e->hash))
+    if (rcache__ghost_take(p->ghost, rcache__entry_hash32(e)))
         q = 1;
     rcache__set_pq(e, q & 1u);
     rcache__list_push(p->q[q], e);
@@ -213,6 +213,6 @@ void rcache__s3fifo_evicted(rcache_t *c, rcache__shard_t *s,
         /* cap counts v, which is still linked: the ghost's share is
          * computed from the full cache, as libCacheSim sizes it */
         cap = cap > 1 ? cap - 1 : cap;
-        rcache__ghost_add(&p->ghost, v->hash, cap * 9u / 10u);
+        rcache__ghost_add(&p->ghost, rcache__entry_hash32(v), cap * 9u / 10u);
     }
 }

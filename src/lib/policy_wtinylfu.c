@@ -182,11 +182,12 @@ static void adapt(rcache__pol_t *p, uint64_t cap, uint32_t hash) {
 void rcache__wtlfu_link(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e) {
     rcache__pol_t *p = &s->pol;
     uint64_t cap = rcache__pol_cap(c, s, NULL);
-    adapt(p, cap, e->hash); /* first, so e is the window's newest */
+    const uint32_t h = rcache__entry_hash32(e);
+    adapt(p, cap, h); /* first, so e is the window's newest */
     rcache__set_pq(e, 0);
     rcache__list_push(p->q[0], e);
     p->n[0]++;
-    sketch_add(c, p, cap, e->hash);
+    sketch_add(c, p, cap, h);
 }
 
 /* Insert e (off every list's count: the caller moves it) into main's
@@ -204,14 +205,14 @@ void rcache__wtlfu_hit(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e) {
     if (rcache__pq(e) == 0) {
         rcache__pol_move_to(p, e, 0);
         if (p->kind == RCACHE_POLICY_WTINYLFU) /* Caffeine counts every hit */
-            sketch_add(c, p, cap, e->hash);
+            sketch_add(c, p, cap, rcache__entry_hash32(e));
         return;
     }
     uint64_t mm = main_max(p, cap);
     rcache__pol_move_to(p, e, 2);
     while (p->n[2] > mm * 4u / 5u) /* protected over its share: demote */
         rcache__pol_move_to(p, p->q[2]->prev, 1);
-    sketch_add(c, p, cap, e->hash);
+    sketch_add(c, p, cap, rcache__entry_hash32(e));
     if (p->kind == RCACHE_POLICY_WTINYLFU_FIXED &&
         ++p->aging >= 32u * (mm ? mm : 1u) && p->sketch) {
         sketch_halve(p->sketch);
@@ -238,11 +239,13 @@ rcache__entry_t *rcache__wtlfu_victim(rcache_t *c, rcache__shard_t *s,
         uint64_t nmain = p->n[1] + p->n[2] - (keep && rcache__pq(keep) != 0);
         if (nmain + 1u > mm)
             break;
-        sketch_add(c, p, cap, w->hash); /* main has room: w moves in */
+        /* main has room: w moves in */
+        sketch_add(c, p, cap, rcache__entry_hash32(w));
         slru_insert(p, w, mm);
     }
     if (!(m = main_victim(p, keep)) ||
-        estimate(p, w->hash) <= estimate(p, m->hash)) {
+        estimate(p, rcache__entry_hash32(w)) <=
+            estimate(p, rcache__entry_hash32(m))) {
         p->admit = w;
         p->admit_for = w;
         return w;
@@ -267,13 +270,13 @@ void rcache__wtlfu_evict(rcache_t *c, rcache__shard_t *s, rcache__entry_t *v) {
     uint64_t cap = rcache__pol_cap(c, s, NULL);
     cap = cap > 1 ? cap - 1 : cap; /* v is still counted */
     if (w && p->admit_for == v)
-        sketch_add(c, p, cap, w->hash);
+        sketch_add(c, p, cap, rcache__entry_hash32(w));
     p->admit = p->admit_for = NULL;
     if (p->kind == RCACHE_POLICY_WTINYLFU) { /* adapt()'s ghosts */
         if (rcache__pq(v) == 0)
-            rcache__ghost_add(&p->ghost, v->hash, cap * 3u / 4u);
+            rcache__ghost_add(&p->ghost, rcache__entry_hash32(v), cap * 3u / 4u);
         else
-            rcache__ghost_add(&p->ghost2, v->hash, cap / 2u);
+            rcache__ghost_add(&p->ghost2, rcache__entry_hash32(v), cap / 2u);
     }
     rcache__shard_unlink_locked(c, s, v);
     if (admit && rcache__pq(w) == 0)

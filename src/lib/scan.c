@@ -48,7 +48,7 @@ static void fill_info(const rcache_t *c, const rcache__entry_t *e,
     out->created_at_ms = rcache__clock_abs_ms(&c->clock, e->ctime_s);
     out->last_access_ms = rcache__clock_abs_ms(&c->clock, e->atime_s);
     out->access_count = rcache__hits(e);
-    out->compute_ms = e->compute_ms;
+    out->compute_ms = rcache__entry_compute_ms(e);
     out->is_object = x != NULL;
     out->expired = rcache__expired(e, now);
     out->ttl_ms = rcache__ttl_left(e, now);

@@ -49,10 +49,9 @@ static size_t max_value_len(const rcache_t *c, size_t klen) {
  * key was absent), keeping old's creation time and hit count; old goes to
  * the reclaim list. RCACHE_ENOMEM (no room in the index for a new key):
  * e is discarded, nothing changed. */
-static int install_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
+static int install_locked(rcache_t *c, rcache__shard_t *s,
                            rcache__entry_t *old, rcache__entry_t *e, uint32_t now_s,
                            uint64_t expire_at_ms, rcache__reclaim_t *r) {
-    e->hash = (uint32_t)hash;
     rcache__atime_set(e, now_s);
     e->ctime_s = old ? old->ctime_s : now_s;
     rcache__set_hits(e, old ? rcache__hits(old) : 0);
@@ -79,11 +78,11 @@ static int store_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
         return RCACHE_ETOOBIG;
     if (!u->new_val && u->new_len)
         return RCACHE_EINVAL;
-    rcache__entry_t *e = rcache__entry_new(c, key, klen, u->new_val, u->new_len);
+    rcache__entry_t *e = rcache__entry_new(c, key, klen, u->new_val, u->new_len, 0);
     if (!e)
         return RCACHE_ENOMEM;
     uint32_t now_s = rcache__clock_rel_s(&c->clock, rcache__op_now(c, t));
-    if (install_locked(c, s, hash, old, e, now_s,
+    if (install_locked(c, s, old, e, now_s,
                        ttl_to_at(c, u->ttl_ms, u->expire_at_ms, old, t), r) != RCACHE_OK)
         return RCACHE_ENOMEM;
     s->st.sets++;
@@ -150,11 +149,11 @@ static int splice_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
         rcache__pol_hit_locked(c, s, e);
         rcache__atime_set(e, now_s);
     } else {
-        if (!(e = rcache__entry_new(c, key, klen, NULL, nl)))
+        if (!(e = rcache__entry_new(c, key, klen, NULL, nl, 0)))
             return RCACHE_ENOMEM;
         splice_fill(rcache__entry_val(e), old ? rcache__entry_val(old) : NULL,
                     olen, off, u->new_val, u->new_len);
-        if (install_locked(c, s, hash, old, e, now_s, at, r) != RCACHE_OK)
+        if (install_locked(c, s, old, e, now_s, at, r) != RCACHE_OK)
             return RCACHE_ENOMEM;
     }
     s->st.sets++;
@@ -303,17 +302,17 @@ int rcache_rename(rcache_t *c, const void *src, size_t src_len,
         rc = RCACHE_EEXIST;
     } else if (e->flags & RCACHE__F_OBJECT) {
         rc = RCACHE_EWRONGTYPE; /* objects are owned by one entry; see header */
-    } else if (mb && rcache__entry_size(dst_len, e->vlen, 0, 0) > mb) {
+    } else if (mb && rcache__entry_size(dst_len, e->vlen,
+                                        e->flags & RCACHE__F_COST, 0) > mb) {
         rc = RCACHE_ETOOBIG; /* as a store of that key and value would be */
     } else {
-        rcache__entry_t *n = rcache__entry_new(c, dst, dst_len,
-                                               rcache__entry_val(e), e->vlen);
+        rcache__entry_t *n =
+            rcache__entry_new(c, dst, dst_len, rcache__entry_val(e), e->vlen,
+                              rcache__entry_compute_ms(e));
         if (n) {
-            n->hash = (uint32_t)hd;
             n->ctime_s = e->ctime_s;
             rcache__atime_set(n, rcache__atime(e));
             rcache__set_hits(n, rcache__hits(e));
-            n->compute_ms = e->compute_ms;
             n->expire_at_ms = e->expire_at_ms;
         }
         /* n is linked first (d, if any, still in the table: removed by

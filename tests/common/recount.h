@@ -29,11 +29,12 @@ static inline const char *rcache_test_recount(rcache_t *c) {
                 bytes += rcache__entry_charge(e);
                 nttl += e->expire_at_ms != 0;
                 ttl_sum += e->expire_at_ms;
-                if ((e->hash & (nb - 1)) != b)
+                const uint32_t h32 = rcache__entry_hash32(e);
+                if ((h32 & (nb - 1)) != b)
                     why = "entry in the wrong bucket";
                 else if (atomic_load(&e->refs) < 1)
                     why = "linked entry without the table's reference";
-                else if (rcache__index_find(&s->idx, e->hash, rcache__entry_key(e),
+                else if (rcache__index_find(&s->idx, h32, rcache__entry_key(e),
                                             e->klen) != e)
                     why = "linked entry not found by its key";
             }

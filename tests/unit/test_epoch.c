@@ -294,7 +294,7 @@ static void test_entry_try_ref(void **state) {
     (void)state;
     rcache_t *c = NULL;
     assert_int_equal(rcache_open(NULL, &c), RCACHE_OK);
-    rcache__entry_t *e = rcache__entry_new(c, "k", 1, "v", 1);
+    rcache__entry_t *e = rcache__entry_new(c, "k", 1, "v", 1, 0);
     assert_non_null(e);
     assert_true(rcache__entry_try_ref(e)); /* 2 */
     assert_false(rcache__entry_write_begin(e)); /* someone else holds it */

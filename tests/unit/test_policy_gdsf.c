@@ -82,7 +82,7 @@ static void evict(gmodel_t *m, int keep) {
 static void store(gmodel_t *m, int k, uint64_t cost, size_t vlen, int existed) {
     char kn[16];
     keyname(kn, k);
-    uint64_t charge = rcache__entry_size(strlen(kn), vlen, 0, 0);
+    uint64_t charge = rcache__entry_size(strlen(kn), vlen, cost ? RCACHE__F_COST : 0, 0);
     if (existed)
         m->bytes -= m->charge[k];
     m->cost[k] = cost;

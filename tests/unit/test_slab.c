@@ -43,9 +43,14 @@ static void test_class_selection(void **state) {
         assert_true(k - n < (n <= 256 ? 8u : 16u) || n < 32);
         assert_int_equal(k % 8, 0);
     }
-    /* an entry is charged its slot (56-byte header + 14 + 100 = 170 in a
-     * 176-byte slot) plus its share of the index, exactly */
+    /* an entry is charged its slot (48-byte header + 14 + 100 = 162 in a
+     * 168-byte slot) plus its share of the index, exactly; a recorded
+     * compute time adds its 4 bytes (166: the same slot) */
     assert_int_equal(rcache__entry_size(14, 100, 0, 0),
+                     168 + RCACHE__TABLE_SHARE);
+    assert_int_equal(rcache__entry_size(14, 100, RCACHE__F_COST, 0),
+                     168 + RCACHE__TABLE_SHARE);
+    assert_int_equal(rcache__entry_size(14, 104, RCACHE__F_COST, 0),
                      176 + RCACHE__TABLE_SHARE);
 }
 
