@@ -27,17 +27,20 @@ static uint64_t ttl_to_at(const rcache_t *c, int64_t ttl_ms, uint64_t at_ms,
 
 /* Longest byte value whose entry fits under max_bytes: the exact inverse
  * of rcache__entry_size() (non-decreasing in the value length), found by
- * bisection, so a value of this length fits and one byte more does not. */
-static size_t max_value_len(const rcache_t *c, size_t klen) {
+ * bisection, so a value of this length fits and one byte more does not.
+ * ext: RCACHE__F_COST when the entry keeps a compute time (a splice of
+ * one that has it; a STORE would fit 4 bytes more: the bound is the
+ * smaller one). */
+static size_t max_value_len(const rcache_t *c, size_t klen, unsigned ext) {
     uint64_t mb = atomic_load_explicit(&c->max_bytes, memory_order_relaxed);
     uint64_t lo = 0, hi = UINT32_MAX; /* the entry format's own limit */
-    if (!mb || rcache__entry_size(klen, UINT32_MAX, 0, 0) <= mb)
+    if (!mb || rcache__entry_size(klen, UINT32_MAX, ext, 0) <= mb)
         return UINT32_MAX;
-    if (rcache__entry_size(klen, 0, 0, 0) > mb)
+    if (rcache__entry_size(klen, 0, ext, 0) > mb)
         return 0;
     while (lo < hi) { /* invariant: lo fits, hi + 1 does not */
         uint64_t mid = lo + (hi - lo + 1) / 2;
-        if (rcache__entry_size(klen, (size_t)mid, 0, 0) <= mb)
+        if (rcache__entry_size(klen, (size_t)mid, ext, 0) <= mb)
             lo = mid;
         else
             hi = mid - 1;
@@ -129,7 +132,9 @@ static int splice_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
     if (off > UINT32_MAX || u->new_len > UINT32_MAX - off)
         return RCACHE_ETOOBIG;
     size_t nl = off + u->new_len > olen ? off + u->new_len : olen;
-    if (mb && rcache__entry_size(klen, nl, 0, 0) > mb)
+    /* a splice modifies the value: the entry keeps its compute time */
+    const uint32_t cms = old ? rcache__entry_compute_ms(old) : 0;
+    if (mb && rcache__entry_size(klen, nl, cms ? RCACHE__F_COST : 0, 0) > mb)
         return RCACHE_ETOOBIG;
     uint64_t at = ttl_to_at(c, u->ttl_ms, u->expire_at_ms, old, t);
     rcache__entry_t *e;
@@ -149,7 +154,7 @@ static int splice_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
         rcache__pol_hit_locked(c, s, e);
         rcache__atime_set(e, now_s);
     } else {
-        if (!(e = rcache__entry_new(c, key, klen, NULL, nl, 0)))
+        if (!(e = rcache__entry_new(c, key, klen, NULL, nl, cms)))
             return RCACHE_ENOMEM;
         splice_fill(rcache__entry_val(e), old ? rcache__entry_val(old) : NULL,
                     olen, off, u->new_val, u->new_len);
@@ -192,7 +197,7 @@ int rcache_update(rcache_t *c, const void *key, size_t key_len,
     u.old_len = e ? e->vlen : 0;
     u.old_ttl_ms = e ? rcache__ttl_left(e, now) : -1; /* live: -1 or >= 1 */
     u.now_ms = now;
-    u.max_new_len = max_value_len(c, key_len);
+    u.max_new_len = max_value_len(c, key_len, e ? e->flags & RCACHE__F_COST : 0);
     u.ttl_ms = RCACHE_TTL_KEEP;
     u.splice_offset = RCACHE_SPLICE_END;
     rc = fn(&u, ctx);

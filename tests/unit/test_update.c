@@ -293,6 +293,46 @@ static void test_update_splice(void **state) {
     rcache_close(c);
 }
 
+/* An entry with a recorded compute time keeps it, its key and its bytes
+ * through appends that grow it in place, move it across slab classes and
+ * out of the slabs into malloc, with and without a reference held, and
+ * through a rename; its charge counts the compute time's 4 bytes. */
+static void test_splice_keeps_compute_time(void **state) {
+    rcache_t *c = open_cache(0, 0, 0, 2, NULL);
+    rcache_set_opts_t o = {.ttl_ms = RCACHE_TTL_DEFAULT, .compute_ms = 4321};
+    static char want[4096];
+    size_t n = 3;
+    memcpy(want, "abc", 3);
+    assert_int_equal(rcache_set_ex(c, "memo", 4, want, n, &o, NULL), RCACHE_OK);
+    rcache_entry_info_t info;
+    for (int i = 0; n + 7 <= sizeof want; i++) {
+        rcache_ref_t *ref = NULL;
+        if (i % 3 == 0) /* a held reference: the splice copies */
+            assert_int_equal(rcache_get_ref(c, "memo", 4, &ref), RCACHE_OK);
+        assert_int_equal(do_splice(c, "memo", "0123456", RCACHE_SPLICE_END), RCACHE_OK);
+        memcpy(want + n, "0123456", 7);
+        n += 7;
+        if (ref)
+            rcache_release(ref);
+        char buf[4096];
+        size_t len = 0;
+        assert_int_equal(rcache_get(c, "memo", 4, buf, sizeof buf, &len), RCACHE_OK);
+        assert_int_equal(len, n);
+        assert_memory_equal(buf, want, n);
+        assert_int_equal(rcache_entry_info(c, "memo", 4, &info), RCACHE_OK);
+        assert_int_equal(info.compute_ms, 4321);
+        assert_int_equal(info.size_bytes, rcache__entry_size(4, n, RCACHE__F_COST, 0));
+    }
+    check_invariants(c);
+    assert_int_equal(rcache_rename(c, "memo", 4, "renamed", 7, 0), RCACHE_OK);
+    assert_int_equal(rcache_entry_info(c, "renamed", 7, &info), RCACHE_OK);
+    assert_int_equal(info.compute_ms, 4321);
+    assert_int_equal(info.value_len, n);
+    assert_int_equal(info.size_bytes, rcache__entry_size(7, n, RCACHE__F_COST, 0));
+    check_invariants(c);
+    rcache_close(c);
+}
+
 /* A large value grown by many appends moves (copies) a bounded number of
  * times: a block that must move gets a quarter more room (entry.c), since
  * realloc, which used to grow it in place, could free the old block under
@@ -353,6 +393,7 @@ int main(void) {
         cmocka_unit_test(test_update_max_new_len),
         cmocka_unit_test(test_update_splice),
         cmocka_unit_test(test_append_moves_amortised),
+        cmocka_unit_test(test_splice_keeps_compute_time),
         cmocka_unit_test(test_update_splice_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
