@@ -48,6 +48,13 @@
  * epoch (rcache__epoch_retire). Untagging rewrites slots in place and is
  * the one step a lock-free reader must guard against (it reads tagmask).
  *
+ * Tables of a page or more are mapped (mmap) and unmapped when retired,
+ * not malloc'd: a table that grows leaves its old one behind, and glibc
+ * keeps a freed block below its mmap threshold (128 KiB, rising as mapped
+ * blocks are freed) in the heap, resident, where nothing else of the
+ * cache reuses it (the entry store maps its own pages). That was 4.1 MiB,
+ * about 4 bytes an entry, after filling 1M entries into 64 shards.
+ *
  * 32-bit entry ids instead of addresses were considered (issue 13): with
  * the tag packed into the unused address bits a slot is 8 bytes anyway, 8
  * to a line, and entries over RCACHE__SLAB_MAX are malloc'd, outside any
@@ -57,6 +64,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define SLOTS RCACHE__INDEX_SLOTS
 #define LAST (RCACHE__INDEX_SLOTS - 1u)
@@ -113,11 +122,45 @@ static inline void store(_Atomic uint64_t *w, uint64_t v) {
     atomic_store_explicit(w, v, memory_order_release);
 }
 
+/* Bytes of a table of mask + 1 buckets (its first line holds the mask). */
+static size_t tab_bytes(size_t mask) {
+    return (mask + 2) * LINE;
+}
+
+/* Is a table of this size mapped (see the top of the file)? */
+static int tab_mapped(size_t bytes) {
+    return bytes >= (size_t)sysconf(_SC_PAGESIZE);
+}
+
 static rcache__itab_t *tab_new(size_t n) {
-    rcache__itab_t *t = lines_alloc(n + 1);
+    rcache__itab_t *t;
+    if (!tab_mapped(tab_bytes(n - 1))) {
+        t = lines_alloc(n + 1);
+    } else if (rcache__alloc_injected_failure()) {
+        t = NULL;
+    } else {
+        void *p = mmap(NULL, tab_bytes(n - 1), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0); /* zeroed */
+        t = p == MAP_FAILED ? NULL : p;
+    }
     if (t)
         t->mask = n - 1;
     return t;
+}
+
+/* The epoch's free function for a table (its size is in its first line). */
+static void tab_free(void *p) {
+    rcache__itab_t *t = p;
+    size_t bytes = tab_bytes(t->mask);
+    if (tab_mapped(bytes))
+        (void)munmap(t, bytes);
+    else
+        free(t);
+}
+
+/* Free table t once no lock-free reader can still be walking it. */
+static void tab_retire(rcache__itab_t *t) {
+    rcache__epoch_retire(t, tab_bytes(t->mask), tab_free);
 }
 
 /* Retire every overflow bucket of t (not t itself). */
@@ -157,7 +200,7 @@ void rcache__index_fini(rcache__index_t *ix) {
     if (!t)
         return;
     retire_overflow(t);
-    rcache__index_retire(t, (t->mask + 2) * LINE);
+    tab_retire(t);
     atomic_store_explicit(&ix->tab, NULL, memory_order_relaxed);
 }
 
@@ -419,7 +462,7 @@ int rcache__index_resize(rcache__index_t *ix, size_t n) {
     ix->overflow = 0;
     if (rehash(ix, t, nt) != RCACHE_OK) {
         retire_overflow(nt);
-        rcache__index_retire(nt, (nt->mask + 2) * LINE);
+        tab_retire(nt);
         ix->overflow = overflow;
         return RCACHE_ENOMEM;
     }
@@ -427,7 +470,7 @@ int rcache__index_resize(rcache__index_t *ix, size_t n) {
     atomic_store_explicit(&ix->pmask, nt->mask, memory_order_relaxed);
     ix->ntidy = 0; /* the new chains have no empty bucket */
     retire_overflow(t);
-    rcache__index_retire(t, (t->mask + 2) * LINE);
+    tab_retire(t);
     return RCACHE_OK;
 }
 
