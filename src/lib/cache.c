@@ -446,9 +446,8 @@ static int lookup_nolock(rcache_t *c, const void *key, size_t klen, void *buf,
     rcache__ctr_add(&k->nolock_hits, 1);
     if (e->flags & RCACHE__F_COST)
         rcache__ctr_add(&k->compute_saved_ms, rcache__entry_compute_ms(e));
-    rcache__hits_bump(e);
+    rcache__hit_bump(e, pol == RCACHE_POLICY_SIEVE ? 1u : 3u);
     rcache__atime_touch(e, rcache__clock_rel_s(&c->clock, rcache__op_stamp(c, &t)));
-    rcache__pf_bump(e, pol == RCACHE_POLICY_SIEVE ? 1u : 3u);
     uint64_t charge = pick ? rcache__entry_charge(e) : 0;
     int rc = RCACHE_OK;
     if (len_out)

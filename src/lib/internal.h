@@ -242,6 +242,21 @@ static inline void rcache__hits_bump(rcache__entry_t *e) {
                memory_order_relaxed, memory_order_relaxed))
         ;
 }
+/* Both at once, for a lock-free hit: one compare-exchange on the line the
+ * reader already holds, where the two took two (each a full barrier). */
+static inline void rcache__hit_bump(rcache__entry_t *e, unsigned pf_max) {
+    uint32_t o = atomic_load_explicit(&e->acc, memory_order_relaxed), n;
+    do {
+        n = o;
+        if ((o >> RCACHE__ACC_HITS_SHIFT) < RCACHE__HITS_MAX)
+            n += 1u << RCACHE__ACC_HITS_SHIFT;
+        if ((o & RCACHE__ACC_PF) < pf_max)
+            n += 1u;
+    } while (n != o &&
+             !atomic_compare_exchange_weak_explicit(&e->acc, &o, n,
+                                                    memory_order_relaxed,
+                                                    memory_order_relaxed));
+}
 /* Move the access time forward to at_s (never back). */
 static inline void rcache__atime_touch(rcache__entry_t *e, uint32_t at_s) {
     if (at_s > atomic_load_explicit(&e->atime_s, memory_order_relaxed))
