@@ -209,7 +209,7 @@ void rcache__index_fini(rcache__index_t *ix) {
  * path): a tag mask changed under the walk (untagging) ends it with NULL,
  * which sends the caller to the locked path. */
 static inline rcache__entry_t *chain_find(const rcache__index_t *ix, const rcache__ibucket_t *b,
-                                          uint64_t tm, uint64_t want, uint32_t hash32,
+                                          uint64_t tm, uint64_t want,
                                           const void *key, size_t klen, int recheck) {
     for (;;) {
         for (unsigned i = 0; i < SLOTS; i++) {
@@ -240,7 +240,7 @@ static inline rcache__entry_t *chain_find(const rcache__index_t *ix, const rcach
 rcache__entry_t *rcache__index_find(const rcache__index_t *ix, uint32_t hash32,
                                     const void *key, size_t klen) {
     const rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_acquire);
-    return chain_find(ix, &t->b[hash32 & t->mask], ix->tagmask, tag_of(ix, hash32), hash32,
+    return chain_find(ix, &t->b[hash32 & t->mask], ix->tagmask, tag_of(ix, hash32),
                       key, klen, 0);
 }
 
@@ -255,7 +255,7 @@ rcache__entry_t *rcache__index_find_nolock(const rcache__index_t *ix,
         return NULL; /* untagged index: the locked path */
     const rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_acquire);
     const uint64_t want = ((uint64_t)((hash32 * ix->tagmul) >> 16) << 48) & tm;
-    return chain_find(ix, &t->b[hash32 & t->mask], tm, want, hash32, key, klen, 1);
+    return chain_find(ix, &t->b[hash32 & t->mask], tm, want, key, klen, 1);
 }
 
 void rcache__index_prefetch_entry(const rcache__index_t *ix, uint32_t hash32) {
