@@ -429,7 +429,8 @@ typedef struct rcache_set_opts {
      *  RCACHE_SET_EXPIRE_AT; or 0. */
     unsigned flags;
     /** How long producing the value took, in ms (the entry keeps it,
-     *  saturating at UINT32_MAX, in its header: no extra bytes); each later
+     *  saturating at UINT32_MAX, in 4 bytes after its header that count in
+     *  its charge; 0 takes none); each later
      *  hit adds it to the "compute time saved" statistic, and the `gdsf`
      *  policy weighs it as the cost of evicting the entry. 0 if unknown
      *  (gdsf counts it as 1 ms). rcache_memoize() sets it to the measured
