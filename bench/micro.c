@@ -3,11 +3,13 @@
  *
  * Operations: get hit, get miss, set new, set overwrite, delete, a 90/10
  * get/set mix, and a memoize hit next to plain gets (the single-flight
- * overhead); with 1 thread, the get hit again with the next key's bytes
- * prefetched, which takes the benchmark's own miss (its key array read at
- * a random place) off the clock, to state a hit's cost in DRAM-latency
- * units (issue 13) as the cache's alone.  Each runs with 1 thread and with N threads (every thread on
- * its own, disjoint part of the key space), with uniform and Zipf(0.99) key
+ * overhead).  With 1 thread only: rcache_get_many_ref() of 16 keys a
+ * call, a set new into a cache sized for its entries, and the get hit
+ * again with the next key's bytes prefetched, which takes the benchmark's
+ * own miss (its key array read at a random place) off the clock, to state
+ * a hit's cost in DRAM-latency units (issue 13) as the cache's alone.
+ * Each runs with 1 thread and with N threads (every thread on its own,
+ * disjoint part of the key space), with uniform and Zipf(0.99) key
  * choice, several times; ns/op is the median with min and max.  Keys and the
  * key-choice sequences are generated before timing, so the timed loops do
  * only cache calls.  Memory per entry is read from RSS (/proc/self/statm)
@@ -28,11 +30,11 @@
 
 enum op { OP_GET_HIT, OP_GET_MISS, OP_SET_NEW, OP_SET_OVERWRITE, OP_DELETE,
           OP_MIX, OP_GET_REF, OP_MEMO_HIT, OP_GET_HIT_DIAG, OP_GET_HIT_PF, OP_SET_NEW_SIZED,
-          OP_COUNT };
+          OP_GET_MANY, OP_COUNT };
 static const char *const op_names[OP_COUNT] = {
     "get hit", "get miss", "set new", "set overwrite", "delete",
     "mix 90/10 get/set", "get_ref hit", "memoize hit", "get hit, diagnostics on",
-    "get hit, next key prefetched", "set new, sized cache"};
+    "get hit, next key prefetched", "set new, sized cache", "get_many_ref hit, 16 a call"};
 
 typedef struct cfg {
     uint64_t entries;
@@ -184,6 +186,23 @@ static void *work(void *arg)
             if (i + 1 < w->count)
                 __builtin_prefetch(hit_keys + (size_t)w->seq[i + 1] * ks);
             bad |= rcache_get(c, hit_keys + (size_t)w->seq[i] * ks, ks, buf, sizeof buf, &len) != RCACHE_OK;
+        }
+        break;
+    case OP_GET_MANY: /* rcache_get_many_ref() of 16 keys a call, per key */
+        for (uint64_t i = 0; i < w->count; i += 16) {
+            const void *keys[16];
+            size_t lens[16];
+            rcache_ref_t *refs[16];
+            size_t m = w->count - i < 16 ? (size_t)(w->count - i) : 16;
+            for (size_t j = 0; j < m; j++) {
+                keys[j] = hit_keys + (size_t)w->seq[i + j] * ks;
+                lens[j] = ks;
+            }
+            bad |= rcache_get_many_ref(c, m, keys, lens, refs, NULL) != RCACHE_OK;
+            for (size_t j = 0; j < m; j++) {
+                bad |= refs[j] == NULL;
+                rcache_release(refs[j]);
+            }
         }
         break;
     case OP_GET_MISS:
@@ -493,7 +512,7 @@ int rcache__cmd_micro(int argc, char **argv)
 
     /* Lookups, overwrites and the mix on the filled cache. */
     static const enum op on_filled[] = {OP_GET_HIT, OP_GET_HIT_PF, OP_GET_MISS, OP_GET_REF,
-                                        OP_MEMO_HIT, OP_SET_OVERWRITE, OP_MIX};
+                                        OP_GET_MANY, OP_MEMO_HIT, OP_SET_OVERWRITE, OP_MIX};
     for (int d = 0; d < nd; d++) {
         for (int ti = 0; ti < ntc; ti++) {
             int T = tcounts[ti];
@@ -506,7 +525,7 @@ int rcache__cmd_micro(int argc, char **argv)
             }
             for (size_t k = 0; k < sizeof on_filled / sizeof on_filled[0]; k++) {
                 if (T > 1 && (on_filled[k] == OP_GET_REF || on_filled[k] == OP_MEMO_HIT ||
-                              on_filled[k] == OP_GET_HIT_PF))
+                              on_filled[k] == OP_GET_HIT_PF || on_filled[k] == OP_GET_MANY))
                     continue; /* the memoize comparison and the DRAM units are 1-thread figures */
                 run_once(c, on_filled[k], T, seqs, per, &dummy); /* warm-up */
                 if (on_filled[k] == OP_GET_HIT) {
@@ -571,7 +590,7 @@ int rcache__cmd_micro(int argc, char **argv)
 
     /* Headline figures (issue 2 targets). */
     const result_t *gh1 = NULL, *ghN = NULL, *sn1 = NULL, *gref = NULL, *memo = NULL, *gpf = NULL,
-                   *sns = NULL;
+                   *sns = NULL, *gmany = NULL;
     for (size_t i = 0; i < nres; i++) {
         const result_t *r = &res[i];
         if (strcmp(r->dist, "sequential") != 0 && strcmp(r->dist, dists[0]) != 0)
@@ -582,6 +601,7 @@ int rcache__cmd_micro(int argc, char **argv)
         if (r->op == OP_GET_REF && r->threads == 1) gref = r;
         if (r->op == OP_MEMO_HIT && r->threads == 1) memo = r;
         if (r->op == OP_GET_HIT_PF && r->threads == 1) gpf = r;
+        if (r->op == OP_GET_MANY && r->threads == 1) gmany = r;
         if (r->op == OP_SET_NEW_SIZED && r->threads == 1) sns = r;
     }
     double scaling = gh1 && ghN ? ghN->ops_per_s / gh1->ops_per_s : 0;
@@ -651,6 +671,10 @@ int rcache__cmd_micro(int argc, char **argv)
         printf("  get hit in DRAM-latency units (issue 13, target <= 1.5): %.2f; %.2f with the "
                "next key prefetched (the cache's own misses)\n",
                gh1->med / dram_ns, gpf->med / dram_ns);
+    if (gmany && gref && dram_ns > 0)
+        printf("  get_many_ref, 16 keys a call: %.2f DRAM-latency units a key (get_ref alone: "
+               "%.2f)\n",
+               gmany->med / dram_ns, gref->med / dram_ns);
     if (sn1 && sns && dram_ns > 0)
         printf("  set new in DRAM-latency units (issue 13, target <= 2): %.2f; %.2f into a sized "
                "cache (no index doublings)\n",

@@ -416,14 +416,13 @@ static void accessed_locked(rcache_t *c, rcache__shard_t *s,
  * Inside the epoch section: the index walk and the try-ref, nothing else
  * (no lock, no caller code: the clock may be the caller's function). */
 #define RCACHE__NOLOCK_FALLBACK 1000
-static int lookup_nolock(rcache_t *c, const void *key, size_t klen, void *buf,
-                         size_t cap, size_t *len_out, rcache__entry_t **ref_out,
-                         int allow_object) {
+static int lookup_nolock(rcache_t *c, const void *key, size_t klen,
+                         uint64_t hash, void *buf, size_t cap, size_t *len_out,
+                         rcache__entry_t **ref_out, int allow_object) {
     int pol = atomic_load_explicit(&c->policy, memory_order_relaxed);
     if ((pol != RCACHE_POLICY_S3FIFO && pol != RCACHE_POLICY_SIEVE) ||
         rcache__disabled(c))
         return RCACHE__NOLOCK_FALLBACK;
-    uint64_t hash = rcache__hash(key, klen);
     rcache__shard_t *s = rcache__shard_of(c, hash);
     rcache__index_prefetch(&s->idx, (uint32_t)hash);
     if (rcache__epoch_enter() != 0)
@@ -466,10 +465,11 @@ static int lookup_nolock(rcache_t *c, const void *key, size_t klen, void *buf,
 }
 
 /* Find a live entry and count a hit (touching it) or a miss. With want_ref
- * a reference is taken. For bytes, copies into buf when it fits. */
+ * a reference is taken. For bytes, copies into buf when it fits. hash_in:
+ * the key's rcache__hash() when the caller has it, else NULL. */
 static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
                   size_t cap, size_t *len_out, rcache__entry_t **ref_out,
-                  int allow_object) {
+                  int allow_object, const uint64_t *hash_in) {
     rcache__reclaim_t r = {0};
     rcache__shard_t *s;
     rcache__entry_t *e;
@@ -481,12 +481,13 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
         return RCACHE_EINVAL;
     if ((rc = rcache__key_check(key, klen)))
         return rc;
-    rc = lookup_nolock(c, key, klen, buf, cap, len_out, ref_out, allow_object);
+    const uint64_t hash = hash_in ? *hash_in : rcache__hash(key, klen);
+    rc = lookup_nolock(c, key, klen, hash, buf, cap, len_out, ref_out, allow_object);
     if (rc != RCACHE__NOLOCK_FALLBACK)
         return rc;
     rc = RCACHE_OK;
     rcache__loc_t l;
-    e = rcache__lock_lookup(c, key, klen, &l, &r);
+    e = rcache__lock_lookup_hashed(c, key, klen, hash, &l, &r);
     s = l.s;
     if (rcache__disabled(c))
         e = NULL; /* disabled: every lookup misses */
@@ -527,7 +528,7 @@ int rcache_get(rcache_t *c, const void *key, size_t key_len, void *buf,
                size_t buf_cap, size_t *val_len) {
     if (!buf && buf_cap)
         return RCACHE_EINVAL;
-    return lookup(c, key, key_len, buf, buf_cap, val_len, NULL, 0);
+    return lookup(c, key, key_len, buf, buf_cap, val_len, NULL, 0, NULL);
 }
 
 int rcache_get_ref(rcache_t *c, const void *key, size_t key_len,
@@ -537,10 +538,60 @@ int rcache_get_ref(rcache_t *c, const void *key, size_t key_len,
     if (!ref_out)
         return RCACHE_EINVAL;
     *ref_out = NULL;
-    rc = lookup(c, key, key_len, NULL, 0, NULL, &e, 1);
+    rc = lookup(c, key, key_len, NULL, 0, NULL, &e, 1, NULL);
     if (rc == RCACHE_OK)
         *ref_out = (rcache_ref_t *)e;
     return rc;
+}
+
+/* Lookups of rcache_get_many_ref() in flight at once: their bucket lines,
+ * then their entries' first lines, are fetched together (16 lines stay
+ * within the outstanding-miss buffers of current cores). */
+#define RCACHE__MANY_BATCH 16
+
+/* Hash keys[0..n) into hash (ok[i] 0 for a key the lookup will refuse)
+ * and start fetching what their lookups will read: every bucket line,
+ * then, once those are likely here, every entry a bucket's tag points at.
+ * The second pass reads the index without a lock, so inside an epoch
+ * section (a table dropped by a resize meanwhile stays readable). */
+static void many_prefetch(rcache_t *c, size_t n, const void *const keys[],
+                          const size_t lens[], uint64_t *hash, int *ok) {
+    for (size_t i = 0; i < n; i++) {
+        ok[i] = rcache__key_check(keys[i], lens[i]) == RCACHE_OK;
+        hash[i] = ok[i] ? rcache__hash(keys[i], lens[i]) : 0;
+        if (ok[i])
+            rcache__index_prefetch(&rcache__shard_of(c, hash[i])->idx,
+                                   (uint32_t)hash[i]);
+    }
+    if (rcache__epoch_enter() != 0)
+        return; /* no reader record: the lookups run unprefetched */
+    for (size_t i = 0; i < n; i++)
+        if (ok[i])
+            rcache__index_prefetch_entry(&rcache__shard_of(c, hash[i])->idx,
+                                         (uint32_t)hash[i]);
+    rcache__epoch_leave();
+}
+
+int rcache_get_many_ref(rcache_t *c, size_t n, const void *const keys[],
+                        const size_t key_lens[], rcache_ref_t *refs[],
+                        int rcs[]) {
+    uint64_t hash[RCACHE__MANY_BATCH];
+    int ok[RCACHE__MANY_BATCH];
+    if (!c || (n && (!keys || !key_lens || !refs)))
+        return RCACHE_EINVAL;
+    for (size_t at = 0; at < n; at += RCACHE__MANY_BATCH) {
+        size_t m = n - at < RCACHE__MANY_BATCH ? n - at : RCACHE__MANY_BATCH;
+        many_prefetch(c, m, keys + at, key_lens + at, hash, ok);
+        for (size_t i = 0; i < m; i++) {
+            rcache__entry_t *e = NULL;
+            int rc = lookup(c, keys[at + i], key_lens[at + i], NULL, 0, NULL,
+                            &e, 1, ok[i] ? &hash[i] : NULL);
+            refs[at + i] = rc == RCACHE_OK ? (rcache_ref_t *)e : NULL;
+            if (rcs)
+                rcs[at + i] = rc;
+        }
+    }
+    return RCACHE_OK;
 }
 
 int rcache_get_alloc(rcache_t *c, const void *key, size_t key_len,
@@ -550,7 +601,7 @@ int rcache_get_alloc(rcache_t *c, const void *key, size_t key_len,
     if (!val_out)
         return RCACHE_EINVAL;
     *val_out = NULL;
-    rc = lookup(c, key, key_len, NULL, 0, NULL, &e, 0);
+    rc = lookup(c, key, key_len, NULL, 0, NULL, &e, 0, NULL);
     if (rc != RCACHE_OK)
         return rc;
     /* rcache__malloc is plain malloc (plus failure injection in test

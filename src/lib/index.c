@@ -261,7 +261,10 @@ rcache__entry_t *rcache__index_find_nolock(const rcache__index_t *ix,
 void rcache__index_prefetch_entry(const rcache__index_t *ix, uint32_t hash32) {
     const rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_acquire);
     const rcache__ibucket_t *b = &t->b[hash32 & t->mask];
-    const uint64_t tm = ix->tagmask, want = tag_of(ix, hash32);
+    /* atomic: also called without the lock (inside an epoch section); a
+     * stale mask only prefetches the wrong line */
+    const uint64_t tm = __atomic_load_n(&ix->tagmask, __ATOMIC_ACQUIRE);
+    const uint64_t want = ((uint64_t)((hash32 * ix->tagmul) >> 16) << 48) & tm;
     for (unsigned i = 0; i < LAST; i++) {
         uint64_t w = load(&b->w[i]);
         if (w != 0 && ((w ^ want) & tm) == 0) {

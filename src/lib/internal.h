@@ -908,6 +908,11 @@ typedef struct rcache__loc {
  * call (remaining TTL, new expiry) reads the same value. */
 rcache__entry_t *rcache__lock_lookup(rcache_t *c, const void *key, size_t klen,
                                      rcache__loc_t *loc, rcache__reclaim_t *r);
+/* The same with the key's rcache__hash() already computed. */
+rcache__entry_t *rcache__lock_lookup_hashed(rcache_t *c, const void *key,
+                                            size_t klen, uint64_t hash,
+                                            rcache__loc_t *loc,
+                                            rcache__reclaim_t *r);
 
 /* ---- key classes (keyclass.c) -------------------------------------- */
 /* Give every shard of c its class counters (c->kclass set). ENOMEM. */

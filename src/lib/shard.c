@@ -300,7 +300,14 @@ uint64_t rcache__shard_sweep_locked(rcache_t *c, rcache__shard_t *s,
 
 rcache__entry_t *rcache__lock_lookup(rcache_t *c, const void *key, size_t klen,
                                      rcache__loc_t *loc, rcache__reclaim_t *r) {
-    loc->hash = rcache__hash(key, klen);
+    return rcache__lock_lookup_hashed(c, key, klen, rcache__hash(key, klen), loc, r);
+}
+
+rcache__entry_t *rcache__lock_lookup_hashed(rcache_t *c, const void *key,
+                                            size_t klen, uint64_t hash,
+                                            rcache__loc_t *loc,
+                                            rcache__reclaim_t *r) {
+    loc->hash = hash;
     loc->s = rcache__shard_of(c, loc->hash);
     loc->t.state = RCACHE__T_NONE;
     loc->t.ms = 0;

@@ -218,6 +218,31 @@ test('GETEX GETDEL SETEX PSETEX SETNX GETSET', async () => {
   assert.equal(await r.getset('nx2', 'c'), null);
 });
 
+// MGET looks keys up 16 at a time (rcache_get_many_ref): every reply in
+// order across the batches, a miss counted for each absent key and a hit
+// for each found one, the empty key nil without either, expired keys nil.
+test('MGET of many keys across lookup batches', async () => {
+  const keys = [];
+  const want = [];
+  for (let i = 0; i < 41; i++) {
+    const k = `mg:${i}`;
+    keys.push(k);
+    if (i % 3 === 0) { want.push(null); continue; }
+    await r.set(k, `value-${i}`);
+    if (i % 7 === 1) { await r.pexpire(k, 10); want.push(null); } else want.push(`value-${i}`);
+  }
+  await advance(20);
+  keys.splice(17, 0, ''); // the empty key, in the middle of a batch
+  want.splice(17, 0, null);
+  const stat = async (name) => Number((await r.info('stats')).match(new RegExp(`${name}:(\\d+)`))[1]);
+  const hits0 = await stat('keyspace_hits');
+  const misses0 = await stat('keyspace_misses');
+  assert.deepEqual(await r.mget(...keys), want);
+  const found = want.filter((v) => v !== null).length;
+  assert.equal(await stat('keyspace_hits') - hits0, found);
+  assert.equal(await stat('keyspace_misses') - misses0, keys.length - 1 - found);
+});
+
 test('MGET MSET MSETNX STRLEN APPEND GETRANGE SETRANGE', async () => {
   assert.equal(await r.mset('a', '1', 'b', '2'), 'OK');
   assert.deepEqual(await r.mget('a', 'b', 'c'), ['1', '2', null]);

@@ -24,6 +24,23 @@ static void test_version(void **state) {
 }
 
 static int noop_update(rcache_update_t *u, void *ctx) { return RCACHE_UPDATE_KEEP; }
+
+/* rcache_get_many_ref() of one key: its per-key code (the call's own is
+ * RCACHE_OK for any key it looked up). */
+static int get_many_one(rcache_t *c, const void *k, size_t kl) {
+    const void *keys[1] = {k};
+    size_t lens[1] = {kl};
+    rcache_ref_t *refs[1];
+    int rcs[1];
+    int rc = rcache_get_many_ref(c, 1, keys, lens, refs, rcs);
+    if (rc != RCACHE_OK)
+        return rc;
+    rcache_release(refs[0]);
+    return rcs[0];
+}
+static const void *const many_k[1] = {"k"};
+static const size_t many_l[1] = {1};
+static rcache_ref_t *many_r[1];
 static int one_compute(const void *k, size_t kl, rcache_memo_result_t *out, void *ctx) {
     out->val = "v";
     out->val_len = 1;
@@ -52,6 +69,7 @@ static void test_long_key_one_error(void **state) {
         {"get", rcache_get(c, k, kl, buf, sizeof buf, &len)},
         {"get_alloc", rcache_get_alloc(c, k, kl, &p, &len)},
         {"get_ref", rcache_get_ref(c, k, kl, &ref)},
+        {"get_many_ref", get_many_one(c, k, kl)},
         {"delete", rcache_delete(c, k, kl)},
         {"take", rcache_take(c, k, kl, &ref)},
         {"expire", rcache_expire(c, k, kl, 10)},
@@ -113,6 +131,11 @@ static void test_null_handling(void **state) {
         {"get_alloc out", rcache_get_alloc(c, "k", 1, NULL, &len)},
         {"get_ref c", rcache_get_ref(NULL, "k", 1, &ref)},
         {"get_ref out", rcache_get_ref(c, "k", 1, NULL)},
+        {"get_many_ref c", rcache_get_many_ref(NULL, 1, many_k, many_l, many_r, NULL)},
+        {"get_many_ref keys", rcache_get_many_ref(c, 1, NULL, many_l, many_r, NULL)},
+        {"get_many_ref lens", rcache_get_many_ref(c, 1, many_k, NULL, many_r, NULL)},
+        {"get_many_ref refs", rcache_get_many_ref(c, 1, many_k, many_l, NULL, NULL)},
+        {"get_many_ref key", get_many_one(c, NULL, 1)},
         {"delete c", rcache_delete(NULL, "k", 1)},
         {"delete key", rcache_delete(c, NULL, 1)},
         {"take c", rcache_take(NULL, "k", 1, &ref)},
