@@ -1,5 +1,5 @@
 """Type stubs of the C extension (see the docstrings in the C sources)."""
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 Key = Union[str, bytes]
 KEY_FORMAT_VERSION: int
@@ -22,6 +22,7 @@ class CacheBase:
                  shards: int = ..., disabled: bool = ..., clock: Optional[ManualClock] = ...,
                  sizeof: Optional[Callable[[Any], int]] = ..., from_env: bool = ...) -> None: ...
     def get(self, key: Key, default: Any = ...) -> Any: ...
+    def get_many(self, keys: Iterable[Key]) -> Dict[Key, Any]: ...
     def set(self, key: Key, value: Any, size_mb: Optional[float] = ...,
             ttl_seconds: Optional[float] = ..., *, nx: bool = ..., xx: bool = ...,
             compute_seconds: Optional[float] = ...,

@@ -86,6 +86,13 @@ class RcacheCache(BaseCache):
         v = self._cache.get(self._key(key, version), _MISS)
         return default if v is _MISS else self._dec(v)
 
+    def get_many(self, keys: Any, version: Optional[int] = None) -> Dict[Any, Any]:
+        """Values of the keys found, as a dict keyed by the keys given: one
+        call into the cache, whose lookups overlap (Cache.get_many)."""
+        made = {self._key(key, version): key for key in keys}
+        found = self._cache.get_many(list(made))
+        return {made[k]: self._dec(v) for k, v in found.items()}
+
     def set(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT,
             version: Optional[int] = None) -> None:
         k = self._key(key, version)

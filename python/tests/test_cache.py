@@ -136,6 +136,41 @@ def test_stats_counts(cache):
     assert cache.get_stats()["hits"] == 0
 
 
+def test_get_many(cache, clock):
+    objs = {f"k{i}": object() for i in range(40)}
+    for i, (k, o) in enumerate(objs.items()):
+        if i % 3:
+            cache.set(k, o, ttl_seconds=1 if i % 7 == 1 else 0)
+    clock.advance(2)  # the ones with a 1 s TTL are gone
+    cache.set(b"raw", b"bytes")
+    want = {k: o for i, (k, o) in enumerate(objs.items()) if i % 3 and i % 7 != 1}
+    before = cache.get_stats()
+    keys = list(objs) + [b"raw", "absent"]
+    got = cache.get_many(iter(keys))  # any iterable, looked up 16 at a time
+    after = cache.get_stats()
+    assert got.pop(b"raw") == b"bytes"
+    assert got.keys() == want.keys()
+    assert all(got[k] is want[k] for k in want)  # the very objects
+    assert after["hits"] - before["hits"] == len(want) + 1
+    assert after["misses"] - before["misses"] == len(keys) - len(want) - 1
+    assert cache.get_many([]) == {}
+    o = object()
+    cache.set("rc", o)
+    base = sys.getrefcount(o)
+    r = cache.get_many(["rc"] * 20 + ["absent"])  # references not leaked
+    held = sys.getrefcount(o)  # (before any assert: pytest keeps its operands)
+    assert held == base + 1
+    assert list(r) == ["rc"] and r["rc"] is o
+    del r
+    assert sys.getrefcount(o) == base
+    with pytest.raises(TypeError):
+        cache.get_many(["ok", 3])
+    with pytest.raises(ValueError):
+        cache.get_many(["ok", ""])
+    with pytest.raises(TypeError):
+        cache.get_many(5)
+
+
 def test_invalidate_pattern_glob(cache):
     for k in ("user:1", "user:2", "user:10", "post:1"):
         cache.set(k, k)
