@@ -402,10 +402,9 @@ int rcache_set_object(rcache_t *c, const void *key, size_t key_len, void *obj,
 /* Record an access: e becomes its shard's most recently used entry and its
  * access time moves to the operation's time (never back: that may be the
  * coarse clock, which can lag the exact time the entry was stored with). */
-static void accessed_locked(rcache_t *c, rcache__shard_t *s,
-                            rcache__entry_t *e, rcache__optime_t *t) {
-    rcache__atime_touch(e, rcache__clock_rel_s(&c->clock, rcache__op_stamp(c, t)));
-    rcache__pol_hit_locked(c, s, e);
+static void accessed_locked(rcache_t *c, rcache__loc_t *l, rcache__entry_t *e) {
+    rcache__atime_touch(e, rcache__clock_rel_s(&c->clock, rcache__op_stamp(c, &l->t)));
+    rcache__pol_hit_locked(c, l->s, e, (uint32_t)l->hash);
 }
 
 /* The lock-free hit (docs/DESIGN.md "Reads without locks"): only for
@@ -504,7 +503,7 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
         if (e->flags & RCACHE__F_COST)
             rcache__ctr_add(&k->compute_saved_ms, rcache__entry_compute_ms(e));
         rcache__hits_bump(e);
-        accessed_locked(c, s, e, &l.t);
+        accessed_locked(c, &l, e);
         if (pick)
             charge = rcache__entry_charge(e);
         if (len_out)
@@ -674,7 +673,7 @@ int rcache_touch(rcache_t *c, const void *key, size_t key_len) {
     if (e && rcache__disabled(c))
         e = NULL;
     if (e)
-        accessed_locked(c, l.s, e, &l.t);
+        accessed_locked(c, &l, e);
     pthread_mutex_unlock(&l.s->lock);
     rcache__reclaim_run(&r);
     return e ? RCACHE_OK : RCACHE_ENOTFOUND;

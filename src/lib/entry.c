@@ -50,7 +50,7 @@ uint64_t rcache__entry_size(size_t klen, size_t vlen, unsigned ext,
      * stored, but saturate anyway so no sum here ever wraps to a small
      * size that would pass a limit. */
     uint64_t block = sizeof(rcache__entry_t) + (uint64_t)klen + (uint64_t)vlen +
-                     rcache__ext_bytes(ext & (RCACHE__F_OBJECT | RCACHE__F_COST));
+                     rcache__ext_bytes(ext);
     uint64_t slot = rcache__slab_size((size_t)block);
     uint64_t size = (slot ? slot : rcache__alloc_footprint(block)) +
                     RCACHE__TABLE_SHARE;
@@ -115,12 +115,11 @@ static rcache__entry_t *entry_alloc(rcache_t *c, unsigned ext,
     e->klen = (uint32_t)klen;
     e->vlen = (uint32_t)vlen;
     e->flags = (uint8_t)(e->flags | ext);
-    if (compute_ms) {
+    memcpy(rcache__entry_key(e), key, klen);
+    if (compute_ms) { /* right before the key: rcache__entry_compute_ms() */
         uint32_t ms = compute_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)compute_ms;
-        memcpy(e->data + rcache__ext_bytes(ext & RCACHE__F_OBJECT), &ms,
-               sizeof ms);
+        memcpy(rcache__entry_key(e) - sizeof ms, &ms, sizeof ms);
     }
-    memcpy(e->data + rcache__ext_bytes(ext), key, klen);
     return e;
 }
 

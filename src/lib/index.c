@@ -95,8 +95,13 @@ void rcache__index_retire(void *block, size_t bytes) {
     rcache__epoch_retire(block, bytes, free);
 }
 
+/* h32's tag under mask tm (a copy of ix->tagmask the caller loaded). */
+static inline uint64_t tag_under(const rcache__index_t *ix, uint32_t h32, uint64_t tm) {
+    return ((uint64_t)((h32 * ix->tagmul) >> 16) << 48) & tm;
+}
+
 static inline uint64_t tag_of(const rcache__index_t *ix, uint32_t h32) {
-    return ((uint64_t)((h32 * ix->tagmul) >> 16) << 48) & ix->tagmask;
+    return tag_under(ix, h32, ix->tagmask);
 }
 
 static inline uint64_t word_of(const rcache__index_t *ix,
@@ -254,8 +259,8 @@ rcache__entry_t *rcache__index_find_nolock(const rcache__index_t *ix,
     if (!tm)
         return NULL; /* untagged index: the locked path */
     const rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_acquire);
-    const uint64_t want = ((uint64_t)((hash32 * ix->tagmul) >> 16) << 48) & tm;
-    return chain_find(ix, &t->b[hash32 & t->mask], tm, want, key, klen, 1);
+    return chain_find(ix, &t->b[hash32 & t->mask], tm, tag_under(ix, hash32, tm), key,
+                      klen, 1);
 }
 
 void rcache__index_prefetch_entry(const rcache__index_t *ix, uint32_t hash32) {
@@ -264,7 +269,7 @@ void rcache__index_prefetch_entry(const rcache__index_t *ix, uint32_t hash32) {
     /* atomic: also called without the lock (inside an epoch section); a
      * stale mask only prefetches the wrong line */
     const uint64_t tm = __atomic_load_n(&ix->tagmask, __ATOMIC_ACQUIRE);
-    const uint64_t want = ((uint64_t)((hash32 * ix->tagmul) >> 16) << 48) & tm;
+    const uint64_t want = tag_under(ix, hash32, tm);
     for (unsigned i = 0; i < LAST; i++) {
         uint64_t w = load(&b->w[i]);
         if (w != 0 && ((w ^ want) & tm) == 0) {

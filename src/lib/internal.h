@@ -233,17 +233,9 @@ static inline void rcache__pf_bump(rcache__entry_t *e, unsigned max) {
                                                   memory_order_relaxed))
         ;
 }
-/* Count a hit (saturating). */
-static inline void rcache__hits_bump(rcache__entry_t *e) {
-    uint32_t o = atomic_load_explicit(&e->acc, memory_order_relaxed);
-    while ((o >> RCACHE__ACC_HITS_SHIFT) < RCACHE__HITS_MAX &&
-           !atomic_compare_exchange_weak_explicit(
-               &e->acc, &o, o + (1u << RCACHE__ACC_HITS_SHIFT),
-               memory_order_relaxed, memory_order_relaxed))
-        ;
-}
-/* Both at once, for a lock-free hit: one compare-exchange on the line the
- * reader already holds, where the two took two (each a full barrier). */
+/* Count a hit (saturating) and bump the policy's bits up to pf_max (0:
+ * leave them): one compare-exchange, so a lock-free hit does both with
+ * one full barrier instead of two. */
 static inline void rcache__hit_bump(rcache__entry_t *e, unsigned pf_max) {
     uint32_t o = atomic_load_explicit(&e->acc, memory_order_relaxed), n;
     do {
@@ -256,6 +248,10 @@ static inline void rcache__hit_bump(rcache__entry_t *e, unsigned pf_max) {
              !atomic_compare_exchange_weak_explicit(&e->acc, &o, n,
                                                     memory_order_relaxed,
                                                     memory_order_relaxed));
+}
+/* Count a hit (saturating). */
+static inline void rcache__hits_bump(rcache__entry_t *e) {
+    rcache__hit_bump(e, 0);
 }
 /* Move the access time forward to at_s (never back). */
 static inline void rcache__atime_touch(rcache__entry_t *e, uint32_t at_s) {
@@ -319,8 +315,8 @@ static inline rcache__objext_t *rcache__entry_obj(const rcache__entry_t *e) {
 }
 
 /* Footprint of an entry with these sizes (what max_bytes is charged);
- * ext: its RCACHE__F_OBJECT and RCACHE__F_COST bits (0: a plain byte
- * string; 1 is RCACHE__F_OBJECT). */
+ * ext: its RCACHE__F_* flags, of which RCACHE__F_OBJECT and
+ * RCACHE__F_COST count (0: a plain byte string; 1 is RCACHE__F_OBJECT). */
 uint64_t rcache__entry_size(size_t klen, size_t vlen, unsigned ext,
                             uint64_t obj_charge);
 /* Footprint of an existing entry. */
@@ -824,9 +820,11 @@ void rcache__pol_unlink_locked(rcache__shard_t *s, rcache__entry_t *e);
  * is off every list afterwards. */
 void rcache__pol_replace_locked(rcache_t *c, rcache__shard_t *s,
                                 rcache__entry_t *old, rcache__entry_t *e);
-/* A hit (or an update) of e: what the policy does on access. */
+/* A hit (or an update) of e: what the policy does on access. h32: the low
+ * 32 bits of e's key hash (the caller's lookup has it; W-TinyLFU's sketch
+ * counts by it). */
 void rcache__pol_hit_locked(rcache_t *c, rcache__shard_t *s,
-                            rcache__entry_t *e);
+                            rcache__entry_t *e, uint32_t h32);
 /* The entry s's policy would evict next, never keep; NULL when there is
  * none. May reorder s's lists (s3fifo promotions, sieve hand moves), which
  * is what the policy's eviction would do anyway; calling it again without

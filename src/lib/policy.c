@@ -121,11 +121,11 @@ void rcache__pol_replace_locked(rcache_t *c, rcache__shard_t *s,
         p->hand = e;
     if (p->gdsf)
         rcache__gdsf_rename(s, (uintptr_t)old, e);
-    rcache__pol_hit_locked(c, s, e);
+    rcache__pol_hit_locked(c, s, e, rcache__entry_hash32(e));
 }
 
 void rcache__pol_hit_locked(rcache_t *c, rcache__shard_t *s,
-                            rcache__entry_t *e) {
+                            rcache__entry_t *e, uint32_t h32) {
     rcache__pol_t *p = &s->pol;
     switch (p->kind) {
     case RCACHE_POLICY_SIEVE:
@@ -136,7 +136,7 @@ void rcache__pol_hit_locked(rcache_t *c, rcache__shard_t *s,
         return;
     case RCACHE_POLICY_WTINYLFU:
     case RCACHE_POLICY_WTINYLFU_FIXED:
-        rcache__wtlfu_hit(c, s, e);
+        rcache__wtlfu_hit(c, s, e, h32);
         return;
     case RCACHE_POLICY_GDSF:
         rcache__gdsf_hit(c, s, e);

@@ -45,7 +45,8 @@ uint64_t rcache__ghost_len(const rcache__ghost_t *g);
 
 /* wtinylfu (policy_wtinylfu.c) */
 void rcache__wtlfu_link(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e);
-void rcache__wtlfu_hit(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e);
+void rcache__wtlfu_hit(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e,
+                       uint32_t h32);
 rcache__entry_t *rcache__wtlfu_victim(rcache_t *c, rcache__shard_t *s,
                                       const rcache__entry_t *keep);
 /* Evict v (the victim just chosen) and admit the pending window entry. */

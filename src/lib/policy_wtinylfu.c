@@ -199,20 +199,21 @@ static void slru_insert(rcache__pol_t *p, rcache__entry_t *e, uint64_t mm) {
     rcache__pol_move_to(p, e, q);
 }
 
-void rcache__wtlfu_hit(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e) {
+void rcache__wtlfu_hit(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e,
+                       uint32_t h32) {
     rcache__pol_t *p = &s->pol;
     uint64_t cap = rcache__pol_cap(c, s, NULL);
     if (rcache__pq(e) == 0) {
         rcache__pol_move_to(p, e, 0);
         if (p->kind == RCACHE_POLICY_WTINYLFU) /* Caffeine counts every hit */
-            sketch_add(c, p, cap, rcache__entry_hash32(e));
+            sketch_add(c, p, cap, h32);
         return;
     }
     uint64_t mm = main_max(p, cap);
     rcache__pol_move_to(p, e, 2);
     while (p->n[2] > mm * 4u / 5u) /* protected over its share: demote */
         rcache__pol_move_to(p, p->q[2]->prev, 1);
-    sketch_add(c, p, cap, rcache__entry_hash32(e));
+    sketch_add(c, p, cap, h32);
     if (p->kind == RCACHE_POLICY_WTINYLFU_FIXED &&
         ++p->aging >= 32u * (mm ? mm : 1u) && p->sketch) {
         sketch_halve(p->sketch);

@@ -151,7 +151,7 @@ static int splice_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
                     u->new_val, u->new_len);
         rcache__entry_write_end(e); /* readers may take it again */
         rcache__set_expire_locked(s, e, at);
-        rcache__pol_hit_locked(c, s, e);
+        rcache__pol_hit_locked(c, s, e, (uint32_t)hash);
         rcache__atime_set(e, now_s);
     } else {
         if (!(e = rcache__entry_new(c, key, klen, NULL, nl, cms)))
