@@ -29,15 +29,8 @@ static void test_answers_as_get_ref(void **state) {
                                    RCACHE_POLICY_WTINYLFU};
     for (size_t p = 0; p < sizeof policies / sizeof policies[0]; p++) {
         test_clock_t clk = {0};
-        rcache_config_t cfg;
-        rcache_t *c = NULL;
-        rcache_config_init(&cfg);
-        cfg.shards = 4;
-        cfg.policy = policies[p];
-        cfg.clock = test_clock_fn;
-        clk.now_ms = 1700000000000ull;
-        cfg.clock_ctx = &clk;
-        assert_int_equal(rcache_open(&cfg, &c), RCACHE_OK);
+        rcache_t *c = open_cache(0, 0, 0, 4, &clk);
+        assert_int_equal(rcache_set_policy(c, policies[p]), RCACHE_OK);
 
         char kb[NKEYS][16], vb[128];
         static char longkey[RCACHE_MAX_KEY_LEN + 1];
@@ -165,12 +158,8 @@ static void *reader(void *arg) {
 }
 
 static void race(int policy) {
-    rcache_config_t cfg;
-    rcache_t *c = NULL;
-    rcache_config_init(&cfg);
-    cfg.shards = 2;
-    cfg.policy = policy;
-    assert_int_equal(rcache_open(&cfg, &c), RCACHE_OK);
+    rcache_t *c = open_cache(0, 0, 0, 2, NULL);
+    assert_int_equal(rcache_set_policy(c, policy), RCACHE_OK);
     race_t r = {c, 300, 300};
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
