@@ -811,7 +811,10 @@ typedef struct rcache_entry_info {
     uint64_t created_at_ms;   /**< when stored (cache clock, 1 s resolution) */
     uint64_t last_access_ms;  /**< last hit or store (cache clock, 1 s
                                    resolution; may lag by a late tick) */
-    uint64_t access_count;    /**< hits since stored */
+    uint64_t access_count;    /**< hits since stored: exact up to 128,
+                                   then an unbiased estimate (one standard
+                                   deviation about 8%), so that a hot
+                                   entry is not written on every hit */
     int64_t ttl_ms;           /**< remaining ms (0 once expired), -1 = no
                                    expiry; never otherwise negative */
     uint64_t compute_ms;      /**< compute time recorded at store */

@@ -412,9 +412,58 @@ static void accessed_locked(rcache_t *c, rcache__loc_t *l, rcache__entry_t *e) {
  * a live entry that no writer holds; everything else returns
  * RCACHE__NOLOCK_FALLBACK and the caller runs the locked lookup, unchanged
  * (so a miss, an expiry, memoize and single-flight never come from here).
- * Inside the epoch section: the index walk and the try-ref, nothing else
- * (no lock, no caller code: the clock may be the caller's function). */
+ * No lock is taken and no caller code runs inside the epoch section (the
+ * clock may be the caller's function: with one, a copy takes a reference
+ * and leaves the section before reading it). */
 #define RCACHE__NOLOCK_FALLBACK 1000
+
+/* Count a lock-free hit on e (e readable: referenced, or inside the epoch
+ * section); returns the hot-key sampler's pick. */
+static unsigned nolock_hit(rcache_t *c, rcache__entry_t *e, int pol,
+                           uint64_t hash, rcache__optime_t *t, uint64_t *charge) {
+    rcache__ctr_t *k = rcache__ctr(c);
+    uint64_t n = rcache__ctr_add(&k->hits, 1);
+    unsigned pick = rcache__diag_pick_lookup(c, hash, n);
+    if (e->flags & RCACHE__F_COST)
+        rcache__ctr_add(&k->compute_saved_ms, rcache__entry_compute_ms(e));
+    rcache__hit_bump(e, pol == RCACHE_POLICY_SIEVE ? 1u : 3u, n);
+    rcache__atime_touch(e, rcache__clock_rel_s(&c->clock, rcache__op_stamp(c, t)));
+    *charge = pick ? rcache__entry_charge(e) : 0;
+    return pick;
+}
+
+/* A copy without a reference, inside the epoch section: for a slab entry
+ * seen with no writer (refs loaded with acquire: nonzero, no WRITE bit)
+ * under the built-in clock. Nothing writes such an entry's flags, length
+ * or bytes once it is published or its writer has let go (update.c copies
+ * a small value for a splice instead of writing it in place; a regrow or
+ * compaction writes a new block and leaves the write bit on the old one),
+ * and its memory is freed only after the section ends, so the bytes read
+ * here are the value it was found with. Returns RCACHE__NOLOCK_FALLBACK
+ * when the entry does not qualify (the caller takes a reference) or has
+ * expired (the caller runs the locked lookup). */
+#define RCACHE__NOLOCK_TRY_REF 1001
+static int copy_nolock(rcache_t *c, rcache__entry_t *e, int pol, uint64_t hash,
+                       void *buf, size_t cap, size_t *len_out, unsigned *pick,
+                       uint64_t *charge) {
+    uint32_t r = atomic_load_explicit(&e->refs, memory_order_acquire);
+    if (r == 0 || (r & RCACHE__REFS_WRITE) || c->clock.fn ||
+        (e->flags & (RCACHE__F_SLAB | RCACHE__F_OBJECT)) != RCACHE__F_SLAB)
+        return RCACHE__NOLOCK_TRY_REF;
+    rcache__optime_t t = {0};
+    uint64_t exp = __atomic_load_n(&e->expire_at_ms, __ATOMIC_RELAXED);
+    if (exp && rcache__op_now(c, &t) >= exp)
+        return RCACHE__NOLOCK_FALLBACK;
+    const size_t vlen = e->vlen;
+    int rc = vlen > cap ? RCACHE_ERANGE : RCACHE_OK;
+    if (rc == RCACHE_OK && vlen)
+        memcpy(buf, rcache__entry_val(e), vlen);
+    if (len_out)
+        *len_out = vlen;
+    *pick = nolock_hit(c, e, pol, hash, &t, charge);
+    return rc;
+}
+
 static int lookup_nolock(rcache_t *c, const void *key, size_t klen,
                          uint64_t hash, void *buf, size_t cap, size_t *len_out,
                          rcache__entry_t **ref_out, int allow_object) {
@@ -427,8 +476,18 @@ static int lookup_nolock(rcache_t *c, const void *key, size_t klen,
     if (rcache__epoch_enter() != 0)
         return RCACHE__NOLOCK_FALLBACK;
     rcache__entry_t *e = rcache__index_find_nolock(&s->idx, (uint32_t)hash, key, klen);
-    int got = e && rcache__entry_try_ref(e);
+    unsigned pick = 0;
+    uint64_t charge = 0;
+    int rc = RCACHE__NOLOCK_TRY_REF;
+    if (e && !ref_out)
+        rc = copy_nolock(c, e, pol, hash, buf, cap, len_out, &pick, &charge);
+    int got = rc == RCACHE__NOLOCK_TRY_REF && e && rcache__entry_try_ref(e);
     rcache__epoch_leave(); /* before any unref: no retirement inside */
+    if (rc != RCACHE__NOLOCK_TRY_REF) {
+        if (rc != RCACHE__NOLOCK_FALLBACK)
+            rcache__diag_lookup(c, pick, key, klen, hash, charge);
+        return rc;
+    }
     if (!got)
         return RCACHE__NOLOCK_FALLBACK;
     rcache__optime_t t = {0};
@@ -439,15 +498,8 @@ static int lookup_nolock(rcache_t *c, const void *key, size_t klen,
         rcache__entry_unref(e); /* the locked path unlinks or refuses it */
         return RCACHE__NOLOCK_FALLBACK;
     }
-    rcache__ctr_t *k = rcache__ctr(c);
-    unsigned pick = rcache__diag_pick_lookup(c, hash, rcache__ctr_add(&k->hits, 1));
-    rcache__ctr_add(&k->nolock_hits, 1);
-    if (e->flags & RCACHE__F_COST)
-        rcache__ctr_add(&k->compute_saved_ms, rcache__entry_compute_ms(e));
-    rcache__hit_bump(e, pol == RCACHE_POLICY_SIEVE ? 1u : 3u);
-    rcache__atime_touch(e, rcache__clock_rel_s(&c->clock, rcache__op_stamp(c, &t)));
-    uint64_t charge = pick ? rcache__entry_charge(e) : 0;
-    int rc = RCACHE_OK;
+    pick = nolock_hit(c, e, pol, hash, &t, &charge);
+    rc = RCACHE_OK;
     if (len_out)
         *len_out = e->vlen;
     if (ref_out) {
@@ -499,10 +551,12 @@ static int lookup(rcache_t *c, const void *key, size_t klen, void *buf,
         rc = RCACHE_EWRONGTYPE;
     } else {
         rcache__ctr_t *k = rcache__ctr(c);
-        pick = rcache__diag_pick_lookup(c, l.hash, rcache__ctr_add(&k->hits, 1));
+        uint64_t n = rcache__ctr_add(&k->hits, 1);
+        s->st.locked_hits++;
+        pick = rcache__diag_pick_lookup(c, l.hash, n);
         if (e->flags & RCACHE__F_COST)
             rcache__ctr_add(&k->compute_saved_ms, rcache__entry_compute_ms(e));
-        rcache__hits_bump(e);
+        rcache__hit_bump(e, 0, n);
         accessed_locked(c, &l, e);
         if (pick)
             charge = rcache__entry_charge(e);

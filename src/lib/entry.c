@@ -149,16 +149,33 @@ rcache__entry_t *rcache__entry_new_object(rcache_t *c, const void *key,
     return e;
 }
 
+/* The atomic fields sit between the plain ones as entry_copy expects. */
+_Static_assert(offsetof(rcache__entry_t, acc) ==
+                       offsetof(rcache__entry_t, atime_s) + 4 &&
+                   offsetof(rcache__entry_t, acc) + 4 == sizeof(rcache__entry_t),
+               "rcache__entry_copy copies atime_s and acc last");
+
 void rcache__entry_copy(rcache__entry_t *n, rcache__entry_t *e, size_t bytes) {
-    /* refs is skipped by the byte copies: a lock-free reader's try-ref may
-     * compare-exchange it meanwhile (and fail, the write bit being set) */
+    /* The atomic fields are read one by one, not by the byte copies: a
+     * lock-free reader's try-ref may compare-exchange refs meanwhile (and
+     * fail, the write bit being set), and a lock-free hit that found e
+     * before the writer took it may still store its access time and hit
+     * bits (lost with the old block, as a hit bit may be). */
     const size_t at = offsetof(rcache__entry_t, refs), after = at + sizeof(e->refs);
+    const size_t times = offsetof(rcache__entry_t, atime_s);
     memcpy(n, e, at);
     memcpy((unsigned char *)n + after, (const unsigned char *)e + after,
-           bytes - after);
+           times - after);
     atomic_store_explicit(&n->refs,
                           atomic_load_explicit(&e->refs, memory_order_relaxed),
                           memory_order_relaxed);
+    atomic_store_explicit(&n->atime_s,
+                          atomic_load_explicit(&e->atime_s, memory_order_relaxed),
+                          memory_order_relaxed);
+    atomic_store_explicit(&n->acc,
+                          atomic_load_explicit(&e->acc, memory_order_relaxed),
+                          memory_order_relaxed);
+    memcpy(n->data, e->data, bytes - sizeof(*e));
 }
 
 rcache__entry_t *rcache__entry_resize(rcache_t *c, rcache__entry_t *e,

@@ -233,25 +233,47 @@ static inline void rcache__pf_bump(rcache__entry_t *e, unsigned max) {
                                                   memory_order_relaxed))
         ;
 }
-/* Count a hit (saturating) and bump the policy's bits up to pf_max (0:
- * leave them): one compare-exchange, so a lock-free hit does both with
- * one full barrier instead of two. */
-static inline void rcache__hit_bump(rcache__entry_t *e, unsigned pf_max) {
+/* Hits counted exactly; past this, estimated (rcache__hits_step). */
+#define RCACHE__HITS_EXACT_LOG2 7u
+#define RCACHE__HITS_EXACT (1u << RCACHE__HITS_EXACT_LOG2)
+
+/* What a hit adds to a count of h hits, given a pseudo-random draw: 1
+ * below RCACHE__HITS_EXACT (128); above, 2^k with probability 2^-k, k =
+ * log2(h) - 6 (64 steps per doubling: an unbiased estimate, one standard
+ * deviation about 8% of the count, that writes a hot entry's line about
+ * 64 times per doubling of its hits instead of on every hit: two threads
+ * hitting a small hot set would otherwise take that line from each other
+ * on every hit). The draw is the thread's running hit count plus the
+ * entry's address; the top k bits of its Weyl-sequence product decide. */
+static inline uint32_t rcache__hits_step(uint32_t h, uint64_t draw) {
+    if (h < RCACHE__HITS_EXACT)
+        return 1;
+    unsigned k = (31u - (unsigned)__builtin_clz(h)) -
+                 (RCACHE__HITS_EXACT_LOG2 - 1u); /* >= 1 */
+    if ((draw * 0x9E3779B97F4A7C15ull) >> (64u - k))
+        return 0;
+    uint32_t step = 1u << k;
+    return h > RCACHE__HITS_MAX - step ? RCACHE__HITS_MAX - h : step;
+}
+/* Count a hit (exact below RCACHE__HITS_EXACT, then estimated:
+ * rcache__hits_step; saturating) and bump the policy's bits up to pf_max
+ * (0: leave them): one compare-exchange, so a lock-free hit does both with
+ * one full barrier instead of two, and none when neither changes. draw: the
+ * thread's running hit count (rcache__ctr_add's result) or any value that
+ * changes from hit to hit. */
+static inline void rcache__hit_bump(rcache__entry_t *e, unsigned pf_max,
+                                    uint64_t draw) {
     uint32_t o = atomic_load_explicit(&e->acc, memory_order_relaxed), n;
+    draw += (uintptr_t)e;
     do {
-        n = o;
-        if ((o >> RCACHE__ACC_HITS_SHIFT) < RCACHE__HITS_MAX)
-            n += 1u << RCACHE__ACC_HITS_SHIFT;
+        n = o + (rcache__hits_step(o >> RCACHE__ACC_HITS_SHIFT, draw)
+                 << RCACHE__ACC_HITS_SHIFT);
         if ((o & RCACHE__ACC_PF) < pf_max)
             n += 1u;
     } while (n != o &&
              !atomic_compare_exchange_weak_explicit(&e->acc, &o, n,
                                                     memory_order_relaxed,
                                                     memory_order_relaxed));
-}
-/* Count a hit (saturating). */
-static inline void rcache__hits_bump(rcache__entry_t *e) {
-    rcache__hit_bump(e, 0);
 }
 /* Move the access time forward to at_s (never back). */
 static inline void rcache__atime_touch(rcache__entry_t *e, uint32_t at_s) {
@@ -561,12 +583,11 @@ typedef struct rcache__ctr {
     _Atomic uint64_t hits;             /* lookups that found a live entry */
     _Atomic uint64_t misses;           /* lookups that found none */
     _Atomic uint64_t compute_saved_ms; /* sum of compute_ms over hits */
-    _Atomic uint64_t nolock_hits;      /* of hits, those without the lock
-                                          (tests and benchmarks) */
-    unsigned char pad[128 - 4 * sizeof(uint64_t)];
+    unsigned char pad[128 - 3 * sizeof(uint64_t)];
 } rcache__ctr_t;
-/* Hits served without the shard lock since open or the last reset (the sum
- * over the slots; tests and rcache-bench). */
+/* Hits served without the shard lock since open or the last reset: the
+ * slots' hits less the shards' locked_hits (a lock-free hit counts no
+ * second counter), exact once the lookups counted have returned; tests. */
 uint64_t rcache__nolock_hits(const rcache_t *c);
 /* This thread's counter slot of c. */
 rcache__ctr_t *rcache__ctr(const rcache_t *c);
@@ -584,6 +605,8 @@ typedef struct rcache__shard_stats {
     uint64_t expirations;      /* removed because expired */
     uint64_t scan_buckets;     /* buckets rcache_scan() visited (tests use
                                   it to check the per-call bound) */
+    uint64_t locked_hits;      /* hits served under the lock (the rest of
+                                  the slots' hits were lock-free) */
 } rcache__shard_stats_t;
 
 /* ---- eviction policy state of one shard (policy*.c) ----------------- */

@@ -94,7 +94,6 @@ void rcache_stats_reset(rcache_t *c) {
         atomic_store_explicit(&k->hits, 0, memory_order_relaxed);
         atomic_store_explicit(&k->misses, 0, memory_order_relaxed);
         atomic_store_explicit(&k->compute_saved_ms, 0, memory_order_relaxed);
-        atomic_store_explicit(&k->nolock_hits, 0, memory_order_relaxed);
     }
     rcache__tags_stats_reset(c);
     atomic_store(&c->computations, 0);
@@ -150,8 +149,14 @@ void rcache_get_config(rcache_t *c, rcache_config_t *out) {
 }
 
 uint64_t rcache__nolock_hits(const rcache_t *c) {
-    uint64_t n = 0;
+    uint64_t n = 0, locked = 0;
     for (unsigned i = 0; i < RCACHE__CTR_SLOTS; i++)
-        n += atomic_load_explicit(&c->ctrs[i].nolock_hits, memory_order_relaxed);
-    return n;
+        n += atomic_load_explicit(&c->ctrs[i].hits, memory_order_relaxed);
+    for (uint32_t i = 0; i < c->nshards; i++) {
+        rcache__shard_t *s = &c->shards[i];
+        pthread_mutex_lock(&s->lock);
+        locked += s->st.locked_hits;
+        pthread_mutex_unlock(&s->lock);
+    }
+    return n - locked;
 }

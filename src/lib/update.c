@@ -114,8 +114,9 @@ static void splice_fill(unsigned char *dst, const unsigned char *old,
 /* Apply a SPLICE decision: the new value is written once, into the entry
  * that will hold it. With no reference held outside the table (taken
  * exclusively, refs 1 -> 1 | WRITE, so a lock-free reader's try-get fails
- * meanwhile) the entry itself is grown and written in place, so a repeated
- * APPEND rarely copies (a large value moves into a block with a quarter
+ * meanwhile) the entry itself is grown and written in place (a slab
+ * entry only by its move to a new block), so a repeated APPEND rarely
+ * copies (a large value moves into a block with a quarter
  * more room once in a while: entry.c); else a new entry is built from the
  * old one, copying the old bytes once (copy-on-write: handles keep seeing
  * the value they got). */
@@ -139,8 +140,13 @@ static int splice_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
     uint64_t at = ttl_to_at(c, u->ttl_ms, u->expire_at_ms, old, t);
     rcache__entry_t *e;
     /* A tagged entry is never grown in place: a regrow would move it while
-     * rcache_invalidate_tag() may be taking a reference from the index. */
+     * rcache_invalidate_tag() may be taking a reference from the index. A
+     * slab entry's bytes are never written in place either (a lock-free
+     * copy reads them without a reference, cache.c copy_nolock): it is
+     * only grown, which copies it into a new block; a splice that keeps
+     * its length builds a new entry (at most RCACHE__SLAB_MAX bytes). */
     if (old && !(old->flags & RCACHE__F_TAGGED) &&
+        (!(old->flags & RCACHE__F_SLAB) || nl > olen) &&
         rcache__entry_write_begin(old)) {
         e = nl > olen ? rcache__shard_regrow_locked(c, s, old, nl) : old;
         if (!e) {

@@ -3,7 +3,10 @@
  * lookup_nolock): readers that find and copy or reference values without
  * the shard lock, racing overwrites, deletes, evictions, APPEND-style
  * in-place growth (and regrows) and compaction moves on other threads,
- * must never see a torn or freed value. Every value carries a pattern the
+ * must never see a torn or freed value. Also rewrites of a value's bytes
+ * that keep its length (SETRANGE over the whole value): a copy of a slab
+ * entry takes no reference (cache.c copy_nolock), so such a rewrite must
+ * build a new entry rather than write the bytes a copy may be reading. Every value carries a pattern the
  * reader checks byte by byte: byte 0 is a generation g, byte p (p >= 1) is
  * (g + 31 * key + 7 * p) & 0xff, and its length is a multiple of 16 (an
  * append adds 16 bytes continuing the pattern). A torn copy (a length from
@@ -65,6 +68,25 @@ static int append_cb(rcache_update_t *u, void *ctx) {
     return RCACHE_UPDATE_SPLICE;
 }
 
+/* Rewrite the whole value in place of its bytes (SETRANGE at 0 over its
+ * full length: the length stays, so a splice that could write the entry
+ * in place), as a new generation. */
+typedef struct {
+    unsigned key;
+    unsigned gen;
+    unsigned char v[MAXV];
+} rew_t;
+
+static int rewrite_cb(rcache_update_t *u, void *ctx) {
+    rew_t *a = ctx;
+    if (!u->found || u->old_len == 0 || u->old_len > MAXV)
+        return RCACHE_UPDATE_KEEP;
+    u->new_val = a->v;
+    u->new_len = make_val(a->v, a->key, a->gen, u->old_len);
+    u->splice_offset = 0;
+    return RCACHE_UPDATE_SPLICE;
+}
+
 typedef struct {
     rcache_t *c;
     unsigned id;
@@ -116,7 +138,7 @@ static void *reader(void *arg) {
 }
 
 /* Overwrites (new generation, length shifting between size classes so
- * pages drain and compaction moves entries), appends, deletes; the byte
+ * pages drain and compaction moves entries), appends, rewrites, deletes; the byte
  * limit makes the stores evict. */
 static void *writer(void *arg) {
     worker_t *w = arg;
@@ -134,9 +156,16 @@ static void *writer(void *arg) {
             make_val(val, k, rnd(&s), len);
             if (rcache_set(w->c, key, (size_t)kl, val, len, 0, 0) != RCACHE_OK)
                 w->bad++;
-        } else if (op < 14) {
+        } else if (op < 12) {
             app_t a = {.key = k};
             int rc = rcache_update(w->c, key, (size_t)kl, append_cb, &a);
+            if (rc != RCACHE_OK && rc != RCACHE_ENOTFOUND)
+                w->bad++;
+        } else if (op < 14) {
+            static _Thread_local rew_t a;
+            a.key = k;
+            a.gen = rnd(&s);
+            int rc = rcache_update(w->c, key, (size_t)kl, rewrite_cb, &a);
             if (rc != RCACHE_OK && rc != RCACHE_ENOTFOUND)
                 w->bad++;
         } else {
@@ -344,9 +373,104 @@ static void test_fallbacks(void **state) {
     rcache_close(c);
 }
 
+/* The copy without a reference (cache.c copy_nolock) under the built-in
+ * clock: a small value, one with a TTL, a buffer too small (ERANGE with
+ * the length, counted as a hit), and a value too large for a slab slot
+ * (served with a reference instead) are all lock-free hits; an object is
+ * refused as before. */
+static void test_copy_paths(void **state) {
+    (void)state;
+    rcache_config_t cfg;
+    rcache_t *c = NULL;
+    rcache_config_init(&cfg);
+    cfg.policy = RCACHE_POLICY_SIEVE;
+    assert_int_equal(rcache_open(&cfg, &c), RCACHE_OK);
+    static unsigned char big[4000], buf[4096];
+    size_t len = 0;
+    make_val(big, 7, 3, sizeof big);
+    assert_int_equal(rcache_set(c, "s", 1, "small", 5, 0, 0), RCACHE_OK);
+    assert_int_equal(rcache_set(c, "t", 1, "ttl", 3, 60000, 0), RCACHE_OK);
+    assert_int_equal(rcache_set(c, "b", 1, big, sizeof big, 0, 0), RCACHE_OK);
+    assert_int_equal(rcache_get(c, "s", 1, buf, sizeof buf, &len), RCACHE_OK);
+    assert_true(len == 5 && memcmp(buf, "small", 5) == 0);
+    assert_int_equal(rcache_get(c, "t", 1, buf, sizeof buf, &len), RCACHE_OK);
+    assert_true(len == 3 && memcmp(buf, "ttl", 3) == 0);
+    len = 0;
+    assert_int_equal(rcache_get(c, "s", 1, buf, 4, &len), RCACHE_ERANGE);
+    assert_int_equal(len, 5);
+    assert_int_equal(rcache_get(c, "b", 1, buf, sizeof buf, &len), RCACHE_OK);
+    assert_true(len == sizeof big && memcmp(buf, big, len) == 0);
+    assert_int_equal(rcache__nolock_hits(c), 4);
+    int obj = 1;
+    assert_int_equal(rcache_set_object(c, "o", 1, &obj, 8, NULL, NULL, NULL), RCACHE_OK);
+    assert_int_equal(rcache_get(c, "o", 1, buf, sizeof buf, &len), RCACHE_EWRONGTYPE);
+    rcache_stats_t st;
+    rcache_stats(c, &st);
+    assert_int_equal(st.hits, 4);
+    /* no reference was left behind: every entry goes on delete */
+    assert_int_equal(rcache_delete(c, "s", 1), RCACHE_OK);
+    assert_int_equal(rcache_delete(c, "b", 1), RCACHE_OK);
+    check_invariants(c);
+    rcache_close(c);
+}
+
+/* A hit count is exact below RCACHE__HITS_EXACT and an estimate above it
+ * (internal.h rcache__hits_step: a hot entry's line is not written on
+ * every hit): on each lookup path (lock-free copy and reference, locked
+ * lru), 100 hits read 100 and 200,000 read within a quarter of that. */
+static void hit_counts(int policy, int injected_clock) {
+    test_clock_t clk = {.now_ms = 1700000000000ull};
+    rcache_config_t cfg;
+    rcache_t *c = NULL;
+    rcache_config_init(&cfg);
+    cfg.policy = policy;
+    if (injected_clock) {
+        cfg.clock = test_clock_fn;
+        cfg.clock_ctx = &clk;
+    }
+    assert_int_equal(rcache_open(&cfg, &c), RCACHE_OK);
+    const unsigned many = 200000;
+    char buf[16];
+    size_t len;
+    assert_int_equal(rcache_set(c, "few", 3, "v", 1, 0, 0), RCACHE_OK);
+    assert_int_equal(rcache_set(c, "many", 4, "v", 1, 0, 0), RCACHE_OK);
+    for (unsigned i = 0; i < many; i++) {
+        if (i < 100)
+            assert_int_equal(rcache_get(c, "few", 3, buf, sizeof buf, &len), RCACHE_OK);
+        if (i % 2) {
+            assert_int_equal(rcache_get(c, "many", 4, buf, sizeof buf, &len), RCACHE_OK);
+        } else {
+            rcache_ref_t *ref = NULL;
+            assert_int_equal(rcache_get_ref(c, "many", 4, &ref), RCACHE_OK);
+            rcache_release(ref);
+        }
+    }
+    rcache_entry_info_t info;
+    assert_int_equal(rcache_entry_info(c, "few", 3, &info), RCACHE_OK);
+    assert_int_equal(info.access_count, 100);
+    assert_int_equal(rcache_entry_info(c, "many", 4, &info), RCACHE_OK);
+    printf("%s%s: %u hits counted as %llu\n", rcache_policy_name(policy),
+           injected_clock ? " (injected clock)" : "", many,
+           (unsigned long long)info.access_count);
+    assert_true(info.access_count >= many * 3 / 4 && info.access_count <= many * 5 / 4);
+    rcache_stats_t st;
+    rcache_stats(c, &st);
+    assert_int_equal(st.hits, many + 100);
+    rcache_close(c);
+}
+
+static void test_hit_counts(void **state) {
+    (void)state;
+    hit_counts(RCACHE_POLICY_S3FIFO, 0);
+    hit_counts(RCACHE_POLICY_S3FIFO, 1);
+    hit_counts(RCACHE_POLICY_LRU, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fallbacks),
+        cmocka_unit_test(test_hit_counts),
+        cmocka_unit_test(test_copy_paths),
         cmocka_unit_test(test_race_s3fifo),
         cmocka_unit_test(test_race_sieve),
         cmocka_unit_test(test_race_lru),
