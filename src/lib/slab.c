@@ -12,7 +12,8 @@
  *
  * Layout: pages of RCACHE__SLAB_PAGE bytes, aligned to their size, so a
  * slot finds its page (and the page its class) by masking its address.
- * Pages are carved from 2 MiB chunks mapped with mmap. A page holds slots
+ * Pages are carved from 2 MiB chunks mapped with mmap, aligned to 2 MiB;
+ * from the fifth chunk on each is made one huge page (chunk_huge). A page holds slots
  * of one class; the class keeps a list of its pages that have a free slot.
  * A page whose last slot is freed goes back to the cache-wide page pool
  * (its memory returned to the kernel with MADV_DONTNEED), and any class
@@ -171,39 +172,87 @@ void rcache__slab_free(rcache__slab_t *sl) {
     rcache__free(sl);
 }
 
+/* Map a chunk aligned to its size, so the kernel can back it with one
+ * 2 MiB page. NULL when mmap fails. */
+static unsigned char *chunk_map(void) {
+    unsigned char *m = mmap(NULL, 2 * (size_t)CHUNK_BYTES, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    size_t head = (CHUNK_BYTES - ((uintptr_t)m & (CHUNK_BYTES - 1))) & (CHUNK_BYTES - 1);
+    if (head)
+        munmap(m, head);
+    munmap(m + head + CHUNK_BYTES, CHUNK_BYTES - head);
+    return m + head;
+}
+
+/* From the HUGE_AFTER-th chunk on (a small cache keeps its few pages), a
+ * new chunk is made one huge page at once: one fault instead of 512, and
+ * one TLB entry for its 64 pages, where a lookup among a million entries
+ * otherwise walks the page table for nearly every bucket and entry it
+ * touches (BENCHMARKS.md "Huge pages for the slab chunks"). MADV_COLLAPSE
+ * (Linux 6.1) needs a mapped page in the range, hence the first touch; it
+ * sets no flag on the mapping, so khugepaged (which, in the kernel's
+ * default "madvise" mode, scans only MADV_HUGEPAGE ranges) never fills a
+ * pooled page's released memory back in. Best effort: on an older kernel,
+ * with THP off, or without a free 2 MiB page it fails and the chunk stays
+ * in 4 KiB pages, as before. The chunk is resident from here on: at most
+ * one chunk ahead of the pages in use. */
+#define HUGE_AFTER 4u
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+static void chunk_huge(unsigned char *a) {
+    *(volatile unsigned char *)a = 0;
+    (void)madvise(a, CHUNK_BYTES, MADV_COLLAPSE);
+}
+
+/* Make a new chunk the one pages are carved from. Under the pool lock,
+ * which it drops while it maps the chunk (and makes it a huge page: a 2
+ * MiB allocation and clearing the other classes' threads need not wait
+ * for); if another thread installed a chunk meanwhile, or pooled a page,
+ * that is used and this one unmapped. 0, or -1 on ENOMEM. */
+static int chunk_add(rcache__slab_t *sl) {
+    const int huge = sl->mapped_bytes >= (uint64_t)HUGE_AFTER * CHUNK_BYTES;
+    pthread_mutex_unlock(&sl->pool_lock);
+    chunk_t *ch = rcache__malloc(sizeof(*ch));
+    unsigned char *m = ch ? chunk_map() : NULL;
+    if (m && huge)
+        chunk_huge(m);
+    pthread_mutex_lock(&sl->pool_lock);
+    if (sl->carve_left || sl->pool || !m) {
+        if (m)
+            munmap(m, CHUNK_BYTES);
+        rcache__free(ch);
+        return sl->carve_left || sl->pool ? 0 : -1;
+    }
+    ch->map = m;
+    ch->map_len = CHUNK_BYTES;
+    ch->next = sl->chunks;
+    sl->chunks = ch;
+    sl->mapped_bytes += CHUNK_BYTES;
+    sl->carve = m;
+    sl->carve_left = PAGES_PER_CHUNK;
+    POISON(sl->carve, CHUNK_BYTES);
+    return 0;
+}
+
 /* A page from the pool, or carved from a chunk (mapping a new one). Under
  * a class lock. NULL on ENOMEM. */
 static page_t *pool_get(rcache__slab_t *sl) {
     page_t *p = NULL;
     pthread_mutex_lock(&sl->pool_lock);
+    while (!sl->pool && sl->carve_left == 0) {
+        if (chunk_add(sl) != 0) {
+            pthread_mutex_unlock(&sl->pool_lock);
+            return NULL;
+        }
+    }
     if (sl->pool) {
         p = sl->pool;
         UNPOISON(p, PAGE_HDR);
         sl->pool = p->next;
     } else {
-        if (sl->carve_left == 0) {
-            chunk_t *ch = rcache__malloc(sizeof(*ch));
-            size_t len = CHUNK_BYTES + RCACHE__SLAB_PAGE;
-            void *m = ch ? mmap(NULL, len, PROT_READ | PROT_WRITE,
-                                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-                         : MAP_FAILED;
-            if (m == MAP_FAILED) {
-                rcache__free(ch);
-                pthread_mutex_unlock(&sl->pool_lock);
-                return NULL;
-            }
-            ch->map = m;
-            ch->map_len = len;
-            ch->next = sl->chunks;
-            sl->chunks = ch;
-            sl->mapped_bytes += len;
-            /* align up: the untouched slack costs address space only */
-            size_t skew = (uintptr_t)m & (RCACHE__SLAB_PAGE - 1);
-            sl->carve = (unsigned char *)m +
-                        (skew ? RCACHE__SLAB_PAGE - skew : 0);
-            sl->carve_left = PAGES_PER_CHUNK;
-            POISON(sl->carve, CHUNK_BYTES);
-        }
         p = (page_t *)sl->carve;
         UNPOISON(p, PAGE_HDR);
         sl->carve += RCACHE__SLAB_PAGE;
