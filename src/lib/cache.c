@@ -89,6 +89,8 @@ int rcache_open(const rcache_config_t *cfg, rcache_t **out) {
                                                        : (1u << 16);
 
     c->slab = rcache__slab_new();
+    if (c->slab)
+        rcache__slab_watch_limit(c->slab, &c->max_bytes);
     c->ctrs = c->slab ? rcache__calloc(RCACHE__CTR_SLOTS, sizeof(*c->ctrs))
                       : NULL;
     c->shards = c->ctrs ? rcache__calloc(n, sizeof(*c->shards)) : NULL;

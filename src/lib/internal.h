@@ -51,6 +51,9 @@ long rcache__alloc_count(void);
 typedef struct rcache__slab rcache__slab_t;
 /* A new, empty store; NULL on ENOMEM. */
 rcache__slab_t *rcache__slab_new(void);
+/* The cache's max_bytes, read when a chunk is mapped (huge pages only in a
+ * cache of no limit or a large one: slab.c chunk_huge). Before any store. */
+void rcache__slab_watch_limit(rcache__slab_t *sl, const _Atomic uint64_t *max_bytes);
 /* Unmap every page. Every slot must have been released. NULL is fine. */
 void rcache__slab_free(rcache__slab_t *sl);
 /* Slot size for a block of n bytes, 0 when n > RCACHE__SLAB_MAX. */

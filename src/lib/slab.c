@@ -105,6 +105,7 @@ struct rcache__slab {
     _Atomic uint64_t slot_bytes; /* bytes of slots handed out */
     _Atomic int compact_pending; /* some page is draining (compact.c) */
     _Atomic uint64_t compactions, moved; /* counters, for tests */
+    const _Atomic uint64_t *max_bytes;   /* the cache's limit, or NULL */
     cls_t cls[RCACHE__SLAB_ARENAS][RCACHE__SLAB_CLASSES];
 };
 
@@ -123,6 +124,10 @@ static size_t class_size(unsigned k) {
 
 size_t rcache__slab_size(size_t n) {
     return n > RCACHE__SLAB_MAX ? 0 : class_size(class_of(n));
+}
+
+void rcache__slab_watch_limit(rcache__slab_t *sl, const _Atomic uint64_t *max_bytes) {
+    sl->max_bytes = max_bytes;
 }
 
 rcache__slab_t *rcache__slab_new(void) {
@@ -186,19 +191,21 @@ static unsigned char *chunk_map(void) {
     return m + head;
 }
 
-/* From the HUGE_AFTER-th chunk on (a small cache keeps its few pages), a
- * new chunk is made one huge page at once: one fault instead of 512, and
- * one TLB entry for its 64 pages, where a lookup among a million entries
- * otherwise walks the page table for nearly every bucket and entry it
- * touches (BENCHMARKS.md "Huge pages for the slab chunks"). MADV_COLLAPSE
- * (Linux 6.1) needs a mapped page in the range, hence the first touch; it
- * sets no flag on the mapping, so khugepaged (which, in the kernel's
- * default "madvise" mode, scans only MADV_HUGEPAGE ranges) never fills a
- * pooled page's released memory back in. Best effort: on an older kernel,
- * with THP off, or without a free 2 MiB page it fails and the chunk stays
- * in 4 KiB pages, as before. The chunk is resident from here on: at most
- * one chunk ahead of the pages in use. */
+/* From the HUGE_AFTER-th chunk on (a small cache keeps its few pages), in
+ * a cache with no byte limit or one of at least HUGE_MIN_LIMIT (so the
+ * chunk made resident ahead of its use is at most 1/512 of the limit: RSS
+ * keeps tracking max_bytes), a new chunk is made one huge page at once:
+ * one fault instead of 512, and one TLB entry for its 64 pages, where a
+ * lookup among a million entries otherwise walks the page table for
+ * nearly every bucket and entry it touches (BENCHMARKS.md "Huge pages for
+ * the slab chunks"). MADV_COLLAPSE (Linux 6.1) needs a mapped page in the
+ * range, hence the first touch; it sets no flag on the mapping, so
+ * khugepaged (which, in the kernel's default "madvise" mode, scans only
+ * MADV_HUGEPAGE ranges) never fills a pooled page's released memory back
+ * in. Best effort: on an older kernel, with THP off, or without a free 2
+ * MiB page it fails and the chunk stays in 4 KiB pages, as before. */
 #define HUGE_AFTER 4u
+#define HUGE_MIN_LIMIT ((uint64_t)512 * CHUNK_BYTES)
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
 #endif
@@ -213,7 +220,10 @@ static void chunk_huge(unsigned char *a) {
  * for); if another thread installed a chunk meanwhile, or pooled a page,
  * that is used and this one unmapped. 0, or -1 on ENOMEM. */
 static int chunk_add(rcache__slab_t *sl) {
-    const int huge = sl->mapped_bytes >= (uint64_t)HUGE_AFTER * CHUNK_BYTES;
+    const uint64_t limit =
+        sl->max_bytes ? atomic_load_explicit(sl->max_bytes, memory_order_relaxed) : 0;
+    const int huge = sl->mapped_bytes >= (uint64_t)HUGE_AFTER * CHUNK_BYTES &&
+                     (limit == 0 || limit >= HUGE_MIN_LIMIT);
     pthread_mutex_unlock(&sl->pool_lock);
     chunk_t *ch = rcache__malloc(sizeof(*ch));
     unsigned char *m = ch ? chunk_map() : NULL;
