@@ -441,9 +441,10 @@ static unsigned nolock_hit(rcache_t *c, rcache__entry_t *e, int pol,
  * a small value for a splice instead of writing it in place; a regrow or
  * compaction writes a new block and leaves the write bit on the old one),
  * and its memory is freed only after the section ends, so the bytes read
- * here are the value it was found with. Returns RCACHE__NOLOCK_FALLBACK
- * when the entry does not qualify (the caller takes a reference) or has
- * expired (the caller runs the locked lookup). */
+ * here are the value it was found with. Returns RCACHE__NOLOCK_TRY_REF
+ * when the entry does not qualify (the caller takes a reference instead),
+ * RCACHE__NOLOCK_FALLBACK when it has expired (the caller runs the locked
+ * lookup, which unlinks it), else the call's result. */
 #define RCACHE__NOLOCK_TRY_REF 1001
 static int copy_nolock(rcache_t *c, rcache__entry_t *e, int pol, uint64_t hash,
                        void *buf, size_t cap, size_t *len_out, unsigned *pick,

@@ -13,8 +13,9 @@
  * Layout: pages of RCACHE__SLAB_PAGE bytes, aligned to their size, so a
  * slot finds its page (and the page its class) by masking its address.
  * Pages are carved from 2 MiB chunks mapped with mmap, aligned to 2 MiB;
- * from the fifth chunk on each is made one huge page (chunk_huge). A page holds slots
- * of one class; the class keeps a list of its pages that have a free slot.
+ * in a cache of no byte limit or a large one, from the fifth chunk on
+ * each is made one huge page (chunk_huge). A page holds slots of one
+ * class; the class keeps a list of its pages that have a free slot.
  * A page whose last slot is freed goes back to the cache-wide page pool
  * (its memory returned to the kernel with MADV_DONTNEED), and any class
  * can take it from there: that is the rebalancing between classes, so the
