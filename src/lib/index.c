@@ -6,13 +6,29 @@
  * before the key compare (the bucket slot, the entry header for its hash
  * and chain link, then the key line) and 8 bytes of link in every entry.
  * Here a bucket is one 64-byte line of 8 slot words; a slot is the entry's
- * address with a 16-bit tag of its hash in the top 16 bits, so a lookup
- * loads the bucket line, compares tags in registers and dereferences only
- * an entry whose tag matches (a false match: 1 in 65,536 a slot): the
- * bucket line and the entry's lines, nothing else.
+ * address with 18 more bits of its hash (g, below) in the bits the address
+ * leaves unused, so a lookup loads the bucket line, compares tags in
+ * registers and dereferences only an entry whose tag matches (a false
+ * match: 1 in 2^18 to 2^10 a slot): the bucket line and the entry's lines,
+ * nothing else.
  *
- * Layout: the table is one 64-byte-aligned block, a header line (the mask)
- * then 2^k buckets; bucket = hash32 & mask, as before, so rcache_scan()'s
+ * g is the hash bits just above the bucket bits: bits shift..shift+17 of
+ * hash32 (rotated, past 2^14 buckets) in a table of 2^shift buckets, its
+ * low 16 in the address's unused top 16 bits and its top 2 in bits 1-2
+ * (entries are 8-byte aligned). So a resize needs no key: doubling, g's
+ * lowest bit names the bucket an entry splits to and g shifts down by one,
+ * its new top bit unknown; halving, the bucket bit dropped becomes g's new
+ * lowest. Each table records how many low bits of g every slot holds
+ * validly (`width`: 18 in a table whose slots were all computed from keys,
+ * one less per doubling since, one more per halving) and lookups compare
+ * those bits only (`cmask`); a doubling that would leave fewer than
+ * MIN_WIDTH (10) reads each entry's key again, as every resize did before
+ * (an index filling from empty read every key once a doubling: about one
+ * DRAM miss per entry stored; now once every 9 doublings, and with the
+ * entries of the bucket 4 ahead prefetched, several misses in flight).
+ *
+ * Layout: the table is one 64-byte-aligned block, a header line (mask,
+ * shift, width, cmask) then 2^k buckets; bucket = hash32 & mask, as before, so rcache_scan()'s
  * reverse-binary cursor, the expiry sweep and resizing (split on grow,
  * merge on shrink) keep their semantics with "bucket" meaning a bucket and
  * its overflow chain. When the 8 slots of a bucket are taken, the 8th
@@ -56,7 +72,7 @@
  * about 4 bytes an entry, after filling 1M entries into 64 shards.
  *
  * 32-bit entry ids instead of addresses were considered (issue 13): with
- * the tag packed into the unused address bits a slot is 8 bytes anyway, 8
+ * g packed into the unused address bits a slot is 8 bytes anyway, 8
  * to a line, and entries over RCACHE__SLAB_MAX are malloc'd, outside any
  * id space; ids would save nothing per slot and add a translation load.
  */
@@ -71,8 +87,16 @@
 #define LAST (RCACHE__INDEX_SLOTS - 1u)
 #define LINE sizeof(rcache__ibucket_t)
 #define LINK ((uint64_t)1)
-#define TAG_BITS ((uint64_t)0xffff << 48)
-#define TAG_MUL 0x9e3779b1u /* golden-ratio multiplier: mixes all 32 bits */
+/* The slot bits that are not the address: the hash bits g (below) keep
+ * their low 16 in bits 48-63 and their top 2 in bits 1-2 (entries are
+ * 8-byte aligned; bit 0 marks a link, in the last slot only). */
+#define FIELD (((uint64_t)0xffff << 48) | (uint64_t)6)
+#define GBITS 18u
+#define GFULL ((1u << GBITS) - 1u)
+/* A resize moves slots without reading keys while the table's slots keep
+ * at least this many valid bits of g afterwards (a false tag match then
+ * costs 1 lookup in 2^10 / slots compared an extra entry line). */
+#define MIN_WIDTH 10u
 /* No table over 2^32 buckets (as the chained table before). */
 #define MAX_BUCKETS ((size_t)1 << 32)
 
@@ -95,18 +119,33 @@ void rcache__index_retire(void *block, size_t bytes) {
     rcache__epoch_retire(block, bytes, free);
 }
 
-/* h32's tag under mask tm (a copy of ix->tagmask the caller loaded). */
-static inline uint64_t tag_under(const rcache__index_t *ix, uint32_t h32, uint64_t tm) {
-    return ((uint64_t)((h32 * ix->tagmul) >> 16) << 48) & tm;
+/* g of h32 in a table of 2^shift buckets: the GBITS hash bits above the
+ * bucket bits, h32 rotated right by shift (past 2^14 buckets the top of g
+ * wraps round to bucket bits, which tell a bucket's entries nothing apart
+ * but stay exact for moves). */
+static inline uint32_t g_of(uint32_t h32, unsigned shift) {
+    shift &= 31u;
+    return (shift ? (h32 >> shift) | (h32 << (32u - shift)) : h32) & GFULL;
 }
 
-static inline uint64_t tag_of(const rcache__index_t *ix, uint32_t h32) {
-    return tag_under(ix, h32, ix->tagmask);
+static inline uint64_t g_pack(uint32_t g) {
+    return ((uint64_t)(g & 0xffffu) << 48) | ((uint64_t)((g >> 16) & 3u) << 1);
 }
 
-static inline uint64_t word_of(const rcache__index_t *ix,
+static inline uint32_t g_unpack(uint64_t w) {
+    return (uint32_t)(w >> 48) | ((uint32_t)(w >> 1) & 3u) << 16;
+}
+
+/* The slot bits a lookup of h32 in t expects (compared under t->cmask). */
+static inline uint64_t want_of(const rcache__itab_t *t, uint32_t h32) {
+    return g_pack(g_of(h32, t->shift));
+}
+
+/* e's slot word in t: the address and, when tags are packed, all of g. */
+static inline uint64_t word_of(const rcache__index_t *ix, const rcache__itab_t *t,
                                const rcache__entry_t *e, uint32_t h32) {
-    return tag_of(ix, h32) | (uint64_t)(uintptr_t)e;
+    uint64_t g = ix->tagmask && ix->gbits ? want_of(t, h32) : 0;
+    return g | (uint64_t)(uintptr_t)e;
 }
 
 static inline rcache__entry_t *entry_of(uint64_t w, uint64_t tagmask) {
@@ -137,7 +176,9 @@ static int tab_mapped(size_t bytes) {
     return bytes >= (size_t)sysconf(_SC_PAGESIZE);
 }
 
-static rcache__itab_t *tab_new(size_t n) {
+/* A zeroed table of n buckets (a power of two) whose slots will keep
+ * `width` valid bits of g. */
+static rcache__itab_t *tab_new(size_t n, unsigned width) {
     rcache__itab_t *t;
     if (!tab_mapped(tab_bytes(n - 1))) {
         t = lines_alloc(n + 1);
@@ -148,8 +189,12 @@ static rcache__itab_t *tab_new(size_t n) {
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0); /* zeroed */
         t = p == MAP_FAILED ? NULL : p;
     }
-    if (t)
+    if (t) {
         t->mask = n - 1;
+        t->shift = (uint8_t)__builtin_ctzll((unsigned long long)n);
+        t->width = (uint8_t)width;
+        t->cmask = width ? g_pack((1u << width) - 1u) : 0;
+    }
     return t;
 }
 
@@ -185,16 +230,17 @@ int rcache__index_init(rcache__index_t *ix, size_t entries) {
     memset(ix, 0, sizeof(*ix));
     while (n * RCACHE__INDEX_LOAD < entries && n < MAX_BUCKETS)
         n *= 2;
-    rcache__itab_t *t = tab_new(n);
+    ix->gbits = rcache__index_test_same_tag ? 0u : GBITS;
+#if UINTPTR_MAX == UINT64_MAX && (defined(__x86_64__) || defined(__aarch64__))
+    ix->tagmask = FIELD;
+#endif
+    rcache__itab_t *t = tab_new(n, ix->tagmask ? ix->gbits : 0);
     if (!t)
         return RCACHE_ENOMEM;
+    if ((uint64_t)(uintptr_t)t & ix->tagmask)
+        ix->tagmask = 0; /* a table above 2^48: addresses will not fit */
     ix->min_buckets = n;
     ix->hash_of = rcache__entry_hash32;
-    ix->tagmul = rcache__index_test_same_tag ? 0u : TAG_MUL;
-#if UINTPTR_MAX == UINT64_MAX && (defined(__x86_64__) || defined(__aarch64__))
-    if (((uintptr_t)t >> 48) == 0)
-        ix->tagmask = TAG_BITS;
-#endif
     atomic_init(&ix->tab, t);
     atomic_init(&ix->pmask, t->mask);
     return RCACHE_OK;
@@ -214,7 +260,7 @@ void rcache__index_fini(rcache__index_t *ix) {
  * path): a tag mask changed under the walk (untagging) ends it with NULL,
  * which sends the caller to the locked path. */
 static inline rcache__entry_t *chain_find(const rcache__index_t *ix, const rcache__ibucket_t *b,
-                                          uint64_t tm, uint64_t want,
+                                          uint64_t tm, uint64_t cm, uint64_t want,
                                           const void *key, size_t klen, int recheck) {
     for (;;) {
         for (unsigned i = 0; i < SLOTS; i++) {
@@ -226,7 +272,7 @@ static inline rcache__entry_t *chain_find(const rcache__index_t *ix, const rcach
                 i = (unsigned)-1; /* the loop's i++ starts the next at 0 */
                 continue;
             }
-            if ((w ^ want) & tm)
+            if ((w ^ want) & cm)
                 continue;
             if (recheck && __atomic_load_n(&ix->tagmask, __ATOMIC_RELAXED) != tm)
                 return NULL;
@@ -245,8 +291,8 @@ static inline rcache__entry_t *chain_find(const rcache__index_t *ix, const rcach
 rcache__entry_t *rcache__index_find(const rcache__index_t *ix, uint32_t hash32,
                                     const void *key, size_t klen) {
     const rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_acquire);
-    return chain_find(ix, &t->b[hash32 & t->mask], ix->tagmask, tag_of(ix, hash32),
-                      key, klen, 0);
+    return chain_find(ix, &t->b[hash32 & t->mask], ix->tagmask, t->cmask & ix->tagmask,
+                      want_of(t, hash32), key, klen, 0);
 }
 
 rcache__entry_t *rcache__index_find_nolock(const rcache__index_t *ix,
@@ -259,8 +305,8 @@ rcache__entry_t *rcache__index_find_nolock(const rcache__index_t *ix,
     if (!tm)
         return NULL; /* untagged index: the locked path */
     const rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_acquire);
-    return chain_find(ix, &t->b[hash32 & t->mask], tm, tag_under(ix, hash32, tm), key,
-                      klen, 1);
+    return chain_find(ix, &t->b[hash32 & t->mask], tm, t->cmask & tm, want_of(t, hash32),
+                      key, klen, 1);
 }
 
 void rcache__index_prefetch_entry(const rcache__index_t *ix, uint32_t hash32) {
@@ -269,10 +315,10 @@ void rcache__index_prefetch_entry(const rcache__index_t *ix, uint32_t hash32) {
     /* atomic: also called without the lock (inside an epoch section); a
      * stale mask only prefetches the wrong line */
     const uint64_t tm = __atomic_load_n(&ix->tagmask, __ATOMIC_ACQUIRE);
-    const uint64_t want = tag_under(ix, hash32, tm);
+    const uint64_t cm = t->cmask & tm, want = want_of(t, hash32);
     for (unsigned i = 0; i < LAST; i++) {
         uint64_t w = load(&b->w[i]);
-        if (w != 0 && ((w ^ want) & tm) == 0) {
+        if (w != 0 && ((w ^ want) & cm) == 0) {
             __builtin_prefetch(entry_of(w, tm));
             return;
         }
@@ -310,17 +356,18 @@ static int chain_put(rcache__index_t *ix, rcache__ibucket_t *b, uint64_t w) {
     }
 }
 
-/* The slot holding word w in the chain of hash32's bucket, or NULL;
- * *bucket (when not NULL) is the bucket that holds it. */
+/* The slot holding the entry at address a in the chain of hash32's
+ * bucket, or NULL; *bucket (when not NULL) is the bucket that holds it.
+ * By address: a slot's g may have fewer valid bits than a fresh word's. */
 static _Atomic uint64_t *slot_of(const rcache__index_t *ix, uint32_t hash32,
-                                 uint64_t w, rcache__ibucket_t **bucket) {
+                                 uint64_t a, rcache__ibucket_t **bucket) {
     rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_relaxed);
     rcache__ibucket_t *b = &t->b[hash32 & t->mask];
     while (b) {
         rcache__ibucket_t *next = NULL;
         for (unsigned i = 0; i < SLOTS; i++) {
             uint64_t x = load(&b->w[i]);
-            if (x == w) {
+            if (x && (x & ~ix->tagmask) == a) { /* a link has bit 0 set */
                 if (bucket)
                     *bucket = b;
                 return &b->w[i];
@@ -379,7 +426,7 @@ int rcache__index_add(rcache__index_t *ix, rcache__entry_t *e) {
     fit(ix, e);
     rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_relaxed);
     const uint32_t h = ix->hash_of(e);
-    int rc = chain_put(ix, &t->b[h & t->mask], word_of(ix, e, h));
+    int rc = chain_put(ix, &t->b[h & t->mask], word_of(ix, t, e, h));
     if (rc == RCACHE_OK)
         ix->count++;
     return rc;
@@ -407,7 +454,7 @@ static _Atomic uint64_t *chain_last(rcache__ibucket_t *b, rcache__ibucket_t **in
 void rcache__index_del(rcache__index_t *ix, const rcache__entry_t *e) {
     rcache__ibucket_t *b = NULL, *tail = NULL;
     const uint32_t h = ix->hash_of(e);
-    _Atomic uint64_t *w = slot_of(ix, h, word_of(ix, e, h), &b);
+    _Atomic uint64_t *w = slot_of(ix, h, (uint64_t)(uintptr_t)e, &b);
     if (!w)
         return;
     ix->count--;
@@ -430,17 +477,70 @@ void rcache__index_replace(rcache__index_t *ix, uintptr_t old,
                            rcache__entry_t *e) {
     fit(ix, e);
     const uint32_t h = ix->hash_of(e); /* old's too: the same key */
-    _Atomic uint64_t *w = slot_of(ix, h, tag_of(ix, h) | (uint64_t)old, NULL);
+    _Atomic uint64_t *w = slot_of(ix, h, (uint64_t)old, NULL);
     if (w)
-        store(w, word_of(ix, e, h));
+        store(w, word_of(ix, atomic_load_explicit(&ix->tab, memory_order_relaxed), e, h));
 }
 
-/* Move every entry of t into nt; RCACHE_ENOMEM (nt partly filled). */
+/* The valid bits of g that t's slots keep in a table of 2^nshift buckets
+ * when they move there without a key read, or -1 when the keys must be
+ * read: no g kept, or fewer than MIN_WIDTH bits would be left. */
+static int moved_width(const rcache__index_t *ix, const rcache__itab_t *t,
+                       unsigned nshift) {
+    if (!ix->tagmask || !ix->gbits)
+        return -1;
+    if (nshift >= t->shift) { /* each doubling uses up g's lowest bit */
+        unsigned d = nshift - t->shift;
+        return t->width >= d + MIN_WIDTH ? (int)(t->width - d) : -1;
+    }
+    unsigned d = t->shift - nshift; /* each halving gains a bucket bit */
+    return d >= GBITS - t->width ? (int)GBITS : (int)(t->width + d);
+}
+
+/* Slot word w of bucket i of a table of 2^s buckets, moved to the table
+ * of 2^ns without reading its entry; *nb: its bucket there. Growing, the
+ * low bits of g name the new bucket bits and g shifts down (its top bits
+ * unknown); shrinking, the bucket bits dropped become g's low bits. */
+static uint64_t moved(uint64_t w, size_t i, unsigned s, unsigned ns, size_t *nb) {
+    uint32_t g = g_unpack(w);
+    if (ns >= s) {
+        unsigned d = ns - s;
+        *nb = i | (size_t)(g & ((1u << d) - 1u)) << s;
+        g >>= d;
+    } else {
+        unsigned d = s - ns;
+        *nb = i & (((size_t)1 << ns) - 1u);
+        g = ((d < GBITS ? g << d : 0u) | (uint32_t)(i >> ns)) & GFULL;
+    }
+    return (w & ~FIELD) | g_pack(g);
+}
+
+/* Prefetch the entries of bucket b's own line (header and key lines), so
+ * that a resize reading keys has several misses in flight. */
+static void prefetch_keys(const rcache__ibucket_t *b, uint64_t tm) {
+    for (unsigned j = 0; j < SLOTS; j++) {
+        uint64_t w = load(&b->w[j]);
+        if (w && !(j == LAST && (w & LINK))) {
+            const char *e = (const char *)entry_of(w, tm);
+            __builtin_prefetch(e);
+            __builtin_prefetch(e + sizeof(rcache__entry_t) + 15);
+        }
+    }
+}
+
+/* Buckets ahead whose keys a reading resize prefetches. */
+#define PREFETCH_AHEAD 4u
+
+/* Move every entry of t into nt, by the bits of g in the slots (move) or
+ * by each entry's hash, read from its key; RCACHE_ENOMEM (nt partly
+ * filled). */
 static int rehash(rcache__index_t *ix, const rcache__itab_t *t,
-                  rcache__itab_t *nt) {
+                  rcache__itab_t *nt, int move) {
     const uint64_t tm = ix->tagmask;
     for (size_t i = 0; i <= t->mask; i++) {
         const rcache__ibucket_t *b = &t->b[i];
+        if (!move && i + PREFETCH_AHEAD <= t->mask)
+            prefetch_keys(&t->b[i + PREFETCH_AHEAD], tm);
         while (b) {
             const rcache__ibucket_t *next = NULL;
             for (unsigned j = 0; j < SLOTS; j++) {
@@ -451,8 +551,17 @@ static int rehash(rcache__index_t *ix, const rcache__itab_t *t,
                     next = link_of(w);
                     continue;
                 }
-                if (chain_put(ix, &nt->b[ix->hash_of(entry_of(w, tm)) & nt->mask],
-                              w) != RCACHE_OK)
+                size_t nb;
+                uint64_t nw;
+                if (move) {
+                    nw = moved(w, i, t->shift, nt->shift, &nb);
+                } else {
+                    const rcache__entry_t *e = entry_of(w, tm);
+                    const uint32_t h = ix->hash_of(e);
+                    nb = h & nt->mask;
+                    nw = word_of(ix, nt, e, h);
+                }
+                if (chain_put(ix, &nt->b[nb], nw) != RCACHE_OK)
                     return RCACHE_ENOMEM;
             }
             b = next;
@@ -463,12 +572,13 @@ static int rehash(rcache__index_t *ix, const rcache__itab_t *t,
 
 int rcache__index_resize(rcache__index_t *ix, size_t n) {
     rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_relaxed);
-    rcache__itab_t *nt = tab_new(n);
+    const int mw = moved_width(ix, t, (unsigned)__builtin_ctzll((unsigned long long)n));
+    rcache__itab_t *nt = tab_new(n, mw >= 0 ? (unsigned)mw : ix->tagmask ? ix->gbits : 0u);
     if (!nt)
         return RCACHE_ENOMEM;
     uint64_t overflow = ix->overflow;
     ix->overflow = 0;
-    if (rehash(ix, t, nt) != RCACHE_OK) {
+    if (rehash(ix, t, nt, mw >= 0) != RCACHE_OK) {
         retire_overflow(nt);
         tab_retire(nt);
         ix->overflow = overflow;
@@ -556,6 +666,25 @@ rcache__entry_t *rcache__index_it_next(rcache__index_it_t *it) {
             return entry_of(w, it->tagmask);
         }
         it->b = NULL;
+    }
+    return NULL;
+}
+
+const char *rcache__index_check(const rcache__index_t *ix) {
+    const rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_relaxed);
+    const uint64_t cm = t->cmask & ix->tagmask;
+    for (size_t i = 0; i <= t->mask; i++) {
+        rcache__index_it_t it;
+        rcache__entry_t *e;
+        rcache__index_it_start(ix, i, &it);
+        while ((e = rcache__index_it_next(&it)) != NULL) {
+            const uint32_t h = ix->hash_of(e);
+            if ((h & t->mask) != i)
+                return "index entry in the wrong bucket";
+            const _Atomic uint64_t *w = slot_of(ix, h, (uint64_t)(uintptr_t)e, NULL);
+            if (!w || ((load(w) ^ want_of(t, h)) & cm))
+                return "index slot's hash bits differ from its key's";
+        }
     }
     return NULL;
 }

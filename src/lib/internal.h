@@ -402,9 +402,9 @@ void rcache__entry_unref(rcache__entry_t *e);
 
 /* ---- the key index of a shard (index.c) ----------------------------- */
 /* A bucketized hash table: each bucket is one 64-byte line of 8 slot words,
- * a slot the entry's address with a 16-bit tag of its hash in the top 16
- * bits (user addresses fit 48 bits on x86-64 and aarch64; see index.c for
- * the fallback), 0 when empty. The last slot of a full bucket holds instead
+ * a slot the entry's address with 18 bits of its hash (g, index.c) in the
+ * top 16 bits and bits 1-2 (user addresses fit 48 bits on x86-64 and
+ * aarch64; see index.c for the fallback), 0 when empty. The last slot of a full bucket holds instead
  * the address of an overflow bucket, low bit set. Bucket = hash & mask:
  * a bucket and its overflow chain are the unit of scans, sweeps, resizes.
  * Every slot word is written with a release store and read with an acquire
@@ -424,6 +424,10 @@ typedef struct rcache__ibucket {
 } __attribute__((aligned(64))) rcache__ibucket_t;
 typedef struct rcache__itab {
     size_t mask;          /* buckets - 1 (a power of two) */
+    uint64_t cmask;       /* the slot bits a lookup compares: `width` bits
+                             of g (index.c), 0 when none */
+    uint8_t shift;        /* log2(buckets) */
+    uint8_t width;        /* valid low bits of g in every slot (index.c) */
     rcache__ibucket_t b[]; /* the buckets, from the table's second line */
 } rcache__itab_t;
 typedef struct rcache__index {
@@ -432,8 +436,10 @@ typedef struct rcache__index {
     uint64_t count;        /* entries held */
     size_t min_buckets;    /* size at init: never shrunk below it */
     uint64_t overflow;     /* overflow buckets held */
-    uint64_t tagmask;      /* top 16 bits when tags are packed, else 0 */
-    uint32_t tagmul;       /* tag = top 16 bits of hash32 * tagmul */
+    uint64_t tagmask;      /* the slot bits that are not address (g's) when
+                              tags are packed, else 0 */
+    uint32_t gbits;        /* bits of g a new slot keeps: 18, or 0 (test:
+                              every tag equal) */
     /* an entry's hash32, recomputed (the header keeps none): set by init
      * to rcache__entry_hash32; tests may give fake entries fake hashes */
     uint32_t (*hash_of)(const rcache__entry_t *e);
@@ -499,6 +505,9 @@ void rcache__index_maybe_shrink(rcache__index_t *ix);
 void rcache__index_reserve(rcache__index_t *ix, size_t entries);
 /* Rehash into n buckets (a power of two), for tests; RCACHE_ENOMEM. */
 int rcache__index_resize(rcache__index_t *ix, size_t n);
+/* Tests: every entry in the bucket its hash names, its slot's valid bits
+ * of g those of its key's hash. NULL when so, else what differs. */
+const char *rcache__index_check(const rcache__index_t *ix);
 /* Store every entry untagged from now on (index.c calls it when an
  * address does not fit 48 bits; tests call it to check that path). */
 void rcache__index_untag(rcache__index_t *ix);

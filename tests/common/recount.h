@@ -39,6 +39,8 @@ static inline const char *rcache_test_recount(rcache_t *c) {
                     why = "linked entry not found by its key";
             }
         }
+        if (!why)
+            why = rcache__index_check(&s->idx);
         if (!why && s->idx.count != s->count)
             why = "index count differs from the shard's";
         for (unsigned q = 0; q < RCACHE__POL_LISTS && !why; q++) {

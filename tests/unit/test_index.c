@@ -88,6 +88,9 @@ static void check_all(const rcache__index_t *ix, const ref_t *r) {
     }
     assert_int_equal(linked, ix->overflow);
     assert_int_equal(ix->count, r->n);
+    const char *why = rcache__index_check(ix);
+    if (why)
+        fail_msg("%s", why);
     for (int k = 0; k < NKEYS; k++) {
         char key[KEYCAP];
         int n = snprintf(key, sizeof key, "k%d", k);
@@ -193,6 +196,59 @@ static void test_index_untagged_fallback(void **state) {
     run_random(1, 0xfff0000fu, 100, 1);
 }
 
+static unsigned long hash_reads;
+static uint32_t counting_hash(const rcache__entry_t *e) {
+    hash_reads++;
+    return fake_hash(e);
+}
+
+/* Resizes move slots by the hash bits kept beside the address (g): from a
+ * fresh table eight doublings read no key, the ninth reads every entry's
+ * key once (fewer than 10 valid bits would be left) and restores all 18;
+ * halvings read none and give the bits back. Lookups find every key
+ * throughout (check_all). */
+static void test_index_moves_without_key_reads(void **state) {
+    (void)state;
+    static ref_t r;
+    rcache__index_t ix;
+    memset(&r, 0, sizeof r);
+    assert_int_equal(rcache__index_init(&ix, 16), RCACHE_OK);
+    ix.hash_of = counting_hash;
+    const size_t nb = rcache__index_buckets(&ix);
+    for (int k = 0; k < NKEYS; k++) {
+        char key[KEYCAP];
+        int n = snprintf(key, sizeof key, "k%d", k);
+        r.hash[k] = (uint32_t)rcache__hash(key, (size_t)n);
+        r.cur[k] = fake_new(k, r.hash[k]);
+        assert_int_equal(rcache__index_add(&ix, r.cur[k]), RCACHE_OK);
+        r.n++;
+    }
+    for (unsigned d = 1; d <= 8; d++) {
+        hash_reads = 0;
+        assert_int_equal(rcache__index_resize(&ix, nb << d), RCACHE_OK);
+        assert_int_equal(hash_reads, 0);
+        check_all(&ix, &r);
+    }
+    hash_reads = 0;
+    assert_int_equal(rcache__index_resize(&ix, nb << 9), RCACHE_OK);
+    assert_int_equal(hash_reads, NKEYS);
+    check_all(&ix, &r);
+    hash_reads = 0;
+    assert_int_equal(rcache__index_resize(&ix, nb), RCACHE_OK); /* 9 halvings */
+    assert_int_equal(rcache__index_resize(&ix, nb << 8), RCACHE_OK);
+    assert_int_equal(rcache__index_resize(&ix, nb << 3), RCACHE_OK);
+    assert_int_equal(rcache__index_resize(&ix, nb << 8), RCACHE_OK);
+    assert_int_equal(hash_reads, 0);
+    check_all(&ix, &r);
+    hash_reads = 0; /* 10 bits left: one more doubling reads the keys */
+    assert_int_equal(rcache__index_resize(&ix, nb << 9), RCACHE_OK);
+    assert_int_equal(hash_reads, NKEYS);
+    check_all(&ix, &r);
+    for (int k = 0; k < NKEYS; k++)
+        free(r.cur[k]);
+    rcache__index_fini(&ix);
+}
+
 /* The table sizes for its starting entries, grows past 6 a bucket on
  * average and shrinks back to its starting size, never below. */
 static void test_index_load(void **state) {
@@ -289,6 +345,7 @@ int main(void) {
         cmocka_unit_test(test_index_overflow_chains),
         cmocka_unit_test(test_index_untagged_fallback),
         cmocka_unit_test(test_index_load),
+        cmocka_unit_test(test_index_moves_without_key_reads),
         cmocka_unit_test(test_index_scan_across_resizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
