@@ -683,7 +683,7 @@ const char *rcache__index_check(const rcache__index_t *ix) {
                 return "index entry in the wrong bucket";
             const _Atomic uint64_t *w = slot_of(ix, h, (uint64_t)(uintptr_t)e, NULL);
             if (!w || ((load(w) ^ want_of(t, h)) & cm))
-                return "index slot's hash bits differ from its key's";
+                return "index slot missing, or its hash bits differ from its key's";
         }
     }
     return NULL;
