@@ -330,6 +330,100 @@ static void test_race_compaction(void **state) {
     rcache_close(c);
 }
 
+/* Lock-free readers across index resizes: a writer adds and deletes 3,000
+ * churn keys over and over in a one-shard cache, so its table doubles from
+ * 4 to 1,024 buckets and halves again, moving entries by the hash bits kept
+ * in the slots (index.c), while readers (and the writer itself, between
+ * its stores) get 256 stable keys. Every get must find its stable key's
+ * value, and nearly all must do so without the lock: a lookup without the
+ * lock computes its tag from the table it loaded (its shift and compare
+ * mask), and a wrong one would send every read to the locked path. */
+static void *stable_reader(void *arg) {
+    worker_t *w = arg;
+    unsigned char buf[MAXV];
+    char key[32];
+    unsigned s = 0x51ed270bu ^ w->id;
+    while (!atomic_load(w->stop)) {
+        unsigned k = rnd(&s) % w->span;
+        int kl = key_of(key, k);
+        size_t len = 0;
+        int rc = rcache_get(w->c, key, (size_t)kl, buf, sizeof buf, &len);
+        w->hits++;
+        if (rc != RCACHE_OK || !val_ok(buf, len, k))
+            w->bad++;
+    }
+    return NULL;
+}
+
+static void test_race_resizes(void **state) {
+    (void)state;
+    enum { STABLE = 256, CHURN = 3000, CYCLES = 6 };
+    rcache_config_t cfg;
+    rcache_t *c = NULL;
+    rcache_config_init(&cfg);
+    cfg.max_items = 0;
+    cfg.max_bytes = 0;
+    cfg.shards = 1;
+    cfg.policy = RCACHE_POLICY_S3FIFO;
+    assert_int_equal(rcache_open(&cfg, &c), RCACHE_OK);
+    unsigned char val[MAXV];
+    char key[32];
+    for (unsigned k = 0; k < STABLE; k++) {
+        int kl = key_of(key, k);
+        make_val(val, k, k, UNIT * 2u);
+        assert_int_equal(rcache_set(c, key, (size_t)kl, val, UNIT * 2u, 0, 0), RCACHE_OK);
+    }
+    atomic_int stop = 0;
+    pthread_t th[2];
+    worker_t w[2] = {{0}};
+    for (unsigned i = 0; i < 2; i++) {
+        w[i] = (worker_t){c, i, 0, &stop, 0, 0, STABLE};
+        assert_int_equal(pthread_create(&th[i], NULL, stable_reader, &w[i]), 0);
+    }
+    size_t smallest = SIZE_MAX, largest = 0;
+    uint64_t own = 0;
+    unsigned s = 12345u;
+    for (unsigned cyc = 0; cyc < CYCLES; cyc++) {
+        for (unsigned pass = 0; pass < 2; pass++) {
+            for (unsigned i = 0; i < CHURN; i++) {
+                unsigned k = STABLE + i;
+                int kl = key_of(key, k);
+                if (pass == 0) {
+                    make_val(val, k, cyc, UNIT);
+                    assert_int_equal(rcache_set(c, key, (size_t)kl, val, UNIT, 0, 0),
+                                     RCACHE_OK);
+                } else {
+                    assert_int_equal(rcache_delete(c, key, (size_t)kl), RCACHE_OK);
+                }
+                unsigned h = rnd(&s) % STABLE;
+                kl = key_of(key, h);
+                size_t len = 0;
+                assert_int_equal(rcache_get(c, key, (size_t)kl, val, sizeof val, &len),
+                                 RCACHE_OK);
+                assert_true(val_ok(val, len, h));
+                own++;
+                size_t nb = rcache__index_buckets(&c->shards[0].idx);
+                smallest = nb < smallest ? nb : smallest;
+                largest = nb > largest ? nb : largest;
+            }
+        }
+    }
+    atomic_store(&stop, 1);
+    uint64_t hits = own;
+    for (unsigned i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(w[i].bad, 0);
+        hits += w[i].hits;
+    }
+    const uint64_t nl = rcache__nolock_hits(c);
+    printf("resizes: table %zu to %zu buckets; %llu hits, %llu without the lock\n",
+           smallest, largest, (unsigned long long)hits, (unsigned long long)nl);
+    assert_true(largest >= 8 * smallest); /* 3 doublings and back, each cycle */
+    assert_true(nl * 10 >= hits * 9);
+    check_invariants(c);
+    rcache_close(c);
+}
+
 /* What the lock-free path must leave to the locked one: a miss is counted
  * as a miss, an expired entry is unlinked and counted as an expiration,
  * a hit is counted once and serves the value. */
@@ -475,6 +569,7 @@ int main(void) {
         cmocka_unit_test(test_race_sieve),
         cmocka_unit_test(test_race_lru),
         cmocka_unit_test(test_race_compaction),
+        cmocka_unit_test(test_race_resizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
