@@ -205,15 +205,15 @@ static int gauge_room(const rcache_t *c, uint64_t charge) {
     return bytes <= (uint64_t)INT64_MAX && charge <= (uint64_t)INT64_MAX - bytes;
 }
 
-/* Link e (the caller made sure it is wanted) in place of old (may be
- * NULL), handing old to old_out or r. RCACHE_ENOMEM: e not linked (the
- * index found no room), nothing changed. */
+/* Link e (the caller made sure it is wanted; h32: its key's hash32) in
+ * place of old (may be NULL), handing old to old_out or r. RCACHE_ENOMEM:
+ * e not linked (the index found no room), nothing changed. */
 static int store_link_locked(rcache_t *c, rcache__shard_t *s,
-                             rcache__entry_t *e, rcache__entry_t *old,
+                             rcache__entry_t *e, uint32_t h32, rcache__entry_t *old,
                              rcache__entry_t **old_out, rcache__reclaim_t *r) {
     if (!old)
-        return rcache__shard_link_locked(c, s, e);
-    rcache__shard_replace_locked(c, s, old, e);
+        return rcache__shard_link_hashed_locked(c, s, e, h32);
+    rcache__shard_replace_hashed_locked(c, s, old, e, h32);
     if (old_out)
         *old_out = old; /* the table's reference moves to the caller */
     else
@@ -294,7 +294,8 @@ static int store(rcache_t *c, rcache__entry_t *e, uint64_t hash,
             tr = NULL; /* the index holds it now */
             e->ctime_s = rcache__clock_rel_s(&c->clock, rcache__op_stamp(c, &t));
             rcache__atime_set(e, e->ctime_s);
-            if (store_link_locked(c, s, e, old, old_out, &r) != RCACHE_OK) {
+            if (store_link_locked(c, s, e, (uint32_t)hash, old, old_out, &r) !=
+                RCACHE_OK) {
                 rcache__tags_leaving(c, e); /* back out: nothing changed */
                 rc = RCACHE_ENOMEM;
                 goto unlock;

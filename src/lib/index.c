@@ -423,9 +423,12 @@ static void fit(rcache__index_t *ix, const rcache__entry_t *e) {
 }
 
 int rcache__index_add(rcache__index_t *ix, rcache__entry_t *e) {
+    return rcache__index_add_hashed(ix, e, ix->hash_of(e));
+}
+
+int rcache__index_add_hashed(rcache__index_t *ix, rcache__entry_t *e, uint32_t h) {
     fit(ix, e);
     rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_relaxed);
-    const uint32_t h = ix->hash_of(e);
     int rc = chain_put(ix, &t->b[h & t->mask], word_of(ix, t, e, h));
     if (rc == RCACHE_OK)
         ix->count++;
@@ -475,8 +478,12 @@ void rcache__index_del(rcache__index_t *ix, const rcache__entry_t *e) {
 
 void rcache__index_replace(rcache__index_t *ix, uintptr_t old,
                            rcache__entry_t *e) {
+    rcache__index_replace_hashed(ix, old, e, ix->hash_of(e)); /* old's too */
+}
+
+void rcache__index_replace_hashed(rcache__index_t *ix, uintptr_t old,
+                                  rcache__entry_t *e, uint32_t h) {
     fit(ix, e);
-    const uint32_t h = ix->hash_of(e); /* old's too: the same key */
     _Atomic uint64_t *w = slot_of(ix, h, (uint64_t)old, NULL);
     if (w)
         store(w, word_of(ix, atomic_load_explicit(&ix->tab, memory_order_relaxed), e, h));

@@ -484,6 +484,8 @@ rcache__entry_t *rcache__index_find_nolock(const rcache__index_t *ix,
  * bucket chain needs an overflow bucket and none can be allocated (nothing
  * changed). */
 int rcache__index_add(rcache__index_t *ix, rcache__entry_t *e);
+/* The same with e's hash32 (as ix->hash_of(e) would compute it) known. */
+int rcache__index_add_hashed(rcache__index_t *ix, rcache__entry_t *e, uint32_t h32);
 /* Remove e (present): the chain's last entry, when in a later (overflow)
  * bucket, moves into e's slot (stored there, then cleared where it was),
  * else e's slot becomes empty. No bucket is freed (a walk may be inside
@@ -497,6 +499,9 @@ void rcache__index_tidy(rcache__index_t *ix);
  * read, so it may already be freed), in one store. */
 void rcache__index_replace(rcache__index_t *ix, uintptr_t old,
                            rcache__entry_t *e);
+/* The same with the key's hash32 known. */
+void rcache__index_replace_hashed(rcache__index_t *ix, uintptr_t old,
+                                  rcache__entry_t *e, uint32_t h32);
 /* Double the table when one more entry would pass the load; halve it
  * (towards its starting size) when under a quarter of it; grow it for
  * `entries`. On ENOMEM each keeps the old table (longer chains). */
@@ -821,6 +826,10 @@ rcache__entry_t *rcache__shard_lookup_locked(rcache_t *c, rcache__shard_t *s,
  * had) leaves e unlinked and nothing changed. */
 int rcache__shard_link_locked(rcache_t *c, rcache__shard_t *s,
                               rcache__entry_t *e);
+/* The same with e's hash32 (the low 32 bits of rcache__hash() of its key)
+ * known: the store paths have it, and the index and the policy need it. */
+int rcache__shard_link_hashed_locked(rcache_t *c, rcache__shard_t *s,
+                                     rcache__entry_t *e, uint32_t h32);
 /* Remove from table and LRU list and uncount; the caller pushes e to a
  * reclaim list (or hands the table's reference to someone). May shrink the
  * table (a sparse one), so never call it while walking a bucket chain. */
@@ -831,6 +840,10 @@ void rcache__shard_unlink_locked(rcache_t *c, rcache__shard_t *s,
  * The caller pushes old to a reclaim list or hands its reference on. */
 void rcache__shard_replace_locked(rcache_t *c, rcache__shard_t *s,
                                   rcache__entry_t *old, rcache__entry_t *e);
+/* The same with the key's hash32 known. */
+void rcache__shard_replace_hashed_locked(rcache_t *c, rcache__shard_t *s,
+                                         rcache__entry_t *old, rcache__entry_t *e,
+                                         uint32_t h32);
 /* Grow byte-string entry e, linked in s, to a value of vlen bytes in place
  * (realloc: the old bytes stay, the new ones are uninitialised), keeping
  * its place on the policy's list (the caller records the access with
@@ -846,15 +859,17 @@ rcache__entry_t *rcache__shard_regrow_locked(rcache_t *c, rcache__shard_t *s,
 int rcache__pol_init(rcache__pol_t *p, int kind);
 /* Free p's state (the entries on its lists are the caller's). */
 void rcache__pol_fini(rcache__pol_t *p);
-/* A new entry e joined s (already in its table and counted). */
+/* A new entry e joined s (already in its table and counted); h32: the
+ * low 32 bits of its key's rcache__hash(). */
 void rcache__pol_link_locked(rcache_t *c, rcache__shard_t *s,
-                             rcache__entry_t *e);
+                             rcache__entry_t *e, uint32_t h32);
 /* e leaves s (before it is uncounted). */
 void rcache__pol_unlink_locked(rcache__shard_t *s, rcache__entry_t *e);
 /* e takes linked old's place on its list, then counts as accessed; old
  * is off every list afterwards. */
 void rcache__pol_replace_locked(rcache_t *c, rcache__shard_t *s,
-                                rcache__entry_t *old, rcache__entry_t *e);
+                                rcache__entry_t *old, rcache__entry_t *e,
+                                uint32_t h32);
 /* A hit (or an update) of e: what the policy does on access. h32: the low
  * 32 bits of e's key hash (the caller's lookup has it; W-TinyLFU's sketch
  * counts by it). */

@@ -64,16 +64,16 @@ uint64_t rcache__pol_cap(const rcache_t *c, const rcache__shard_t *s,
 }
 
 void rcache__pol_link_locked(rcache_t *c, rcache__shard_t *s,
-                             rcache__entry_t *e) {
+                             rcache__entry_t *e, uint32_t h32) {
     rcache__pol_t *p = &s->pol;
     rcache__set_pf(e, 0);
     switch (p->kind) {
     case RCACHE_POLICY_S3FIFO:
-        rcache__s3fifo_link(c, s, e);
+        rcache__s3fifo_link(c, s, e, h32);
         return;
     case RCACHE_POLICY_WTINYLFU:
     case RCACHE_POLICY_WTINYLFU_FIXED:
-        rcache__wtlfu_link(c, s, e);
+        rcache__wtlfu_link(c, s, e, h32);
         return;
     case RCACHE_POLICY_GDSF:
         rcache__gdsf_link(c, s, e);
@@ -106,7 +106,8 @@ void rcache__pol_unlink_locked(rcache__shard_t *s, rcache__entry_t *e) {
 }
 
 void rcache__pol_replace_locked(rcache_t *c, rcache__shard_t *s,
-                                rcache__entry_t *old, rcache__entry_t *e) {
+                                rcache__entry_t *old, rcache__entry_t *e,
+                                uint32_t h32) {
     rcache__pol_t *p = &s->pol;
     int hand = p->hand == old;
     forget_locked(p, old);
@@ -121,7 +122,7 @@ void rcache__pol_replace_locked(rcache_t *c, rcache__shard_t *s,
         p->hand = e;
     if (p->gdsf)
         rcache__gdsf_rename(s, (uintptr_t)old, e);
-    rcache__pol_hit_locked(c, s, e, rcache__entry_hash32(e));
+    rcache__pol_hit_locked(c, s, e, h32);
 }
 
 void rcache__pol_hit_locked(rcache_t *c, rcache__shard_t *s,
@@ -265,7 +266,7 @@ void rcache__pol_switch_locked(rcache_t *c, rcache__shard_t *s,
         while (h->prev != h) { /* oldest first */
             rcache__entry_t *e = h->prev;
             rcache__list_del(e);
-            rcache__pol_link_locked(c, s, e);
+            rcache__pol_link_locked(c, s, e, rcache__entry_hash32(e));
         }
     }
     op.hand = op.admit = op.admit_for = NULL;

@@ -29,7 +29,8 @@ static inline rcache__entry_t *rcache__pol_tail(const rcache__pol_t *p,
 }
 
 /* s3fifo (policy_s3fifo.c) */
-void rcache__s3fifo_link(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e);
+void rcache__s3fifo_link(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e,
+                         uint32_t h32);
 rcache__entry_t *rcache__s3fifo_victim(rcache_t *c, rcache__shard_t *s,
                                        const rcache__entry_t *keep);
 void rcache__s3fifo_evicted(rcache_t *c, rcache__shard_t *s,
@@ -44,7 +45,8 @@ int rcache__ghost_take(rcache__ghost_t *g, uint32_t hash);
 uint64_t rcache__ghost_len(const rcache__ghost_t *g);
 
 /* wtinylfu (policy_wtinylfu.c) */
-void rcache__wtlfu_link(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e);
+void rcache__wtlfu_link(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e,
+                        uint32_t h32);
 void rcache__wtlfu_hit(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e,
                        uint32_t h32);
 rcache__entry_t *rcache__wtlfu_victim(rcache_t *c, rcache__shard_t *s,

@@ -151,11 +151,12 @@ int rcache__ghost_take(rcache__ghost_t *g, uint32_t hash) {
 
 uint64_t rcache__ghost_len(const rcache__ghost_t *g) { return g ? g->used : 0; }
 
-void rcache__s3fifo_link(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e) {
+void rcache__s3fifo_link(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e,
+                         uint32_t h32) {
     (void)c;
     rcache__pol_t *p = &s->pol;
     unsigned q = 0;
-    if (rcache__ghost_take(p->ghost, rcache__entry_hash32(e)))
+    if (rcache__ghost_take(p->ghost, h32))
         q = 1;
     rcache__set_pq(e, q & 1u);
     rcache__list_push(p->q[q], e);

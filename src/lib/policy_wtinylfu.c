@@ -179,10 +179,10 @@ static void adapt(rcache__pol_t *p, uint64_t cap, uint32_t hash) {
     }
 }
 
-void rcache__wtlfu_link(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e) {
+void rcache__wtlfu_link(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e,
+                        uint32_t h) {
     rcache__pol_t *p = &s->pol;
     uint64_t cap = rcache__pol_cap(c, s, NULL);
-    const uint32_t h = rcache__entry_hash32(e);
     adapt(p, cap, h); /* first, so e is the window's newest */
     rcache__set_pq(e, 0);
     rcache__list_push(p->q[0], e);

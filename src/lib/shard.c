@@ -135,10 +135,10 @@ void rcache__shard_reserve_locked(rcache__shard_t *s, size_t entries) {
 
 /* Table work of a link/unlink, without the lists and global gauges.
  * RCACHE_ENOMEM when the index needs an overflow bucket it cannot get. */
-static int table_add_locked(rcache__shard_t *s, rcache__entry_t *e) {
+static int table_add_locked(rcache__shard_t *s, rcache__entry_t *e, uint32_t h32) {
     if (!s->pinned)
         rcache__index_maybe_grow(&s->idx);
-    if (rcache__index_add(&s->idx, e) != RCACHE_OK)
+    if (rcache__index_add_hashed(&s->idx, e, h32) != RCACHE_OK)
         return RCACHE_ENOMEM;
     s->count++;
     if (e->expire_at_ms) {
@@ -161,10 +161,10 @@ static void table_del_locked(rcache__shard_t *s, rcache__entry_t *e) {
 
 /* Table and policy-list work of a link/unlink, without the gauges. */
 static int attach_locked(rcache_t *c, rcache__shard_t *s,
-                         rcache__entry_t *e) {
-    if (table_add_locked(s, e) != RCACHE_OK)
+                         rcache__entry_t *e, uint32_t h32) {
+    if (table_add_locked(s, e, h32) != RCACHE_OK)
         return RCACHE_ENOMEM;
-    rcache__pol_link_locked(c, s, e);
+    rcache__pol_link_locked(c, s, e, h32);
     return RCACHE_OK;
 }
 
@@ -187,7 +187,12 @@ static void bytes_add(rcache_t *c, int64_t delta) {
 
 int rcache__shard_link_locked(rcache_t *c, rcache__shard_t *s,
                               rcache__entry_t *e) {
-    if (attach_locked(c, s, e) != RCACHE_OK)
+    return rcache__shard_link_hashed_locked(c, s, e, rcache__entry_hash32(e));
+}
+
+int rcache__shard_link_hashed_locked(rcache_t *c, rcache__shard_t *s,
+                                     rcache__entry_t *e, uint32_t h32) {
+    if (attach_locked(c, s, e, h32) != RCACHE_OK)
         return RCACHE_ENOMEM;
     atomic_fetch_add_explicit(&c->items, 1, memory_order_relaxed);
     bytes_add(c, (int64_t)rcache__entry_charge(e));
@@ -211,14 +216,20 @@ void rcache__shard_unlink_locked(rcache_t *c, rcache__shard_t *s,
 
 void rcache__shard_replace_locked(rcache_t *c, rcache__shard_t *s,
                                   rcache__entry_t *old, rcache__entry_t *e) {
+    rcache__shard_replace_hashed_locked(c, s, old, e, rcache__entry_hash32(e));
+}
+
+void rcache__shard_replace_hashed_locked(rcache_t *c, rcache__shard_t *s,
+                                         rcache__entry_t *old, rcache__entry_t *e,
+                                         uint32_t h32) {
     rcache__tags_leaving(c, old); /* none left after a move to e */
     /* e takes old's slot in one store (a reader sees one or the other) */
-    rcache__index_replace(&s->idx, (uintptr_t)old, e);
+    rcache__index_replace_hashed(&s->idx, (uintptr_t)old, e, h32);
     s->nttl += (uint64_t)(e->expire_at_ms != 0) - (uint64_t)(old->expire_at_ms != 0);
     s->ttl_sum += e->expire_at_ms;
     s->ttl_sum -= old->expire_at_ms;
     rcache__kclass_replace_locked(s, old, e);
-    rcache__pol_replace_locked(c, s, old, e);
+    rcache__pol_replace_locked(c, s, old, e, h32);
     /* one write to the shared gauge line instead of four */
     bytes_add(c, (int64_t)rcache__entry_charge(e) -
                      (int64_t)rcache__entry_charge(old));
