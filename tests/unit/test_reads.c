@@ -94,7 +94,9 @@ typedef struct {
     atomic_int *stop;
     int bad;
     uint64_t hits;
-    unsigned span; /* hot_reader: keys iters + 10 * [0, span) */
+    unsigned span;   /* span_reader: keys iters + stride * [0, span) */
+    unsigned stride;
+    int must_hit;    /* span_reader: a miss counts as bad */
 } worker_t;
 
 static unsigned rnd(unsigned *s) {
@@ -175,28 +177,37 @@ static void *writer(void *arg) {
     return NULL;
 }
 
-static void race(int policy, unsigned nr, unsigned nw, unsigned iters) {
+/* A cache of `shards` shards, `policy`, no item limit and max_bytes,
+ * holding keys 0..n-1 with values of `units` * UNIT bytes (generation k). */
+static rcache_t *open_filled(int policy, uint64_t max_bytes, unsigned shards,
+                             unsigned n, unsigned units) {
     rcache_config_t cfg;
     rcache_t *c = NULL;
     rcache_config_init(&cfg);
     cfg.max_items = 0;
-    cfg.max_bytes = 256u << 10; /* far below NKEYS x ~700 bytes: evictions */
-    cfg.shards = 4;
+    cfg.max_bytes = max_bytes;
+    cfg.shards = shards;
     cfg.policy = policy;
     assert_int_equal(rcache_open(&cfg, &c), RCACHE_OK);
     unsigned char val[MAXV];
     char key[32];
-    for (unsigned k = 0; k < NKEYS; k++) {
+    for (unsigned k = 0; k < n; k++) {
         int kl = key_of(key, k);
-        size_t len = make_val(val, k, k, UNIT * 4u);
+        size_t len = make_val(val, k, k, UNIT * units);
         assert_int_equal(rcache_set(c, key, (size_t)kl, val, len, 0, 0), RCACHE_OK);
     }
+    return c;
+}
+
+static void race(int policy, unsigned nr, unsigned nw, unsigned iters) {
+    /* 256 KiB: far below NKEYS x ~700 bytes, so the writers evict */
+    rcache_t *c = open_filled(policy, 256u << 10, 4, NKEYS, 4);
     atomic_int stop = 0;
     pthread_t th[16];
     worker_t w[16] = {{0}};
     assert_true(nr + nw <= 16);
     for (unsigned i = 0; i < nr + nw; i++) {
-        w[i] = (worker_t){c, i, iters, &stop, 0, 0, 0};
+        w[i] = (worker_t){c, i, iters, &stop, 0, 0, 0, 0, 0};
         assert_int_equal(pthread_create(&th[i], NULL, i < nr ? reader : writer, &w[i]), 0);
     }
     for (unsigned i = nr; i < nr + nw; i++)
@@ -247,20 +258,23 @@ static void test_race_lru(void **state) {
 /* Compaction moves hot entries while readers hit them: the single writer
  * shifts the whole cache from 1 KiB to 160-byte values (as test_slab's
  * bound case) and the readers read hot keys among the last stored 1 KiB
- * ones (every 8th of the last NKEYS) throughout. */
-static void *hot_reader(void *arg) {
+ * ones (every 8th of the last NKEYS) throughout. span_reader reads keys
+ * iters + stride * [0, span) and checks each value it finds. */
+static void *span_reader(void *arg) {
     worker_t *w = arg;
     unsigned char buf[MAXV];
     char key[32];
     unsigned s = 0x2545f491u ^ w->id;
     while (!atomic_load(w->stop)) {
-        unsigned k = w->iters + (rnd(&s) % w->span) * 10u; /* iters: base */
+        unsigned k = w->iters + (rnd(&s) % w->span) * w->stride; /* iters: base */
         int kl = key_of(key, k);
         size_t len = 0;
         if (rcache_get(w->c, key, (size_t)kl, buf, sizeof buf, &len) == RCACHE_OK) {
             w->hits++;
             if (!val_ok(buf, len, k))
                 w->bad++;
+        } else if (w->must_hit) {
+            w->bad++;
         }
     }
     return NULL;
@@ -296,8 +310,8 @@ static void test_race_compaction(void **state) {
     worker_t w[2] = {{0}};
     const unsigned nr = 2;
     for (unsigned i = 0; i < nr; i++) {
-        w[i] = (worker_t){c, i, lo, &stop, 0, 0, span};
-        assert_int_equal(pthread_create(&th[i], NULL, hot_reader, &w[i]), 0);
+        w[i] = (worker_t){c, i, lo, &stop, 0, 0, span, 10, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, span_reader, &w[i]), 0);
     }
     for (unsigned i = 0; i < 4 * n1; i++) {
         unsigned k = n1 + i;
@@ -332,53 +346,24 @@ static void test_race_compaction(void **state) {
 
 /* Lock-free readers across index resizes: a writer adds and deletes 3,000
  * churn keys over and over in a one-shard cache, so its table doubles from
- * 4 to 1,024 buckets and halves again, moving entries by the hash bits kept
+ * 64 to 1,024 buckets and halves again, moving entries by the hash bits kept
  * in the slots (index.c), while readers (and the writer itself, between
  * its stores) get 256 stable keys. Every get must find its stable key's
  * value, and nearly all must do so without the lock: a lookup without the
  * lock computes its tag from the table it loaded (its shift and compare
  * mask), and a wrong one would send every read to the locked path. */
-static void *stable_reader(void *arg) {
-    worker_t *w = arg;
-    unsigned char buf[MAXV];
-    char key[32];
-    unsigned s = 0x51ed270bu ^ w->id;
-    while (!atomic_load(w->stop)) {
-        unsigned k = rnd(&s) % w->span;
-        int kl = key_of(key, k);
-        size_t len = 0;
-        int rc = rcache_get(w->c, key, (size_t)kl, buf, sizeof buf, &len);
-        w->hits++;
-        if (rc != RCACHE_OK || !val_ok(buf, len, k))
-            w->bad++;
-    }
-    return NULL;
-}
-
 static void test_race_resizes(void **state) {
     (void)state;
     enum { STABLE = 256, CHURN = 3000, CYCLES = 6 };
-    rcache_config_t cfg;
-    rcache_t *c = NULL;
-    rcache_config_init(&cfg);
-    cfg.max_items = 0;
-    cfg.max_bytes = 0;
-    cfg.shards = 1;
-    cfg.policy = RCACHE_POLICY_S3FIFO;
-    assert_int_equal(rcache_open(&cfg, &c), RCACHE_OK);
+    rcache_t *c = open_filled(RCACHE_POLICY_S3FIFO, 0, 1, STABLE, 2);
     unsigned char val[MAXV];
     char key[32];
-    for (unsigned k = 0; k < STABLE; k++) {
-        int kl = key_of(key, k);
-        make_val(val, k, k, UNIT * 2u);
-        assert_int_equal(rcache_set(c, key, (size_t)kl, val, UNIT * 2u, 0, 0), RCACHE_OK);
-    }
     atomic_int stop = 0;
     pthread_t th[2];
     worker_t w[2] = {{0}};
     for (unsigned i = 0; i < 2; i++) {
-        w[i] = (worker_t){c, i, 0, &stop, 0, 0, STABLE};
-        assert_int_equal(pthread_create(&th[i], NULL, stable_reader, &w[i]), 0);
+        w[i] = (worker_t){c, i, 0, &stop, 0, 0, STABLE, 1, 1};
+        assert_int_equal(pthread_create(&th[i], NULL, span_reader, &w[i]), 0);
     }
     size_t smallest = SIZE_MAX, largest = 0;
     uint64_t own = 0;
