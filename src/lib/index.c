@@ -28,12 +28,12 @@
  * entries of the bucket 4 ahead prefetched, several misses in flight).
  *
  * Layout: the table is one 64-byte-aligned block, a header line (mask,
- * shift, width, cmask) then 2^k buckets; bucket = hash32 & mask, as before, so rcache_scan()'s
- * reverse-binary cursor, the expiry sweep and resizing (split on grow,
- * merge on shrink) keep their semantics with "bucket" meaning a bucket and
- * its overflow chain. When the 8 slots of a bucket are taken, the 8th
- * word becomes a link (address | 1) to an overflow bucket that receives the
- * entry it held and the new one. The table doubles when it would hold more
+ * shift, width, cmask) then 2^k buckets; bucket = hash32 & mask, as
+ * before, so rcache_scan()'s reverse-binary cursor, the expiry sweep and
+ * resizing (split on grow, merge on shrink) keep their semantics with
+ * "bucket" meaning a bucket and its overflow chain. When the 8 slots of a
+ * bucket are taken, the 8th word becomes a link (address | 1) to an
+ * overflow bucket that receives the entry it held and the new one. The table doubles when it would hold more
  * than RCACHE__INDEX_LOAD (6) entries a bucket on average and halves when
  * under a quarter of that: at 3 to 6 a bucket (Poisson), 0.4% to 15% of
  * buckets overflow and 0.2% to 9% of the entries sit in an overflow line.
@@ -94,8 +94,8 @@
 #define GBITS 18u
 #define GFULL ((1u << GBITS) - 1u)
 /* A resize moves slots without reading keys while the table's slots keep
- * at least this many valid bits of g afterwards (a false tag match then
- * costs 1 lookup in 2^10 / slots compared an extra entry line). */
+ * at least this many valid bits of g afterwards (at 10 bits, a lookup
+ * reads a wrong entry's key once in 1,024 / slots compared). */
 #define MIN_WIDTH 10u
 /* No table over 2^32 buckets (as the chained table before). */
 #define MAX_BUCKETS ((size_t)1 << 32)

@@ -6,15 +6,17 @@
  * must never see a torn or freed value. Also rewrites of a value's bytes
  * that keep its length (SETRANGE over the whole value): a copy of a slab
  * entry takes no reference (cache.c copy_nolock), so such a rewrite must
- * build a new entry rather than write the bytes a copy may be reading. Every value carries a pattern the
- * reader checks byte by byte: byte 0 is a generation g, byte p (p >= 1) is
- * (g + 31 * key + 7 * p) & 0xff, and its length is a multiple of 16 (an
- * append adds 16 bytes continuing the pattern). A torn copy (a length from
+ * build a new entry rather than write the bytes a copy may be reading.
+ * Every value carries a pattern the reader checks byte by byte: byte 0 is
+ * a generation g, byte p (p >= 1) is (g + 31 * key + 7 * p) & 0xff, and
+ * its length is a multiple of 16 (an append adds 16 bytes continuing the
+ * pattern). A torn copy (a length from
  * one write and bytes from another, or bytes of a reused slot) breaks the
  * pattern; a read of a freed block is reported by AddressSanitizer. Run
  * under ThreadSanitizer and ASan too (labels unit;tsan). Also checks that
  * the lock-free path is the one taken (rcache__nolock_hits) and that what
- * it cannot serve (miss, expiry, lru) still behaves as before.
+ * it cannot serve (miss, expiry, lru) still behaves as before, and that
+ * readers without the lock keep finding keys while the index resizes.
  */
 #include <pthread.h>
 #include <stdatomic.h>
