@@ -28,23 +28,23 @@
  * entries of the bucket 4 ahead prefetched, several misses in flight).
  *
  * Layout: the table is one 64-byte-aligned block, a header line (mask,
- * shift, width, cmask) then 2^k buckets; bucket = hash32 & mask, as
- * before, so rcache_scan()'s reverse-binary cursor, the expiry sweep and
- * resizing (split on grow, merge on shrink) keep their semantics with
- * "bucket" meaning a bucket and its overflow chain. When the 8 slots of a
- * bucket are taken, the 8th word becomes a link (address | 1) to an
- * overflow bucket that receives the entry it held and the new one. The table doubles when it would hold more
- * than RCACHE__INDEX_LOAD (6) entries a bucket on average and halves when
- * under a quarter of that: at 3 to 6 a bucket (Poisson), 0.4% to 15% of
- * buckets overflow and 0.2% to 9% of the entries sit in an overflow line.
- * A removal moves the chain's last entry (if in a later bucket) into the
- * slot it frees, so overflow buckets drain as the chain shrinks (without
- * it they held entries, and memory, for a whole turnover of the cache:
- * 19% of the buckets at 5 a bucket, against 8% with it). No bucket is
- * freed under a walk; an overflow bucket left empty is unlinked by
- * rcache__index_tidy(),
- * which the shard calls after a removal where no walk is in progress (the
- * chains are remembered, up to 8; others wait for the next resize).
+ * shift, width, cmask) then 2^k buckets; bucket = hash32 & mask, as before,
+ * so rcache_scan()'s reverse-binary cursor, the expiry sweep and resizing
+ * (split on grow, merge on shrink) keep their semantics with "bucket"
+ * meaning a bucket and its overflow chain. When the 8 slots of a bucket are
+ * taken, the 8th word becomes a link (address | 1) to an overflow bucket
+ * that receives the entry it held and the new one. The table doubles when
+ * it would hold more than RCACHE__INDEX_LOAD (6) entries a bucket on
+ * average and halves when under a quarter of that: at 3 to 6 a bucket
+ * (Poisson), 0.4% to 15% of buckets overflow and 0.2% to 9% of the entries
+ * sit in an overflow line. A removal moves the chain's last entry (if in a
+ * later bucket) into the slot it frees, so overflow buckets drain as the
+ * chain shrinks (without it they held entries, and memory, for a whole
+ * turnover of the cache: 19% of the buckets at 5 a bucket, against 8% with
+ * it). No bucket is freed under a walk; an overflow bucket left empty is
+ * unlinked by rcache__index_tidy(), which the shard calls after a removal
+ * where no walk is in progress (the chains are remembered, up to 8; others
+ * wait for the next resize).
  *
  * Tags need user addresses of at most 48 bits, which Linux gives on x86-64
  * and aarch64 (a larger address only with an mmap hint asking for one).
@@ -580,7 +580,8 @@ static int rehash(rcache__index_t *ix, const rcache__itab_t *t,
 int rcache__index_resize(rcache__index_t *ix, size_t n) {
     rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_relaxed);
     const int mw = moved_width(ix, t, (unsigned)__builtin_ctzll((unsigned long long)n));
-    rcache__itab_t *nt = tab_new(n, mw >= 0 ? (unsigned)mw : ix->tagmask ? ix->gbits : 0u);
+    const unsigned read_width = ix->tagmask ? ix->gbits : 0u;
+    rcache__itab_t *nt = tab_new(n, mw >= 0 ? (unsigned)mw : read_width);
     if (!nt)
         return RCACHE_ENOMEM;
     uint64_t overflow = ix->overflow;
