@@ -92,9 +92,9 @@ static void store_group(rcache__bulk_t *b, rcache__shard_t *s, const uint32_t *i
         s->st.sets++;
         b->charge[ix[i]] = rcache__entry_charge(e);
         if (old) {
-            rcache__shard_replace_hashed_locked(c, s, old, e, (uint32_t)b->hash[ix[i]]);
+            rcache__shard_replace_locked(c, s, old, e, (uint32_t)b->hash[ix[i]]);
             rcache__reclaim_push(&r, old);
-        } else if (rcache__shard_link_hashed_locked(c, s, e, (uint32_t)b->hash[ix[i]]) !=
+        } else if (rcache__shard_link_locked(c, s, e, (uint32_t)b->hash[ix[i]]) !=
                    RCACHE_OK) {
             /* no room in the index (ENOMEM): the entry is dropped, as an
              * entry the limits would evict */

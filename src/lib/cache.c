@@ -88,9 +88,7 @@ int rcache_open(const rcache_config_t *cfg, rcache_t **out) {
         entries = cfg->max_items / n + 1 < (1u << 16) ? cfg->max_items / n + 1
                                                        : (1u << 16);
 
-    c->slab = rcache__slab_new();
-    if (c->slab)
-        rcache__slab_watch_limit(c->slab, &c->max_bytes);
+    c->slab = rcache__slab_new(&c->max_bytes);
     c->ctrs = c->slab ? rcache__calloc(RCACHE__CTR_SLOTS, sizeof(*c->ctrs))
                       : NULL;
     c->shards = c->ctrs ? rcache__calloc(n, sizeof(*c->shards)) : NULL;
@@ -212,8 +210,8 @@ static int store_link_locked(rcache_t *c, rcache__shard_t *s,
                              rcache__entry_t *e, uint32_t h32, rcache__entry_t *old,
                              rcache__entry_t **old_out, rcache__reclaim_t *r) {
     if (!old)
-        return rcache__shard_link_hashed_locked(c, s, e, h32);
-    rcache__shard_replace_hashed_locked(c, s, old, e, h32);
+        return rcache__shard_link_locked(c, s, e, h32);
+    rcache__shard_replace_locked(c, s, old, e, h32);
     if (old_out)
         *old_out = old; /* the table's reference moves to the caller */
     else

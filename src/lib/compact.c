@@ -42,7 +42,8 @@ static int move_locked(rcache_t *c, rcache__shard_t *s, rcache__entry_t *e) {
     rcache__pol_premove_locked(s, e, &mv);
     rcache__entry_copy(ne, e, n);
     atomic_store_explicit(&ne->refs, 1, memory_order_relaxed); /* the copy's */
-    rcache__index_replace(&s->idx, (uintptr_t)e, ne); /* release: publishes ne */
+    /* release: publishes ne */
+    rcache__index_replace(&s->idx, (uintptr_t)e, ne, rcache__entry_hash32(ne));
     rcache__pol_postmove_locked(s, ne, &mv);
     /* e keeps the write bit: a lock-free reader that still reaches it
      * fails its try-get and takes the locked path, which finds ne */

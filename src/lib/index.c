@@ -422,11 +422,7 @@ static void fit(rcache__index_t *ix, const rcache__entry_t *e) {
         rcache__index_untag(ix);
 }
 
-int rcache__index_add(rcache__index_t *ix, rcache__entry_t *e) {
-    return rcache__index_add_hashed(ix, e, ix->hash_of(e));
-}
-
-int rcache__index_add_hashed(rcache__index_t *ix, rcache__entry_t *e, uint32_t h) {
+int rcache__index_add(rcache__index_t *ix, rcache__entry_t *e, uint32_t h) {
     fit(ix, e);
     rcache__itab_t *t = atomic_load_explicit(&ix->tab, memory_order_relaxed);
     int rc = chain_put(ix, &t->b[h & t->mask], word_of(ix, t, e, h));
@@ -477,12 +473,7 @@ void rcache__index_del(rcache__index_t *ix, const rcache__entry_t *e) {
 }
 
 void rcache__index_replace(rcache__index_t *ix, uintptr_t old,
-                           rcache__entry_t *e) {
-    rcache__index_replace_hashed(ix, old, e, ix->hash_of(e)); /* old's too */
-}
-
-void rcache__index_replace_hashed(rcache__index_t *ix, uintptr_t old,
-                                  rcache__entry_t *e, uint32_t h) {
+                           rcache__entry_t *e, uint32_t h) {
     fit(ix, e);
     _Atomic uint64_t *w = slot_of(ix, h, (uint64_t)old, NULL);
     if (w)

@@ -49,11 +49,10 @@ long rcache__alloc_count(void);
 #define RCACHE__SLAB_CLASSES 77u /* 29 of 8-byte steps, 48 of 16-byte */
 #define RCACHE__SLAB_ARENAS 4u
 typedef struct rcache__slab rcache__slab_t;
-/* A new, empty store; NULL on ENOMEM. */
-rcache__slab_t *rcache__slab_new(void);
-/* The cache's max_bytes, read when a chunk is mapped (huge pages only in a
- * cache of no limit or a large one: slab.c chunk_huge). Before any store. */
-void rcache__slab_watch_limit(rcache__slab_t *sl, const _Atomic uint64_t *max_bytes);
+/* A new, empty store; NULL on ENOMEM. max_bytes: the cache's limit, read
+ * when a chunk is mapped (huge pages only in a cache of no limit or a
+ * large one: slab.c chunk_huge); NULL counts as no limit. */
+rcache__slab_t *rcache__slab_new(const _Atomic uint64_t *max_bytes);
 /* Unmap every page. Every slot must have been released. NULL is fine. */
 void rcache__slab_free(rcache__slab_t *sl);
 /* Slot size for a block of n bytes, 0 when n > RCACHE__SLAB_MAX. */
@@ -404,9 +403,10 @@ void rcache__entry_unref(rcache__entry_t *e);
 /* A bucketized hash table: each bucket is one 64-byte line of 8 slot words,
  * a slot the entry's address with 18 bits of its hash (g, index.c) in the
  * top 16 bits and bits 1-2 (user addresses fit 48 bits on x86-64 and
- * aarch64; see index.c for the fallback), 0 when empty. The last slot of a full bucket holds instead
- * the address of an overflow bucket, low bit set. Bucket = hash & mask:
- * a bucket and its overflow chain are the unit of scans, sweeps, resizes.
+ * aarch64; see index.c for the fallback), 0 when empty. The last slot of
+ * a full bucket holds instead the address of an overflow bucket, low bit
+ * set. Bucket = hash & mask: a bucket and its overflow chain are the unit
+ * of scans, sweeps, resizes.
  * Every slot word is written with a release store and read with an acquire
  * load, and a replaced entry's slot changes in one store, so that a reader
  * without the lock (step 3 of issue 13) sees the old or the new entry;
@@ -480,12 +480,10 @@ rcache__entry_t *rcache__index_find(const rcache__index_t *ix, uint32_t hash32,
 rcache__entry_t *rcache__index_find_nolock(const rcache__index_t *ix,
                                            uint32_t hash32, const void *key,
                                            size_t klen);
-/* Add e (absent). Never resizes. RCACHE_ENOMEM when a full
+/* Add e (absent; h32: its hash32, what ix->hash_of(e) gives). Never resizes. RCACHE_ENOMEM when a full
  * bucket chain needs an overflow bucket and none can be allocated (nothing
  * changed). */
-int rcache__index_add(rcache__index_t *ix, rcache__entry_t *e);
-/* The same with e's hash32 (as ix->hash_of(e) would compute it) known. */
-int rcache__index_add_hashed(rcache__index_t *ix, rcache__entry_t *e, uint32_t h32);
+int rcache__index_add(rcache__index_t *ix, rcache__entry_t *e, uint32_t h32);
 /* Remove e (present): the chain's last entry, when in a later (overflow)
  * bucket, moves into e's slot (stored there, then cleared where it was),
  * else e's slot becomes empty. No bucket is freed (a walk may be inside
@@ -498,10 +496,7 @@ void rcache__index_tidy(rcache__index_t *ix);
 /* Put e in the slot of the entry at address old (same key; old is not
  * read, so it may already be freed), in one store. */
 void rcache__index_replace(rcache__index_t *ix, uintptr_t old,
-                           rcache__entry_t *e);
-/* The same with the key's hash32 known. */
-void rcache__index_replace_hashed(rcache__index_t *ix, uintptr_t old,
-                                  rcache__entry_t *e, uint32_t h32);
+                           rcache__entry_t *e, uint32_t h32);
 /* Double the table when one more entry would pass the load; halve it
  * (towards its starting size) when under a quarter of it; grow it for
  * `entries`. On ENOMEM each keeps the old table (longer chains). */
@@ -821,15 +816,13 @@ rcache__entry_t *rcache__shard_lookup_locked(rcache_t *c, rcache__shard_t *s,
                                              size_t klen, rcache__optime_t *t,
                                              rcache__reclaim_t *r);
 /* Insert at the MRU end and count it; the caller made sure the key is
- * absent. Grows the table when it is full (keeps the old one on ENOMEM).
+ * absent; h32: the low 32 bits of its key's rcache__hash() (the callers
+ * have it; the index and the policy need it). Grows the table when it is
+ * full (keeps the old one on ENOMEM).
  * RCACHE_ENOMEM (rare: a full bucket chain and no overflow bucket to be
  * had) leaves e unlinked and nothing changed. */
 int rcache__shard_link_locked(rcache_t *c, rcache__shard_t *s,
-                              rcache__entry_t *e);
-/* The same with e's hash32 (the low 32 bits of rcache__hash() of its key)
- * known: the store paths have it, and the index and the policy need it. */
-int rcache__shard_link_hashed_locked(rcache_t *c, rcache__shard_t *s,
-                                     rcache__entry_t *e, uint32_t h32);
+                              rcache__entry_t *e, uint32_t h32);
 /* Remove from table and LRU list and uncount; the caller pushes e to a
  * reclaim list (or hands the table's reference to someone). May shrink the
  * table (a sparse one), so never call it while walking a bucket chain. */
@@ -839,11 +832,8 @@ void rcache__shard_unlink_locked(rcache_t *c, rcache__shard_t *s,
  * item gauge is unchanged and the byte gauge moves once, by the difference.
  * The caller pushes old to a reclaim list or hands its reference on. */
 void rcache__shard_replace_locked(rcache_t *c, rcache__shard_t *s,
-                                  rcache__entry_t *old, rcache__entry_t *e);
-/* The same with the key's hash32 known. */
-void rcache__shard_replace_hashed_locked(rcache_t *c, rcache__shard_t *s,
-                                         rcache__entry_t *old, rcache__entry_t *e,
-                                         uint32_t h32);
+                                  rcache__entry_t *old, rcache__entry_t *e,
+                                  uint32_t h32);
 /* Grow byte-string entry e, linked in s, to a value of vlen bytes in place
  * (realloc: the old bytes stay, the new ones are uninitialised), keeping
  * its place on the policy's list (the caller records the access with

@@ -138,7 +138,7 @@ void rcache__shard_reserve_locked(rcache__shard_t *s, size_t entries) {
 static int table_add_locked(rcache__shard_t *s, rcache__entry_t *e, uint32_t h32) {
     if (!s->pinned)
         rcache__index_maybe_grow(&s->idx);
-    if (rcache__index_add_hashed(&s->idx, e, h32) != RCACHE_OK)
+    if (rcache__index_add(&s->idx, e, h32) != RCACHE_OK)
         return RCACHE_ENOMEM;
     s->count++;
     if (e->expire_at_ms) {
@@ -186,12 +186,7 @@ static void bytes_add(rcache_t *c, int64_t delta) {
 }
 
 int rcache__shard_link_locked(rcache_t *c, rcache__shard_t *s,
-                              rcache__entry_t *e) {
-    return rcache__shard_link_hashed_locked(c, s, e, rcache__entry_hash32(e));
-}
-
-int rcache__shard_link_hashed_locked(rcache_t *c, rcache__shard_t *s,
-                                     rcache__entry_t *e, uint32_t h32) {
+                              rcache__entry_t *e, uint32_t h32) {
     if (attach_locked(c, s, e, h32) != RCACHE_OK)
         return RCACHE_ENOMEM;
     atomic_fetch_add_explicit(&c->items, 1, memory_order_relaxed);
@@ -215,16 +210,11 @@ void rcache__shard_unlink_locked(rcache_t *c, rcache__shard_t *s,
 }
 
 void rcache__shard_replace_locked(rcache_t *c, rcache__shard_t *s,
-                                  rcache__entry_t *old, rcache__entry_t *e) {
-    rcache__shard_replace_hashed_locked(c, s, old, e, rcache__entry_hash32(e));
-}
-
-void rcache__shard_replace_hashed_locked(rcache_t *c, rcache__shard_t *s,
-                                         rcache__entry_t *old, rcache__entry_t *e,
-                                         uint32_t h32) {
+                                  rcache__entry_t *old, rcache__entry_t *e,
+                                  uint32_t h32) {
     rcache__tags_leaving(c, old); /* none left after a move to e */
     /* e takes old's slot in one store (a reader sees one or the other) */
-    rcache__index_replace_hashed(&s->idx, (uintptr_t)old, e, h32);
+    rcache__index_replace(&s->idx, (uintptr_t)old, e, h32);
     s->nttl += (uint64_t)(e->expire_at_ms != 0) - (uint64_t)(old->expire_at_ms != 0);
     s->ttl_sum += e->expire_at_ms;
     s->ttl_sum -= old->expire_at_ms;
@@ -247,7 +237,7 @@ rcache__entry_t *rcache__shard_regrow_locked(rcache_t *c, rcache__shard_t *s,
     if (!n)
         return NULL;
     rcache__pol_postmove_locked(s, n, &mv);
-    rcache__index_replace(&s->idx, was, n);
+    rcache__index_replace(&s->idx, was, n, rcache__entry_hash32(n));
     if (n != e)
         rcache__entry_retire(e); /* unreachable now: EBR frees it later */
     bytes_add(c, (int64_t)rcache__entry_charge(n) - (int64_t)before);

@@ -127,15 +127,12 @@ size_t rcache__slab_size(size_t n) {
     return n > RCACHE__SLAB_MAX ? 0 : class_size(class_of(n));
 }
 
-void rcache__slab_watch_limit(rcache__slab_t *sl, const _Atomic uint64_t *max_bytes) {
-    sl->max_bytes = max_bytes;
-}
-
-rcache__slab_t *rcache__slab_new(void) {
+rcache__slab_t *rcache__slab_new(const _Atomic uint64_t *max_bytes) {
     rcache__slab_t *sl = rcache__calloc(1, sizeof(*sl));
     unsigned a, k;
     if (!sl)
         return NULL;
+    sl->max_bytes = max_bytes;
     if (pthread_mutex_init(&sl->pool_lock, NULL) != 0) {
         rcache__free(sl);
         return NULL;

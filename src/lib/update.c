@@ -48,11 +48,11 @@ static size_t max_value_len(const rcache_t *c, size_t klen, unsigned ext) {
     return (size_t)lo;
 }
 
-/* Put the new entry e for a key in the table in place of old (NULL: the
- * key was absent), keeping old's creation time and hit count; old goes to
- * the reclaim list. RCACHE_ENOMEM (no room in the index for a new key):
+/* Put the new entry e for a key (h32: its hash32) in the table in place
+ * of old (NULL: the key was absent), keeping old's creation time and hit
+ * count; old goes to the reclaim list. RCACHE_ENOMEM (no room in the index for a new key):
  * e is discarded, nothing changed. */
-static int install_locked(rcache_t *c, rcache__shard_t *s,
+static int install_locked(rcache_t *c, rcache__shard_t *s, uint32_t h32,
                            rcache__entry_t *old, rcache__entry_t *e, uint32_t now_s,
                            uint64_t expire_at_ms, rcache__reclaim_t *r) {
     rcache__atime_set(e, now_s);
@@ -61,9 +61,9 @@ static int install_locked(rcache_t *c, rcache__shard_t *s,
     e->expire_at_ms = expire_at_ms;
     if (old) {
         rcache__tags_move_locked(c, old, e); /* modified, not replaced */
-        rcache__shard_replace_locked(c, s, old, e);
+        rcache__shard_replace_locked(c, s, old, e, h32);
         rcache__reclaim_push(r, old);
-    } else if (rcache__shard_link_locked(c, s, e) != RCACHE_OK) {
+    } else if (rcache__shard_link_locked(c, s, e, h32) != RCACHE_OK) {
         rcache__entry_discard(e);
         return RCACHE_ENOMEM;
     }
@@ -85,7 +85,7 @@ static int store_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
     if (!e)
         return RCACHE_ENOMEM;
     uint32_t now_s = rcache__clock_rel_s(&c->clock, rcache__op_now(c, t));
-    if (install_locked(c, s, old, e, now_s,
+    if (install_locked(c, s, (uint32_t)hash, old, e, now_s,
                        ttl_to_at(c, u->ttl_ms, u->expire_at_ms, old, t), r) != RCACHE_OK)
         return RCACHE_ENOMEM;
     s->st.sets++;
@@ -164,7 +164,7 @@ static int splice_locked(rcache_t *c, rcache__shard_t *s, uint64_t hash,
             return RCACHE_ENOMEM;
         splice_fill(rcache__entry_val(e), old ? rcache__entry_val(old) : NULL,
                     olen, off, u->new_val, u->new_len);
-        if (install_locked(c, s, old, e, now_s, at, r) != RCACHE_OK)
+        if (install_locked(c, s, (uint32_t)hash, old, e, now_s, at, r) != RCACHE_OK)
             return RCACHE_ENOMEM;
     }
     s->st.sets++;
@@ -328,7 +328,7 @@ int rcache_rename(rcache_t *c, const void *src, size_t src_len,
         }
         /* n is linked first (d, if any, still in the table: removed by
          * address below), so a full index leaves everything unchanged */
-        if (!n || rcache__shard_link_locked(c, sd, n) != RCACHE_OK) {
+        if (!n || rcache__shard_link_locked(c, sd, n, (uint32_t)hd) != RCACHE_OK) {
             if (n)
                 rcache__entry_discard(n);
             rc = RCACHE_ENOMEM;

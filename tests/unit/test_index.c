@@ -115,13 +115,13 @@ static void step(rcache__index_t *ix, ref_t *r, int untag_at, long i) {
     if (op < 45 && !r->cur[k]) {
         rcache__entry_t *f = fake_new(k, r->hash[k]);
         rcache__index_maybe_grow(ix);
-        assert_int_equal(rcache__index_add(ix, f), RCACHE_OK);
+        assert_int_equal(rcache__index_add(ix, f, r->hash[k]), RCACHE_OK);
         r->cur[k] = f;
         r->n++;
     } else if (op < 60 && r->cur[k]) {
         rcache__entry_t *f = fake_new(k, r->hash[k]);
         rcache__index_prefetch_entry(ix, r->hash[k]);
-        rcache__index_replace(ix, (uintptr_t)r->cur[k], f);
+        rcache__index_replace(ix, (uintptr_t)r->cur[k], f, r->hash[k]);
         free(r->cur[k]);
         r->cur[k] = f;
     } else if (op < 99 && r->cur[k]) {
@@ -220,7 +220,7 @@ static void test_index_moves_without_key_reads(void **state) {
         int n = snprintf(key, sizeof key, "k%d", k);
         r.hash[k] = (uint32_t)rcache__hash(key, (size_t)n);
         r.cur[k] = fake_new(k, r.hash[k]);
-        assert_int_equal(rcache__index_add(&ix, r.cur[k]), RCACHE_OK);
+        assert_int_equal(rcache__index_add(&ix, r.cur[k], r.hash[k]), RCACHE_OK);
         r.n++;
     }
     for (unsigned d = 1; d <= 8; d++) {
@@ -262,7 +262,7 @@ static void test_index_load(void **state) {
         int n = snprintf(key, sizeof key, "k%d", k);
         f[k] = fake_new(k, (uint32_t)rcache__hash(key, (size_t)n));
         rcache__index_maybe_grow(&ix);
-        assert_int_equal(rcache__index_add(&ix, f[k]), RCACHE_OK);
+        assert_int_equal(rcache__index_add(&ix, f[k], fake_hash(f[k])), RCACHE_OK);
         assert_true(ix.count <= rcache__index_buckets(&ix) * RCACHE__INDEX_LOAD);
     }
     assert_int_equal(rcache__index_buckets(&ix), 512); /* 3000 / 6 -> 512 */

@@ -10,9 +10,8 @@
  * Every value carries a pattern the reader checks byte by byte: byte 0 is
  * a generation g, byte p (p >= 1) is (g + 31 * key + 7 * p) & 0xff, and
  * its length is a multiple of 16 (an append adds 16 bytes continuing the
- * pattern). A torn copy (a length from
- * one write and bytes from another, or bytes of a reused slot) breaks the
- * pattern; a read of a freed block is reported by AddressSanitizer. Run
+ * pattern). A torn copy (a length from one write and bytes from another,
+ * or bytes of a reused slot) breaks the pattern; a read of a freed block is reported by AddressSanitizer. Run
  * under ThreadSanitizer and ASan too (labels unit;tsan). Also checks that
  * the lock-free path is the one taken (rcache__nolock_hits) and that what
  * it cannot serve (miss, expiry, lru) still behaves as before, and that

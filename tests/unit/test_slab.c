@@ -62,7 +62,7 @@ static int cmp_ptr(const void *a, const void *b) {
 static void test_alloc_free_reuse(void **state) {
     (void)state;
     enum { N = 1000 };
-    rcache__slab_t *sl = rcache__slab_new();
+    rcache__slab_t *sl = rcache__slab_new(NULL);
     rcache__slab_info_t in;
     void *p[N];
     assert_non_null(sl);
@@ -105,7 +105,7 @@ static void test_alloc_free_reuse(void **state) {
 static void test_pages_rebalance_between_classes(void **state) {
     (void)state;
     enum { N = 40000 };
-    rcache__slab_t *sl = rcache__slab_new();
+    rcache__slab_t *sl = rcache__slab_new(NULL);
     rcache__slab_info_t in;
     void **p = malloc(N * sizeof(*p));
     assert_non_null(sl);
@@ -145,7 +145,7 @@ static void test_huge_chunks_release(void **state) {
     void **p = malloc(N * sizeof(*p));
     assert_non_null(p);
     long before = rss_bytes();
-    rcache__slab_t *sl = rcache__slab_new();
+    rcache__slab_t *sl = rcache__slab_new(NULL);
     assert_non_null(sl);
     for (int i = 0; i < N; i++) {
         assert_non_null(p[i] = rcache__slab_alloc(sl, 120));
@@ -211,7 +211,7 @@ static void *worker(void *arg) {
 static void test_threads(void **state) {
     (void)state;
     enum { T = 4 };
-    rcache__slab_t *sl = rcache__slab_new();
+    rcache__slab_t *sl = rcache__slab_new(NULL);
     pthread_t th[T];
     worker_t w[T];
     rcache__slab_info_t in;
@@ -273,7 +273,7 @@ static void test_oom(void **state) {
         if (rcache_test_recount(c))
             _exit(7);
         /* the store itself: NULL, not a crash */
-        rcache__slab_t *sl = rcache__slab_new();
+        rcache__slab_t *sl = rcache__slab_new(NULL);
         void *p = sl ? rcache__slab_alloc(sl, 100) : NULL;
         while (p)
             p = rcache__slab_alloc(sl, 100);
