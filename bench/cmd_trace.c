@@ -10,34 +10,48 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "belady.h"
 #include "bench.h"
 #include "plot.h"
 #include "rcache.h"
 #include "replay.h"
 
 #define MAX_SWEEP 64
+/* Belady's OPT (belady.c): a bench-only "policy", the offline bound. */
+#define POL_OPT RCACHE_POLICY_COUNT
+#define NPOL (RCACHE_POLICY_COUNT + 1)
 
-static const char *pol_name(int p) { return rcache_policy_name(p); }
+static const char *pol_name(int p) { return p == POL_OPT ? "opt" : rcache_policy_name(p); }
 
-/* "lru,s3fifo" or "all" into pols[]; the count, or -1. */
+/* Ranked against gdsf on compute time: the cost-blind librcache policies. */
+static int cost_blind(int p) { return p != RCACHE_POLICY_GDSF && p != POL_OPT; }
+
+/* "lru,s3fifo,opt", "all" (every librcache policy) or "all,opt" into
+ * pols[]; the count, or -1. */
 static int parse_policies(const char *s, int *pols)
 {
-    if (strcmp(s, "all") == 0) {
-        for (int i = 0; i < RCACHE_POLICY_COUNT; i++)
-            pols[i] = i;
-        return RCACHE_POLICY_COUNT;
-    }
     char *list = strdup(s), *save = NULL;
-    int n = 0;
-    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (n == RCACHE_POLICY_COUNT || rcache_policy_parse(tok, &pols[n]) != RCACHE_OK) {
-            free(list);
-            return -1;
+    int n = 0, ok = list != NULL;
+    for (char *tok = ok ? strtok_r(list, ",", &save) : NULL; tok && ok;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (strcmp(tok, "all") == 0) {
+            for (int i = 0; i < RCACHE_POLICY_COUNT; i++) {
+                int have = 0;
+                for (int k = 0; k < n; k++)
+                    have |= pols[k] == i;
+                if (!have && n < NPOL)
+                    pols[n++] = i;
+            }
+        } else if (n == NPOL) {
+            ok = 0;
+        } else if (strcmp(tok, "opt") == 0) {
+            pols[n++] = POL_OPT;
+        } else {
+            ok = rcache_policy_parse(tok, &pols[n++]) == RCACHE_OK;
         }
-        n++;
     }
     free(list);
-    return n ? n : -1;
+    return ok && n ? n : -1;
 }
 
 typedef struct cap_spec {
@@ -54,8 +68,11 @@ static void trace_usage(FILE *f)
           "miss inserts the key.\n"
           "  --policy LIST         eviction policies, comma-separated, or \"all\": lru\n"
           "                        (default), s3fifo, sieve, wtinylfu, wtinylfu-fixed,\n"
-          "                        gdsf. Several: a table with one miss-ratio column per\n"
-          "                        policy (and its ratio to lru's when lru is among them)\n"
+          "                        gdsf; opt: Belady's offline optimum, the fewest misses\n"
+          "                        any policy can have (item capacities only; \"all\" is\n"
+          "                        every policy but opt: \"all,opt\" adds it). Several: a\n"
+          "                        table with one miss-ratio column per policy (and its\n"
+          "                        ratio to lru's when lru is among them)\n"
           "  --cost MODEL          per-key compute cost, seeded: lognormal[:MU,SIGMA]\n"
           "                        (exp(N(MU,SIGMA)) ms, default 1,2) or size[:B]\n"
           "                        (object size / B ms, default 1024; traces with\n"
@@ -146,7 +163,7 @@ typedef struct runs {
     uint64_t items[MAX_SWEEP];
     uint64_t cap_bytes;
     const rcache__cost_model_t *cost; /* NULL without --cost */
-    rcache__replay_result_t res[RCACHE_POLICY_COUNT][MAX_SWEEP];
+    rcache__replay_result_t res[NPOL][MAX_SWEEP];
 } runs_t;
 
 static void print_json(const runs_t *r, int is_sweep)
@@ -199,7 +216,7 @@ static void print_cost(const runs_t *r)
     for (int k = 0; k < r->npol; k++) {
         if (r->pols[k] == RCACHE_POLICY_GDSF)
             aware++;
-        else
+        else if (cost_blind(r->pols[k]))
             blind++;
     }
     printf("\ncompute time recomputed, s (cost model %s; every request's cost summed: "
@@ -227,7 +244,7 @@ static void print_cost(const runs_t *r)
         int best = -1;
         for (int k = 0; k < r->npol; k++) {
             printf(" %.1f |", (double)r->res[k][i].cost_ms_missed / 1000.0);
-            if (r->pols[k] != RCACHE_POLICY_GDSF &&
+            if (cost_blind(r->pols[k]) &&
                 (best < 0 || r->res[k][i].cost_ms_missed < r->res[best][i].cost_ms_missed))
                 best = k;
         }
@@ -326,10 +343,10 @@ static void print_single(const runs_t *r)
 
 static int draw(const runs_t *r, const char *plot, char *err, size_t errlen)
 {
-    static rcache__plot_point_t pts[RCACHE_POLICY_COUNT][MAX_SWEEP];
-    const rcache__plot_point_t *series[RCACHE_POLICY_COUNT];
-    char names[RCACHE_POLICY_COUNT][64];
-    const char *np[RCACHE_POLICY_COUNT];
+    static rcache__plot_point_t pts[NPOL][MAX_SWEEP];
+    const rcache__plot_point_t *series[NPOL];
+    char names[NPOL][64];
+    const char *np[NPOL];
     int all_pct = 1;
     for (size_t i = 0; i < r->ncap; i++)
         all_pct &= r->caps[i].is_pct;
@@ -342,8 +359,11 @@ static int draw(const runs_t *r, const char *plot, char *err, size_t errlen)
             hi = pts[k][i].x > hi ? pts[k][i].x : hi;
         }
         series[k] = pts[k];
-        snprintf(names[k], sizeof names[k], "%s (librcache, 1 shard)",
-                 r->pols[k] == RCACHE_POLICY_LRU ? "LRU" : pol_name(r->pols[k]));
+        if (r->pols[k] == POL_OPT)
+            snprintf(names[k], sizeof names[k], "OPT (Belady, offline bound)");
+        else
+            snprintf(names[k], sizeof names[k], "%s (librcache, 1 shard)",
+                     r->pols[k] == RCACHE_POLICY_LRU ? "LRU" : pol_name(r->pols[k]));
         np[k] = names[k];
     }
     const char *base = strrchr(r->path, '/');
@@ -381,7 +401,7 @@ int rcache__cmd_trace(int argc, char **argv)
     rcache__replay_opts_t ro = {0};
     rcache__cost_model_t cost = {.kind = RCACHE__COST_NONE, .seed = 1};
     const char *cost_spec = NULL;
-    int pols[RCACHE_POLICY_COUNT] = {RCACHE_POLICY_LRU}, npol = 1;
+    int pols[NPOL] = {RCACHE_POLICY_LRU}, npol = 1;
     parse_cap("10%", &cap);
     int o;
     optind = 1;
@@ -434,7 +454,8 @@ int rcache__cmd_trace(int argc, char **argv)
         case 'P':
             if ((npol = parse_policies(optarg, pols)) < 0) {
                 fprintf(stderr, "rcache-bench: bad --policy '%s' (lru, s3fifo, sieve, "
-                                "wtinylfu, wtinylfu-fixed, gdsf, a comma-separated list, or all)\n", optarg);
+                                "wtinylfu, wtinylfu-fixed, gdsf, opt, a comma-separated list, or all)\n",
+                        optarg);
                 return 2;
             }
             break;
@@ -475,6 +496,12 @@ int rcache__cmd_trace(int argc, char **argv)
         fprintf(stderr, "rcache-bench: --sweep replaces --capacity/--capacity-bytes\n");
         return 2;
     }
+    for (int k = 0; k < npol && cap_bytes; k++)
+        if (pols[k] == POL_OPT) {
+            fprintf(stderr, "rcache-bench: opt (Belady) is count-bounded: give --capacity or "
+                            "--sweep, not --capacity-bytes\n");
+            return 2;
+        }
     if (have_cap && cap_bytes) {
         fprintf(stderr, "rcache-bench: give --capacity or --capacity-bytes, not both\n");
         return 2;
@@ -525,7 +552,10 @@ int rcache__cmd_trace(int argc, char **argv)
             ro.max_items = r.items[i];
             ro.max_bytes = cap_bytes;
             ro.policy = pols[k];
-            if (rcache__replay(path, &ro, &r.res[k][i], err, sizeof err) != 0) {
+            int rc = pols[k] == POL_OPT
+                         ? rcache__belady_replay(path, &ro, &r.res[k][i], err, sizeof err)
+                         : rcache__replay(path, &ro, &r.res[k][i], err, sizeof err);
+            if (rc != 0) {
                 fprintf(stderr, "rcache-bench: %s\n", err);
                 return 1;
             }

@@ -18,6 +18,7 @@ typedef struct slot {
     uint64_t off;   /* key bytes at arena[off, off + len) */
     uint64_t size;  /* last size seen */
     uint32_t len;
+    uint32_t id;    /* dense id: the key's rank in order of first sight */
 } slot_t;
 
 struct rcache__keyset {
@@ -66,6 +67,13 @@ static int grow(rcache__keyset_t *ks)
 int rcache__keyset_add(rcache__keyset_t *ks, const void *key, size_t len,
                        uint64_t size)
 {
+    uint32_t id;
+    return rcache__keyset_add_id(ks, key, len, size, &id);
+}
+
+int rcache__keyset_add_id(rcache__keyset_t *ks, const void *key, size_t len,
+                          uint64_t size, uint32_t *id)
+{
     uint64_t h = XXH3_64bits(key, len);
     if (h == 0)
         h = 1;
@@ -76,9 +84,12 @@ int rcache__keyset_add(rcache__keyset_t *ks, const void *key, size_t len,
             memcmp(ks->arena + s->off, key, len) == 0) {
             ks->size_sum += size - s->size;
             s->size = size;
+            *id = s->id;
             return 0;
         }
     }
+    if (ks->count >= UINT32_MAX)
+        return -1; /* no dense id left */
     if (ks->arena_len + len > ks->arena_cap) {
         size_t ncap = ks->arena_cap ? ks->arena_cap * 2 : 65536;
         while (ncap < ks->arena_len + len)
@@ -90,7 +101,8 @@ int rcache__keyset_add(rcache__keyset_t *ks, const void *key, size_t len,
         ks->arena_cap = ncap;
     }
     memcpy(ks->arena + ks->arena_len, key, len);
-    ks->slots[i] = (slot_t){h, ks->arena_len, size, (uint32_t)len};
+    *id = (uint32_t)ks->count;
+    ks->slots[i] = (slot_t){h, ks->arena_len, size, (uint32_t)len, *id};
     ks->arena_len += len;
     ks->count++;
     ks->size_sum += size;

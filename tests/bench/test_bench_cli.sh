@@ -35,6 +35,17 @@ grep -q '"policy": "sieve"' <<<"$out" || fail "policy json: $out"
 grep -q '"miss_ratio": 0.638364' <<<"$out" || fail "sieve miss ratio: $out"
 if "$bench" trace "$traces/caffeine/lirs/multi2.trace.gz" --policy fifo 2>/dev/null; then
   fail "unknown policy accepted"; fi
+# opt: Belady's offline bound, a column like a policy's; item capacities only.
+out=$("$bench" trace "$traces/caffeine/lirs/multi2.trace.gz" --policy lru,opt --sweep 1%,10%) ||
+  fail "opt"
+grep -q '| 10% | 568 | 0.6308 | 0.4510 | 0.715 |' <<<"$out" || fail "opt row: $out"
+out=$("$bench" trace "$traces/caffeine/lirs/multi2.trace.gz" --policy all,opt --capacity 1%) ||
+  fail "all,opt"
+grep -q '| lru | s3fifo | sieve | wtinylfu | wtinylfu-fixed | gdsf | opt | s3fifo / lru |' <<<"$out" ||
+  fail "all,opt header: $out"
+if err=$("$bench" trace "$traces/caffeine/lirs/multi2.trace.gz" --policy opt --capacity-bytes 1mb 2>&1)
+then fail "opt with a byte capacity accepted"; fi
+grep -q 'count-bounded' <<<"$err" || fail "opt bytes message: $err"
 
 # Cost model: the same seed gives the same figures, another seed others;
 # gdsf is compared with the best cost-blind policy; JSON carries the sums.
