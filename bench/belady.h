@@ -23,7 +23,8 @@ typedef struct rcache__belady_counts {
  * @param[out] out     hit, miss and eviction counts
  * @return 0, or -1 when n >= 2^32 - 1 (positions are 32-bit) or memory ran
  *         out (nothing else is written then).
- * Pure: no I/O. Memory: 4n + 12 nkeys + 8 cap bytes, freed before return.
+ * Pure: no I/O. Memory: at most 4n + 4 nkeys + 8 cap bytes, freed before
+ * return.
  * Thread-safety: reentrant. */
 int rcache__belady(const uint32_t *ids, size_t n, uint32_t nkeys, uint64_t cap,
                    uint8_t *missed, rcache__belady_counts_t *out);
