@@ -50,8 +50,8 @@ static size_t max_value_len(const rcache_t *c, size_t klen, unsigned ext) {
 
 /* Put the new entry e for a key (h32: its hash32) in the table in place
  * of old (NULL: the key was absent), keeping old's creation time and hit
- * count; old goes to the reclaim list. RCACHE_ENOMEM (no room in the index for a new key):
- * e is discarded, nothing changed. */
+ * count; old goes to the reclaim list. RCACHE_ENOMEM (no room in the
+ * index for a new key): e is discarded, nothing changed. */
 static int install_locked(rcache_t *c, rcache__shard_t *s, uint32_t h32,
                            rcache__entry_t *old, rcache__entry_t *e, uint32_t now_s,
                            uint64_t expire_at_ms, rcache__reclaim_t *r) {
