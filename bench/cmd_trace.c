@@ -454,8 +454,8 @@ int rcache__cmd_trace(int argc, char **argv)
         case 'P':
             if ((npol = parse_policies(optarg, pols)) < 0) {
                 fprintf(stderr, "rcache-bench: bad --policy '%s' (lru, s3fifo, sieve, "
-                                "wtinylfu, wtinylfu-fixed, gdsf, opt, a comma-separated list, or all)\n",
-                        optarg);
+                                "wtinylfu, wtinylfu-fixed, gdsf, opt, a comma-separated "
+                                "list, or all)\n", optarg);
                 return 2;
             }
             break;
